@@ -1,0 +1,37 @@
+# Each target sets up .venv on first use; the stamp file keeps later calls from reinstalling.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export SCIKIT_LEARN_DATA ?= $(abspath ../shared/scikit_learn_data)
+
+.PHONY: train test test-all bench compare tensorboard notebooks clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: this takes the CPU build from the local wheel store instead of a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(PY) -m src.train $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest -m "" $(ARGS)
+
+compare: $(STAMP)
+	$(PY) -m src.compare $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.bench $(ARGS)
+
+tensorboard: $(STAMP)
+	$(VENV)/bin/tensorboard --logdir logs
+
+clean:
+	rm -rf $(VENV) *.egg-info

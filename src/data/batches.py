@@ -1,0 +1,68 @@
+"""Mini-batches cut straight from in-memory tensors, as the lesson does: randperm + index_select + split.
+
+No Dataset, no per-row collate: one epoch of shuffling is three tensor operations. Each epoch's order comes
+from its own generator seeded by (seed, epoch), so it does not depend on what else drew random numbers, a
+resumed run replays the same orders, and every DDP rank agrees on the permutation it shares out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    mixed = int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator(device=device).manual_seed(mixed)
+
+
+def shuffled_batches(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world_size: int = 1,
+) -> list[Batch]:
+    """One epoch of training batches; with several ranks, this rank's disjoint share of each global batch."""
+    indices = torch.randperm(x.size(0), generator=epoch_generator(seed, epoch, x.device), device=x.device)
+    if world_size > 1:
+        # global batch k holds rows [k*B*W, (k+1)*B*W) of the permutation; this rank takes its slice of each
+        shares = [chunk.tensor_split(world_size)[rank] for chunk in indices.split(batch_size * world_size)]
+        return [(torch.index_select(x, 0, share), torch.index_select(y, 0, share)) for share in shares]
+    x_shuffled = torch.index_select(x, dim=0, index=indices)
+    y_shuffled = torch.index_select(y, dim=0, index=indices)
+    return list(zip(x_shuffled.split(batch_size), y_shuffled.split(batch_size)))
+
+
+def ordered_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, rank: int = 0, world_size: int = 1) -> list[Batch]:
+    """Validation and test batches: never shuffled; with several ranks, each takes a contiguous share."""
+    if world_size > 1:
+        x, y = x.tensor_split(world_size)[rank], y.tensor_split(world_size)[rank]
+    return list(zip(x.split(batch_size), y.split(batch_size)))
+
+
+class BatchGroups:
+    """What Lightning sees as a dataloader: each item is a group of batches that one Lightning step runs.
+
+    `steps_per_execution=None` puts a whole epoch in one Lightning step (Keras' `steps_per_execution`), so
+    Lightning's fixed per-step cost is paid once per epoch instead of once per mini-batch.
+    """
+
+    def __init__(self, make_batches: Callable[[], list[Batch]], n_batches: int, steps_per_execution: int | None):
+        self.make_batches = make_batches
+        self.n_batches = n_batches
+        self.group = steps_per_execution or max(n_batches, 1)
+
+    def __len__(self) -> int:
+        return -(-self.n_batches // self.group)
+
+    def __iter__(self) -> Iterator[list[Batch]]:
+        batches = self.make_batches()
+        for start in range(0, len(batches), self.group):
+            yield batches[start : start + self.group]

@@ -1,0 +1,158 @@
+"""One LightningDataModule for every tabular source: the lesson's 60/20/20 split and train-only scaling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
+from src.data.sources import Table, load_table
+
+
+def split_like_the_lesson(
+    x: np.ndarray, y: np.ndarray, test_fraction: float, val_fraction: float, random_state: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Test first, then validation out of the rest: 0.2 and 0.2 of all rows give the lesson's 0.2 / 0.25 calls."""
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=random_state)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_fraction / (1 - test_fraction), random_state=random_state
+    )
+    return {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+
+
+def fit_scaler_on_train(x_train: np.ndarray) -> StandardScaler:
+    return StandardScaler().fit(x_train)
+
+
+class TabularDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        name: str,
+        batch_size: int,
+        test_fraction: float = 0.2,
+        val_fraction: float = 0.2,
+        random_state: int = 21,
+        seed: int = 0,
+        steps_per_execution: int | None = None,
+        data_home: str | None = None,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.batch_size = batch_size
+        self.test_fraction = test_fraction
+        self.val_fraction = val_fraction
+        self.random_state = random_state
+        self.seed = seed
+        self.steps_per_execution = steps_per_execution
+        self.data_home = data_home
+        self.download = download
+        self.table: Table | None = None
+        self.scaler_mean: list[float] | None = None
+        self.scaler_scale: list[float] | None = None
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def load_table(self) -> Table:
+        return load_table(self.name, self.data_home, self.download)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.table.feature_names
+
+    @property
+    def n_features(self) -> int:
+        return len(self.table.feature_names)
+
+    @property
+    def task(self) -> str:
+        return self.table.task
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        self.table = self.load_table()
+        arrays = split_like_the_lesson(
+            self.table.x, self.table.y, self.test_fraction, self.val_fraction, self.random_state
+        )
+        if self.scaler_mean is None:  # a checkpoint's scaler, when restored, is used as it is
+            scaler = fit_scaler_on_train(arrays["train"][0])
+            self.scaler_mean, self.scaler_scale = scaler.mean_.tolist(), scaler.scale_.tolist()
+        self.splits = {stage: (self.scale(x), torch.from_numpy(y).float().unsqueeze(1)) for stage, (x, y) in arrays.items()}
+
+    def scale(self, x: np.ndarray) -> torch.Tensor:
+        mean, scale = np.asarray(self.scaler_mean), np.asarray(self.scaler_scale)
+        return torch.from_numpy((x - mean) / scale).float()
+
+    def on_device(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split's tensors on the device that trains: moved once, not per batch."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        cached = self._device_splits.get(stage)
+        if cached is None or cached[0].device != device:
+            cached = tuple(t.to(device) for t in self.splits[stage])
+            self._device_splits[stage] = cached
+        return cached
+
+    def rank_and_world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
+    def current_epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
+
+    def n_batches(self, stage: str) -> int:
+        rows = self.splits[stage][0].size(0)
+        _, world = self.rank_and_world()
+        if stage == "train":
+            return -(-rows // (self.batch_size * world))
+        return -(-(-(-rows // world)) // self.batch_size)
+
+    def epoch_train_batches(self, epoch: int) -> list:
+        x, y = self.on_device("train")
+        rank, world = self.rank_and_world()
+        return shuffled_batches(x, y, self.batch_size, self.seed, epoch, rank, world)
+
+    def eval_batches(self, stage: str) -> list:
+        x, y = self.on_device(stage)
+        rank, world = self.rank_and_world()
+        return ordered_batches(x, y, self.batch_size, rank, world)
+
+    def train_dataloader(self) -> BatchGroups:
+        return BatchGroups(
+            lambda: self.epoch_train_batches(self.current_epoch()), self.n_batches("train"), self.steps_per_execution
+        )
+
+    def val_dataloader(self) -> BatchGroups:
+        return BatchGroups(lambda: self.eval_batches("val"), self.n_batches("val"), self.steps_per_execution)
+
+    def test_dataloader(self) -> BatchGroups:
+        return BatchGroups(lambda: self.eval_batches("test"), self.n_batches("test"), self.steps_per_execution)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch  # already on the training device (see on_device): skip Lightning's per-batch walk
+
+    # Saved in every checkpoint as plain lists and strings (loadable with torch.load(weights_only=True)).
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "feature_names": list(self.table.feature_names),
+            "target_name": self.table.target_name,
+            "task": self.table.task,
+            "class_labels": list(self.table.class_labels),
+            "test_fraction": self.test_fraction,
+            "val_fraction": self.val_fraction,
+            "random_state": self.random_state,
+            "batch_size": self.batch_size,
+            "scaler_mean": list(self.scaler_mean),
+            "scaler_scale": list(self.scaler_scale),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scaler_mean = list(state["scaler_mean"])
+        self.scaler_scale = list(state["scaler_scale"])

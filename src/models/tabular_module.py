@@ -1,0 +1,102 @@
+"""What the regressor and the classifier share: the network, the optimizer and the epoch loop's bookkeeping.
+
+Training uses manual optimization over a group of mini-batches per Lightning step (see BatchGroups): the
+per-batch work is exactly the lesson's zero_grad / backward / step, while Lightning's per-step machinery runs
+once per group. Epoch losses are the lesson's: the unweighted mean of the batch losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+
+from src.models.network import build_relu_stack
+
+
+class TabularModule(L.LightningModule):
+    target_dtype = torch.float32  # what the task's metrics expect as targets
+
+    def __init__(self, n_features: int, hidden: list[int], optimizer: Callable[..., torch.optim.Optimizer]) -> None:
+        super().__init__()
+        # the optimizer factory is config, not state: keep checkpoints free of pickled callables
+        # (the run logs its whole config to TensorBoard at the end, with the final metrics)
+        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.automatic_optimization = False
+        self.optimizer_factory = optimizer
+        self.net = build_relu_stack(n_features, list(hidden))
+        self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")})
+        self.val_metrics = self.make_metrics().clone(prefix="val_")
+        self.test_metrics = self.make_metrics().clone(prefix="test_")
+        self.matrices: dict[str, dict[str, list]] = {}  # non-scalar results (the confusion matrix) per stage
+
+    # --- what a task defines -------------------------------------------------------------------------
+    def make_metrics(self) -> MetricCollection:
+        raise NotImplementedError
+
+    def loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- the network -----------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(params=self.parameters())
+
+    # --- one Lightning step = a group of mini-batches ---------------------------------------------------
+    def training_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        optimizer = self.optimizers()
+        losses = []
+        for x, y in batches:
+            loss = self.loss(self(x), y)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            losses.append(loss.detach())
+        self.losses["train_loss"].update(torch.stack(losses).mean(), weight=len(losses))
+        # Lightning computes and resets the mean at the epoch's end; "step" puts the 1-based epoch on the x axis
+        self.log("train_loss", self.losses["train_loss"], on_step=False, on_epoch=True)
+        self.log("step", float(self.current_epoch + 1), on_step=False, on_epoch=True, batch_size=1)
+
+    def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> torch.Tensor:
+        """Loss per batch into the stage's mean, predictions of the whole group into its metrics."""
+        preds = [self(x) for x, _ in batches]
+        losses = torch.stack([self.loss(p, y) for p, (_, y) in zip(preds, batches)])
+        self.losses[f"{stage}_loss"].update(losses.mean(), weight=len(losses))
+        target = torch.cat([y for _, y in batches])
+        self.stage_metrics(stage).update(torch.cat(preds).squeeze(1), target.squeeze(1).to(self.target_dtype))
+        return torch.cat(preds)
+
+    def stage_metrics(self, stage: str) -> MetricCollection:
+        return self.val_metrics if stage == "val" else self.test_metrics
+
+    def validation_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.evaluate_batches(batches, "val")
+
+    def test_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.evaluate_batches(batches, "test")
+
+    # --- once per epoch ---------------------------------------------------------------------------------
+    def epoch_results(self, stage: str) -> dict[str, float]:
+        """Compute and reset the stage's loss and metrics (reduced over all ranks); scalars as floats."""
+        results = {f"{stage}_loss": self.losses[f"{stage}_loss"].compute()}
+        self.losses[f"{stage}_loss"].reset()
+        metrics = self.stage_metrics(stage)
+        computed = metrics.compute()
+        metrics.reset()
+        results.update({k: v for k, v in computed.items() if v.numel() == 1})
+        self.matrices[stage] = {k: v.tolist() for k, v in computed.items() if v.numel() > 1}
+        return {k: float(v) for k, v in results.items()}
+
+    def on_validation_epoch_end(self) -> None:
+        results = self.epoch_results("val")
+        if not self.trainer.sanity_checking:
+            self.log_dict({**results, "step": float(self.current_epoch + 1)})
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self.epoch_results("test")
+        self.log_dict(self.test_results)

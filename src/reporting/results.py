@@ -1,0 +1,54 @@
+"""What a run reports: the test metrics, the best and last epoch, the loss history, into metrics.json and a table."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+
+@dataclass
+class RunResult:
+    runner: str  # "lightning" or "plain"
+    test: dict[str, float]
+    best_epoch: int  # 1-based, like the lesson's lowest_epoch
+    best_val_loss: float
+    stopped_epoch: int  # the last epoch trained, 1-based
+    wall_time_s: float
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    matrices: dict[str, list] = field(default_factory=dict)
+    tested_checkpoint: str | None = None
+    stopped_early: bool = False
+
+    @property
+    def ms_per_epoch(self) -> float:
+        return 1000 * self.wall_time_s / max(self.stopped_epoch, 1)
+
+
+def write_metrics_json(path: Path, result: RunResult, extra: dict | None = None) -> None:
+    """Write atomically, so an interrupted write never leaves a half file where a good one was."""
+    payload = {**(extra or {}), **asdict(result), "ms_per_epoch": result.ms_per_epoch}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def print_metrics_table(result: RunResult, title: str) -> None:
+    table = RichTable(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.test.items():
+        table.add_row(name, f"{value:.4f}" if math.isfinite(value) else str(value))
+    for name, matrix in result.matrices.items():
+        table.add_row(name, "\n".join(" ".join(f"{v:>4d}" for v in row) for row in matrix))
+    table.add_row("best epoch", str(result.best_epoch))
+    table.add_row("best val_loss", f"{result.best_val_loss:.4e}")
+    table.add_row("stopped at epoch", str(result.stopped_epoch))
+    table.add_row("wall time", f"{result.wall_time_s:.1f} s ({result.ms_per_epoch:.1f} ms/epoch)")
+    Console().print(table)

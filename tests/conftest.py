@@ -1,0 +1,48 @@
+"""Shared fixtures: the real config composed with hydra.compose, shrunk to a few epochs in a tmp dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+HOUSING_CACHE = Path(os.environ.get("SCIKIT_LEARN_DATA", Path.home() / "scikit_learn_data")) / "cal_housing_py3.pkz"
+
+needs_housing = pytest.mark.skipif(
+    not HOUSING_CACHE.is_file(), reason=f"California housing cache not found at {HOUSING_CACHE} (set SCIKIT_LEARN_DATA)"
+)
+
+
+def compose_config(*overrides: str, output_dir: Path | None = None):
+    """The project's real config with overrides; quiet, and writing into output_dir."""
+    base = ["trainer.enable_progress_bar=false"]
+    if output_dir is not None:
+        base.append(f"paths.output_dir={output_dir}")
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("train", overrides=[*base, *overrides])
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    def make(*overrides: str, subdir: str = "run"):
+        return compose_config(*overrides, output_dir=tmp_path / subdir)
+
+    return make
+
+
+def run_module(module: str, *args: str, env: dict | None = None, cwd: Path = ROOT, timeout: int = 300):
+    """Run `python -m module args` as a user would; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
