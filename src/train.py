@@ -67,7 +67,7 @@ def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger):
         model,
         datamodule,
         max_epochs=cfg.trainer.max_epochs,
-        patience=cfg.callbacks.early_stopping.patience,
+        patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
         log_epoch=lambda metrics, epoch: logger.log_metrics(metrics, step=epoch),
     )
 

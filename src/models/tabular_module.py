@@ -28,6 +28,9 @@ class TabularModule(L.LightningModule):
         self.automatic_optimization = False
         self.optimizer_factory = optimizer
         self.net = build_relu_stack(n_features, list(hidden))
+        # Each update takes the vector of batch losses: the mean over all updates is the lesson's epoch loss.
+        # (Not update(mean, weight=n): torchmetrics 1.9 drops the weights under nan_strategy="disable",
+        # and "disable" is what lets a NaN loss reach EarlyStopping(check_finite) instead of raising here.)
         self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")})
         self.val_metrics = self.make_metrics().clone(prefix="val_")
         self.test_metrics = self.make_metrics().clone(prefix="test_")
@@ -57,7 +60,7 @@ class TabularModule(L.LightningModule):
             self.manual_backward(loss)
             optimizer.step()
             losses.append(loss.detach())
-        self.losses["train_loss"].update(torch.stack(losses).mean(), weight=len(losses))
+        self.losses["train_loss"].update(torch.stack(losses))
         # Lightning computes and resets the mean at the epoch's end; "step" puts the 1-based epoch on the x axis
         self.log("train_loss", self.losses["train_loss"], on_step=False, on_epoch=True)
         self.log("step", float(self.current_epoch + 1), on_step=False, on_epoch=True, batch_size=1)
@@ -66,7 +69,7 @@ class TabularModule(L.LightningModule):
         """Loss per batch into the stage's mean, predictions of the whole group into its metrics."""
         preds = [self(x) for x, _ in batches]
         losses = torch.stack([self.loss(p, y) for p, (_, y) in zip(preds, batches)])
-        self.losses[f"{stage}_loss"].update(losses.mean(), weight=len(losses))
+        self.losses[f"{stage}_loss"].update(losses)
         target = torch.cat([y for _, y in batches])
         self.stage_metrics(stage).update(torch.cat(preds).squeeze(1), target.squeeze(1).to(self.target_dtype))
         return torch.cat(preds)

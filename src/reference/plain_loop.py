@@ -23,7 +23,7 @@ def train_plain(
     model: TabularModule,
     datamodule: TabularDataModule,
     max_epochs: int,
-    patience: int,
+    patience: int | None,
     log_epoch=None,
 ) -> RunResult:
     start = time.perf_counter()
@@ -64,7 +64,7 @@ def train_plain(
             lowest_loss, lowest_epoch = valid_loss, epoch + 1
             best_model = deepcopy(model.state_dict())
         # Stop early (Lightning: EarlyStopping(monitor="val_loss", patience=patience))
-        elif epoch + 1 - lowest_epoch >= patience:
+        elif patience is not None and epoch + 1 - lowest_epoch >= patience:
             stopped_early = True
             break
 

@@ -1,0 +1,17 @@
+import json
+
+from src.compare import compare, compare_rows
+from tests.conftest import compose_config
+
+
+def test_compare_runs_both_runners_into_one_directory_with_the_overlay_figure(tmp_path):
+    cfg = compose_config("trainer.max_epochs=3", output_dir=tmp_path, config_name="compare")
+    results = compare(cfg)
+    for runner in ("plain", "lightning"):
+        metrics = json.loads((tmp_path / runner / "metrics.json").read_text())
+        assert metrics["runner"] == runner and metrics["stopped_epoch"] == 3
+    assert (tmp_path / "loss_curves.png").stat().st_size > 10_000
+    rows = {row[0]: row[1:] for row in compare_rows(results)}
+    assert rows["stop epoch"] == ("3", "3")
+    assert rows["best epoch"][0] == rows["best epoch"][1]
+    assert {"test_acc", "ms / epoch", "wall time (s)", "best val_loss"} <= rows.keys()
