@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import torch
 
 
 class LossHistory(L.Callback):
@@ -18,9 +19,11 @@ class LossHistory(L.Callback):
         self.train_loss.append(float(metrics["train_loss"]))
         self.val_loss.append(float(metrics["val_loss"]))
 
+    # One float64 tensor per history, not a list of floats: a checkpoint is written every epoch, and a tensor
+    # is cloned and pickled in one piece while thousands of floats are walked one by one.
     def state_dict(self) -> dict[str, Any]:
-        return {"train_loss": list(self.train_loss), "val_loss": list(self.val_loss)}
+        return {name: torch.tensor(getattr(self, name), dtype=torch.float64) for name in ("train_loss", "val_loss")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.train_loss = list(state_dict["train_loss"])
-        self.val_loss = list(state_dict["val_loss"])
+        self.train_loss = torch.as_tensor(state_dict["train_loss"]).tolist()
+        self.val_loss = torch.as_tensor(state_dict["val_loss"]).tolist()

@@ -1,0 +1,125 @@
+"""Milliseconds per epoch of the plain reference loop and of the default Lightning path, and start-up time.
+
+`make bench` (or `python -m benchmarks.bench [--rounds N]`). Runs alternate plain / Lightning in one
+process so both see the same machine state; an epoch's time is the interval between consecutive epoch ends
+(training, validation, callbacks, logging: everything), and each run reports its median. The output format is
+kept stable so runs can be compared over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from omegaconf import OmegaConf
+
+from benchmarks.epoch_clock import EpochClock
+from src.reference.plain_loop import train_plain
+from src.train import build_datamodule, build_model, fit_with_lightning
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = {"housing": 40, "cancer": 120}  # epochs per timed run; patience keeps both from stopping earlier
+TARGETS = {"housing": 1.15, "cancer": 1.30}
+STARTUP_TARGET_S = 3.0
+
+
+def median_epoch_ms(stamps: list[float]) -> float:
+    return 1000 * statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
+
+
+def config(experiment: str, out: Path):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                f"experiment={experiment}",
+                f"paths.output_dir={out}",
+                f"trainer.max_epochs={EXPERIMENTS[experiment]}",
+                "callbacks.early_stopping.patience=100000",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+            ],
+        )
+
+
+def time_run(experiment: str, runner: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = config(experiment, Path(tmp))
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule = build_datamodule(cfg)
+        model = build_model(cfg, datamodule.n_features)
+        logger = __import__("hydra.utils", fromlist=["instantiate"]).instantiate(cfg.logger)
+        EpochClock.stamps = []
+        if runner == "plain":
+            def log_epoch(metrics, epoch):
+                logger.log_metrics(metrics, step=epoch)
+                EpochClock.stamps.append(time.perf_counter())
+
+            train_plain(model, datamodule, cfg.trainer.max_epochs, cfg.callbacks.early_stopping.patience, log_epoch)
+        else:
+            OmegaConf.update(cfg, "callbacks.epoch_clock", {"_target_": "benchmarks.epoch_clock.EpochClock"}, force_add=True)
+            fit_with_lightning(cfg, datamodule, model, logger)
+        logger.finalize("success")
+        return median_epoch_ms(EpochClock.stamps)
+
+
+def time_command(args: list[str], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(args, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--startup-repeats", type=int, default=3)
+    parser.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS))
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, "
+          f"torch {torch.__version__}, lightning {L.__version__}, torch threads {torch.get_num_threads()}")
+    print(f"{'experiment':<10} {'runner':<10} {'median ms/epoch':>15}  rounds")
+    ok = True
+    for experiment in args.experiments:
+        medians = {"plain": [], "lightning": []}
+        time_run(experiment, "plain"), time_run(experiment, "lightning")  # warm-up: imports, caches, allocator
+        for _ in range(args.rounds):
+            for runner in medians:
+                medians[runner].append(time_run(experiment, runner))
+        for runner, values in medians.items():
+            print(f"{experiment:<10} {runner:<10} {statistics.median(values):>15.2f}  {' '.join(f'{v:.2f}' for v in values)}")
+        ratio = statistics.median(medians["lightning"]) / statistics.median(medians["plain"])
+        ok &= ratio <= TARGETS[experiment]
+        print(f"{experiment:<10} {'ratio':<10} {ratio:>15.3f}  target <= {TARGETS[experiment]}")
+    env = {**os.environ}
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = time_command([sys.executable, "-c", "import lightning"], args.startup_repeats)
+        one_epoch = time_command(
+            [sys.executable, "-m", "src.train", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+             f"paths.log_dir={tmp}"],
+            args.startup_repeats,
+        )
+    del env
+    print(f"{'startup':<10} {'import':<10} {bare:>15.2f}  s: python -c 'import lightning'")
+    print(f"{'startup':<10} {'train':<10} {one_epoch:>15.2f}  s: python -m src.train trainer.max_epochs=1")
+    print(f"{'startup':<10} {'extra':<10} {one_epoch - bare:>15.2f}  s, target <= {STARTUP_TARGET_S}")
+    ok &= one_epoch - bare <= STARTUP_TARGET_S
+    print("all targets met" if ok else "some targets missed")
+
+
+if __name__ == "__main__":
+    main()
