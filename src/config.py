@@ -19,6 +19,10 @@ def _is_int(value) -> bool:
 def validate_config(cfg: DictConfig) -> None:
     data, model, trainer = cfg.data, cfg.model, cfg.trainer
     _check(cfg.runner in ("lightning", "plain"), f"runner must be lightning or plain; got {cfg.runner!r}")
+    _check(
+        cfg.runner == "lightning" or str(trainer.get("devices", 1)) in ("1", "auto"),
+        f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)",
+    )
     _check(_is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
     _check(_is_int(data.batch_size) and data.batch_size >= 1, f"data.batch_size must be an integer >= 1; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):

@@ -38,6 +38,7 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger):
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
     trainer = instantiate(cfg.trainer, callbacks=[*callbacks, history], logger=logger)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.strategy.barrier()  # under DDP, rank 0 has written the checkpoint files before anyone reads them
     # read the fit's outcome first: testing from a checkpoint restores the callbacks' states saved in it
     checkpoint, early_stopping = trainer.checkpoint_callback, trainer.early_stopping_callback
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
@@ -61,7 +62,14 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger):
 
 
 def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger):
+    import torch
+
     from src.reference.plain_loop import train_plain
+
+    # the lesson's loop on the trainer's accelerator: model and every split on the device, shuffled there
+    on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
+    datamodule.device = torch.device("cuda" if on_gpu else "cpu")
+    model.to(datamodule.device)
 
     return train_plain(
         model,
@@ -82,9 +90,13 @@ def train(cfg: DictConfig):
 
     from src.reporting.results import print_metrics_table, write_metrics_json
 
+    from lightning.pytorch.utilities import rank_zero_only
+
     run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    writes_files = rank_zero_only.rank == 0  # under DDP only rank 0 writes
+    if writes_files:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build_datamodule(cfg)
@@ -92,6 +104,8 @@ def train(cfg: DictConfig):
     logger = instantiate(cfg.logger)
     fit = fit_with_plain_loop if cfg.runner == "plain" else fit_with_lightning
     result = fit(cfg, datamodule, model, logger)
+    if not writes_files:
+        return result
 
     logger.log_hyperparams(
         flat_config(cfg), metrics={"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}

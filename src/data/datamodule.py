@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
 from src.data.sources import Table, load_table
+from src.errors import UserError
 
 
 def split_like_the_lesson(
@@ -57,6 +58,7 @@ class TabularDataModule(L.LightningDataModule):
         self.scaler_scale: list[float] | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
 
     def load_table(self) -> Table:
         return load_table(self.name, self.data_home, self.download)
@@ -91,7 +93,7 @@ class TabularDataModule(L.LightningDataModule):
 
     def on_device(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The split's tensors on the device that trains: moved once, not per batch."""
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        device = self.trainer.strategy.root_device if self.trainer is not None else self.device
         cached = self._device_splits.get(stage)
         if cached is None or cached[0].device != device:
             cached = tuple(t.to(device) for t in self.splits[stage])
@@ -107,15 +109,18 @@ class TabularDataModule(L.LightningDataModule):
         return self.trainer.current_epoch if self.trainer is not None else 0
 
     def n_batches(self, stage: str) -> int:
-        rows = self.splits[stage][0].size(0)
-        _, world = self.rank_and_world()
-        if stage == "train":
-            return -(-rows // (self.batch_size * world))
-        return -(-(-(-rows // world)) // self.batch_size)
+        """This rank's number of batches per epoch (the same on every rank for training, as DDP needs)."""
+        return len(self.epoch_train_batches(0) if stage == "train" else self.eval_batches(stage))
 
     def epoch_train_batches(self, epoch: int) -> list:
         x, y = self.on_device("train")
         rank, world = self.rank_and_world()
+        leftover = x.size(0) % (self.batch_size * world)
+        if 0 < leftover < world:
+            raise UserError(
+                f"data.batch_size={self.batch_size} on {world} processes leaves a last batch of {leftover} rows, "
+                "fewer than one per process; choose another batch size"
+            )
         return shuffled_batches(x, y, self.batch_size, self.seed, epoch, rank, world)
 
     def eval_batches(self, stage: str) -> list:
@@ -123,16 +128,20 @@ class TabularDataModule(L.LightningDataModule):
         rank, world = self.rank_and_world()
         return ordered_batches(x, y, self.batch_size, rank, world)
 
+    def batches_per_step(self) -> int | None:
+        # DDP reduces gradients once per Lightning step (one forward + backward), so each batch is a step there
+        return 1 if self.rank_and_world()[1] > 1 else self.steps_per_execution
+
     def train_dataloader(self) -> BatchGroups:
         return BatchGroups(
-            lambda: self.epoch_train_batches(self.current_epoch()), self.n_batches("train"), self.steps_per_execution
+            lambda: self.epoch_train_batches(self.current_epoch()), self.n_batches("train"), self.batches_per_step()
         )
 
     def val_dataloader(self) -> BatchGroups:
-        return BatchGroups(lambda: self.eval_batches("val"), self.n_batches("val"), self.steps_per_execution)
+        return BatchGroups(lambda: self.eval_batches("val"), self.n_batches("val"), self.batches_per_step())
 
     def test_dataloader(self) -> BatchGroups:
-        return BatchGroups(lambda: self.eval_batches("test"), self.n_batches("test"), self.steps_per_execution)
+        return BatchGroups(lambda: self.eval_batches("test"), self.n_batches("test"), self.batches_per_step())
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return batch  # already on the training device (see on_device): skip Lightning's per-batch walk
