@@ -38,6 +38,11 @@ def validate_config(cfg: DictConfig) -> None:
     )
     spe = data.steps_per_execution
     _check(spe is None or (_is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+    precision = str(trainer.get("precision", "32-true"))
+    _check(
+        not precision.startswith("16") or spe == 1,
+        f"trainer.precision={precision} needs data.steps_per_execution=1 (only Lightning's own steps scale the fp16 loss); got {spe!r}",
+    )
     hidden = model.hidden
     _check(
         hidden is not None and all(_is_int(h) and h >= 1 for h in hidden),
