@@ -8,7 +8,11 @@ import lightning as L
 class EpochClock(L.Callback):
     """Perf-counter stamp at each training-epoch end (after validation and the other callbacks' work)."""
 
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []  # (wall, process cpu) seconds
+
+    @staticmethod
+    def stamp() -> None:
+        EpochClock.stamps.append((time.perf_counter(), time.process_time()))
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        EpochClock.stamps.append(time.perf_counter())
+        EpochClock.stamp()

@@ -24,6 +24,8 @@ def validate_config(cfg: DictConfig) -> None:
         f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)",
     )
     _check(_is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
+    threads = cfg.torch_threads
+    _check(threads is None or (_is_int(threads) and threads >= 1), f"torch_threads must be null or an integer >= 1; got {threads!r}")
     _check(_is_int(data.batch_size) and data.batch_size >= 1, f"data.batch_size must be an integer >= 1; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
         value = data[key]

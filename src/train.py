@@ -86,6 +86,7 @@ def train(cfg: DictConfig):
 
     validate_config(cfg)
     import lightning as L
+    import torch
     from hydra.utils import instantiate
 
     from src.reporting.results import print_metrics_table, write_metrics_json
@@ -98,6 +99,8 @@ def train(cfg: DictConfig):
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule.n_features)
