@@ -33,5 +33,9 @@ bench: $(STAMP)
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir logs
 
+notebooks: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,notebook]'
+	$(VENV)/bin/jupyter notebook notebooks/
+
 clean:
 	rm -rf $(VENV) *.egg-info

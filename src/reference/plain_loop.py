@@ -42,7 +42,7 @@ def train_plain(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            train_loss += float(loss)
+            train_loss += loss.item()
         train_loss = train_loss / len(batches)  # the lesson's epoch loss: mean of the batch losses
 
         # Validate without gradients, in order, batch by batch (Lightning: validation_step under inference_mode)
