@@ -80,11 +80,22 @@ def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger):
     )
 
 
+def quiet_known_noise() -> None:
+    """Silence messages that say nothing about the user's run."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")  # we test the first: best
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs torch 2.13
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
+
+
 def train(cfg: DictConfig):
     """Compose-validate-build-fit-test-report; returns the RunResult."""
     from src.config import validate_config
 
     validate_config(cfg)
+    quiet_known_noise()
     import lightning as L
     import torch
     from hydra.utils import instantiate
