@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import UserError
 
 
@@ -95,6 +97,10 @@ def train(cfg: DictConfig):
     from src.config import validate_config
 
     validate_config(cfg)
+    if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
+        with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
+            cfg.paths.output_dir = tmp
+            return train(cfg)
     quiet_known_noise()
     import lightning as L
     import torch
