@@ -87,7 +87,7 @@ def load_csv_table(path: str, target: str, task: str, features: list[str] | None
         features = [c for c in columns if c != target]
     unknown = [f for f in features if f not in columns]
     if unknown:
-        raise UserError(f"data.features {_listed(unknown)} not in {path} (columns: {_listed(columns)})")
+        raise UserError(f"data.features {', '.join(map(repr, unknown))} not in {path} (columns: {_listed(columns)})")
     if target in features:
         raise UserError(f"data.features includes the target {target!r}; a model cannot be given its own answer")
     if not features:
@@ -95,7 +95,8 @@ def load_csv_table(path: str, target: str, task: str, features: list[str] | None
     if len(frame) == 0:
         raise UserError(f"{path} has a header but no rows")
 
-    x = np.column_stack([_numeric_column(frame[c], f"column {c!r} of {path}") for c in features])
+    hint = "" if len(features) < len(columns) - 1 else "; list the numeric feature columns in data.features=[...]"
+    x = np.column_stack([_numeric_column(frame[c], f"column {c!r} of {path}", hint) for c in features])
     if task == "binary":
         y, class_labels = _binary_target(frame[target], f"data.target {target!r} of {path}")
     else:
@@ -116,7 +117,7 @@ def _listed(names: list[str], limit: int = 20) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _numeric_column(column, what: str) -> np.ndarray:
+def _numeric_column(column, what: str, hint: str = "") -> np.ndarray:
     """The column as float64; a word names its first row, empty or infinite cells are counted (rows are 1-based)."""
     import pandas as pd
 
@@ -125,7 +126,7 @@ def _numeric_column(column, what: str) -> np.ndarray:
     not_numbers = values.isna() & ~missing
     if not_numbers.any():
         row = int(np.argmax(not_numbers.to_numpy()))
-        raise UserError(f"{what} is not numeric: row {row + 1} holds {column.iloc[row]!r}")
+        raise UserError(f"{what} is not numeric: row {row + 1} holds {column.iloc[row]!r}{hint}")
     values = values.to_numpy(dtype=np.float64)
     infinite = int(np.isinf(values).sum())
     if missing.any() or infinite:

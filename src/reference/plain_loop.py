@@ -29,7 +29,7 @@ def train_plain(
     start = time.perf_counter()
     optimizer = model.make_optimizer()  # Lightning: Trainer calls configure_optimizers()
     # the learning rate schedule, if model.lr_schedule sets one (Lightning: configure_optimizers returns it too)
-    scheduler = model.make_lr_scheduler(optimizer, total_steps=max_epochs * len(datamodule.epoch_train_batches(0)))
+    scheduler = model.make_lr_scheduler(optimizer, total_steps=max_epochs * datamodule.n_batches("train"))
     train_history, valid_history = [], []
     best_model, lowest_loss, lowest_epoch = None, math.inf, 0
     stopped_early = False
