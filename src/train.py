@@ -80,6 +80,7 @@ def train(cfg: DictConfig):
     import lightning as L
     from hydra.utils import instantiate
 
+    from src.reporting.report import write_test_report
     from src.reporting.results import print_metrics_table, write_metrics_json
 
     run_dir = Path(cfg.paths.output_dir)
@@ -92,6 +93,9 @@ def train(cfg: DictConfig):
     logger = instantiate(cfg.logger)
     fit = fit_with_plain_loop if cfg.runner == "plain" else fit_with_lightning
     result = fit(cfg, datamodule, model, logger)
+    # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
+    diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, logger, step=result.stopped_epoch, history=result)
+    result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
 
     logger.log_hyperparams(
         flat_config(cfg), metrics={"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}

@@ -1,0 +1,112 @@
+"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual and the residuals.
+
+Each function returns a matplotlib `Figure` built without pyplot, so no backend is chosen or changed (a
+notebook keeps its inline backend) and nothing global is left open; matplotlib is imported only when a
+figure is drawn, which keeps `python -m src.train` quick to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def new_figure(width: float, height: float, columns: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(1, columns)
+
+
+def loss_curves_figure(train_loss: Sequence[float], val_loss: Sequence[float], best_epoch: int) -> Figure:
+    """Train and validation loss per 1-based epoch on a log scale, the best epoch marked (the lesson's plot)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = new_figure(8, 4)
+    epochs = np.arange(1, len(val_loss) + 1)
+    ax.plot(epochs[: len(train_loss)], train_loss, label="train_loss")
+    ax.plot(epochs, val_loss, label="val_loss")
+    if 1 <= best_epoch <= len(val_loss):
+        best = val_loss[best_epoch - 1]
+        ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1)
+        ax.plot([best_epoch], [best], "o", color="tab:red", label=f"best epoch {best_epoch} (val_loss {best:.4g})")
+    ax.set_yscale("log")  # the lesson's reason: late, small improvements stay visible next to the first epochs' drop
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title("loss per epoch")
+    return fig
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Sequence[str] = ()) -> Figure:
+    """Counts per (actual, predicted) class as a heatmap; rows are the actual class, as torchmetrics returns them."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    n = counts.shape[0]
+    labels = [f"{label} ({i})" for i, label in enumerate(class_labels)] if len(class_labels) == n else [str(i) for i in range(n)]
+    fig, ax = new_figure(6, 5)
+    image = ax.imshow(counts, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax)
+    dark = counts.max() / 2 if counts.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14,
+                    color="white" if counts[i, j] > dark else "black")
+    ax.set_xticks(range(n), labels)
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title("confusion matrix (test)")
+    return fig
+
+
+def predicted_vs_actual_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str = "target") -> Figure:
+    """Each test row as a point; on the identity line a prediction is exact."""
+    fig, ax = new_figure(6, 6)
+    ax.scatter(actual, predicted, s=6, alpha=0.4)
+    low = float(min(np.min(actual), np.min(predicted)))
+    high = float(max(np.max(actual), np.max(predicted)))
+    ax.plot([low, high], [low, high], color="tab:red", linewidth=1, label="predicted = actual")
+    ax.set_xlabel(f"actual {target_name}")
+    ax.set_ylabel(f"predicted {target_name}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("predicted vs actual (test)")
+    return fig
+
+
+def residuals_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str = "target") -> Figure:
+    """Residuals (actual - predicted) against the prediction, and their histogram."""
+    residuals = np.asarray(actual) - np.asarray(predicted)
+    fig, (scatter, histogram) = new_figure(11, 4.5, columns=2)
+    scatter.scatter(predicted, residuals, s=6, alpha=0.4)
+    scatter.axhline(0, color="tab:red", linewidth=1)
+    scatter.set_xlabel(f"predicted {target_name}")
+    scatter.set_ylabel("residual (actual - predicted)")
+    scatter.grid(True, alpha=0.3)
+    histogram.hist(residuals, bins=50)
+    histogram.axvline(0, color="tab:red", linewidth=1)
+    histogram.set_xlabel("residual (actual - predicted)")
+    histogram.set_ylabel("rows")
+    fig.suptitle("residuals (test)")
+    return fig
+
+
+def save_figures(figures: dict[str, Figure], directory: Path, logger=None, step: int = 0) -> list[Path]:
+    """Each figure as `<name>.png` in directory and, given a TensorBoard logger, as an image under `figures/<name>`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures.items():
+        path = directory / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        paths.append(path)
+        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_figure"):
+            logger.experiment.add_figure(f"figures/{name}", fig, global_step=step, close=False)
+    return paths
