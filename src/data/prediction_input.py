@@ -24,14 +24,17 @@ def read_feature_csv(path: str | Path, feature_names: list[str]) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"input file not found: {path}")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        # header=None: pandas would silently rename a repeated column name ("age" -> "age.1")
+        raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not a readable CSV: {str(exc).strip().splitlines()[0]}") from None
 
-    check_columns(path, [str(c).strip() for c in frame.columns], feature_names)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    columns = [str(c).strip() for c in raw.iloc[0]]
+    check_columns(path, columns, feature_names)
+    frame = raw.iloc[1:].reset_index(drop=True)
+    frame.columns = columns
     if len(frame) == 0:
         raise UserError(f"{path} has a header but no rows to predict")
     return np.column_stack([numeric_column(path, name, frame[name]) for name in feature_names])
@@ -40,14 +43,14 @@ def read_feature_csv(path: str | Path, feature_names: list[str]) -> np.ndarray:
 def check_columns(path: Path, columns: list[str], feature_names: list[str]) -> None:
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
-        raise UserError(f"{path} has duplicated columns: {', '.join(duplicated)}")
+        raise UserError(f"{path} has duplicated columns: {quoted(duplicated)}")
     missing = [name for name in feature_names if name not in columns]
     unknown = [name for name in columns if name not in feature_names]
     problems = []
     if missing:
-        problems.append(f"missing feature columns: {', '.join(missing)}")
+        problems.append(f"missing feature columns: {quoted(missing)}")
     if unknown:
-        problems.append(f"unknown columns (not features of the model; remove them): {', '.join(unknown)}")
+        problems.append(f"unknown columns (not features of the model; remove them): {quoted(unknown)}")
     if problems:
         raise UserError(f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
 
@@ -70,6 +73,10 @@ def numeric_column(path: Path, name: str, raw) -> np.ndarray:
             f"{path}: column '{name}' has {int(not_finite.sum())} NaN or infinite value(s), first in row {first_row(not_finite)}"
         )
     return values
+
+
+def quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def first_row(mask: np.ndarray) -> int:

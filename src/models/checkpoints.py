@@ -75,12 +75,12 @@ def load_saved_run(path: str | Path) -> SavedRun:
 def read_checkpoint(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for files it cannot read; each means the same here
-        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+    except Exception as exc:  # torch raises several types for a file it cannot read; each means the same here
+        if "allowed global" in str(exc) or "Unsupported global" in str(exc):
             raise UserError(
                 f"{path} is not a checkpoint of this project: loading it would unpickle arbitrary objects, which is refused"
             ) from None
-        raise UserError(f"{path} is not a readable checkpoint (corrupt or not a PyTorch file): {first_line(exc)}") from None
+        raise UserError(f"{path} is not a readable checkpoint (corrupt, truncated or not a PyTorch file)") from None
 
 
 def project_class(name: Any, package: str, base: type, path: Path) -> type:
