@@ -115,7 +115,7 @@ def flat_config(cfg: DictConfig) -> dict:
             name = f"{prefix}{key}"
             if isinstance(value, dict):
                 walk(value, f"{name}.")
-            elif not str(key).startswith("_"):
+            elif key == "_target_" or not str(key).startswith("_"):  # the class names matter, _partial_ does not
                 flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")

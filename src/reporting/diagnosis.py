@@ -79,7 +79,8 @@ def diagnose(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tensor, task: s
     cause = (
         f"the dead hidden layer {dead_layers[0].index} ({dead_layers[0].name})"
         if dead_layers
-        else "the model has not learned yet (too few epochs or too low a learning rate) or the features do not predict the target"
+        else "the model has not learned (too few epochs, or a learning rate too low to make progress or so high that "
+        "training diverged) or the features do not predict the target"
     )
 
     target = y_val.reshape(-1)
@@ -89,7 +90,7 @@ def diagnose(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tensor, task: s
         diagnosis.details["val_r2"] = r2
         if not r2 > CONSTANT_R2:  # also catches NaN
             diagnosis.warnings.append(
-                f"no better than a constant guess: validation R2 is {r2:.4f} (<= {CONSTANT_R2}), i.e. no better than "
+                f"no better than a constant guess: validation R2 is {r2:.4g} (<= {CONSTANT_R2}), i.e. no better than "
                 f"predicting the mean for every row. Likely cause: {cause}"
             )
     else:

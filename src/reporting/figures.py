@@ -71,8 +71,7 @@ def predicted_vs_actual_figure(actual: np.ndarray, predicted: np.ndarray, target
     """Each test row as a point; on the identity line a prediction is exact."""
     fig, ax = new_figure(6, 6)
     ax.scatter(actual, predicted, s=6, alpha=0.4)
-    low = float(min(np.min(actual), np.min(predicted)))
-    high = float(max(np.max(actual), np.max(predicted)))
+    low, high = finite_range(np.concatenate([np.ravel(actual), np.ravel(predicted)]))
     ax.plot([low, high], [low, high], color="tab:red", linewidth=1, label="predicted = actual")
     ax.set_xlabel(f"actual {target_name}")
     ax.set_ylabel(f"predicted {target_name}")
@@ -91,12 +90,17 @@ def residuals_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str
     scatter.set_xlabel(f"predicted {target_name}")
     scatter.set_ylabel("residual (actual - predicted)")
     scatter.grid(True, alpha=0.3)
-    histogram.hist(residuals, bins=50)
+    histogram.hist(residuals[np.isfinite(residuals)], bins=50)  # a diverged run's NaN must not stop the report
     histogram.axvline(0, color="tab:red", linewidth=1)
     histogram.set_xlabel("residual (actual - predicted)")
     histogram.set_ylabel("rows")
     fig.suptitle("residuals (test)")
     return fig
+
+
+def finite_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
 def save_figures(figures: dict[str, Figure], directory: Path, logger=None, step: int = 0) -> list[Path]:

@@ -79,7 +79,7 @@ def test_classifier_at_the_majority_rate_is_flagged_without_dead_units():
     assert diagnosis.details["val_acc"] == pytest.approx(0.7)
     assert diagnosis.details["majority_class_rate"] == pytest.approx(0.7)
     (warning,) = diagnosis.warnings
-    assert "always predicting class 'yes' (1)" in warning and "has not learned yet" in warning
+    assert "always predicting class 'yes' (1)" in warning and "has not learned" in warning
 
 
 def test_training_run_reports_a_dead_layer_on_console_and_in_metrics_json(make_config, monkeypatch, capsys):
