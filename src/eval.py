@@ -55,7 +55,8 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     write_json(out_dir / "metrics.json", metrics)
     rows = [("checkpoint epoch", str(saved.epoch)), ("test rows", str(len(datamodule.splits["test"][0])))]
-    print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=f"{saved.path} test metrics — {out_dir}")
+    title = f"{saved.data_state.get('name')} {saved.path.name} test metrics — {out_dir}"
+    print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title)
     return metrics
 
 
