@@ -33,7 +33,7 @@ def compare(cfg: DictConfig) -> dict:
     from rich.console import Console
     from rich.table import Table
 
-    from src.reporting.loss_curves import loss_curves_figure
+    from src.reporting.figures import overlaid_loss_curves_figure
     from src.train import train
 
     out = Path(cfg.paths.output_dir)
@@ -51,7 +51,7 @@ def compare(cfg: DictConfig) -> dict:
         table.add_row(*row)
     Console().print(table)
 
-    figure = loss_curves_figure(results, title=f"{cfg.name}: plain loop (solid) vs Lightning (dashed)")
+    figure = overlaid_loss_curves_figure(results, title=f"{cfg.name}: plain loop (solid) vs Lightning (dashed)")
     figure.savefig(out / "loss_curves.png", dpi=120)
     print(f"figure: {out / 'loss_curves.png'}")
     return results

@@ -106,6 +106,7 @@ def train(cfg: DictConfig):
     import torch
     from hydra.utils import instantiate
 
+    from src.reporting.report import write_test_report
     from src.reporting.results import print_metrics_table, write_metrics_json
 
     from lightning.pytorch.utilities import rank_zero_only
@@ -126,6 +127,9 @@ def train(cfg: DictConfig):
     result = fit(cfg, datamodule, model, logger)
     if not writes_files:
         return result
+    # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
+    diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, logger, step=result.stopped_epoch, history=result)
+    result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
 
     logger.log_hyperparams(
         flat_config(cfg), metrics={"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
@@ -145,7 +149,7 @@ def flat_config(cfg: DictConfig) -> dict:
             name = f"{prefix}{key}"
             if isinstance(value, dict):
                 walk(value, f"{name}.")
-            elif not str(key).startswith("_"):
+            elif key == "_target_" or not str(key).startswith("_"):  # the class names matter, _partial_ does not
                 flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")
