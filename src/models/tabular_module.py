@@ -16,6 +16,7 @@ from torchmetrics import MeanMetric, MetricCollection
 
 from src.models.network import build_network
 
+
 class TabularModule(L.LightningModule):
     target_dtype = torch.float32  # what the task's metrics expect as targets
 
