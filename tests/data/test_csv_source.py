@@ -178,3 +178,25 @@ def test_metrics_json_of_a_csv_run_names_the_experiment(tmp_path, make_config):
     train(cfg)
     metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert metrics["experiment"] == "csv" and metrics["stopped_epoch"] == 2
+
+
+def test_csv_checkpoint_evaluates_and_predicts_with_the_original_labels(tmp_path, make_config):
+    from src.eval import evaluate
+    from src.predict import predict
+    from tests.test_eval import compose_eval
+    from tests.test_predict import compose_predict
+
+    path = cancer_csv_with_words(tmp_path / "cancer.csv")
+    cfg = make_config(*csv_overrides(path, "diagnosis", "binary", "trainer.max_epochs=5", "data.feature_transform=quantile"))
+    result = train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+
+    evaluated = evaluate(compose_eval(f"ckpt_path={ckpt}", output_dir=tmp_path / "eval"))
+    assert evaluated["test"]["test_acc"] == pytest.approx(result.test["test_acc"])  # rebuilt from the checkpoint alone
+
+    new_rows = pd.read_csv(path).drop(columns="diagnosis").head(20)
+    new_rows.to_csv(tmp_path / "new.csv", index=False)
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'preds.csv'}"))
+    preds = pd.read_csv(tmp_path / "preds.csv")
+    assert set(preds["label"]) <= {"benign", "malignant"}
+    assert (preds["label"] == np.where(preds["class"] == 1, "malignant", "benign")).all()
