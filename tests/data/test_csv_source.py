@@ -1,5 +1,6 @@
 """data=csv: any numeric table with a header trains like the built-in data, and a bad file stops with one line."""
 
+import inspect
 import json
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def test_regression_csv_trains_with_the_lesson_split_and_a_regressor(tmp_path, m
 
 def split_rows(state: dict) -> list:
     """The DataModule rebuilt from a checkpoint's state alone, as src.eval and src.predict do."""
-    accepted = TabularDataModule.__init__.__code__.co_varnames
+    accepted = inspect.signature(TabularDataModule.__init__).parameters
     dm = TabularDataModule(**{k: v for k, v in state.items() if k in accepted})
     dm.load_state_dict(state)
     dm.setup("test")
@@ -162,9 +163,7 @@ def test_bad_csv_from_the_command_line_exits_2_and_writes_no_checkpoint(tmp_path
     assert not any((tmp_path / "logs").rglob("*.ckpt"))
 
 
-def test_builtin_data_can_select_features_but_not_change_its_task(make_config):
-    from src.data.datamodule import TabularDataModule
-
+def test_builtin_data_can_select_features_but_not_change_its_task():
     dm = TabularDataModule(name="breast_cancer", batch_size=32, features=["mean radius", "mean texture"])
     dm.setup("fit")
     assert dm.n_features == 2 and dm.splits["train"][0].shape == (341, 2)
