@@ -76,10 +76,10 @@ def assert_same_run(metrics: dict, left_alone_metrics: dict) -> None:
         assert metrics[key] == left_alone_metrics[key], key  # exactly: same numbers, not close ones
 
 
-def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tmp_path, left_alone):
-    log_dir = tmp_path / "logs"
-    proc = start_training(log_dir, EVERY_EPOCH)
-    target = kill_epoch(left_alone)
+def kill_at_epoch(log_dir: Path, target: int, *overrides: str, run: tuple[str, ...] = RUN) -> tuple[Path, int]:
+    """Start a training process, SIGKILL it once its last.ckpt on disk holds `target` epochs; the run folder and
+    the epochs its last.ckpt holds."""
+    proc = start_training(log_dir, *overrides, run=run)
 
     def last_checkpoint_at_target():
         found = list(log_dir.glob("cancer/runs/*/checkpoints/last.ckpt"))
@@ -89,8 +89,13 @@ def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tm
     proc.kill()  # SIGKILL: no handler, no clean-up
     proc.communicate()
     run_dir = only_run_dir(log_dir)
-    killed_at = checkpoint_epoch(last)
     assert not (run_dir / "metrics.json").exists()
+    return run_dir, checkpoint_epoch(last)
+
+
+def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tmp_path, left_alone):
+    log_dir = tmp_path / "logs"
+    run_dir, killed_at = kill_at_epoch(log_dir, kill_epoch(left_alone), EVERY_EPOCH)
 
     resumed = run_module("src.train", *RUN, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false", EVERY_EPOCH, "resume=latest")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -100,7 +105,21 @@ def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tm
     assert metrics["resumed_from"]["epoch"] >= killed_at
     assert len(metrics["val_loss"]) == metrics["stopped_epoch"]  # the whole history, from epoch 1
     assert checkpoint_epoch(run_dir / "checkpoints" / "best.ckpt") == metrics["best_epoch"]
-    assert (run_dir / ".hydra" / "overrides.yaml").read_text().count("resume=latest") == 0  # the first .hydra/ is kept
+    assert "resume=latest" not in (run_dir / ".hydra" / "overrides.yaml").read_text()  # the first .hydra/ is kept
+
+
+@pytest.mark.slow  # ~20 s of training twice: the first checkpoint files reach the disk after 10 s
+def test_a_run_killed_with_checkpoint_files_at_their_default_pace_resumes_exactly(tmp_path):
+    long_patience = ("experiment=cancer", "seed=0", "trainer.max_epochs=1000", "callbacks.early_stopping.patience=400")
+    left_alone_dir = tmp_path / "left_alone"
+    train(compose_config(*long_patience, output_dir=left_alone_dir))
+    expected = json.loads((left_alone_dir / "metrics.json").read_text())
+    assert expected["best_epoch"] + 400 == expected["stopped_epoch"]
+
+    run_dir, killed_at = kill_at_epoch(tmp_path / "logs", expected["best_epoch"] + 1, run=long_patience)
+    assert killed_at > expected["best_epoch"]
+    train(compose_config(*long_patience, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), expected)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

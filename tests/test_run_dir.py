@@ -20,6 +20,7 @@ def test_a_taken_folder_name_gets_a_suffix(tmp_path):
     assert all(d.is_dir() for d in (first, second, third))
 
 
+@pytest.mark.slow  # two whole processes at once; test_a_taken_folder_name_gets_a_suffix is the fast check
 def test_two_runs_started_together_with_the_same_time_stamp_get_separate_folders(tmp_path):
     # the stamp is pinned to one value to force the collision that two runs in the same microsecond would have
     same_stamp = "hydra.run.dir='${run_dir:${paths.log_dir}/${name}/runs,same-time,${ckpt_path},${resume}}'"

@@ -15,6 +15,8 @@ class EpochMarker(L.Callback):
         self.path = Path(path)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(str(trainer.current_epoch + 1))
         tmp.replace(self.path)
