@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# this workplace keeps scikit-learn's housing cache beside the project; elsewhere scikit-learn's default applies
+ifneq ($(wildcard ../shared/scikit_learn_data),)
 export SCIKIT_LEARN_DATA ?= $(abspath ../shared/scikit_learn_data)
+endif
 
 .PHONY: train test test-all bench compare tensorboard notebooks clean
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
+from src.run_dir import register_resolvers
+
+register_resolvers()  # conf/compare.yaml builds on conf/train.yaml, whose hydra settings call them
 
 RUNNERS = ("plain", "lightning")
 
@@ -33,7 +37,7 @@ def compare(cfg: DictConfig) -> dict:
     from rich.console import Console
     from rich.table import Table
 
-    from src.reporting.loss_curves import loss_curves_figure
+    from src.reporting.figures import overlaid_loss_curves_figure
     from src.train import train
 
     out = Path(cfg.paths.output_dir)
@@ -43,6 +47,8 @@ def compare(cfg: DictConfig) -> dict:
         OmegaConf.update(run_cfg, "runner", runner)
         OmegaConf.update(run_cfg, "paths.output_dir", str(out / runner))
         results[runner] = train(run_cfg)
+        if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
+            sys.exit(128 + signal.Signals[results[runner].interrupted_by])
 
     table = Table(title=f"{cfg.name}: the plain loop vs Lightning (seed {cfg.seed})")
     for column in ("", *RUNNERS):
@@ -51,7 +57,7 @@ def compare(cfg: DictConfig) -> dict:
         table.add_row(*row)
     Console().print(table)
 
-    figure = loss_curves_figure(results, title=f"{cfg.name}: plain loop (solid) vs Lightning (dashed)")
+    figure = overlaid_loss_curves_figure(results, title=f"{cfg.name}: plain loop (solid) vs Lightning (dashed)")
     figure.savefig(out / "loss_curves.png", dpi=120)
     print(f"figure: {out / 'loss_curves.png'}")
     return results

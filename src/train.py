@@ -182,6 +182,7 @@ def fit_and_report(cfg: DictConfig, resume, run_dir: Path, writes_files: bool):
     import torch
     from hydra.utils import instantiate
 
+    from src.reporting.report import write_test_report
     from src.reporting.results import print_metrics_table, write_metrics_json
     from src.reporting.stops import stop_message, stop_reason
 
@@ -198,6 +199,10 @@ def fit_and_report(cfg: DictConfig, resume, run_dir: Path, writes_files: bool):
         result.test, result.matrices = {}, {}
     if not writes_files:
         return result
+    if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
+        # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
+        diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, logger, step=result.stopped_epoch, history=result)
+        result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
 
     if not result.interrupted:
         logger.log_hyperparams(
@@ -234,7 +239,7 @@ def flat_config(cfg: DictConfig) -> dict:
             name = f"{prefix}{key}"
             if isinstance(value, dict):
                 walk(value, f"{name}.")
-            elif not str(key).startswith("_"):
+            elif key == "_target_" or not str(key).startswith("_"):  # the class names matter, _partial_ does not
                 flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")

@@ -46,3 +46,26 @@ def run_module(module: str, *args: str, env: dict | None = None, cwd: Path = ROO
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def cancer_run(tmp_path_factory):
+    """One short cancer training run shared by the report, eval and predict tests: (run_dir, RunResult)."""
+    from src.train import train
+
+    run_dir = tmp_path_factory.mktemp("cancer_run")
+    # lr 0.01 learns within a few epochs, so the run has a real best epoch and non-trivial predictions
+    result = train(compose_config("trainer.max_epochs=8", "model.optimizer.lr=0.01", output_dir=run_dir))
+    return run_dir, result
+
+
+@pytest.fixture(scope="session")
+def housing_run(tmp_path_factory):
+    """One short housing training run (skipped without the California housing cache): (run_dir, RunResult)."""
+    if not HOUSING_CACHE.is_file():
+        pytest.skip(f"California housing cache not found at {HOUSING_CACHE} (set SCIKIT_LEARN_DATA)")
+    from src.train import train
+
+    run_dir = tmp_path_factory.mktemp("housing_run")
+    result = train(compose_config("experiment=housing", "trainer.max_epochs=3", output_dir=run_dir))
+    return run_dir, result

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -52,8 +53,11 @@ class StopOnSignal(L.Callback):
         logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").addFilter(not_lightnings_sigterm_notice)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, KeyboardInterrupt):  # Ctrl+C outside training (set-up, testing) or a second one
+        # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C
+        if isinstance(exception, KeyboardInterrupt):
             self.record(signal.SIGINT, trainer)
+        elif isinstance(exception, SIGTERMException):
+            self.record(signal.SIGTERM, trainer)
 
 
 @contextmanager

@@ -124,3 +124,12 @@ class TabularModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self.test_results = self.epoch_results("test")
         self.log_dict(self.test_results)
+
+    # --- checkpoints ------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # plain strings, so eval and predict rebuild model and data from a weights_only load, without unpickling
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        checkpoint["rebuild"] = {
+            "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "datamodule_class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}" if datamodule else None,
+        }

@@ -29,6 +29,8 @@ class RunResult:
     interrupted: bool = False  # by SIGINT or SIGTERM: no test metrics; resume from checkpoints/last.ckpt
     interrupted_by: str | None = None  # "SIGINT" or "SIGTERM"
     interrupted_epoch: int | None = None  # 1-based epoch that was running when the signal came
+    warnings: list[str] = field(default_factory=list)  # e.g. no better than a constant guess, a dead hidden layer
+    diagnostics: dict = field(default_factory=dict)  # what the warnings are based on (see reporting/diagnosis.py)
 
     @property
     def ms_per_epoch(self) -> float:
@@ -36,23 +38,48 @@ class RunResult:
 
 
 def write_metrics_json(path: Path, result: RunResult, extra: dict | None = None) -> None:
+    write_json(path, {**(extra or {}), **asdict(result), "ms_per_epoch": result.ms_per_epoch})
+
+
+def write_json(path: Path, payload: dict) -> None:
     """Write atomically, so an interrupted write never leaves a half file where a good one was."""
-    payload = {**(extra or {}), **asdict(result), "ms_per_epoch": result.ms_per_epoch}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, allow_nan=True))
     os.replace(tmp, path)
 
 
 def print_metrics_table(result: RunResult, title: str) -> None:
+    rows = [
+        ("best epoch", str(result.best_epoch)),
+        ("best val_loss", f"{result.best_val_loss:.4e}"),
+        ("stopped at epoch", str(result.stopped_epoch)),
+        ("wall time", f"{result.wall_time_s:.1f} s ({result.ms_per_epoch:.1f} ms/epoch)"),
+    ]
+    print_report(result.test, result.matrices, rows, result.diagnostics, result.warnings, title)
+
+
+def print_report(
+    test: dict[str, float],
+    matrices: dict[str, list],
+    rows: list[tuple[str, str]],
+    diagnostics: dict,
+    warnings: list[str],
+    title: str,
+) -> None:
+    """The test metrics as a table, then one `warning:` line per warning (training and src.eval print the same)."""
     table = RichTable(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name, value in result.test.items():
+    for name, value in test.items():
         table.add_row(name, f"{value:.4f}" if math.isfinite(value) else str(value))
-    for name, matrix in result.matrices.items():
+    for name, matrix in matrices.items():
         table.add_row(name, "\n".join(" ".join(f"{v:>4d}" for v in row) for row in matrix))
-    table.add_row("best epoch", str(result.best_epoch))
-    table.add_row("best val_loss", f"{result.best_val_loss:.4e}")
-    table.add_row("stopped at epoch", str(result.stopped_epoch))
-    table.add_row("wall time", f"{result.wall_time_s:.1f} s ({result.ms_per_epoch:.1f} ms/epoch)")
-    Console().print(table)
+    for name, value in rows:
+        table.add_row(name, value)
+    dead_units = diagnostics.get("dead_units")
+    if dead_units:
+        table.add_row("dead ReLU units (val)", " ".join(f"{dead}/{units}" for dead, units in dead_units.values()))
+    console = Console()
+    console.print(table)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)

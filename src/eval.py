@@ -1,0 +1,73 @@
+"""Re-evaluate a checkpoint on its test split: `python -m src.eval ckpt_path=logs/.../checkpoints/best.ckpt`.
+
+The data, split, scaling and model are rebuilt from what the checkpoint carries, so the report and figures
+of a run's best checkpoint equal the training run's.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from src.errors import UserError
+
+
+def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
+    """The test split through the same evaluation code as training's test: the loss and torchmetrics' metrics."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        model.evaluate_batches(datamodule.eval_batches("test"), "test")
+        results = model.epoch_results("test")
+    return results, dict(model.matrices.get("test", {}))
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Rebuild, test, write metrics.json, test_predictions.csv and figures/ into the output dir; returns the metrics."""
+    from src.models.checkpoints import load_saved_run
+    from src.reporting.report import write_test_report
+    from src.reporting.results import print_report, write_json
+
+    if cfg.ckpt_path is None:
+        raise UserError("ckpt_path is required, e.g. python -m src.eval ckpt_path=logs/cancer/runs/<run>/checkpoints/best.ckpt")
+    saved = load_saved_run(str(cfg.ckpt_path))
+    datamodule = saved.build_datamodule(data_home=cfg.data_home, download=cfg.download)
+    datamodule.setup("test")
+    if datamodule.feature_names != saved.feature_names:
+        raise UserError(f"the data {saved.data_state.get('name')!r} no longer has the features {saved.path} was trained on")
+
+    test, matrices = test_metrics(saved.model, datamodule)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    diagnosis = write_test_report(out_dir, saved.model, datamodule, matrices)
+    metrics = {
+        "checkpoint": str(saved.path),
+        "epoch": saved.epoch,
+        "data": saved.data_state.get("name"),
+        "test": test,
+        "matrices": matrices,
+        "warnings": diagnosis.warnings,
+        "diagnostics": diagnosis.details,
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    rows = [("checkpoint epoch", str(saved.epoch)), ("test rows", str(len(datamodule.splits["test"][0])))]
+    title = f"{saved.data_state.get('name')} {saved.path.name} test metrics — {out_dir}"
+    print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

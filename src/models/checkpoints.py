@@ -1,0 +1,102 @@
+"""A trained model back from its checkpoint, with the data settings it was trained with: for eval and predict.
+
+Everything is read with `torch.load(weights_only=True)`: a checkpoint is data, and loading one must not run
+code. The classes to rebuild are named as strings in the checkpoint (see `TabularModule.on_save_checkpoint`)
+and are only taken from this project's `src.models` and `src.data` packages.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from src.errors import UserError
+from src.models.tabular_module import TabularModule
+
+DATA_KEYS = ("feature_names", "task", "scaler_mean", "scaler_scale")
+
+
+@dataclass
+class SavedRun:
+    path: Path
+    model: TabularModule  # in eval mode, on the CPU
+    datamodule_class: type
+    data_state: dict[str, Any]  # the DataModule's state_dict: names, split settings, scaler, class labels
+    epoch: int  # 1-based epoch the weights come from
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.data_state["feature_names"])
+
+    @property
+    def task(self) -> str:
+        return self.data_state["task"]
+
+    @property
+    def class_labels(self) -> list[str]:
+        return list(self.data_state.get("class_labels") or [])
+
+    def build_datamodule(self, **settings: Any):
+        """The DataModule as it was trained: every state entry that is a constructor argument, then the state
+        itself (the fitted scaler). `settings` (e.g. data_home) are passed where the class accepts them."""
+        accepted = inspect.signature(self.datamodule_class.__init__).parameters
+        kwargs = {k: v for k, v in {**self.data_state, **settings}.items() if k in accepted}
+        datamodule = self.datamodule_class(**kwargs)
+        datamodule.load_state_dict(self.data_state)
+        return datamodule
+
+
+def load_saved_run(path: str | Path) -> SavedRun:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    checkpoint = read_checkpoint(path)
+    rebuild = checkpoint.get("rebuild") if isinstance(checkpoint, dict) else None
+    if not isinstance(rebuild, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
+        raise UserError(f"{path} is not a checkpoint of this project (no model class, hyperparameters or weights in it)")
+    model_class = project_class(rebuild.get("model_class"), "src.models.", TabularModule, path)
+    datamodule_class = project_class(rebuild.get("datamodule_class"), "src.data.", object, path)
+    data_state = checkpoint.get(datamodule_class.__qualname__)
+    if not isinstance(data_state, dict) or any(key not in data_state for key in DATA_KEYS):
+        raise UserError(f"{path} is not a checkpoint of this project (no feature names or scaler in it)")
+    try:
+        model = model_class(**checkpoint["hyper_parameters"], optimizer=None)
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, RuntimeError) as exc:  # unknown hyperparameters, or weights of another shape
+        raise UserError(f"{path} is corrupt: its weights do not fit the model it describes ({first_line(exc)})") from None
+    model.eval()
+    return SavedRun(path, model, datamodule_class, data_state, epoch=int(checkpoint.get("epoch", -1)) + 1)
+
+
+def read_checkpoint(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a file it cannot read; each means the same here
+        if "allowed global" in str(exc) or "Unsupported global" in str(exc):
+            raise UserError(
+                f"{path} is not a checkpoint of this project: loading it would unpickle arbitrary objects, which is refused"
+            ) from None
+        raise UserError(f"{path} is not a readable checkpoint (corrupt, truncated or not a PyTorch file)") from None
+
+
+def project_class(name: Any, package: str, base: type, path: Path) -> type:
+    from hydra.utils import get_class
+
+    if not isinstance(name, str) or not name.startswith(package):
+        raise UserError(f"{path} is not a checkpoint of this project (class {name!r} is not in {package.rstrip('.')})")
+    try:
+        cls = get_class(name)
+    except Exception:
+        raise UserError(f"{path} names a class this project does not have: {name}") from None
+    if not issubclass(cls, base):
+        raise UserError(f"{path} is not a checkpoint of this project ({name} is not a {base.__name__})")
+    return cls
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

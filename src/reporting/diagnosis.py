@@ -1,0 +1,110 @@
+"""Is the trained model any better than a constant guess, and if not, did its ReLU units die?
+
+With the lesson's narrow `[3, 3, 3]` regressor, about one seed in five ends with a whole hidden layer that
+outputs zero for every row: nothing after it varies, the prediction is a constant and test R2 is about 0.
+Loss curves alone do not show this, so every run checks the best model on the validation split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torchmetrics.functional import r2_score
+from torchmetrics.functional.classification import binary_accuracy
+
+from src.models.inference import predict_in_batches
+
+CONSTANT_R2 = 0.01  # validation R2 at or below this: no better than predicting the mean
+
+
+@dataclass
+class HiddenLayerActivity:
+    index: int  # 1-based hidden layer
+    name: str  # the ReLU's module name, e.g. net.3
+    units: int
+    dead: int  # units that output 0 for every validation row
+
+    @property
+    def all_dead(self) -> bool:
+        return self.dead == self.units
+
+
+@dataclass
+class Diagnosis:
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def hidden_layer_activity(model: nn.Module, x: torch.Tensor, batch_size: int) -> list[HiddenLayerActivity]:
+    """For each ReLU of the network, in order: how many of its units never output anything above 0 on x."""
+    relus = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.ReLU)]
+    active: dict[str, torch.Tensor] = {}
+
+    def recorder(name: str):
+        def record(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            seen = (output > 0).flatten(1).any(dim=0).cpu()
+            active[name] = seen if name not in active else active[name] | seen
+
+        return record
+
+    handles = [module.register_forward_hook(recorder(name)) for name, module in relus]
+    try:
+        predict_in_batches(model, x, batch_size)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [
+        HiddenLayerActivity(index=i, name=name, units=active[name].numel(), dead=int((~active[name]).sum()))
+        for i, (name, _) in enumerate(relus, start=1)
+    ]
+
+
+def diagnose(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tensor, task: str, batch_size: int,
+             class_labels: list[str] | None = None) -> Diagnosis:
+    """Warnings (with the likely cause) when the model is no better than a constant guess or a hidden layer is dead."""
+    diagnosis = Diagnosis()
+    layers = hidden_layer_activity(model, x_val, batch_size)
+    diagnosis.details["dead_units"] = {f"hidden layer {l.index} ({l.name})": [l.dead, l.units] for l in layers}
+    dead_layers = [l for l in layers if l.all_dead]
+    for layer in dead_layers:
+        diagnosis.warnings.append(
+            f"hidden layer {layer.index} ({layer.name}, {layer.units} units) is dead: none of its ReLU units is active "
+            "on any validation row, so every layer after it sees a constant and the model predicts the same value "
+            "for every row. Likely cause: the units died during training (common with narrow layers such as "
+            "[3, 3, 3]); try another seed, wider layers or a lower learning rate"
+        )
+    cause = (
+        f"the dead hidden layer {dead_layers[0].index} ({dead_layers[0].name})"
+        if dead_layers
+        else "the model has not learned (too few epochs, or a learning rate too low to make progress or so high that "
+        "training diverged) or the features do not predict the target"
+    )
+
+    target = y_val.reshape(-1)
+    predicted = predict_in_batches(model, x_val, batch_size)
+    if task == "regression":
+        r2 = float(r2_score(predicted, target))
+        diagnosis.details["val_r2"] = r2
+        if not r2 > CONSTANT_R2:  # also catches NaN
+            diagnosis.warnings.append(
+                f"no better than a constant guess: validation R2 is {r2:.4g} (<= {CONSTANT_R2}), i.e. no better than "
+                f"predicting the mean for every row. Likely cause: {cause}"
+            )
+    else:
+        threshold = float(getattr(model, "threshold", 0.5))
+        accuracy = float(binary_accuracy(predicted, target.long(), threshold=threshold))
+        positive_rate = float(target.float().mean())
+        majority = int(positive_rate > 0.5)
+        majority_rate = max(positive_rate, 1 - positive_rate)
+        diagnosis.details.update(val_acc=accuracy, majority_class_rate=majority_rate)
+        if accuracy <= majority_rate + 1e-9:
+            labels = class_labels or []
+            name = f"'{labels[majority]}' ({majority})" if len(labels) == 2 else str(majority)
+            diagnosis.warnings.append(
+                f"no better than a constant guess: validation accuracy {accuracy:.4f} is at most the majority-class "
+                f"rate {majority_rate:.4f} (always predicting class {name}). Likely cause: {cause}"
+            )
+    return diagnosis

@@ -1,0 +1,135 @@
+"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual and the residuals.
+
+Each function returns a matplotlib `Figure` built without pyplot, so no backend is chosen or changed (a
+notebook keeps its inline backend) and nothing global is left open; matplotlib is imported only when a
+figure is drawn, which keeps `python -m src.train` quick to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def new_figure(width: float, height: float, columns: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(1, columns)
+
+
+def loss_curves_figure(train_loss: Sequence[float], val_loss: Sequence[float], best_epoch: int) -> Figure:
+    """Train and validation loss per 1-based epoch on a log scale, the best epoch marked (the lesson's plot)."""
+    fig, ax = new_figure(8, 4)
+    add_loss_curves(ax, train_loss, val_loss, best_epoch)
+    format_loss_axes(ax, "loss per epoch")
+    return fig
+
+
+def overlaid_loss_curves_figure(runs: dict[str, Any], title: str) -> Figure:
+    """Several runs' curves on one log-scale axis (e.g. the plain loop solid, Lightning dashed)."""
+    fig, ax = new_figure(8, 4)
+    for (label, run), linestyle in zip(runs.items(), ["-", "--", ":", "-."] * len(runs)):
+        add_loss_curves(ax, run.train_loss, run.val_loss, run.best_epoch, f"{label} ", linestyle)
+    format_loss_axes(ax, title)
+    return fig
+
+
+def add_loss_curves(
+    ax, train_loss: Sequence[float], val_loss: Sequence[float], best_epoch: int, label: str = "", linestyle: str = "-"
+) -> None:
+    epochs = np.arange(1, len(val_loss) + 1)
+    ax.plot(epochs[: len(train_loss)], train_loss, linestyle, color="tab:blue", label=f"{label}train_loss")
+    ax.plot(epochs, val_loss, linestyle, color="tab:orange", label=f"{label}val_loss")
+    if 1 <= best_epoch <= len(val_loss):
+        best = val_loss[best_epoch - 1]
+        ax.axvline(best_epoch, color="gray", linestyle=linestyle, linewidth=1)
+        ax.plot([best_epoch], [best], "o", color="tab:red", label=f"{label}best epoch {best_epoch} (val_loss {best:.4g})")
+
+
+def format_loss_axes(ax, title: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_yscale("log")  # the lesson's reason: late, small improvements stay visible next to the first epochs' drop
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(title)
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Sequence[str] = ()) -> Figure:
+    """Counts per (actual, predicted) class as a heatmap; rows are the actual class, as torchmetrics returns them."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    n = counts.shape[0]
+    labels = [f"{label} ({i})" for i, label in enumerate(class_labels)] if len(class_labels) == n else [str(i) for i in range(n)]
+    fig, ax = new_figure(6, 5)
+    image = ax.imshow(counts, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax)
+    dark = counts.max() / 2 if counts.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14,
+                    color="white" if counts[i, j] > dark else "black")
+    ax.set_xticks(range(n), labels)
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title("confusion matrix (test)")
+    return fig
+
+
+def predicted_vs_actual_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str = "target") -> Figure:
+    """Each test row as a point; on the identity line a prediction is exact."""
+    fig, ax = new_figure(6, 6)
+    ax.scatter(actual, predicted, s=6, alpha=0.4)
+    low, high = finite_range(np.concatenate([np.ravel(actual), np.ravel(predicted)]))
+    ax.plot([low, high], [low, high], color="tab:red", linewidth=1, label="predicted = actual")
+    ax.set_xlabel(f"actual {target_name}")
+    ax.set_ylabel(f"predicted {target_name}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("predicted vs actual (test)")
+    return fig
+
+
+def residuals_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str = "target") -> Figure:
+    """Residuals (actual - predicted) against the prediction, and their histogram."""
+    residuals = np.asarray(actual) - np.asarray(predicted)
+    fig, (scatter, histogram) = new_figure(11, 4.5, columns=2)
+    scatter.scatter(predicted, residuals, s=6, alpha=0.4)
+    scatter.axhline(0, color="tab:red", linewidth=1)
+    scatter.set_xlabel(f"predicted {target_name}")
+    scatter.set_ylabel("residual (actual - predicted)")
+    scatter.grid(True, alpha=0.3)
+    histogram.hist(residuals[np.isfinite(residuals)], bins=50)  # a diverged run's NaN must not stop the report
+    histogram.axvline(0, color="tab:red", linewidth=1)
+    histogram.set_xlabel("residual (actual - predicted)")
+    histogram.set_ylabel("rows")
+    fig.suptitle("residuals (test)")
+    return fig
+
+
+def finite_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+def save_figures(figures: dict[str, Figure], directory: Path, logger=None, step: int = 0) -> list[Path]:
+    """Each figure as `<name>.png` in directory and, given a TensorBoard logger, as an image under `figures/<name>`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures.items():
+        path = directory / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        paths.append(path)
+        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_figure"):
+            logger.experiment.add_figure(f"figures/{name}", fig, global_step=step, close=False)
+    return paths

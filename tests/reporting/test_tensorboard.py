@@ -1,0 +1,93 @@
+"""What a user sees in TensorBoard, read back with TensorBoard's own readers: scalars, figures, the HParams tab."""
+
+import json
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from src.train import train
+
+CLASSIFIER_SCALARS = ["train_loss", "val_loss", "val_acc", "val_precision", "val_recall", "val_f1", "val_auroc"]
+
+
+def read_events(run_dir):
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    return accumulator.Reload()
+
+
+def check_one_value_per_epoch(events, metrics):
+    epochs = metrics["stopped_epoch"]
+    for tag in CLASSIFIER_SCALARS:
+        steps = [event.step for event in events.Scalars(tag)]
+        assert steps == list(range(1, epochs + 1)), f"{tag}: steps {steps}"
+    # the curves are the run's history, not some other aggregate of the batches
+    for tag in ("train_loss", "val_loss"):
+        assert [e.value for e in events.Scalars(tag)] == pytest.approx(metrics[tag], rel=1e-6)
+
+
+def test_lightning_run_logs_one_scalar_per_epoch_and_its_figures(cancer_run):
+    run_dir, _ = cancer_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    events = read_events(run_dir)
+    check_one_value_per_epoch(events, metrics)
+    assert {"figures/loss_curves", "figures/confusion_matrix"} <= set(events.Tags()["images"])
+
+
+def test_plain_runner_logs_the_same_scalars_and_figures(make_config):
+    cfg = make_config("runner=plain", "trainer.max_epochs=3")
+    train(cfg)
+    run_dir = cfg_dir(cfg)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    check_one_value_per_epoch(read_events(run_dir), metrics)
+    assert {p.name for p in (run_dir / "figures").iterdir()} == {"loss_curves.png", "confusion_matrix.png"}
+    assert {"figures/loss_curves", "figures/confusion_matrix"} <= set(read_events(run_dir).Tags()["images"])
+
+
+def hparams_sessions(logdir):
+    """The HParams tab's table, as TensorBoard's HParams plugin computes it for the frontend."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+    plugin_context = backend_context.Context(base_plugin.TBContext(data_provider=provider, logdir=str(logdir), multiplexer=multiplexer))
+    request = api_pb2.ListSessionGroupsRequest(start_index=0, slice_size=100, allowed_statuses=list(api_pb2.Status.values()))
+    groups = list_session_groups.Handler(context.RequestContext(), plugin_context, "", request).run().session_groups
+    return {
+        group.name: (
+            {name: value.ListFields()[0][1] for name, value in group.hparams.items()},
+            {metric.name.tag: metric.value for metric in group.metric_values},
+        )
+        for group in groups
+    }
+
+
+def test_hparams_tab_compares_runs_by_settings_and_final_metrics(tmp_path):
+    from tests.conftest import compose_config
+
+    runs = {}
+    for lr in (0.01, 0.002):
+        cfg = compose_config("trainer.max_epochs=2", f"model.optimizer.lr={lr}", output_dir=tmp_path / f"lr{lr}")
+        train(cfg)
+        runs[lr] = json.loads((cfg_dir(cfg) / "metrics.json").read_text())
+
+    sessions = hparams_sessions(tmp_path)
+    assert len(sessions) == 2
+    by_lr = {hparams["model.optimizer.lr"]: (hparams, metrics) for hparams, metrics in sessions.values()}
+    assert set(by_lr) == set(runs)
+    for lr, (hparams, metrics) in by_lr.items():
+        assert hparams["model.hidden"] == "[25, 20, 15, 10, 5]" and hparams["seed"] == 0
+        assert hparams["model.optimizer._target_"] == "torch.optim.Adam"
+        assert metrics["hp/best_val_loss"] == pytest.approx(runs[lr]["best_val_loss"], rel=1e-6)
+        for name, value in runs[lr]["test"].items():
+            assert metrics[f"hp/{name}"] == pytest.approx(value, rel=1e-6)
+
+
+def cfg_dir(cfg):
+    from pathlib import Path
+
+    return Path(cfg.paths.output_dir)

@@ -1,0 +1,67 @@
+"""`python -m src.eval`: a checkpoint re-evaluated from what it carries reproduces its training run's report."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from matplotlib.image import imread
+
+from src.errors import UserError
+from src.eval import evaluate
+from tests.conftest import CONF, run_module
+
+
+def compose_eval(*overrides: str, output_dir):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("eval", overrides=[f"paths.output_dir={output_dir}", *overrides])
+
+
+def check_eval_reproduces_training(run_dir, result, eval_dir):
+    metrics = evaluate(compose_eval(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", output_dir=eval_dir))
+    assert metrics["epoch"] == result.best_epoch
+    assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
+    assert metrics["matrices"] == result.matrices
+    assert json.loads((eval_dir / "metrics.json").read_text())["test"] == metrics["test"]
+    # the data behind the figures, then the figures themselves
+    trained = pd.read_csv(run_dir / "test_predictions.csv")
+    evaluated = pd.read_csv(eval_dir / "test_predictions.csv")
+    assert list(evaluated.columns) == list(trained.columns)
+    np.testing.assert_allclose(evaluated.to_numpy(), trained.to_numpy(), rtol=0, atol=1e-6)
+    figures = sorted(p.name for p in (eval_dir / "figures").glob("*.png"))
+    assert figures and set(figures) < {p.name for p in (run_dir / "figures").glob("*.png")}  # all but the loss curves
+    for name in figures:
+        np.testing.assert_array_equal(imread(eval_dir / "figures" / name), imread(run_dir / "figures" / name))
+    return figures
+
+
+def test_eval_of_best_checkpoint_reproduces_the_cancer_report(cancer_run, tmp_path):
+    run_dir, result = cancer_run
+    assert check_eval_reproduces_training(run_dir, result, tmp_path) == ["confusion_matrix.png"]
+
+
+def test_eval_of_best_checkpoint_reproduces_the_housing_report(housing_run, tmp_path):
+    run_dir, result = housing_run
+    assert check_eval_reproduces_training(run_dir, result, tmp_path) == ["predicted_vs_actual.png", "residuals.png"]
+
+
+def test_eval_needs_a_checkpoint(tmp_path):
+    with pytest.raises(UserError, match="ckpt_path is required"):
+        evaluate(compose_eval(output_dir=tmp_path))
+
+
+def test_eval_command_prints_the_report_and_writes_its_files(cancer_run, tmp_path):
+    run_dir, result = cancer_run
+    proc = run_module("src.eval", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"paths.log_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{result.test['test_acc']:.4f}" in proc.stdout
+    (eval_dir,) = (tmp_path / "eval").iterdir()
+    assert (eval_dir / "figures" / "confusion_matrix.png").is_file()
+    assert json.loads((eval_dir / "metrics.json").read_text())["test"] == pytest.approx(result.test, rel=1e-6)
+
+
+def test_eval_command_rejects_a_missing_checkpoint_in_one_line(tmp_path):
+    proc = run_module("src.eval", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"paths.log_dir={tmp_path}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: checkpoint not found: {tmp_path / 'nope.ckpt'}"

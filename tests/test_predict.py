@@ -1,0 +1,144 @@
+"""`python -m src.predict`: new rows in, the trained model's predictions out, and never a partial file."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from src.data.datamodule import split_like_the_lesson
+from src.data.sources import load_table
+from src.errors import UserError
+from src.predict import predict
+from tests.conftest import CONF, ROOT, run_module
+
+
+def compose_predict(*overrides: str):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("predict", overrides=list(overrides))
+
+
+def raw_test_rows(name: str, path, reverse_columns: bool = True) -> pd.DataFrame:
+    """The test split as a user would have it: unscaled, with a header, columns in another order."""
+    table = load_table(name)
+    x_test, _ = split_like_the_lesson(table.x, table.y, 0.2, 0.2, random_state=21)["test"]
+    frame = pd.DataFrame(x_test, columns=table.feature_names)
+    if reverse_columns:
+        frame = frame[frame.columns[::-1]]
+    frame.to_csv(path, index=False, float_format="%.17g")
+    return frame
+
+
+def test_classifier_predictions_of_new_rows_match_the_training_report(cancer_run, tmp_path):
+    run_dir, _ = cancer_run
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    raw_test_rows("breast_cancer", tmp_path / "new.csv")
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'preds.csv'}"))
+
+    preds = pd.read_csv(tmp_path / "preds.csv")
+    report = pd.read_csv(run_dir / "test_predictions.csv")
+    assert list(preds.columns) == ["probability", "class", "label"]
+    np.testing.assert_allclose(preds["probability"], report["probability"], rtol=0, atol=1e-6)
+    assert (preds["class"] == report["predicted"]).all()
+    assert set(preds["class"]) == {0, 1}
+    assert (preds["label"] == preds["class"].map({0: "malignant", 1: "benign"})).all()
+
+    threshold = float(preds["probability"].median())
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'high.csv'}",
+                            f"threshold={threshold}"))
+    high = pd.read_csv(tmp_path / "high.csv")
+    assert (high["class"] == (high["probability"] > threshold).astype(int)).all()
+    assert high["class"].sum() < preds["class"].sum()
+
+
+def test_regressor_predictions_of_new_rows_match_the_training_report(housing_run, tmp_path):
+    run_dir, _ = housing_run
+    raw_test_rows("california_housing", tmp_path / "new.csv")
+    predict(compose_predict(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={tmp_path / 'new.csv'}",
+                            f"output={tmp_path / 'preds.csv'}"))
+    preds = pd.read_csv(tmp_path / "preds.csv")
+    assert list(preds.columns) == ["prediction"]
+    np.testing.assert_allclose(preds["prediction"], pd.read_csv(run_dir / "test_predictions.csv")["predicted"], rtol=0, atol=1e-6)
+
+
+def bad_requests(run_dir, tmp_path):
+    """(overrides, part of the message) for each way a request can be wrong."""
+    good = tmp_path / "good.csv"
+    frame = raw_test_rows("breast_cancer", good, reverse_columns=False).head(5)
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+
+    def csv(name, edited):
+        path = tmp_path / name
+        edited.to_csv(path, index=False)
+        return path
+
+    non_numeric = frame.astype(object)
+    non_numeric.loc[2, "mean area"] = "big"
+    infinite = frame.copy()
+    infinite.loc[3, "worst radius"] = np.inf
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(ckpt.read_bytes()[:1000])
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    return [
+        ([f"input={csv('missing.csv', frame.drop(columns=['mean radius']))}"], "missing feature columns: 'mean radius'"),
+        ([f"input={csv('extra.csv', frame.assign(id=range(5)))}"], "unknown columns (not features of the model; remove them): 'id'"),
+        ([f"input={csv('text.csv', non_numeric)}"], "column 'mean area' has a non-numeric value 'big' in row 3"),
+        ([f"input={csv('inf.csv', infinite)}"], "column 'worst radius' has 1 NaN or infinite value(s), first in row 4"),
+        ([f"input={empty}"], "is empty"),
+        ([f"input={tmp_path / 'nope.csv'}"], "input file not found"),
+        ([f"input={good}", f"ckpt_path={corrupt}"], "is not a readable checkpoint"),
+        ([f"input={good}", f"ckpt_path={foreign}"], "is not a checkpoint of this project"),
+        ([f"input={good}", "threshold=1.5"], "threshold must be a number in [0, 1]; got 1.5"),
+        ([f"input={good}", f"output={good}"], "is the input file"),
+    ]
+
+
+def test_bad_requests_are_refused_and_leave_no_output(cancer_run, tmp_path):
+    run_dir, _ = cancer_run
+    output = tmp_path / "preds.csv"
+    for overrides, expected in bad_requests(run_dir, tmp_path):
+        cfg = compose_predict(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"output={output}", *overrides)
+        with pytest.raises(UserError) as info:
+            predict(cfg)
+        assert expected in str(info.value), (overrides, str(info.value))
+        assert not output.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_write_keeps_the_previous_output(cancer_run, tmp_path, monkeypatch):
+    run_dir, _ = cancer_run
+    raw_test_rows("breast_cancer", tmp_path / "new.csv")
+    output = tmp_path / "preds.csv"
+    output.write_text("earlier predictions\n")
+
+    def write_half_then_fail(self, handle, **kwargs):
+        handle.write("probability,class\n0.5,")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", write_half_then_fail)
+    with pytest.raises(OSError):
+        predict(compose_predict(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={tmp_path / 'new.csv'}", f"output={output}"))
+    assert output.read_text() == "earlier predictions\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "preds.csv"]
+
+
+def test_predict_command_writes_predictions_or_one_error_line(cancer_run, tmp_path):
+    run_dir, _ = cancer_run
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    frame = raw_test_rows("breast_cancer", tmp_path / "new.csv")
+    frame.drop(columns=["worst area"]).to_csv(tmp_path / "bad.csv", index=False)
+
+    bad = run_module("src.predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'bad.csv'}", f"output={tmp_path / 'out.csv'}")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"error: {tmp_path / 'bad.csv'}: missing feature columns: 'worst area' (the model takes 30 named features)"
+    assert not (tmp_path / "out.csv").exists()
+
+    good = run_module("src.predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'out.csv'}",
+                      cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == f"wrote 114 predictions to {tmp_path / 'out.csv'}"
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 114
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "new.csv", "out.csv"]  # no log or .hydra folder
