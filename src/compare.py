@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
+from src.run_dir import register_resolvers
+
+register_resolvers()  # conf/compare.yaml builds on conf/train.yaml, whose hydra settings call them
 
 RUNNERS = ("plain", "lightning")
 
@@ -43,6 +47,8 @@ def compare(cfg: DictConfig) -> dict:
         OmegaConf.update(run_cfg, "runner", runner)
         OmegaConf.update(run_cfg, "paths.output_dir", str(out / runner))
         results[runner] = train(run_cfg)
+        if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
+            sys.exit(128 + signal.Signals[results[runner].interrupted_by])
 
     table = Table(title=f"{cfg.name}: the plain loop vs Lightning (seed {cfg.seed})")
     for column in ("", *RUNNERS):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import shlex
+import signal
 import sys
 import tempfile
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -12,6 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import UserError
+from src.run_dir import register_resolvers
+
+register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
 
 
 def build_datamodule(cfg: DictConfig):
@@ -28,57 +36,115 @@ def build_model(cfg: DictConfig, n_features: int):
     return instantiate(cfg.model, n_features=n_features, _convert_="all")
 
 
-def fit_with_lightning(cfg: DictConfig, datamodule, model, logger):
+def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume=None):
     import torch
     from hydra.utils import instantiate
 
+    from src.callbacks.rng_state import RNGState
+    from src.callbacks.stop_on_signal import StopOnSignal
     from src.reporting.history import LossHistory
     from src.reporting.results import RunResult
 
     start = time.perf_counter()
-    history = LossHistory()
+    history, stop = LossHistory(), StopOnSignal()
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, history], logger=logger)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    # a run that early stopping had already stopped (killed while testing) only needs its testing and report
+    limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, history, RNGState(), stop], logger=logger, **limits)
+    if resume is not None:  # the run's own checkpoints are there by design
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    with stopped_by_signal(stop):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume.checkpoint if resume else None, weights_only=True)
     trainer.strategy.barrier()  # under DDP, rank 0 has written the checkpoint files before anyone reads them
     # read the fit's outcome first: testing from a checkpoint restores the callbacks' states saved in it
     checkpoint, early_stopping = trainer.checkpoint_callback, trainer.early_stopping_callback
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
-    best_val_loss, best_path = float(checkpoint.best_model_score), str(checkpoint.best_model_path)
+    best_path = str(checkpoint.best_model_path)
+    best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
     stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
-    best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"] + 1  # Lightning counts from 0
-    trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+    best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"] + 1 if best_path else 0  # Lightning counts from 0
+    test, matrices, tested = {}, {}, None
+    # without a finite best val_loss there is no model worth testing (ModelCheckpoint never prefers a NaN or inf
+    # val_loss to a finite one, so an earlier good best.ckpt is what gets tested after a non-finite epoch)
+    if stop.signal is None and math.isfinite(best_val_loss):
+        with stopped_by_signal(stop):
+            trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+            test, matrices, tested = dict(model.test_results), dict(model.matrices.get("test", {})), best_path
     return RunResult(
         runner="lightning",
-        test=dict(model.test_results),
+        test=test,
         best_epoch=best_epoch,
         best_val_loss=best_val_loss,
         stopped_epoch=len(val_loss),
         wall_time_s=time.perf_counter() - start,
         train_loss=train_loss,
         val_loss=val_loss,
-        matrices=dict(model.matrices.get("test", {})),
-        tested_checkpoint=best_path,
+        matrices=matrices,
+        tested_checkpoint=tested,
         stopped_early=stopped_early,
+        interrupted=stop.signal is not None,
+        interrupted_by=stop.signal.name if stop.signal is not None else None,
+        interrupted_epoch=stop.epoch,
     )
 
 
-def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger):
+@contextmanager
+def stopped_by_signal(stop):
+    """Lightning ends fit or test with SystemExit after SIGTERM (SIGTERMException) and after Ctrl+C (exit 1), having
+    written its checkpoints; when StopOnSignal saw the signal, the run goes on to report what it has."""
+    try:
+        yield
+    except SystemExit:
+        if stop.signal is None:
+            raise
+
+
+def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume=None):
     import torch
 
+    from src.callbacks.stop_on_signal import signals_raise_keyboard_interrupt
     from src.reference.plain_loop import train_plain
+    from src.reporting.results import RunResult
 
     # the lesson's loop on the trainer's accelerator: model and every split on the device, shuffled there
     on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
     datamodule.device = torch.device("cuda" if on_gpu else "cpu")
     model.to(datamodule.device)
 
-    return train_plain(
-        model,
-        datamodule,
-        max_epochs=cfg.trainer.max_epochs,
-        patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
-        log_epoch=lambda metrics, epoch: logger.log_metrics(metrics, step=epoch),
+    start = time.perf_counter()
+    history = {"train_loss": [], "val_loss": []}  # kept here too: an interrupted loop returns nothing
+
+    def log_epoch(metrics: dict, epoch: int) -> None:
+        logger.log_metrics(metrics, step=epoch)
+        for name, losses in history.items():
+            losses.append(metrics[name])
+
+    with signals_raise_keyboard_interrupt() as received:
+        try:
+            return train_plain(
+                model,
+                datamodule,
+                max_epochs=cfg.trainer.max_epochs,
+                patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
+                log_epoch=log_epoch,
+            )
+        except KeyboardInterrupt:
+            signal_name = received[0].name if received else "SIGINT"
+    val_loss = history["val_loss"]
+    finite = [loss for loss in val_loss if math.isfinite(loss)]
+    best_val_loss = min(finite, default=math.inf)
+    return RunResult(
+        runner="plain",
+        test={},
+        best_epoch=val_loss.index(best_val_loss) + 1 if finite else 0,
+        best_val_loss=best_val_loss,
+        stopped_epoch=len(val_loss),
+        wall_time_s=time.perf_counter() - start,
+        train_loss=history["train_loss"],
+        val_loss=val_loss,
+        interrupted=True,
+        interrupted_by=signal_name,
+        interrupted_epoch=len(val_loss) + 1,
     )
 
 
@@ -95,27 +161,36 @@ def quiet_known_noise() -> None:
 def train(cfg: DictConfig):
     """Compose-validate-build-fit-test-report; returns the RunResult."""
     from src.config import validate_config
+    from src.resume import resume_point
 
     validate_config(cfg)
     if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
         with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
             cfg.paths.output_dir = tmp
             return train(cfg)
+    resume = resume_point(cfg)  # a resume that would not continue the same run is refused before any work
     quiet_known_noise()
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from src.run_dir import hold_run_dir
+
+    run_dir = Path(cfg.paths.output_dir)
+    if rank_zero_only.rank != 0:  # under DDP only rank 0 writes
+        return fit_and_report(cfg, resume, run_dir, writes_files=False)
+    with hold_run_dir(run_dir, resuming=resume is not None):
+        if resume is None:  # a resumed run keeps the config.yaml it started with (and checked against it)
+            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        return fit_and_report(cfg, resume, run_dir, writes_files=True)
+
+
+def fit_and_report(cfg: DictConfig, resume, run_dir: Path, writes_files: bool):
     import lightning as L
     import torch
     from hydra.utils import instantiate
 
     from src.reporting.report import write_test_report
     from src.reporting.results import print_metrics_table, write_metrics_json
-
-    from lightning.pytorch.utilities import rank_zero_only
-
-    run_dir = Path(cfg.paths.output_dir)
-    writes_files = rank_zero_only.rank == 0  # under DDP only rank 0 writes
-    if writes_files:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    from src.reporting.stops import stop_message, stop_reason
 
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
@@ -124,20 +199,41 @@ def train(cfg: DictConfig):
     model = build_model(cfg, datamodule.n_features)
     logger = instantiate(cfg.logger)
     fit = fit_with_plain_loop if cfg.runner == "plain" else fit_with_lightning
-    result = fit(cfg, datamodule, model, logger)
+    result = fit(cfg, datamodule, model, logger, resume)
+    result.stop_reason = stop_reason(result)
+    if not math.isfinite(result.best_val_loss):  # no epoch had a finite val_loss: no model is worth testing
+        result.test, result.matrices = {}, {}
     if not writes_files:
         return result
-    # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
-    diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, logger, step=result.stopped_epoch, history=result)
-    result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
+    if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
+        # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
+        diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, logger, step=result.stopped_epoch, history=result)
+        result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
 
-    logger.log_hyperparams(
-        flat_config(cfg), metrics={"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
-    )
+    if not result.interrupted:
+        logger.log_hyperparams(
+            flat_config(cfg), metrics={"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
+        )
     logger.finalize("success")
-    write_metrics_json(run_dir / "metrics.json", result, extra={"experiment": cfg.name, "seed": cfg.seed})
+    message = stop_message(result, resume_command(run_dir))
+    extra = {"experiment": cfg.name, "seed": cfg.seed, "stop_message": message}
+    if resume is not None:
+        extra["resumed_from"] = {"checkpoint": str(resume.checkpoint), "epoch": resume.epochs_done}
+    write_metrics_json(run_dir / "metrics.json", result, extra=extra)
     print_metrics_table(result, title=f"{cfg.name} ({cfg.runner}) test metrics — {run_dir}")
+    if message:
+        print(message, file=sys.stderr)
     return result
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command line that resumes this run: its own overrides and its last.ckpt."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
+    last = run_dir.absolute() / "checkpoints" / "last.ckpt"
+    return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={last}"])
 
 
 def flat_config(cfg: DictConfig) -> dict:
@@ -163,6 +259,13 @@ def main(cfg: DictConfig) -> float:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl+C before training started: nothing to keep
+        print("interrupted before training started", file=sys.stderr)
+        sys.exit(128 + signal.SIGINT)
+    if result.interrupted:
+        sys.exit(128 + signal.Signals[result.interrupted_by])  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+    if not math.isfinite(result.best_val_loss):
+        sys.exit(1)
     return result.best_val_loss
 
 

@@ -25,6 +25,10 @@ class RunResult:
     matrices: dict[str, list] = field(default_factory=dict)
     tested_checkpoint: str | None = None
     stopped_early: bool = False
+    stop_reason: str = "max_epochs"  # max_epochs | early_stopping | non_finite_loss | interrupted (src/reporting/stops.py)
+    interrupted: bool = False  # by SIGINT or SIGTERM: no test metrics; resume from checkpoints/last.ckpt
+    interrupted_by: str | None = None  # "SIGINT" or "SIGTERM"
+    interrupted_epoch: int | None = None  # 1-based epoch that was running when the signal came
     warnings: list[str] = field(default_factory=list)  # e.g. no better than a constant guess, a dead hidden layer
     diagnostics: dict = field(default_factory=dict)  # what the warnings are based on (see reporting/diagnosis.py)
 

@@ -1,0 +1,79 @@
+"""Ctrl+C (SIGINT) and SIGTERM stop a run after the current step, with its checkpoints written.
+
+Lightning 2.6 already does this for SIGTERM: its handler sets `trainer.received_sigterm`, and the loops raise
+SIGTERMException (a SystemExit) after the current training step; when that step ends the epoch, the epoch's
+validation, EarlyStopping and checkpoints come first. Ctrl+C, left to Python, would raise KeyboardInterrupt in
+the middle of a step instead. While training runs, this callback sends SIGINT to Lightning's SIGTERM handler too
+and records which signal came during which epoch; a second Ctrl+C falls back to Lightning's immediate
+KeyboardInterrupt shutdown. Lightning puts the previous handlers back when fit ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def not_lightnings_sigterm_notice(record: logging.LogRecord) -> bool:
+    return "Received SIGTERM" not in record.getMessage()  # it would say SIGTERM for a Ctrl+C too; we print our own line
+
+
+class StopOnSignal(L.Callback):
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+        self.epoch: int | None = None  # 1-based epoch that was running when the signal came
+
+    def record(self, signum: int, trainer: L.Trainer) -> None:
+        if self.signal is None:
+            self.signal, self.epoch = signal.Signals(signum), trainer.current_epoch + 1
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        lightning_sigterm = signal.getsignal(signal.SIGTERM)  # registered by the Trainer for this fit
+        if not callable(lightning_sigterm):  # Lightning registers none on Windows: keep Python's behaviour
+            return
+
+        def stop_after_this_step(signum, frame) -> None:
+            if self.signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl+C: stop now
+            if self.signal is None:
+                self.record(signum, trainer)
+                print(f"\n{self.signal.name}: stopping after the current step (Ctrl+C again stops at once)", file=sys.stderr)
+            lightning_sigterm(signum, frame)
+
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, stop_after_this_step)
+        logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").addFilter(not_lightnings_sigterm_notice)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C
+        if isinstance(exception, KeyboardInterrupt):
+            self.record(signal.SIGINT, trainer)
+        elif isinstance(exception, SIGTERMException):
+            self.record(signal.SIGTERM, trainer)
+
+
+@contextmanager
+def signals_raise_keyboard_interrupt() -> Iterator[list[signal.Signals]]:
+    """For the plain loop, which has no Trainer: SIGTERM interrupts it the way Ctrl+C does; yields the signals received."""
+    received: list[signal.Signals] = []
+
+    def interrupt(signum, frame) -> None:
+        received.append(signal.Signals(signum))
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, interrupt)
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,36 @@
+"""Why a run stopped, as one word for metrics.json and one line for the user."""
+
+from __future__ import annotations
+
+import math
+
+from src.reporting.results import RunResult
+
+
+def stop_reason(result: RunResult) -> str:
+    """max_epochs | early_stopping | non_finite_loss | interrupted"""
+    if result.interrupted:
+        return "interrupted"
+    if result.val_loss and not math.isfinite(result.val_loss[-1]):
+        return "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
+    return "early_stopping" if result.stopped_early else "max_epochs"
+
+
+def stop_message(result: RunResult, resume_command: str | None = None) -> str | None:
+    """The one line a user must read when a run did not end the ordinary way; None when it did."""
+    kept = "checkpoints/best.ckpt" if result.runner == "lightning" else "the best weights"
+    if result.stop_reason == "non_finite_loss":
+        bad = f"val_loss became {result.val_loss[-1]} at epoch {result.stopped_epoch}"
+        if not math.isfinite(result.best_val_loss):
+            return f"error: {bad} and no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
+        return (
+            f"stopped: {bad}; tested {kept} from epoch {result.best_epoch} "
+            f"(val_loss {result.best_val_loss:.4e}), saved before it"
+        )
+    if result.stop_reason == "interrupted":
+        where = f"interrupted by {result.interrupted_by} during epoch {result.interrupted_epoch}"
+        if result.runner != "lightning":
+            return f"{where}: the plain loop keeps no checkpoints; epochs 1-{result.stopped_epoch} are in metrics.json"
+        saved = f"last.ckpt holds epoch {result.stopped_epoch}" if result.stopped_epoch else "no epoch had finished"
+        return f"{where}: {saved}" + (f"; resume with: {resume_command}" if resume_command and result.stopped_epoch else "")
+    return None

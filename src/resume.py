@@ -1,0 +1,116 @@
+"""What a resumed run continues from, and the checks that make it the run the user would have had.
+
+`ckpt_path=<run>/checkpoints/last.ckpt` or `resume=latest` continue a run in its own folder. Lightning restores
+the weights, the optimizer, the loops and every callback's state (EarlyStopping, both ModelCheckpoints, the
+loss history, the random states); each epoch's batch order comes from (seed, epoch). What Lightning cannot
+check is that the run is resumed with its own settings: that is checked here against the run's config.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from src.errors import UserError
+from src.run_dir import run_dir_of_checkpoint
+
+# settings a resumed run may change without changing what it computes
+MAY_DIFFER = ("ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download")
+
+
+@dataclass
+class ResumePoint:
+    checkpoint: Path
+    epochs_done: int  # epochs the checkpoint has trained (1-based count)
+    training_done: bool  # early stopping had already stopped the run: only testing and reporting are left
+
+
+def resume_point(cfg: DictConfig) -> ResumePoint | None:
+    """The checkpoint this run continues from, or None for a new run; a UserError for anything that would not resume
+    the same run."""
+    ckpt_path, resume = cfg.get("ckpt_path"), cfg.get("resume")
+    if ckpt_path is None and resume is None:
+        return None
+    if resume not in (None, "latest"):
+        raise UserError(f"resume must be null or latest; got {resume!r} (to resume a given run, use ckpt_path=<run>/checkpoints/last.ckpt)")
+    if ckpt_path is not None and resume is not None:
+        raise UserError(f"set ckpt_path or resume, not both; got ckpt_path={ckpt_path} and resume={resume}")
+    if cfg.runner != "lightning":
+        raise UserError(f"runner={cfg.runner} keeps no checkpoints to resume from; resuming needs runner=lightning")
+
+    run_dir = Path(cfg.paths.output_dir).absolute()
+    if resume == "latest":
+        checkpoint = run_dir / "checkpoints" / "last.ckpt"
+        if not checkpoint.is_file():
+            runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
+            raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
+    else:
+        checkpoint = Path(ckpt_path).absolute()
+        if not checkpoint.is_file():
+            raise UserError(f"ckpt_path={ckpt_path}: no such file")
+        if run_dir_of_checkpoint(checkpoint) != run_dir:
+            raise UserError(
+                f"ckpt_path={ckpt_path} is not in this run's folder ({run_dir}/checkpoints/): a run resumes in its own "
+                "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
+            )
+
+    check_not_finished(run_dir)
+    check_same_settings(cfg, run_dir)
+    return read_resume_point(checkpoint)
+
+
+def check_not_finished(run_dir: Path) -> None:
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        return  # killed before it could write one
+    result = json.loads(metrics.read_text())
+    if not result.get("interrupted", False):
+        raise UserError(
+            f"the run in {run_dir} has finished (stopped at epoch {result.get('stopped_epoch')}, "
+            f"{result.get('stop_reason', 'completed')}); its results are in metrics.json and there is nothing to resume"
+        )
+
+
+def flat_settings(node, prefix: str = "") -> dict[str, object]:
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            flat.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
+    saved = flat_settings(OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml")))
+    now = flat_settings(OmegaConf.to_container(cfg, resolve=True))
+    missing = "<unset>"
+    differ = [
+        f"{key}={saved.get(key, missing)} (run) vs {now.get(key, missing)} (now)"
+        for key in sorted(saved.keys() | now.keys())
+        if saved.get(key, missing) != now.get(key, missing) and not key.startswith(MAY_DIFFER)
+    ]
+    if differ:
+        shown = "; ".join(differ[:4]) + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
+        raise UserError(
+            f"a run resumes with its own settings, but these differ from {run_dir}/config.yaml: {shown} "
+            f"(pass the run's overrides again: they are in {run_dir}/.hydra/overrides.yaml)"
+        )
+
+
+def read_resume_point(checkpoint: Path) -> ResumePoint:
+    import torch
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated, foreign or unsafe file: say which and why, without a traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{checkpoint} is not a checkpoint this project can resume from: {reason}") from None
+    if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
+        raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
+    early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
+    stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
+    return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)

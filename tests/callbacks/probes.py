@@ -1,0 +1,34 @@
+"""Test-only callbacks that let a test see inside a training process: which epoch it has finished, what it drew."""
+
+import random
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+
+class EpochMarker(L.Callback):
+    """Writes the number of finished epochs to `path`, so a test knows when to signal a running process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(str(trainer.current_epoch + 1))
+        tmp.replace(self.path)
+
+
+class RandomDraws(L.Callback):
+    """Draws from every global generator at each epoch's start and appends the numbers to `path`, one line per epoch."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        draws = [random.random(), float(np.random.rand()), float(torch.rand(1))]
+        with self.path.open("a") as f:
+            f.write(f"{trainer.current_epoch + 1} {draws}\n")

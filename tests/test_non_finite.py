@@ -1,0 +1,53 @@
+"""A loss that becomes NaN or inf stops training with one line naming the epoch; the best model from before it is tested."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from src.train import train
+from tests.conftest import needs_housing, run_module
+from tests.test_train import evaluate_test_loss
+
+# plain SGD on a linear regressor with a step size past its stability limit: the loss grows ~1e4-fold per epoch
+# until it overflows to inf (here at epoch 9); a higher rate overflows in the first epoch
+DIVERGING = ("experiment=housing", "model.hidden=[]", "model.optimizer._target_=torch.optim.SGD", "trainer.max_epochs=50")
+
+pytestmark = needs_housing
+
+
+@pytest.mark.parametrize("runner", ["lightning", "plain"])
+def test_a_non_finite_loss_stops_training_and_the_best_model_before_it_is_tested(make_config, tmp_path, capsys, runner):
+    cfg = make_config(*DIVERGING, "model.optimizer.lr=0.5", f"runner={runner}")
+    result = train(cfg)
+
+    losses = result.val_loss
+    assert result.stop_reason == "non_finite_loss" and result.stopped_epoch < 50
+    assert not math.isfinite(losses[-1]) and all(math.isfinite(v) for v in losses[:-1]) and len(losses) >= 2
+    assert result.best_val_loss == min(losses[:-1]) and losses[result.best_epoch - 1] == result.best_val_loss
+    assert result.test and all(math.isfinite(v) for v in result.test.values())
+
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("stopped:")]
+    assert line.startswith(f"stopped: val_loss became inf at epoch {result.stopped_epoch}; tested ")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "non_finite_loss" and metrics["stop_message"] == line
+
+    if runner == "lightning":  # best.ckpt was not replaced by the diverged model, and it is what was tested
+        checkpoints = tmp_path / "run" / "checkpoints"
+        assert torch.load(checkpoints / "best.ckpt", weights_only=True)["epoch"] + 1 == result.best_epoch
+        assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] + 1 == result.stopped_epoch
+        assert result.test["test_loss"] == pytest.approx(evaluate_test_loss(checkpoints / "best.ckpt", cfg), rel=1e-6)
+
+
+def test_a_loss_that_is_never_finite_exits_with_one_line_and_no_test(tmp_path):
+    proc = run_module("src.train", *DIVERGING, "model.optimizer.lr=1", f"paths.log_dir={tmp_path}", "trainer.enable_progress_bar=false")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: val_loss became inf at epoch 1 and no epoch had a finite val_loss: there is no model to test "
+        "(lower model.optimizer.lr)"
+    )
+    assert "Traceback" not in proc.stderr
+    [metrics_file] = tmp_path.rglob("metrics.json")
+    metrics = json.loads(metrics_file.read_text())
+    assert metrics["stop_reason"] == "non_finite_loss" and metrics["stopped_epoch"] == 1 and metrics["test"] == {}

@@ -1,0 +1,236 @@
+"""A run killed or interrupted part-way and resumed ends exactly where the same run left alone ends.
+
+The interrupted runs are real `python -m src.train` processes: one is killed with SIGKILL (nothing runs after
+it), others get Ctrl+C (SIGINT) or SIGTERM. The uninterrupted run they are compared with runs in-process.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from src.errors import UserError
+from src.train import train
+from tests.conftest import ROOT, compose_config, run_module
+
+# the default cancer run, shortened: best epoch 21, stopped by patience 30 at epoch 51
+RUN = ("experiment=cancer", "seed=0", "trainer.max_epochs=1000", "callbacks.early_stopping.patience=30")
+ENDLESS = ("experiment=cancer", "seed=0", "trainer.max_epochs=100000", "callbacks.early_stopping.patience=100000")
+EVERY_EPOCH = "trainer.plugins.0.flush_every_s=0"  # write checkpoint files every epoch, so a SIGKILL finds them
+MARKER = "+callbacks.marker._target_=tests.callbacks.probes.EpochMarker"
+
+
+@pytest.fixture(scope="module")
+def left_alone(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("left_alone") / "run"
+    result = train(compose_config(*RUN, output_dir=run_dir))
+    return result, json.loads((run_dir / "metrics.json").read_text())
+
+
+def kill_epoch(left_alone) -> int:
+    """An epoch after the best one, well before early stopping: the resumed run must remember both."""
+    result, _ = left_alone
+    epoch = result.best_epoch + 3
+    assert epoch + 20 < result.stopped_epoch  # room for a busy machine between seeing the epoch and the signal
+    return epoch
+
+
+def start_training(log_dir: Path, *overrides: str, run: tuple[str, ...] = RUN) -> subprocess.Popen:
+    args = [*run, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false", *overrides]
+    return subprocess.Popen(
+        [sys.executable, "-m", "src.train", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_until(ready, proc: subprocess.Popen, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = ready()
+        if value:
+            return value
+        if proc.poll() is not None:
+            pytest.fail(f"training ended before the test could interrupt it:\n{proc.stderr.read()[-3000:]}")
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail("training did not reach the epoch in time")
+
+
+def only_run_dir(log_dir: Path) -> Path:
+    [run_dir] = (log_dir / "cancer" / "runs").iterdir()
+    return run_dir
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """Epochs a checkpoint has trained (Lightning counts them from 0)."""
+    return torch.load(path, map_location="cpu", weights_only=True)["epoch"] + 1
+
+
+def assert_same_run(metrics: dict, left_alone_metrics: dict) -> None:
+    for key in ("stopped_epoch", "best_epoch", "best_val_loss", "stop_reason", "val_loss", "train_loss", "test", "matrices"):
+        assert metrics[key] == left_alone_metrics[key], key  # exactly: same numbers, not close ones
+
+
+def kill_at_epoch(log_dir: Path, target: int, *overrides: str, run: tuple[str, ...] = RUN) -> tuple[Path, int]:
+    """Start a training process, SIGKILL it once its last.ckpt on disk holds `target` epochs; the run folder and
+    the epochs its last.ckpt holds."""
+    proc = start_training(log_dir, *overrides, run=run)
+
+    def last_checkpoint_at_target():
+        found = list(log_dir.glob("cancer/runs/*/checkpoints/last.ckpt"))
+        return found and checkpoint_epoch(found[0]) >= target and found[0]
+
+    last = wait_until(last_checkpoint_at_target, proc)
+    proc.kill()  # SIGKILL: no handler, no clean-up
+    proc.communicate()
+    run_dir = only_run_dir(log_dir)
+    assert not (run_dir / "metrics.json").exists()
+    return run_dir, checkpoint_epoch(last)
+
+
+def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tmp_path, left_alone):
+    log_dir = tmp_path / "logs"
+    run_dir, killed_at = kill_at_epoch(log_dir, kill_epoch(left_alone), EVERY_EPOCH)
+
+    resumed = run_module("src.train", *RUN, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false", EVERY_EPOCH, "resume=latest")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert only_run_dir(log_dir) == run_dir  # in the same folder, no new one
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert_same_run(metrics, left_alone[1])
+    assert metrics["resumed_from"]["epoch"] >= killed_at
+    assert len(metrics["val_loss"]) == metrics["stopped_epoch"]  # the whole history, from epoch 1
+    assert checkpoint_epoch(run_dir / "checkpoints" / "best.ckpt") == metrics["best_epoch"]
+    assert "resume=latest" not in (run_dir / ".hydra" / "overrides.yaml").read_text()  # the first .hydra/ is kept
+
+
+@pytest.mark.slow  # ~20 s of training twice: the first checkpoint files reach the disk after 10 s
+def test_a_run_killed_with_checkpoint_files_at_their_default_pace_resumes_exactly(tmp_path):
+    long_patience = ("experiment=cancer", "seed=0", "trainer.max_epochs=1000", "callbacks.early_stopping.patience=400")
+    left_alone_dir = tmp_path / "left_alone"
+    train(compose_config(*long_patience, output_dir=left_alone_dir))
+    expected = json.loads((left_alone_dir / "metrics.json").read_text())
+    assert expected["best_epoch"] + 400 == expected["stopped_epoch"]
+
+    run_dir, killed_at = kill_at_epoch(tmp_path / "logs", expected["best_epoch"] + 1, run=long_patience)
+    assert killed_at > expected["best_epoch"]
+    train(compose_config(*long_patience, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), expected)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_after_the_step_writes_last_ckpt_and_the_run_resumes(tmp_path, left_alone, sig):
+    log_dir, marker = tmp_path / "logs", tmp_path / "epochs_done"
+    marked = (MARKER, f"+callbacks.marker.path={marker}")
+    # checkpoint files at their default pace (every 10 s): the only last.ckpt on disk is the one the stop writes
+    proc = start_training(log_dir, *marked)
+    target = kill_epoch(left_alone)
+    wait_until(lambda: marker.exists() and int(marker.read_text() or 0) >= target, proc)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + sig  # 130 for Ctrl+C, 143 for SIGTERM
+    run_dir = only_run_dir(log_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["interrupted"] and metrics["interrupted_by"] == sig.name and metrics["stop_reason"] == "interrupted"
+    stopped = metrics["stopped_epoch"]
+    # one Lightning step is a whole epoch by default, so the epoch that was running is finished and saved
+    assert metrics["interrupted_epoch"] == stopped >= target
+    assert checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == stopped
+    assert checkpoint_epoch(run_dir / "checkpoints" / "best.ckpt") == metrics["best_epoch"] == left_alone[0].best_epoch
+    assert metrics["val_loss"] == left_alone[1]["val_loss"][:stopped]
+    assert metrics["test"] == {}
+    [line] = [line for line in stderr.splitlines() if line.startswith(f"interrupted by {sig.name}")]
+    assert f"during epoch {stopped}" in line and f"ckpt_path={run_dir}/checkpoints/last.ckpt" in line
+
+    resumed = train(compose_config(*RUN, *marked, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    assert not resumed.interrupted
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone[1])
+
+
+def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
+    log_dir = tmp_path / "logs"
+    proc = start_training(log_dir, "runner=plain", run=ENDLESS)
+    # TensorBoard's event file appears when the plain loop logs its first epoch
+    wait_until(lambda: list(log_dir.glob("cancer/runs/*/tensorboard/events.out.tfevents.*")), proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130
+    metrics = json.loads((only_run_dir(log_dir) / "metrics.json").read_text())
+    assert metrics["interrupted"] and metrics["interrupted_by"] == "SIGINT" and metrics["runner"] == "plain"
+    assert metrics["stopped_epoch"] == len(metrics["val_loss"]) >= 1
+    assert metrics["interrupted_epoch"] == metrics["stopped_epoch"] + 1
+    assert "interrupted by SIGINT" in stderr and "Traceback" not in stderr
+
+
+def finished_run(tmp_path, *overrides: str) -> Path:
+    run_dir = tmp_path / "run"
+    train(compose_config("trainer.max_epochs=3", *overrides, output_dir=run_dir))
+    return run_dir
+
+
+def resume(run_dir: Path, *overrides: str, checkpoint: str = "last.ckpt"):
+    return train(compose_config("trainer.max_epochs=3", *overrides, f"ckpt_path={run_dir}/checkpoints/{checkpoint}", output_dir=run_dir))
+
+
+def test_a_run_early_stopping_had_stopped_is_only_tested_when_resumed(tmp_path):
+    # killed after its last epoch, while testing: resuming must test it, not train it further
+    run_dir = tmp_path / "run"
+    stopping = ("trainer.max_epochs=100", "model.optimizer.lr=0.01", "callbacks.early_stopping.patience=3")
+    first = train(compose_config(*stopping, output_dir=run_dir))
+    assert first.stopped_early and first.stopped_epoch < 100
+    before = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").unlink()
+    train(compose_config(*stopping, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), before)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ((), "has finished (stopped at epoch 3, max_epochs)"),
+        (("model.optimizer.lr=0.01",), "these differ from"),
+    ],
+    ids=["finished", "other-settings"],
+)
+def test_resuming_refuses_what_would_not_continue_the_same_run(tmp_path, change, expected):
+    run_dir = finished_run(tmp_path)
+    if change:
+        (run_dir / "metrics.json").unlink()  # as a SIGKILL leaves it
+    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        resume(run_dir, *change)
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
+
+
+def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp_path):
+    run_dir = finished_run(tmp_path)
+    (run_dir / "metrics.json").unlink()
+    loose = tmp_path / "copied.ckpt"
+    loose.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
+    with pytest.raises(UserError, match="is not in this run's folder"):
+        train(compose_config(f"ckpt_path={loose}", output_dir=run_dir))
+    (run_dir / "checkpoints" / "broken.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="is not a checkpoint this project can resume from"):
+        resume(run_dir, checkpoint="broken.ckpt")
+
+
+def test_resume_latest_without_any_run_names_the_folder(tmp_path):
+    proc = run_module("src.train", "resume=latest", f"paths.log_dir={tmp_path}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == f"error: resume=latest: no cancer run with checkpoints/last.ckpt under {tmp_path}/cancer/runs"
+
+
+def test_a_run_that_is_still_training_cannot_be_resumed_by_another_process(tmp_path):
+    from src.run_dir import hold_run_dir
+
+    run_dir = finished_run(tmp_path)
+    (run_dir / "metrics.json").unlink()
+    with hold_run_dir(run_dir, resuming=True):  # as the live training process holds it
+        with pytest.raises(UserError, match=f"in use by another training process \\(pid {os.getpid()}\\)"):
+            resume(run_dir)

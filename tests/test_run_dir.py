@@ -1,0 +1,80 @@
+"""Every run gets its own folder, and no run ever writes into a folder that holds another run's files."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from src.errors import UserError
+from src.run_dir import fresh_run_dir, latest_run_dir
+from src.train import train
+from tests.conftest import ROOT, compose_config, run_module
+
+
+def test_a_taken_folder_name_gets_a_suffix(tmp_path):
+    first, second, third = (fresh_run_dir(tmp_path, "2026-01-01_00-00-00_000000") for _ in range(3))
+    assert [d.name for d in (first, second, third)] == [
+        "2026-01-01_00-00-00_000000", "2026-01-01_00-00-00_000000-2", "2026-01-01_00-00-00_000000-3",
+    ]
+    assert all(d.is_dir() for d in (first, second, third))
+
+
+@pytest.mark.slow  # two whole processes at once; test_a_taken_folder_name_gets_a_suffix is the fast check
+def test_two_runs_started_together_with_the_same_time_stamp_get_separate_folders(tmp_path):
+    # the stamp is pinned to one value to force the collision that two runs in the same microsecond would have
+    same_stamp = "hydra.run.dir='${run_dir:${paths.log_dir}/${name}/runs,same-time,${ckpt_path},${resume}}'"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "src.train", same_stamp, f"paths.log_dir={tmp_path}", f"seed={seed}",
+             "trainer.max_epochs=2", "trainer.enable_progress_bar=false"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for seed in (1, 2)
+    ]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+    runs = sorted((tmp_path / "cancer" / "runs").iterdir())
+    assert [d.name for d in runs] == ["same-time", "same-time-2"]
+    seeds = sorted(json.loads((d / "metrics.json").read_text())["seed"] for d in runs)
+    assert seeds == [1, 2]  # each folder holds one whole run: its own metrics next to its own checkpoints
+    for d in runs:
+        assert (d / "checkpoints" / "best.ckpt").is_file() and (d / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_new_run_pointed_at_an_earlier_runs_folder_is_refused_and_changes_nothing(tmp_path):
+    first = run_module("src.train", f"paths.log_dir={tmp_path}", "trainer.max_epochs=2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    [run_dir] = (tmp_path / "cancer" / "runs").iterdir()
+    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+
+    with pytest.raises(UserError, match="already holds a run"):
+        train(compose_config("trainer.max_epochs=2", "seed=5", output_dir=run_dir))
+    proc = run_module("src.train", f"hydra.run.dir={run_dir}", "trainer.max_epochs=2", "seed=5")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {run_dir} already holds a run (config.yaml, metrics.json, checkpoints)")
+    assert "Traceback" not in proc.stderr
+
+    # Hydra starts before the refusal: it adds its copy of the refused command beside the run's .hydra/ files
+    # and lines to train.log; every file the run wrote is as it was
+    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+    log = run_dir / "train.log"
+    assert {p: after[p] for p in files if p != log} == {p: b for p, b in files.items() if p != log}
+    assert after[log].startswith(files[log])
+    assert "seed=5" not in (run_dir / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_resume_latest_picks_the_newest_run_that_has_a_last_checkpoint(tmp_path):
+    for name, files in [
+        ("2026-01-01_00-00-00_000000", ["config.yaml", "checkpoints/last.ckpt"]),
+        ("2026-01-02_00-00-00_000000", ["config.yaml", "checkpoints/last.ckpt"]),
+        ("2026-01-03_00-00-00_000000", ["config.yaml"]),  # stopped before its first epoch ended
+        ("2026-01-04_00-00-00_000000", []),  # a folder Hydra made for a rejected command
+    ]:
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / f).write_text("")
+    assert latest_run_dir(tmp_path).name == "2026-01-02_00-00-00_000000"
+    assert latest_run_dir(tmp_path / "missing") is None
