@@ -25,18 +25,35 @@ except ImportError:  # Windows: no advisory locks; the other checks still apply
 RUN_FILES = ("config.yaml", "metrics.json", "checkpoints")  # any of these means the folder already holds a run
 
 
+# Folders this process created for a new run, outermost first: Hydra may resolve hydra.run.dir even when a
+# config (debug=fast) overrides it, and those must not stay behind as empty folders.
+created_dirs: list[Path] = []
+
+
 def fresh_run_dir(runs_root: str | Path, stamp: str) -> Path:
     """Create `<runs_root>/<stamp>`, or `<stamp>-2`, `-3`, ... if taken: mkdir is atomic, so two runs never share one."""
     root = Path(runs_root)
+    created_dirs.extend(reversed([p for p in (root, *root.parents) if not p.exists()]))
     root.mkdir(parents=True, exist_ok=True)
     for n in range(1, 1000):
         candidate = root / (stamp if n == 1 else f"{stamp}-{n}")
         try:
             candidate.mkdir()
+            created_dirs.append(candidate)
             return candidate
         except FileExistsError:
             continue
     raise UserError(f"could not create a new run folder under {root}: {stamp} and its next 998 suffixes are taken")
+
+
+def remove_unused_run_dirs() -> None:
+    """Remove the folders this process created for a run that went elsewhere, if they are still empty."""
+    for path in reversed(created_dirs):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (or already gone): it is in use, keep it
+            pass
+    created_dirs.clear()
 
 
 def is_run_dir(path: Path) -> bool:

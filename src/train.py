@@ -165,6 +165,9 @@ def train(cfg: DictConfig):
 
     validate_config(cfg)
     if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
+        from src.run_dir import remove_unused_run_dirs
+
+        remove_unused_run_dirs()
         with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
             cfg.paths.output_dir = tmp
             return train(cfg)
