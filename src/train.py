@@ -115,9 +115,9 @@ def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume=None)
     history = {"train_loss": [], "val_loss": []}  # kept here too: an interrupted loop returns nothing
 
     def log_epoch(metrics: dict, epoch: int) -> None:
-        logger.log_metrics(metrics, step=epoch)
-        for name, losses in history.items():
+        for name, losses in history.items():  # recorded before logging: a signal while logging keeps the epoch
             losses.append(metrics[name])
+        logger.log_metrics(metrics, step=epoch)
 
     with signals_raise_keyboard_interrupt() as received:
         try:
