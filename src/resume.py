@@ -35,7 +35,9 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
     if ckpt_path is None and resume is None:
         return None
     if resume not in (None, "latest"):
-        raise UserError(f"resume must be null or latest; got {resume!r} (to resume a given run, use ckpt_path=<run>/checkpoints/last.ckpt)")
+        raise UserError(
+            f"resume must be null or latest; got {resume!r} (to resume a given run, use ckpt_path=<run>/checkpoints/last.ckpt)"
+        )
     if ckpt_path is not None and resume is not None:
         raise UserError(f"set ckpt_path or resume, not both; got ckpt_path={ckpt_path} and resume={resume}")
     if cfg.runner != "lightning":

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
+from src.resume import ResumePoint
 from src.run_dir import register_resolvers
 
 register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
@@ -34,7 +36,7 @@ def build_model(cfg: DictConfig, n_features: int):
     return instantiate(cfg.model, n_features=n_features, _convert_="all")
 
 
-def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume=None):
+def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None):
     import torch
     from hydra.utils import instantiate
 
@@ -87,7 +89,7 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume=None):
 
 
 @contextmanager
-def stopped_by_signal(stop):
+def stopped_by_signal(stop) -> Iterator[None]:
     """Lightning ends fit or test with SystemExit after SIGTERM (SIGTERMException) and after Ctrl+C (exit 1), having
     written its checkpoints; when StopOnSignal saw the signal, the run goes on to report what it has."""
     try:
@@ -97,7 +99,8 @@ def stopped_by_signal(stop):
             raise
 
 
-def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume=None):
+# `resume` is always None here (src.resume refuses runner=plain): the signature is the Lightning path's
+def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None):
     import torch
 
     from src.callbacks.stop_on_signal import signals_raise_keyboard_interrupt
@@ -177,7 +180,7 @@ def train(cfg: DictConfig):
         return fit_and_report(cfg, resume, run_dir, writes_files=True)
 
 
-def fit_and_report(cfg: DictConfig, resume, run_dir: Path, writes_files: bool):
+def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, writes_files: bool):
     import lightning as L
     import torch
     from hydra.utils import instantiate
