@@ -6,6 +6,7 @@ import math
 import shlex
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import UserError
 from src.resume import ResumePoint
 from src.run_dir import register_resolvers
@@ -165,6 +167,10 @@ def train(cfg: DictConfig):
     from src.resume import resume_point
 
     validate_config(cfg)
+    if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
+        with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
+            cfg.paths.output_dir = tmp
+            return train(cfg)
     resume = resume_point(cfg)  # a resume that would not continue the same run is refused before any work
     quiet_known_noise()
     from lightning.pytorch.utilities import rank_zero_only

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
 from src.data.sources import Table, load_table
+from src.data.transforms import apply_feature_transform, fit_feature_transform
 from src.errors import UserError
 
 
@@ -26,8 +27,23 @@ def split_like_the_lesson(
     return {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
 
 
-def fit_scaler_on_train(x_train: np.ndarray) -> StandardScaler:
-    return StandardScaler().fit(x_train)
+def split_sizes(n_rows: int, test_fraction: float, val_fraction: float) -> tuple[int, int, int]:
+    """Rows in train, validation and test, as scikit-learn's train_test_split rounds them (test sizes up)."""
+    n_test = math.ceil(test_fraction * n_rows)
+    n_val = math.ceil(val_fraction / (1 - test_fraction) * (n_rows - n_test))
+    return n_rows - n_test - n_val, n_val, n_test
+
+
+def check_enough_rows(n_rows: int, test_fraction: float, val_fraction: float, source: str) -> None:
+    """Two rows per split at least: R2 and the scaler need a spread, and training needs something to learn from."""
+    if min(split_sizes(n_rows, test_fraction, val_fraction)) >= 2:
+        return
+    needed = next(n for n in range(n_rows + 1, 10 * n_rows + 100) if min(split_sizes(n, test_fraction, val_fraction)) >= 2)
+    train, val, test = split_sizes(n_rows, test_fraction, val_fraction)
+    raise UserError(
+        f"{source} has too few rows for the split: {n_rows} rows give {train} train / {val} validation / {test} test; "
+        f"data.test_fraction={test_fraction} and data.val_fraction={val_fraction} need at least {needed} rows"
+    )
 
 
 class TabularDataModule(L.LightningDataModule):
@@ -42,6 +58,11 @@ class TabularDataModule(L.LightningDataModule):
         steps_per_execution: int | None = None,
         data_home: str | None = None,
         download: bool = True,
+        task: str | None = None,
+        path: str | None = None,
+        target: str | None = None,
+        features: list[str] | None = None,
+        feature_transform: str = "standard",
     ) -> None:
         super().__init__()
         self.name = name
@@ -53,15 +74,23 @@ class TabularDataModule(L.LightningDataModule):
         self.steps_per_execution = steps_per_execution
         self.data_home = data_home
         self.download = download
+        self.requested_task = task
+        self.path = path
+        self.target = target
+        self.features = list(features) if features is not None else None
+        self.feature_transform = feature_transform
         self.table: Table | None = None
         self.scaler_mean: list[float] | None = None
         self.scaler_scale: list[float] | None = None
+        self.quantiles: list[list[float]] | None = None  # feature_transform=quantile: per-feature training quantiles
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
 
     def load_table(self) -> Table:
-        return load_table(self.name, self.data_home, self.download)
+        return load_table(
+            self.name, self.data_home, self.download, self.path, self.target, self.requested_task, self.features
+        )
 
     @property
     def feature_names(self) -> list[str]:
@@ -79,17 +108,19 @@ class TabularDataModule(L.LightningDataModule):
         if self.splits:
             return
         self.table = self.load_table()
+        check_enough_rows(len(self.table.y), self.test_fraction, self.val_fraction, self.path or self.name)
         arrays = split_like_the_lesson(
             self.table.x, self.table.y, self.test_fraction, self.val_fraction, self.random_state
         )
-        if self.scaler_mean is None:  # a checkpoint's scaler, when restored, is used as it is
-            scaler = fit_scaler_on_train(arrays["train"][0])
-            self.scaler_mean, self.scaler_scale = scaler.mean_.tolist(), scaler.scale_.tolist()
+        if self.scaler_mean is None:  # a checkpoint's transform, when restored, is used as it is
+            fitted = fit_feature_transform(self.feature_transform, arrays["train"][0])
+            self.quantiles, self.scaler_mean, self.scaler_scale = fitted["quantiles"], fitted["scaler_mean"], fitted["scaler_scale"]
         self.splits = {stage: (self.scale(x), torch.from_numpy(y).float().unsqueeze(1)) for stage, (x, y) in arrays.items()}
 
     def scale(self, x: np.ndarray) -> torch.Tensor:
-        mean, scale = np.asarray(self.scaler_mean), np.asarray(self.scaler_scale)
-        return torch.from_numpy((x - mean) / scale).float()
+        """The fitted feature transform (the lesson's StandardScaler by default) applied to raw feature rows."""
+        state = {"quantiles": self.quantiles, "scaler_mean": self.scaler_mean, "scaler_scale": self.scaler_scale}
+        return torch.from_numpy(apply_feature_transform(x, state)).float()
 
     def on_device(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The split's tensors on the device that trains: moved once, not per batch."""
@@ -133,6 +164,9 @@ class TabularDataModule(L.LightningDataModule):
         return 1 if self.rank_and_world()[1] > 1 else self.steps_per_execution
 
     def train_dataloader(self) -> BatchGroups:
+        if self.trainer is not None and self.trainer.overfit_batches > 0:
+            # as Lightning does for DataLoaders under overfit_batches: the same first batches every epoch
+            return BatchGroups(lambda: self.eval_batches("train"), self.n_batches("train"), self.batches_per_step())
         return BatchGroups(
             lambda: self.epoch_train_batches(self.current_epoch()), self.n_batches("train"), self.batches_per_step()
         )
@@ -160,8 +194,15 @@ class TabularDataModule(L.LightningDataModule):
             "batch_size": self.batch_size,
             "scaler_mean": list(self.scaler_mean),
             "scaler_scale": list(self.scaler_scale),
+            # what rebuilds this DataModule (each key is a constructor argument) and its fitted feature transform
+            "path": self.path,
+            "target": self.table.target_name,
+            "features": list(self.table.feature_names),
+            "feature_transform": self.feature_transform,
+            "quantiles": self.quantiles,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.scaler_mean = list(state["scaler_mean"])
         self.scaler_scale = list(state["scaler_scale"])
+        self.quantiles = state.get("quantiles")  # absent in checkpoints from before feature transforms

@@ -20,9 +20,9 @@ from src.models.tabular_module import TabularModule
 class BinaryClassifier(TabularModule):
     target_dtype = torch.long
 
-    def __init__(self, n_features: int, hidden: list[int], optimizer, threshold: float = 0.5) -> None:
+    def __init__(self, n_features: int, hidden: list[int], optimizer, threshold: float = 0.5, **options) -> None:
         self.threshold = threshold
-        super().__init__(n_features, hidden, optimizer)
+        super().__init__(n_features, hidden, optimizer, **options)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(x))

@@ -14,20 +14,30 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from src.models.network import build_relu_stack
+from src.models.network import build_network
 
 
 class TabularModule(L.LightningModule):
     target_dtype = torch.float32  # what the task's metrics expect as targets
 
-    def __init__(self, n_features: int, hidden: list[int], optimizer: Callable[..., torch.optim.Optimizer]) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        hidden: list[int],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        norm: str = "none",
+        dropout: float = 0.0,
+        embedding: dict | None = None,
+        lr_schedule: str | None = None,
+    ) -> None:
         super().__init__()
         # the optimizer factory is config, not state: keep checkpoints free of pickled callables
         # (the run logs its whole config to TensorBoard at the end, with the final metrics)
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
         self.automatic_optimization = False
         self.optimizer_factory = optimizer
-        self.net = build_relu_stack(n_features, list(hidden))
+        self.net = build_network(n_features, list(hidden), norm=norm, dropout=dropout, embedding=embedding)
+        self.lr_schedule = lr_schedule
         # Each update takes the vector of batch losses: the mean over all updates is the lesson's epoch loss.
         # (Not update(mean, weight=n): torchmetrics 1.9 drops the weights under nan_strategy="disable",
         # and "disable" is what lets a NaN loss reach EarlyStopping(check_finite) instead of raising here.)
@@ -49,12 +59,31 @@ class TabularModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self):
+        optimizer = self.make_optimizer()
+        if self.lr_schedule is None:
+            return optimizer
+        total_steps = self.trainer.max_epochs * self.trainer.datamodule.n_batches("train")
+        return {"optimizer": optimizer, "lr_scheduler": self.make_lr_scheduler(optimizer, total_steps)}
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(params=self.parameters())
+
+    def make_lr_scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int):
+        """The learning rate over `total_steps` mini-batches (stepped after each one); None keeps it constant."""
+        if self.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+        if self.lr_schedule == "onecycle":  # warm up to the optimizer's lr, then anneal: Smith's 1cycle policy
+            max_lr = [group["lr"] for group in optimizer.param_groups]
+            cycles_momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+            return torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=cycles_momentum
+            )
+        return None
 
     # --- one Lightning step = a group of mini-batches ---------------------------------------------------
     def training_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        optimizer = self.optimizers()
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         losses = []
         for i, (x, y) in enumerate(batches):
             loss = self.loss(self(x), y)
@@ -68,6 +97,8 @@ class TabularModule(L.LightningModule):
                 optimizer.optimizer.zero_grad()
                 loss.backward()
                 optimizer.optimizer.step()
+            if scheduler is not None:  # manual optimization: Lightning leaves the stepping to us
+                scheduler.step()
             losses.append(loss.detach())
         self.losses["train_loss"].update(torch.stack(losses))
         if self.trainer.is_last_batch:

@@ -27,7 +27,9 @@ def train_plain(
     log_epoch=None,
 ) -> RunResult:
     start = time.perf_counter()
-    optimizer = model.configure_optimizers()  # Lightning: Trainer calls configure_optimizers()
+    optimizer = model.make_optimizer()  # Lightning: Trainer calls configure_optimizers()
+    # the learning rate schedule, if model.lr_schedule sets one (Lightning: configure_optimizers returns it too)
+    scheduler = model.make_lr_scheduler(optimizer, total_steps=max_epochs * datamodule.n_batches("train"))
     train_history, valid_history = [], []
     best_model, lowest_loss, lowest_epoch = None, math.inf, 0
     stopped_early = False
@@ -42,6 +44,8 @@ def train_plain(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if scheduler is not None:  # one step per mini-batch, as the module does
+                scheduler.step()
             train_loss += loss.item()
         train_loss = train_loss / len(batches)  # the lesson's epoch loss: mean of the batch losses
 

@@ -1,0 +1,140 @@
+"""After a Hydra multirun: one table of every job, best validation loss first, printed and saved as summary.csv.
+
+Configured in conf/train.yaml as a Hydra callback, so it runs for grid sweeps and for the Optuna sweeper alike.
+Each job is read back from its own folder (metrics.json and Hydra's .hydra/overrides.yaml): what is on disk is
+what the table shows. Jobs are ranked by validation loss only; the test columns are there to read, not to choose by.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table as RichTable
+
+
+class SweepSummary(Callback):
+    def __init__(self, filename: str = "summary.csv") -> None:
+        self.filename = filename
+        self.job_dirs: list[Path] = []
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        # jobs that set another `name` write outside the sweep folder: remember where each one went
+        if config.hydra.mode == RunMode.MULTIRUN:
+            self.job_dirs.append(Path(config.hydra.runtime.output_dir))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        # a launcher that runs jobs in other processes leaves job_dirs empty: then read the sweep folder
+        job_dirs = self.job_dirs or sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=_job_order)
+        rows = [read_job(d, sweep_dir) for d in job_dirs]
+        if not rows:
+            return
+        path = write_sweep_summary(rows, sweep_dir / self.filename)
+        print_sweep_summary(rows, title=f"{len(rows)} jobs, best val_loss first — {path}")
+
+
+def _job_order(path: Path) -> tuple:
+    return (0, int(path.name)) if path.name.isdigit() else (1, path.name)
+
+
+def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+    row: dict[str, Any] = {"job": _relative(job_dir, sweep_dir), "overrides": dict(_split(o) for o in overrides)}
+    metrics_file = job_dir / "metrics.json"
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        row.update(
+            best_val_loss=metrics["best_val_loss"],
+            best_epoch=metrics["best_epoch"],
+            stopped_epoch=metrics["stopped_epoch"],
+            **metrics["test"],
+            wall_time_s=metrics["wall_time_s"],
+        )
+    return row
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key, value
+
+
+def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best val_loss first; jobs without a finite one (unfinished, diverged) last."""
+
+    def key(row: dict[str, Any]) -> tuple:
+        loss = row.get("best_val_loss")
+        finite = isinstance(loss, (int, float)) and math.isfinite(loss)
+        return (0, loss) if finite else (1, 0.0)
+
+    return sorted(rows, key=key)
+
+
+def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """The override keys whose values differ between jobs (the ones every job shares say nothing here)."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row["overrides"] if k not in keys]
+    return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
+
+
+def flat_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    swept = varying_keys(rows)
+    flat = []
+    for row in ranked(rows):
+        values = {k: v for k, v in row.items() if k not in ("job", "overrides")}
+        overrides = " ".join(f"{k}={v}" for k, v in row["overrides"].items())
+        flat.append({"job": row["job"], **{k: row["overrides"].get(k, "") for k in swept}, **values, "overrides": overrides})
+    return flat
+
+
+def write_sweep_summary(rows: list[dict[str, Any]], path: Path) -> Path:
+    import pandas as pd
+
+    pd.DataFrame(flat_rows(rows)).to_csv(path, index=False)
+    return path
+
+
+def print_sweep_summary(rows: list[dict[str, Any]], title: str) -> None:
+    flat = flat_rows(rows)
+    swept = varying_keys(rows)
+    tests = list(dict.fromkeys(k for row in flat for k in row if k.startswith("test_")))
+    columns = ["job", *swept, "best_val_loss", *tests, "wall_time_s"]
+    headers = {"best_val_loss": "best val_loss", "wall_time_s": "wall s", **{t: t.removeprefix("test_") for t in tests}}
+    table = RichTable(title=title + "\n(test metrics are for reading, not for choosing)")
+    for column in columns:
+        table.add_column(headers.get(column, column), justify="left" if column == "job" or column in swept else "right")
+    for row in flat:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console = Console()
+    if not console.is_terminal:  # a log file or a pipe: no terminal width to fit, so do not squeeze the columns
+        console = Console(width=240)
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):  # an override's value: shorten long decimals from a sampler, keep the rest
+        try:
+            value = float(value) if "." in value or "e" in value.lower() else value
+        except ValueError:
+            return value
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,201 @@
+"""data=csv: any numeric table with a header trains like the built-in data, and a bad file stops with one line."""
+
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, make_regression
+
+from src.data.datamodule import TabularDataModule
+from src.errors import UserError
+from src.train import train
+from tests.conftest import run_module
+
+
+def regression_csv(path: Path, rows: int = 300, with_id: bool = False) -> Path:
+    x, y = make_regression(n_samples=rows, n_features=4, noise=5.0, random_state=0)
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"])
+    if with_id:  # text: fine as long as data.features leaves it out
+        frame.insert(0, "house_id", [f"H{i:04d}" for i in range(rows)])
+    frame["price"] = y
+    frame.to_csv(path, index=False)
+    return path
+
+
+def cancer_csv_with_words(path: Path) -> Path:
+    bunch = load_breast_cancer()
+    frame = pd.DataFrame(bunch.data, columns=bunch.feature_names)
+    frame["diagnosis"] = np.where(bunch.target == 1, "benign", "malignant")
+    frame.to_csv(path, index=False)
+    return path
+
+
+def csv_overrides(path: Path, target: str, task: str, *more: str) -> list[str]:
+    return ["data=csv", f"data.path={path}", f"data.target={target}", f"data.task={task}", *more]
+
+
+def test_regression_csv_trains_with_the_lesson_split_and_a_regressor(tmp_path, make_config):
+    path = regression_csv(tmp_path / "houses.csv", with_id=True)
+    cfg = make_config(*csv_overrides(path, "price", "regression", "data.features=[a,b,c,d]", "trainer.max_epochs=30", "model.optimizer.lr=0.01"))
+    result = train(cfg)
+    assert set(result.test) == {"test_loss", "test_mse", "test_rmse", "test_mae", "test_r2"}
+    assert result.test["test_r2"] > 0.5  # a linear target with little noise: even 30 epochs learn most of it
+
+    state = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt", weights_only=True)["TabularDataModule"]
+    assert (state["path"], state["target"], state["task"], state["features"]) == (str(path), "price", "regression", ["a", "b", "c", "d"])
+    assert state["feature_names"] == ["a", "b", "c", "d"] and state["class_labels"] == []
+    assert [len(s) for s in split_rows(state)] == [180, 60, 60]
+
+
+def split_rows(state: dict) -> list:
+    """The DataModule rebuilt from a checkpoint's state alone, as src.eval and src.predict do."""
+    accepted = inspect.signature(TabularDataModule.__init__).parameters
+    dm = TabularDataModule(**{k: v for k, v in state.items() if k in accepted})
+    dm.load_state_dict(state)
+    dm.setup("test")
+    return [dm.splits[s][0] for s in ("train", "val", "test")]
+
+
+def test_state_alone_rebuilds_the_same_scaled_splits(tmp_path):
+    path = regression_csv(tmp_path / "houses.csv")
+    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="price", task="regression", feature_transform="quantile")
+    dm.setup("fit")
+    rebuilt = split_rows(dm.state_dict())
+    for original, again in zip((dm.splits[s][0] for s in ("train", "val", "test")), rebuilt):
+        torch.testing.assert_close(original, again)
+    assert dm.feature_names == ["a", "b", "c", "d"]  # every column but the target
+
+
+def test_binary_csv_with_word_labels_trains_a_classifier_that_keeps_the_labels(tmp_path, make_config):
+    path = cancer_csv_with_words(tmp_path / "cancer.csv")
+    cfg = make_config(*csv_overrides(path, "diagnosis", "binary", "trainer.max_epochs=5"))
+    result = train(cfg)
+    assert result.test["test_acc"] > 0.8 and "test_confusion_matrix" in result.matrices
+
+    state = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt", weights_only=True)["TabularDataModule"]
+    assert state["class_labels"] == ["benign", "malignant"]  # alphabetical: class 1 is "malignant"
+    assert state["task"] == "binary" and len(state["features"]) == 30
+    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="diagnosis", task="binary")
+    dm.setup("fit")
+    labels = pd.read_csv(path)["diagnosis"]
+    assert dm.table.y.sum() == (labels == "malignant").sum()
+
+
+def test_binary_numeric_labels_keep_their_numeric_order(tmp_path):
+    path = tmp_path / "grades.csv"
+    pd.DataFrame({"x": np.arange(40.0), "passed": [2, 10] * 20}).to_csv(path, index=False)
+    dm = TabularDataModule(name="csv", batch_size=8, path=str(path), target="passed", task="binary")
+    dm.setup("fit")
+    assert dm.table.class_labels == ["2", "10"]  # 10 > 2, although "10" < "2" as text
+    assert dm.table.y.tolist() == [0.0, 1.0] * 20
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    return path
+
+
+NUMBERS = "a,b,y\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(20))
+
+BAD_CSVS = [
+    # (file text or None for a missing file, target, task, what the one-line message must say)
+    (None, "y", "regression", ["data.path: no such file", "missing.csv"]),
+    ("", "y", "regression", ["is empty", "header row"]),
+    ("1,2,3\n4,5,6\n", "y", "regression", ["has no header", "(1, 2, 3)"]),
+    (NUMBERS, "price", "regression", ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
+    (NUMBERS.replace("\n5,10,", "\n5,ten,"), "y", "regression", ["column 'b'", "not numeric", "row 6 holds 'ten'", "data.features=[...]"]),
+    (NUMBERS.replace("\n5,10,", "\n5,,").replace("\n7,14,", "\n7,nan,"), "y", "regression", ["column 'b'", "2 missing or infinite", "2 NaN"]),
+    (NUMBERS.replace("\n5,10,", "\n5,inf,"), "y", "regression", ["column 'b'", "1 missing or infinite", "1 infinite"]),
+    (NUMBERS.replace("\n5,10,2", "\n5,10,"), "y", "regression", ["data.target 'y'", "1 missing or infinite"]),
+    (NUMBERS, "y", "binary", ["data.target 'y'", "exactly two distinct labels", "got 3: 0, 1, 2"]),
+    ("a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n", "y", "regression", ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"]),
+]
+
+
+@pytest.mark.parametrize("text, target, task, expected", BAD_CSVS, ids=[e[0] for *_, e in BAD_CSVS])
+def test_bad_csv_stops_before_training_with_one_line(tmp_path, text, target, task, expected):
+    path = tmp_path / "missing.csv" if text is None else write(tmp_path, text)
+    dm = TabularDataModule(name="csv", batch_size=8, path=str(path), target=target, task=task)
+    with pytest.raises(UserError) as info:
+        dm.setup("fit")
+    message = str(info.value)
+    assert "\n" not in message
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_text_column_left_out_of_the_features_is_ignored(tmp_path):
+    path = regression_csv(tmp_path / "houses.csv", with_id=True)
+    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="price", task="regression")
+    with pytest.raises(UserError, match="column 'house_id' .* is not numeric: row 1 holds 'H0000'; list the numeric"):
+        dm.setup("fit")
+    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="price", task="regression", features=["b", "a"])
+    dm.setup("fit")
+    assert dm.feature_names == ["b", "a"]
+
+
+@pytest.mark.parametrize("rows", [7, 10, 33, 569, 1001])
+def test_split_sizes_are_the_ones_scikit_learn_makes(rows):
+    from src.data.datamodule import split_like_the_lesson, split_sizes
+
+    ids = np.arange(rows, dtype=np.float64)[:, None]
+    parts = split_like_the_lesson(ids, ids[:, 0], 0.2, 0.2, random_state=21)
+    assert split_sizes(rows, 0.2, 0.2) == tuple(len(parts[s][1]) for s in ("train", "val", "test"))
+
+
+def test_unknown_feature_column_is_named(tmp_path):
+    path = write(tmp_path, NUMBERS)
+    dm = TabularDataModule(name="csv", batch_size=8, path=str(path), target="y", task="regression", features=["a", "z"])
+    with pytest.raises(UserError, match=r"data.features 'z' not in .*data.csv \(columns: a, b, y\)"):
+        dm.setup("fit")
+
+
+def test_bad_csv_from_the_command_line_exits_2_and_writes_no_checkpoint(tmp_path):
+    path = write(tmp_path, NUMBERS)
+    proc = run_module("src.train", *csv_overrides(path, "price", "regression"), f"paths.log_dir={tmp_path / 'logs'}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: data.target 'price' is not a column of {path} (columns: a, b, y)"
+    assert not any((tmp_path / "logs").rglob("*.ckpt"))
+
+
+def test_builtin_data_can_select_features_but_not_change_its_task():
+    dm = TabularDataModule(name="breast_cancer", batch_size=32, features=["mean radius", "mean texture"])
+    dm.setup("fit")
+    assert dm.n_features == 2 and dm.splits["train"][0].shape == (341, 2)
+    with pytest.raises(UserError, match="data.task=regression does not fit breast_cancer"):
+        TabularDataModule(name="breast_cancer", batch_size=32, task="regression").setup("fit")
+
+
+def test_metrics_json_of_a_csv_run_names_the_experiment(tmp_path, make_config):
+    path = regression_csv(tmp_path / "houses.csv", rows=100)
+    cfg = make_config("experiment=csv", f"data.path={path}", "data.target=price", "data.task=regression", "trainer.max_epochs=2")
+    train(cfg)
+    metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert metrics["experiment"] == "csv" and metrics["stopped_epoch"] == 2
+
+
+def test_csv_checkpoint_evaluates_and_predicts_with_the_original_labels(tmp_path, make_config):
+    from src.eval import evaluate
+    from src.predict import predict
+    from tests.test_eval import compose_eval
+    from tests.test_predict import compose_predict
+
+    path = cancer_csv_with_words(tmp_path / "cancer.csv")
+    cfg = make_config(*csv_overrides(path, "diagnosis", "binary", "trainer.max_epochs=5", "data.feature_transform=quantile"))
+    result = train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+
+    evaluated = evaluate(compose_eval(f"ckpt_path={ckpt}", output_dir=tmp_path / "eval"))
+    assert evaluated["test"]["test_acc"] == pytest.approx(result.test["test_acc"])  # rebuilt from the checkpoint alone
+
+    new_rows = pd.read_csv(path).drop(columns="diagnosis").head(20)
+    new_rows.to_csv(tmp_path / "new.csv", index=False)
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'preds.csv'}"))
+    preds = pd.read_csv(tmp_path / "preds.csv")
+    assert set(preds["label"]) <= {"benign", "malignant"}
+    assert (preds["label"] == np.where(preds["class"] == 1, "malignant", "benign")).all()

@@ -1,0 +1,82 @@
+"""Multiruns: every job in its own folder, one summary of all of them ranked by validation loss."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from src.reporting.sweep_summary import ranked, varying_keys
+from tests.conftest import needs_housing, run_module
+
+
+def jobs_metrics(sweep_dir) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")}
+
+
+def test_grid_multirun_writes_each_job_apart_and_one_summary_best_first(tmp_path):
+    proc = run_module(
+        "src.train", "-m", "seed=0,1", "model.hidden=[8],[16,16]", "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false", f"paths.log_dir={tmp_path}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [sweep_dir] = (tmp_path / "cancer" / "multiruns").iterdir()
+    metrics = jobs_metrics(sweep_dir)
+    assert sorted(metrics) == ["0", "1", "2", "3"]
+    assert all((sweep_dir / job / "checkpoints" / "best.ckpt").is_file() for job in metrics)
+
+    summary = pd.read_csv(sweep_dir / "summary.csv", dtype={"job": str})
+    assert len(summary) == 4
+    assert list(summary["best_val_loss"]) == sorted(summary["best_val_loss"])
+    for row in summary.to_dict("records"):
+        job = metrics[row["job"]]
+        assert row["best_val_loss"] == pytest.approx(job["best_val_loss"])
+        assert row["test_acc"] == pytest.approx(job["test"]["test_acc"])
+        assert row["wall_time_s"] == pytest.approx(job["wall_time_s"])
+        assert job["seed"] == row["seed"]
+    assert {(r["seed"], r["model.hidden"]) for r in summary.to_dict("records")} == {
+        (s, h) for s in (0, 1) for h in ("[8]", "[16,16]")
+    }
+    assert "4 jobs, best val_loss first" in proc.stdout
+
+
+def test_ranking_puts_unfinished_and_diverged_jobs_last():
+    rows = [
+        {"job": "0", "overrides": {"seed": "0"}, "best_val_loss": 0.3},
+        {"job": "1", "overrides": {"seed": "1"}},  # no metrics.json: did not finish
+        {"job": "2", "overrides": {"seed": "2"}, "best_val_loss": math.nan},
+        {"job": "3", "overrides": {"seed": "3"}, "best_val_loss": 0.1},
+    ]
+    assert [r["job"] for r in ranked(rows)] == ["3", "0", "1", "2"]
+
+
+def test_only_the_swept_keys_become_columns():
+    rows = [{"overrides": {"experiment": "housing", "seed": str(s)}} for s in range(3)]
+    assert varying_keys(rows) == ["seed"]
+
+
+@needs_housing
+def test_optuna_search_minimises_the_validation_loss(tmp_path):
+    proc = run_module(
+        "src.train", "hparams_search=housing_optuna", "hydra.sweeper.n_trials=2", "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false", f"paths.log_dir={tmp_path}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [sweep_dir] = (tmp_path / "housing_optuna" / "multiruns").iterdir()
+    metrics = jobs_metrics(sweep_dir)
+    assert len(metrics) == 2
+    best_job = min(metrics, key=lambda job: metrics[job]["best_val_loss"])
+
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(metrics[best_job]["best_val_loss"])  # chosen on validation only
+    overrides = yaml.safe_load((sweep_dir / best_job / ".hydra" / "overrides.yaml").read_text())
+    assert {o.split("=")[0] for o in overrides} >= {
+        "search.width", "search.depth", "model.optimizer.lr", "data.batch_size", "model.optimizer.weight_decay"
+    }
+    config = yaml.safe_load((sweep_dir / best_job / "config.yaml").read_text())  # the resolved config of the job
+    params = results["best_params"]
+    assert config["model"]["hidden"] == [params["search.width"]] * params["search.depth"]
+    assert config["data"]["batch_size"] == params["data.batch_size"]
+    assert 0.0003 <= config["model"]["optimizer"]["lr"] <= 0.003
+    assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2

@@ -1,0 +1,88 @@
+"""Every bad setting stops before any work with one line naming the setting, what is allowed and the bad value."""
+
+import inspect
+
+import pytest
+import torch
+
+from src.config import OPTIMIZERS
+from src.errors import UserError
+from src.train import train
+from tests.conftest import run_module
+
+BAD_SETTINGS = [
+    # (override, what the message must say: the setting, what is allowed, the bad value)
+    ("data.batch_size=0", ["data.batch_size", ">= 1", "got 0"]),
+    ("trainer.max_epochs=0", ["trainer.max_epochs", ">= 1", "got 0"]),
+    ("callbacks.early_stopping.patience=-1", ["callbacks.early_stopping.patience", ">= 0", "got -1"]),
+    ("data.test_fraction=0", ["data.test_fraction", "(0, 1)", "got 0"]),
+    ("data.val_fraction=1.5", ["data.val_fraction", "(0, 1)", "got 1.5"]),
+    ("data.val_fraction=0.8", ["data.test_fraction + data.val_fraction", "room for training", "0.2 + 0.8"]),
+    ("model.hidden=[64,0]", ["model.hidden", "positive integers", "[64, 0]"]),
+    ("model.hidden=[64,2.5]", ["model.hidden", "positive integers", "[64, 2.5]"]),
+    ("model.optimizer.lr=0", ["model.optimizer.lr", "> 0", "got 0"]),
+    ("model.optimizer.lr=-0.1", ["model.optimizer.lr", "> 0", "got -0.1"]),
+    ("model.optimizer._target_=torch.optim.Adamm", ["model.optimizer._target_", "torch.optim.AdamW", "'torch.optim.Adamm'"]),
+    ("model.optimizer._target_=torch.optim.LBFGS", ["model.optimizer._target_", "torch.optim.SGD", "'torch.optim.LBFGS'"]),
+    ("model.optimizer.weight_decay=-1", ["model.optimizer.weight_decay", ">= 0", "got -1"]),
+    ("model.norm=group", ["model.norm", "none, batch, layer", "'group'"]),
+    ("model.dropout=1.0", ["model.dropout", "[0, 1)", "got 1.0"]),
+    ("model.lr_schedule=step", ["model.lr_schedule", "cosine, onecycle", "'step'"]),
+    ("model.threshold=1.5", ["model.threshold", "(0, 1)", "got 1.5"]),
+    ("model.embedding={n_frequencies:0,dim:8,sigma:0.1}", ["model.embedding.n_frequencies", ">= 1", "got 0"]),
+    ("model.embedding={n_frequencies:8,dim:8}", ["model.embedding", "n_frequencies, dim and sigma", "'dim': 8"]),
+    ("data.feature_transform=log", ["data.feature_transform", "standard, quantile", "'log'"]),
+    ("data.task=multiclass", ["data.task", "regression, binary", "'multiclass'"]),
+    ("data.features=[]", ["data.features", "non-empty list", "got []"]),
+    ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
+]
+
+
+@pytest.mark.parametrize("override, expected", BAD_SETTINGS, ids=[o for o, _ in BAD_SETTINGS])
+def test_bad_setting_is_rejected_before_any_work(make_config, override, expected):
+    cfg = make_config(override)
+    with pytest.raises(UserError) as info:
+        train(cfg)
+    message = str(info.value)
+    assert "\n" not in message
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert not (cfg_output_dir(cfg)).exists(), "nothing may be written before the config is known to be good"
+
+
+def cfg_output_dir(cfg):
+    from pathlib import Path
+
+    return Path(cfg.paths.output_dir)
+
+
+def test_allowed_optimizers_are_torch_optims_that_take_a_plain_step():
+    in_torch = {name for name, cls in vars(torch.optim).items() if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)}
+    needs_more_than_step = {"Optimizer", "LBFGS", "SparseAdam", "Muon"}
+    assert set(OPTIMIZERS) == in_torch - needs_more_than_step
+
+
+def test_another_optimizer_and_every_new_option_learn_together(make_config):
+    cfg = make_config(
+        "trainer.max_epochs=10", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=0.05",
+        "+model.optimizer.momentum=0.9", "model.norm=layer", "model.dropout=0.1", "model.lr_schedule=onecycle",
+        "model.embedding={n_frequencies:4,dim:4,sigma:0.5}", "data.feature_transform=quantile",
+    )
+    result = train(cfg)
+    assert result.best_val_loss < 0.5 * result.val_loss[0]
+    assert result.test["test_acc"] > 0.9
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("model.optimizer._target_=torch.optim.Adamm", "error: model.optimizer._target_ must be one of torch.optim.ASGD"),
+        ("model.hidden=[64,-1]", "error: model.hidden must be a list of positive integers, e.g. [64,64]; got [64, -1]"),
+    ],
+)
+def test_bad_settings_end_the_command_with_one_line(tmp_path, override, expected):
+    proc = run_module("src.train", override, f"paths.log_dir={tmp_path}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(expected)
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not any(tmp_path.rglob("*.ckpt"))
