@@ -177,6 +177,22 @@ def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
     assert "interrupted by SIGINT" in stderr and "Traceback" not in stderr
 
 
+def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(tmp_path):
+    # dropout draws from torch's global generator every step: only the saved random states make this replay
+    model = ("trainer.max_epochs=8", "model.dropout=0.2", "model.norm=batch", "model.lr_schedule=onecycle")
+    train(compose_config(*model, output_dir=tmp_path / "left_alone"))
+    ctrl_c = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
+    run_dir = tmp_path / "interrupted"
+    stopped = train(compose_config(*model, *ctrl_c, output_dir=run_dir))
+    assert stopped.interrupted and stopped.stopped_epoch == 4
+
+    with pytest.raises(UserError, match="trainer.max_epochs=8 \\(run\\) vs 12 \\(now\\)"):  # the schedule spans 8 epochs
+        train(compose_config(*model, *ctrl_c, "trainer.max_epochs=12", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    train(compose_config(*model, *ctrl_c, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    left_alone = json.loads((tmp_path / "left_alone" / "metrics.json").read_text())
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone)
+
+
 def finished_run(tmp_path) -> Path:
     run_dir = tmp_path / "run"
     train(compose_config("trainer.max_epochs=3", output_dir=run_dir))
