@@ -35,7 +35,9 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
     if ckpt_path is None and resume is None:
         return None
     if resume not in (None, "latest"):
-        raise UserError(f"resume must be null or latest; got {resume!r} (to resume a given run, use ckpt_path=<run>/checkpoints/last.ckpt)")
+        raise UserError(
+            f"resume must be null or latest; got {resume!r} (to resume a given run, use ckpt_path=<run>/checkpoints/last.ckpt)"
+        )
     if ckpt_path is not None and resume is not None:
         raise UserError(f"set ckpt_path or resume, not both; got ckpt_path={ckpt_path} and resume={resume}")
     if cfg.runner != "lightning":
@@ -88,10 +90,12 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
     saved = flat_settings(OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml")))
     now = flat_settings(OmegaConf.to_container(cfg, resolve=True))
     missing = "<unset>"
+    # a learning-rate schedule spans trainer.max_epochs, so with one the number of epochs is part of the run
+    fixed = ("trainer.max_epochs",) if saved.get("model.lr_schedule") is not None else ()
     differ = [
         f"{key}={saved.get(key, missing)} (run) vs {now.get(key, missing)} (now)"
         for key in sorted(saved.keys() | now.keys())
-        if saved.get(key, missing) != now.get(key, missing) and not key.startswith(MAY_DIFFER)
+        if saved.get(key, missing) != now.get(key, missing) and (key in fixed or not key.startswith(MAY_DIFFER))
     ]
     if differ:
         shown = "; ".join(differ[:4]) + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")

@@ -1,9 +1,11 @@
-"""Run folders: a new one per run that nothing else can take, the checkpoint's own one when a run resumes.
+"""Run folders: a new one per run that no earlier run's files are in, the checkpoint's own one when a run resumes.
 
 Hydra picks the folder before any of our code runs (`hydra.run.dir` in conf/train.yaml calls `run_dir` below),
 so a resumed run's `.hydra/` copy, train.log, TensorBoard events and metrics.json land next to its checkpoints.
-While a run trains it holds an advisory lock on `<run>/.lock`; the OS drops it when the process ends, even on
-SIGKILL, so a second process can tell a live run from an interrupted one.
+The resolvers only look, never create: OmegaConf also evaluates them while it merges configs that replace
+`hydra.run.dir` (debug=fast, compare.yaml). While a run trains it holds an advisory lock on `<run>/.lock`; the
+OS drops it when the process ends, even on SIGKILL, so a second process can tell a live run from a dead one,
+and two runs that resolved the same new folder in the same microsecond cannot both use it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import count
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -25,35 +28,12 @@ except ImportError:  # Windows: no advisory locks; the other checks still apply
 RUN_FILES = ("config.yaml", "metrics.json", "checkpoints")  # any of these means the folder already holds a run
 
 
-# Folders this process created for a new run, outermost first: Hydra may resolve hydra.run.dir even when a
-# config (debug=fast) overrides it, and those must not stay behind as empty folders.
-created_dirs: list[Path] = []
-
-
-def fresh_run_dir(runs_root: str | Path, stamp: str) -> Path:
-    """Create `<runs_root>/<stamp>`, or `<stamp>-2`, `-3`, ... if taken: mkdir is atomic, so two runs never share one."""
-    root = Path(runs_root)
-    created_dirs.extend(reversed([p for p in (root, *root.parents) if not p.exists()]))
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 1000):
-        candidate = root / (stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            candidate.mkdir()
-            created_dirs.append(candidate)
+def new_run_dir(runs_root: str | Path, stamp: str) -> Path:
+    """`<runs_root>/<stamp>`, or `<stamp>-2`, `-3`, ... when an earlier run has that name."""
+    for n in count(1):
+        candidate = Path(runs_root) / (stamp if n == 1 else f"{stamp}-{n}")
+        if not candidate.exists():
             return candidate
-        except FileExistsError:
-            continue
-    raise UserError(f"could not create a new run folder under {root}: {stamp} and its next 998 suffixes are taken")
-
-
-def remove_unused_run_dirs() -> None:
-    """Remove the folders this process created for a run that went elsewhere, if they are still empty."""
-    for path in reversed(created_dirs):
-        try:
-            path.rmdir()
-        except OSError:  # not empty (or already gone): it is in use, keep it
-            pass
-    created_dirs.clear()
 
 
 def is_run_dir(path: Path) -> bool:
@@ -88,7 +68,7 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
         existing = latest_run_dir(runs_root)
         if existing is not None:
             return str(existing)
-    return str(fresh_run_dir(runs_root, stamp))
+    return str(new_run_dir(runs_root, stamp))
 
 
 def hydra_subdir(output_dir: str, ckpt_path: str | None, resume: str | None, stamp: str) -> str:
@@ -100,7 +80,8 @@ def hydra_subdir(output_dir: str, ckpt_path: str | None, resume: str | None, sta
 
 
 def register_resolvers() -> None:
-    # cached: Hydra and Lightning's DDP launcher read hydra.run.dir more than once, and it must stay one folder
+    # cached: Hydra and Lightning's DDP launcher read hydra.run.dir more than once, after Hydra has created the
+    # folder, and the answer must stay the same
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
 

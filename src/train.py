@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import UserError
+from src.resume import ResumePoint
 from src.run_dir import register_resolvers
 
 register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
@@ -36,7 +38,7 @@ def build_model(cfg: DictConfig, n_features: int):
     return instantiate(cfg.model, n_features=n_features, _convert_="all")
 
 
-def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume=None):
+def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None):
     import torch
     from hydra.utils import instantiate
 
@@ -89,7 +91,7 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume=None):
 
 
 @contextmanager
-def stopped_by_signal(stop):
+def stopped_by_signal(stop) -> Iterator[None]:
     """Lightning ends fit or test with SystemExit after SIGTERM (SIGTERMException) and after Ctrl+C (exit 1), having
     written its checkpoints; when StopOnSignal saw the signal, the run goes on to report what it has."""
     try:
@@ -99,7 +101,8 @@ def stopped_by_signal(stop):
             raise
 
 
-def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume=None):
+# `resume` is always None here (src.resume refuses runner=plain): the signature is the Lightning path's
+def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None):
     import torch
 
     from src.callbacks.stop_on_signal import signals_raise_keyboard_interrupt
@@ -165,9 +168,6 @@ def train(cfg: DictConfig):
 
     validate_config(cfg)
     if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
-        from src.run_dir import remove_unused_run_dirs
-
-        remove_unused_run_dirs()
         with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
             cfg.paths.output_dir = tmp
             return train(cfg)
@@ -186,7 +186,7 @@ def train(cfg: DictConfig):
         return fit_and_report(cfg, resume, run_dir, writes_files=True)
 
 
-def fit_and_report(cfg: DictConfig, resume, run_dir: Path, writes_files: bool):
+def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, writes_files: bool):
     import lightning as L
     import torch
     from hydra.utils import instantiate

@@ -42,10 +42,17 @@ def kill_epoch(left_alone) -> int:
 
 
 def start_training(log_dir: Path, *overrides: str, run: tuple[str, ...] = RUN) -> subprocess.Popen:
+    """`python -m src.train` in the background; its stderr goes to a file (a pipe nobody reads could fill up)."""
     args = [*run, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false", *overrides]
-    return subprocess.Popen(
-        [sys.executable, "-m", "src.train", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    stderr = (log_dir.parent / "stderr.txt").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "src.train", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    proc.stderr_path = Path(stderr.name)
+    return proc
+
+
+def stderr_after_exit(proc: subprocess.Popen, timeout: float = 60) -> str:
+    proc.wait(timeout=timeout)
+    return proc.stderr_path.read_text()
 
 
 def wait_until(ready, proc: subprocess.Popen, timeout: float = 120):
@@ -55,7 +62,7 @@ def wait_until(ready, proc: subprocess.Popen, timeout: float = 120):
         if value:
             return value
         if proc.poll() is not None:
-            pytest.fail(f"training ended before the test could interrupt it:\n{proc.stderr.read()[-3000:]}")
+            pytest.fail(f"training ended before the test could interrupt it:\n{proc.stderr_path.read_text()[-3000:]}")
         time.sleep(0.02)
     proc.kill()
     pytest.fail("training did not reach the epoch in time")
@@ -87,7 +94,7 @@ def kill_at_epoch(log_dir: Path, target: int, *overrides: str, run: tuple[str, .
 
     last = wait_until(last_checkpoint_at_target, proc)
     proc.kill()  # SIGKILL: no handler, no clean-up
-    proc.communicate()
+    proc.wait()
     run_dir = only_run_dir(log_dir)
     assert not (run_dir / "metrics.json").exists()
     return run_dir, checkpoint_epoch(last)
@@ -97,7 +104,9 @@ def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tm
     log_dir = tmp_path / "logs"
     run_dir, killed_at = kill_at_epoch(log_dir, kill_epoch(left_alone), EVERY_EPOCH)
 
-    resumed = run_module("src.train", *RUN, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false", EVERY_EPOCH, "resume=latest")
+    resumed = run_module(
+        "src.train", *RUN, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false", EVERY_EPOCH, "resume=latest"
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert only_run_dir(log_dir) == run_dir  # in the same folder, no new one
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -126,12 +135,12 @@ def test_a_run_killed_with_checkpoint_files_at_their_default_pace_resumes_exactl
 def test_a_signal_stops_after_the_step_writes_last_ckpt_and_the_run_resumes(tmp_path, left_alone, sig):
     log_dir, marker = tmp_path / "logs", tmp_path / "epochs_done"
     marked = (MARKER, f"+callbacks.marker.path={marker}")
-    # checkpoint files at their default pace (every 10 s): the only last.ckpt on disk is the one the stop writes
+    # checkpoint files at their default pace (at most every 10 s): the stop itself must write the epoch it finished
     proc = start_training(log_dir, *marked)
     target = kill_epoch(left_alone)
     wait_until(lambda: marker.exists() and int(marker.read_text() or 0) >= target, proc)
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=60)
+    stderr = stderr_after_exit(proc)
 
     assert proc.returncode == 128 + sig  # 130 for Ctrl+C, 143 for SIGTERM
     run_dir = only_run_dir(log_dir)
@@ -158,7 +167,7 @@ def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
     # TensorBoard's event file appears when the plain loop logs its first epoch
     wait_until(lambda: list(log_dir.glob("cancer/runs/*/tensorboard/events.out.tfevents.*")), proc)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    stderr = stderr_after_exit(proc)
 
     assert proc.returncode == 130
     metrics = json.loads((only_run_dir(log_dir) / "metrics.json").read_text())
@@ -168,14 +177,31 @@ def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
     assert "interrupted by SIGINT" in stderr and "Traceback" not in stderr
 
 
-def finished_run(tmp_path, *overrides: str) -> Path:
+def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(tmp_path):
+    # dropout draws from torch's global generator every step: only the saved random states make this replay
+    model = ("trainer.max_epochs=8", "model.dropout=0.2", "model.norm=batch", "model.lr_schedule=onecycle")
+    train(compose_config(*model, output_dir=tmp_path / "left_alone"))
+    ctrl_c = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
+    run_dir = tmp_path / "interrupted"
+    stopped = train(compose_config(*model, *ctrl_c, output_dir=run_dir))
+    assert stopped.interrupted and stopped.stopped_epoch == 4
+
+    with pytest.raises(UserError, match="trainer.max_epochs=8 \\(run\\) vs 12 \\(now\\)"):  # the schedule spans 8 epochs
+        train(compose_config(*model, *ctrl_c, "trainer.max_epochs=12", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    train(compose_config(*model, *ctrl_c, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    left_alone = json.loads((tmp_path / "left_alone" / "metrics.json").read_text())
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone)
+
+
+def finished_run(tmp_path) -> Path:
     run_dir = tmp_path / "run"
-    train(compose_config("trainer.max_epochs=3", *overrides, output_dir=run_dir))
+    train(compose_config("trainer.max_epochs=3", output_dir=run_dir))
     return run_dir
 
 
 def resume(run_dir: Path, *overrides: str, checkpoint: str = "last.ckpt"):
-    return train(compose_config("trainer.max_epochs=3", *overrides, f"ckpt_path={run_dir}/checkpoints/{checkpoint}", output_dir=run_dir))
+    checkpoint_path = f"ckpt_path={run_dir}/checkpoints/{checkpoint}"
+    return train(compose_config("trainer.max_epochs=3", *overrides, checkpoint_path, output_dir=run_dir))
 
 
 def test_a_run_early_stopping_had_stopped_is_only_tested_when_resumed(tmp_path):

@@ -30,7 +30,8 @@ def stop_message(result: RunResult, resume_command: str | None = None) -> str | 
     if result.stop_reason == "interrupted":
         where = f"interrupted by {result.interrupted_by} during epoch {result.interrupted_epoch}"
         if result.runner != "lightning":
-            return f"{where}: the plain loop keeps no checkpoints; epochs 1-{result.stopped_epoch} are in metrics.json"
+            done = f"epochs 1-{result.stopped_epoch} are in metrics.json" if result.stopped_epoch else "no epoch had finished"
+            return f"{where}: the plain loop keeps no checkpoints; {done}"
         saved = f"last.ckpt holds epoch {result.stopped_epoch}" if result.stopped_epoch else "no epoch had finished"
         return f"{where}: {saved}" + (f"; resume with: {resume_command}" if resume_command and result.stopped_epoch else "")
     return None

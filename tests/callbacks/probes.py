@@ -1,6 +1,8 @@
 """Test-only callbacks that let a test see inside a training process: which epoch it has finished, what it drew."""
 
+import os
 import random
+import signal
 from pathlib import Path
 
 import lightning as L
@@ -32,3 +34,14 @@ class RandomDraws(L.Callback):
         draws = [random.random(), float(np.random.rand()), float(torch.rand(1))]
         with self.path.open("a") as f:
             f.write(f"{trainer.current_epoch + 1} {draws}\n")
+
+
+class CtrlCAfterEpoch(L.Callback):
+    """Sends this process a SIGINT at the end of `epoch` (1-based), as a user pressing Ctrl+C then would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch + 1 == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)

@@ -32,6 +32,7 @@ def test_a_resumed_run_draws_what_the_uninterrupted_run_drew(make_config, tmp_pa
     train(cut)
     run_dir = tmp_path / "cut"
     (run_dir / "metrics.json").unlink()  # what a SIGKILL after epoch 3 leaves: checkpoints, no metrics.json
-    train(make_config("trainer.max_epochs=6", DRAWS, f"+callbacks.draws.path={parts}", f"ckpt_path={run_dir}/checkpoints/last.ckpt", subdir="cut"))
+    last = f"ckpt_path={run_dir}/checkpoints/last.ckpt"
+    train(make_config("trainer.max_epochs=6", DRAWS, f"+callbacks.draws.path={parts}", last, subdir="cut"))
 
     assert parts.read_text().splitlines() == whole.read_text().splitlines()  # epochs 1-3, then 4-6 after resuming
