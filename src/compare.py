@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError
+from src.errors import user_errors_exit
 from src.run_dir import register_resolvers
 
 register_resolvers()  # conf/compare.yaml builds on conf/train.yaml, whose hydra settings call them
@@ -65,11 +65,8 @@ def compare(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="compare")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors_exit():
         compare(cfg)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,12 @@ of a run's best checkpoint equal the training run's.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from src.errors import UserError
+from src.errors import UserError, user_errors_exit
 
 
 def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
@@ -62,11 +61,8 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors_exit():
         evaluate(cfg)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ stops before the output file is touched: it appears complete or not at all.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from src.errors import UserError
+from src.errors import UserError, user_errors_exit
 
 
 def required_path(cfg: DictConfig, key: str) -> Path:
@@ -97,11 +96,8 @@ def predict(cfg: DictConfig):
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors_exit():
         frame = predict(cfg)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
     print(f"wrote {len(frame)} predictions to {cfg.output}")
 
 

@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import UserError
+from src.errors import user_errors_exit
 from src.resume import ResumePoint
 from src.run_dir import register_resolvers
 
@@ -258,10 +258,8 @@ def flat_config(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     try:
-        result = train(cfg)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        with user_errors_exit():
+            result = train(cfg)
     except KeyboardInterrupt:  # Ctrl+C before training started: nothing to keep
         print("interrupted before training started", file=sys.stderr)
         sys.exit(128 + signal.SIGINT)
