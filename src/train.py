@@ -38,10 +38,11 @@ def build_model(cfg: DictConfig, n_features: int):
     return instantiate(cfg.model, n_features=n_features, _convert_="all")
 
 
-def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None):
+def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None, extra_callbacks=()):
     import torch
     from hydra.utils import instantiate
 
+    from src.callbacks.latest_checkpoint import LatestCheckpoint
     from src.callbacks.rng_state import RNGState
     from src.callbacks.stop_on_signal import StopOnSignal
     from src.reporting.history import LossHistory
@@ -52,7 +53,7 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
     # a run that early stopping had already stopped (killed while testing) only needs its testing and report
     limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, history, RNGState(), stop], logger=logger, **limits)
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, history, RNGState(), stop, *extra_callbacks], logger=logger, **limits)
     if resume is not None:  # the run's own checkpoints are there by design
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     with stopped_by_signal(stop):
@@ -60,6 +61,8 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
     trainer.strategy.barrier()  # under DDP, rank 0 has written the checkpoint files before anyone reads them
     # read the fit's outcome first: testing from a checkpoint restores the callbacks' states saved in it
     checkpoint, early_stopping = trainer.checkpoint_callback, trainer.early_stopping_callback
+    latest = next((c for c in trainer.callbacks if isinstance(c, LatestCheckpoint)), None)
+    last_checkpoint_epoch = latest.epoch if latest is not None else None
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
     best_path = str(checkpoint.best_model_path)
     best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
@@ -87,6 +90,7 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
         interrupted=stop.signal is not None,
         interrupted_by=stop.signal.name if stop.signal is not None else None,
         interrupted_epoch=stop.epoch,
+        last_checkpoint_epoch=last_checkpoint_epoch,
     )
 
 

@@ -6,6 +6,8 @@ validation, EarlyStopping and checkpoints come first. Ctrl+C, left to Python, wo
 the middle of a step instead. While training runs, this callback sends SIGINT to Lightning's SIGTERM handler too
 and records which signal came during which epoch; a second Ctrl+C falls back to Lightning's immediate
 KeyboardInterrupt shutdown. Lightning puts the previous handlers back when fit ends, however it ends.
+A signal that comes after an epoch has ended without a snapshot for last.ckpt is held until the next epoch
+starts, so the run stops after that epoch's step, with its snapshot (see latest_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from contextlib import contextmanager
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from src.callbacks.latest_checkpoint import LatestCheckpoint
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -30,6 +34,7 @@ class StopOnSignal(L.Callback):
     def __init__(self) -> None:
         self.signal: signal.Signals | None = None
         self.epoch: int | None = None  # 1-based epoch that was running when the signal came
+        self.held: tuple | None = None  # (Lightning's handler, signal) until the next epoch starts
 
     def record(self, signum: int, trainer: L.Trainer) -> None:
         if self.signal is None:
@@ -46,11 +51,21 @@ class StopOnSignal(L.Callback):
             if self.signal is None:
                 self.record(signum, trainer)
                 print(f"\n{self.signal.name}: stopping after the current step (Ctrl+C again stops at once)", file=sys.stderr)
+            if any(isinstance(c, LatestCheckpoint) and c.behind for c in trainer.callbacks):
+                # the epoch that has just ended took no snapshot for last.ckpt: stop after the next step, which will
+                self.held = (lightning_sigterm, signum)
+                return
             lightning_sigterm(signum, frame)
 
         for signum in STOP_SIGNALS:
             signal.signal(signum, stop_after_this_step)
         logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").addFilter(not_lightnings_sigterm_notice)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.held is not None:
+            (lightning_sigterm, signum), self.held = self.held, None
+            self.epoch = trainer.current_epoch + 1  # the epoch the stop comes after
+            lightning_sigterm(signum, None)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C

@@ -29,6 +29,7 @@ class RunResult:
     interrupted: bool = False  # by SIGINT or SIGTERM: no test metrics; resume from checkpoints/last.ckpt
     interrupted_by: str | None = None  # "SIGINT" or "SIGTERM"
     interrupted_epoch: int | None = None  # 1-based epoch that was running when the signal came
+    last_checkpoint_epoch: int | None = None  # 1-based epoch that checkpoints/last.ckpt holds (Lightning runner)
     warnings: list[str] = field(default_factory=list)  # e.g. no better than a constant guess, a dead hidden layer
     diagnostics: dict = field(default_factory=dict)  # what the warnings are based on (see reporting/diagnosis.py)
 

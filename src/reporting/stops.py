@@ -32,6 +32,7 @@ def stop_message(result: RunResult, resume_command: str | None = None) -> str | 
         if result.runner != "lightning":
             done = f"epochs 1-{result.stopped_epoch} are in metrics.json" if result.stopped_epoch else "no epoch had finished"
             return f"{where}: the plain loop keeps no checkpoints; {done}"
-        saved = f"last.ckpt holds epoch {result.stopped_epoch}" if result.stopped_epoch else "no epoch had finished"
-        return f"{where}: {saved}" + (f"; resume with: {resume_command}" if resume_command and result.stopped_epoch else "")
+        held = result.last_checkpoint_epoch
+        saved = f"last.ckpt holds epoch {held}" if held else "no epoch had finished"
+        return f"{where}: {saved}" + (f"; resume with: {resume_command}" if resume_command and held else "")
     return None

@@ -8,6 +8,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 
 
 class EpochMarker(L.Callback):
@@ -44,4 +45,28 @@ class CtrlCAfterEpoch(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch + 1 == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+class CtrlCAfterCheckpoints(Checkpoint):
+    """Sends SIGINT at the end of `epoch` (1-based) once the checkpoint callbacks have had their turn: Lightning
+    runs Checkpoint callbacks after all others, in the order given, and this one comes after the config's."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch + 1 == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+class CtrlCAfterStep(L.Callback):
+    """Sends SIGINT after Lightning's training step `step` (1-based, counted over the whole run), unless the run
+    was resumed: it may resume from before that step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step and trainer.ckpt_path is None:
             os.kill(os.getpid(), signal.SIGINT)
