@@ -130,6 +130,10 @@ def save_figures(figures: dict[str, Figure], directory: Path, logger=None, step:
         path = directory / f"{name}.png"
         fig.savefig(path, dpi=100)
         paths.append(path)
-        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_figure"):
-            logger.experiment.add_figure(f"figures/{name}", fig, global_step=step, close=False)
+        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_image"):
+            # the saved PNG, read back: drawing a figure costs ~0.1 s, and add_figure would draw it again
+            from matplotlib.image import imread
+
+            image = imread(path)[..., :3]
+            logger.experiment.add_image(f"figures/{name}", image, global_step=step, dataformats="HWC")
     return paths
