@@ -19,7 +19,7 @@ class LossHistory(L.Callback):
         self.train_loss.append(float(metrics["train_loss"]))
         self.val_loss.append(float(metrics["val_loss"]))
 
-    # One float64 tensor per history, not a list of floats: a checkpoint is written every epoch, and a tensor
+    # One float64 tensor per history, not a list of floats: checkpoints can come every epoch, and a tensor
     # is cloned and pickled in one piece while thousands of floats are walked one by one.
     def state_dict(self) -> dict[str, Any]:
         return {name: torch.tensor(getattr(self, name), dtype=torch.float64) for name in ("train_loss", "val_loss")}
