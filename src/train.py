@@ -62,7 +62,8 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
     # read the fit's outcome first: testing from a checkpoint restores the callbacks' states saved in it
     checkpoint, early_stopping = trainer.checkpoint_callback, trainer.early_stopping_callback
     latest = next((c for c in trainer.callbacks if isinstance(c, LatestCheckpoint)), None)
-    last_checkpoint_epoch = latest.epoch if latest is not None else None
+    # a resumed run that took no snapshot of its own (interrupted early, or only testing) still has the one it resumed from
+    last_checkpoint_epoch = (latest.epoch or (resume.epochs_done if resume else 0)) if latest is not None else None
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
     best_path = str(checkpoint.best_model_path)
     best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf

@@ -161,36 +161,40 @@ def test_a_signal_stops_after_the_step_writes_last_ckpt_and_the_run_resumes(tmp_
     assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone[1])
 
 
-SNAPSHOT_ONCE = "callbacks.last_checkpoint.every_s=1000"  # last.ckpt: a snapshot at epoch 1 and at the stop only
+# last.ckpt: snapshots at epoch 1, with every new best.ckpt and at the stop only
+SNAPSHOT_ONCE = "callbacks.last_checkpoint.every_s=1000"
 
 
 def test_a_signal_after_an_epochs_checkpoints_stops_after_the_next_epoch_with_its_snapshot(tmp_path, left_alone):
-    # the signal comes once last.ckpt has skipped epoch 4's snapshot: stopping there would leave it at epoch 1
-    probe = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterCheckpoints", "+callbacks.ctrl_c.epoch=4")
+    # after the best epoch no epoch saves best.ckpt, so last.ckpt skips the epoch the signal comes after:
+    # stopping there would leave last.ckpt at the best epoch
+    epoch = kill_epoch(left_alone)
+    probe = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterCheckpoints", f"+callbacks.ctrl_c.epoch={epoch}")
     run_dir = tmp_path / "run"
     stopped = train(compose_config(*RUN, SNAPSHOT_ONCE, *probe, output_dir=run_dir))
     assert stopped.interrupted
-    assert stopped.stopped_epoch == stopped.interrupted_epoch == stopped.last_checkpoint_epoch == 5
-    assert checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == 5
+    assert stopped.stopped_epoch == stopped.interrupted_epoch == stopped.last_checkpoint_epoch == epoch + 1
+    assert checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == epoch + 1
 
     train(compose_config(*RUN, SNAPSHOT_ONCE, *probe, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
     assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone[1])
 
 
 def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
-    cut = ("data.steps_per_execution=3", SNAPSHOT_ONCE)  # 4 Lightning steps an epoch: step 14 is in epoch 4
+    cut = ("data.steps_per_execution=3", SNAPSHOT_ONCE)  # 11 batches in groups of 3: 4 Lightning steps an epoch
     expected = train(compose_config(*RUN, *cut, output_dir=tmp_path / "left_alone"))
-    probe = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterStep", "+callbacks.ctrl_c.step=14")
+    # the second step of the third epoch after the best: the newest snapshot is the best epoch's
+    stop_in = expected.best_epoch + 3
+    probe = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterStep", f"+callbacks.ctrl_c.step={(stop_in - 1) * 4 + 2}")
     run_dir = tmp_path / "run"
     stopped = train(compose_config(*RUN, *cut, *probe, output_dir=run_dir))
-    assert stopped.interrupted and stopped.interrupted_epoch == 4 and stopped.stopped_epoch == 3
-    assert stopped.last_checkpoint_epoch == checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == 1
-    assert "last.ckpt holds epoch 1; resume with:" in json.loads((run_dir / "metrics.json").read_text())["stop_message"]
+    assert stopped.interrupted and stopped.interrupted_epoch == stop_in and stopped.stopped_epoch == stop_in - 1
+    held = expected.best_epoch
+    assert stopped.last_checkpoint_epoch == checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == held
+    assert f"last.ckpt holds epoch {held}; resume with:" in json.loads((run_dir / "metrics.json").read_text())["stop_message"]
 
     train(compose_config(*RUN, *cut, *probe, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
-    left_alone = json.loads((tmp_path / "left_alone" / "metrics.json").read_text())
-    assert expected.stopped_epoch == left_alone["stopped_epoch"]
-    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone)
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), json.loads((tmp_path / "left_alone" / "metrics.json").read_text()))
 
 
 def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):

@@ -1,15 +1,16 @@
-"""checkpoints/last.ckpt, where a run resumes from: a snapshot every `every_s` seconds and at every stop.
+"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due, with best.ckpt, and at stops.
 
 Lightning's dump of the whole training state (weights, optimizer, loops, callbacks, random states) costs ~1 ms,
 8% of a cancer epoch, and the file reaches the disk at most every `flush_every_s` seconds anyway
 (src/checkpoint_io.py): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
-at the end of an epoch when `every_s` seconds have passed since the last, and always at the epoch where training
+at the end of an epoch when the file is due to be written (every `every_s` seconds), when best.ckpt was saved in
+the same epoch (last.ckpt is never older than the best.ckpt on disk), and always at the epoch where training
 stops (early stopping, a non-finite loss, max_epochs, max_steps, Ctrl+C or SIGTERM). A resumed run replays
 exactly from whichever epoch last.ckpt holds; an older one only means training those epochs again.
 
 A signal that comes after an epoch's end has skipped its snapshot would stop the run one snapshot behind:
 StopOnSignal holds such a signal until the next epoch starts (`behind`), so the run stops after that epoch's
-step, with a snapshot.
+first step (with the default one step an epoch: at its end, with a snapshot).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ class LatestCheckpoint(ModelCheckpoint):
         super().__init__(save_on_train_epoch_end=True, **kwargs)  # after validation, with the epoch's last word
         self.every_s = every_s
         self.taken_at = -math.inf
-        self.behind = False  # the epoch that has just ended has no snapshot
+        self.behind = False  # the epoch that is ending has no snapshot (yet)
         self.epoch = 0  # 1-based epoch of the newest snapshot; 0: none yet
+        self.epoch_started_at = -math.inf
 
     @staticmethod
     def stopping(trainer: L.Trainer) -> bool:
@@ -39,19 +41,38 @@ class LatestCheckpoint(ModelCheckpoint):
             or (max_steps >= 0 and trainer.global_step >= max_steps)
         )
 
+    def time_due(self, trainer: L.Trainer) -> bool:
+        """The first epoch of a process, then every `every_s` seconds: on the clock of the deferred checkpoint
+        writer when there is one, so that a snapshot is taken just when its file will be written."""
+        clock = getattr(trainer.strategy.checkpoint_io, "last_flush", self.taken_at)
+        return self.taken_at == -math.inf or time.monotonic() - clock >= self.every_s
+
+    def others_saved(self, trainer: L.Trainer) -> bool:
+        """best.ckpt was saved this epoch: last.ckpt must never be older than the best.ckpt on disk."""
+        return any(
+            c is not self and isinstance(c, ModelCheckpoint) and c._last_global_step_saved == trainer.global_step
+            for c in trainer.checkpoint_callbacks
+        )
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
         self.epoch = trainer.current_epoch  # a resumed run starts from its checkpoint's epochs
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.behind = False
+        self.behind, self.epoch_started_at = False, time.monotonic()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        due = self.stopping(trainer) or time.monotonic() - self.taken_at >= self.every_s
-        # every rank must take the snapshot or none: saving waits for all of them
-        if not trainer.strategy.broadcast(due):
-            self.behind = True
+        self.behind = True  # until the snapshot is taken: a signal from now on is held (see StopOnSignal)
+        strategy = trainer.strategy
+        due = strategy.broadcast(self.time_due(trainer))  # rank 0 writes the files: its clock decides
+        # every rank must take the snapshot or none (saving waits for all of them); any rank may be stopping
+        if not strategy.reduce_boolean_decision(due or self.stopping(trainer) or self.others_saved(trainer), all=False):
             return
+        checkpoint_io = strategy.checkpoint_io
+        written_this_epoch = getattr(checkpoint_io, "last_flush", -math.inf) >= self.epoch_started_at
         super().on_train_epoch_end(trainer, pl_module)
-        self.taken_at, self.epoch = time.monotonic(), trainer.current_epoch + 1
-
+        if self._last_global_step_saved != trainer.global_step:
+            return  # ModelCheckpoint had its own reason not to save (fast_dev_run, already saved at this step)
+        self.behind, self.taken_at, self.epoch = False, time.monotonic(), trainer.current_epoch + 1
+        if written_this_epoch and hasattr(checkpoint_io, "flush"):
+            checkpoint_io.flush()  # best.ckpt went to disk this epoch: so does the last.ckpt that goes with it

@@ -48,11 +48,13 @@ class StopOnSignal(L.Callback):
         def stop_after_this_step(signum, frame) -> None:
             if self.signal is not None and signum == signal.SIGINT:
                 raise KeyboardInterrupt  # a second Ctrl+C: stop now
+            # the epoch that is ending has taken no snapshot for last.ckpt: stop after the next step, which will
+            hold = any(isinstance(c, LatestCheckpoint) and c.behind for c in trainer.callbacks)
             if self.signal is None:
                 self.record(signum, trainer)
-                print(f"\n{self.signal.name}: stopping after the current step (Ctrl+C again stops at once)", file=sys.stderr)
-            if any(isinstance(c, LatestCheckpoint) and c.behind for c in trainer.callbacks):
-                # the epoch that has just ended took no snapshot for last.ckpt: stop after the next step, which will
+                when = "the next step" if hold else "the current step"
+                print(f"\n{self.signal.name}: stopping after {when} (Ctrl+C again stops at once)", file=sys.stderr)
+            if hold:
                 self.held = (lightning_sigterm, signum)
                 return
             lightning_sigterm(signum, frame)
@@ -61,11 +63,18 @@ class StopOnSignal(L.Callback):
             signal.signal(signum, stop_after_this_step)
         logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").addFilter(not_lightnings_sigterm_notice)
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def forward_held(self, trainer: L.Trainer) -> None:
         if self.held is not None:
             (lightning_sigterm, signum), self.held = self.held, None
             self.epoch = trainer.current_epoch + 1  # the epoch the stop comes after
             lightning_sigterm(signum, None)
+
+    # at an epoch's start; and at its end, before the checkpoint callbacks, for a signal held just as it started
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.forward_held(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.forward_held(trainer)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C
