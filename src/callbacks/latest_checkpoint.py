@@ -28,7 +28,7 @@ class LatestCheckpoint(ModelCheckpoint):
         self.every_s = every_s
         self.taken_at = -math.inf
         self.behind = False  # the epoch that is ending has no snapshot (yet)
-        self.epoch = 0  # 1-based epoch of the newest snapshot; 0: none yet
+        self.epoch = 0  # 1-based epoch of the newest snapshot this process took; 0: none yet
         self.epoch_started_at = -math.inf
 
     @staticmethod
@@ -53,10 +53,6 @@ class LatestCheckpoint(ModelCheckpoint):
             c is not self and isinstance(c, ModelCheckpoint) and c._last_global_step_saved == trainer.global_step
             for c in trainer.checkpoint_callbacks
         )
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_train_start(trainer, pl_module)
-        self.epoch = trainer.current_epoch  # a resumed run starts from its checkpoint's epochs
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.behind, self.epoch_started_at = False, time.monotonic()
