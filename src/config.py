@@ -12,7 +12,9 @@ from src.errors import UserError
 
 TASKS = ("regression", "binary")
 FEATURE_TRANSFORMS = ("standard", "quantile")
-NORMS = ("none", "batch", "layer")
+NORMS = ("none", "batch", "layer")  # src/models/nets/mlp.py
+CATEGORICAL = ("embedding", "onehot")  # src/models/nets/inputs.py
+CLASS_WEIGHTS = ("balanced",)  # src/models/tasks.py
 LR_SCHEDULES = ("cosine", "onecycle")
 # torch.optim's optimizers that take a plain step() on dense gradients (tests/test_config.py keeps this list true):
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
@@ -97,38 +99,93 @@ def validate_data(data: DictConfig) -> None:
 
 
 def validate_model(model: DictConfig) -> None:
-    hidden = _plain(model.hidden)
+    target = model.get("_target_")
     _check(
-        isinstance(hidden, list) and all(_is_int(h) and h >= 1 for h in hidden),
-        f"model.hidden must be a list of positive integers, e.g. [64,64]; got {hidden!r}",
+        isinstance(target, str) and target.startswith("src."),
+        f"model._target_ must name a function or class of this project under src. (e.g. src.models.tasks.task_module); got {target!r}",
     )
     if "threshold" in model:
         _check(_is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}")
-    _one_of(model.get("norm", "none"), NORMS, "model.norm")
-    dropout = model.get("dropout", 0.0)
-    _check(_is_number(dropout) and 0 <= dropout < 1, f"model.dropout must be in [0, 1); got {dropout!r}")
+    weights = model.get("class_weights")
+    _check(weights is None or weights in CLASS_WEIGHTS, f"model.class_weights must be null or one of {', '.join(CLASS_WEIGHTS)}; got {weights!r}")
     schedule = model.get("lr_schedule")
     _check(
         schedule is None or schedule in LR_SCHEDULES,
         f"model.lr_schedule must be null or one of {', '.join(LR_SCHEDULES)}; got {schedule!r}",
     )
-    validate_embedding(_plain(model.get("embedding")))
+    validate_net(model.get("net"))
     validate_optimizer(model.optimizer)
+
+
+def validate_net(net) -> None:
+    """The net node's target (a class under src., nothing else is ever built), then the settings the shipped nets
+    share; a key the net does not take is refused when the net is built, still before training."""
+    _check(
+        OmegaConf.is_config(net) and isinstance(net.get("_target_"), str) and net._target_.startswith("src."),
+        "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
+        f"got {_plain(net.get('_target_')) if OmegaConf.is_config(net) else _plain(net)!r}",
+    )
+    if "hidden" in net:
+        hidden = _plain(net.hidden)
+        _check(
+            isinstance(hidden, list) and all(_is_int(h) and h >= 1 for h in hidden),
+            f"model.net.hidden must be a list of positive integers, e.g. [64,64]; got {hidden!r}",
+        )
+    if "norm" in net:
+        _one_of(net.norm, NORMS, "model.net.norm")
+    for key in ("dropout", "dropout1", "dropout2", "attention_dropout", "ffn_dropout", "residual_dropout"):
+        if key in net:
+            value = net[key]
+            _check(_is_number(value) and 0 <= value < 1, f"model.net.{key} must be in [0, 1); got {value!r}")
+    for key in ("n_blocks", "d_block", "attention_n_heads"):
+        if key in net:
+            _check(_is_int(net[key]) and net[key] >= 1, f"model.net.{key} must be an integer >= 1; got {net[key]!r}")
+    if "d_block" in net and "attention_n_heads" in net:
+        _check(
+            net.d_block % net.attention_n_heads == 0,
+            f"model.net.d_block must be a multiple of model.net.attention_n_heads={net.attention_n_heads}; got {net.d_block}",
+        )
+    if "categorical" in net:
+        _one_of(net.categorical, CATEGORICAL, "model.net.categorical")
+    dim = net.get("cat_embedding_dim")
+    _check(dim is None or (_is_int(dim) and dim >= 1), f"model.net.cat_embedding_dim must be null or an integer >= 1; got {dim!r}")
+    validate_embedding(_plain(net.get("embedding")))
+
+
+# Each numeric embedding's settings: required, then optional (rtdl_num_embeddings' argument names).
+EMBEDDING_SETTINGS = {
+    "periodic": ({"n_frequencies", "d_embedding", "frequency_init_scale"}, {"lite", "activation"}),
+    "piecewise_linear": ({"n_bins", "d_embedding"}, {"activation", "version", "tree", "bins"}),
+    "linear_relu": ({"d_embedding"}, set()),
+}
 
 
 def validate_embedding(embedding) -> None:
     if embedding is None:
         return
-    example = "e.g. {n_frequencies: 16, dim: 16, sigma: 0.1}"
+    example = "e.g. {kind: periodic, n_frequencies: 16, d_embedding: 16, frequency_init_scale: 0.1}"
+    _check(isinstance(embedding, dict), f"model.net.embedding must be null or a mapping, {example}; got {embedding!r}")
+    kind = embedding.get("kind")
+    _one_of(kind, tuple(EMBEDDING_SETTINGS), "model.net.embedding.kind")
+    required, optional = EMBEDDING_SETTINGS[kind]
+    given = set(embedding) - {"kind"}
     _check(
-        isinstance(embedding, dict) and set(embedding) == {"n_frequencies", "dim", "sigma"},
-        f"model.embedding must be null or have exactly n_frequencies, dim and sigma, {example}; got {embedding!r}",
+        required <= given <= required | optional,
+        f"model.net.embedding (kind={kind}) takes {', '.join(sorted(required))} and optionally "
+        f"{', '.join(sorted(optional)) or 'nothing else'}; got {', '.join(sorted(given)) or 'nothing'}",
     )
-    for key in ("n_frequencies", "dim"):
-        value = embedding[key]
-        _check(_is_int(value) and value >= 1, f"model.embedding.{key} must be an integer >= 1; got {value!r}")
-    sigma = embedding["sigma"]
-    _check(_is_number(sigma) and sigma > 0, f"model.embedding.sigma must be > 0; got {sigma!r}")
+    for key in ("n_frequencies", "d_embedding"):
+        if key in embedding:
+            value = embedding[key]
+            _check(_is_int(value) and value >= 1, f"model.net.embedding.{key} must be an integer >= 1; got {value!r}")
+    if "n_bins" in embedding:
+        value = embedding["n_bins"]
+        _check(_is_int(value) and value >= 2, f"model.net.embedding.n_bins must be an integer >= 2; got {value!r}")
+    if "frequency_init_scale" in embedding:
+        scale = embedding["frequency_init_scale"]
+        _check(_is_number(scale) and scale > 0, f"model.net.embedding.frequency_init_scale must be > 0; got {scale!r}")
+    if "version" in embedding:
+        _one_of(embedding["version"], ("A", "B"), "model.net.embedding.version")
 
 
 def validate_optimizer(optimizer: DictConfig) -> None:

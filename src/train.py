@@ -32,10 +32,10 @@ def build_datamodule(cfg: DictConfig):
     return datamodule
 
 
-def build_model(cfg: DictConfig, n_features: int):
-    from hydra.utils import instantiate
+def build_model(cfg: DictConfig, datamodule):
+    from src.models.tasks import build_for_data
 
-    return instantiate(cfg.model, n_features=n_features, _convert_="all")
+    return build_for_data(cfg.model, datamodule)
 
 
 def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None, extra_callbacks=()):
@@ -204,7 +204,7 @@ def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, w
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule.n_features)
+    model = build_model(cfg, datamodule)
     logger = instantiate(cfg.logger)
     fit = fit_with_plain_loop if cfg.runner == "plain" else fit_with_lightning
     result = fit(cfg, datamodule, model, logger, resume)

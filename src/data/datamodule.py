@@ -104,6 +104,29 @@ class TabularDataModule(L.LightningDataModule):
     def task(self) -> str:
         return self.table.task
 
+    # The data -> model interface (PLAN.md); every column is numeric until categorical columns arrive.
+    @property
+    def n_num_features(self) -> int:
+        return self.n_features
+
+    @property
+    def cat_cardinalities(self) -> list[int]:
+        return []
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.task in ("regression", "binary") else len(self.table.class_labels)
+
+    @property
+    def class_labels(self) -> list[str]:
+        return list(self.table.class_labels)
+
+    @property
+    def class_counts(self) -> list[int]:
+        """Rows per class in the training split (classification only)."""
+        y = self.splits["train"][1].reshape(-1).long()
+        return torch.bincount(y, minlength=len(self.table.class_labels)).tolist()
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return

@@ -2,7 +2,8 @@
 
 Everything is read with `torch.load(weights_only=True)`: a checkpoint is data, and loading one must not run
 code. The classes to rebuild are named as strings in the checkpoint (see `TabularModule.on_save_checkpoint`)
-and are only taken from this project's `src.models` and `src.data` packages.
+and are only taken from this project's `src.models` and `src.data` packages; the network is rebuilt from its
+plain settings (`hyper_parameters["net"]`, with its `_target_`), and only from a class under `src.`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from src.errors import UserError
 from src.models.tabular_module import TabularModule
@@ -63,10 +65,14 @@ def load_saved_run(path: str | Path) -> SavedRun:
     data_state = checkpoint.get(datamodule_class.__qualname__)
     if not isinstance(data_state, dict) or any(key not in data_state for key in DATA_KEYS):
         raise UserError(f"{path} is not a checkpoint of this project (no feature names or scaler in it)")
+    net = checkpoint["hyper_parameters"].get("net")
+    if not isinstance(net, dict):
+        raise UserError(f"{path} is not a checkpoint of this project (no network settings in it)")
+    project_class(net.get("_target_"), "src.", nn.Module, path)
     try:
         model = model_class(**checkpoint["hyper_parameters"], optimizer=None)
         model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, RuntimeError) as exc:  # unknown hyperparameters, or weights of another shape
+    except (TypeError, RuntimeError, UserError) as exc:  # unknown hyperparameters or settings, weights of another shape
         raise UserError(f"{path} is corrupt: its weights do not fit the model it describes ({first_line(exc)})") from None
     model.eval()
     return SavedRun(path, model, datamodule_class, data_state, epoch=int(checkpoint.get("epoch", -1)) + 1)

@@ -7,12 +7,13 @@ from torch import nn
 
 
 def predict_in_batches(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """One output per row, in row order (the classifier's are probabilities), computed in eval mode without gradients."""
+    """One prediction per row, in row order, computed in eval mode without gradients: `(rows,)` for regression and
+    binary (the probability of class 1), `(rows, n_classes)` probabilities for multiclass; an ensemble's mean."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            return torch.cat([model(batch.to(device)) for batch in x.split(batch_size)]).squeeze(1).cpu()
+            return torch.cat([model.predict(batch.to(device)) for batch in x.split(batch_size)]).squeeze(1).cpu()
     finally:
         model.train(was_training)

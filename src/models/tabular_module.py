@@ -1,4 +1,10 @@
-"""What the regressor and the classifier share: the network, the optimizer and the epoch loop's bookkeeping.
+"""What every task module shares: the network, the optimizer and the epoch loop's bookkeeping.
+
+The network comes from the `model.net` config node (src/models/nets/), built once the data's shape is known
+and stored in the checkpoint as plain settings. Its outputs are raw (logits for classification); a task module
+says how they become predictions (`link`) and what its loss is. A net may return `(batch, k, n_outputs)`, an
+ensemble of k members: training takes the mean of the members' losses, and validation, test and predict the
+mean prediction (TabM's recipe), so early stopping and checkpoints follow the ensemble.
 
 Training uses manual optimization over a group of mini-batches per Lightning step (see BatchGroups): the
 per-batch work is exactly the lesson's zero_grad / backward / step, while Lightning's per-step machinery runs
@@ -14,7 +20,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from src.models.network import build_network
+from src.models.nets.build import build_net
 
 
 class TabularModule(L.LightningModule):
@@ -22,21 +28,21 @@ class TabularModule(L.LightningModule):
 
     def __init__(
         self,
-        n_features: int,
-        hidden: list[int],
-        optimizer: Callable[..., torch.optim.Optimizer],
-        norm: str = "none",
-        dropout: float = 0.0,
-        embedding: dict | None = None,
+        net: dict,
+        optimizer: Callable[..., torch.optim.Optimizer] | None,
+        n_num_features: int,
+        cat_cardinalities: list[int] = (),
+        n_outputs: int = 1,
         lr_schedule: str | None = None,
     ) -> None:
         super().__init__()
         # the optimizer factory is config, not state: keep checkpoints free of pickled callables
-        # (the run logs its whole config to TensorBoard at the end, with the final metrics)
+        # (the run logs its whole config to TensorBoard at the end, with the final metrics);
+        # `net` is plain settings with its `_target_`, so a checkpoint rebuilds it with a weights_only load
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
         self.automatic_optimization = False
         self.optimizer_factory = optimizer
-        self.net = build_network(n_features, list(hidden), norm=norm, dropout=dropout, embedding=embedding)
+        self.net = build_net(net, n_num_features, list(cat_cardinalities), n_outputs)
         self.lr_schedule = lr_schedule
         # Each update takes the vector of batch losses: the mean over all updates is the lesson's epoch loss.
         # (Not update(mean, weight=n): torchmetrics 1.9 drops the weights under nan_strategy="disable",
@@ -52,12 +58,46 @@ class TabularModule(L.LightningModule):
     def make_metrics(self) -> MetricCollection:
         raise NotImplementedError
 
-    def loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def link(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The net's raw outputs as predictions: values, the probability of class 1, or class probabilities."""
+        return outputs
+
+    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The task's loss on one net's raw outputs `(batch, n_outputs)`."""
         raise NotImplementedError
+
+    def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The same loss on predictions (after `link`): what an ensemble's mean prediction is scored with."""
+        raise NotImplementedError
+
+    def metric_inputs(self, preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return preds.squeeze(1), target.squeeze(1).to(self.target_dtype)
 
     # --- the network -----------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The net's raw outputs: `(batch, n_outputs)`, or `(batch, k, n_outputs)` for an ensemble of k."""
         return self.net(x)
+
+    def to_predictions(self, outputs: torch.Tensor) -> torch.Tensor:
+        preds = self.link(outputs)
+        return preds.mean(dim=1) if preds.ndim == 3 else preds  # an ensemble predicts its members' mean
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """What a user sees for each row, `(batch, n_outputs)`: the ensemble's mean prediction where there is one."""
+        return self.to_predictions(self(x))
+
+    def loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Training loss: the mean of the ensemble members' losses (one net is an ensemble of one)."""
+        if outputs.ndim == 3:
+            k = outputs.size(1)
+            return self.output_loss(outputs.flatten(0, 1), target.repeat_interleave(k, dim=0))
+        return self.output_loss(outputs, target)
+
+    def evaluation_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Validation and test loss: of the mean prediction; for one net the same computation as `loss`."""
+        if outputs.ndim == 3:
+            return self.prediction_loss(self.to_predictions(outputs), target)
+        return self.output_loss(outputs, target)
 
     def configure_optimizers(self):
         optimizer = self.make_optimizer()
@@ -108,12 +148,13 @@ class TabularModule(L.LightningModule):
 
     def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> torch.Tensor:
         """Loss per batch into the stage's mean, predictions of the whole group into its metrics."""
-        preds = [self(x) for x, _ in batches]
-        losses = torch.stack([self.loss(p, y) for p, (_, y) in zip(preds, batches)])
+        outputs = [self(x) for x, _ in batches]
+        losses = torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)])
         self.losses[f"{stage}_loss"].update(losses)
         target = torch.cat([y for _, y in batches])
-        self.stage_metrics(stage).update(torch.cat(preds).squeeze(1), target.squeeze(1).to(self.target_dtype))
-        return torch.cat(preds)
+        preds = self.to_predictions(torch.cat(outputs))
+        self.stage_metrics(stage).update(*self.metric_inputs(preds, target))
+        return preds
 
     def stage_metrics(self, stage: str) -> MetricCollection:
         return self.val_metrics if stage == "val" else self.test_metrics
@@ -135,8 +176,12 @@ class TabularModule(L.LightningModule):
         computed = metrics.compute()
         metrics.reset()
         results.update({k: v for k, v in computed.items() if v.numel() == 1})
-        self.matrices[stage] = {k: v.tolist() for k, v in computed.items() if v.numel() > 1}
+        self.matrices[stage] = {k: self.non_scalar(k, v) for k, v in computed.items() if v.numel() > 1}
         return {k: float(v) for k, v in results.items()}
+
+    def non_scalar(self, name: str, value: torch.Tensor):
+        """A metric with more than one value, as plain data: a matrix as nested lists (tasks may name classes)."""
+        return value.tolist()
 
     def on_validation_epoch_end(self) -> None:
         results = self.epoch_results("val")

@@ -1,0 +1,51 @@
+"""A net from its config node: `{_target_: src.models.nets.mlp.MLP, hidden: [...], ...}` plus the data's shape.
+
+Training builds it from `model.net`; eval and predict from the same plain settings stored in the checkpoint.
+Only classes under `src.` are ever built, so a checkpoint cannot make us import and run someone else's code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from src.errors import UserError
+
+SHAPE_ARGUMENTS = ("n_num_features", "cat_cardinalities", "n_outputs")  # given by the data, not by the config
+
+
+def net_class(target: Any) -> type[nn.Module]:
+    from hydra.utils import get_class
+
+    if not isinstance(target, str) or not target.startswith("src."):
+        raise UserError(f"model.net._target_ must name a class of this project under src. (e.g. src.models.nets.mlp.MLP); got {target!r}")
+    try:
+        cls = get_class(target)
+    except Exception:
+        raise UserError(f"model.net._target_ names a class this project does not have: {target}") from None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise UserError(f"model.net._target_ must name an nn.Module; got {target}")
+    return cls
+
+
+def check_net_settings(cls: type, settings: dict) -> None:
+    """Every key of the net node must be a constructor argument: a typo is a one-line error, not a TypeError."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    allowed = [name for name in parameters if name not in ("self", *SHAPE_ARGUMENTS)]
+    for key in settings:
+        if key not in allowed:
+            raise UserError(
+                f"model.net.{key} is not a setting of {cls.__module__}.{cls.__qualname__} (settings: {', '.join(allowed)}); "
+                f"if an experiment set it for another net, drop it with ~model.net.{key}"
+            )
+
+
+def build_net(config: dict, n_num_features: int, cat_cardinalities: list[int], n_outputs: int) -> nn.Module:
+    settings = {k: v for k, v in config.items() if not k.startswith("_")}
+    cls = net_class(config.get("_target_"))
+    check_net_settings(cls, settings)
+    return cls(n_num_features=n_num_features, cat_cardinalities=list(cat_cardinalities), n_outputs=n_outputs, **settings)

@@ -1,0 +1,57 @@
+"""The FT-Transformer of Gorishniy et al., "Revisiting Deep Learning Models for Tabular Data" (NeurIPS 2021).
+
+The network is the authors' `rtdl_revisiting_models.FTTransformer`, which embeds numeric features and
+categorical codes as tokens itself. `categorical: onehot` feeds the one-hot columns as numeric features instead.
+"""
+
+from __future__ import annotations
+
+import rtdl_revisiting_models
+import torch
+from torch import nn
+
+from src.errors import UserError
+from src.models.nets.inputs import CATEGORICAL, InputEncoder, split_inputs
+
+
+class FTTransformer(nn.Module):
+    def __init__(
+        self,
+        n_num_features: int,
+        cat_cardinalities: list[int] = (),
+        n_outputs: int = 1,
+        n_blocks: int = 1,
+        d_block: int = 96,
+        attention_n_heads: int = 8,
+        attention_dropout: float = 0.1,
+        ffn_d_hidden_multiplier: float = 4 / 3,
+        ffn_dropout: float = 0.0,
+        residual_dropout: float = 0.0,
+        categorical: str = "embedding",
+    ) -> None:
+        super().__init__()
+        if categorical not in CATEGORICAL:
+            raise UserError(f"model.net.categorical must be one of {', '.join(CATEGORICAL)}; got {categorical!r}")
+        self.n_num_features = n_num_features
+        self.onehot = InputEncoder(n_num_features, cat_cardinalities, "onehot") if categorical == "onehot" else None
+        n_cont = self.onehot.out_features if self.onehot is not None else n_num_features
+        self.cat_cardinalities = [] if self.onehot is not None else list(cat_cardinalities)
+        self.model = rtdl_revisiting_models.FTTransformer(
+            n_cont_features=n_cont,
+            cat_cardinalities=self.cat_cardinalities,
+            d_out=n_outputs,
+            n_blocks=n_blocks,
+            d_block=d_block,
+            attention_n_heads=attention_n_heads,
+            attention_dropout=attention_dropout,
+            ffn_d_hidden=None,
+            ffn_d_hidden_multiplier=ffn_d_hidden_multiplier,
+            ffn_dropout=ffn_dropout,
+            residual_dropout=residual_dropout,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.onehot is not None:
+            return self.model(self.onehot(x), None)
+        x_num, x_cat = split_inputs(x, self.n_num_features)
+        return self.model(x_num if self.n_num_features else None, x_cat if self.cat_cardinalities else None)

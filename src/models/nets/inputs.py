@@ -1,0 +1,115 @@
+"""The input encoding every net shares: `x` split into numeric columns and category codes, then one flat row.
+
+`x` holds the numeric columns first, then one column per categorical feature with its integer code (0 is the
+reserved "unknown" code). Numeric columns go in as they are or through an embedding from `rtdl_num_embeddings`
+(periodic, piecewise-linear or linear-ReLU, Gorishniy et al. 2022); categorical columns as a learned embedding
+each (`categorical: embedding`) or one-hot (`categorical: onehot`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from src.errors import UserError
+
+CATEGORICAL = ("embedding", "onehot")
+EMBEDDINGS = ("periodic", "piecewise_linear", "linear_relu")
+
+
+def split_inputs(x: torch.Tensor, n_num_features: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The numeric columns as they are, and the category codes (stored as floats in the batch) as integers."""
+    return x[:, :n_num_features], x[:, n_num_features:].long()
+
+
+def default_cat_embedding_dim(cardinality: int) -> int:
+    """fastai's rule of thumb, min(600, round(1.6 * cardinality ** 0.56)): 2 for 2 codes, 3 for 4, 10 for 30."""
+    return min(600, round(1.6 * cardinality**0.56))
+
+
+def numeric_embedding(settings: dict, n_num_features: int) -> nn.Module:
+    """An `rtdl_num_embeddings` module for `model.net.embedding`: (batch, features) -> (batch, features, d)."""
+    import rtdl_num_embeddings as rne
+
+    settings = dict(settings)
+    kind = settings.pop("kind", None)
+    if kind == "periodic":  # PLR: ReLU(Linear([cos 2πcx, sin 2πcx])), learned frequencies c per feature
+        return rne.PeriodicEmbeddings(n_num_features, **{"lite": False, **settings})
+    if kind == "piecewise_linear":  # PLE: bins fitted on the training rows (fit_piecewise_linear_bins)
+        bins = settings.pop("bins", None)
+        for fitting_only in ("n_bins", "tree"):
+            settings.pop(fitting_only, None)
+        if bins is None:
+            raise UserError("model.net.embedding.bins are fitted from the training rows at build time; none were given")
+        tensors = [torch.tensor(b, dtype=torch.float32) for b in bins]
+        return rne.PiecewiseLinearEmbeddings(tensors, **{"activation": False, "version": "B", **settings})
+    if kind == "linear_relu":
+        return rne.LinearReLUEmbeddings(n_num_features, **settings)
+    raise UserError(f"model.net.embedding.kind must be one of {', '.join(EMBEDDINGS)}; got {kind!r}")
+
+
+def fit_piecewise_linear_bins(
+    embedding: dict | None, x_num: torch.Tensor, y: torch.Tensor | None = None, task: str = "regression"
+) -> dict | None:
+    """The embedding settings with `bins` (plain lists) fitted on the training rows, when it is piecewise-linear.
+
+    Quantile bins by default; `tree: {min_samples_leaf: 64, ...}` gives the target-aware bins of a decision tree.
+    Stored with the net's settings, so a checkpoint rebuilds the same embedding without any data."""
+    if not embedding or embedding.get("kind") != "piecewise_linear" or embedding.get("bins") is not None:
+        return embedding
+    import rtdl_num_embeddings as rne
+
+    tree = embedding.get("tree")
+    n_bins = min(int(embedding.get("n_bins", 48)), len(x_num) - 1)
+    constant = [i for i in range(x_num.shape[1]) if bool((x_num[:, i] == x_num[0, i]).all())]
+    if constant:
+        raise UserError(
+            f"model.net.embedding.kind=piecewise_linear needs numeric columns that vary on the training rows; "
+            f"column(s) {constant} are constant (drop them, or use kind=periodic)"
+        )
+    target = {} if tree is None else {"tree_kwargs": dict(tree), "y": y.reshape(-1).float(), "regression": task == "regression"}
+    bins = rne.compute_bins(x_num.float(), n_bins, **target)
+    return {**embedding, "bins": [b.tolist() for b in bins]}
+
+
+class InputEncoder(nn.Module):
+    """x -> one flat row per example: numeric columns (raw or embedded), then each categorical column encoded."""
+
+    def __init__(
+        self,
+        n_num_features: int,
+        cat_cardinalities: list[int] = (),
+        categorical: str = "embedding",
+        cat_embedding_dim: int | None = None,
+        embedding: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if categorical not in CATEGORICAL:
+            raise UserError(f"model.net.categorical must be one of {', '.join(CATEGORICAL)}; got {categorical!r}")
+        self.n_num_features = n_num_features
+        self.cat_cardinalities = list(cat_cardinalities)
+        self.categorical = categorical
+        self.numeric = numeric_embedding(embedding, n_num_features) if embedding and n_num_features else None
+        if self.numeric is not None:
+            width = int(torch.Size(self.numeric.get_output_shape()).numel())
+        else:
+            width = n_num_features
+        if categorical == "embedding":
+            dims = [cat_embedding_dim or default_cat_embedding_dim(c) for c in self.cat_cardinalities]
+            self.cat_embeddings = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(self.cat_cardinalities, dims))
+            width += sum(dims)
+        else:
+            width += sum(self.cat_cardinalities)
+        self.out_features = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_num, x_cat = split_inputs(x, self.n_num_features)
+        parts = [x_num if self.numeric is None else self.numeric(x_num).flatten(1)]
+        for i, cardinality in enumerate(self.cat_cardinalities):
+            codes = x_cat[:, i]
+            if self.categorical == "embedding":
+                parts.append(self.cat_embeddings[i](codes))
+            else:
+                parts.append(F.one_hot(codes, cardinality).to(x.dtype))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]

@@ -1,0 +1,56 @@
+"""The lesson's network: Linear + ReLU for each hidden width, then a linear output layer.
+
+Options beyond the lesson (all off by default, which builds exactly the lesson's layers in the lesson's order,
+so the same seed gives the same initial weights): a normalisation layer and dropout in each hidden block, and a
+numeric embedding (periodic, piecewise-linear, linear-ReLU) in front of the stack. With categorical columns the
+input encoder (src/models/nets/inputs.py) comes first.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from src.models.nets.inputs import InputEncoder
+
+NORMS = ("none", "batch", "layer")
+
+
+def relu_stack(n_inputs: int, hidden: list[int], n_outputs: int = 1, norm: str = "none", dropout: float = 0.0) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    width = n_inputs
+    for h in hidden:
+        layers.append(nn.Linear(width, h))
+        if norm == "batch":
+            layers.append(nn.BatchNorm1d(h))
+        elif norm == "layer":
+            layers.append(nn.LayerNorm(h))
+        layers.append(nn.ReLU())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, n_outputs))
+    return layers
+
+
+class MLP(nn.Sequential):
+    """A plain nn.Sequential, so `net[0]` is the first Linear of the lesson's network (or the input encoder)."""
+
+    def __init__(
+        self,
+        n_num_features: int,
+        cat_cardinalities: list[int] = (),
+        n_outputs: int = 1,
+        hidden: list[int] = (3, 3, 3),
+        norm: str = "none",
+        dropout: float = 0.0,
+        embedding: dict | None = None,
+        categorical: str = "embedding",
+        cat_embedding_dim: int | None = None,
+    ) -> None:
+        layers: list[nn.Module] = []
+        width = n_num_features
+        if embedding or cat_cardinalities:  # without either, the lesson's network exactly
+            encoder = InputEncoder(n_num_features, cat_cardinalities, categorical, cat_embedding_dim, embedding)
+            layers.append(encoder)
+            width = encoder.out_features
+        super().__init__(*layers, *relu_stack(width, list(hidden), n_outputs, norm, dropout))

@@ -1,0 +1,44 @@
+"""The ResNet-like MLP of Gorishniy et al., "Revisiting Deep Learning Models for Tabular Data" (NeurIPS 2021).
+
+The network is the authors' `rtdl_revisiting_models.ResNet`; in front of it, the shared input encoder
+(categorical embeddings or one-hot, optional numeric embedding).
+"""
+
+from __future__ import annotations
+
+import rtdl_revisiting_models
+import torch
+from torch import nn
+
+from src.models.nets.inputs import InputEncoder
+
+
+class ResNet(nn.Module):
+    def __init__(
+        self,
+        n_num_features: int,
+        cat_cardinalities: list[int] = (),
+        n_outputs: int = 1,
+        n_blocks: int = 2,
+        d_block: int = 128,
+        d_hidden_multiplier: float = 2.0,
+        dropout1: float = 0.15,
+        dropout2: float = 0.0,
+        embedding: dict | None = None,
+        categorical: str = "embedding",
+        cat_embedding_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.inputs = InputEncoder(n_num_features, cat_cardinalities, categorical, cat_embedding_dim, embedding)
+        self.backbone = rtdl_revisiting_models.ResNet(
+            d_in=self.inputs.out_features,
+            d_out=n_outputs,
+            n_blocks=n_blocks,
+            d_block=d_block,
+            d_hidden_multiplier=d_hidden_multiplier,
+            dropout1=dropout1,
+            dropout2=dropout2,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.inputs(x))
