@@ -18,19 +18,30 @@ BAD_SETTINGS = [
     ("data.test_fraction=0", ["data.test_fraction", "(0, 1)", "got 0"]),
     ("data.val_fraction=1.5", ["data.val_fraction", "(0, 1)", "got 1.5"]),
     ("data.val_fraction=0.8", ["data.test_fraction + data.val_fraction", "room for training", "0.2 + 0.8"]),
-    ("model.hidden=[64,0]", ["model.hidden", "positive integers", "[64, 0]"]),
-    ("model.hidden=[64,2.5]", ["model.hidden", "positive integers", "[64, 2.5]"]),
+    ("model.net.hidden=[64,0]", ["model.net.hidden", "positive integers", "[64, 0]"]),
+    ("model.net.hidden=[64,2.5]", ["model.net.hidden", "positive integers", "[64, 2.5]"]),
     ("model.optimizer.lr=0", ["model.optimizer.lr", "> 0", "got 0"]),
     ("model.optimizer.lr=-0.1", ["model.optimizer.lr", "> 0", "got -0.1"]),
     ("model.optimizer._target_=torch.optim.Adamm", ["model.optimizer._target_", "torch.optim.AdamW", "'torch.optim.Adamm'"]),
     ("model.optimizer._target_=torch.optim.LBFGS", ["model.optimizer._target_", "torch.optim.SGD", "'torch.optim.LBFGS'"]),
     ("model.optimizer.weight_decay=-1", ["model.optimizer.weight_decay", ">= 0", "got -1"]),
-    ("model.norm=group", ["model.norm", "none, batch, layer", "'group'"]),
-    ("model.dropout=1.0", ["model.dropout", "[0, 1)", "got 1.0"]),
+    ("model.net.norm=group", ["model.net.norm", "none, batch, layer", "'group'"]),
+    ("model.net.dropout=1.0", ["model.net.dropout", "[0, 1)", "got 1.0"]),
     ("model.lr_schedule=step", ["model.lr_schedule", "cosine, onecycle", "'step'"]),
     ("model.threshold=1.5", ["model.threshold", "(0, 1)", "got 1.5"]),
-    ("model.embedding={n_frequencies:0,dim:8,sigma:0.1}", ["model.embedding.n_frequencies", ">= 1", "got 0"]),
-    ("model.embedding={n_frequencies:8,dim:8}", ["model.embedding", "n_frequencies, dim and sigma", "'dim': 8"]),
+    ("model.net.embedding={kind:periodic,n_frequencies:0,d_embedding:8,frequency_init_scale:0.1}",
+     ["model.net.embedding.n_frequencies", ">= 1", "got 0"]),
+    ("model.net.embedding={kind:periodic,n_frequencies:8,dim:8}",
+     ["model.net.embedding (kind=periodic)", "d_embedding, frequency_init_scale, n_frequencies", "got dim, n_frequencies"]),
+    ("model.net.embedding={kind:fourier}", ["model.net.embedding.kind", "periodic, piecewise_linear, linear_relu", "'fourier'"]),
+    ("model.net.embedding={kind:piecewise_linear,n_bins:1,d_embedding:8}", ["model.net.embedding.n_bins", ">= 2", "got 1"]),
+    ("model.net.categorical=ordinal", ["model.net.categorical", "embedding, onehot", "'ordinal'"]),
+    ("model.net.cat_embedding_dim=0", ["model.net.cat_embedding_dim", "integer >= 1", "got 0"]),
+    ("model.class_weights=inverse", ["model.class_weights", "balanced", "'inverse'"]),
+    ("model.net._target_=os.system", ["model.net._target_", "under src.", "'os.system'"]),
+    ("model._target_=os.system", ["model._target_", "under src.", "'os.system'"]),
+    ("model/net=ft_transformer model.net.d_block=100", ["model.net.d_block", "multiple of model.net.attention_n_heads=8", "got 100"]),
+    ("model/net=resnet model.net.n_blocks=0", ["model.net.n_blocks", ">= 1", "got 0"]),
     ("data.feature_transform=log", ["data.feature_transform", "standard, quantile", "'log'"]),
     ("data.task=multiclass", ["data.task", "regression, binary", "'multiclass'"]),
     ("data.features=[]", ["data.features", "non-empty list", "got []"]),
@@ -40,7 +51,7 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize("override, expected", BAD_SETTINGS, ids=[o for o, _ in BAD_SETTINGS])
 def test_bad_setting_is_rejected_before_any_work(make_config, override, expected):
-    cfg = make_config(override)
+    cfg = make_config(*override.split(" "))
     with pytest.raises(UserError) as info:
         train(cfg)
     message = str(info.value)
@@ -63,10 +74,11 @@ def test_allowed_optimizers_are_torch_optims_that_take_a_plain_step():
 
 
 def test_another_optimizer_and_every_new_option_learn_together(make_config):
+    # 30 epochs: with 10, the lesson's narrow stack under layer norm and SGD stays at the constant guess on some seeds
     cfg = make_config(
-        "trainer.max_epochs=10", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=0.05",
-        "+model.optimizer.momentum=0.9", "model.norm=layer", "model.dropout=0.1", "model.lr_schedule=onecycle",
-        "model.embedding={n_frequencies:4,dim:4,sigma:0.5}", "data.feature_transform=quantile",
+        "trainer.max_epochs=30", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=0.05",
+        "+model.optimizer.momentum=0.9", "model.net.norm=layer", "model.net.dropout=0.1", "model.lr_schedule=onecycle",
+        "model.net.embedding={kind:periodic,n_frequencies:4,d_embedding:4,frequency_init_scale:0.5}", "data.feature_transform=quantile",
     )
     result = train(cfg)
     assert result.best_val_loss < 0.5 * result.val_loss[0]
@@ -77,7 +89,9 @@ def test_another_optimizer_and_every_new_option_learn_together(make_config):
     "override, expected",
     [
         ("model.optimizer._target_=torch.optim.Adamm", "error: model.optimizer._target_ must be one of torch.optim.ASGD"),
-        ("model.hidden=[64,-1]", "error: model.hidden must be a list of positive integers, e.g. [64,64]; got [64, -1]"),
+        ("model.net.hidden=[64,-1]", "error: model.net.hidden must be a list of positive integers, e.g. [64,64]; got [64, -1]"),
+        # a key the net does not take: found when the net is built, still before training
+        ("+model.net.hiden=[8]", "error: model.net.hiden is not a setting of src.models.nets.mlp.MLP (settings: hidden, norm,"),
     ],
 )
 def test_bad_settings_end_the_command_with_one_line(tmp_path, override, expected):

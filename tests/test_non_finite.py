@@ -12,7 +12,7 @@ from tests.test_train import evaluate_test_loss
 
 # plain SGD on a linear regressor with a step size past its stability limit: the loss grows ~1e4-fold per epoch
 # until it overflows to inf (here at epoch 9); a higher rate overflows in the first epoch
-DIVERGING = ("experiment=housing", "model.hidden=[]", "model.optimizer._target_=torch.optim.SGD", "trainer.max_epochs=50")
+DIVERGING = ("experiment=housing", "model.net.hidden=[]", "model.optimizer._target_=torch.optim.SGD", "trainer.max_epochs=50")
 
 pytestmark = needs_housing
 

@@ -215,7 +215,7 @@ def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
 
 def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(tmp_path):
     # dropout draws from torch's global generator every step: only the saved random states make this replay
-    model = ("trainer.max_epochs=8", "model.dropout=0.2", "model.norm=batch", "model.lr_schedule=onecycle")
+    model = ("trainer.max_epochs=8", "model.net.dropout=0.2", "model.net.norm=batch", "model.lr_schedule=onecycle")
     train(compose_config(*model, output_dir=tmp_path / "left_alone"))
     ctrl_c = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
     run_dir = tmp_path / "interrupted"

@@ -5,11 +5,10 @@ import torch
 
 from src.errors import UserError
 from src.models.checkpoints import load_saved_run
-from src.models.classifier import BinaryClassifier
-from src.models.regressor import Regressor
+from src.models.tasks import BinaryModule, RegressionModule
 
 
-@pytest.mark.parametrize("run, model_class", [("cancer_run", BinaryClassifier), ("housing_run", Regressor)])
+@pytest.mark.parametrize("run, model_class", [("cancer_run", BinaryModule), ("housing_run", RegressionModule)])
 @pytest.mark.parametrize("name", ["best.ckpt", "last.ckpt"])
 def test_checkpoints_load_with_weights_only_and_rebuild_the_model(request, run, model_class, name):
     run_dir, result = request.getfixturevalue(run)
@@ -45,8 +44,11 @@ def broken_checkpoints(best_path, tmp_path):
         path.write_bytes(data)
         return path
 
-    wrong_shape = {**good, "hyper_parameters": {**good["hyper_parameters"], "hidden": [7]}}
+    hparams = good["hyper_parameters"]
+    wrong_shape = {**good, "hyper_parameters": {**hparams, "net": {**hparams["net"], "hidden": [7]}}}
     foreign_class = {**good, "rebuild": {**good["rebuild"], "model_class": "os.system"}}
+    foreign_net = {**good, "hyper_parameters": {**hparams, "net": {**hparams["net"], "_target_": "torch.nn.Linear"}}}
+    unknown_setting = {**good, "hyper_parameters": {**hparams, "net": {**hparams["net"], "activation": "tanh"}}}
     return [
         (tmp_path / "missing.ckpt", "checkpoint not found"),
         (written("text.ckpt", b"not a checkpoint"), "is not a readable checkpoint"),
@@ -57,6 +59,8 @@ def broken_checkpoints(best_path, tmp_path):
         (saved("no_data.ckpt", {k: v for k, v in good.items() if k != "TabularDataModule"}), "no feature names or scaler"),
         (saved("foreign_class.ckpt", foreign_class), "class 'os.system' is not in src.models"),
         (saved("wrong_shape.ckpt", wrong_shape), "is corrupt: its weights do not fit"),
+        (saved("foreign_net.ckpt", foreign_net), "class 'torch.nn.Linear' is not in src"),
+        (saved("unknown_setting.ckpt", unknown_setting), "is corrupt: its weights do not fit"),
     ]
 
 

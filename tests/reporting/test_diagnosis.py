@@ -6,11 +6,14 @@ from functools import partial
 import pytest
 import torch
 
-from src.models.classifier import BinaryClassifier
-from src.models.regressor import Regressor
+from src.models.tasks import BinaryModule, RegressionModule
 from src.reporting.diagnosis import diagnose, hidden_layer_activity
 
 adam = partial(torch.optim.Adam, lr=1e-2)
+
+
+def mlp(hidden: list[int]) -> dict:
+    return {"_target_": "src.models.nets.mlp.MLP", "hidden": hidden}
 
 
 def kill_hidden_layer(model, index: int) -> None:
@@ -29,7 +32,7 @@ def linear_data(rows: int = 512, seed: int = 0):
 
 def fitted_regressor(x, y):
     torch.manual_seed(0)
-    model = Regressor(n_features=8, hidden=[16, 16], optimizer=adam)
+    model = RegressionModule(mlp([16, 16]), adam, n_num_features=8)
     optimizer = model.configure_optimizers()
     for _ in range(100):
         loss = model.loss(model(x), y)
@@ -41,7 +44,7 @@ def fitted_regressor(x, y):
 
 def test_counts_units_that_never_fire_per_hidden_layer():
     torch.manual_seed(0)
-    model = Regressor(n_features=8, hidden=[3, 3, 3], optimizer=adam)
+    model = RegressionModule(mlp([3, 3, 3]), adam, n_num_features=8)
     with torch.no_grad():
         model.net[0].bias[1] = -1e3  # one unit of hidden layer 1
     kill_hidden_layer(model, 3)
@@ -72,7 +75,7 @@ def test_classifier_at_the_majority_rate_is_flagged_without_dead_units():
     torch.manual_seed(0)
     x = torch.randn(100, 4)
     y = (torch.arange(100) < 70).float().unsqueeze(1)  # 70% class 1
-    model = BinaryClassifier(n_features=4, hidden=[5], optimizer=adam)
+    model = BinaryModule(mlp([5]), adam, n_num_features=4)
     with torch.no_grad():  # a live network whose output is pushed to "always class 1"
         model.net[-1].bias.fill_(50.0)
     diagnosis = diagnose(model, x, y, "binary", batch_size=32, class_labels=["no", "yes"])
@@ -87,8 +90,8 @@ def test_training_run_reports_a_dead_layer_on_console_and_in_metrics_json(make_c
 
     build_model = src.train.build_model
 
-    def build_dead_model(cfg, n_features):
-        model = build_model(cfg, n_features)
+    def build_dead_model(cfg, datamodule):
+        model = build_model(cfg, datamodule)
         kill_hidden_layer(model, 2)  # dead units get no gradient: the layer stays dead through training
         return model
 

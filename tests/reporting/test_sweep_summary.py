@@ -17,7 +17,7 @@ def jobs_metrics(sweep_dir) -> dict[str, dict]:
 
 def test_grid_multirun_writes_each_job_apart_and_one_summary_best_first(tmp_path):
     proc = run_module(
-        "src.train", "-m", "seed=0,1", "model.hidden=[8],[16,16]", "trainer.max_epochs=2",
+        "src.train", "-m", "seed=0,1", "model.net.hidden=[8],[16,16]", "trainer.max_epochs=2",
         "trainer.enable_progress_bar=false", f"paths.log_dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -35,7 +35,7 @@ def test_grid_multirun_writes_each_job_apart_and_one_summary_best_first(tmp_path
         assert row["test_acc"] == pytest.approx(job["test"]["test_acc"])
         assert row["wall_time_s"] == pytest.approx(job["wall_time_s"])
         assert job["seed"] == row["seed"]
-    assert {(r["seed"], r["model.hidden"]) for r in summary.to_dict("records")} == {
+    assert {(r["seed"], r["model.net.hidden"]) for r in summary.to_dict("records")} == {
         (s, h) for s in (0, 1) for h in ("[8]", "[16,16]")
     }
     assert "4 jobs, best val_loss first" in proc.stdout

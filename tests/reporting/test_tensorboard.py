@@ -80,7 +80,7 @@ def test_hparams_tab_compares_runs_by_settings_and_final_metrics(tmp_path):
     by_lr = {hparams["model.optimizer.lr"]: (hparams, metrics) for hparams, metrics in sessions.values()}
     assert set(by_lr) == set(runs)
     for lr, (hparams, metrics) in by_lr.items():
-        assert hparams["model.hidden"] == "[25, 20, 15, 10, 5]" and hparams["seed"] == 0
+        assert hparams["model.net.hidden"] == "[25, 20, 15, 10, 5]" and hparams["seed"] == 0
         assert hparams["model.optimizer._target_"] == "torch.optim.Adam"
         assert metrics["hp/best_val_loss"] == pytest.approx(runs[lr]["best_val_loss"], rel=1e-6)
         for name, value in runs[lr]["test"].items():
