@@ -76,7 +76,7 @@ def test_optuna_search_minimises_the_validation_loss(tmp_path):
     }
     config = yaml.safe_load((sweep_dir / best_job / "config.yaml").read_text())  # the resolved config of the job
     params = results["best_params"]
-    assert config["model"]["hidden"] == [params["search.width"]] * params["search.depth"]
+    assert config["model"]["net"]["hidden"] == [params["search.width"]] * params["search.depth"]
     assert config["data"]["batch_size"] == params["data.batch_size"]
     assert 0.0003 <= config["model"]["optimizer"]["lr"] <= 0.003
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2
