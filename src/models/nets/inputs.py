@@ -24,7 +24,7 @@ def split_inputs(x: torch.Tensor, n_num_features: int) -> tuple[torch.Tensor, to
 
 
 def default_cat_embedding_dim(cardinality: int) -> int:
-    """fastai's rule of thumb, min(600, round(1.6 * cardinality ** 0.56)): 2 for 2 codes, 3 for 4, 10 for 30."""
+    """fastai's rule of thumb, min(600, round(1.6 * cardinality ** 0.56)): 2 for 2 codes, 3 for 4, 11 for 30."""
     return min(600, round(1.6 * cardinality**0.56))
 
 
