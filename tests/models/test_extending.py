@@ -1,0 +1,64 @@
+"""docs/extending.md's promise: a third architecture is one class and one YAML, and it trains, checkpoints and reloads.
+
+The test writes the guide's two files into the project (a checkpoint only ever rebuilds classes under `src.`,
+so a net has to live there), runs them, and removes them again.
+"""
+
+import importlib
+import os
+import re
+import sys
+
+import pytest
+
+from tests.conftest import CONF, ROOT
+
+GUIDE = ROOT / "docs" / "extending.md"
+
+
+def guide_code_blocks() -> tuple[str, str]:
+    """The guide's Python class and its YAML, exactly as a reader would copy them."""
+    text = GUIDE.read_text()
+    python = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    yaml = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    return "\n".join(line.removeprefix("   ") for line in python.splitlines()), "\n".join(
+        line.removeprefix("   ") for line in yaml.splitlines()
+    )
+
+
+@pytest.fixture
+def new_net():
+    """The guide's net under a name no other file uses; both files are removed afterwards."""
+    name = f"linear_test_{os.getpid()}"
+    python, yaml = guide_code_blocks()
+    module_path = ROOT / "src" / "models" / "nets" / f"{name}.py"
+    yaml_path = CONF / "model" / "net" / f"{name}.yaml"
+    module_path.write_text(python)
+    yaml_path.write_text(yaml.replace("src.models.nets.linear.", f"src.models.nets.{name}."))
+    importlib.invalidate_caches()
+    try:
+        yield name
+    finally:
+        module_path.unlink()
+        yaml_path.unlink()
+        sys.modules.pop(f"src.models.nets.{name}", None)
+
+
+def test_a_new_net_is_one_class_and_one_yaml(new_net, make_config, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from src.eval import evaluate
+    from src.models.checkpoints import load_saved_run
+    from src.train import train
+
+    cfg = make_config(f"model/net={new_net}", "trainer.max_epochs=5", "model.optimizer.lr=0.01")
+    result = train(cfg)
+    assert result.test["test_acc"] > 0.9  # logistic regression does well on breast cancer
+
+    best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    saved = load_saved_run(best)
+    assert type(saved.model.net).__module__ == f"src.models.nets.{new_net}"
+    assert saved.model.hparams["net"] == {"_target_": f"src.models.nets.{new_net}.Linear", "categorical": "onehot"}
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        eval_cfg = compose("eval", overrides=[f"ckpt_path={best}", f"paths.output_dir={tmp_path / 'eval'}"])
+    assert evaluate(eval_cfg)["test"] == pytest.approx(result.test, rel=1e-6)
