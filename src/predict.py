@@ -28,9 +28,9 @@ def required_path(cfg: DictConfig, key: str) -> Path:
 
 
 def check_threshold(threshold, saved) -> float | None:
-    if saved.task == "regression":
+    if saved.task in ("regression", "multiclass"):
         if threshold is not None:
-            raise UserError(f"threshold applies to classifiers only; {saved.path} is a regression model")
+            raise UserError(f"threshold applies to binary classifiers only; {saved.path} is a {saved.task} model")
         return None
     if threshold is None:
         return float(saved.model.threshold)
@@ -53,6 +53,12 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
 
     if task == "regression":
         return pd.DataFrame({"prediction": outputs})
+    if task == "multiclass":  # a probability per class, then the most probable class and its label
+        labels = class_labels or [str(c) for c in range(outputs.shape[1])]
+        frame = pd.DataFrame({f"probability_{label}": outputs[:, c] for c, label in enumerate(labels)})
+        frame["class"] = outputs.argmax(1)
+        frame["label"] = [labels[c] for c in frame["class"]]
+        return frame
     classes = (outputs > threshold).astype(int)  # torchmetrics' rule: class 1 above the threshold
     frame = pd.DataFrame({"probability": outputs, "class": classes})
     if len(class_labels) == 2:

@@ -142,3 +142,14 @@ def test_predict_command_writes_predictions_or_one_error_line(cancer_run, tmp_pa
     assert good.stdout.strip() == f"wrote 114 predictions to {tmp_path / 'out.csv'}"
     assert len(pd.read_csv(tmp_path / "out.csv")) == 114
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "new.csv", "out.csv"]  # no log or .hydra folder
+
+
+def test_multiclass_predictions_get_a_probability_column_per_class_and_the_label():
+    import numpy as np
+
+    from src.predict import prediction_frame
+
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    frame = prediction_frame(probabilities, "multiclass", None, ["Adelie", "Chinstrap", "Gentoo"])
+    assert list(frame.columns) == ["probability_Adelie", "probability_Chinstrap", "probability_Gentoo", "class", "label"]
+    assert frame["class"].tolist() == [0, 2] and frame["label"].tolist() == ["Adelie", "Gentoo"]

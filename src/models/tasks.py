@@ -202,8 +202,14 @@ def task_module(
     if training_rows is not None and isinstance(net.get("embedding"), dict):
         x, y = training_rows
         net["embedding"] = fit_piecewise_linear_bins(net["embedding"], x[:, :n_num_features], y, task)
-    common = dict(net=net, optimizer=optimizer, n_num_features=n_num_features, cat_cardinalities=list(cat_cardinalities),
-                  n_outputs=n_outputs, lr_schedule=lr_schedule)
+    common = {
+        "net": net,
+        "optimizer": optimizer,
+        "n_num_features": n_num_features,
+        "cat_cardinalities": list(cat_cardinalities),
+        "n_outputs": n_outputs,
+        "lr_schedule": lr_schedule,
+    }
     if task == "regression":  # a decision threshold means nothing for a regressor
         if class_weights is not None:
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")

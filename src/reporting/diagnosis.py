@@ -94,15 +94,20 @@ def diagnose(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tensor, task: s
                 f"predicting the mean for every row. Likely cause: {cause}"
             )
     else:
-        threshold = float(getattr(model, "threshold", 0.5))
-        accuracy = float(binary_accuracy(predicted, target.long(), threshold=threshold))
-        positive_rate = float(target.float().mean())
-        majority = int(positive_rate > 0.5)
-        majority_rate = max(positive_rate, 1 - positive_rate)
+        if task == "multiclass":
+            accuracy = float((predicted.argmax(1) == target.long()).float().mean())
+            counts = torch.bincount(target.long(), minlength=predicted.shape[1])
+            majority, majority_rate = int(counts.argmax()), float(counts.max() / counts.sum())
+        else:
+            threshold = float(getattr(model, "threshold", 0.5))
+            accuracy = float(binary_accuracy(predicted, target.long(), threshold=threshold))
+            positive_rate = float(target.float().mean())
+            majority = int(positive_rate > 0.5)
+            majority_rate = max(positive_rate, 1 - positive_rate)
         diagnosis.details.update(val_acc=accuracy, majority_class_rate=majority_rate)
         if accuracy <= majority_rate + 1e-9:
             labels = class_labels or []
-            name = f"'{labels[majority]}' ({majority})" if len(labels) == 2 else str(majority)
+            name = f"'{labels[majority]}' ({majority})" if len(labels) > majority else str(majority)
             diagnosis.warnings.append(
                 f"no better than a constant guess: validation accuracy {accuracy:.4f} is at most the majority-class "
                 f"rate {majority_rate:.4f} (always predicting class {name}). Likely cause: {cause}"

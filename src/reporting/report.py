@@ -33,7 +33,7 @@ def write_test_report(
     actual = y_test.reshape(-1).numpy()
     predicted = predict_in_batches(model, x_test, datamodule.batch_size).numpy()
     threshold = getattr(model, "threshold", None)
-    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, table.task, threshold)
+    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, table.task, threshold, table.class_labels)
 
     figures = {}
     if history is not None:
@@ -49,12 +49,18 @@ def write_test_report(
     return diagnose(model, x_val, y_val, table.task, datamodule.batch_size, table.class_labels)
 
 
-def write_test_predictions(path: Path, actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None) -> None:
+def write_test_predictions(
+    path: Path, actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
+) -> None:
     """The data behind the test figures, one row per test row in split order."""
     import pandas as pd
 
     if task == "regression":
         frame = pd.DataFrame({"actual": actual, "predicted": predicted})
+    elif task == "multiclass":  # a probability per class, and the most probable class
+        labels = list(class_labels) or [str(c) for c in range(predicted.shape[1])]
+        frame = pd.DataFrame({"actual": actual.astype(int), **{f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}})
+        frame["predicted"] = predicted.argmax(1)
     else:
         # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
         frame = pd.DataFrame({"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)})

@@ -74,7 +74,10 @@ def print_report(
     for name, value in test.items():
         table.add_row(name, f"{value:.4f}" if math.isfinite(value) else str(value))
     for name, matrix in matrices.items():
-        table.add_row(name, "\n".join(" ".join(f"{v:>4d}" for v in row) for row in matrix))
+        if isinstance(matrix, dict):  # a value per class, by class name
+            table.add_row(name, "\n".join(f"{label}: {value:.4f}" for label, value in matrix.items()))
+        else:
+            table.add_row(name, "\n".join(" ".join(f"{v:>4d}" for v in row) for row in matrix))
     for name, value in rows:
         table.add_row(name, value)
     dead_units = diagnostics.get("dead_units")

@@ -19,8 +19,8 @@ GUIDE = ROOT / "docs" / "extending.md"
 def guide_code_blocks() -> tuple[str, str]:
     """The guide's Python class and its YAML, exactly as a reader would copy them."""
     text = GUIDE.read_text()
-    python = re.search(r"```python\n(.*?)```", text, re.S).group(1)
-    yaml = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    python = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
+    yaml = re.search(r"```yaml\n(.*?)```", text, re.DOTALL).group(1)
     return "\n".join(line.removeprefix("   ") for line in python.splitlines()), "\n".join(
         line.removeprefix("   ") for line in yaml.splitlines()
     )

@@ -1,10 +1,16 @@
-import numpy as np
-import torch
 from functools import partial
 
+import numpy as np
 import pytest
+import torch
 
-from src.models.tasks import BinaryModule, MulticlassModule, RegressionModule, balanced_class_weights, task_module
+from src.models.tasks import (
+    BinaryModule,
+    MulticlassModule,
+    RegressionModule,
+    balanced_class_weights,
+    task_module,
+)
 
 adam = partial(torch.optim.Adam, lr=1e-3)
 

@@ -23,7 +23,7 @@ def net_class(target: Any) -> type[nn.Module]:
         raise UserError(f"model.net._target_ must name a class of this project under src. (e.g. src.models.nets.mlp.MLP); got {target!r}")
     try:
         cls = get_class(target)
-    except Exception:
+    except Exception:  # noqa: BLE001  (Hydra raises several types for a name it cannot import; each means the same)
         raise UserError(f"model.net._target_ names a class this project does not have: {target}") from None
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise UserError(f"model.net._target_ must name an nn.Module; got {target}")
