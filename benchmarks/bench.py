@@ -65,7 +65,7 @@ def build_run(experiment: str, out: Path, epochs: int):
     cfg = config(experiment, out, epochs)
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build_datamodule(cfg)
-    return cfg, datamodule, build_model(cfg, datamodule.n_features), instantiate(cfg.logger)
+    return cfg, datamodule, build_model(cfg, datamodule), instantiate(cfg.logger)
 
 
 def time_pair(experiment: str, epochs: int) -> dict[str, list[tuple[float, float]]]:
