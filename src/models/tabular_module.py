@@ -1,24 +1,25 @@
-"""What the regressor and the classifier share: the network, the optimizer and the epoch loop's bookkeeping.
+"""What the regressor and the classifier share: the network, the optimizer, the loss and metric bookkeeping.
 
-Training uses manual optimization over a group of mini-batches per Lightning step (see BatchGroups): the
-per-batch work is exactly the lesson's zero_grad / backward / step, while Lightning's per-step machinery runs
-once per group. Epoch losses are the lesson's: the unweighted mean of the batch losses.
+The training, validation and test steps come from FastSteps (src/models/fast_steps.py): a group of mini-batches
+per Lightning step, with Lightning's gradient clipping, accumulation and precision. Epoch losses are the lesson's:
+the unweighted mean of the batch losses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import lightning as L
+import math
+
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
+from src.models.fast_steps import FastSteps
 from src.models.network import build_network
 
 
-class TabularModule(L.LightningModule):
-    target_dtype = torch.float32  # what the task's metrics expect as targets
+class TabularModule(FastSteps):
 
     def __init__(
         self,
@@ -34,7 +35,6 @@ class TabularModule(L.LightningModule):
         # the optimizer factory is config, not state: keep checkpoints free of pickled callables
         # (the run logs its whole config to TensorBoard at the end, with the final metrics)
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
-        self.automatic_optimization = False
         self.optimizer_factory = optimizer
         self.net = build_network(n_features, list(hidden), norm=norm, dropout=dropout, embedding=embedding)
         self.lr_schedule = lr_schedule
@@ -44,9 +44,6 @@ class TabularModule(L.LightningModule):
         self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")})
         self.val_metrics = self.make_metrics().clone(prefix="val_")
         self.test_metrics = self.make_metrics().clone(prefix="test_")
-        self.matrices: dict[str, dict[str, list]] = {}  # non-scalar results (the confusion matrix) per stage
-        self.train_results: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
-        self.val_results: dict[str, float] = {}
 
     # --- what a task defines -------------------------------------------------------------------------
     def make_metrics(self) -> MetricCollection:
@@ -63,7 +60,9 @@ class TabularModule(L.LightningModule):
         optimizer = self.make_optimizer()
         if self.lr_schedule is None:
             return optimizer
-        total_steps = self.trainer.max_epochs * self.trainer.datamodule.n_batches("train")
+        # one scheduler step per optimizer step: accumulation steps once every accumulate_grad_batches mini-batches
+        steps_per_epoch = math.ceil(self.trainer.datamodule.n_batches("train") / self.step_settings.accumulate_grad_batches)
+        total_steps = self.trainer.max_epochs * steps_per_epoch
         return {"optimizer": optimizer, "lr_scheduler": self.make_lr_scheduler(optimizer, total_steps)}
 
     def make_optimizer(self) -> torch.optim.Optimizer:
@@ -80,86 +79,6 @@ class TabularModule(L.LightningModule):
                 optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=cycles_momentum
             )
         return None
-
-    # --- one Lightning step = a group of mini-batches ---------------------------------------------------
-    def training_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        losses = []
-        for i, (x, y) in enumerate(batches):
-            loss = self.loss(self(x), y)
-            if i == len(batches) - 1:
-                # The group's last step goes through Lightning (hooks, precision plugin, global_step += 1) ...
-                optimizer.zero_grad()
-                self.manual_backward(loss)
-                optimizer.step()
-            else:
-                # ... the others are the lesson's plain step: Lightning's wrappers cost ~0.5 ms per step here
-                optimizer.optimizer.zero_grad()
-                loss.backward()
-                optimizer.optimizer.step()
-            if scheduler is not None:  # manual optimization: Lightning leaves the stepping to us
-                scheduler.step()
-            losses.append(loss.detach())
-        self.losses["train_loss"].update(torch.stack(losses))
-        if self.trainer.is_last_batch:
-            # now, so every callback's on_train_epoch_end sees it
-            self.train_results = self.epoch_results("train")
-            self.show_callbacks("train_loss", self.train_results["train_loss"])
-
-    def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> torch.Tensor:
-        """Loss per batch into the stage's mean, predictions of the whole group into its metrics."""
-        preds = [self(x) for x, _ in batches]
-        losses = torch.stack([self.loss(p, y) for p, (_, y) in zip(preds, batches)])
-        self.losses[f"{stage}_loss"].update(losses)
-        target = torch.cat([y for _, y in batches])
-        self.stage_metrics(stage).update(torch.cat(preds).squeeze(1), target.squeeze(1).to(self.target_dtype))
-        return torch.cat(preds)
-
-    def stage_metrics(self, stage: str) -> MetricCollection:
-        return self.val_metrics if stage == "val" else self.test_metrics
-
-    def validation_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.evaluate_batches(batches, "val")
-
-    def test_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.evaluate_batches(batches, "test")
-
-    # --- once per epoch ---------------------------------------------------------------------------------
-    def epoch_results(self, stage: str) -> dict[str, float]:
-        """Compute and reset the stage's loss and metrics (reduced over all ranks); scalars as floats."""
-        results = {f"{stage}_loss": self.losses[f"{stage}_loss"].compute()}
-        self.losses[f"{stage}_loss"].reset()
-        if stage == "train":
-            return {k: float(v) for k, v in results.items()}
-        metrics = self.stage_metrics(stage)
-        computed = metrics.compute()
-        metrics.reset()
-        results.update({k: v for k, v in computed.items() if v.numel() == 1})
-        self.matrices[stage] = {k: v.tolist() for k, v in computed.items() if v.numel() > 1}
-        return {k: float(v) for k, v in results.items()}
-
-    def on_validation_epoch_end(self) -> None:
-        results = self.epoch_results("val")
-        if not self.trainer.sanity_checking:
-            self.val_results = results
-            self.show_callbacks("val_loss", results["val_loss"])
-
-    def show_callbacks(self, name: str, value: float) -> None:
-        """What `self.log(name, value, logger=False)` does for an epoch's scalar already reduced over all ranks:
-        put it in `trainer.callback_metrics`, where EarlyStopping and ModelCheckpoint read what they monitor.
-        Without `self.log`'s bookkeeping (it deep-copies its metadata on every call), ~1 ms an epoch less."""
-        self.trainer.callback_metrics[name] = torch.tensor(value)
-
-    def on_train_epoch_end(self) -> None:
-        # Validation has run: the epoch's scalars go to the loggers in one call, with the 1-based epoch as step.
-        scalars = {**self.train_results, **self.val_results}
-        self.train_results, self.val_results = {}, {}
-        for logger in self.loggers:
-            logger.log_metrics(scalars, step=self.current_epoch + 1)
-
-    def on_test_epoch_end(self) -> None:
-        self.test_results = self.epoch_results("test")
-        self.log_dict(self.test_results)
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
