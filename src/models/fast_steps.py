@@ -18,7 +18,7 @@ optimization) and hands them to the module. The last optimizer step of each grou
 (`LightningOptimizer.optimizer`) directly, as the lesson does.
 
 Validation computes what someone looks at: the loss and every monitored metric each epoch, the whole metric set
-every `val_metrics_every_n_epochs` epochs (for the loggers) and at test. Epoch scalars reach EarlyStopping and
+every `val_metrics_every_n_epochs` epochs from the first (for the loggers) and at test. Epoch scalars reach EarlyStopping and
 ModelCheckpoint through `trainer.callback_metrics` (what `self.log(..., logger=False)` fills, without its ~0.3 ms
 of bookkeeping a call) and the loggers in one `log_metrics` call an epoch.
 
@@ -177,7 +177,8 @@ class FastSteps(L.LightningModule):
     def full_metrics_epoch(self) -> bool:
         if self._trainer is None:  # the plain reference loop computes every metric every epoch
             return True
-        return self.trainer.sanity_checking or (self.current_epoch + 1) % self.step_settings.val_metrics_every_n_epochs == 0
+        # epochs 1, n + 1, 2n + 1, ...: a short run still shows every metric once
+        return self.trainer.sanity_checking or self.current_epoch % self.step_settings.val_metrics_every_n_epochs == 0
 
     def metrics_to_update(self, stage: str) -> dict:
         collection = self.stage_metrics(stage)

@@ -177,3 +177,24 @@ def test_model_summary_shows_the_network_and_its_parameters(tmp_path, capsys):
     n_params = sum(p.numel() for p in model.net.parameters())
     assert "net" in out and "Trainable params" in out
     assert f"{n_params / 1000:.1f} K" in out  # Lightning's own rounding of the network's parameter count
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (("trainer.val_check_interval=0.5",), "trainer.val_check_interval=0.5 counts mini-batches, but one Lightning step runs data.steps_per_execution=None"),
+        (("trainer.precision=16-mixed",), "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed"),
+        (("trainer.precision=64-true",), "trainer.precision must be one of 32-true, 32, bf16-mixed, 16-mixed; got '64-true'"),
+        (("trainer.gradient_clip_algorithm=max",), "trainer.gradient_clip_algorithm must be null (norm) or one of norm, value; got 'max'"),
+        (("trainer.accumulate_grad_batches=0",), "trainer.accumulate_grad_batches must be an integer >= 1; got 0"),
+        (("runner=plain", "trainer.gradient_clip_val=0.5"), "trainer.gradient_clip_val=0.5 is a Lightning Trainer flag; runner=plain is the lesson's loop"),
+        (("runner=plain", "trainer.precision=bf16-mixed"), "trainer.precision=bf16-mixed is a Lightning Trainer flag"),
+    ],
+)
+def test_a_flag_whose_meaning_cannot_be_kept_is_refused_in_one_line(overrides, message):
+    from src.config import validate_config
+    from src.errors import UserError
+
+    with pytest.raises(UserError) as error:
+        validate_config(compose_config(*overrides))
+    assert message in str(error.value) and "\n" not in str(error.value)

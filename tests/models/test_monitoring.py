@@ -39,3 +39,11 @@ def cfg_path(cfg):
     from pathlib import Path
 
     return Path(cfg.paths.output_dir)
+
+
+def test_a_run_that_validates_every_second_epoch_trains_tests_and_reports(make_config):
+    result = train(make_config("trainer.max_epochs=4", "trainer.check_val_every_n_epoch=2", "model.optimizer.lr=0.01"))
+    assert result.stopped_epoch == 4 and result.best_epoch in (2, 4)  # checkpoints are judged where validation ran
+    assert result.val_loss[0] != result.val_loss[0]  # NaN: nothing validated yet
+    assert result.val_loss[2] == result.val_loss[1]  # epoch 3 keeps epoch 2's val_loss, as the callbacks saw it
+    assert result.test
