@@ -58,20 +58,23 @@ def setup(tmp_path, *overrides):
     return cfg, datamodule, build_model(cfg, datamodule.n_features)
 
 
-def fit_both(tmp_path, overrides=(), lightning_flags=None, validate=False, fast_callbacks=(), reference_callbacks=()):
+def fit_both(tmp_path, overrides=(), lightning_flags=None, validate=False, fast_callbacks=(), reference_callbacks=(), plugins=None):
     """(fast model, fast trainer, reference module, reference trainer) after training both from the same start."""
+    quiet = {**QUIET, "plugins": (plugins or (lambda: []))(), **({"precision": None} if plugins else {})}
     cfg, datamodule, model = setup(tmp_path / "fast", *overrides)
     start = copy.deepcopy(model)
     limits = {} if validate else {"limit_val_batches": 0}
-    fast = build_trainer(cfg.trainer, model, callbacks=list(fast_callbacks), **QUIET, **limits)
+    fast = build_trainer(cfg.trainer, model, callbacks=list(fast_callbacks), **quiet, **limits)
     fast.fit(model, datamodule=datamodule)
 
     ref_cfg, ref_data, _ = setup(tmp_path / "ref", *overrides, "data.steps_per_execution=1")
     reference = Automatic(start, lr=0.01)
-    flags = {"precision": str(cfg.trainer.precision), **(lightning_flags or {})}
+    flags = {} if plugins else {"precision": str(cfg.trainer.precision)}
+    flags.update(lightning_flags or {})
+    quiet = {**QUIET, "plugins": (plugins or (lambda: []))()}
     ref_trainer = L.Trainer(max_epochs=cfg.trainer.max_epochs, accelerator="cpu", enable_progress_bar=False, callbacks=list(reference_callbacks),
                             check_val_every_n_epoch=cfg.trainer.check_val_every_n_epoch,
-                            val_check_interval=cfg.trainer.val_check_interval, num_sanity_val_steps=0, **QUIET, **limits, **flags)
+                            val_check_interval=cfg.trainer.val_check_interval, num_sanity_val_steps=0, **quiet, **limits, **flags)
     ref_trainer.fit(reference, datamodule=ref_data)
     return model, fast, reference, ref_trainer
 
@@ -198,3 +201,20 @@ def test_a_flag_whose_meaning_cannot_be_kept_is_refused_in_one_line(overrides, m
     with pytest.raises(UserError) as error:
         validate_config(compose_config(*overrides))
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_16_mixed_scales_unscales_clips_and_steps_like_lightning(tmp_path):
+    # Users get 16-mixed on a GPU only (src/config.py: bf16-mixed on the CPU), and Trainer(precision="16-mixed") on
+    # the CPU falls back to bf16. Lightning's own 16-mixed plugin with a CPU GradScaler runs the same scaler path as
+    # on a GPU: scale the loss, unscale before clipping, step, update the scale.
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    def fp16():
+        return [MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))]
+
+    overrides = ("trainer.gradient_clip_val=0.05", "data.steps_per_execution=3")
+    model, fast, reference, _ = fit_both(tmp_path, overrides, {"gradient_clip_val": 0.05}, plugins=fp16)
+    assert fast.precision_plugin.scaler.get_scale() == reference.trainer.precision_plugin.scaler.get_scale()
+    assert_same_weights(model, reference, atol=1e-3)  # fp16 rounding of the forward
+    _, _, full, _ = fit_both(tmp_path / "fp32", overrides, {"gradient_clip_val": 0.05})
+    assert max_difference(model, full.inner) > 0  # autocast to float16 was on
