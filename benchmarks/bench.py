@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, "
           f"torch {torch.__version__}, one torch thread; {time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"{'experiment':<10} {'runner':<10} {'cpu ms/epoch':>13}  each repeat (epochs {{long}} - {{short}})")
+    print(f"{'experiment':<10} {'runner':<10} {'cpu ms/epoch':>13}  each repeat (long run - short run, per extra epoch)")
     missed = []
     with tempfile.TemporaryDirectory() as log_dir:
         for experiment in args.experiments:

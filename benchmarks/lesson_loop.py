@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from copy import deepcopy
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ def lesson_data(experiment: str):
     data = fetch_california_housing() if experiment == "housing" else load_breast_cancer()
     x = torch.from_numpy(data.data).float()
     y = torch.from_numpy(data.target).float().unsqueeze(1)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=21)
+    x_train, _x_test, y_train, _y_test = train_test_split(x, y, test_size=0.2, random_state=21)
     x_train, x_valid, y_train, y_valid = train_test_split(x_train, y_train, test_size=0.25, random_state=21)
     scaler = StandardScaler().fit(x_train.numpy())
     x_train = torch.from_numpy(scaler.transform(x_train.numpy())).float()
@@ -41,7 +42,7 @@ SETTINGS = {"housing": ([3, 3, 3], 256), "cancer": ([25, 20, 15, 10, 5], 32)}
 
 def lesson_model(experiment: str, n_features: int) -> nn.Module:
     widths = [n_features, *SETTINGS[experiment][0]]
-    layers = [m for a, b in zip(widths, widths[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+    layers = [m for a, b in pairwise(widths) for m in (nn.Linear(a, b), nn.ReLU())]
     return nn.Sequential(*layers, nn.Linear(widths[-1], 1), *([nn.Sigmoid()] if experiment == "cancer" else []))
 
 

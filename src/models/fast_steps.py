@@ -110,7 +110,7 @@ class FastSteps(L.LightningModule):
 
     # --- what can be monitored ---------------------------------------------------------------------------
     def monitorable_metrics(self) -> list[str]:
-        names = [f"val_{k}" for k in self.make_metrics().keys() if k not in self.non_scalar_metrics]
+        names = [f"val_{k}" for k in self.make_metrics() if k not in self.non_scalar_metrics]
         return ["train_loss", "val_loss", *names]
 
     def on_fit_start(self) -> None:

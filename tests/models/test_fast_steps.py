@@ -60,18 +60,18 @@ def setup(tmp_path, *overrides):
 
 def fit_both(tmp_path, overrides=(), lightning_flags=None, validate=False, fast_callbacks=(), reference_callbacks=(), plugins=None):
     """(fast model, fast trainer, reference module, reference trainer) after training both from the same start."""
-    quiet = {**QUIET, "plugins": (plugins or (lambda: []))(), **({"precision": None} if plugins else {})}
+    quiet = {**QUIET, "plugins": (plugins or list)(), **({"precision": None} if plugins else {})}
     cfg, datamodule, model = setup(tmp_path / "fast", *overrides)
     start = copy.deepcopy(model)
     limits = {} if validate else {"limit_val_batches": 0}
     fast = build_trainer(cfg.trainer, model, callbacks=list(fast_callbacks), **quiet, **limits)
     fast.fit(model, datamodule=datamodule)
 
-    ref_cfg, ref_data, _ = setup(tmp_path / "ref", *overrides, "data.steps_per_execution=1")
+    _, ref_data, _ = setup(tmp_path / "ref", *overrides, "data.steps_per_execution=1")
     reference = Automatic(start, lr=0.01)
     flags = {} if plugins else {"precision": str(cfg.trainer.precision)}
     flags.update(lightning_flags or {})
-    quiet = {**QUIET, "plugins": (plugins or (lambda: []))()}
+    quiet = {**QUIET, "plugins": (plugins or list)()}
     ref_trainer = L.Trainer(max_epochs=cfg.trainer.max_epochs, accelerator="cpu", enable_progress_bar=False, callbacks=list(reference_callbacks),
                             check_val_every_n_epoch=cfg.trainer.check_val_every_n_epoch,
                             val_check_interval=cfg.trainer.val_check_interval, num_sanity_val_steps=0, **quiet, **limits, **flags)
@@ -109,7 +109,7 @@ def test_clipping_and_accumulation_give_lightnings_weights(tmp_path, overrides, 
 
 
 def test_without_flags_the_fast_path_gives_lightnings_weights(tmp_path):
-    model, fast, reference, ref_trainer = fit_both(tmp_path)
+    model, fast, reference, _ = fit_both(tmp_path)
     assert_same_weights(model, reference, atol=1e-6)
     assert fast.global_step == EPOCHS  # one Lightning-counted step per epoch (the group's last optimizer step)
 
