@@ -41,7 +41,7 @@ class EpochProgressBar(ProgressBar):
         self.enabled = True
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self.enabled or trainer.sanity_checking:
+        if not self.enabled or not trainer.is_global_zero:  # under DDP one bar, rank 0's
             return
         self.bar = tqdm(
             total=trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None,

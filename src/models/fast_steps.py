@@ -75,14 +75,14 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
     return instantiate(trainer_cfg, **kwargs)
 
 
-def monitors(callbacks) -> dict[str, str]:
-    """{callback name: metric it monitors} for every callback with a `monitor`."""
-    return {type(c).__name__: c.monitor for c in callbacks if getattr(c, "monitor", None)}
+def monitors(callbacks) -> list[tuple[str, str]]:
+    """(callback class name, metric it monitors) for every callback with a `monitor`."""
+    return [(type(c).__name__, c.monitor) for c in callbacks if getattr(c, "monitor", None)]
 
 
 def check_monitors(callbacks, model: FastSteps) -> None:
     allowed = model.monitorable_metrics()
-    for name, metric in monitors(callbacks).items():
+    for name, metric in monitors(callbacks):
         if metric not in allowed:
             raise UserError(
                 f"{name} monitors {metric!r}, which this model does not log; it logs {', '.join(allowed)} "
@@ -114,7 +114,7 @@ class FastSteps(L.LightningModule):
         return ["train_loss", "val_loss", *names]
 
     def on_fit_start(self) -> None:
-        self.monitored = {m for m in monitors(self.trainer.callbacks).values() if m not in ("train_loss", "val_loss")}
+        self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m not in ("train_loss", "val_loss")}
 
     def on_train_epoch_start(self) -> None:
         self.batch_in_epoch = 0
