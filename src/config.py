@@ -189,8 +189,8 @@ def validate_step_flags(cfg: DictConfig) -> None:
     interval = trainer.get("val_check_interval", 1.0)
     _check(
         interval in (None, 1.0) or cfg.data.get("steps_per_execution") == 1,
-        f"trainer.val_check_interval={interval} counts mini-batches, but one Lightning step runs "
-        f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} of them (null: a whole epoch); "
+        f"trainer.val_check_interval={interval} is counted in Lightning steps, and one step runs "
+        f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} mini-batches (null: a whole epoch); "
         "set data.steps_per_execution=1 or use trainer.check_val_every_n_epoch",
     )
     if cfg.runner == "plain":

@@ -185,7 +185,7 @@ def test_model_summary_shows_the_network_and_its_parameters(tmp_path, capsys):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (("trainer.val_check_interval=0.5",), "trainer.val_check_interval=0.5 counts mini-batches, but one Lightning step runs data.steps_per_execution=None"),
+        (("trainer.val_check_interval=0.5",), "trainer.val_check_interval=0.5 is counted in Lightning steps, and one step runs data.steps_per_execution=None"),
         (("trainer.precision=16-mixed",), "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed"),
         (("trainer.precision=64-true",), "trainer.precision must be one of 32-true, 32, bf16-mixed, 16-mixed; got '64-true'"),
         (("trainer.gradient_clip_algorithm=max",), "trainer.gradient_clip_algorithm must be null (norm) or one of norm, value; got 'max'"),
