@@ -200,15 +200,61 @@ def validate_optimizer(optimizer: DictConfig) -> None:
     _check(_is_number(decay) and decay >= 0, f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
+PROFILERS = ("simple", "advanced", "pytorch")
+CLIP_ALGORITHMS = ("norm", "value")
+# Trainer flags the lesson's loop (runner=plain) does not have: refused there rather than ignored
+LIGHTNING_ONLY = {"gradient_clip_val": None, "accumulate_grad_batches": 1, "precision": "32-true", "detect_anomaly": False,
+                  "profiler": None, "check_val_every_n_epoch": 1, "val_check_interval": 1.0}
+
+
 def validate_training(cfg: DictConfig) -> None:
     trainer = cfg.trainer
-    precision = str(trainer.get("precision", "32-true"))
-    _check(
-        not precision.startswith("16") or cfg.data.steps_per_execution == 1,
-        f"trainer.precision={precision} needs data.steps_per_execution=1 (only Lightning's own steps scale the fp16 loss); "
-        f"got {cfg.data.steps_per_execution!r}",
-    )
+    validate_step_flags(cfg)
     _check(_is_int(trainer.max_epochs) and trainer.max_epochs >= 1, f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}")
     es = cfg.callbacks.get("early_stopping")
     if es is not None:
         _check(_is_int(es.patience) and es.patience >= 0, f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}")
+
+
+def validate_step_flags(cfg: DictConfig) -> None:
+    """The Trainer flags the fast steps apply or depend on (src/models/fast_steps.py), checked before any work."""
+    trainer = cfg.trainer
+    precision = str(trainer.get("precision", "32-true"))
+    _one_of(precision, PRECISIONS, "trainer.precision")
+    on_gpu = str(trainer.get("accelerator")) in ("gpu", "cuda", "auto")
+    _check(
+        precision != "16-mixed" or on_gpu,
+        "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed",
+    )
+    clip = trainer.get("gradient_clip_val")
+    _check(clip is None or (_is_number(clip) and clip >= 0), f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
+    algorithm = trainer.get("gradient_clip_algorithm")
+    _check(
+        algorithm is None or algorithm in CLIP_ALGORITHMS,
+        f"trainer.gradient_clip_algorithm must be null (norm) or one of {', '.join(CLIP_ALGORITHMS)}; got {algorithm!r}",
+    )
+    accumulate = trainer.get("accumulate_grad_batches", 1)
+    _check(_is_int(accumulate) and accumulate >= 1, f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}")
+    every = trainer.get("val_metrics_every_n_epochs", 1)
+    _check(_is_int(every) and every >= 1, f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
+    profiler = trainer.get("profiler")
+    _check(
+        profiler is None or profiler in PROFILERS or OmegaConf.is_dict(profiler),
+        f"trainer.profiler must be null or one of {', '.join(PROFILERS)}; got {profiler!r}",
+    )
+    interval = trainer.get("val_check_interval", 1.0)
+    _check(
+        interval in (None, 1.0) or cfg.data.get("steps_per_execution") == 1,
+        f"trainer.val_check_interval={interval} is counted in Lightning steps, and one step runs "
+        f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} mini-batches (null: a whole epoch); "
+        "set data.steps_per_execution=1 or use trainer.check_val_every_n_epoch",
+    )
+    if cfg.runner == "plain":
+        for key, default in LIGHTNING_ONLY.items():
+            value = trainer.get(key, default)
+            _check(
+                value == default or (key == "precision" and str(value) == "32"),
+                f"trainer.{key}={value} is a Lightning Trainer flag; runner=plain is the lesson's loop without it "
+                f"(use runner=lightning, or trainer.{key}={default})",
+            )

@@ -45,6 +45,7 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
     from src.callbacks.latest_checkpoint import LatestCheckpoint
     from src.callbacks.rng_state import RNGState
     from src.callbacks.stop_on_signal import StopOnSignal
+    from src.models.fast_steps import build_trainer
     from src.reporting.history import LossHistory
     from src.reporting.results import RunResult
 
@@ -53,7 +54,9 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
     # a run that early stopping had already stopped (killed while testing) only needs its testing and report
     limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, history, RNGState(), stop, *extra_callbacks], logger=logger, **limits)
+    # the step flags Lightning refuses under manual optimization go to the model's fast steps (src/models/fast_steps.py)
+    all_callbacks = [*callbacks, history, RNGState(), stop, *extra_callbacks]
+    trainer = build_trainer(cfg.trainer, model, callbacks=all_callbacks, logger=logger, **limits)
     if resume is not None:  # the run's own checkpoints are there by design
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     with stopped_by_signal(stop):

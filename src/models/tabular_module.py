@@ -6,25 +6,25 @@ says how they become predictions (`link`) and what its loss is. A net may return
 ensemble of k members: training takes the mean of the members' losses, and validation, test and predict the
 mean prediction (TabM's recipe), so early stopping and checkpoints follow the ensemble.
 
-Training uses manual optimization over a group of mini-batches per Lightning step (see BatchGroups): the
-per-batch work is exactly the lesson's zero_grad / backward / step, while Lightning's per-step machinery runs
-once per group. Epoch losses are the lesson's: the unweighted mean of the batch losses.
+The training, validation and test steps come from FastSteps (src/models/fast_steps.py): a group of mini-batches
+per Lightning step, with Lightning's gradient clipping, accumulation and precision. Epoch losses are the lesson's:
+the unweighted mean of the batch losses.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-import lightning as L
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
+from src.models.fast_steps import FastSteps
 from src.models.nets.build import build_net
 
 
-class TabularModule(L.LightningModule):
-    target_dtype = torch.float32  # what the task's metrics expect as targets
+class TabularModule(FastSteps):
 
     def __init__(
         self,
@@ -40,7 +40,6 @@ class TabularModule(L.LightningModule):
         # (the run logs its whole config to TensorBoard at the end, with the final metrics);
         # `net` is plain settings with its `_target_`, so a checkpoint rebuilds it with a weights_only load
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
-        self.automatic_optimization = False
         self.optimizer_factory = optimizer
         self.net = build_net(net, n_num_features, list(cat_cardinalities), n_outputs)
         self.lr_schedule = lr_schedule
@@ -50,9 +49,6 @@ class TabularModule(L.LightningModule):
         self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")})
         self.val_metrics = self.make_metrics().clone(prefix="val_")
         self.test_metrics = self.make_metrics().clone(prefix="test_")
-        self.matrices: dict[str, dict[str, list]] = {}  # non-scalar results (the confusion matrix) per stage
-        self.train_results: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
-        self.val_results: dict[str, float] = {}
 
     # --- what a task defines -------------------------------------------------------------------------
     def make_metrics(self) -> MetricCollection:
@@ -103,7 +99,9 @@ class TabularModule(L.LightningModule):
         optimizer = self.make_optimizer()
         if self.lr_schedule is None:
             return optimizer
-        total_steps = self.trainer.max_epochs * self.trainer.datamodule.n_batches("train")
+        # one scheduler step per optimizer step: accumulation steps once every accumulate_grad_batches mini-batches
+        steps_per_epoch = math.ceil(self.trainer.datamodule.n_batches("train") / self.step_settings.accumulate_grad_batches)
+        total_steps = self.trainer.max_epochs * steps_per_epoch
         return {"optimizer": optimizer, "lr_scheduler": self.make_lr_scheduler(optimizer, total_steps)}
 
     def make_optimizer(self) -> torch.optim.Optimizer:
@@ -121,90 +119,9 @@ class TabularModule(L.LightningModule):
             )
         return None
 
-    # --- one Lightning step = a group of mini-batches ---------------------------------------------------
-    def training_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        losses = []
-        for i, (x, y) in enumerate(batches):
-            loss = self.loss(self(x), y)
-            if i == len(batches) - 1:
-                # The group's last step goes through Lightning (hooks, precision plugin, global_step += 1) ...
-                optimizer.zero_grad()
-                self.manual_backward(loss)
-                optimizer.step()
-            else:
-                # ... the others are the lesson's plain step: Lightning's wrappers cost ~0.5 ms per step here
-                optimizer.optimizer.zero_grad()
-                loss.backward()
-                optimizer.optimizer.step()
-            if scheduler is not None:  # manual optimization: Lightning leaves the stepping to us
-                scheduler.step()
-            losses.append(loss.detach())
-        self.losses["train_loss"].update(torch.stack(losses))
-        if self.trainer.is_last_batch:
-            # now, so every callback's on_train_epoch_end sees it
-            self.train_results = self.epoch_results("train")
-            self.show_callbacks("train_loss", self.train_results["train_loss"])
-
-    def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> torch.Tensor:
-        """Loss per batch into the stage's mean, predictions of the whole group into its metrics."""
-        outputs = [self(x) for x, _ in batches]
-        losses = torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)])
-        self.losses[f"{stage}_loss"].update(losses)
-        target = torch.cat([y for _, y in batches])
-        preds = self.to_predictions(torch.cat(outputs))
-        self.stage_metrics(stage).update(*self.metric_inputs(preds, target))
-        return preds
-
-    def stage_metrics(self, stage: str) -> MetricCollection:
-        return self.val_metrics if stage == "val" else self.test_metrics
-
-    def validation_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.evaluate_batches(batches, "val")
-
-    def test_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.evaluate_batches(batches, "test")
-
-    # --- once per epoch ---------------------------------------------------------------------------------
-    def epoch_results(self, stage: str) -> dict[str, float]:
-        """Compute and reset the stage's loss and metrics (reduced over all ranks); scalars as floats."""
-        results = {f"{stage}_loss": self.losses[f"{stage}_loss"].compute()}
-        self.losses[f"{stage}_loss"].reset()
-        if stage == "train":
-            return {k: float(v) for k, v in results.items()}
-        metrics = self.stage_metrics(stage)
-        computed = metrics.compute()
-        metrics.reset()
-        results.update({k: v for k, v in computed.items() if v.numel() == 1})
-        self.matrices[stage] = {k: self.non_scalar(k, v) for k, v in computed.items() if v.numel() > 1}
-        return {k: float(v) for k, v in results.items()}
-
     def non_scalar(self, name: str, value: torch.Tensor):
         """A metric with more than one value, as plain data: a matrix as nested lists (tasks may name classes)."""
         return value.tolist()
-
-    def on_validation_epoch_end(self) -> None:
-        results = self.epoch_results("val")
-        if not self.trainer.sanity_checking:
-            self.val_results = results
-            self.show_callbacks("val_loss", results["val_loss"])
-
-    def show_callbacks(self, name: str, value: float) -> None:
-        """What `self.log(name, value, logger=False)` does for an epoch's scalar already reduced over all ranks:
-        put it in `trainer.callback_metrics`, where EarlyStopping and ModelCheckpoint read what they monitor.
-        Without `self.log`'s bookkeeping (it deep-copies its metadata on every call), ~1 ms an epoch less."""
-        self.trainer.callback_metrics[name] = torch.tensor(value)
-
-    def on_train_epoch_end(self) -> None:
-        # Validation has run: the epoch's scalars go to the loggers in one call, with the 1-based epoch as step.
-        scalars = {**self.train_results, **self.val_results}
-        self.train_results, self.val_results = {}, {}
-        for logger in self.loggers:
-            logger.log_metrics(scalars, step=self.current_epoch + 1)
-
-    def on_test_epoch_end(self) -> None:
-        self.test_results = self.epoch_results("test")
-        self.log_dict(self.test_results)
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -1,11 +1,27 @@
-"""The benchmark times what it says: both runners, every epoch but the first of each turn, in turns."""
+"""The benchmark's yardstick is the lesson's loop on the project's own data, and both runners are timed alike."""
 
-from benchmarks.bench import EPOCHS_PER_TURN, time_pair
+import torch
+
+from benchmarks.bench import EPOCHS, lesson_command, lightning_command
+from benchmarks.lesson_loop import lesson_data
+from tests.conftest import compose_config
 
 
-def test_both_runners_are_timed_on_the_same_epochs_taking_turns():
-    epochs = 4 * EPOCHS_PER_TURN
-    times = time_pair("cancer", epochs)
-    timed = epochs - epochs // EPOCHS_PER_TURN  # each turn's first epoch starts with the other runner's caches
-    assert len(times["plain"]) == len(times["lightning"]) == timed
-    assert all(wall > 0 and cpu > 0 for runner in times.values() for wall, cpu in runner)
+def test_the_lesson_loop_trains_on_the_same_rows_and_scaling_as_the_project():
+    from src.train import build_datamodule
+
+    x_train, y_train, x_valid, y_valid = lesson_data("cancer")
+    datamodule = build_datamodule(compose_config("experiment=cancer"))
+    assert torch.allclose(datamodule.splits["train"][0], x_train, atol=1e-6)
+    assert torch.equal(datamodule.splits["train"][1], y_train)
+    assert torch.allclose(datamodule.splits["val"][0], x_valid, atol=1e-6)
+    assert torch.equal(datamodule.splits["val"][1], y_valid)
+
+
+def test_both_runners_run_the_same_epochs_on_one_thread():
+    for experiment, (short, long) in EPOCHS.items():
+        assert long - short >= 300
+        lightning, lesson = lightning_command(experiment, long, "logs"), lesson_command(experiment, long)
+        assert f"trainer.max_epochs={long}" in lightning and "torch_threads=1" in lightning
+        assert lesson[-2:] == ["--epochs", str(long)]
+        assert any(arg.startswith("callbacks.early_stopping.patience=") for arg in lightning)  # never stops early

@@ -1,0 +1,49 @@
+"""Any logged metric can be monitored; a monitor naming nothing logged is refused before training."""
+
+import json
+
+import pytest
+
+from src.errors import UserError
+from src.train import train
+from tests.conftest import needs_housing
+
+
+def test_early_stopping_and_the_best_checkpoint_can_watch_validation_accuracy(make_config):
+    cfg = make_config(
+        "trainer.max_epochs=40", "model.optimizer.lr=0.01",
+        "callbacks.early_stopping.monitor=val_acc", "callbacks.early_stopping.mode=max", "callbacks.early_stopping.patience=3",
+        "callbacks.model_checkpoint.monitor=val_auroc", "callbacks.model_checkpoint.mode=max",
+    )
+    result = train(cfg)
+    assert result.stopped_early and result.stopped_epoch < 40  # val_acc stops improving long before val_loss does
+    metrics = json.loads((cfg_path(cfg) / "metrics.json").read_text())
+    assert metrics["test"]["test_acc"] > 0.8
+
+
+@needs_housing
+def test_a_checkpoint_on_validation_r2(make_config):
+    result = train(make_config("experiment=housing", "trainer.max_epochs=4",
+                               "callbacks.model_checkpoint.monitor=val_r2", "callbacks.model_checkpoint.mode=max"))
+    assert result.tested_checkpoint is not None
+
+
+def test_a_monitor_that_names_nothing_logged_is_an_error_before_training(make_config, tmp_path):
+    cfg = make_config("callbacks.early_stopping.monitor=val_accuracy")
+    with pytest.raises(UserError, match=r"EarlyStopping monitors 'val_accuracy', which this model does not log; it logs train_loss, val_loss, val_acc"):
+        train(cfg)
+    assert not any((tmp_path / "run").glob("checkpoints/*.ckpt"))
+
+
+def cfg_path(cfg):
+    from pathlib import Path
+
+    return Path(cfg.paths.output_dir)
+
+
+def test_a_run_that_validates_every_second_epoch_trains_tests_and_reports(make_config):
+    result = train(make_config("trainer.max_epochs=4", "trainer.check_val_every_n_epoch=2", "model.optimizer.lr=0.01"))
+    assert result.stopped_epoch == 4 and result.best_epoch in (2, 4)  # checkpoints are judged where validation ran
+    assert result.val_loss[0] != result.val_loss[0]  # NaN: nothing validated yet
+    assert result.val_loss[2] == result.val_loss[1]  # epoch 3 keeps epoch 2's val_loss, as the callbacks saw it
+    assert result.test
