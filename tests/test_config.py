@@ -32,7 +32,9 @@ BAD_SETTINGS = [
     ("model.embedding={n_frequencies:0,dim:8,sigma:0.1}", ["model.embedding.n_frequencies", ">= 1", "got 0"]),
     ("model.embedding={n_frequencies:8,dim:8}", ["model.embedding", "n_frequencies, dim and sigma", "'dim': 8"]),
     ("data.feature_transform=log", ["data.feature_transform", "standard, quantile", "'log'"]),
-    ("data.task=multiclass", ["data.task", "regression, binary", "'multiclass'"]),
+    ("data.task=ordinal", ["data.task", "regression, binary, multiclass", "'ordinal'"]),
+    ("data.missing=zero", ["data.missing", "impute, refuse", "'zero'"]),
+    ("data.categorical=[a] data.drop=[a]", ["column 'a' is in both data.categorical and data.drop"]),
     ("data.features=[]", ["data.features", "non-empty list", "got []"]),
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
 ]
@@ -40,7 +42,7 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize("override, expected", BAD_SETTINGS, ids=[o for o, _ in BAD_SETTINGS])
 def test_bad_setting_is_rejected_before_any_work(make_config, override, expected):
-    cfg = make_config(override)
+    cfg = make_config(*override.split())
     with pytest.raises(UserError) as info:
         train(cfg)
     message = str(info.value)
