@@ -96,7 +96,7 @@ def ms_per_epoch(path: Path, rows: int, epochs: int = 4) -> float:
         ])
         torch.set_num_threads(cfg.torch_threads)  # as src.train does
         datamodule = build_datamodule(cfg)
-        model = build_model(cfg, datamodule.n_features, task=datamodule.task)
+        model = build_model(cfg, datamodule.n_features)
         clock = EpochTimes()
         from lightning.pytorch.loggers import CSVLogger
 

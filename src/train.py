@@ -29,13 +29,14 @@ def build_datamodule(cfg: DictConfig):
 
     datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
     datamodule.setup("fit")
+    cfg.data.task = datamodule.task  # null in the config means inferred from the data; the model config reads it
     return datamodule
 
 
-def build_model(cfg: DictConfig, n_features: int, **data_facts):
+def build_model(cfg: DictConfig, n_features: int):
     from hydra.utils import instantiate
 
-    return instantiate(cfg.model, n_features=n_features, **data_facts, _convert_="all")
+    return instantiate(cfg.model, n_features=n_features, _convert_="all")
 
 
 def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None, extra_callbacks=()):
@@ -204,7 +205,7 @@ def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, w
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule.n_features, task=datamodule.task)  # the task may be inferred from the data
+    model = build_model(cfg, datamodule.n_features)
     logger = instantiate(cfg.logger)
     fit = fit_with_plain_loop if cfg.runner == "plain" else fit_with_lightning
     result = fit(cfg, datamodule, model, logger, resume)
