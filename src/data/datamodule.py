@@ -284,6 +284,10 @@ class TabularDataModule(L.LightningDataModule):
     def scaler_mean(self) -> list[float] | None:
         return None if self.preprocessing is None else self.preprocessing["scaler_mean"]
 
+    @property
+    def scaler_scale(self) -> list[float] | None:
+        return None if self.preprocessing is None else self.preprocessing["scaler_scale"]
+
 
 def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Callable[[], Table]:
     """A config node as a plain dict (it goes into checkpoints); a function (or partial) by its import path."""

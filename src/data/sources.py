@@ -29,6 +29,15 @@ class Table:
     def target_name(self) -> str | None:
         return self.target
 
+    @property
+    def x(self) -> np.ndarray:
+        """The lesson's feature matrix (float64), for an all-numeric table."""
+        return self.frame.drop(columns=self.target).to_numpy(dtype=np.float64)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.frame[self.target].to_numpy(dtype=np.float64)
+
 
 def breast_cancer() -> Table:
     """The lesson's binary classification table (ships inside scikit-learn: works offline)."""
