@@ -132,10 +132,14 @@ def run_data_loading_bench(rows: int = 1_000_000, epoch_rows: tuple[int, ...] = 
 def report(figures: dict) -> str:
     mb = 1e6
     lines = [
-        f"data loading: {figures['rows']:,} rows x {N_FEATURES} features ({figures['csv_mb']:.0f} MB of CSV) — "
-        f"{figures['date']} on {figures['machine']}",
-        f"  CSV     -> ready to train: {figures['csv']['seconds']:.2f} s (target <= {LOAD_TARGET_S:.0f} s)"
-        f"   peak RSS {figures['csv']['peak_rss'] / mb:.0f} MB",
+        (
+            f"data loading: {figures['rows']:,} rows x {N_FEATURES} features ({figures['csv_mb']:.0f} MB of CSV) — "
+            f"{figures['date']} on {figures['machine']}"
+        ),
+        (
+            f"  CSV     -> ready to train: {figures['csv']['seconds']:.2f} s (target <= {LOAD_TARGET_S:.0f} s)"
+            f"   peak RSS {figures['csv']['peak_rss'] / mb:.0f} MB"
+        ),
         f"  Parquet -> ready to train: {figures['parquet']['seconds']:.2f} s   peak RSS {figures['parquet']['peak_rss'] / mb:.0f} MB",
         f"  cancer  -> ready to train: {figures['cancer']['seconds']:.2f} s   peak RSS {figures['cancer']['peak_rss'] / mb:.0f} MB",
         f"  memory above the cancer set-up: {figures['extra_memory_bytes'] / mb:.0f} MB (target <= {MEMORY_TARGET_BYTES / mb:.0f} MB)",

@@ -19,7 +19,6 @@ from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
 from src.data.columns import check_overrides, describe_columns, infer_column_kinds
 from src.data.preprocessing import (
     cat_cardinalities,
-    columns_of,
     fit_preprocessing,
     numeric_input_names,
     prepare_columns,
@@ -27,7 +26,12 @@ from src.data.preprocessing import (
 )
 from src.data.readers import listed
 from src.data.sources import Table
-from src.data.splits import check_enough_rows, split_like_the_lesson, split_rows, split_sizes  # noqa: F401  (re-exported)
+from src.data.splits import (  # noqa: F401  (re-exported)
+    check_enough_rows,
+    split_like_the_lesson,
+    split_rows,
+    split_sizes,
+)
 from src.data.target import describe_task, encode_target
 from src.errors import UserError
 
@@ -318,7 +322,7 @@ def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
             raise UserError(f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}")
         try:
             function = get_method(target)
-        except Exception:
+        except (ImportError, AttributeError, ValueError):
             raise UserError(f"data.source._target_ names no function of this project: {target}") from None
         table = function(**{k: v for k, v in source.items() if not k.startswith("_")})
     if not isinstance(table, Table):

@@ -163,7 +163,7 @@ def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
 
 def identifier_counts(values: pd.Series) -> list[int]:
     present = values.dropna()
-    return [int(present.nunique()), int(len(present))]
+    return [int(present.nunique()), len(present)]
 
 
 def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:

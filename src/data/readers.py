@@ -68,8 +68,8 @@ def csv_problem(file: Path, exc: Exception) -> str:
         pd.read_csv(file, dtype=str)
     except (pd.errors.ParserError, UnicodeDecodeError) as pandas_exc:
         return str(pandas_exc).strip().splitlines()[0]
-    except Exception:
-        pass
+    except (ValueError, OSError):  # pandas has nothing better to say: pyarrow's message stands
+        return str(exc).strip().splitlines()[0]
     return str(exc).strip().splitlines()[0]
 
 
@@ -102,7 +102,7 @@ def estimated_shape(file: Path) -> tuple[int, int]:
 
         try:
             meta = pq.read_metadata(file)
-        except Exception:  # a broken file is reported by the reader, with its own message
+        except (OSError, ValueError):  # a broken file (ArrowInvalid is a ValueError) is reported by the reader
             return 0, 0
         return meta.num_rows, meta.num_columns
     with open(file, "rb") as handle:
