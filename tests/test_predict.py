@@ -156,3 +156,30 @@ def test_chunked_prediction_equals_whole_file_and_parquet_equals_csv(cancer_run,
     assert (tmp_path / "chunked.csv").read_text() == whole.read_text()
     predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.parquet'}", f"output={tmp_path / 'out.parquet'}", "chunk_rows=50"))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), pd.read_csv(whole), check_dtype=False, rtol=1e-6)
+
+
+def test_a_real_table_trains_evaluates_and_predicts_from_the_checkpoint_alone(tmp_path, make_config):
+    """Categories, holes, a date and an identifier in the training file; unseen values and holes at predict time."""
+    from src.eval import evaluate
+    from src.train import train
+    from tests.data.test_real_tables import table
+    from tests.test_eval import compose_eval
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    cfg = make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=3")
+    result = train(cfg)
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    state = torch.load(ckpt, weights_only=True)["TabularDataModule"]
+    assert state["task"] == "binary" and state["columns"]["code"] == "ignored" and state["vocabularies"]["colour"]
+
+    evaluated = evaluate(compose_eval(f"ckpt_path={ckpt}", output_dir=tmp_path / "eval"))
+    assert evaluated["test"] == pytest.approx(result.test, rel=1e-6)
+
+    new = table(rows=30, seed=5).drop(columns=["kind"])
+    new.loc[0, "colour"], new.loc[1, "weight"], new.loc[2, "day"] = "gold", np.nan, None
+    new.to_csv(tmp_path / "new.csv", index=False)
+    with pytest.warns(UserWarning, match="column 'colour'.*'gold'"):
+        rows = predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'p.csv'}"))
+    preds = pd.read_csv(tmp_path / "p.csv")
+    assert rows == 30 and list(preds.columns) == ["probability", "class", "label"]
+    assert set(preds["label"]) <= {"heavy", "light"} and preds["probability"].between(0, 1).all()

@@ -150,7 +150,11 @@ class TabularDataModule(L.LightningDataModule):
             if encoded.inferred:
                 print_once(describe_task(encoded, target))
         order = np.concatenate([parts["train"], parts["val"], parts["test"]])
-        x = torch.from_numpy(transform_rows(frame, order, self.preprocessing, f"the rows of {table.name}"))
+        # transformed in file order (columns read as views, not gathered), then the rows put in split order at once
+        x_in_file_order = transform_rows(frame, rows, self.preprocessing, f"the rows of {table.name}")
+        positions = order if len(rows) == len(frame) else np.searchsorted(rows, order)  # rows without a target left out
+        x = torch.from_numpy(x_in_file_order).index_select(0, torch.from_numpy(positions))
+        del x_in_file_order
         y = torch.from_numpy(encoded.y[order]).float().unsqueeze(1)
         bounds = np.cumsum([0] + [len(parts[s]) for s in ("train", "val", "test")])
         self.splits = {s: (x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]) for i, s in enumerate(("train", "val", "test"))}

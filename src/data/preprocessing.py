@@ -63,8 +63,7 @@ def checked_numbers(values: pd.Series, rows: np.ndarray, column: str, name: str,
                 f"or make it a category with data.categorical=[{column}], or choose the columns with data.features=[...]"
             )
         values = converted = numbers
-    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    taken = array[rows]
+    taken = float_values(values)[rows]
     nan, infinite = np.isnan(taken), np.isinf(taken)
     if infinite.any() or (missing == "refuse" and nan.any()):
         counted = nan if missing == "refuse" else np.zeros_like(nan)
@@ -92,13 +91,23 @@ def checked_dates(values: pd.Series, rows: np.ndarray, column: str, name: str, r
     return dates
 
 
+def float_values(values: pd.Series) -> np.ndarray:
+    """The column as float64 with NaN for missing: a view when it already is one (to_numpy with na_value copies)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def numeric_block(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Numeric and date features of `rows` as float64 (NaN where missing), and each source column's missing mask."""
     numeric, dates = columns_of(state, "numeric"), columns_of(state, "date")
-    block = np.empty((len(rows), len(numeric) + len(DATE_FEATURES) * len(dates)), dtype=np.float64)
+    # column-major: each column is gathered into contiguous memory (the row-major copy is made once, where needed)
+    block = np.empty((len(rows), len(numeric) + len(DATE_FEATURES) * len(dates)), dtype=np.float64, order="F")
     missing = {}
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows) and np.all(np.diff(rows) == 1):
+        rows = slice(int(rows[0]), int(rows[-1]) + 1)  # consecutive rows: a view of each column, no gather
     for j, column in enumerate(numeric):
-        block[:, j] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        block[:, j] = float_values(frame[column])[rows]
         missing[column] = np.isnan(block[:, j])
     for i, column in enumerate(dates):
         start = len(numeric) + len(DATE_FEATURES) * i
@@ -128,6 +137,7 @@ def fit_preprocessing(frame: pd.DataFrame, train_rows: np.ndarray, kinds: dict[s
     """Medians, missing indicators, vocabularies and the feature transform, from the training rows only."""
     state: dict[str, Any] = {"columns": dict(kinds), "missing_indicators": [], "feature_transform": feature_transform}
     block, missing = numeric_block(frame, train_rows, state)
+    block = np.ascontiguousarray(block)  # row-major as the lesson's matrix: the scaler's sums, to the last bit
     medians = []
     for j in range(block.shape[1]):
         column = block[:, j]
