@@ -63,9 +63,11 @@ def read_csv_table(file: Path):
 
 
 def csv_problem(file: Path, exc: Exception) -> str:
-    """pandas names the line of a malformed row, which pyarrow does not: its message when it has one."""
+    """pandas names the line of a malformed row, which pyarrow does not: its message when it has one.
+    Read in chunks, so a bad row deep in a large file costs time, not memory."""
     try:
-        pd.read_csv(file, dtype=str)
+        for _ in pd.read_csv(file, dtype=str, chunksize=100_000):
+            pass
     except (pd.errors.ParserError, UnicodeDecodeError) as pandas_exc:
         return str(pandas_exc).strip().splitlines()[0]
     except (ValueError, OSError):  # pandas has nothing better to say: pyarrow's message stands
