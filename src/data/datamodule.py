@@ -42,8 +42,8 @@ FITTED_KEYS = ("columns", "medians", "missing_indicators", "vocabularies", "iden
 class TabularDataModule(L.LightningDataModule):
     def __init__(
         self,
-        source: Mapping | Callable[[], Table],
-        batch_size: int,
+        source: Mapping | Callable[[], Table] | None = None,
+        batch_size: int = 32,
         target: str | None = None,
         task: str | None = None,
         features: list[str] | None = None,
@@ -63,7 +63,7 @@ class TabularDataModule(L.LightningDataModule):
         """`source`: a config node ({_target_: src.data.sources.<fn>, ...}) or a function returning a Table.
         `path`: data=csv's user-facing `data.path`, which its YAML passes on to `source.path`."""
         super().__init__()
-        self.source = source_config(source)
+        self.source = None if source is None else source_config(source)  # None: a checkpoint's state names it
         self.batch_size = batch_size
         self.target = target
         self.requested_task = task
@@ -112,6 +112,8 @@ class TabularDataModule(L.LightningDataModule):
         return [c for c, kind in self.preprocessing["columns"].items() if kind in ("numeric", "categorical", "date")]
 
     def load_table(self) -> Table:
+        if self.source is None:
+            raise UserError("data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
         return load_source(self.source)
 
     def setup(self, stage: str | None = None) -> None:
@@ -278,6 +280,9 @@ class TabularDataModule(L.LightningDataModule):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.source is None and "source" not in state:  # a checkpoint from before data sources: data.name and data.path
+            name = state.get("name")
+            self.source = {"_target_": "src.data.sources.read_file", "path": state.get("path")} if name == "csv" else {"_target_": f"src.data.sources.{name}"}
         if "columns" not in state:  # a checkpoint from before column kinds: every feature was numeric
             state = {**state, "columns": {c: "numeric" for c in state["feature_names"]}, "medians": [0.0] * len(state["feature_names"]),
                      "missing_indicators": [], "vocabularies": {}, "identifiers": {}}

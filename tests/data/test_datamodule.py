@@ -80,3 +80,19 @@ def test_housing_without_cache_stops_with_a_one_line_fix(tmp_path):
     message = str(info.value)
     assert "\n" not in message
     assert "SCIKIT_LEARN_DATA" in message and "experiment=cancer" in message and str(tmp_path) in message
+
+
+def test_a_checkpoint_state_from_before_data_sources_still_rebuilds_the_data():
+    import inspect
+
+    dm = cancer_datamodule()
+    new = dm.state_dict()
+    old_keys = ("feature_names", "target_name", "task", "class_labels", "test_fraction", "val_fraction", "random_state",
+                "batch_size", "scaler_mean", "scaler_scale", "target", "features", "feature_transform", "quantiles")
+    old = {"name": "breast_cancer", "path": None, **{k: new[k] for k in old_keys}}
+    accepted = inspect.signature(TabularDataModule.__init__).parameters
+    again = TabularDataModule(**{k: v for k, v in old.items() if k in accepted})
+    again.load_state_dict(old)
+    again.setup("test")
+    for stage in dm.splits:
+        assert torch.equal(again.splits[stage][0], dm.splits[stage][0])
