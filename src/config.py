@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
 
-TASKS = ("regression", "binary")
+TASKS = ("regression", "binary", "multiclass")
 FEATURE_TRANSFORMS = ("standard", "quantile")
 NORMS = ("none", "batch", "layer")  # src/models/nets/mlp.py
 CATEGORICAL = ("embedding", "onehot")  # src/models/nets/inputs.py
@@ -72,30 +72,9 @@ def validate_run(cfg: DictConfig) -> None:
 
 
 def validate_data(data: DictConfig) -> None:
-    if data.name == "csv":
-        for key, example in (("path", "data.path=houses.csv"), ("target", "data.target=price"), ("task", "data.task=regression")):
-            _check(not OmegaConf.is_missing(data, key), f"data.{key} is required with data=csv, e.g. {example}")
-        _check(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
-        _check(isinstance(data.target, str) and data.target != "", f"data.target must be a column name; got {data.target!r}")
-    task = data.get("task")
-    _check(task is None or task in TASKS, f"data.task must be one of {', '.join(TASKS)}; got {task!r}")
-    features = _plain(data.get("features"))
-    _check(
-        features is None or (isinstance(features, list) and len(features) > 0 and all(isinstance(f, str) for f in features)),
-        f"data.features must be null or a non-empty list of column names, e.g. [MedInc,HouseAge]; got {features!r}",
-    )
-    _one_of(data.get("feature_transform", "standard"), FEATURE_TRANSFORMS, "data.feature_transform")
-    _check(_is_int(data.batch_size) and data.batch_size >= 1, f"data.batch_size must be an integer >= 1; got {data.batch_size!r}")
-    for key in ("test_fraction", "val_fraction"):
-        value = data[key]
-        _check(_is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
-    _check(
-        data.test_fraction + data.val_fraction < 1,
-        "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
-        f"got {data.test_fraction} + {data.val_fraction}",
-    )
-    spe = data.steps_per_execution
-    _check(spe is None or (_is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+    from src.data.settings import validate_data_settings
+
+    validate_data_settings(data)
 
 
 def validate_model(model: DictConfig) -> None:

@@ -1,15 +1,20 @@
 """Predict new rows with a trained model: `python -m src.predict ckpt_path=PATH input=new.csv output=preds.csv`.
 
-The input's feature columns are matched by name to the ones the model was trained on and scaled with the
-checkpoint's scaler. Regression writes `prediction`; classification writes `probability` (of class 1),
-`class` (0/1 at the threshold) and, when the checkpoint knows them, the original class `label`. Any problem
-stops before the output file is touched: it appears complete or not at all.
+Input and output may each be CSV or Parquet (by the file's suffix). The input's feature columns are matched by
+name to the ones the model was trained on and preprocessed with what the checkpoint saved (scaler, medians,
+category vocabularies). The rows go through in chunks (`chunk_rows`), so a file of millions of rows needs
+memory for one chunk only. Regression writes `prediction`; binary classification writes `probability` (of class
+1), `class` (0/1 at the threshold) and, when the checkpoint knows them, the original class `label`; multiclass
+writes one `probability_<label>` column per class and the predicted `label`. Any problem stops before the
+output file is touched: it appears complete or not at all.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -28,7 +33,7 @@ def required_path(cfg: DictConfig, key: str) -> Path:
 
 
 def check_threshold(threshold, saved) -> float | None:
-    if saved.task in ("regression", "multiclass"):
+    if saved.task != "binary":
         if threshold is not None:
             raise UserError(f"threshold applies to binary classifiers only; {saved.path} is a {saved.task} model")
         return None
@@ -37,6 +42,12 @@ def check_threshold(threshold, saved) -> float | None:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise UserError(f"threshold must be a number in [0, 1]; got {threshold!r}")
     return float(threshold)
+
+
+def check_chunk_rows(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"chunk_rows must be an integer >= 1; got {value!r}")
+    return value
 
 
 def check_output(output: Path, input_path: Path) -> None:
@@ -49,6 +60,7 @@ def check_output(output: Path, input_path: Path) -> None:
 
 
 def prediction_frame(outputs, task: str, threshold: float | None, class_labels: list[str]):
+    import numpy as np
     import pandas as pd
 
     if task == "regression":
@@ -62,49 +74,76 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
     classes = (outputs > threshold).astype(int)  # torchmetrics' rule: class 1 above the threshold
     frame = pd.DataFrame({"probability": outputs, "class": classes})
     if len(class_labels) == 2:
-        frame["label"] = [class_labels[c] for c in classes]
+        frame["label"] = np.asarray(class_labels, dtype=object)[classes]
     return frame
 
 
-def write_csv_atomically(frame, path: Path) -> None:
-    """Into a temporary file beside the target, then renamed: a failure never leaves a partial file."""
+@contextmanager
+def atomic_table_writer(path: Path) -> Iterator:
+    """write(frame) appends rows to a temporary file beside `path`, renamed over it only when every chunk is in:
+    a failure never leaves a partial file. Parquet for a .parquet/.pq name, CSV otherwise."""
+    from src.data.readers import is_parquet
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    parquet_writer = None
     try:
         with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False, float_format="%.9g")
+
+            def write(frame) -> None:
+                nonlocal parquet_writer
+                if is_parquet(path):
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    if parquet_writer is None:
+                        parquet_writer = pq.ParquetWriter(tmp, table.schema)
+                    parquet_writer.write_table(table)
+                else:
+                    frame.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
+
+            yield write
+        if parquet_writer is not None:
+            parquet_writer.close()
         os.replace(tmp, path)
     except BaseException:
+        if parquet_writer is not None:
+            parquet_writer.close()
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def predict(cfg: DictConfig):
-    """Check everything, predict, write the output file; returns the predictions as a DataFrame."""
+def predict(cfg: DictConfig) -> int:
+    """Check everything, predict chunk by chunk, write the output file; returns the number of rows predicted."""
     import torch
 
-    from src.data.prediction_input import read_feature_csv
+    from src.data.prediction_input import prediction_chunks
     from src.models.checkpoints import load_saved_run
     from src.models.inference import predict_in_batches
 
     ckpt_path, input_path, output = (required_path(cfg, key) for key in ("ckpt_path", "input", "output"))
     check_output(output, input_path)
+    chunk_rows = check_chunk_rows(cfg.get("chunk_rows", 100_000))
     saved = load_saved_run(ckpt_path)
     threshold = check_threshold(cfg.get("threshold"), saved)
-    x = read_feature_csv(input_path, saved.feature_names)
-    scaled = saved.build_datamodule().scale(x)  # the scaler fitted on the training split, saved in the checkpoint
-    outputs = predict_in_batches(saved.model, scaled, batch_size=4096).numpy()
-    if not torch.isfinite(torch.from_numpy(outputs)).all():
-        raise UserError(f"the model produced non-finite predictions for {input_path} (values far outside the training data?)")
-    frame = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
-    write_csv_atomically(frame, output)
-    return frame
+    datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
+    rows = 0
+    with atomic_table_writer(output) as write:
+        for frame, done in prediction_chunks(input_path, saved.data_state, chunk_rows):
+            x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
+            outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
+            if not torch.isfinite(torch.from_numpy(outputs)).all():
+                raise UserError(f"the model produced non-finite predictions for {input_path} (values far outside the training data?)")
+            write(prediction_frame(outputs, saved.task, threshold, saved.class_labels))
+            rows += len(frame)
+    return rows
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with user_errors_exit():
-        frame = predict(cfg)
-    print(f"wrote {len(frame)} predictions to {cfg.output}")
+        rows = predict(cfg)
+    print(f"wrote {rows} predictions to {cfg.output}")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run
 def build_datamodule(cfg: DictConfig):
     from hydra.utils import instantiate
 
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
     datamodule.setup("fit")
+    cfg.data.task = datamodule.task  # null in the config means inferred from the data; the model config reads it
     return datamodule
 
 

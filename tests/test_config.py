@@ -43,7 +43,9 @@ BAD_SETTINGS = [
     ("model/net=ft_transformer model.net.d_block=100", ["model.net.d_block", "multiple of model.net.attention_n_heads=8", "got 100"]),
     ("model/net=resnet model.net.n_blocks=0", ["model.net.n_blocks", ">= 1", "got 0"]),
     ("data.feature_transform=log", ["data.feature_transform", "standard, quantile", "'log'"]),
-    ("data.task=multiclass", ["data.task", "regression, binary", "'multiclass'"]),
+    ("data.task=ordinal", ["data.task", "regression, binary, multiclass", "'ordinal'"]),
+    ("data.missing=zero", ["data.missing", "impute, refuse", "'zero'"]),
+    ("data.categorical=[a] data.drop=[a]", ["column 'a' is in both data.categorical and data.drop"]),
     ("data.features=[]", ["data.features", "non-empty list", "got []"]),
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
 ]
@@ -51,7 +53,7 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize("override, expected", BAD_SETTINGS, ids=[o for o, _ in BAD_SETTINGS])
 def test_bad_setting_is_rejected_before_any_work(make_config, override, expected):
-    cfg = make_config(*override.split(" "))
+    cfg = make_config(*override.split())
     with pytest.raises(UserError) as info:
         train(cfg)
     message = str(info.value)

@@ -36,7 +36,7 @@ def test_overfit_batches_are_the_same_rows_every_epoch():
 
     from src.data.datamodule import TabularDataModule
 
-    dm = TabularDataModule(name="breast_cancer", batch_size=32, steps_per_execution=1)
+    dm = TabularDataModule(source={"_target_": "src.data.sources.breast_cancer"}, batch_size=32, steps_per_execution=1)
     dm.setup("fit")
     dm.trainer = SimpleNamespace(
         overfit_batches=2, current_epoch=0, global_rank=0, world_size=1, strategy=SimpleNamespace(root_device=torch.device("cpu"))

@@ -45,7 +45,7 @@ def test_gpu_keeps_batches_on_the_device(make_config):
     assert result.stopped_epoch == 3
     from src.data.datamodule import TabularDataModule
 
-    dm = TabularDataModule(name="breast_cancer", batch_size=32)
+    dm = TabularDataModule(source={"_target_": "src.data.sources.breast_cancer"}, batch_size=32)
     dm.setup("fit")
     x, y = dm.splits["train"]
     from src.data.batches import shuffled_batches

@@ -6,8 +6,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from src.data.datamodule import split_like_the_lesson
-from src.data.sources import load_table
+from src.data import sources
+from src.data.splits import split_like_the_lesson
 from src.errors import UserError
 from src.predict import predict
 from tests.conftest import CONF, ROOT, run_module
@@ -20,9 +20,10 @@ def compose_predict(*overrides: str):
 
 def raw_test_rows(name: str, path, reverse_columns: bool = True) -> pd.DataFrame:
     """The test split as a user would have it: unscaled, with a header, columns in another order."""
-    table = load_table(name)
-    x_test, _ = split_like_the_lesson(table.x, table.y, 0.2, 0.2, random_state=21)["test"]
-    frame = pd.DataFrame(x_test, columns=table.feature_names)
+    table = getattr(sources, name)()
+    features = table.frame.drop(columns=table.target)
+    x_test, _ = split_like_the_lesson(features.to_numpy(), table.frame[table.target].to_numpy(), 0.2, 0.2, random_state=21)["test"]
+    frame = pd.DataFrame(x_test, columns=features.columns)
     if reverse_columns:
         frame = frame[frame.columns[::-1]]
     frame.to_csv(path, index=False, float_format="%.17g")
@@ -86,7 +87,7 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={csv('missing.csv', frame.drop(columns=['mean radius']))}"], "missing feature columns: 'mean radius'"),
         ([f"input={csv('extra.csv', frame.assign(id=range(5)))}"], "unknown columns (not features of the model; remove them): 'id'"),
         ([f"input={csv('text.csv', non_numeric)}"], "column 'mean area' has a non-numeric value 'big' in row 3"),
-        ([f"input={csv('inf.csv', infinite)}"], "column 'worst radius' has 1 NaN or infinite value(s), first in row 4"),
+        ([f"input={csv('inf.csv', infinite)}"], "column 'worst radius' has 1 infinite value(s), first in row 4"),
         ([f"input={empty}"], "is empty"),
         ([f"input={tmp_path / 'nope.csv'}"], "input file not found"),
         ([f"input={good}", f"ckpt_path={corrupt}"], "is not a readable checkpoint"),
@@ -153,3 +154,43 @@ def test_multiclass_predictions_get_a_probability_column_per_class_and_the_label
     frame = prediction_frame(probabilities, "multiclass", None, ["Adelie", "Chinstrap", "Gentoo"])
     assert list(frame.columns) == ["probability_Adelie", "probability_Chinstrap", "probability_Gentoo", "class", "label"]
     assert frame["class"].tolist() == [0, 2] and frame["label"].tolist() == ["Adelie", "Gentoo"]
+
+
+def test_chunked_prediction_equals_whole_file_and_parquet_equals_csv(cancer_run, tmp_path):
+    run_dir, _ = cancer_run
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    frame = raw_test_rows("breast_cancer", tmp_path / "new.csv")
+    frame.to_parquet(tmp_path / "new.parquet")
+    whole = tmp_path / "whole.csv"
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={whole}"))
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'chunked.csv'}", "chunk_rows=7"))
+    assert (tmp_path / "chunked.csv").read_text() == whole.read_text()
+    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.parquet'}", f"output={tmp_path / 'out.parquet'}", "chunk_rows=50"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), pd.read_csv(whole), check_dtype=False, rtol=1e-6)
+
+
+def test_a_real_table_trains_evaluates_and_predicts_from_the_checkpoint_alone(tmp_path, make_config):
+    """Categories, holes, a date and an identifier in the training file; unseen values and holes at predict time."""
+    from src.eval import evaluate
+    from src.train import train
+    from tests.data.test_real_tables import table
+    from tests.test_eval import compose_eval
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    cfg = make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=3")
+    result = train(cfg)
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    state = torch.load(ckpt, weights_only=True)["TabularDataModule"]
+    assert state["task"] == "binary" and state["columns"]["code"] == "ignored" and state["vocabularies"]["colour"]
+
+    evaluated = evaluate(compose_eval(f"ckpt_path={ckpt}", output_dir=tmp_path / "eval"))
+    assert evaluated["test"] == pytest.approx(result.test, rel=1e-6)
+
+    new = table(rows=30, seed=5).drop(columns=["kind"])
+    new.loc[0, "colour"], new.loc[1, "weight"], new.loc[2, "day"] = "gold", np.nan, None
+    new.to_csv(tmp_path / "new.csv", index=False)
+    with pytest.warns(UserWarning, match="column 'colour'.*'gold'"):
+        rows = predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'p.csv'}"))
+    preds = pd.read_csv(tmp_path / "p.csv")
+    assert rows == 30 and list(preds.columns) == ["probability", "class", "label"]
+    assert set(preds["label"]) <= {"heavy", "light"} and preds["probability"].between(0, 1).all()

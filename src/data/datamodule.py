@@ -1,149 +1,198 @@
-"""One LightningDataModule for every tabular source: the lesson's 60/20/20 split and train-only scaling."""
+"""One LightningDataModule for every table: it splits, transforms and batches; `data.source` loads the rows.
+
+setup() reads the source's table, encodes the target, splits row positions as the lesson does, decides the
+column kinds and fits the preprocessing on the training rows (src/data/preprocessing.py), then builds one float32
+matrix with the rows in split order: each split's tensors are views of it.
+"""
 
 from __future__ import annotations
 
-import math
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
-from src.data.sources import Table, load_table
-from src.data.transforms import apply_feature_transform, fit_feature_transform
+from src.data.columns import check_overrides, describe_columns, infer_column_kinds
+from src.data.preprocessing import (
+    cat_cardinalities,
+    fit_preprocessing,
+    numeric_input_names,
+    prepare_columns,
+    transform_rows,
+)
+from src.data.readers import listed
+from src.data.sources import Table
+from src.data.splits import (  # noqa: F401  (re-exported)
+    check_enough_rows,
+    split_like_the_lesson,
+    split_rows,
+    split_sizes,
+)
+from src.data.target import describe_task, encode_target
 from src.errors import UserError
 
-
-def split_like_the_lesson(
-    x: np.ndarray, y: np.ndarray, test_fraction: float, val_fraction: float, random_state: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Test first, then validation out of the rest: 0.2 and 0.2 of all rows give the lesson's 0.2 / 0.25 calls."""
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=random_state)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_fraction / (1 - test_fraction), random_state=random_state
-    )
-    return {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
-
-
-def split_sizes(n_rows: int, test_fraction: float, val_fraction: float) -> tuple[int, int, int]:
-    """Rows in train, validation and test, as scikit-learn's train_test_split rounds them (test sizes up)."""
-    n_test = math.ceil(test_fraction * n_rows)
-    n_val = math.ceil(val_fraction / (1 - test_fraction) * (n_rows - n_test))
-    return n_rows - n_test - n_val, n_val, n_test
-
-
-def check_enough_rows(n_rows: int, test_fraction: float, val_fraction: float, source: str) -> None:
-    """Two rows per split at least: R2 and the scaler need a spread, and training needs something to learn from."""
-    if min(split_sizes(n_rows, test_fraction, val_fraction)) >= 2:
-        return
-    needed = next(n for n in range(n_rows + 1, 10 * n_rows + 100) if min(split_sizes(n, test_fraction, val_fraction)) >= 2)
-    train, val, test = split_sizes(n_rows, test_fraction, val_fraction)
-    raise UserError(
-        f"{source} has too few rows for the split: {n_rows} rows give {train} train / {val} validation / {test} test; "
-        f"data.test_fraction={test_fraction} and data.val_fraction={val_fraction} need at least {needed} rows"
-    )
+# saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
+FITTED_KEYS = ("columns", "medians", "missing_indicators", "vocabularies", "identifiers", "quantiles", "scaler_mean", "scaler_scale")
 
 
 class TabularDataModule(L.LightningDataModule):
     def __init__(
         self,
-        name: str,
-        batch_size: int,
+        source: Mapping | Callable[[], Table] | None = None,
+        batch_size: int = 32,
+        target: str | None = None,
+        task: str | None = None,
+        features: list[str] | None = None,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
+        drop: list[str] | None = None,
+        missing: str = "impute",
+        feature_transform: str = "standard",
         test_fraction: float = 0.2,
         val_fraction: float = 0.2,
         random_state: int = 21,
+        stratify: bool = False,
         seed: int = 0,
         steps_per_execution: int | None = None,
-        data_home: str | None = None,
-        download: bool = True,
-        task: str | None = None,
         path: str | None = None,
-        target: str | None = None,
-        features: list[str] | None = None,
-        feature_transform: str = "standard",
     ) -> None:
+        """`source`: a config node ({_target_: src.data.sources.<fn>, ...}) or a function returning a Table.
+        `path`: data=csv's user-facing `data.path`, which its YAML passes on to `source.path`."""
         super().__init__()
-        self.name = name
+        self.source = None if source is None else source_config(source)  # None: a checkpoint's state names it
         self.batch_size = batch_size
+        self.target = target
+        self.requested_task = task
+        self.features = list(features) if features is not None else None
+        self.categorical, self.numeric, self.drop = (list(x or []) for x in (categorical, numeric, drop))
+        self.missing = missing
+        self.feature_transform = feature_transform
         self.test_fraction = test_fraction
         self.val_fraction = val_fraction
         self.random_state = random_state
+        self.stratify = stratify
         self.seed = seed
         self.steps_per_execution = steps_per_execution
-        self.data_home = data_home
-        self.download = download
-        self.requested_task = task
         self.path = path
-        self.target = target
-        self.features = list(features) if features is not None else None
-        self.feature_transform = feature_transform
-        self.table: Table | None = None
-        self.scaler_mean: list[float] | None = None
-        self.scaler_scale: list[float] | None = None
-        self.quantiles: list[list[float]] | None = None  # feature_transform=quantile: per-feature training quantiles
+        self.name: str | None = None
+        self.target_name: str | None = None
+        self.task: str | None = task
+        self.class_labels: list[str] = []
+        self.class_counts: list[int] = []
+        self.preprocessing: dict[str, Any] | None = None  # fitted on the training rows, or restored from a checkpoint
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
 
-    def load_table(self) -> Table:
-        return load_table(
-            self.name, self.data_home, self.download, self.path, self.target, self.requested_task, self.features
-        )
-
-    @property
-    def feature_names(self) -> list[str]:
-        return self.table.feature_names
-
-    @property
-    def n_features(self) -> int:
-        return len(self.table.feature_names)
-
-    @property
-    def task(self) -> str:
-        return self.table.task
-
-    # The data -> model interface (PLAN.md); every column is numeric until categorical columns arrive.
+    # what the model is built from (the data -> model contract in PLAN.md)
     @property
     def n_num_features(self) -> int:
-        return self.n_features
+        return len(numeric_input_names(self.preprocessing))
 
     @property
     def cat_cardinalities(self) -> list[int]:
-        return []
+        return cat_cardinalities(self.preprocessing)
 
     @property
     def n_outputs(self) -> int:
-        return 1 if self.task in ("regression", "binary") else len(self.table.class_labels)
+        return len(self.class_labels) if self.task == "multiclass" else 1
 
     @property
-    def class_labels(self) -> list[str]:
-        return list(self.table.class_labels)
+    def n_features(self) -> int:
+        """Width of a batch's x: numeric inputs, then one code per categorical column."""
+        return self.n_num_features + len(self.cat_cardinalities)
 
     @property
-    def class_counts(self) -> list[int]:
-        """Rows per class in the training split (classification only)."""
-        y = self.splits["train"][1].reshape(-1).long()
-        return torch.bincount(y, minlength=len(self.table.class_labels)).tolist()
+    def feature_names(self) -> list[str]:
+        """The columns a new row must have (numeric, categorical and date), in table order."""
+        return [c for c, kind in self.preprocessing["columns"].items() if kind in ("numeric", "categorical", "date")]
+
+    def load_table(self) -> Table:
+        if self.source is None:
+            raise UserError("data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
+        return load_source(self.source)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        self.table = self.load_table()
-        check_enough_rows(len(self.table.y), self.test_fraction, self.val_fraction, self.path or self.name)
-        arrays = split_like_the_lesson(
-            self.table.x, self.table.y, self.test_fraction, self.val_fraction, self.random_state
+        table = self.load_table()
+        self.name = table.name
+        frame, target = table.frame, self.target or table.target
+        features = self.check_columns(table, target)
+        own_target = target == table.target
+        encoded = encode_target(
+            frame[target],
+            f"data.target {target!r} of {table.name}",
+            self.requested_task,
+            self.missing,
+            known_task=table.task if own_target else None,
+            known_labels=table.class_labels if own_target else None,
         )
-        if self.scaler_mean is None:  # a checkpoint's transform, when restored, is used as it is
-            fitted = fit_feature_transform(self.feature_transform, arrays["train"][0])
-            self.quantiles, self.scaler_mean, self.scaler_scale = fitted["quantiles"], fitted["scaler_mean"], fitted["scaler_scale"]
-        self.splits = {stage: (self.scale(x), torch.from_numpy(y).float().unsqueeze(1)) for stage, (x, y) in arrays.items()}
+        self.target_name, self.task, self.class_labels = target, encoded.task, encoded.class_labels
+        rows = np.flatnonzero(encoded.keep)  # positions of the rows that have a target
+        check_enough_rows(len(rows), self.test_fraction, self.val_fraction, table.name)
+        if self.stratify and self.task == "regression":
+            raise UserError("data.stratify=true needs class labels; the target is a regression target (set data.stratify=false)")
+        labels = encoded.y[rows] if self.stratify else None
+        parts = {stage: rows[p] for stage, p in split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels).items()}
+        fitting = self.preprocessing is None  # a checkpoint's preprocessing, when restored, is used as it is
+        kinds = (
+            infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)
+            if fitting
+            else self.preprocessing["columns"]
+        )
+        prepare_columns(frame, kinds, np.sort(rows), self.missing, table.name)
+        if fitting:
+            self.preprocessing = fit_preprocessing(frame, parts["train"], kinds, self.feature_transform, table.name)
+            print_once(describe_columns(kinds, self.preprocessing["vocabularies"], self.preprocessing["identifiers"]))
+            if encoded.inferred:
+                print_once(describe_task(encoded, target))
+        order = np.concatenate([parts["train"], parts["val"], parts["test"]])
+        # transformed in file order (columns read as views, not gathered), then the rows put in split order at once
+        x_in_file_order = transform_rows(frame, rows, self.preprocessing, f"the rows of {table.name}")
+        positions = order if len(rows) == len(frame) else np.searchsorted(rows, order)  # rows without a target left out
+        x = torch.from_numpy(x_in_file_order).index_select(0, torch.from_numpy(positions))
+        del x_in_file_order
+        y = torch.from_numpy(encoded.y[order]).float().unsqueeze(1)
+        bounds = np.cumsum([0] + [len(parts[s]) for s in ("train", "val", "test")])
+        self.splits = {s: (x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]) for i, s in enumerate(("train", "val", "test"))}
+        if self.task != "regression":
+            train_codes = self.splits["train"][1].reshape(-1).long()
+            self.class_counts = torch.bincount(train_codes, minlength=len(self.class_labels)).tolist()
 
-    def scale(self, x: np.ndarray) -> torch.Tensor:
-        """The fitted feature transform (the lesson's StandardScaler by default) applied to raw feature rows."""
-        state = {"quantiles": self.quantiles, "scaler_mean": self.scaler_mean, "scaler_scale": self.scaler_scale}
-        return torch.from_numpy(apply_feature_transform(x, state)).float()
+    def check_columns(self, table: Table, target: str | None) -> list[str]:
+        """The feature columns, after checking data.target, data.features and the kind overrides name real columns."""
+        columns = list(table.frame.columns)
+        if target is None:
+            raise UserError(f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}")
+        if target not in columns:
+            raise UserError(f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
+        features = self.features if self.features is not None else [c for c in columns if c != target]
+        unknown = [f for f in features if f not in columns]
+        if unknown:
+            raise UserError(f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")
+        if target in features:
+            raise UserError(f"data.features includes the target {target!r}; a model cannot be given its own answer")
+        check_overrides(self.categorical, self.numeric, self.drop)
+        for key, names in (("data.categorical", self.categorical), ("data.numeric", self.numeric), ("data.drop", self.drop)):
+            strangers = [c for c in names if c not in features]
+            if strangers:
+                raise UserError(f"{key} names {', '.join(map(repr, strangers))}, not a feature column of {table.name} (columns: {listed(columns)})")
+        if not [f for f in features if f not in self.drop]:
+            raise UserError(f"data.features is empty: {table.name} needs at least one feature column besides {target!r}")
+        if len(table.frame) == 0:
+            raise UserError(f"{table.name} has a header but no rows")
+        return features
+
+    def transform_frame(self, frame, where: str, row_offset: int = 0) -> torch.Tensor:
+        """New rows (e.g. for predict) as model inputs, with the saved preprocessing only; rows are named from row_offset + 1."""
+        rows = np.arange(len(frame))
+        prepare_columns(frame, self.preprocessing["columns"], rows, self.missing, where, row_offset)
+        return torch.from_numpy(transform_rows(frame, rows, self.preprocessing, where))
 
     def on_device(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The split's tensors on the device that trains: moved once, not per batch."""
@@ -203,29 +252,96 @@ class TabularDataModule(L.LightningDataModule):
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return batch  # already on the training device (see on_device): skip Lightning's per-batch walk
 
-    # Saved in every checkpoint as plain lists and strings (loadable with torch.load(weights_only=True)).
+    # Saved in every checkpoint as plain lists, dicts and strings (loadable with torch.load(weights_only=True)):
+    # the constructor's arguments (what rebuilds this DataModule) and the preprocessing fitted on the training rows.
     def state_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "feature_names": list(self.table.feature_names),
-            "target_name": self.table.target_name,
-            "task": self.table.task,
-            "class_labels": list(self.table.class_labels),
+            "source": self.source,
+            "path": self.path,
+            "target": self.target_name,
+            "task": self.task,
+            "features": list(self.preprocessing["columns"]),  # every column considered, the ignored and dropped too
+            "categorical": self.categorical,
+            "numeric": self.numeric,
+            "drop": self.drop,
+            "missing": self.missing,
+            "feature_transform": self.feature_transform,
             "test_fraction": self.test_fraction,
             "val_fraction": self.val_fraction,
             "random_state": self.random_state,
+            "stratify": self.stratify,
             "batch_size": self.batch_size,
-            "scaler_mean": list(self.scaler_mean),
-            "scaler_scale": list(self.scaler_scale),
-            # what rebuilds this DataModule (each key is a constructor argument) and its fitted feature transform
-            "path": self.path,
-            "target": self.table.target_name,
-            "features": list(self.table.feature_names),
-            "feature_transform": self.feature_transform,
-            "quantiles": self.quantiles,
+            "name": self.name,
+            "feature_names": list(self.feature_names),
+            "target_name": self.target_name,
+            "class_labels": list(self.class_labels),
+            "class_counts": list(self.class_counts),
+            **{key: self.preprocessing[key] for key in FITTED_KEYS},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.scaler_mean = list(state["scaler_mean"])
-        self.scaler_scale = list(state["scaler_scale"])
-        self.quantiles = state.get("quantiles")  # absent in checkpoints from before feature transforms
+        if self.source is None and "source" not in state:  # a checkpoint from before data sources: data.name and data.path
+            name = state.get("name")
+            self.source = {"_target_": "src.data.sources.read_file", "path": state.get("path")} if name == "csv" else {"_target_": f"src.data.sources.{name}"}
+        if "columns" not in state:  # a checkpoint from before column kinds: every feature was numeric
+            state = {**state, "columns": {c: "numeric" for c in state["feature_names"]}, "medians": [0.0] * len(state["feature_names"]),
+                     "missing_indicators": [], "vocabularies": {}, "identifiers": {}}
+        self.preprocessing = {key: state.get(key) for key in FITTED_KEYS}
+        self.preprocessing["feature_transform"] = state.get("feature_transform", "standard")
+        self.name, self.target_name = state.get("name"), state.get("target_name") or state.get("target")
+        self.task = state["task"]
+        self.class_labels = list(state.get("class_labels") or [])
+        self.class_counts = list(state.get("class_counts") or [])
+
+    @property
+    def scaler_mean(self) -> list[float] | None:
+        return None if self.preprocessing is None else self.preprocessing["scaler_mean"]
+
+    @property
+    def scaler_scale(self) -> list[float] | None:
+        return None if self.preprocessing is None else self.preprocessing["scaler_scale"]
+
+
+def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Callable[[], Table]:
+    """A config node as a plain dict (it goes into checkpoints); a function (or partial) by its import path."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(source):
+        source = OmegaConf.to_container(source, resolve=True)
+    if isinstance(source, Mapping):
+        return dict(source)
+    if isinstance(source, functools.partial):
+        return {"_target_": f"{source.func.__module__}.{source.func.__qualname__}", **source.keywords}
+    if callable(source) and getattr(source, "__module__", "").startswith("src."):
+        return {"_target_": f"{source.__module__}.{source.__qualname__}"}
+    if callable(source):
+        return source
+    raise TypeError(f"data.source must be a config node or a function returning a Table; got {type(source).__name__}")
+
+
+def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
+    """Call the source: only functions of this project (src.) are called from a config or a checkpoint."""
+    from hydra.utils import get_method
+
+    if callable(source):
+        table = source()
+    else:
+        target = source.get("_target_")
+        if not isinstance(target, str) or not target.startswith("src."):
+            raise UserError(f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}")
+        try:
+            function = get_method(target)
+        except (ImportError, AttributeError, ValueError):
+            raise UserError(f"data.source._target_ names no function of this project: {target}") from None
+        table = function(**{k: v for k, v in source.items() if not k.startswith("_")})
+    if not isinstance(table, Table):
+        raise TypeError(f"the data source {source!r} returned {type(table).__name__}, not a src.data.sources.Table")
+    return table
+
+
+def print_once(line: str) -> None:
+    """One line for the user, from the first process only (under DDP every rank sets up its data)."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank == 0:
+        print(line, flush=True)

@@ -1,51 +1,56 @@
-"""New rows to predict: a CSV with a header, checked against the features a model was trained on.
+"""New rows to predict, from a CSV (with a header) or a Parquet file, checked against what the model was trained on.
 
-Columns are matched by name, so their order in the file does not matter. Every problem is a `UserError` that
-names it: the file, the missing or unknown columns, or the column and row (1-based, not counting the header)
-of the first value that is not a finite number.
+Columns are matched by name, so their order in the file does not matter; columns the model left out (ignored,
+dropped, the target) may stay in the file. The rows come in chunks, so memory is bounded by the chunk, not
+the file. Every problem is a `UserError` that names it: the file, the missing or unknown columns, or the column
+and row (1-based, not counting the header) of the first bad value.
+
+Reading is typed (pyarrow) on the fast path; when pyarrow refuses a value, pandas reads the rest as text and
+names the exact cell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from src.data.readers import is_parquet
 from src.errors import UserError
 
-NAN_SPELLINGS = {"nan", "-nan", "+nan"}
+NAN_SPELLINGS = ("nan", "-nan", "+nan")
+CHUNK_ROWS = 100_000
 
 
-def read_feature_csv(path: str | Path, feature_names: list[str]) -> np.ndarray:
-    """The file's feature columns as float64, in the trained order: shape (rows, len(feature_names))."""
-    import pandas as pd
-
+def prediction_chunks(path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, int]]:
+    """(frame of the feature columns, rows before it) per chunk, in file order; numeric columns already float64."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"input file not found: {path}")
-    try:
-        # header=None: pandas would silently rename a repeated column name ("age" -> "age.1")
-        raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a readable CSV: {str(exc).strip().splitlines()[0]}") from None
-
-    columns = [str(c).strip() for c in raw.iloc[0]]
-    check_columns(path, columns, feature_names)
-    frame = raw.iloc[1:].reset_index(drop=True)
-    frame.columns = columns
-    if len(frame) == 0:
+    kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
+    allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
+    missing = state.get("missing", "impute")
+    chunks = parquet_chunks(path, kinds, allowed, chunk_rows) if is_parquet(path) else csv_chunks(path, kinds, allowed, missing, chunk_rows)
+    done = 0
+    for frame in chunks:
+        for column, kind in kinds.items():
+            if kind == "numeric":
+                frame[column] = numeric_values(path, column, frame[column], done, missing)
+        yield frame, done
+        done += len(frame)
+    if done == 0:
         raise UserError(f"{path} has a header but no rows to predict")
-    return np.column_stack([numeric_column(path, name, frame[name]) for name in feature_names])
 
 
-def check_columns(path: Path, columns: list[str], feature_names: list[str]) -> None:
+def check_columns(path: Path, columns: list[str], feature_names: list[str], allowed: set[str] = frozenset()) -> None:
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         raise UserError(f"{path} has duplicated columns: {quoted(duplicated)}")
     missing = [name for name in feature_names if name not in columns]
-    unknown = [name for name in columns if name not in feature_names]
+    unknown = [name for name in columns if name not in feature_names and name not in allowed]
     problems = []
     if missing:
         problems.append(f"missing feature columns: {quoted(missing)}")
@@ -55,23 +60,99 @@ def check_columns(path: Path, columns: list[str], feature_names: list[str]) -> N
         raise UserError(f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
 
 
-def numeric_column(path: Path, name: str, raw) -> np.ndarray:
-    import pandas as pd
+def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
-    text = raw.fillna("").astype(str).str.strip()
-    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    empty = (text == "").to_numpy()
-    if empty.any():
-        raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty)}")
-    not_numbers = np.isnan(values) & ~text.str.lower().isin(NAN_SPELLINGS).to_numpy()
-    if not_numbers.any():
-        row = first_row(not_numbers)
-        raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row - 1]!r} in row {row}")
-    not_finite = ~np.isfinite(values)
-    if not_finite.any():
-        raise UserError(
-            f"{path}: column '{name}' has {int(not_finite.sum())} NaN or infinite value(s), first in row {first_row(not_finite)}"
+    try:
+        raw_names = pacsv.open_csv(path).schema.names
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
+        raw_names = None  # a malformed file: the text reader below names the problem
+    if raw_names is not None:
+        names = [n.strip() for n in raw_names]
+        check_columns(path, names, list(kinds), allowed)
+        raw = {n.strip(): n for n in raw_names}
+        types = {raw[c]: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
+        # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
+        block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
+        done = 0
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=block),
+                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types), strings_can_be_null=True),
+            )
+            for batch in reader:
+                frame = batch.to_pandas().rename(columns=lambda n: n.strip())
+                if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
+                    break  # an empty cell or a NaN: the text reader tells which
+                yield frame[list(kinds)]
+                done += len(frame)
+            else:
+                return
+        except pa.ArrowInvalid:
+            pass  # a value that is not a number, or a malformed row: the text reader names it, from `done` on
+    else:
+        done = 0
+    yield from text_chunks(path, kinds, allowed, chunk_rows, skip=done)
+
+
+def text_chunks(path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int, skip: int) -> Iterator[pd.DataFrame]:
+    """Every cell as text (pandas), from row `skip` on: slower, but it sees the exact cell that is wrong."""
+    try:
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        names = [str(c).strip() for c in header.iloc[0]]
+        check_columns(path, names, list(kinds), allowed)
+        reader = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1)
         )
+        for frame in reader:
+            frame.columns = names
+            frame = frame[list(kinds)].copy()
+            for column, kind in kinds.items():
+                text = frame[column].fillna("").str.strip()  # a short row's missing cells are empty
+                frame[column] = text if kind == "numeric" else text.where(text != "", None)
+            yield frame
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not a readable CSV: {str(exc).strip().splitlines()[0]}") from None
+
+
+def parquet_chunks(path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UserError(f"{path} is not a readable Parquet file: {str(exc).strip().splitlines()[0]}") from None
+    check_columns(path, list(file.schema_arrow.names), list(kinds), allowed)
+    for batch in file.iter_batches(batch_size=chunk_rows, columns=list(kinds)):
+        yield batch.to_pandas(date_as_object=False)
+
+
+def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missing: str) -> np.ndarray:
+    """The column as float64; empty cells and NaN are missing (imputed, or refused with data.missing=refuse)."""
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        empty = np.zeros(len(values), dtype=bool)
+    else:
+        text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        empty = (text == "").to_numpy()
+        if missing == "refuse" and empty.any():
+            raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty) + row_offset}")
+        not_numbers = np.isnan(values) & ~empty & ~text.str.lower().isin(NAN_SPELLINGS).to_numpy()
+        if not_numbers.any():
+            row = first_row(not_numbers)
+            raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row - 1]!r} in row {row + row_offset}")
+    bad = np.isinf(values) | (np.isnan(values) & ~empty if missing == "refuse" else False)
+    if bad.any():
+        kind = "NaN or infinite" if missing == "refuse" else "infinite"
+        raise UserError(f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}")
     return values
 
 

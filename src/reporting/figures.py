@@ -86,10 +86,24 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     return fig
 
 
+POINTS_LIMIT = 20_000  # above this many test rows, points become hexagonal bins: fast to draw and still readable
+
+
+def points_or_bins(ax, x: np.ndarray, y: np.ndarray) -> None:
+    """A scatter of every row, or for large test splits a hexbin whose colour counts the rows (log scale)."""
+    x, y = np.ravel(x), np.ravel(y)
+    if len(x) <= POINTS_LIMIT:
+        ax.scatter(x, y, s=6, alpha=0.4)
+        return
+    finite = np.isfinite(x) & np.isfinite(y)
+    bins = ax.hexbin(x[finite], y[finite], gridsize=80, bins="log", mincnt=1, cmap="viridis")
+    ax.figure.colorbar(bins, ax=ax, label="rows")
+
+
 def predicted_vs_actual_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str = "target") -> Figure:
-    """Each test row as a point; on the identity line a prediction is exact."""
+    """Each test row as a point (hexagonal bins for large test splits); on the identity line a prediction is exact."""
     fig, ax = new_figure(6, 6)
-    ax.scatter(actual, predicted, s=6, alpha=0.4)
+    points_or_bins(ax, actual, predicted)
     low, high = finite_range(np.concatenate([np.ravel(actual), np.ravel(predicted)]))
     ax.plot([low, high], [low, high], color="tab:red", linewidth=1, label="predicted = actual")
     ax.set_xlabel(f"actual {target_name}")
@@ -104,7 +118,7 @@ def residuals_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str
     """Residuals (actual - predicted) against the prediction, and their histogram."""
     residuals = np.asarray(actual) - np.asarray(predicted)
     fig, (scatter, histogram) = new_figure(11, 4.5, columns=2)
-    scatter.scatter(predicted, residuals, s=6, alpha=0.4)
+    points_or_bins(scatter, predicted, residuals)
     scatter.axhline(0, color="tab:red", linewidth=1)
     scatter.set_xlabel(f"predicted {target_name}")
     scatter.set_ylabel("residual (actual - predicted)")

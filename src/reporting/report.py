@@ -28,25 +28,26 @@ def write_test_report(
         save_figures,
     )
 
-    table = datamodule.table
     x_test, y_test = datamodule.splits["test"]
     actual = y_test.reshape(-1).numpy()
     predicted = predict_in_batches(model, x_test, datamodule.batch_size).numpy()
     threshold = getattr(model, "threshold", None)
-    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, table.task, threshold, table.class_labels)
+    write_test_predictions(
+        out_dir / "test_predictions.csv", actual, predicted, datamodule.task, threshold, datamodule.class_labels
+    )
 
     figures = {}
     if history is not None:
         figures["loss_curves"] = loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
-    if table.task == "regression":
-        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, table.target_name)
-        figures["residuals"] = residuals_figure(actual, predicted, table.target_name)
+    if datamodule.task == "regression":
+        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, datamodule.target_name)
+        figures["residuals"] = residuals_figure(actual, predicted, datamodule.target_name)
     elif "test_confusion_matrix" in matrices:
-        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], table.class_labels)
+        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], datamodule.class_labels)
     save_figures(figures, out_dir / "figures", logger, step)
 
     x_val, y_val = datamodule.splits["val"]
-    return diagnose(model, x_val, y_val, table.task, datamodule.batch_size, table.class_labels)
+    return diagnose(model, x_val, y_val, datamodule.task, datamodule.batch_size, datamodule.class_labels)
 
 
 def write_test_predictions(

@@ -1,4 +1,4 @@
-"""data=csv: any numeric table with a header trains like the built-in data, and a bad file stops with one line."""
+"""data=csv: a table with a header trains like the built-in data, and a bad file stops with one line."""
 
 import inspect
 import json
@@ -34,6 +34,12 @@ def cancer_csv_with_words(path: Path) -> Path:
     return path
 
 
+def file_datamodule(path, target: str, task: str | None = None, **settings) -> TabularDataModule:
+    """What data=csv data.path=... data.target=... builds."""
+    source = {"_target_": "src.data.sources.read_file", "path": str(path)}
+    return TabularDataModule(source=source, path=str(path), target=target, task=task, **{"batch_size": 32, **settings})
+
+
 def csv_overrides(path: Path, target: str, task: str, *more: str) -> list[str]:
     return ["data=csv", f"data.path={path}", f"data.target={target}", f"data.task={task}", *more]
 
@@ -47,6 +53,7 @@ def test_regression_csv_trains_with_the_lesson_split_and_a_regressor(tmp_path, m
 
     state = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt", weights_only=True)["TabularDataModule"]
     assert (state["path"], state["target"], state["task"], state["features"]) == (str(path), "price", "regression", ["a", "b", "c", "d"])
+    assert state["source"] == {"_target_": "src.data.sources.read_file", "path": str(path)}
     assert state["feature_names"] == ["a", "b", "c", "d"] and state["class_labels"] == []
     assert [len(s) for s in split_rows(state)] == [180, 60, 60]
 
@@ -62,7 +69,7 @@ def split_rows(state: dict) -> list:
 
 def test_state_alone_rebuilds_the_same_scaled_splits(tmp_path):
     path = regression_csv(tmp_path / "houses.csv")
-    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="price", task="regression", feature_transform="quantile")
+    dm = file_datamodule(path, "price", "regression", feature_transform="quantile")
     dm.setup("fit")
     rebuilt = split_rows(dm.state_dict())
     for original, again in zip((dm.splits[s][0] for s in ("train", "val", "test")), rebuilt):
@@ -79,19 +86,20 @@ def test_binary_csv_with_word_labels_trains_a_classifier_that_keeps_the_labels(t
     state = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt", weights_only=True)["TabularDataModule"]
     assert state["class_labels"] == ["benign", "malignant"]  # alphabetical: class 1 is "malignant"
     assert state["task"] == "binary" and len(state["features"]) == 30
-    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="diagnosis", task="binary")
+    dm = file_datamodule(path, "diagnosis", "binary")
     dm.setup("fit")
     labels = pd.read_csv(path)["diagnosis"]
-    assert dm.table.y.sum() == (labels == "malignant").sum()
+    assert sum(float(dm.splits[s][1].sum()) for s in dm.splits) == (labels == "malignant").sum()
 
 
 def test_binary_numeric_labels_keep_their_numeric_order(tmp_path):
     path = tmp_path / "grades.csv"
     pd.DataFrame({"x": np.arange(40.0), "passed": [2, 10] * 20}).to_csv(path, index=False)
-    dm = TabularDataModule(name="csv", batch_size=8, path=str(path), target="passed", task="binary")
+    dm = file_datamodule(path, "passed", "binary", batch_size=8)
     dm.setup("fit")
-    assert dm.table.class_labels == ["2", "10"]  # 10 > 2, although "10" < "2" as text
-    assert dm.table.y.tolist() == [0.0, 1.0] * 20
+    assert dm.class_labels == ["2", "10"]  # 10 > 2, although "10" < "2" as text
+    x, y = (torch.cat([dm.splits[s][i] for s in dm.splits]) for i in (0, 1))
+    assert torch.equal(y[:, 0], (x[:, 0] * float(dm.preprocessing["scaler_scale"][0]) + dm.preprocessing["scaler_mean"][0]).round() % 2)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -102,25 +110,31 @@ def write(tmp_path: Path, text: str) -> Path:
 
 NUMBERS = "a,b,y\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(20))
 
+REFUSE = {"missing": "refuse"}  # today's strict reading: a missing cell stops the run (data.missing=refuse)
 BAD_CSVS = [
-    # (file text or None for a missing file, target, task, what the one-line message must say)
-    (None, "y", "regression", ["data.path: no such file", "missing.csv"]),
-    ("", "y", "regression", ["is empty", "header row"]),
-    ("1,2,3\n4,5,6\n", "y", "regression", ["has no header", "(1, 2, 3)"]),
-    (NUMBERS, "price", "regression", ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
-    (NUMBERS.replace("\n5,10,", "\n5,ten,"), "y", "regression", ["column 'b'", "not numeric", "row 6 holds 'ten'", "data.features=[...]"]),
-    (NUMBERS.replace("\n5,10,", "\n5,,").replace("\n7,14,", "\n7,nan,"), "y", "regression", ["column 'b'", "2 missing or infinite", "2 NaN"]),
-    (NUMBERS.replace("\n5,10,", "\n5,inf,"), "y", "regression", ["column 'b'", "1 missing or infinite", "1 infinite"]),
-    (NUMBERS.replace("\n5,10,2", "\n5,10,"), "y", "regression", ["data.target 'y'", "1 missing or infinite"]),
-    (NUMBERS, "y", "binary", ["data.target 'y'", "exactly two distinct labels", "got 3: 0, 1, 2"]),
-    ("a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n", "y", "regression", ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"]),
+    # (file text or None for a missing file, target, task, settings, what the one-line message must say)
+    (None, "y", "regression", {}, ["data.path: no such file", "missing.csv"]),
+    ("", "y", "regression", {}, ["is empty", "header row"]),
+    ("1,2,3\n4,5,6\n", "y", "regression", {}, ["has no header", "(1, 2, 3)"]),
+    (NUMBERS, "price", "regression", {}, ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
+    (NUMBERS.replace("\n5,10,", "\n5,ten,"), "y", "regression", {}, ["column 'b'", "not numeric", "row 6 holds 'ten'", "data.features=[...]"]),
+    (NUMBERS.replace("\n5,10,", "\n5,,").replace("\n7,14,", "\n7,nan,"), "y", "regression", REFUSE, ["column 'b'", "2 missing or infinite", "2 NaN", "first in row 6"]),
+    (NUMBERS.replace("\n5,10,", "\n5,inf,"), "y", "regression", REFUSE, ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"]),
+    (NUMBERS.replace("\n5,10,", "\n5,inf,"), "y", "regression", {}, ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"]),
+    (NUMBERS.replace("\n5,10,2", "\n5,10,"), "y", "regression", REFUSE, ["data.target 'y'", "1 missing or infinite", "row 6"]),
+    (NUMBERS, "y", "binary", {}, ["data.target 'y'", "exactly two distinct labels", "got 3: 0, 1, 2", "data.task=multiclass"]),
+    ("a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n", "y", "regression", {}, ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"]),
+    ("a,y\n" + "".join(f"{i},same\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has one class (same)"]),
+    ("a,c,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(20)), "y", None, {"categorical": ["c"]}, ["categorical column 'c'", "only missing values", "data.drop=[c]"]),
+    (NUMBERS, "y", None, {"categorical": ["a"], "drop": ["a"]}, ["column 'a' is in both data.categorical and data.drop"]),
+    ("a,b,y\n1,2,3\n4,5,6,7,8\n", "y", None, {}, ["is not a readable CSV", "line 3"]),
 ]
 
 
-@pytest.mark.parametrize("text, target, task, expected", BAD_CSVS, ids=[e[0] for *_, e in BAD_CSVS])
-def test_bad_csv_stops_before_training_with_one_line(tmp_path, text, target, task, expected):
+@pytest.mark.parametrize("text, target, task, settings, expected", BAD_CSVS, ids=[e[0] for *_, e in BAD_CSVS])
+def test_bad_csv_stops_before_training_with_one_line(tmp_path, text, target, task, settings, expected):
     path = tmp_path / "missing.csv" if text is None else write(tmp_path, text)
-    dm = TabularDataModule(name="csv", batch_size=8, path=str(path), target=target, task=task)
+    dm = file_datamodule(path, target, task, batch_size=8, **settings)
     with pytest.raises(UserError) as info:
         dm.setup("fit")
     message = str(info.value)
@@ -129,19 +143,23 @@ def test_bad_csv_stops_before_training_with_one_line(tmp_path, text, target, tas
         assert part in message, f"{part!r} not in {message!r}"
 
 
-def test_text_column_left_out_of_the_features_is_ignored(tmp_path):
+def test_identifier_column_is_ignored_with_a_line_and_features_pick_columns(tmp_path, capsys):
     path = regression_csv(tmp_path / "houses.csv", with_id=True)
-    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="price", task="regression")
-    with pytest.raises(UserError, match="column 'house_id' .* is not numeric: row 1 holds 'H0000'; list the numeric"):
-        dm.setup("fit")
-    dm = TabularDataModule(name="csv", batch_size=32, path=str(path), target="price", task="regression", features=["b", "a"])
+    dm = file_datamodule(path, "price", "regression")
+    dm.setup("fit")
+    assert dm.feature_names == ["a", "b", "c", "d"] and dm.n_features == 4
+    assert (
+        "columns: 4 numeric, 1 ignored (house_id: 180 distinct values in 180 rows, looks like an identifier; "
+        "data.categorical=[house_id] keeps it)"
+    ) in capsys.readouterr().out
+    dm = file_datamodule(path, "price", "regression", features=["b", "a"])
     dm.setup("fit")
     assert dm.feature_names == ["b", "a"]
 
 
 @pytest.mark.parametrize("rows", [7, 10, 33, 569, 1001])
 def test_split_sizes_are_the_ones_scikit_learn_makes(rows):
-    from src.data.datamodule import split_like_the_lesson, split_sizes
+    from src.data.splits import split_like_the_lesson, split_sizes
 
     ids = np.arange(rows, dtype=np.float64)[:, None]
     parts = split_like_the_lesson(ids, ids[:, 0], 0.2, 0.2, random_state=21)
@@ -150,7 +168,7 @@ def test_split_sizes_are_the_ones_scikit_learn_makes(rows):
 
 def test_unknown_feature_column_is_named(tmp_path):
     path = write(tmp_path, NUMBERS)
-    dm = TabularDataModule(name="csv", batch_size=8, path=str(path), target="y", task="regression", features=["a", "z"])
+    dm = file_datamodule(path, "y", "regression", batch_size=8, features=["a", "z"])
     with pytest.raises(UserError, match=r"data.features 'z' not in .*data.csv \(columns: a, b, y\)"):
         dm.setup("fit")
 
@@ -164,11 +182,12 @@ def test_bad_csv_from_the_command_line_exits_2_and_writes_no_checkpoint(tmp_path
 
 
 def test_builtin_data_can_select_features_but_not_change_its_task():
-    dm = TabularDataModule(name="breast_cancer", batch_size=32, features=["mean radius", "mean texture"])
+    cancer = {"_target_": "src.data.sources.breast_cancer"}
+    dm = TabularDataModule(source=cancer, batch_size=32, features=["mean radius", "mean texture"])
     dm.setup("fit")
     assert dm.n_features == 2 and dm.splits["train"][0].shape == (341, 2)
     with pytest.raises(UserError, match="data.task=regression does not fit breast_cancer"):
-        TabularDataModule(name="breast_cancer", batch_size=32, task="regression").setup("fit")
+        TabularDataModule(source=cancer, batch_size=32, task="regression").setup("fit")
 
 
 def test_metrics_json_of_a_csv_run_names_the_experiment(tmp_path, make_config):

@@ -2,12 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from src.data.datamodule import TabularDataModule, split_like_the_lesson
+from src.data.datamodule import TabularDataModule
+from src.data.splits import split_like_the_lesson
 from tests.conftest import needs_housing
+
+CANCER = {"_target_": "src.data.sources.breast_cancer"}
 
 
 def cancer_datamodule(**kwargs) -> TabularDataModule:
-    dm = TabularDataModule(name="breast_cancer", batch_size=32, **kwargs)
+    dm = TabularDataModule(source=CANCER, batch_size=32, **kwargs)
     dm.setup("fit")
     return dm
 
@@ -20,7 +23,7 @@ def test_cancer_split_has_the_lessons_sizes():
 
 @needs_housing
 def test_housing_split_has_the_lessons_sizes():
-    dm = TabularDataModule(name="california_housing", batch_size=256)
+    dm = TabularDataModule(source={"_target_": "src.data.sources.california_housing"}, batch_size=256)
     dm.setup("fit")
     assert [dm.splits[s][0].shape[0] for s in ("train", "val", "test")] == [12384, 4128, 4128]
     assert dm.splits["train"][0].shape[1] == 8
@@ -45,11 +48,12 @@ def test_split_follows_random_state():
 def test_scaler_is_fitted_on_the_training_split_only():
     dm = cancer_datamodule()
     table = dm.load_table()
-    raw = split_like_the_lesson(table.x, table.y, 0.2, 0.2, random_state=21)
+    x, y = table.frame.drop(columns="target").to_numpy(), table.frame["target"].to_numpy()
+    raw = split_like_the_lesson(x, y, 0.2, 0.2, random_state=21)
     np.testing.assert_allclose(dm.scaler_mean, raw["train"][0].mean(axis=0), rtol=1e-10)
-    np.testing.assert_allclose(dm.scaler_scale, raw["train"][0].std(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(dm.preprocessing["scaler_scale"], raw["train"][0].std(axis=0), rtol=1e-10)
     # statistics of the whole table (which include the test rows) would give a different scaler
-    assert not np.allclose(dm.scaler_mean, table.x.mean(axis=0), rtol=1e-3)
+    assert not np.allclose(dm.scaler_mean, x.mean(axis=0), rtol=1e-3)
     train_x = dm.splits["train"][0]
     torch.testing.assert_close(train_x.mean(0), torch.zeros(30), atol=1e-5, rtol=0)
     assert train_x.std(0, unbiased=False).sub(1).abs().max() < 1e-4
@@ -61,18 +65,34 @@ def test_state_dict_is_plain_data_and_restores_the_scaler():
     state = dm.state_dict()
     assert all(isinstance(v, float) for v in state["scaler_mean"] + state["scaler_scale"])
     assert state["feature_names"][0] == "mean radius" and state["task"] == "binary"
-    fresh = TabularDataModule(name="breast_cancer", batch_size=32)
+    fresh = TabularDataModule(source=CANCER, batch_size=32)
     fresh.load_state_dict(state)
     fresh.setup("fit")
     torch.testing.assert_close(fresh.splits["test"][0], dm.splits["test"][0])
 
 
 def test_housing_without_cache_stops_with_a_one_line_fix(tmp_path):
-    from src.data.sources import load_table
+    from src.data.sources import california_housing
     from src.errors import UserError
 
     with pytest.raises(UserError) as info:
-        load_table("california_housing", data_home=str(tmp_path), download=False)
+        california_housing(data_home=str(tmp_path), download=False)
     message = str(info.value)
     assert "\n" not in message
     assert "SCIKIT_LEARN_DATA" in message and "experiment=cancer" in message and str(tmp_path) in message
+
+
+def test_a_checkpoint_state_from_before_data_sources_still_rebuilds_the_data():
+    import inspect
+
+    dm = cancer_datamodule()
+    new = dm.state_dict()
+    old_keys = ("feature_names", "target_name", "task", "class_labels", "test_fraction", "val_fraction", "random_state",
+                "batch_size", "scaler_mean", "scaler_scale", "target", "features", "feature_transform", "quantiles")
+    old = {"name": "breast_cancer", "path": None, **{k: new[k] for k in old_keys}}
+    accepted = inspect.signature(TabularDataModule.__init__).parameters
+    again = TabularDataModule(**{k: v for k, v in old.items() if k in accepted})
+    again.load_state_dict(old)
+    again.setup("test")
+    for stage in dm.splits:
+        assert torch.equal(again.splits[stage][0], dm.splits[stage][0])

@@ -1,12 +1,17 @@
-"""New rows for predict: columns matched by name, every bad value named with its column and row."""
+"""New rows for predict: columns matched by name, every bad value named with its column and row, in chunks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from src.data.prediction_input import read_feature_csv
+from src.data.prediction_input import prediction_chunks
 from src.errors import UserError
 
 FEATURES = ["age", "income", "rooms"]
+
+
+def state(missing: str = "refuse", **kinds) -> dict:
+    return {"columns": {**{f: "numeric" for f in FEATURES}, **kinds}, "missing": missing, "target_name": "price"}
 
 
 def write(tmp_path, text: str):
@@ -15,34 +20,67 @@ def write(tmp_path, text: str):
     return path
 
 
+def read(path, saved: dict, chunk_rows: int = 100_000) -> pd.DataFrame:
+    return pd.concat([frame for frame, _ in prediction_chunks(path, saved, chunk_rows)], ignore_index=True)
+
+
 def test_columns_are_taken_by_name_in_the_trained_order(tmp_path):
     path = write(tmp_path, "rooms, income,age\n3,1.5e3,40\n 4 ,2000,-1\n")
-    np.testing.assert_array_equal(read_feature_csv(path, FEATURES), [[40, 1500, 3], [-1, 2000, 4]])
+    np.testing.assert_array_equal(read(path, state())[FEATURES].to_numpy(), [[40, 1500, 3], [-1, 2000, 4]])
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("", "is empty: expected a header"),
-        ("age,income,rooms\n", "has a header but no rows"),
-        ("age,income\n1,2\n", "missing feature columns: 'rooms'"),
-        ("age,income,rooms,id\n1,2,3,4\n", "unknown columns (not features of the model; remove them): 'id'"),
-        ("age,age,income,rooms\n1,1,2,3\n", "duplicated columns: 'age'"),
-        ("age,income,rooms\n1,2,3\n4,lots,6\n", "column 'income' has a non-numeric value 'lots' in row 2"),
-        ("age,income,rooms\n1,2,3\n4,,6\n", "column 'income' has an empty value in row 2"),
-        ("age,income,rooms\n1,2,3\n4,5\n", "column 'rooms' has an empty value in row 2"),
-        ("age,income,rooms\n1,2,3\n4,5,nan\n7,8,NaN\n", "column 'rooms' has 2 NaN or infinite value(s), first in row 2"),
-        ("age,income,rooms\n1,-inf,3\n", "column 'income' has 1 NaN or infinite value(s), first in row 1"),
-        ("age,income,rooms\n1,2,3\n4,5,6,7,8\n", "is not a readable CSV"),
-    ],
-)
+REFUSED = [
+    ("", "is empty: expected a header"),
+    ("age,income,rooms\n", "has a header but no rows"),
+    ("age,income\n1,2\n", "missing feature columns: 'rooms'"),
+    ("age,income,rooms,id\n1,2,3,4\n", "unknown columns (not features of the model; remove them): 'id'"),
+    ("age,age,income,rooms\n1,1,2,3\n", "duplicated columns: 'age'"),
+    ("age,income,rooms\n1,2,3\n4,lots,6\n", "column 'income' has a non-numeric value 'lots' in row 2"),
+    ("age,income,rooms\n1,2,3\n4,,6\n", "column 'income' has an empty value in row 2"),
+    ("age,income,rooms\n1,2,3\n4,5\n", "column 'rooms' has an empty value in row 2"),
+    ("age,income,rooms\n1,2,3\n4,5,nan\n7,8,NaN\n", "column 'rooms' has 2 NaN or infinite value(s), first in row 2"),
+    ("age,income,rooms\n1,-inf,3\n", "column 'income' has 1 NaN or infinite value(s), first in row 1"),
+    ("age,income,rooms\n1,2,3\n4,5,6,7,8\n", "is not a readable CSV"),
+]
+
+
+@pytest.mark.parametrize("text, expected", REFUSED)
 def test_bad_files_are_rejected_naming_the_problem(tmp_path, text, expected):
     path = write(tmp_path, text)
     with pytest.raises(UserError) as info:
-        read_feature_csv(path, FEATURES)
+        read(path, state())
     assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_rows_are_named_across_chunks(tmp_path):
+    rows = [f"{i},{i},{i}" for i in range(25)]
+    rows[17] = "17,lots,17"
+    path = write(tmp_path, "age,income,rooms\n" + "\n".join(rows) + "\n")
+    with pytest.raises(UserError, match="column 'income' has a non-numeric value 'lots' in row 18"):
+        read(path, state(), chunk_rows=4)
+
+
+def test_missing_cells_pass_through_when_the_model_imputes(tmp_path):
+    path = write(tmp_path, "age,income,rooms,price\n1,,3,9\n4,5,nan,9\n")
+    frame = read(path, state("impute"))  # the target column may stay in the file
+    assert np.isnan(frame.loc[0, "income"]) and np.isnan(frame.loc[1, "rooms"])
+    with pytest.raises(UserError, match="column 'income' has 1 infinite value"):
+        read(write(tmp_path, "age,income,rooms\n1,inf,3\n"), state("impute"))
+
+
+def test_categories_and_dates_come_as_text(tmp_path):
+    path = write(tmp_path, "age,income,rooms,island,day\n1,2,3, Dream ,2020-01-02\n4,5,6,,\n")
+    frame = read(path, state("impute", island="categorical", day="date"))
+    assert frame["island"].tolist()[0].strip() == "Dream" and frame["island"].isna().tolist()[1]
+    assert frame["day"].tolist()[0] == "2020-01-02"
+
+
+def test_parquet_input_reads_like_csv(tmp_path):
+    frame = pd.DataFrame({"rooms": [3.0, 4.0], "income": [1500.0, 2000.0], "age": [40, -1]})
+    frame.to_parquet(tmp_path / "new.parquet")
+    np.testing.assert_array_equal(read(tmp_path / "new.parquet", state())[FEATURES].to_numpy(), [[40, 1500, 3], [-1, 2000, 4]])
 
 
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(UserError, match="input file not found: .*nope.csv"):
-        read_feature_csv(tmp_path / "nope.csv", FEATURES)
+        read(tmp_path / "nope.csv", state())

@@ -59,3 +59,15 @@ def test_training_entry_point_does_not_import_matplotlib_to_start():
     code = "import sys, src.train; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
+
+
+def test_a_large_test_split_is_binned_and_every_row_counted():
+    from matplotlib.collections import PolyCollection
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=200_000)
+    predicted = actual + rng.normal(scale=0.3, size=actual.size)
+    for fig in (predicted_vs_actual_figure(actual, predicted), residuals_figure(actual, predicted)):
+        ax = fig.axes[0]
+        (bins,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        assert bins.get_array().sum() == actual.size  # hexagons whose colours count the rows, not 200,000 dots

@@ -1,0 +1,137 @@
+"""Column kinds, decided once on the training rows: numeric, categorical, date or ignored (plus the dropped).
+
+Inference: numbers are numeric; text, booleans and columns listed in `data.categorical` are categorical; ISO
+dates are dates; text with nearly one distinct value per row is an identifier and ignored. `data.categorical`,
+`data.numeric` and `data.drop` override any choice.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from src.errors import UserError
+
+KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a few bad cells, named as errors
+IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
+IDENTIFIER_MIN_VALUES = 10
+
+
+def check_overrides(categorical: list[str], numeric: list[str], drop: list[str]) -> None:
+    lists = {"data.categorical": categorical, "data.numeric": numeric, "data.drop": drop}
+    for column in dict.fromkeys(c for names in lists.values() for c in names):
+        where = [key for key, names in lists.items() if column in names]
+        if len(where) > 1:
+            raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+
+
+def infer_column_kinds(
+    frame: pd.DataFrame,
+    features: list[str],
+    train_rows: np.ndarray,
+    categorical: list[str],
+    numeric: list[str],
+    drop: list[str],
+    name: str,
+) -> dict[str, str]:
+    """{column: kind} for every feature column, in table order, from the training rows only."""
+    kinds = {}
+    for column in features:
+        if column in drop:
+            kinds[column] = "dropped"
+        elif column in categorical:
+            kinds[column] = "categorical"
+        elif column in numeric:
+            kinds[column] = "numeric"
+        else:
+            kinds[column] = infer_kind(frame[column].iloc[train_rows], column, name)
+    return kinds
+
+
+def infer_kind(values: pd.Series, column: str, name: str) -> str:
+    if pd.api.types.is_bool_dtype(values):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(values):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "date"
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if len(text) == 0:
+        raise UserError(
+            f"column {column!r} of {name} has no values in the training rows (all {len(values)} missing); "
+            f"leave it out with data.drop=[{column}]"
+        )
+    if pd.to_numeric(text, errors="coerce").notna().mean() >= NUMBER_SHARE:
+        return "numeric"  # a number column with a stray word: the numeric check names its row
+    if text.str.match(ISO_DATE).all():
+        return "date"
+    distinct = text.nunique()
+    if distinct >= IDENTIFIER_MIN_VALUES and distinct >= IDENTIFIER_SHARE * len(text):
+        return "ignored"
+    return "categorical"
+
+
+def category_key(value) -> str | None:
+    """The text a category is known by: numbers in one spelling (4, 4.0 and "4" are one category), text stripped."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        if np.isnan(value):
+            return None
+        return number_text(float(value))
+    text = str(value).strip()
+    if text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number_text(number) if np.isfinite(number) else text
+
+
+def number_text(number: float) -> str:
+    return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+
+
+def factorized_keys(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Each row's index into a list of distinct keys (-1: missing): one Python call per distinct value, not per row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, [category_key(u) for u in uniques]
+
+
+def sorted_labels(keys) -> list[str]:
+    """Numeric order when every key is a number, else alphabetical."""
+    keys = sorted(set(keys))
+    try:
+        return sorted(keys, key=float)
+    except ValueError:
+        return keys
+
+
+def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], identifiers: dict[str, tuple[int, int]]) -> str:
+    """The one line a run prints about its columns, e.g.
+    columns: 4 numeric, 2 categorical (island: 3 values, sex: 2), 1 ignored (Name: 301 distinct values in 392 rows, ...)"""
+    by_kind = {kind: [c for c, k in kinds.items() if k == kind] for kind in KINDS}
+    parts = [f"{len(by_kind['numeric'])} numeric"]
+    if by_kind["categorical"]:
+        shown = [f"{c}: {len(vocabularies[c])}" + (" values" if i == 0 else "") for i, c in enumerate(by_kind["categorical"][:8])]
+        more = ", ..." if len(by_kind["categorical"]) > 8 else ""
+        parts.append(f"{len(by_kind['categorical'])} categorical ({', '.join(shown)}{more})")
+    if by_kind["date"]:
+        parts.append(f"{len(by_kind['date'])} date ({', '.join(by_kind['date'])}: year, month, day of year and day of week)")
+    if by_kind["ignored"]:
+        shown = [
+            f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; data.categorical=[{c}] keeps it"
+            for c in by_kind["ignored"]
+        ]
+        parts.append(f"{len(by_kind['ignored'])} ignored ({'; '.join(shown)})")
+    if by_kind["dropped"]:
+        parts.append(f"{len(by_kind['dropped'])} dropped by data.drop ({', '.join(by_kind['dropped'])})")
+    return "columns: " + ", ".join(parts)

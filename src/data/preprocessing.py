@@ -1,0 +1,226 @@
+"""The fitted preprocessing: everything learned from the training rows, kept as plain lists, dicts and strings.
+
+A checkpoint carries it (the DataModule's state_dict), so eval and predict rebuild the model's inputs from the
+checkpoint alone. Inputs are laid out numeric first, then one column per categorical feature holding its code:
+
+    [transformed numerics and date features] [missing indicators (0/1)] [category codes as floats]
+
+With only numeric columns and nothing missing this is exactly the lesson's scaled matrix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from src.data.columns import factorized_keys, sorted_labels
+from src.data.transforms import apply_feature_transform, fit_feature_transform
+from src.errors import UserError
+
+UNKNOWN, MISSING = 0, 1  # the reserved category codes; a vocabulary's values take 2, 3, ...
+DATE_FEATURES = ("year", "month", "day_of_year_sin", "day_of_year_cos", "day_of_week_sin", "day_of_week_cos")
+CHUNK_ROWS = 1 << 16  # rows transformed at a time: bounds the float64 temporaries
+
+
+def columns_of(state: dict[str, Any], kind: str) -> list[str]:
+    return [c for c, k in state["columns"].items() if k == kind]
+
+
+def numeric_input_names(state: dict[str, Any]) -> list[str]:
+    dates = [f"{c}.{f}" for c in columns_of(state, "date") for f in DATE_FEATURES]
+    return columns_of(state, "numeric") + dates + [f"{c}.missing" for c in state["missing_indicators"]]
+
+
+def prepare_columns(frame: pd.DataFrame, kinds: dict[str, str], rows: np.ndarray, missing: str, name: str, row_offset: int = 0) -> None:
+    """Turn text numbers and ISO dates into typed columns in place, checking every value of `rows`.
+
+    The first bad value in file order is named with its 1-based row (`row_offset` + position + 1)."""
+    for column, kind in kinds.items():
+        checked = None
+        if kind == "numeric":
+            checked = checked_numbers(frame[column], rows, column, name, missing, row_offset)
+        elif kind == "date":
+            checked = checked_dates(frame[column], rows, column, name, row_offset)
+        if checked is not None:  # replaced only when converted: a float column is checked in place, not copied
+            frame[column] = checked
+
+
+def checked_numbers(values: pd.Series, rows: np.ndarray, column: str, name: str, missing: str, row_offset: int) -> pd.Series | None:
+    what = f"column {column!r} of {name}"
+    converted = None
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        bad = (numbers.isna() & (text != "") & ~text.str.lower().isin(("nan", "-nan", "+nan"))).to_numpy()
+        bad_rows = rows[bad[rows]]
+        if bad_rows.size:
+            row = int(bad_rows.min())
+            raise UserError(
+                f"{what} is not numeric: row {row + row_offset + 1} holds {text.iloc[row]!r}; fix that row, "
+                f"or make it a category with data.categorical=[{column}], or choose the columns with data.features=[...]"
+            )
+        values = converted = numbers
+    taken = float_values(values)[rows]
+    nan, infinite = np.isnan(taken), np.isinf(taken)
+    if infinite.any() or (missing == "refuse" and nan.any()):
+        counted = nan if missing == "refuse" else np.zeros_like(nan)
+        first = int(rows[infinite | counted].min()) + row_offset + 1
+        fix = "fill or drop those rows first" if missing == "refuse" else "replace them with numbers (empty cells are imputed)"
+        raise UserError(
+            f"{what} has {int(counted.sum() + infinite.sum())} missing or infinite values "
+            f"({int(counted.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
+        )
+    return converted
+
+
+def checked_dates(values: pd.Series, rows: np.ndarray, column: str, name: str, row_offset: int) -> pd.Series | None:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return None
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    dates = pd.to_datetime(text.where(text != ""), format="ISO8601", errors="coerce")
+    bad = (dates.isna() & (text != "")).to_numpy()
+    bad_rows = rows[bad[rows]]
+    if bad_rows.size:
+        row = int(bad_rows.min())
+        raise UserError(
+            f"column {column!r} of {name} is not an ISO date (YYYY-MM-DD): row {row + row_offset + 1} holds {text.iloc[row]!r}"
+        )
+    return dates
+
+
+def float_values(values: pd.Series) -> np.ndarray:
+    """The column as float64 with NaN for missing: a view when it already is one (to_numpy with na_value copies)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def numeric_block(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Numeric and date features of `rows` as float64 (NaN where missing), and each source column's missing mask."""
+    numeric, dates = columns_of(state, "numeric"), columns_of(state, "date")
+    # column-major: each column is gathered into contiguous memory (the row-major copy is made once, where needed)
+    block = np.empty((len(rows), len(numeric) + len(DATE_FEATURES) * len(dates)), dtype=np.float64, order="F")
+    missing = {}
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows) and np.all(np.diff(rows) == 1):
+        rows = slice(int(rows[0]), int(rows[-1]) + 1)  # consecutive rows: a view of each column, no gather
+    for j, column in enumerate(numeric):
+        block[:, j] = float_values(frame[column])[rows]
+        missing[column] = np.isnan(block[:, j])
+    for i, column in enumerate(dates):
+        start = len(numeric) + len(DATE_FEATURES) * i
+        block[:, start : start + len(DATE_FEATURES)] = date_features(frame[column].iloc[rows])
+        missing[column] = np.isnan(block[:, start])
+    return block, missing
+
+
+def date_features(dates: pd.Series) -> np.ndarray:
+    """Year, month, and day of year and of week as points on a circle (31 December sits next to 1 January)."""
+    stamps = dates.dt
+    day_of_year = 2 * np.pi * (stamps.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan) - 1) / 366
+    day_of_week = 2 * np.pi * stamps.dayofweek.to_numpy(dtype=np.float64, na_value=np.nan) / 7
+    return np.column_stack(
+        [
+            stamps.year.to_numpy(dtype=np.float64, na_value=np.nan),
+            stamps.month.to_numpy(dtype=np.float64, na_value=np.nan),
+            np.sin(day_of_year),
+            np.cos(day_of_year),
+            np.sin(day_of_week),
+            np.cos(day_of_week),
+        ]
+    )
+
+
+def fit_preprocessing(frame: pd.DataFrame, train_rows: np.ndarray, kinds: dict[str, str], feature_transform: str, name: str) -> dict[str, Any]:
+    """Medians, missing indicators, vocabularies and the feature transform, from the training rows only."""
+    state: dict[str, Any] = {"columns": dict(kinds), "missing_indicators": [], "feature_transform": feature_transform}
+    block, missing = numeric_block(frame, train_rows, state)
+    block = np.ascontiguousarray(block)  # row-major as the lesson's matrix: the scaler's sums, to the last bit
+    medians = []
+    for j in range(block.shape[1]):
+        column = block[:, j]
+        if np.isnan(column).all():
+            source = (columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES])[j]
+            raise UserError(
+                f"column {source!r} of {name} has no values in the training rows (all {len(column)} missing); "
+                f"leave it out with data.drop=[{source}]"
+            )
+        medians.append(float(np.nanmedian(column)))  # also fills a hole that only validation, test or predict rows have
+        column[np.isnan(column)] = medians[-1]
+    state["medians"] = medians
+    state["missing_indicators"] = [c for c, mask in missing.items() if mask.any()]
+    if block.shape[1]:
+        state.update(fit_feature_transform(feature_transform, block))
+    else:
+        state.update(quantiles=None, scaler_mean=[], scaler_scale=[])
+    state["vocabularies"] = {c: fit_vocabulary(frame[c].iloc[train_rows], c, name) for c in columns_of(state, "categorical")}
+    state["identifiers"] = {c: identifier_counts(frame[c].iloc[train_rows]) for c in columns_of(state, "ignored")}
+    return state
+
+
+def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
+    codes, keys = factorized_keys(values)
+    seen = [keys[i] for i in np.unique(codes[codes >= 0]) if keys[i] is not None]
+    if not seen:
+        raise UserError(
+            f"categorical column {column!r} of {name} has only missing values in the training rows; "
+            f"leave it out with data.drop=[{column}]"
+        )
+    return sorted_labels(seen)
+
+
+def identifier_counts(values: pd.Series) -> list[int]:
+    present = values.dropna()
+    return [int(present.nunique()), len(present)]
+
+
+def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (0 unknown, 1 missing, 2.. the vocabulary) and the mask of unknown values."""
+    codes, keys = factorized_keys(values)
+    index = {key: i + 2 for i, key in enumerate(vocabulary)}
+    per_key = np.array([MISSING if k is None else index.get(k, UNKNOWN) for k in keys] + [MISSING], dtype=np.int64)
+    result = per_key[codes]  # code -1 (missing) takes the last entry
+    return result, (result == UNKNOWN)
+
+
+def cat_cardinalities(state: dict[str, Any]) -> list[int]:
+    return [len(state["vocabularies"][c]) + 2 for c in columns_of(state, "categorical")]
+
+
+def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """The model's float32 inputs for `rows` (positions in frame), in that order; unseen categories are warned about."""
+    categorical = columns_of(state, "categorical")
+    indicators = state["missing_indicators"]
+    medians = np.asarray(state["medians"], dtype=np.float64)
+    n_block = len(medians)
+    out = np.empty((len(rows), n_block + len(indicators) + len(categorical)), dtype=np.float32)
+    unseen: dict[str, list] = {c: [0, None] for c in categorical}
+    for start in range(0, len(rows), chunk_rows):
+        part = rows[start : start + chunk_rows]
+        stop = start + len(part)
+        block, missing = numeric_block(frame, part, state)
+        if n_block:
+            holes = np.isnan(block)
+            if holes.any():
+                block[holes] = np.broadcast_to(medians, block.shape)[holes]
+            out[start:stop, :n_block] = apply_feature_transform(block, state)
+        for i, column in enumerate(indicators):
+            out[start:stop, n_block + i] = missing[column]
+        for i, column in enumerate(categorical):
+            values = frame[column].iloc[part]
+            codes, unknown = category_codes(values, state["vocabularies"][column])
+            out[start:stop, n_block + len(indicators) + i] = codes
+            if unknown.any():
+                unseen[column][0] += int(unknown.sum())
+                unseen[column][1] = unseen[column][1] or str(values.iloc[int(np.argmax(unknown))]).strip()
+    for column, (count, example) in unseen.items():
+        if count:
+            warnings.warn(
+                f"{count} value(s) of column {column!r} in {where} never appear in the training rows "
+                f"(e.g. {example!r}); the model reads them as unknown",
+                UserWarning,
+                stacklevel=2,
+            )
+    return out

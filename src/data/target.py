@@ -1,0 +1,132 @@
+"""The target column: which task it is (given, known by the source, or inferred) and its values as numbers.
+
+Classification labels are encoded in sorted order (numeric order when every label is a number), so code k is
+`class_labels[k]`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from src.data.columns import factorized_keys, number_text, sorted_labels
+from src.data.readers import listed
+from src.errors import UserError
+
+TASKS = ("regression", "binary", "multiclass")
+MAX_CLASSES = 20  # at most this many distinct whole-number labels are classes; more is a quantity to regress
+
+
+@dataclass
+class Target:
+    y: np.ndarray  # float64, one per row (NaN where the row is dropped)
+    keep: np.ndarray  # bool, rows with a target
+    task: str
+    class_labels: list[str]
+    inferred: bool  # the task was inferred (and is printed)
+
+
+def encode_target(
+    values: pd.Series, what: str, task: str | None, missing: str, known_task: str | None = None, known_labels: list[str] | None = None
+) -> Target:
+    """`what` names the column in messages, e.g. "data.target 'y' of houses.csv"."""
+    numbers = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numbers:  # no Python call per row: a million distinct targets stay cheap
+        y = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing_rows = np.isnan(y)
+    else:
+        codes, keys = factorized_keys(values)
+        missing_rows = np.array([k is None for k in keys] + [True])[codes]
+    if missing_rows.any():
+        if missing == "refuse":
+            raise UserError(
+                f"{what} has {int(missing_rows.sum())} missing or infinite values ({int(missing_rows.sum())} NaN or empty, 0 infinite), "
+                f"first in row {int(np.argmax(missing_rows)) + 1}; fill or drop those rows first"
+            )
+        warnings.warn(f"{what}: {int(missing_rows.sum())} row(s) without a target are left out", UserWarning, stacklevel=2)
+    keep = ~missing_rows
+    if known_task is not None:
+        if task is not None and task != known_task:
+            raise UserError(f"data.task={task} does not fit {what.split(' of ')[-1]}, whose target is {known_task}; leave data.task as it is")
+        return Target(values.to_numpy(dtype=np.float64, na_value=np.nan), keep, known_task, list(known_labels or []), inferred=False)
+
+    inferred = task is None
+    if numbers:
+        distinct = np.unique(y[keep])
+        finite = distinct[np.isfinite(distinct)]
+        if inferred:
+            whole = bool(np.all(finite == np.round(finite)))
+            task = "binary" if len(distinct) == 2 else "multiclass" if whole and len(distinct) <= MAX_CLASSES else "regression"
+        if task == "regression":
+            return Target(regression_values(values, what, keep), keep, task, [], inferred)
+        labels = [number_text(float(v)) for v in distinct]
+        codes_of_rows = np.where(keep, np.searchsorted(distinct, np.where(keep, y, distinct[0] if len(distinct) else 0)), np.nan)
+        check_classes(labels, what, task)
+        return Target(codes_of_rows.astype(np.float64), keep, task, labels, inferred)
+
+    present = [k for k in dict.fromkeys(keys) if k is not None]
+    if inferred:
+        task = infer_task(present)
+    if task == "regression":
+        return Target(regression_values(values, what, keep), keep, task, [], inferred)
+    labels = sorted_labels(present)
+    check_classes(labels, what, task)
+    index = {label: float(i) for i, label in enumerate(labels)}
+    per_key = np.array([np.nan if k is None else index[k] for k in keys] + [np.nan])
+    return Target(per_key[codes], keep, task, labels, inferred)
+
+
+def check_classes(labels: list[str], what: str, task: str) -> None:
+    if len(labels) < 2:
+        raise UserError(f"{what} has one class ({listed(labels)}); a classifier needs at least two")
+    if task == "binary" and len(labels) != 2:
+        raise UserError(
+            f"{what} must hold exactly two distinct labels for data.task=binary; got {len(labels)}: {listed(labels, 5)}; "
+            "use data.task=multiclass for more classes"
+        )
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def infer_task(labels: list[str]) -> str:
+    """Text labels: two are binary, more multiclass; numbers written as text: as numbers (see encode_target)."""
+    if len(labels) == 2:
+        return "binary"
+    if not all(is_number(k) for k in labels):
+        return "multiclass"
+    whole = all(float(k).is_integer() for k in labels)
+    return "multiclass" if whole and len(labels) <= MAX_CLASSES else "regression"
+
+
+def regression_values(values: pd.Series, what: str, keep: np.ndarray) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        y = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+        y = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(y) & keep
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise UserError(f"{what} is not numeric: row {row + 1} holds {text.iloc[row]!r}; use data.task=multiclass for labels")
+    infinite = np.isinf(y)
+    if infinite.any():
+        raise UserError(
+            f"{what} has {int(infinite.sum())} missing or infinite values (0 NaN or empty, {int(infinite.sum())} infinite), "
+            f"first in row {int(np.argmax(infinite)) + 1}; fill or drop those rows first"
+        )
+    return y
+
+
+def describe_task(target: Target, column: str) -> str:
+    if target.task == "regression":
+        return f"task: regression (inferred: {column} holds many distinct numbers; data.task overrides)"
+    return f"task: {target.task} (inferred: {column} has {len(target.class_labels)} labels: {listed(target.class_labels, 8)}; data.task overrides)"

@@ -1,0 +1,227 @@
+"""Real tables: column kinds, missing values, unseen categories, dates, task inference, stratified splits, Parquet,
+and that nothing about the validation or test rows leaks into what is fitted."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from src.data.datamodule import TabularDataModule
+from src.data.preprocessing import DATE_FEATURES
+from src.errors import UserError
+
+
+def table(rows: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Numbers with holes, a text category with holes, a boolean, a whole-number category, a date, an identifier."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(10, 2, rows),
+            "weight": rng.normal(50, 5, rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "indoor": rng.choice([True, False], rows),
+            "cylinders": rng.choice([4, 6, 8], rows),
+            "day": pd.date_range("2020-01-01", periods=rows, freq="D").strftime("%Y-%m-%d"),
+            "code": [f"X{i:05d}" for i in range(rows)],
+        }
+    )
+    frame.loc[::7, "size"] = np.nan
+    frame.loc[3::11, "colour"] = None
+    frame["kind"] = np.where(frame["weight"] > 50, "heavy", "light")
+    return frame
+
+
+def datamodule(path, target: str = "kind", **settings) -> TabularDataModule:
+    source = {"_target_": "src.data.sources.read_file", "path": str(path)}
+    return TabularDataModule(source=source, path=str(path), target=target, **{"batch_size": 16, **settings})
+
+
+def setup(frame: pd.DataFrame, tmp_path, name: str = "t.csv", **settings) -> TabularDataModule:
+    path = tmp_path / name
+    frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    dm = datamodule(path, **settings)
+    dm.setup("fit")
+    return dm
+
+
+def test_each_column_kind_is_inferred_on_training_rows_and_printed(tmp_path, capsys):
+    dm = setup(table(), tmp_path, categorical=["cylinders"])
+    kinds = dm.preprocessing["columns"]
+    assert kinds == {"size": "numeric", "weight": "numeric", "colour": "categorical", "indoor": "categorical",
+                     "cylinders": "categorical", "day": "date", "code": "ignored"}
+    out = capsys.readouterr().out
+    assert "columns: 2 numeric, 3 categorical (colour: 3 values, indoor: 2, cylinders: 3), 1 date (day: " in out
+    assert "1 ignored (code: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[code] keeps it)" in out
+    assert "task: binary (inferred: kind has 2 labels: heavy, light" in out
+    # 2 numerics + 6 date features + 1 missing indicator (size); then 3 category codes
+    assert dm.n_num_features == 2 + len(DATE_FEATURES) + 1
+    assert dm.cat_cardinalities == [3 + 2, 2 + 2, 3 + 2]  # + unknown and missing codes
+    x = dm.splits["train"][0]
+    assert x.dtype == torch.float32 and x.shape[1] == dm.n_num_features + 3
+    assert dm.preprocessing["vocabularies"]["cylinders"] == ["4", "6", "8"]
+
+
+def test_missing_numbers_take_the_training_median_and_an_indicator(tmp_path):
+    dm = setup(table(), tmp_path)
+    frame, train = table(), dm_train_rows(dm)
+    assert dm.preprocessing["missing_indicators"] == ["size"]
+    median = float(np.nanmedian(frame["size"].to_numpy()[train]))
+    assert dm.preprocessing["medians"][0] == pytest.approx(median)
+    state = dm.state_dict()
+    indicator = dm.n_num_features - 1
+    x = torch.cat([dm.splits[s][0] for s in ("train", "val", "test")])
+    assert int(x[:, indicator].sum()) == int(frame["size"].isna().sum())
+    imputed = x[x[:, indicator] == 1, 0]
+    expected = (median - state["scaler_mean"][0]) / state["scaler_scale"][0]
+    torch.testing.assert_close(imputed, torch.full_like(imputed, expected))
+
+
+def dm_train_rows(dm) -> np.ndarray:
+    """Training row positions, recovered from the split settings (the split does not depend on the data)."""
+    from src.data.splits import split_rows
+
+    return split_rows(200, dm.test_fraction, dm.val_fraction, dm.random_state)["train"]
+
+
+def test_missing_refuse_names_column_and_row(tmp_path):
+    with pytest.raises(UserError, match=r"column .size. of .* has 29 missing or infinite values \(29 NaN or empty, 0 infinite\), first in row 1;"):
+        setup(table(), tmp_path, missing="refuse")
+
+
+def test_rows_without_a_target_are_dropped_with_a_counted_warning(tmp_path):
+    frame = table()
+    frame.loc[[5, 6, 7], "kind"] = None
+    with pytest.warns(UserWarning, match="3 row\\(s\\) without a target are left out"):
+        dm = setup(frame, tmp_path)
+    assert sum(len(dm.splits[s][0]) for s in dm.splits) == 197
+
+
+def test_a_missing_category_is_a_category_and_unseen_values_are_unknown(tmp_path):
+    frame = table()
+    frame.loc[frame.index[-40:], "colour"] = "purple"  # only in the last rows: some land in validation and test
+    train = dm_train_rows(datamodule(tmp_path / "x.csv"))
+    frame.loc[train, "colour"] = frame.loc[train, "colour"].replace("purple", "red")
+    with pytest.warns(UserWarning, match=r"value\(s\) of column 'colour' in the rows of .* never appear in the training rows \(e.g. 'purple'\)"):
+        dm = setup(frame, tmp_path)
+    assert dm.preprocessing["vocabularies"]["colour"] == ["blue", "green", "red"]
+    codes = {s: dm.splits[s][0][:, dm.n_num_features].long() for s in dm.splits}
+    assert 0 not in codes["train"].tolist() and 1 in codes["train"].tolist()  # missing (code 1) seen in training
+    assert 0 in codes["val"].tolist() + codes["test"].tolist()
+
+
+def test_dates_become_year_month_and_cyclic_days(tmp_path):
+    frame = table(rows=60).drop(columns=["code"])
+    dm = setup(frame, tmp_path, feature_transform="standard")
+    assert dm.preprocessing["columns"]["day"] == "date"
+    from src.data.preprocessing import date_features
+
+    features = date_features(pd.Series(pd.to_datetime(["2020-12-31", "2021-01-01", "2021-01-04"])))
+    assert features[:, 0].tolist() == [2020, 2021, 2021] and features[:, 1].tolist() == [12, 1, 1]
+    # 31 December and 1 January are neighbours on the day-of-year circle; Monday 4 January is day 0 of the week
+    assert np.hypot(*(features[0, 2:4] - features[1, 2:4])) < 0.05
+    assert features[2, 4:6].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "labels, task",
+    [([0, 1], "binary"), (["a", "b", "c"], "multiclass"), (list(range(5)), "multiclass"), (None, "regression")],
+)
+def test_task_is_inferred_from_the_target(tmp_path, labels, task):
+    frame = table()
+    rng = np.random.default_rng(1)
+    frame["kind"] = rng.normal(size=200) if labels is None else rng.choice(labels, 200)
+    dm = setup(frame, tmp_path)
+    assert dm.task == task
+    if task == "multiclass":
+        assert dm.class_labels == sorted(map(str, labels)) and dm.n_outputs == len(labels)
+        assert sum(dm.class_counts) == len(dm.splits["train"][1])
+
+
+def test_stratified_split_keeps_class_shares(tmp_path):
+    frame = table()
+    frame["kind"] = ["rare"] * 20 + ["common"] * 180
+    dm = setup(frame, tmp_path, stratify=True)
+    shares = {s: float((dm.splits[s][1] == dm.class_labels.index("rare")).float().mean()) for s in dm.splits}
+    assert all(share == pytest.approx(0.1, abs=0.01) for share in shares.values())
+    with pytest.raises(UserError, match="data.stratify=true needs class labels"):
+        setup(frame.assign(kind=np.arange(200.0) / 7), tmp_path, name="r.csv", stratify=True)
+
+
+def test_nothing_about_validation_or_test_rows_is_fitted(tmp_path):
+    frame = table()
+    fitted = setup(frame, tmp_path).state_dict()
+    train = dm_train_rows(datamodule(tmp_path / "x.csv"))
+    others = np.setdiff1d(np.arange(200), train)
+    changed = frame.copy()
+    changed.loc[others, "size"] = 1e6
+    changed.loc[others, "colour"] = "never seen"
+    changed.loc[others, "cylinders"] = 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = setup(changed, tmp_path, name="changed.csv").state_dict()
+    for key in ("columns", "medians", "missing_indicators", "vocabularies", "scaler_mean", "scaler_scale", "quantiles"):
+        assert again[key] == fitted[key], key
+
+
+def test_parquet_trains_exactly_like_the_same_csv(tmp_path):
+    frame = table()
+    from_csv, from_parquet = setup(frame, tmp_path), setup(frame, tmp_path, name="t.parquet")
+    for s in from_csv.splits:
+        torch.testing.assert_close(from_csv.splits[s][0], from_parquet.splits[s][0])
+        assert torch.equal(from_csv.splits[s][1], from_parquet.splits[s][1])
+    state_csv, state_parquet = from_csv.state_dict(), from_parquet.state_dict()
+    for key in ("columns", "vocabularies", "missing_indicators", "class_labels", "task"):
+        assert state_csv[key] == state_parquet[key], key
+
+
+def test_state_alone_rebuilds_the_same_inputs_and_loads_weights_only(tmp_path):
+    import inspect
+
+    dm = setup(table(), tmp_path)
+    torch.save(dm.state_dict(), tmp_path / "state.pt")
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    accepted = inspect.signature(TabularDataModule.__init__).parameters
+    again = TabularDataModule(**{k: v for k, v in state.items() if k in accepted})
+    again.load_state_dict(state)
+    again.setup("test")
+    for s in dm.splits:
+        assert torch.equal(dm.splits[s][0], again.splits[s][0])
+    assert (again.n_num_features, again.cat_cardinalities, again.class_labels) == (dm.n_num_features, dm.cat_cardinalities, dm.class_labels)
+
+
+def test_predict_rows_with_unseen_categories_and_bad_numbers(tmp_path):
+    from src.data.prediction_input import prediction_chunks
+
+    dm = setup(table(), tmp_path)
+    new = table(rows=5).drop(columns=["kind"])
+    new.loc[0, "colour"] = "gold"
+    new.to_csv(tmp_path / "new.csv", index=False)
+    (frame, done), = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    with pytest.warns(UserWarning, match="1 value\\(s\\) of column 'colour'"):
+        x = dm.transform_frame(frame, "new.csv", done)
+    assert x[0, dm.n_num_features] == 0 and x.shape == (5, dm.n_features)
+    new.astype(object).assign(weight=["1", "2", "heavy", "4", "5"]).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(UserError, match="column 'weight' has a non-numeric value 'heavy' in row 3"):
+        list(prediction_chunks(tmp_path / "bad.csv", dm.state_dict()))
+    new.drop(columns=["colour"]).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(UserError, match="missing feature columns: 'colour'"):
+        list(prediction_chunks(tmp_path / "short.csv", dm.state_dict()))
+
+
+def test_penguins_is_a_multiclass_table_with_categories_and_holes():
+    dm = TabularDataModule(source={"_target_": "src.data.sources.penguins"}, batch_size=32, stratify=True)
+    dm.setup("fit")
+    assert dm.task == "multiclass" and dm.class_labels == ["Adelie", "Chinstrap", "Gentoo"] and dm.n_outputs == 3
+    assert dm.cat_cardinalities == [5, 4]  # island (3) and sex (2), each + unknown and missing
+    assert "sex" in dm.preprocessing["vocabularies"] and dm.preprocessing["missing_indicators"]
+
+
+def test_a_file_larger_than_memory_fails_early_naming_the_need(tmp_path, monkeypatch):
+    from src.data import readers
+
+    table().to_csv(tmp_path / "t.csv", index=False)
+    monkeypatch.setattr(readers, "available_memory", lambda: 1000)
+    with pytest.raises(UserError, match=r"too large for this machine's memory: loading it needs about .* GB \(~\d+ rows x 8 columns\)"):
+        datamodule(tmp_path / "t.csv").setup("fit")
