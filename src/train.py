@@ -18,8 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import user_errors_exit
-from src.resume import ResumePoint
-from src.run_dir import register_resolvers
+from src.runs.resume import ResumePoint
+from src.runs.run_dir import register_resolvers
 
 register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
 
@@ -42,9 +42,9 @@ def fit_with_lightning(cfg: DictConfig, datamodule, model, logger, resume: Resum
     import torch
     from hydra.utils import instantiate
 
-    from src.callbacks.latest_checkpoint import LatestCheckpoint
-    from src.callbacks.rng_state import RNGState
-    from src.callbacks.stop_on_signal import StopOnSignal
+    from src.runs.latest_checkpoint import LatestCheckpoint
+    from src.runs.rng_state import RNGState
+    from src.runs.stop_on_signal import StopOnSignal
     from src.reporting.history import LossHistory
     from src.reporting.results import RunResult
 
@@ -106,11 +106,11 @@ def stopped_by_signal(stop) -> Iterator[None]:
             raise
 
 
-# `resume` is always None here (src.resume refuses runner=plain): the signature is the Lightning path's
+# `resume` is always None here (src.runs.resume refuses runner=plain): the signature is the Lightning path's
 def fit_with_plain_loop(cfg: DictConfig, datamodule, model, logger, resume: ResumePoint | None = None):
     import torch
 
-    from src.callbacks.stop_on_signal import signals_raise_keyboard_interrupt
+    from src.runs.stop_on_signal import signals_raise_keyboard_interrupt
     from src.reference.plain_loop import train_plain
     from src.reporting.results import RunResult
 
@@ -169,7 +169,7 @@ def quiet_known_noise() -> None:
 def train(cfg: DictConfig):
     """Compose-validate-build-fit-test-report; returns the RunResult."""
     from src.config import validate_config
-    from src.resume import resume_point
+    from src.runs.resume import resume_point
 
     validate_config(cfg)
     if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
@@ -180,7 +180,7 @@ def train(cfg: DictConfig):
     quiet_known_noise()
     from lightning.pytorch.utilities import rank_zero_only
 
-    from src.run_dir import hold_run_dir
+    from src.runs.run_dir import hold_run_dir
 
     run_dir = Path(cfg.paths.output_dir)
     if rank_zero_only.rank != 0:  # under DDP only rank 0 writes

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
-from src.run_dir import run_dir_of_checkpoint
+from src.runs.run_dir import run_dir_of_checkpoint
 
 # settings a resumed run may change without changing what it computes
 MAY_DIFFER = ("ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download")

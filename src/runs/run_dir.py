@@ -59,7 +59,7 @@ def latest_run_dir(runs_root: str | Path) -> Path | None:
 
 def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | None) -> str:
     """Hydra's `hydra.run.dir`: the run being resumed, else a new folder (invalid resume settings get a new folder
-    too, and src.resume then names the mistake: nothing is written into a folder that is not a run's)."""
+    too, and src.runs.resume then names the mistake: nothing is written into a folder that is not a run's)."""
     if ckpt_path is not None and resume is None:
         existing = run_dir_of_checkpoint(ckpt_path)
         if existing is not None:
