@@ -8,14 +8,13 @@ stops before the output file is touched: it appears complete or not at all.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from src.errors import UserError, user_errors_exit
+from src.runs.atomic import write_atomically
 
 
 def required_path(cfg: DictConfig, key: str) -> Path:
@@ -60,18 +59,6 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
     return frame
 
 
-def write_csv_atomically(frame, path: Path) -> None:
-    """Into a temporary file beside the target, then renamed: a failure never leaves a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False, float_format="%.9g")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def predict(cfg: DictConfig):
     """Check everything, predict, write the output file; returns the predictions as a DataFrame."""
     import torch
@@ -90,7 +77,8 @@ def predict(cfg: DictConfig):
     if not torch.isfinite(torch.from_numpy(outputs)).all():
         raise UserError(f"the model produced non-finite predictions for {input_path} (values far outside the training data?)")
     frame = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
-    write_csv_atomically(frame, output)
+    # whole or not at all: a failure never leaves a partial file (src/runs/atomic.py)
+    write_atomically(output, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
     return frame
 
 

@@ -8,18 +8,21 @@ kept in memory (tensors cloned, ~1 ms in all with Lightning's dump) and the newe
 written at most every `flush_every_s` seconds, and always when fit ends, fails or is interrupted (Lightning
 tears the CheckpointIO down on every exit path). Pending files are written in the order they were saved,
 so best.ckpt is on disk before the last.ckpt that refers to it. A SIGKILL loses at most `flush_every_s`
-seconds of checkpoints, never a file's consistency: every file is written to a temporary name and renamed.
+seconds of checkpoints, never a file's consistency: every file is written to a temporary name and renamed
+(src/runs/atomic.py). When a write fails (disk full, read-only folder), the files already on disk stay as they
+were, nothing more is written, and the failure names the file (a WriteFailed).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from src.runs.atomic import write_atomically
 
 
 def clone_tensors(obj: Any) -> Any:
@@ -52,11 +55,13 @@ class DeferredAtomicCheckpointIO(TorchCheckpointIO):
     def flush(self) -> None:
         while self.pending:
             key = next(iter(self.pending))
-            path = Path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            torch.save(self.pending[key], tmp)
-            os.replace(tmp, path)
+            try:  # into an open file: torch then raises the OSError (ENOSPC, EACCES), not a RuntimeError
+                write_atomically(key, lambda handle, state=self.pending[key]: torch.save(state, handle))
+            except BaseException:
+                # nothing after a failed file: a last.ckpt must never be newer than the best.ckpt it goes with,
+                # and Lightning's teardown, which flushes again, must not retry
+                self.pending.clear()
+                raise
             del self.pending[key]
         self.last_flush = time.monotonic()
 

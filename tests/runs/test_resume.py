@@ -278,7 +278,7 @@ def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp
     with pytest.raises(UserError, match="is not in this run's folder"):
         train(compose_config(f"ckpt_path={loose}", output_dir=run_dir))
     (run_dir / "checkpoints" / "broken.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="is not a checkpoint this project can resume from"):
+    with pytest.raises(UserError, match="is not a readable checkpoint"):
         resume(run_dir, checkpoint="broken.ckpt")
 
 
