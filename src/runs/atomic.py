@@ -18,6 +18,11 @@ from typing import IO, Any
 from src.errors import UserError
 
 
+# mkstemp creates 0600 files; a run's files get the permissions any other new file would (0666 less the umask)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 class WriteFailed(UserError):
     """A file could not be written (disk full, read-only folder, no permission); the old file, if any, is unchanged."""
 
@@ -41,6 +46,7 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], object], text:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w" if text else "wb", **({"newline": "", "encoding": "utf-8"} if text else {})) as handle:
             write(handle)
         os.replace(tmp, path)

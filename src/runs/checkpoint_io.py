@@ -15,6 +15,7 @@ were, nothing more is written, and the failure names the file (a WriteFailed).
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,11 @@ class DeferredAtomicCheckpointIO(TorchCheckpointIO):
     def flush(self) -> None:
         while self.pending:
             key = next(iter(self.pending))
-            try:  # into an open file: torch then raises the OSError (ENOSPC, EACCES), not a RuntimeError
-                write_atomically(key, lambda handle, state=self.pending[key]: torch.save(state, handle))
+            try:  # serialised first, then written in one call: a full disk is then an OSError naming its cause,
+                # not the RuntimeError torch.save raises for a short write
+                buffer = io.BytesIO()
+                torch.save(self.pending[key], buffer)
+                write_atomically(key, lambda handle, data=buffer.getbuffer(): handle.write(data))
             except BaseException:
                 # nothing after a failed file: a last.ckpt must never be newer than the best.ckpt it goes with,
                 # and Lightning's teardown, which flushes again, must not retry

@@ -16,29 +16,29 @@ from src.runs.checkpoint_reader import checkpoint_epoch
 CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
 
 
-def kept_checkpoints(run_dir: Path, resume_command: str | None) -> str:
-    """`kept: .../best.ckpt (epoch 7), .../last.ckpt (epoch 9); free space, then resume with: ...`"""
+def kept_checkpoints(run_dir: Path) -> str:
+    """`kept: .../best.ckpt (epoch 7), .../last.ckpt (epoch 9); make room, then resume with: ...`"""
+    from src.runs.resume import resume_command
+
     folder = run_dir.absolute() / "checkpoints"
-    kept = [
-        f"{folder / name} (epoch {epoch})" for name in ("best.ckpt", "last.ckpt") if (epoch := checkpoint_epoch(folder / name))
-    ]
+    kept = {name: epoch for name in ("best.ckpt", "last.ckpt") if (epoch := checkpoint_epoch(folder / name))}
     if not kept:
         return "no checkpoint had been written yet"
-    line = "kept: " + ", ".join(kept)
-    if resume_command and (folder / "last.ckpt").is_file():
-        line += f"; make room, then resume with: {resume_command}"
-    return line
+    # the newest snapshot; resuming from an older one replays the epochs after it exactly
+    newest = max(kept, key=lambda name: (kept[name], name == "last.ckpt"))
+    listed = ", ".join(f"{folder / name} (epoch {epoch})" for name, epoch in kept.items())
+    return f"kept: {listed}; make room, then resume with: {resume_command(run_dir, newest)}"
 
 
 @contextmanager
-def files_kept_on_write_failure(run_dir: Path, resume_command: str | None = None) -> Iterator[None]:
+def files_kept_on_write_failure(run_dir: Path) -> Iterator[None]:
     """Around a run: a file that cannot be written becomes a UserError naming it, its cause and what is kept."""
     try:
         yield
     except WriteFailed as exc:
-        raise UserError(f"{exc}; {kept_checkpoints(run_dir, resume_command)}") from None
+        raise UserError(f"{exc}; {kept_checkpoints(run_dir)}") from None
     except OSError as exc:  # a write outside write_atomically (a logger, a folder Lightning creates)
         if exc.errno not in CANNOT_WRITE:
             raise
         where = exc.filename or run_dir
-        raise UserError(f"could not write {where}: {os_reason(exc)}; {kept_checkpoints(run_dir, resume_command)}") from None
+        raise UserError(f"could not write {where}: {os_reason(exc)}; {kept_checkpoints(run_dir)}") from None

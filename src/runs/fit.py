@@ -48,6 +48,7 @@ def fit_with_lightning(
     latest = next((c for c in trainer.callbacks if isinstance(c, LatestCheckpoint)), None)
     # a resumed run that took no snapshot of its own (interrupted early, or only testing) still has the one it resumed from
     last_checkpoint_epoch = (latest.epoch or (resume.epochs_done if resume else 0)) if latest is not None else None
+    train_loss, val_loss = list(history.train_loss), list(history.val_loss)
     best_path = str(checkpoint.best_model_path)
     best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
     test, matrices, tested = {}, {}, None
@@ -59,8 +60,8 @@ def fit_with_lightning(
             test, matrices, tested = dict(model.test_results), dict(model.matrices.get("test", {})), best_path
     return RunResult.from_history(
         "lightning",
-        history.train_loss,
-        history.val_loss,
+        train_loss,
+        val_loss,
         start,
         best_epoch=(checkpoint_epoch(best_path) or 0) if best_path else 0,
         best_val_loss=best_val_loss,

@@ -123,11 +123,11 @@ def read_resume_point(checkpoint: Path) -> ResumePoint:
     return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
 
 
-def resume_command(run_dir: Path) -> str:
-    """The command line that resumes this run: its own overrides and its last.ckpt."""
+def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
+    """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named)."""
     from hydra.core.hydra_config import HydraConfig
 
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
-    last = run_dir.absolute() / "checkpoints" / "last.ckpt"
-    return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={last}"])
+    path = run_dir.absolute() / "checkpoints" / checkpoint
+    return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={path}"])
