@@ -17,7 +17,6 @@ from typing import IO, Any
 
 from src.errors import UserError
 
-
 # mkstemp creates 0600 files; a run's files get the permissions any other new file would (0666 less the umask)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

@@ -60,7 +60,8 @@ class DeferredAtomicCheckpointIO(TorchCheckpointIO):
                 # not the RuntimeError torch.save raises for a short write
                 buffer = io.BytesIO()
                 torch.save(self.pending[key], buffer)
-                write_atomically(key, lambda handle, data=buffer.getbuffer(): handle.write(data))
+                data = buffer.getbuffer()
+                write_atomically(key, lambda handle, data=data: handle.write(data))
             except BaseException:
                 # nothing after a failed file: a last.ckpt must never be newer than the best.ckpt it goes with,
                 # and Lightning's teardown, which flushes again, must not retry

@@ -49,6 +49,7 @@ def fit_with_lightning(
     # a resumed run that took no snapshot of its own (interrupted early, or only testing) still has the one it resumed from
     last_checkpoint_epoch = (latest.epoch or (resume.epochs_done if resume else 0)) if latest is not None else None
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
+    stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
     best_path = str(checkpoint.best_model_path)
     best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
     test, matrices, tested = {}, {}, None
@@ -68,7 +69,7 @@ def fit_with_lightning(
         test=test,
         matrices=matrices,
         tested_checkpoint=tested,
-        stopped_early=early_stopping is not None and early_stopping.stopped_epoch > 0,
+        stopped_early=stopped_early,
         interrupted=stop.signal is not None,
         interrupted_by=stop.signal.name if stop.signal is not None else None,
         interrupted_epoch=stop.epoch,

@@ -20,8 +20,10 @@ from src.runs.checkpoint_reader import read_checkpoint
 from src.runs.flat_config import flatten_config
 from src.runs.run_dir import run_dir_of_checkpoint
 
-# settings a resumed run may change without changing what it computes
-MAY_DIFFER = ("ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download")
+# settings a resumed run may change without changing what it computes (logger.: where its scalars also go)
+MAY_DIFFER = (
+    "ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download", "logger.",
+)
 
 
 @dataclass
