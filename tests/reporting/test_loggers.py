@@ -40,6 +40,16 @@ def test_csv_logger_holds_each_epoch_the_settings_and_the_final_metrics(tmp_path
     assert not (run_dir / "tensorboard").exists()
 
 
+def test_a_resumed_run_keeps_the_csv_rows_of_its_earlier_epochs(tmp_path):
+    run_dir, _ = run(tmp_path, "logger=csv", "trainer.max_epochs=2")
+    (run_dir / "metrics.json").unlink()  # as a SIGKILL after epoch 2 leaves it
+    train(compose_config("logger=csv", "trainer.max_epochs=4", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    epochs = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["val_loss"]).sort_values("step")
+    assert epochs["step"].tolist() == [1, 2, 3, 4]
+    assert epochs["val_loss"].tolist() == pytest.approx(metrics["val_loss"], rel=1e-6)
+
+
 @pytest.mark.parametrize("override", ["logger=none", "~logger"])
 def test_without_a_logger_nothing_is_logged_and_the_run_still_reports(override):
     assert build_loggers(compose_config(override, output_dir=Path("unused"))) == []
