@@ -81,7 +81,7 @@ def train(cfg: DictConfig) -> RunResult:
     if rank_zero_only.rank != 0:  # under DDP only rank 0 writes
         return fit_and_report(cfg, resume, run_dir, writes_files=False)
     # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
-    with hold_run_dir(run_dir, resuming=resume is not None), files_kept_on_write_failure(run_dir):
+    with files_kept_on_write_failure(run_dir), hold_run_dir(run_dir, resuming=resume is not None):
         if resume is None:  # a resumed run keeps the config.yaml it started with (and checked against it)
             write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         return fit_and_report(cfg, resume, run_dir, writes_files=True)

@@ -146,3 +146,32 @@ def test_a_run_on_a_full_disk_ends_in_one_line_with_its_checkpoints_kept(tmp_pat
             assert epoch_of(Path(path)) == int(epoch.rstrip(")"))
     finally:
         subprocess.run(["umount", str(logs)], check=False)
+
+
+def test_a_log_folder_without_write_permission_is_named_before_any_folder_is_made(tmp_path, monkeypatch):
+    from src.runs import run_dir
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    monkeypatch.setattr(run_dir.os, "access", lambda path, mode: Path(path) != logs)  # root ignores chmod: pretend
+    assert run_dir.unwritable_reason(logs / "cancer" / "runs") == f"{logs} is not writable: Permission denied (EACCES)"
+    with pytest.raises(SystemExit) as exited:
+        run_dir.run_dir(str(logs / "cancer" / "runs"), "2026-01-01_00-00-00_000000", None, None)
+    assert exited.value.code == 2 and not (logs / "cancer").exists()
+    assert run_dir.unwritable_reason(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.slow
+def test_a_read_only_log_folder_is_one_line(tmp_path):
+    logs = tmp_path / "logs"
+    if not mount_tmpfs(logs, "1m") or subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        proc = run_module("src.train", f"paths.log_dir={logs}", "trainer.max_epochs=2")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] == (
+            f"error: no run folder can be made under {logs}/cancer/runs: {logs} is not writable: Read-only file system (EROFS); "
+            "set paths.log_dir to a folder you can write to"
+        )
+    finally:
+        subprocess.run(["umount", str(logs)], check=False)
