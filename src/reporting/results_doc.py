@@ -65,12 +65,7 @@ def run_experiment(experiment: Experiment, seed: int, overrides: list[str], log_
     log_dir = log_root / experiment.name / f"seed{seed}-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
     argv = shlex.split(experiment.command) + [f"seed={seed}", *overrides]
     shown = shlex.join(argv)
-    argv = [
-        sys.executable if argv[0] == "python" else argv[0],
-        *argv[1:],
-        f"paths.log_dir={log_dir}",
-        "trainer.enable_progress_bar=false",
-    ]
+    argv = [sys.executable if argv[0] == "python" else argv[0], *argv[1:], f"paths.log_dir={log_dir}"]
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
