@@ -8,7 +8,7 @@ ifneq ($(wildcard ../shared/scikit_learn_data),)
 export SCIKIT_LEARN_DATA ?= $(abspath ../shared/scikit_learn_data)
 endif
 
-.PHONY: train test test-all bench compare tensorboard notebooks clean
+.PHONY: train test test-all lint bench results compare tensorboard notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "" $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# every documented experiment on its documented seed(s), then docs/results.md from what was measured
+results: $(STAMP)
+	$(PY) -m src.reporting.results_doc $(ARGS)
 
 compare: $(STAMP)
 	$(PY) -m src.compare $(ARGS)

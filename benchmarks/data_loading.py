@@ -98,11 +98,11 @@ def ms_per_epoch(path: Path, rows: int, epochs: int = 4) -> float:
         ])
         torch.set_num_threads(cfg.torch_threads)  # as src.train does
         datamodule = build_datamodule(cfg)
-        model = build_model(cfg, datamodule.n_features)
+        model = build_model(cfg, datamodule)
         clock = EpochTimes()
         from lightning.pytorch.loggers import CSVLogger
 
-        fit_with_lightning(cfg, datamodule, model, CSVLogger(out), extra_callbacks=[clock])
+        fit_with_lightning(cfg, datamodule, model, [CSVLogger(out)], extra_callbacks=[clock])
     return 1000 * float(np.median(np.diff(clock.ends)))
 
 

@@ -10,7 +10,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import user_errors_exit
-from src.run_dir import register_resolvers
+from src.runs.run_dir import register_resolvers
 
 register_resolvers()  # conf/compare.yaml builds on conf/train.yaml, whose hydra settings call them
 

@@ -106,10 +106,14 @@ def atomic_table_writer(path: Path) -> Iterator:
         if parquet_writer is not None:
             parquet_writer.close()
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if parquet_writer is not None:
             parquet_writer.close()
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # disk full, read-only folder, no permission: one line, the old file kept
+            from src.runs.atomic import WriteFailed
+
+            raise WriteFailed(path, exc) from None
         raise
 
 

@@ -120,7 +120,7 @@ def test_a_failed_write_keeps_the_previous_output(cancer_run, tmp_path, monkeypa
         raise OSError("No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", write_half_then_fail)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=f"could not write {output}: No space left on device"):
         predict(compose_predict(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={tmp_path / 'new.csv'}", f"output={output}"))
     assert output.read_text() == "earlier predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "preds.csv"]

@@ -18,6 +18,7 @@ from torch import nn
 
 from src.errors import UserError
 from src.models.tabular_module import TabularModule
+from src.runs.checkpoint_reader import read_checkpoint
 
 DATA_KEYS = ("feature_names", "task", "scaler_mean", "scaler_scale")
 
@@ -76,17 +77,6 @@ def load_saved_run(path: str | Path) -> SavedRun:
         raise UserError(f"{path} is corrupt: its weights do not fit the model it describes ({first_line(exc)})") from None
     model.eval()
     return SavedRun(path, model, datamodule_class, data_state, epoch=int(checkpoint.get("epoch", -1)) + 1)
-
-
-def read_checkpoint(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a file it cannot read; each means the same here
-        if "allowed global" in str(exc) or "Unsupported global" in str(exc):
-            raise UserError(
-                f"{path} is not a checkpoint of this project: loading it would unpickle arbitrary objects, which is refused"
-            ) from None
-        raise UserError(f"{path} is not a readable checkpoint (corrupt, truncated or not a PyTorch file)") from None
 
 
 def project_class(name: Any, package: str, base: type, path: Path) -> type:

@@ -136,18 +136,16 @@ def finite_range(values: np.ndarray) -> tuple[float, float]:
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
-def save_figures(figures: dict[str, Figure], directory: Path, logger=None, step: int = 0) -> list[Path]:
-    """Each figure as `<name>.png` in directory and, given a TensorBoard logger, as an image under `figures/<name>`."""
-    directory.mkdir(parents=True, exist_ok=True)
+def save_figures(figures: dict[str, Figure], directory: Path, loggers=(), step: int = 0) -> list[Path]:
+    """Each figure as `<name>.png` in directory (whole or not at all), and to each logger that takes images or
+    artifacts (src/reporting/loggers.py)."""
+    from src.reporting.loggers import log_figure
+    from src.runs.atomic import write_atomically
+
     paths = []
     for name, fig in figures.items():
         path = directory / f"{name}.png"
-        fig.savefig(path, dpi=100)
+        write_atomically(path, lambda handle, fig=fig: fig.savefig(handle, format="png", dpi=100))
         paths.append(path)
-        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_image"):
-            # the saved PNG, read back: drawing a figure costs ~0.1 s, and add_figure would draw it again
-            from matplotlib.image import imread
-
-            image = imread(path)[..., :3]
-            logger.experiment.add_image(f"figures/{name}", image, global_step=step, dataformats="HWC")
+        log_figure(list(loggers), name, path, step)
     return paths

@@ -5,6 +5,7 @@ evaluation of the best checkpoint reproduces the training run's files.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,13 @@ import numpy as np
 from src.models.inference import predict_in_batches
 from src.reporting.diagnosis import Diagnosis, diagnose
 from src.reporting.results import RunResult
+from src.runs.atomic import write_atomically
 
 
 def write_test_report(
-    out_dir: Path, model, datamodule, matrices: dict[str, list], logger=None, step: int = 0, history: RunResult | None = None
+    out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0, history: RunResult | None = None
 ) -> Diagnosis:
-    """test_predictions.csv and figures/*.png (also into TensorBoard when given its logger); returns the diagnosis.
+    """test_predictions.csv and figures/*.png (also to the loggers that take images or artifacts); returns the diagnosis.
 
     The model must hold the weights that were tested (the best checkpoint's, after training)."""
     from src.reporting.figures import (
@@ -44,7 +46,7 @@ def write_test_report(
         figures["residuals"] = residuals_figure(actual, predicted, datamodule.target_name)
     elif "test_confusion_matrix" in matrices:
         figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], datamodule.class_labels)
-    save_figures(figures, out_dir / "figures", logger, step)
+    save_figures(figures, out_dir / "figures", loggers, step)
 
     x_val, y_val = datamodule.splits["val"]
     return diagnose(model, x_val, y_val, datamodule.task, datamodule.batch_size, datamodule.class_labels)
@@ -65,4 +67,32 @@ def write_test_predictions(
     else:
         # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
         frame = pd.DataFrame({"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)})
-    frame.to_csv(path, index=False, float_format="%.9g")
+    write_atomically(path, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
+
+
+def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers, resume=None) -> None:
+    """Everything a finished (or interrupted) training run leaves: figures and test predictions, the loggers'
+    hyperparameters and final metrics, metrics.json, the metrics table and, when it did not end the ordinary
+    way, one line that says why."""
+    from src.reporting.loggers import finalize_loggers, log_final_metrics
+    from src.reporting.results import print_metrics_table, write_metrics_json
+    from src.reporting.stops import stop_message
+    from src.runs.flat_config import hyperparameters
+    from src.runs.resume import resume_command
+
+    if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
+        # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
+        diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, loggers, step=result.stopped_epoch, history=result)
+        result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
+    if not result.interrupted:
+        final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
+        log_final_metrics(loggers, hyperparameters(cfg), final, step=result.stopped_epoch)
+    finalize_loggers(loggers, "success")
+    message = stop_message(result, resume_command(run_dir))
+    extra = {"experiment": cfg.name, "seed": cfg.seed, "stop_message": message}
+    if resume is not None:
+        extra["resumed_from"] = {"checkpoint": str(resume.checkpoint), "epoch": resume.epochs_done}
+    write_metrics_json(run_dir / "metrics.json", result, extra=extra)
+    print_metrics_table(result, title=f"{cfg.name} ({cfg.runner}) test metrics — {run_dir}")
+    if message:
+        print(message, file=sys.stderr)

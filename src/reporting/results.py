@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table as RichTable
+
+from src.runs.atomic import write_text_atomically
 
 
 @dataclass
@@ -37,16 +39,53 @@ class RunResult:
     def ms_per_epoch(self) -> float:
         return 1000 * self.wall_time_s / max(self.stopped_epoch, 1)
 
+    @classmethod
+    def from_history(
+        cls,
+        runner: str,
+        train_loss: list[float],
+        val_loss: list[float],
+        started_at: float,
+        best_epoch: int | None = None,
+        best_val_loss: float | None = None,
+        **outcome,
+    ) -> RunResult:
+        """A run's result from its loss history; the best epoch is the first lowest finite val_loss unless the
+        fit says otherwise (the Lightning path reads it from best.ckpt). `started_at` is a time.perf_counter()."""
+        if best_val_loss is None:
+            finite = [loss for loss in val_loss if math.isfinite(loss)]
+            best_val_loss = min(finite, default=math.inf)
+            best_epoch = val_loss.index(best_val_loss) + 1 if finite else 0
+        result = cls(
+            runner=runner,
+            test=outcome.pop("test", {}),
+            best_epoch=best_epoch or 0,
+            best_val_loss=best_val_loss,
+            stopped_epoch=len(val_loss),
+            wall_time_s=time.perf_counter() - started_at,
+            train_loss=list(train_loss),
+            val_loss=list(val_loss),
+            **outcome,
+        )
+        return result.finished()
+
+    def finished(self) -> RunResult:
+        """Why the run stopped; and no test metrics when no epoch had a finite val_loss (no model worth testing)."""
+        from src.reporting.stops import stop_reason
+
+        self.stop_reason = stop_reason(self)
+        if not math.isfinite(self.best_val_loss):
+            self.test, self.matrices = {}, {}
+        return self
+
 
 def write_metrics_json(path: Path, result: RunResult, extra: dict | None = None) -> None:
     write_json(path, {**(extra or {}), **asdict(result), "ms_per_epoch": result.ms_per_epoch})
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Write atomically, so an interrupted write never leaves a half file where a good one was."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=True))
-    os.replace(tmp, path)
+    """Whole or not at all (src/runs/atomic.py): an interrupted write never leaves a half file where a good one was."""
+    write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True))
 
 
 def print_metrics_table(result: RunResult, title: str) -> None:

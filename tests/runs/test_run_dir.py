@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from src.errors import UserError
-from src.run_dir import latest_run_dir, new_run_dir
+from src.runs.run_dir import latest_run_dir, new_run_dir
 from src.train import train
 from tests.conftest import ROOT, compose_config, run_module
 

@@ -9,16 +9,21 @@ check is that the run is resumed with its own settings: that is checked here aga
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
-from src.run_dir import run_dir_of_checkpoint
+from src.runs.checkpoint_reader import read_checkpoint
+from src.runs.flat_config import flatten_config
+from src.runs.run_dir import run_dir_of_checkpoint
 
-# settings a resumed run may change without changing what it computes
-MAY_DIFFER = ("ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download")
+# settings a resumed run may change without changing what it computes (logger.: where its scalars also go)
+MAY_DIFFER = (
+    "ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download", "logger.",
+)
 
 
 @dataclass
@@ -68,7 +73,10 @@ def check_not_finished(run_dir: Path) -> None:
     metrics = run_dir / "metrics.json"
     if not metrics.is_file():
         return  # killed before it could write one
-    result = json.loads(metrics.read_text())
+    try:
+        result = json.loads(metrics.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{metrics} is not readable ({exc}); move it aside to resume the run from its last.ckpt") from None
     if not result.get("interrupted", False):
         raise UserError(
             f"the run in {run_dir} has finished (stopped at epoch {result.get('stopped_epoch')}, "
@@ -76,19 +84,9 @@ def check_not_finished(run_dir: Path) -> None:
         )
 
 
-def flat_settings(node, prefix: str = "") -> dict[str, object]:
-    flat = {}
-    for key, value in node.items():
-        if isinstance(value, dict):
-            flat.update(flat_settings(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
-    saved = flat_settings(OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml")))
-    now = flat_settings(OmegaConf.to_container(cfg, resolve=True))
+    saved = flatten_config(read_run_config(run_dir))
+    now = flatten_config(cfg)
     missing = "<unset>"
     # a learning-rate schedule spans trainer.max_epochs, so with one the number of epochs is part of the run
     fixed = ("trainer.max_epochs",) if saved.get("model.lr_schedule") is not None else ()
@@ -105,16 +103,33 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
         )
 
 
-def read_resume_point(checkpoint: Path) -> ResumePoint:
-    import torch
-
+def read_run_config(run_dir: Path) -> dict:
+    """The run's config.yaml as plain data; a damaged one is a one-line error, not a YAML traceback."""
+    path = run_dir / "config.yaml"
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated, foreign or unsafe file: say which and why, without a traceback
+        saved = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as exc:  # unreadable, truncated or not YAML
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{checkpoint} is not a checkpoint this project can resume from: {reason}") from None
+        raise UserError(f"{path} is not a readable run config ({reason}); the run cannot be checked, so it is not resumed") from None
+    if not isinstance(saved, dict) or "name" not in saved:
+        raise UserError(f"{path} is not a run's config (empty, or no experiment name in it); the run cannot be checked, so it is not resumed")
+    return saved
+
+
+def read_resume_point(checkpoint: Path) -> ResumePoint:
+    state = read_checkpoint(checkpoint)  # a truncated, foreign or unsafe file: one line that says which and why
     if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
         raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
     early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
     stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
     return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
+
+
+def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
+    """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
+    path = run_dir.absolute() / "checkpoints" / checkpoint
+    return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={path}"])

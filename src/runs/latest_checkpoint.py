@@ -2,7 +2,7 @@
 
 Lightning's dump of the whole training state (weights, optimizer, loops, callbacks, random states) costs ~1 ms,
 8% of a cancer epoch, and the file reaches the disk at most every `flush_every_s` seconds anyway
-(src/checkpoint_io.py): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
+(src/runs/checkpoint_io.py): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
 at the end of an epoch when the file is due to be written (every `every_s` seconds), when best.ckpt was saved in
 the same epoch (last.ckpt is never older than the best.ckpt on disk), and always at the epoch where training
 stops (early stopping, a non-finite loss, max_epochs, max_steps, Ctrl+C or SIGTERM). A resumed run replays

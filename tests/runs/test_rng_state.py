@@ -5,10 +5,10 @@ import random
 import numpy as np
 import torch
 
-from src.callbacks.rng_state import collect_rng_state, restore_rng_state
+from src.runs.rng_state import collect_rng_state, restore_rng_state
 from src.train import train
 
-DRAWS = "+callbacks.draws._target_=tests.callbacks.probes.RandomDraws"
+DRAWS = "+callbacks.draws._target_=tests.support.probes.RandomDraws"
 
 
 def draw() -> list[float]:

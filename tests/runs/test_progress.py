@@ -6,7 +6,7 @@ import re
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
 
-from src.callbacks.progress import EpochProgressBar
+from src.runs.progress import EpochProgressBar
 from src.models.fast_steps import build_trainer
 from src.train import build_datamodule, build_model
 from tests.conftest import compose_config

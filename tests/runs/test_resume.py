@@ -23,7 +23,7 @@ from tests.conftest import ROOT, compose_config, run_module
 RUN = ("experiment=cancer", "seed=0", "trainer.max_epochs=1000", "callbacks.early_stopping.patience=30")
 ENDLESS = ("experiment=cancer", "seed=0", "trainer.max_epochs=100000", "callbacks.early_stopping.patience=100000")
 EVERY_EPOCH = "trainer.plugins.0.flush_every_s=0"  # write checkpoint files every epoch, so a SIGKILL finds them
-MARKER = "+callbacks.marker._target_=tests.callbacks.probes.EpochMarker"
+MARKER = "+callbacks.marker._target_=tests.support.probes.EpochMarker"
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_a_signal_after_an_epochs_checkpoints_stops_after_the_next_epoch_with_it
     # after the best epoch no epoch saves best.ckpt, so last.ckpt skips the epoch the signal comes after:
     # stopping there would leave last.ckpt at the best epoch
     epoch = kill_epoch(left_alone)
-    probe = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterCheckpoints", f"+callbacks.ctrl_c.epoch={epoch}")
+    probe = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterCheckpoints", f"+callbacks.ctrl_c.epoch={epoch}")
     run_dir = tmp_path / "run"
     stopped = train(compose_config(*RUN, SNAPSHOT_ONCE, *probe, output_dir=run_dir))
     assert stopped.interrupted
@@ -185,7 +185,7 @@ def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
     expected = train(compose_config(*RUN, *cut, output_dir=tmp_path / "left_alone"))
     # the second step of the third epoch after the best: the newest snapshot is the best epoch's
     stop_in = expected.best_epoch + 3
-    probe = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterStep", f"+callbacks.ctrl_c.step={(stop_in - 1) * 4 + 2}")
+    probe = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterStep", f"+callbacks.ctrl_c.step={(stop_in - 1) * 4 + 2}")
     run_dir = tmp_path / "run"
     stopped = train(compose_config(*RUN, *cut, *probe, output_dir=run_dir))
     assert stopped.interrupted and stopped.interrupted_epoch == stop_in and stopped.stopped_epoch == stop_in - 1
@@ -217,7 +217,7 @@ def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(
     # dropout draws from torch's global generator every step: only the saved random states make this replay
     model = ("trainer.max_epochs=8", "model.net.dropout=0.2", "model.net.norm=batch", "model.lr_schedule=onecycle")
     train(compose_config(*model, output_dir=tmp_path / "left_alone"))
-    ctrl_c = ("+callbacks.ctrl_c._target_=tests.callbacks.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
+    ctrl_c = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
     run_dir = tmp_path / "interrupted"
     stopped = train(compose_config(*model, *ctrl_c, output_dir=run_dir))
     assert stopped.interrupted and stopped.stopped_epoch == 4
@@ -278,7 +278,7 @@ def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp
     with pytest.raises(UserError, match="is not in this run's folder"):
         train(compose_config(f"ckpt_path={loose}", output_dir=run_dir))
     (run_dir / "checkpoints" / "broken.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="is not a checkpoint this project can resume from"):
+    with pytest.raises(UserError, match="is not a readable checkpoint"):
         resume(run_dir, checkpoint="broken.ckpt")
 
 
@@ -289,7 +289,7 @@ def test_resume_latest_without_any_run_names_the_folder(tmp_path):
 
 
 def test_a_run_that_is_still_training_cannot_be_resumed_by_another_process(tmp_path):
-    from src.run_dir import hold_run_dir
+    from src.runs.run_dir import hold_run_dir
 
     run_dir = finished_run(tmp_path)
     (run_dir / "metrics.json").unlink()

@@ -10,7 +10,9 @@ and two runs that resolved the same new folder in the same microsecond cannot bo
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
@@ -57,9 +59,22 @@ def latest_run_dir(runs_root: str | Path) -> Path | None:
     return max(runs, key=lambda d: d.name) if runs else None
 
 
+def unwritable_reason(folder: str | Path) -> str | None:
+    """Why no run folder can be made under `folder` (a read-only file system, no permission), or None: looks at the
+    nearest folder that exists, creates nothing."""
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if os.access(existing, os.W_OK | os.X_OK):
+        return None
+    read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
+    code = errno.EROFS if read_only else errno.EACCES
+    return f"{existing} is not writable: {os.strerror(code)} ({errno.errorcode[code]})"
+
+
 def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | None) -> str:
     """Hydra's `hydra.run.dir`: the run being resumed, else a new folder (invalid resume settings get a new folder
-    too, and src.resume then names the mistake: nothing is written into a folder that is not a run's)."""
+    too, and src.runs.resume then names the mistake: nothing is written into a folder that is not a run's)."""
     if ckpt_path is not None and resume is None:
         existing = run_dir_of_checkpoint(ckpt_path)
         if existing is not None:
@@ -68,6 +83,13 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
         existing = latest_run_dir(runs_root)
         if existing is not None:
             return str(existing)
+    reason = unwritable_reason(runs_root)
+    if reason is not None:  # Hydra would create the folder next and fail with a traceback: one line instead
+        print(
+            f"error: no run folder can be made under {runs_root}: {reason}; set paths.log_dir to a folder you can write to",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     return str(new_run_dir(runs_root, stamp))
 
 

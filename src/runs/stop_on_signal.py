@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from src.callbacks.latest_checkpoint import LatestCheckpoint
+from src.runs.latest_checkpoint import LatestCheckpoint
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -1,25 +1,29 @@
 """How checkpoint files reach the disk: whole or not at all, and not on every improvement.
 
 The checkpoint callbacks decide *what* to save and *when* (every new best val_loss; last.ckpt every
-`flush_every_s` and at every stop, see src/callbacks/latest_checkpoint.py); this CheckpointIO decides when the
+`flush_every_s` and at every stop, see src/runs/latest_checkpoint.py); this CheckpointIO decides when the
 bytes are written. Serialising a checkpoint costs ~4 ms of Python work, more than a whole epoch of the
 lesson's tiny networks is allowed to spend on overhead, so each save is
 kept in memory (tensors cloned, ~1 ms in all with Lightning's dump) and the newest version of each file is
 written at most every `flush_every_s` seconds, and always when fit ends, fails or is interrupted (Lightning
 tears the CheckpointIO down on every exit path). Pending files are written in the order they were saved,
 so best.ckpt is on disk before the last.ckpt that refers to it. A SIGKILL loses at most `flush_every_s`
-seconds of checkpoints, never a file's consistency: every file is written to a temporary name and renamed.
+seconds of checkpoints, never a file's consistency: every file is written to a temporary name and renamed
+(src/runs/atomic.py). When a write fails (disk full, read-only folder), the files already on disk stay as they
+were, nothing more is written, and the failure names the file (a WriteFailed).
 """
 
 from __future__ import annotations
 
-import os
+import io
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from src.runs.atomic import write_atomically
 
 
 def clone_tensors(obj: Any) -> Any:
@@ -52,11 +56,17 @@ class DeferredAtomicCheckpointIO(TorchCheckpointIO):
     def flush(self) -> None:
         while self.pending:
             key = next(iter(self.pending))
-            path = Path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            torch.save(self.pending[key], tmp)
-            os.replace(tmp, path)
+            try:  # serialised first, then written in one call: a full disk is then an OSError naming its cause,
+                # not the RuntimeError torch.save raises for a short write
+                buffer = io.BytesIO()
+                torch.save(self.pending[key], buffer)
+                data = buffer.getbuffer()
+                write_atomically(key, lambda handle, data=data: handle.write(data))
+            except BaseException:
+                # nothing after a failed file: a last.ckpt must never be newer than the best.ckpt it goes with,
+                # and Lightning's teardown, which flushes again, must not retry
+                self.pending.clear()
+                raise
             del self.pending[key]
         self.last_flush = time.monotonic()
 

@@ -1,0 +1,67 @@
+"""The run's loggers (conf/logger/: a named dict, e.g. tensorboard, csv, mlflow), each written to with what it takes.
+
+During training the task module writes each epoch's scalars to every logger (`log_metrics(scalars, step=epoch)`);
+at the end of a run this module writes the rest:
+
+| logger      | hyperparameters                          | final metrics (`hp/...`)        | figures                     |
+|-------------|------------------------------------------|---------------------------------|-----------------------------|
+| TensorBoard | HParams tab, with the final metrics      | scalars, and in the HParams tab | images under `figures/`     |
+| CSV         | `csv/hparams.yaml`                       | a last row of `csv/metrics.csv` | none (the PNGs are in figures/) |
+| MLflow      | run parameters                           | run metrics                     | artifacts under `figures/`  |
+| any other   | `log_hyperparams(params)`                | `log_metrics(metrics, step)`    | none                        |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
+from omegaconf import DictConfig
+
+from src.errors import UserError
+
+
+def build_loggers(cfg: DictConfig) -> list[Logger]:
+    """One logger per entry of `cfg.logger` (`logger=none` or `~logger`: none), in the order of the config."""
+    from hydra.utils import instantiate
+
+    nodes = cfg.get("logger") or {}
+    loggers = []
+    for name, node in nodes.items():
+        if node is None:  # `logger.csv=null` drops one logger of a group
+            continue
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise UserError(
+                f"logger.{name} must be a node with a _target_ (e.g. lightning.pytorch.loggers.CSVLogger); got {node!r}"
+            )
+        loggers.append(instantiate(node))
+    return loggers
+
+
+def log_final_metrics(loggers: list[Logger], hyperparameters: dict, metrics: dict[str, float], step: int) -> None:
+    """The run's settings and its final metrics (`hp/best_val_loss`, `hp/test_...`), to each logger as it takes them."""
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            # the HParams tab pairs the settings with these metrics; TensorBoard also keeps them as scalars
+            logger.log_hyperparams(hyperparameters, metrics=metrics)
+        else:  # CSVLogger's log_hyperparams takes no metrics, nor does MLflow's
+            logger.log_hyperparams(hyperparameters)
+            logger.log_metrics(metrics, step=step)
+
+
+def log_figure(loggers: list[Logger], name: str, path: Path, step: int) -> None:
+    """A saved PNG to each logger that takes images (TensorBoard) or artifacts (MLflow)."""
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            # the saved PNG, read back: drawing a figure costs ~0.1 s, and add_figure would draw it again
+            from matplotlib.image import imread
+
+            image = imread(path)[..., :3]
+            logger.experiment.add_image(f"figures/{name}", image, global_step=step, dataformats="HWC")
+        elif isinstance(logger, MLFlowLogger):
+            logger.experiment.log_artifact(logger.run_id, str(path), artifact_path="figures")
+
+
+def finalize_loggers(loggers: list[Logger], status: str = "success") -> None:
+    for logger in loggers:
+        logger.finalize(status)

@@ -1,0 +1,61 @@
+"""Every file a run writes (checkpoints, metrics.json, config.yaml, figures, predictions) appears whole or not at all.
+
+The bytes go to a temporary file beside the target, which is renamed over it only once they are all written, so
+a full disk, a read-only folder or a crash never leaves half a file where a good one was, nor a temporary file
+behind. A failure to write is reported as a `WriteFailed` (a one-line `error:` in the entry points) that names the
+file and the operating system's reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from src.errors import UserError
+
+# mkstemp creates 0600 files; a run's files get the permissions any other new file would (0666 less the umask)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+class WriteFailed(UserError):
+    """A file could not be written (disk full, read-only folder, no permission); the old file, if any, is unchanged."""
+
+    def __init__(self, path: str | Path, cause: OSError) -> None:
+        self.path, self.cause = Path(path), cause
+        super().__init__(f"could not write {self.path}: {os_reason(cause)}")
+
+
+def os_reason(exc: OSError) -> str:
+    """`No space left on device (ENOSPC)`: the OS's words and the name to search for."""
+    name = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return f"{text} ({name})" if name else text
+
+
+def write_atomically(path: str | Path, write: Callable[[IO[Any]], object], text: bool = False) -> None:
+    """Call `write(handle)` on a temporary file beside `path`, then rename it to `path`; on any failure the temporary
+    file is removed and `path` keeps its old content. An OSError becomes a WriteFailed naming `path`."""
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w" if text else "wb", **({"newline": "", "encoding": "utf-8"} if text else {})) as handle:
+            write(handle)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise WriteFailed(path, exc) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    write_atomically(path, lambda handle: handle.write(text), text=True)

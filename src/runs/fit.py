@@ -1,0 +1,137 @@
+"""Fitting one run, and testing its best model: with Lightning's Trainer (the default), or with the lesson's loop
+(`runner=plain`). Both return a RunResult and write each epoch's scalars to the same loggers."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
+from src.reporting.results import RunResult
+from src.runs.resume import ResumePoint
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
+
+
+def fit_with_lightning(
+    cfg: DictConfig, datamodule, model, loggers: list[Logger], resume: ResumePoint | None = None, extra_callbacks=()
+) -> RunResult:
+    from hydra.utils import instantiate
+
+    from src.models.fast_steps import build_trainer
+    from src.reporting.history import LossHistory
+    from src.runs.checkpoint_reader import checkpoint_epoch
+    from src.runs.latest_checkpoint import LatestCheckpoint
+    from src.runs.rng_state import RNGState
+    from src.runs.stop_on_signal import StopOnSignal
+
+    start = time.perf_counter()
+    history, stop = LossHistory(), StopOnSignal()
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
+    # a run that early stopping had already stopped (killed while testing) only needs its testing and report
+    limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
+    # the step flags Lightning refuses under manual optimization go to the model's fast steps (src/models/fast_steps.py)
+    trainer = build_trainer(
+        cfg.trainer, model, callbacks=[*callbacks, history, RNGState(), stop, *extra_callbacks], logger=list(loggers) or False, **limits
+    )
+    if resume is not None:  # the run's own checkpoints are there by design
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    with stopped_by_signal(stop):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume.checkpoint if resume else None, weights_only=True)
+    trainer.strategy.barrier()  # under DDP, rank 0 has written the checkpoint files before anyone reads them
+    # read the fit's outcome first: testing from a checkpoint restores the callbacks' states saved in it
+    checkpoint, early_stopping = trainer.checkpoint_callback, trainer.early_stopping_callback
+    latest = next((c for c in trainer.callbacks if isinstance(c, LatestCheckpoint)), None)
+    # a resumed run that took no snapshot of its own (interrupted early, or only testing) still has the one it resumed from
+    last_checkpoint_epoch = (latest.epoch or (resume.epochs_done if resume else 0)) if latest is not None else None
+    train_loss, val_loss = list(history.train_loss), list(history.val_loss)
+    stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
+    best_path = str(checkpoint.best_model_path)
+    best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
+    test, matrices, tested = {}, {}, None
+    # without a finite best val_loss there is no model worth testing (ModelCheckpoint never prefers a NaN or inf
+    # val_loss to a finite one, so an earlier good best.ckpt is what gets tested after a non-finite epoch)
+    if stop.signal is None and math.isfinite(best_val_loss):
+        with stopped_by_signal(stop):
+            trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+            test, matrices, tested = dict(model.test_results), dict(model.matrices.get("test", {})), best_path
+    return RunResult.from_history(
+        "lightning",
+        train_loss,
+        val_loss,
+        start,
+        best_epoch=(checkpoint_epoch(best_path) or 0) if best_path else 0,
+        best_val_loss=best_val_loss,
+        test=test,
+        matrices=matrices,
+        tested_checkpoint=tested,
+        stopped_early=stopped_early,
+        interrupted=stop.signal is not None,
+        interrupted_by=stop.signal.name if stop.signal is not None else None,
+        interrupted_epoch=stop.epoch,
+        last_checkpoint_epoch=last_checkpoint_epoch,
+    )
+
+
+@contextmanager
+def stopped_by_signal(stop) -> Iterator[None]:
+    """Lightning ends fit or test with SystemExit after SIGTERM (SIGTERMException) and after Ctrl+C (exit 1), having
+    written its checkpoints; when StopOnSignal saw the signal, the run goes on to report what it has."""
+    try:
+        yield
+    except SystemExit:
+        if stop.signal is None:
+            raise
+
+
+# `resume` is always None here (src.runs.resume refuses runner=plain): the signature is the Lightning path's
+def fit_with_plain_loop(
+    cfg: DictConfig, datamodule, model, loggers: list[Logger], resume: ResumePoint | None = None
+) -> RunResult:
+    import torch
+
+    from src.reference.plain_loop import train_plain
+    from src.runs.stop_on_signal import signals_raise_keyboard_interrupt
+
+    # the lesson's loop on the trainer's accelerator: model and every split on the device, shuffled there
+    on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
+    datamodule.device = torch.device("cuda" if on_gpu else "cpu")
+    model.to(datamodule.device)
+
+    start = time.perf_counter()
+    history = {"train_loss": [], "val_loss": []}  # kept here too: an interrupted loop returns nothing
+
+    def log_epoch(metrics: dict, epoch: int) -> None:
+        for name, losses in history.items():  # recorded before logging: a signal while logging keeps the epoch
+            losses.append(metrics[name])
+        for logger in loggers:
+            logger.log_metrics(metrics, step=epoch)
+
+    with signals_raise_keyboard_interrupt() as received:
+        try:
+            result = train_plain(
+                model,
+                datamodule,
+                max_epochs=cfg.trainer.max_epochs,
+                patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
+                log_epoch=log_epoch,
+            )
+            return result.finished()  # the lesson's loop builds its own RunResult; this adds why it stopped
+        except KeyboardInterrupt:
+            signal_name = received[0].name if received else "SIGINT"
+    val_loss = history["val_loss"]
+    return RunResult.from_history(
+        "plain",
+        history["train_loss"],
+        val_loss,
+        start,
+        interrupted=True,
+        interrupted_by=signal_name,
+        interrupted_epoch=len(val_loss) + 1,
+    )

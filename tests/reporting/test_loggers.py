@@ -1,0 +1,97 @@
+"""Each logger of conf/logger/, read back with its own reader: the epoch scalars, the hyperparameters and the final
+test metrics (TensorBoard's are read in test_tensorboard.py)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from src.reporting.loggers import build_loggers
+from src.train import train
+from tests.conftest import compose_config
+
+
+def run(tmp_path, *overrides):
+    cfg = compose_config("trainer.max_epochs=3", f"paths.log_dir={tmp_path / 'logs'}", *overrides, output_dir=tmp_path / "run")
+    train(cfg)
+    return Path(cfg.paths.output_dir), json.loads((tmp_path / "run" / "metrics.json").read_text())
+
+
+def test_csv_logger_holds_each_epoch_the_settings_and_the_final_metrics(tmp_path):
+    run_dir, metrics = run(tmp_path, "logger=csv")
+    table = pd.read_csv(run_dir / "csv" / "metrics.csv")
+    epochs = table.dropna(subset=["val_loss"]).sort_values("step")
+    assert epochs["step"].tolist() == [1, 2, 3]
+    assert epochs["train_loss"].tolist() == pytest.approx(metrics["train_loss"], rel=1e-6)
+    assert epochs["val_loss"].tolist() == pytest.approx(metrics["val_loss"], rel=1e-6)
+    [final] = table.dropna(subset=["hp/best_val_loss"]).to_dict("records")
+    assert final["step"] == metrics["stopped_epoch"]
+    assert final["hp/best_val_loss"] == pytest.approx(metrics["best_val_loss"], rel=1e-6)
+    for name, value in metrics["test"].items():
+        assert final[f"hp/{name}"] == pytest.approx(value, rel=1e-6)
+    hparams = yaml.safe_load((run_dir / "csv" / "hparams.yaml").read_text())
+    assert (
+        hparams["model.optimizer.lr"] == 0.001
+        and hparams["seed"] == 0
+        and hparams["model.optimizer._target_"] == "torch.optim.Adam"
+    )
+    assert not (run_dir / "tensorboard").exists()
+
+
+def test_a_resumed_run_keeps_the_csv_rows_of_its_earlier_epochs(tmp_path):
+    run_dir, _ = run(tmp_path, "logger=csv", "trainer.max_epochs=2")
+    (run_dir / "metrics.json").unlink()  # as a SIGKILL after epoch 2 leaves it
+    train(compose_config("logger=csv", "trainer.max_epochs=4", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    epochs = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["val_loss"]).sort_values("step")
+    assert epochs["step"].tolist() == [1, 2, 3, 4]
+    assert epochs["val_loss"].tolist() == pytest.approx(metrics["val_loss"], rel=1e-6)
+
+
+@pytest.mark.parametrize("override", ["logger=none", "~logger"])
+def test_without_a_logger_nothing_is_logged_and_the_run_still_reports(override):
+    assert build_loggers(compose_config(override, output_dir=Path("unused"))) == []
+
+
+def test_without_a_logger_the_run_keeps_its_files(tmp_path):
+    run_dir, metrics = run(tmp_path, "logger=none")
+    assert metrics["stopped_epoch"] == 3 and metrics["test"]
+    assert {p.name for p in run_dir.iterdir()} >= {"checkpoints", "figures", "metrics.json", "config.yaml"}
+    assert not (run_dir / "tensorboard").exists() and not (run_dir / "csv").exists()
+
+
+def test_many_is_every_logger():
+    cfg = compose_config("logger=many", output_dir=Path("unused"))
+    assert {name: node._target_.rsplit(".", 1)[-1] for name, node in cfg.logger.items()} == {
+        "tensorboard": "TensorBoardLogger",
+        "csv": "CSVLogger",
+        "mlflow": "MLFlowLogger",
+    }
+
+
+@pytest.mark.slow  # MLflow creates its SQLite tracking database on first use: ~10 s
+def test_mlflow_logger_tracks_the_run_in_a_local_sqlite_store(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    run_dir, metrics = run(tmp_path, "logger=mlflow")
+    assert (tmp_path / "logs" / "mlflow.db").is_file()  # no server: a file under the log folder
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'logs' / 'mlflow.db'}")
+    [tracked] = client.search_runs([client.get_experiment_by_name("cancer").experiment_id])
+    assert tracked.info.status == "FINISHED" and tracked.data.tags["run_dir"] == str(run_dir)
+    for name in ("train_loss", "val_loss"):
+        history = sorted(client.get_metric_history(tracked.info.run_id, name), key=lambda m: m.step)
+        assert [m.step for m in history] == [1, 2, 3]
+        assert [m.value for m in history] == pytest.approx(metrics[name], rel=1e-6)
+    params = tracked.data.params
+    assert (
+        params["model.optimizer.lr"] == "0.001"
+        and params["seed"] == "0"
+        and params["model.optimizer._target_"] == "torch.optim.Adam"
+    )
+    assert tracked.data.metrics["hp/best_val_loss"] == pytest.approx(metrics["best_val_loss"], rel=1e-6)
+    for name, value in metrics["test"].items():
+        assert tracked.data.metrics[f"hp/{name}"] == pytest.approx(value, rel=1e-6)
+    figures = {Path(a.path).name for a in client.list_artifacts(tracked.info.run_id, "figures")}
+    assert figures == {p.name for p in (run_dir / "figures").iterdir()} == {"loss_curves.png", "confusion_matrix.png"}

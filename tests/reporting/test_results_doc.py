@@ -1,0 +1,47 @@
+"""`make results` writes docs/results.md from what it measured (a shortened run here: the real one is long)."""
+
+import json
+
+import pytest
+
+from src.reporting.results_doc import Experiment, Measured, environment, main, read_experiments, render
+
+
+def test_every_documented_experiment_is_listed_once_with_its_seeds():
+    experiments = read_experiments()
+    assert len({e.name for e in experiments}) == len(experiments)
+    assert {"cancer", "housing", "housing_tuned"} <= {e.name for e in experiments}
+    assert all(e.seeds and e.metrics and e.command.startswith("python -m ") for e in experiments)
+
+
+def test_the_page_shows_what_was_measured_and_where():
+    experiment = Experiment("cancer", "python -m src.train experiment=cancer", [0], ["test_acc", "test_f1"], "accuracy 0.9912")
+    run = Measured(
+        "cancer",
+        0,
+        "python -m src.train experiment=cancer seed=0",
+        {"test_acc": 0.99122807, "test_f1": 0.9934},
+        21,
+        121,
+        2.4,
+        8.3,
+    )
+    failed = Measured("cancer", 1, "python -m src.train experiment=cancer seed=1", wall_time_s=1.0, error="error: no space")
+    page = render([experiment], [run, failed], environment(), [])
+    assert "| `cancer` | 0 | acc 0.9912, f1 0.9934 | 21 | 121 | 2.4 s | 8.3 s | accuracy 0.9912 |" in page
+    assert "| `cancer` | 1 | failed: error: no space |" in page
+    assert "torch " in page and "lightning " in page and " UTC on " in page
+    assert "Shortened" not in page
+    assert "Shortened runs" in render([experiment], [run], environment(), ["trainer.max_epochs=2"])
+
+
+@pytest.mark.slow
+def test_make_results_runs_the_commands_and_writes_the_page(tmp_path):
+    out = tmp_path / "results.md"
+    assert main(["--only", "cancer", "--out", str(out), "--logs", str(tmp_path / "logs"), "trainer.max_epochs=2"]) == 0
+    results = json.loads(out.with_suffix(".json").read_text())
+    [run] = results["runs"]
+    metrics = json.loads(next((tmp_path / "logs").rglob("metrics.json")).read_text())
+    assert run["test"] == metrics["test"] and run["stopped_epoch"] == 2 and run["seed"] == 0
+    assert f"acc {metrics['test']['test_acc']:.4f}" in out.read_text()
+    assert results["environment"]["libraries"]["torch"] and results["overrides"] == ["trainer.max_epochs=2"]
