@@ -176,6 +176,13 @@ def train(cfg: DictConfig):
         with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
             cfg.paths.output_dir = tmp
             return train(cfg)
+    from src.sweeps import job_resume
+
+    job = job_resume.sweep_job_state(cfg, Path(cfg.paths.output_dir))  # a re-submitted sweep's job, in its own folder
+    if job == job_resume.FINISHED:
+        return job_resume.finished_result(Path(cfg.paths.output_dir))
+    if job == job_resume.START_OVER:
+        cfg.resume = None
     resume = resume_point(cfg)  # a resume that would not continue the same run is refused before any work
     quiet_known_noise()
     from lightning.pytorch.utilities import rank_zero_only
@@ -185,7 +192,7 @@ def train(cfg: DictConfig):
     run_dir = Path(cfg.paths.output_dir)
     if rank_zero_only.rank != 0:  # under DDP only rank 0 writes
         return fit_and_report(cfg, resume, run_dir, writes_files=False)
-    with hold_run_dir(run_dir, resuming=resume is not None):
+    with hold_run_dir(run_dir, resuming=resume is not None or job == job_resume.START_OVER):
         if resume is None:  # a resumed run keeps the config.yaml it started with (and checked against it)
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
         return fit_and_report(cfg, resume, run_dir, writes_files=True)
@@ -217,6 +224,10 @@ def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, w
         # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
         diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, logger, step=result.stopped_epoch, history=result)
         result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
+        if getattr(datamodule, "cv", None):  # one fold of a cv.folds sweep: its part of the out-of-fold predictions
+            from src.reporting.cross_validation import write_fold_predictions
+
+            write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
 
     if not result.interrupted:
         logger.log_hyperparams(
@@ -262,6 +273,13 @@ def flat_config(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
+    from src.sweeps.job_resume import in_multirun
+
+    if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
+        result = train(cfg)
+        if result.interrupted:  # a signal stops the sweep too (Ctrl+C, or the cluster's end of time)
+            sys.exit(128 + signal.Signals[result.interrupted_by])
+        return result.best_val_loss
     try:
         with user_errors_exit():
             result = train(cfg)

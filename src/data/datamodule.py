@@ -11,6 +11,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
+from src.data.folds import split_for_fold
 from src.data.sources import Table, load_table
 from src.data.transforms import apply_feature_transform, fit_feature_transform
 from src.errors import UserError
@@ -63,6 +64,7 @@ class TabularDataModule(L.LightningDataModule):
         target: str | None = None,
         features: list[str] | None = None,
         feature_transform: str = "standard",
+        cv: dict | None = None,  # {folds: k, fold: i}: fold i validates (src/data/folds.py); null = the lesson's split
     ) -> None:
         super().__init__()
         self.name = name
@@ -79,6 +81,7 @@ class TabularDataModule(L.LightningDataModule):
         self.target = target
         self.features = list(features) if features is not None else None
         self.feature_transform = feature_transform
+        self.cv = dict(cv) if cv and cv.get("folds") else None
         self.table: Table | None = None
         self.scaler_mean: list[float] | None = None
         self.scaler_scale: list[float] | None = None
@@ -111,6 +114,8 @@ class TabularDataModule(L.LightningDataModule):
         check_enough_rows(len(self.table.y), self.test_fraction, self.val_fraction, self.path or self.name)
         arrays = split_like_the_lesson(
             self.table.x, self.table.y, self.test_fraction, self.val_fraction, self.random_state
+        ) if self.cv is None else split_for_fold(
+            self.table.x, self.table.y, self.test_fraction, self.random_state, self.cv["folds"], self.cv["fold"], self.task != "regression"
         )
         if self.scaler_mean is None:  # a checkpoint's transform, when restored, is used as it is
             fitted = fit_feature_transform(self.feature_transform, arrays["train"][0])
