@@ -21,9 +21,9 @@ class ResumableOptunaSweeper(Sweeper):
     """hydra-optuna-sweeper's settings, with a search that continues its study (src/sweeps/optuna_search.py)."""
 
     def __init__(self, **settings: Any) -> None:
-        from src.sweeps.optuna_search import ResumableOptunaSweeperImpl  # optuna loads only when a search runs
+        from src.sweeps import optuna_search  # optuna loads only when a search runs
 
-        self.sweeper = ResumableOptunaSweeperImpl(**settings)
+        self.sweeper = optuna_search.ResumableOptunaSweeperImpl(**settings)
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
         self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)

@@ -25,7 +25,6 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from src.callbacks.latest_checkpoint import LatestCheckpoint
 
 
-
 def cluster_stop_signals() -> tuple[signal.Signals, ...]:
     """submitit's SLURM jobs get SIGUSR2 (or $SUBMITIT_PREEMPT_SIGNAL) signal_delay_s before their time runs out."""
     found = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from src.reporting.cross_validation import REPEAT_KEYS, format_mean_std, mean_and_std, write_oof_predictions
+from src.reporting import cross_validation as cv
 
 
 class SweepSummary(Callback):
@@ -46,12 +46,12 @@ class SweepSummary(Callback):
         path = write_sweep_summary(rows, sweep_dir / self.filename)
         print_sweep_summary(rows, title=f"{len(rows)} jobs, best val_loss first — {path}")
         swept = varying_keys(rows)
-        if any(k in REPEAT_KEYS for k in swept):
-            groups = mean_and_std(rows, swept)
+        if any(k in cv.REPEAT_KEYS for k in swept):
+            groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"
             pd_frame(groups).to_csv(groups_path, index=False)
-            print_mean_std(groups, title=f"mean ± std over {' and '.join(k for k in REPEAT_KEYS if k in swept)} — {groups_path}")
-        if "cv.fold" in swept and (oof := write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
+            print_mean_std(groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}")
+        if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
             print(f"out-of-fold validation predictions: {oof}")
 
 
@@ -168,7 +168,7 @@ def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
         table.add_column(column.removeprefix("test_").replace("best_val_loss", "best val_loss"), justify="left" if column in settings else "right")
     for group in groups:
         cells = [str(group[k]) for k in settings] + [str(group["n"]), str(group["diverged"])]
-        table.add_row(*cells, *(format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))
+        table.add_row(*cells, *(cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))
     console = Console()
     if not console.is_terminal:
         console = Console(width=240)
