@@ -60,6 +60,7 @@ def open_storage(url: str | None):
     from optuna.storages import RDBStorage
 
     commit_alembic_stamp()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up messages say nothing about the search
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
