@@ -87,7 +87,7 @@ def fail_abandoned_trials(study: optuna.Study) -> int:
         worker_host, _, pid = worker.rpartition(":")
         if worker_host == host and pid.isdigit() and not _alive(int(pid)):
             study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            study.tell(trial.number, state=TrialState.FAIL)
             abandoned += 1
     return abandoned
 
@@ -182,6 +182,8 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
             results.update(best_trial=best.number, best_params=best.params, best_value=best.value)
             log.info(f"Best parameters: {best.params}; best value: {best.value}")
         results["trials"] = [
-            {"number": t.number, "state": t.state.name, "value": t.value, "params": t.params} for t in trials
+            {"number": t.number, "state": t.state.name, "value": t.value, "params": t.params}
+            | ({"abandoned": True} if t.user_attrs.get("abandoned") else {})
+            for t in trials
         ]
         OmegaConf.save(OmegaConf.create(results), Path(self.config.hydra.sweep.dir) / "optimization_results.yaml")
