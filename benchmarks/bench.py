@@ -29,6 +29,7 @@ import torch
 from hydra.utils import instantiate
 
 from benchmarks.epoch_clock import RUNNERS, EpochClock, LightningEpochClock, Turns
+from benchmarks.sweep_clock import sweep_lines
 from src.reference.plain_loop import train_plain
 from src.train import build_datamodule, build_model, fit_with_lightning
 
@@ -157,6 +158,7 @@ def main() -> None:
     print(f"{'startup':<10} {'train':<10} {one_epoch:>15.2f}  s: python -m src.train trainer.max_epochs=1")
     print(f"{'startup':<10} {'extra':<10} {extra:>15.2f}  s, target <= {STARTUP_TARGET_S}")
     ok &= extra <= STARTUP_TARGET_S
+    print("\n".join(sweep_lines()))
     print("all targets met" if ok else "some targets missed")
 
 
