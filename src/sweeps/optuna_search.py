@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
+from hydra_plugins.hydra_optuna_sweeper import _impl as plugin
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
@@ -118,7 +118,7 @@ def consecutive_runs(numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
+class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
     def sweep(self, arguments: list[str]) -> None:
         try:
             self.search(arguments)
@@ -128,7 +128,7 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
 
     def search(self, arguments: list[str]) -> None:
         self._process_searchspace_config()
-        distributions, fixed = create_params_from_overrides([*self._parse_sweeper_params_config(), *arguments])
+        distributions, fixed = plugin.create_params_from_overrides([*self._parse_sweeper_params_config(), *arguments])
         if self.search_space_distributions:
             distributions = {**self.search_space_distributions, **distributions}
         for name in fixed:

@@ -90,3 +90,18 @@ def test_two_processes_share_one_study(tmp_path):
     assert 6 <= len(found) <= 7
     folders = {p.name for p in search_folder(tmp_path).iterdir() if p.is_dir() and p.name.isdigit()}
     assert folders == {str(t["number"]) for t in found}
+
+
+def test_sqlite_storage_opens_again_with_its_trials(tmp_path):
+    """Pins the optuna 2.10 private method that open_storage replaces (src/sweeps/optuna_search.py)."""
+    import optuna
+    from optuna.storages._rdb import storage as rdb
+
+    from src.sweeps.optuna_search import open_storage
+
+    assert hasattr(rdb._VersionManager, "_set_alembic_revision")
+    url = f"sqlite:///{tmp_path}/search/optuna.db"  # the folder does not exist yet
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    study.tell(study.ask(), 1.0)
+    again = optuna.load_study(study_name="s", storage=open_storage(url))
+    assert [t.value for t in again.trials] == [1.0]
