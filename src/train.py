@@ -276,7 +276,13 @@ def main(cfg: DictConfig) -> float:
     from src.sweeps.job_resume import in_multirun
 
     if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
-        result = train(cfg)
+        from src.errors import UserError
+
+        try:
+            result = train(cfg)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise
         if result.interrupted:  # a signal stops the sweep too (Ctrl+C, or the cluster's end of time)
             sys.exit(128 + signal.Signals[result.interrupted_by])
         return result.best_val_loss

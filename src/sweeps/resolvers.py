@@ -46,19 +46,7 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
     return str(Path(sweeps_root) / stamp)
 
 
-def quiet_schema_matching() -> None:
-    """conf/hydra/launcher/{joblib,submitit_*}.yaml and conf/hydra/sweeper/basic.yaml take the place of the plugins' own
-    configs of the same names (so `hydra/launcher=joblib` gets our defaults); Hydra then checks each file against
-    the plugin's schema, which is what we want, and warns that this matching by name is deprecated."""
-    import warnings
-
-    warnings.filterwarnings(
-        "ignore", message=r"(?s).*'hydra/(launcher/(joblib|submitit_local|submitit_slurm)|sweeper/basic)' is validated against"
-    )
-
-
 def register_resolvers() -> None:
-    quiet_schema_matching()
     # cached: Hydra resolves hydra.sweep.dir in the launching process and again for every job; the answer must not change
     OmegaConf.register_new_resolver("parallel_jobs", parallel_jobs, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("sweep_dir", sweep_dir, use_cache=True, replace=True)
