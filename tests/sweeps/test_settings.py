@@ -60,3 +60,17 @@ def test_unopenable_storage_is_one_line():
 
     with pytest.raises(UserError, match=r"hydra.sweeper.storage=nosuchdb://x cannot be opened: "):
         open_storage("nosuchdb://x")
+
+
+def test_slurm_launcher_has_the_settings_people_change():
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=submitit_slurm", "torch_threads=4"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    for key in ("partition", "timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes",
+                "array_parallelism", "signal_delay_s"):  # fmt: skip
+        assert key in launcher, key
+    assert launcher.cpus_per_task == 4  # one core per torch thread
