@@ -18,6 +18,7 @@ and creating the study or its tables is retried (two processes may create them a
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -133,6 +134,11 @@ class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
             distributions = {**self.search_space_distributions, **distributions}
         for name in fixed:
             distributions.pop(name, None)
+        if isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler:
+            # as the plugin does: the grid is built from the search space, and n_trials is at most its size
+            grid = {name: self._to_grid_sampler_choices(d) for name, d in distributions.items()}
+            self.sampler = self.sampler(grid)
+            self.n_trials = min(self.n_trials, math.prod(len(choices) for choices in grid.values()))
         directions = self._get_directions()
         if len(directions) != 1:
             raise UserError(f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
@@ -165,13 +171,15 @@ class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
             value = float(ret.return_value)
         except Exception as exc:  # noqa: BLE001 - the job failed: record it and go on
             log.warning(f"trial {trial.number} failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
-            study.tell(trial, state=TrialState.FAIL)
-            return
-        if not math.isfinite(value):
+            value = None
+        if value is not None and not math.isfinite(value):
             log.warning(f"trial {trial.number} failed: its value is {value}")
-            study.tell(trial, state=TrialState.FAIL)
-            return
-        study.tell(trial, value)
+            value = None
+        try:
+            study.tell(trial, value) if value is not None else study.tell(trial, state=TrialState.FAIL)
+        except RuntimeError as exc:  # GridSampler stops the study after the grid's last point, outside optimize()
+            if "`Study.stop` is supposed to be invoked" not in str(exc):
+                raise
 
     def write_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)

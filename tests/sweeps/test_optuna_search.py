@@ -105,3 +105,55 @@ def test_sqlite_storage_opens_again_with_its_trials(tmp_path):
     study.tell(study.ask(), 1.0)
     again = optuna.load_study(study_name="s", storage=open_storage(url))
     assert [t.value for t in again.trials] == [1.0]
+
+
+class FakeLauncher:
+    """Runs no job: each trial's value is its width, as a job's return value would be."""
+
+    def __init__(self):
+        self.job_numbers = []
+
+    def launch(self, overrides, initial_job_idx):
+        from types import SimpleNamespace
+
+        self.job_numbers += range(initial_job_idx, initial_job_idx + len(overrides))
+        return [SimpleNamespace(return_value=float(dict(o.split("=") for o in trial)["search.width"])) for trial in overrides]
+
+
+def fake_sweeper(tmp_path, sampler, n_trials):
+    from omegaconf import OmegaConf
+
+    from src.sweeps.optuna_search import ResumableOptunaSweeperImpl
+
+    sweeper = ResumableOptunaSweeperImpl(
+        sampler=sampler, direction="minimize", storage=f"sqlite:///{tmp_path}/optuna.db", study_name="s",
+        n_trials=n_trials, n_jobs=1, max_failure_rate=1.0, search_space=None, custom_search_space=None,
+        params=OmegaConf.create({"search.width": "choice(8, 16, 32)"}),
+    )  # fmt: skip
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    sweeper.launcher = FakeLauncher()
+    return sweeper
+
+
+def test_n_trials_counts_the_whole_study_and_job_numbers_are_trial_numbers(tmp_path):
+    import optuna
+
+    first = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=2)
+    first.sweep([])
+    again = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=5)
+    again.sweep([])
+    assert first.launcher.job_numbers == [0, 1] and again.launcher.job_numbers == [2, 3, 4]
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert len(results["trials"]) == 5 and results["best_value"] == min(t["value"] for t in results["trials"])
+
+
+def test_grid_sampler_runs_the_grid_once(tmp_path):
+    import functools
+
+    import optuna
+
+    sweeper = fake_sweeper(tmp_path, functools.partial(optuna.samplers.GridSampler), n_trials=10)
+    sweeper.sweep([])
+    assert sweeper.launcher.job_numbers == [0, 1, 2]
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert sorted(t["params"]["search.width"] for t in results["trials"]) == [8, 16, 32]
