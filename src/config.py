@@ -9,6 +9,8 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
+from src.sweeps.checks import validate_cv_and_seeds
+from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
 TASKS = ("regression", "binary", "multiclass")
 FEATURE_TRANSFORMS = ("standard", "quantile")
@@ -29,6 +31,7 @@ def repeat(value, times: int) -> list:
 
 
 OmegaConf.register_new_resolver("repeat", repeat, replace=True)
+register_sweep_resolvers()  # hydra.sweep.dir and the joblib launcher's n_jobs call them
 
 
 def _check(ok: bool, message: str) -> None:
@@ -54,6 +57,7 @@ def _plain(value):
 
 def validate_config(cfg: DictConfig) -> None:
     validate_run(cfg)
+    validate_cv_and_seeds(cfg)
     validate_data(cfg.data)
     validate_model(cfg.model)
     validate_training(cfg)

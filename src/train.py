@@ -70,6 +70,13 @@ def train(cfg: DictConfig) -> RunResult:
         with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
             cfg.paths.output_dir = tmp
             return train(cfg)
+    from src.sweeps import job_resume
+
+    job = job_resume.sweep_job_state(cfg, Path(cfg.paths.output_dir))  # a re-submitted sweep's job, in its own folder
+    if job == job_resume.FINISHED:
+        return job_resume.finished_result(Path(cfg.paths.output_dir))
+    if job == job_resume.START_OVER:
+        cfg.resume = None
     resume = resume_point(cfg)  # a resume that would not continue the same run is refused before any work
     quiet_known_noise()
     from lightning.pytorch.utilities import rank_zero_only
@@ -82,7 +89,7 @@ def train(cfg: DictConfig) -> RunResult:
     if rank_zero_only.rank != 0:  # under DDP only rank 0 writes
         return fit_and_report(cfg, resume, run_dir, writes_files=False)
     # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
-    with files_kept_on_write_failure(run_dir), hold_run_dir(run_dir, resuming=resume is not None):
+    with files_kept_on_write_failure(run_dir), hold_run_dir(run_dir, resuming=resume is not None or job == job_resume.START_OVER):
         if resume is None:  # a resumed run keeps the config.yaml it started with (and checked against it)
             write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         return fit_and_report(cfg, resume, run_dir, writes_files=True)
@@ -105,11 +112,28 @@ def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, w
     result = fit(cfg, datamodule, model, loggers, resume)
     if writes_files:
         report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
+        if result.test and getattr(datamodule, "cv", None):  # one fold of a cv.folds sweep: its out-of-fold predictions
+            from src.reporting.cross_validation import write_fold_predictions
+
+            write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
     return result
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
+    from src.sweeps.job_resume import in_multirun
+
+    if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
+        from src.errors import UserError
+
+        try:
+            result = train(cfg)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise
+        if result.interrupted:  # a signal stops the sweep too (Ctrl+C, or the cluster's end of time)
+            sys.exit(128 + signal.Signals[result.interrupted_by])
+        return result.best_val_loss
     try:
         with user_errors_exit():
             result = train(cfg)

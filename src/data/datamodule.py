@@ -33,6 +33,8 @@ from src.data.splits import (  # noqa: F401  (re-exported)
     split_sizes,
 )
 from src.data.target import describe_task, encode_target
+from src.data.folds import split_for_fold  # noqa: F401  (re-exported)
+from src.data.folds import fold_rows
 from src.errors import UserError
 
 # saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
@@ -59,6 +61,7 @@ class TabularDataModule(L.LightningDataModule):
         seed: int = 0,
         steps_per_execution: int | None = None,
         path: str | None = None,
+        cv: dict | None = None,  # {folds: k, fold: i}: fold i validates (src/data/folds.py); null = the lesson's split
     ) -> None:
         """`source`: a config node ({_target_: src.data.sources.<fn>, ...}) or a function returning a Table.
         `path`: data=csv's user-facing `data.path`, which its YAML passes on to `source.path`."""
@@ -84,6 +87,7 @@ class TabularDataModule(L.LightningDataModule):
         self.class_labels: list[str] = []
         self.class_counts: list[int] = []
         self.preprocessing: dict[str, Any] | None = None  # fitted on the training rows, or restored from a checkpoint
+        self.cv = dict(cv) if cv and cv.get("folds") else None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
@@ -138,7 +142,15 @@ class TabularDataModule(L.LightningDataModule):
         if self.stratify and self.task == "regression":
             raise UserError("data.stratify=true needs class labels; the target is a regression target (set data.stratify=false)")
         labels = encoded.y[rows] if self.stratify else None
-        parts = {stage: rows[p] for stage, p in split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels).items()}
+        if self.cv is None:
+            positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels)
+        else:  # k-fold: fold i validates, the other folds train; the lesson's test rows stay the test rows
+            val_folds, test = fold_rows(encoded.y[rows], self.test_fraction, self.random_state, self.cv["folds"], self.task != "regression")
+            fold = self.cv["fold"]
+            train = np.sort(np.concatenate([p for i, p in enumerate(val_folds) if i != fold]))
+            positions = {"train": train, "val": val_folds[fold], "test": test}
+        parts = {stage: rows[p] for stage, p in positions.items()}
+        self.split_positions = parts  # file rows (0-based) of each split, e.g. for out-of-fold predictions
         fitting = self.preprocessing is None  # a checkpoint's preprocessing, when restored, is used as it is
         kinds = (
             infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)

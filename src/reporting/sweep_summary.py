@@ -3,6 +3,8 @@
 Configured in conf/train.yaml as a Hydra callback, so it runs for grid sweeps and for the Optuna sweeper alike.
 Each job is read back from its own folder (metrics.json and Hydra's .hydra/overrides.yaml): what is on disk is
 what the table shows. Jobs are ranked by validation loss only; the test columns are there to read, not to choose by.
+When jobs differ only in `seed` or `cv.fold`, a second table (and summary_mean_std.csv) gives mean ± std over them;
+a `cv.folds` sweep also gathers its out-of-fold validation predictions into oof_predictions.csv.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from src.reporting import cross_validation as cv
+
 
 class SweepSummary(Callback):
     def __init__(self, filename: str = "summary.csv") -> None:
@@ -32,13 +36,23 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        # a launcher that runs jobs in other processes leaves job_dirs empty: then read the sweep folder
-        job_dirs = self.job_dirs or sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=_job_order)
+        # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
+        # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
+        in_folder = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_job_order)
+        job_dirs = list(dict.fromkeys([*in_folder, *(d for d in self.job_dirs if d.parent != sweep_dir)]))
         rows = [read_job(d, sweep_dir) for d in job_dirs]
         if not rows:
             return
         path = write_sweep_summary(rows, sweep_dir / self.filename)
         print_sweep_summary(rows, title=f"{len(rows)} jobs, best val_loss first — {path}")
+        swept = varying_keys(rows)
+        if any(k in cv.REPEAT_KEYS for k in swept):
+            groups = cv.mean_and_std(rows, swept)
+            groups_path = sweep_dir / "summary_mean_std.csv"
+            pd_frame(groups).to_csv(groups_path, index=False)
+            print_mean_std(groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}")
+        if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
+            print(f"out-of-fold validation predictions: {oof}")
 
 
 def _job_order(path: Path) -> tuple:
@@ -138,3 +152,24 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
+
+
+def pd_frame(rows: list[dict[str, Any]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
+    metrics = [k.removesuffix("_mean") for k in groups[0] if k.endswith("_mean")]
+    settings = [k for k in groups[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))]
+    table = RichTable(title=title)
+    for column in [*settings, "n", "diverged", *metrics]:
+        table.add_column(column.removeprefix("test_").replace("best_val_loss", "best val_loss"), justify="left" if column in settings else "right")
+    for group in groups:
+        cells = [str(group[k]) for k in settings] + [str(group["n"]), str(group["diverged"])]
+        table.add_row(*cells, *(cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=240)
+    console.print(table)

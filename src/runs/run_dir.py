@@ -83,6 +83,9 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
         existing = latest_run_dir(runs_root)
         if existing is not None:
             return str(existing)
+    elastic_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+    if elastic_id != "none":  # started by torchrun (--standalone or --rdzv-id): every rank on every node names one folder
+        return str(Path(runs_root) / f"torchrun_{elastic_id}")
     reason = unwritable_reason(runs_root)
     if reason is not None:  # Hydra would create the folder next and fail with a traceback: one line instead
         print(

@@ -1,4 +1,4 @@
-"""Ctrl+C (SIGINT) and SIGTERM stop a run after the current step, with its checkpoints written.
+"""Ctrl+C (SIGINT), SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step, with its checkpoints written.
 
 Lightning 2.6 already does this for SIGTERM: its handler sets `trainer.received_sigterm`, and the loops raise
 SIGTERMException (a SystemExit) after the current training step; when that step ends the epoch, the epoch's
@@ -13,6 +13,7 @@ starts, so the run stops after that epoch's step, with its snapshot (see latest_
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,14 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.runs.latest_checkpoint import LatestCheckpoint
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+def cluster_stop_signals() -> tuple[signal.Signals, ...]:
+    """submitit's SLURM jobs get SIGUSR2 (or $SUBMITIT_PREEMPT_SIGNAL) signal_delay_s before their time runs out."""
+    found = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+    return (found,) if found is not None and found not in (signal.SIGINT, signal.SIGTERM) else ()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *cluster_stop_signals())
 
 
 def not_lightnings_sigterm_notice(record: logging.LogRecord) -> bool:

@@ -7,7 +7,7 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 
 
 def test_the_private_attributes_we_read_still_exist():
-    # src/callbacks/latest_checkpoint.py: did ModelCheckpoint save at this global step?
+    # src/runs/latest_checkpoint.py: did ModelCheckpoint save at this global step?
     assert hasattr(ModelCheckpoint(), "_last_global_step_saved")
     # src/models/fast_steps.py: is a Trainer attached? (LightningModule.trainer raises when none is)
     assert hasattr(L.LightningModule(), "_trainer")

@@ -1,0 +1,76 @@
+"""Cross-validation and seed reports: mean ± std over jobs that differ only in seed or fold, and the out-of-fold
+validation predictions of a `cv.folds` sweep gathered into one CSV.
+
+Each fold's run writes `val_predictions.csv` (its validation rows, by row number of the source table); after the
+last fold, the sweep summary concatenates them into `<sweep>/oof_predictions.csv`, one row per non-test row.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPEAT_KEYS = ("seed", "cv.fold")  # jobs that differ only in these are repeats of one setting
+
+
+def write_fold_predictions(path: Path, model, datamodule) -> None:
+    """The fold's validation rows with the model's predictions (the model holds the tested, best weights)."""
+    import pandas as pd
+
+    from src.models.inference import predict_in_batches
+
+    cv, task = datamodule.cv, datamodule.task
+    x_val, y_val = datamodule.splits["val"]
+    predicted = predict_in_batches(model, x_val, datamodule.batch_size).numpy()
+    frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": y_val.reshape(-1).numpy()})
+    if task == "multiclass":  # the most probable class's code
+        frame["predicted"] = predicted.argmax(1)
+    else:
+        frame["probability" if task == "binary" else "predicted"] = predicted
+    frame.to_csv(path, index=False)
+
+
+def write_oof_predictions(job_dirs: list[Path], path: Path) -> Path | None:
+    """Every fold's val_predictions.csv in one file, by row; None when no job wrote one."""
+    import pandas as pd
+
+    parts = [pd.read_csv(d / "val_predictions.csv") for d in job_dirs if (d / "val_predictions.csv").is_file()]
+    if not parts:
+        return None
+    pd.concat(parts).sort_values("row").to_csv(path, index=False)
+    return path
+
+
+def _finite(values: list[Any]) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, Any]]:
+    """One row per setting: the jobs that share every swept override except seed and cv.fold, with n, how many
+    diverged (no finite best val_loss), and mean and std (sample, ddof=1) of best_val_loss and each test metric
+    over the jobs that did not."""
+    setting_keys = [k for k in swept if k not in REPEAT_KEYS]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row["overrides"].get(k, "") for k in setting_keys), []).append(row)
+    metrics = ["best_val_loss", *dict.fromkeys(k for row in rows for k in row if k.startswith("test_"))]
+    out = []
+    for setting, members in groups.items():
+        finite = [m for m in members if _finite([m.get("best_val_loss")])]
+        summary: dict[str, Any] = {**dict(zip(setting_keys, setting)), "n": len(members), "diverged": len(members) - len(finite)}
+        for metric in metrics:
+            values = _finite([m.get(metric) for m in finite])
+            summary[f"{metric}_mean"] = statistics.fmean(values) if values else math.nan
+            summary[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else math.nan
+        out.append(summary)
+    return out
+
+
+def format_mean_std(mean: float, std: float) -> str:
+    if not np.isfinite(mean):
+        return "—"
+    return f"{mean:.4g} ± {std:.2g}" if np.isfinite(std) else f"{mean:.4g}"

@@ -1,0 +1,1 @@
+"""Sweeps beyond one process: launcher defaults, folds and seeds as sweep axes, resumable Optuna searches."""

@@ -1,0 +1,65 @@
+"""Sweep settings checked before any job starts, each mistake one `error:` line (src/errors.py)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from src.errors import UserError
+from src.sweeps.resolvers import usable_cores
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_cv_and_seeds(cfg: DictConfig) -> None:
+    """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
+    cv = cfg.get("cv") or {}
+    folds, fold = cv.get("folds"), cv.get("fold")
+    if folds is not None and not (_is_int(folds) and folds >= 2):
+        raise UserError(f"cv.folds must be null or an integer >= 2 (k-fold cross-validation); got {folds!r}")
+    if fold is not None:
+        if folds is None:
+            raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
+        if not (_is_int(fold) and 0 <= fold < folds):
+            raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
+    seeds = cfg.get("seeds")
+    if seeds is not None and not (_is_int(seeds) and seeds >= 1):
+        raise UserError(f"seeds must be null or an integer >= 1 (a multirun over seed, seed+1, ...); got {seeds!r}")
+
+
+def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
+    """Under joblib, parallel jobs x torch threads must fit the cores: oversubscribed, tiny networks crawl."""
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return
+    cores = usable_cores()
+    n_jobs = launcher.get("n_jobs")
+    if not _is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
+        raise UserError(f"hydra.launcher.n_jobs must be a positive integer or -1 (all cores); got {n_jobs!r}")
+    jobs = cores if n_jobs == -1 else n_jobs
+    threads = torch_threads or cores
+    if jobs * threads > cores:
+        raise UserError(
+            f"hydra.launcher.n_jobs={n_jobs} x torch_threads={torch_threads} = {jobs * threads} threads exceeds the {cores} "
+            f"cores this process may use; use n_jobs <= {max(1, cores // threads)} (its default) or fewer torch_threads"
+        )
+
+
+def validate_sweep(config: DictConfig) -> None:
+    validate_cv_and_seeds(config)
+    validate_launcher(config.hydra.launcher, config.get("torch_threads"))
+
+
+class SweepChecks(Callback):
+    """Checks a multirun's settings in the launching process, before the first job starts."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            validate_sweep(config)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)

@@ -1,0 +1,52 @@
+"""Config resolvers for sweeps: how many parallel jobs fit the cores, and which folder a resumed sweep continues in."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+
+# keys that say how to start, not what a job computes: a re-submitted sweep matches its first start without them
+START_KEYS = ("resume", "ckpt_path", "hydra/launcher", "hydra.launcher")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a SLURM allocation or taskset limits them, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def parallel_jobs(torch_threads: int | None) -> int:
+    """`hydra.launcher.n_jobs` by default: as many jobs as the cores hold at torch_threads each (tiny networks slow
+    down many times over when jobs x threads exceeds the cores)."""
+    return max(1, usable_cores() // (torch_threads or usable_cores()))
+
+
+def sweep_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that define a sweep's jobs (sorted; without the ones that only say how to start it)."""
+    return sorted(o for o in overrides if not o.startswith("-") and o.split("=")[0].lstrip("+~") not in START_KEYS)
+
+
+def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
+    """`hydra.sweep.dir`: a new `<root>/<stamp>`, or with resume=latest the newest earlier sweep started with the same
+    overrides, so each of its jobs finds its own folder (`<sweep>/<job number>`) again."""
+    if resume == "latest":
+        wanted = sweep_overrides(sys.argv[1:])
+        root = Path(sweeps_root)
+        earlier = sorted((d for d in root.iterdir() if (d / "multirun.yaml").is_file()), reverse=True) if root.is_dir() else []
+        for folder in earlier:
+            task = (yaml.safe_load((folder / "multirun.yaml").read_text()) or {}).get("hydra", {}).get("overrides", {}).get("task", [])
+            if sweep_overrides(task) == wanted:
+                return str(folder)
+    return str(Path(sweeps_root) / stamp)
+
+
+def register_resolvers() -> None:
+    # cached: Hydra resolves hydra.sweep.dir in the launching process and again for every job; the answer must not change
+    OmegaConf.register_new_resolver("parallel_jobs", parallel_jobs, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("sweep_dir", sweep_dir, use_cache=True, replace=True)

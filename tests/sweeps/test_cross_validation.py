@@ -1,0 +1,39 @@
+"""Mean ± std over seeds and folds, diverged jobs counted apart; both runners write the fold's validation rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from src.data.folds import fold_rows
+from src.reporting.cross_validation import mean_and_std
+
+
+def job(lr: str, seed: str, loss: float, acc: float) -> dict:
+    return {"overrides": {"model.optimizer.lr": lr, "seed": seed}, "best_val_loss": loss, "test_acc": acc}
+
+
+def test_jobs_differing_only_in_seed_are_one_setting_and_diverged_ones_are_counted_apart():
+    rows = [job("0.1", "0", 1.0, 0.8), job("0.1", "1", 3.0, 0.6), job("0.1", "2", math.inf, 0.0), job("0.01", "0", 2.0, 0.7)]
+    groups = {g["model.optimizer.lr"]: g for g in mean_and_std(rows, ["model.optimizer.lr", "seed"])}
+    assert groups["0.1"]["n"] == 3 and groups["0.1"]["diverged"] == 1
+    assert groups["0.1"]["best_val_loss_mean"] == 2.0 and groups["0.1"]["test_acc_mean"] == pytest.approx(0.7)
+    assert groups["0.1"]["best_val_loss_std"] == pytest.approx(math.sqrt(2))
+    assert groups["0.01"]["n"] == 1 and math.isnan(groups["0.01"]["best_val_loss_std"])
+
+
+@pytest.mark.parametrize("runner", ["plain", "lightning"])
+def test_each_runner_validates_on_the_same_fold(make_config, runner, tmp_path):
+    from src.train import train
+
+    cfg = make_config(f"runner={runner}", "cv.folds=3", "cv.fold=1", "trainer.max_epochs=1")
+    train(cfg)
+    written = pd.read_csv(tmp_path / "run" / "val_predictions.csv")
+    y = load_breast_cancer().target  # the cancer source's rows in their order
+    folds, _ = fold_rows(np.asarray(y, dtype=np.float32), 0.2, 21, 3, stratify=True)
+    assert written["row"].tolist() == folds[1].tolist()
+    assert (written["fold"] == 1).all()

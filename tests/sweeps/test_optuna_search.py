@@ -1,0 +1,159 @@
+"""Optuna searches that survive a kill and can be shared: the study lives in SQLite in a folder that stays the same."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, run_module
+
+SEARCH = [
+    "hparams_search=cancer_optuna", "trainer.max_epochs=2", "trainer.enable_progress_bar=false", "torch_threads=1",
+    "model.dropout=choice(0.0,1.5)",  # 1.5 is a user error: those trials fail, the search goes on
+]  # fmt: skip
+
+
+def search_folder(log_dir: Path) -> Path:
+    return log_dir / "cancer_optuna" / "searches" / "cancer_optuna"
+
+
+def trials(log_dir: Path) -> list[dict]:
+    return yaml.safe_load((search_folder(log_dir) / "optimization_results.yaml").read_text())["trials"]
+
+
+def check_every_trial_kept(log_dir: Path) -> list[dict]:
+    """Each trial's state follows from its parameters, and each complete one's value is its own folder's result."""
+    found = trials(log_dir)
+    assert sorted(t["number"] for t in found) == list(range(len(found)))  # no number twice, none lost
+    for trial in found:
+        if trial.get("abandoned") or trial["state"] == "FAIL" and trial["params"].get("model.dropout") != 1.5:
+            continue  # killed while running
+        assert trial["state"] == ("FAIL" if trial["params"]["model.dropout"] == 1.5 else "COMPLETE"), trial
+        if trial["state"] == "COMPLETE":
+            metrics = json.loads((search_folder(log_dir) / str(trial["number"]) / "metrics.json").read_text())
+            assert metrics["best_val_loss"] == pytest.approx(trial["value"])
+    return found
+
+
+@pytest.mark.slow
+def test_search_started_again_continues_the_same_study(tmp_path):
+    log_dir = f"paths.log_dir={tmp_path}"
+    first = run_module("src.train", *SEARCH, "hydra.sweeper.n_trials=3", log_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = check_every_trial_kept(tmp_path)
+    assert len(before) == 3
+
+    again = run_module("src.train", *SEARCH, "hydra.sweeper.n_trials=5", log_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = check_every_trial_kept(tmp_path)
+    assert len(after) == 5 and after[:3] == before  # two more, the first three kept as they were
+    results = yaml.safe_load((search_folder(tmp_path) / "optimization_results.yaml").read_text())
+    complete = [t for t in after if t["state"] == "COMPLETE"]
+    assert results["best_value"] == min(t["value"] for t in complete)
+    summary = (search_folder(tmp_path) / "summary.csv").read_text().splitlines()
+    assert len(summary) == 1 + 5  # a header and every trial
+
+
+@pytest.mark.slow
+def test_killed_search_continues_and_counts_its_finished_trials(tmp_path):
+    command = [sys.executable, "-m", "src.train", *SEARCH, "hydra.sweeper.n_trials=4", f"paths.log_dir={tmp_path}"]
+    search = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (search_folder(tmp_path) / "2").is_dir():  # trials 0 and 1 are done, 2 has started
+        assert search.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    search.send_signal(signal.SIGKILL)
+    search.wait()
+
+    again = run_module("src.train", *SEARCH, "hydra.sweeper.n_trials=4", f"paths.log_dir={tmp_path}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    found = check_every_trial_kept(tmp_path)
+    assert found[2]["state"] == "FAIL"  # abandoned by the killed process, not counted
+    assert len([t for t in found if t["number"] != 2]) == 4
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_study(tmp_path):
+    command = [sys.executable, "-m", "src.train", *SEARCH, "hydra.sweeper.n_trials=6", f"paths.log_dir={tmp_path}"]
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=400)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], "\n".join(o[-2000:] for o in outputs)
+    found = check_every_trial_kept(tmp_path)
+    # like optuna's MaxTrialsCallback, two workers asking at the same moment may run one trial beyond n_trials
+    assert 6 <= len(found) <= 7
+    folders = {p.name for p in search_folder(tmp_path).iterdir() if p.is_dir() and p.name.isdigit()}
+    assert folders == {str(t["number"]) for t in found}
+
+
+def test_sqlite_storage_opens_again_with_its_trials(tmp_path):
+    """Pins the optuna 2.10 private method that open_storage replaces (src/sweeps/optuna_search.py)."""
+    import optuna
+    from optuna.storages._rdb import storage as rdb
+
+    from src.sweeps.optuna_search import open_storage
+
+    assert hasattr(rdb._VersionManager, "_set_alembic_revision")
+    url = f"sqlite:///{tmp_path}/search/optuna.db"  # the folder does not exist yet
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    study.tell(study.ask(), 1.0)
+    again = optuna.load_study(study_name="s", storage=open_storage(url))
+    assert [t.value for t in again.trials] == [1.0]
+
+
+class FakeLauncher:
+    """Runs no job: each trial's value is its width, as a job's return value would be."""
+
+    def __init__(self):
+        self.job_numbers = []
+
+    def launch(self, overrides, initial_job_idx):
+        from types import SimpleNamespace
+
+        self.job_numbers += range(initial_job_idx, initial_job_idx + len(overrides))
+        return [SimpleNamespace(return_value=float(dict(o.split("=") for o in trial)["search.width"])) for trial in overrides]
+
+
+def fake_sweeper(tmp_path, sampler, n_trials):
+    from omegaconf import OmegaConf
+
+    from src.sweeps.optuna_search import ResumableOptunaSweeperImpl
+
+    sweeper = ResumableOptunaSweeperImpl(
+        sampler=sampler, direction="minimize", storage=f"sqlite:///{tmp_path}/optuna.db", study_name="s",
+        n_trials=n_trials, n_jobs=1, max_failure_rate=1.0, search_space=None, custom_search_space=None,
+        params=OmegaConf.create({"search.width": "choice(8, 16, 32)"}),
+    )  # fmt: skip
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    sweeper.launcher = FakeLauncher()
+    return sweeper
+
+
+def test_n_trials_counts_the_whole_study_and_job_numbers_are_trial_numbers(tmp_path):
+    import optuna
+
+    first = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=2)
+    first.sweep([])
+    again = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=5)
+    again.sweep([])
+    assert first.launcher.job_numbers == [0, 1] and again.launcher.job_numbers == [2, 3, 4]
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert len(results["trials"]) == 5 and results["best_value"] == min(t["value"] for t in results["trials"])
+
+
+def test_grid_sampler_runs_the_grid_once(tmp_path):
+    import functools
+
+    import optuna
+
+    sweeper = fake_sweeper(tmp_path, functools.partial(optuna.samplers.GridSampler), n_trials=10)
+    sweeper.sweep([])
+    assert sweeper.launcher.job_numbers == [0, 1, 2]
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert sorted(t["params"]["search.width"] for t in results["trials"]) == [8, 16, 32]

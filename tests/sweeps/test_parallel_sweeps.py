@@ -1,0 +1,71 @@
+"""Multiruns as a user starts them: joblib gives the sequential numbers; folds and seeds get mean ± std."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_module
+
+TINY = ["experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "torch_threads=1"]
+
+
+def sweep_folder(log_dir: Path, name: str = "cancer") -> Path:
+    (folder,) = (log_dir / name / "multiruns").iterdir()
+    return folder
+
+
+def metrics_by_seed(folder: Path) -> dict[str, dict]:
+    out = {}
+    for job in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
+        metrics = json.loads((job / "metrics.json").read_text())
+        out[metrics["seed"]] = {"best_val_loss": metrics["best_val_loss"], **metrics["test"]}
+    return out
+
+
+@pytest.mark.slow
+def test_joblib_sweep_gives_the_sequential_numbers(tmp_path):
+    runs = {}
+    for launcher in ("basic", "joblib"):
+        log_dir = tmp_path / launcher
+        done = run_module("src.train", "-m", *TINY, "seed=0,1,2,3", f"hydra/launcher={launcher}", f"paths.log_dir={log_dir}")
+        assert done.returncode == 0, done.stderr[-2000:]
+        folder = sweep_folder(log_dir)
+        runs[launcher] = metrics_by_seed(folder)
+        assert len(pd.read_csv(folder / "summary.csv")) == 4  # the sweep summary still appears
+    assert len(runs["joblib"]) == 4
+    assert runs["joblib"] == runs["basic"]
+
+
+@pytest.mark.slow
+def test_cross_validation_summary_is_the_mean_of_the_folds(tmp_path):
+    done = run_module("src.train", "-m", *TINY, "cv.folds=3", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = sweep_folder(tmp_path)
+    folds = [json.loads((folder / str(i) / "metrics.json").read_text()) for i in range(3)]
+    (summary,) = pd.read_csv(folder / "summary_mean_std.csv").to_dict("records")
+    assert summary["n"] == 3
+    assert summary["best_val_loss_mean"] == pytest.approx(statistics.fmean(f["best_val_loss"] for f in folds))
+    assert summary["best_val_loss_std"] == pytest.approx(statistics.stdev(f["best_val_loss"] for f in folds))
+    for metric in ("test_loss", "test_acc", "test_auroc"):
+        assert summary[f"{metric}_mean"] == pytest.approx(statistics.fmean(f["test"][metric] for f in folds))
+    assert len(pd.read_csv(folder / "summary.csv")) == 3  # each fold's row
+    # every non-test row once in the out-of-fold predictions: 569 rows, 114 of them the lesson's test rows
+    oof = pd.read_csv(folder / "oof_predictions.csv")
+    assert sorted(oof["row"]) == sorted(set(oof["row"])) and len(oof) == 569 - 114
+    assert sorted(oof["fold"].unique()) == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_seeds_shorthand_runs_one_job_per_seed_and_groups_them(tmp_path):
+    done = run_module("src.train", "-m", *TINY, "seeds=2", "model.optimizer.lr=0.001,0.01", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = sweep_folder(tmp_path)
+    assert len(pd.read_csv(folder / "summary.csv")) == 4
+    groups = pd.read_csv(folder / "summary_mean_std.csv")
+    assert sorted(groups["model.optimizer.lr"]) == [0.001, 0.01] and list(groups["n"]) == [2, 2]
+    assert "mean ± std over seed" in done.stdout

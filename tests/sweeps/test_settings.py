@@ -1,0 +1,76 @@
+"""Sweep settings are refused before any work, one line each; the shorthands expand to the sweeps they stand for."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from src.errors import UserError
+from src.sweeps.checks import validate_cv_and_seeds, validate_launcher
+from src.sweeps.resolvers import parallel_jobs, sweep_overrides, usable_cores
+from src.sweeps.sweeper import shorthand_sweeps
+
+JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"cv": {"folds": 1, "fold": None}}, "cv.folds must be null or an integer >= 2"),
+        ({"cv": {"folds": None, "fold": 0}}, "cv.fold=0 needs cv.folds"),
+        ({"cv": {"folds": 5, "fold": 5}}, r"cv.fold must be an integer in \[0, 4\]"),
+        ({"seeds": 0}, "seeds must be null or an integer >= 1"),
+    ],
+)
+def test_bad_cv_and_seeds_are_refused(settings, message):
+    with pytest.raises(UserError, match=message):
+        validate_cv_and_seeds(OmegaConf.create(settings))
+
+
+def test_more_jobs_than_cores_is_refused():
+    too_many = usable_cores() + 1
+    with pytest.raises(UserError, match=rf"n_jobs={too_many} x torch_threads=1 = {too_many} threads exceeds"):
+        validate_launcher(OmegaConf.create({"_target_": JOBLIB, "n_jobs": too_many}), torch_threads=1)
+    with pytest.raises(UserError, match="exceeds"):
+        validate_launcher(OmegaConf.create({"_target_": JOBLIB, "n_jobs": 2}), torch_threads=usable_cores())
+
+
+def test_default_jobs_fill_the_cores_without_exceeding_them():
+    assert parallel_jobs(1) == usable_cores()
+    assert parallel_jobs(usable_cores() + 5) == 1
+    assert parallel_jobs(None) == 1  # torch's default uses every core already
+    validate_launcher(OmegaConf.create({"_target_": JOBLIB, "n_jobs": parallel_jobs(1)}), torch_threads=1)
+
+
+def test_shorthands_expand_to_their_sweeps():
+    cfg = OmegaConf.create({"seed": 3, "seeds": 4, "cv": {"folds": 5, "fold": None}})
+    assert shorthand_sweeps(cfg, []) == ["cv.fold=range(0,5)", "seed=range(3,7)"]
+    assert shorthand_sweeps(cfg, ["seed=1,2", "cv.fold=0"]) == []
+    assert shorthand_sweeps(OmegaConf.create({"seed": 0, "seeds": None, "cv": {"folds": None, "fold": None}}), []) == []
+
+
+def test_a_resubmitted_sweep_is_matched_by_its_overrides_not_by_how_it_starts():
+    first = ["seed=0,1", "trainer.max_epochs=5"]
+    again = ["-m", "trainer.max_epochs=5", "seed=0,1", "resume=latest", "hydra/launcher=submitit_local"]
+    assert sweep_overrides(first) == sweep_overrides(again)
+
+
+def test_unopenable_storage_is_one_line():
+    from src.sweeps.optuna_search import open_storage
+
+    with pytest.raises(UserError, match=r"hydra.sweeper.storage=nosuchdb://x cannot be opened: "):
+        open_storage("nosuchdb://x")
+
+
+def test_slurm_launcher_has_the_settings_people_change():
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=submitit_slurm", "torch_threads=4"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    for key in ("partition", "timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes",
+                "array_parallelism", "signal_delay_s"):  # fmt: skip
+        assert key in launcher, key
+    assert launcher.cpus_per_task == 4  # one core per torch thread
