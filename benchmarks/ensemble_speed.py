@@ -52,11 +52,13 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch
         optimizer.step()
 
 
-def time_ensemble_epochs(k: int = 32, d_block: int = 128, n_blocks: int = 2, epochs: int = 4, seed: int = 0) -> dict:
+def time_ensemble_epochs(
+    k: int = 32, d_block: int = 128, n_blocks: int = 2, epochs: int = 4, seed: int = 0, rows: int = TRAIN_ROWS
+) -> dict:
     """Median (wall, cpu) ms per epoch of TabM with k members and of one MLP of the same width, taking turns.
     The first epoch of each is a warm-up and not timed."""
     torch.manual_seed(seed)
-    x, y = torch.randn(TRAIN_ROWS, N_FEATURES), torch.randn(TRAIN_ROWS, 1)
+    x, y = torch.randn(rows, N_FEATURES), torch.randn(rows, 1)
     bins = piecewise_linear_bins(x, 48)
     models = {
         "mlp": EmbeddedMLP(bins, d_block, n_blocks),
@@ -75,7 +77,7 @@ def time_ensemble_epochs(k: int = 32, d_block: int = 128, n_blocks: int = 2, epo
         for name, ts in times.items()
     }
     mlp, tabm = result["mlp"]["cpu_ms"], result[f"tabm_k{k}"]["cpu_ms"]
-    result["settings"] = {"k": k, "d_block": d_block, "n_blocks": n_blocks, "rows": TRAIN_ROWS, "batch_size": BATCH_SIZE,
+    result["settings"] = {"k": k, "d_block": d_block, "n_blocks": n_blocks, "rows": rows, "batch_size": BATCH_SIZE,
                           "epochs_timed": epochs, "torch_threads": torch.get_num_threads()}
     result["tabm_over_mlp_cpu"] = tabm / mlp  # what k members cost in epochs of one MLP (k separate MLPs: k)
     return result
