@@ -197,10 +197,17 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         "lightgbm_params": {k: v for k, v in fitted.params.items() if k not in ("verbose",)},
         "training_s": training_s,
         "rows": {stage: len(split.y) for stage, split in splits.items()},
+        "versions": library_versions(),
         "search": None if study is None else {"trials": len(study.trials), "best_trial": study.best_trial.number,
                                               "best_val_loss": study.best_value, "on": "validation"},
     }
     return result, extra
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("lightgbm", "optuna", "scikit-learn")}
 
 
 def baseline(cfg: DictConfig):

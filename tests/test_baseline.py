@@ -34,6 +34,7 @@ def test_baseline_tests_on_the_network_runs_test_rows_and_writes_its_report(tmp_
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["runner"] == "lightgbm" and metrics["rows"] == {"train": 12384, "val": 4128, "test": 4128}
+    assert set(metrics["versions"]) == {"lightgbm", "optuna", "scikit-learn"}
     assert metrics["test"]["test_r2"] == pytest.approx(result.test["test_r2"]) and result.test["test_r2"] > 0.6
     assert {"loss_curves.png", "predicted_vs_actual.png", "residuals.png"} <= {p.name for p in (tmp_path / "figures").iterdir()}
 
