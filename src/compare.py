@@ -1,4 +1,7 @@
-"""Run the plain loop and Lightning on one config and put them side by side: `python -m src.compare [overrides]`."""
+"""Run the plain loop and Lightning on one config and put them side by side: `python -m src.compare [overrides]`.
+
+`runners=[lightning,lightgbm]` puts the network beside the LightGBM baseline on the same split (src/baseline.py).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +17,25 @@ from src.runs.run_dir import register_resolvers
 
 register_resolvers()  # conf/compare.yaml builds on conf/train.yaml, whose hydra settings call them
 
-RUNNERS = ("plain", "lightning")
+RUNNERS = ("plain", "lightning", "lightgbm")  # lightgbm: its boosting rounds stand where the networks' epochs are
 
 
 def compare_rows(results: dict) -> list[tuple[str, ...]]:
-    """(quantity, plain, lightning) rows: decisions first, then test metrics, then time."""
-    plain, lightning = results["plain"], results["lightning"]
+    """(quantity, one value per runner) rows: decisions first, then test metrics, then time."""
+    runs = list(results.values())
+
+    def row(name: str, value) -> tuple[str, ...]:
+        return (name, *(value(run) for run in runs))
+
     rows = [
-        ("best epoch", str(plain.best_epoch), str(lightning.best_epoch)),
-        ("stop epoch", str(plain.stopped_epoch), str(lightning.stopped_epoch)),
-        ("best val_loss", f"{plain.best_val_loss:.6e}", f"{lightning.best_val_loss:.6e}"),
+        row("best epoch", lambda r: str(r.best_epoch)),
+        row("stop epoch", lambda r: str(r.stopped_epoch)),
+        row("best val_loss", lambda r: f"{r.best_val_loss:.6e}"),
     ]
-    rows += [(name, f"{plain.test[name]:.6f}", f"{lightning.test[name]:.6f}") for name in plain.test]
+    rows += [row(name, lambda r, name=name: f"{r.test[name]:.6f}" if name in r.test else "") for name in runs[0].test]
     rows += [
-        ("wall time (s)", f"{plain.wall_time_s:.2f}", f"{lightning.wall_time_s:.2f}"),
-        ("ms / epoch", f"{plain.ms_per_epoch:.2f}", f"{lightning.ms_per_epoch:.2f}"),
+        row("wall time (s)", lambda r: f"{r.wall_time_s:.2f}"),
+        row("ms / epoch", lambda r: f"{r.ms_per_epoch:.2f}"),
     ]
     return rows
 
@@ -37,27 +44,39 @@ def compare(cfg: DictConfig) -> dict:
     from rich.console import Console
     from rich.table import Table
 
+    from src.baseline import baseline
+    from src.errors import UserError
     from src.reporting.figures import overlaid_loss_curves_figure
     from src.train import train
 
+    runners = list(cfg.runners)
+    if not runners or any(r not in RUNNERS for r in runners) or len(set(runners)) != len(runners):
+        raise UserError(f"runners must be a list of distinct names from {', '.join(RUNNERS)}; got {runners!r}")
     out = Path(cfg.paths.output_dir)
     results = {}
-    for runner in RUNNERS:
+    for runner in runners:
         run_cfg = cfg.copy()
-        OmegaConf.update(run_cfg, "runner", runner)
         OmegaConf.update(run_cfg, "paths.output_dir", str(out / runner))
+        if runner == "lightgbm":
+            results[runner] = baseline(run_cfg)
+            continue
+        OmegaConf.update(run_cfg, "runner", runner)
         results[runner] = train(run_cfg)
         if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
             sys.exit(128 + signal.Signals[results[runner].interrupted_by])
 
-    table = Table(title=f"{cfg.name}: the plain loop vs Lightning (seed {cfg.seed})")
-    for column in ("", *RUNNERS):
+    table = Table(title=f"{cfg.name}: {' vs '.join(runners)} (seed {cfg.seed})")
+    for column in ("", *runners):
         table.add_column(column, justify="right" if column else "left")
     for row in compare_rows(results):
         table.add_row(*row)
     Console().print(table)
 
-    figure = overlaid_loss_curves_figure(results, title=f"{cfg.name}: plain loop (solid) vs Lightning (dashed)")
+    networks = {runner: result for runner, result in results.items() if runner != "lightgbm"}  # rounds are not epochs
+    if not networks:
+        return results
+    styles = ", ".join(f"{runner} ({style})" for runner, style in zip(networks, ["solid", "dashed"]))
+    figure = overlaid_loss_curves_figure(networks, title=f"{cfg.name}: {styles}")
     figure.savefig(out / "loss_curves.png", dpi=120)
     print(f"figure: {out / 'loss_curves.png'}")
     return results

@@ -132,7 +132,8 @@ def validate_net(net) -> None:
         _one_of(net.categorical, CATEGORICAL, "model.net.categorical")
     dim = net.get("cat_embedding_dim")
     _check(dim is None or (_is_int(dim) and dim >= 1), f"model.net.cat_embedding_dim must be null or an integer >= 1; got {dim!r}")
-    validate_embedding(_plain(net.get("embedding")))
+    if net.get("_target_") != "src.models.nets.tabm.TabM":  # TabM names its embedding by kind and checks it itself
+        validate_embedding(_plain(net.get("embedding")))
 
 
 # Each numeric embedding's settings: required, then optional (rtdl_num_embeddings' argument names).

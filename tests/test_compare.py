@@ -15,3 +15,14 @@ def test_compare_runs_both_runners_into_one_directory_with_the_overlay_figure(tm
     assert rows["stop epoch"] == ("3", "3")
     assert rows["best epoch"][0] == rows["best epoch"][1]
     assert {"test_acc", "ms / epoch", "wall time (s)", "best val_loss"} <= rows.keys()
+
+
+def test_compare_puts_the_lightgbm_baseline_beside_the_network(tmp_path):
+    cfg = compose_config(
+        "trainer.max_epochs=3", "runners=[lightning,lightgbm]", "baseline.max_rounds=20", output_dir=tmp_path, config_name="compare"
+    )
+    results = compare(cfg)
+    assert json.loads((tmp_path / "lightgbm" / "metrics.json").read_text())["runner"] == "lightgbm"
+    rows = {row[0]: row[1:] for row in compare_rows(results)}
+    assert rows["test_acc"] == tuple(f"{results[r].test['test_acc']:.6f}" for r in ("lightning", "lightgbm"))
+    assert (tmp_path / "loss_curves.png").is_file()  # the network's curves; the baseline's rounds are in its own folder

@@ -202,6 +202,12 @@ def task_module(
     if training_rows is not None and isinstance(net.get("embedding"), dict):
         x, y = training_rows
         net["embedding"] = fit_piecewise_linear_bins(net["embedding"], x[:, :n_num_features], y, task)
+    if training_rows is not None and net.get("bins") is None:  # a net that fits settings of its own on the training rows
+        from src.models.nets.build import net_class
+
+        fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
+        if fit is not None:
+            net.update(fit(training_rows[0][:, :n_num_features], net))
     common = {
         "net": net,
         "optimizer": optimizer,

@@ -96,3 +96,41 @@ def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers
     print_metrics_table(result, title=f"{cfg.name} ({cfg.runner}) test metrics — {run_dir}")
     if message:
         print(message, file=sys.stderr)
+
+
+def write_prediction_report(
+    out_dir: Path,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    task: str,
+    target_name: str,
+    class_labels: list[str],
+    threshold: float | None,
+    matrices: dict[str, list],
+    history: RunResult | None = None,
+) -> None:
+    """test_predictions.csv and figures/*.png from predictions alone: for models that are not a network
+    (the LightGBM baseline). Binary `predicted` holds probabilities; multiclass one probability per class."""
+    from src.reporting.figures import (
+        confusion_matrix_figure,
+        loss_curves_figure,
+        predicted_vs_actual_figure,
+        residuals_figure,
+        save_figures,
+    )
+
+    if task == "multiclass":
+        import pandas as pd
+
+        pd.DataFrame({"actual": actual.astype(int), "predicted": predicted.argmax(1)}).to_csv(out_dir / "test_predictions.csv", index=False)
+    else:
+        write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
+    figures = {}
+    if history is not None:
+        figures["loss_curves"] = loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
+    if task == "regression":
+        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, target_name)
+        figures["residuals"] = residuals_figure(actual, predicted, target_name)
+    elif "test_confusion_matrix" in matrices:
+        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)
+    save_figures(figures, out_dir / "figures")

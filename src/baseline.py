@@ -1,0 +1,235 @@
+"""Gradient boosting on the network run's own split: `python -m src.baseline experiment=housing [baseline.trials=50]`.
+
+LightGBM trains on exactly the rows and features the network trains on (the same DataModule, the same split
+function on the same table, unscaled: trees do not need scaling), stops early on the validation rows, and may
+search its settings with Optuna on the validation rows. The test rows are used once, at the end, to report.
+It writes the same metrics.json, test_predictions.csv and figures as a network run, into logs/<name>/baseline/.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
+from src.errors import UserError, user_errors_exit
+from src.runs.run_dir import register_resolvers
+
+register_resolvers()  # conf/baseline.yaml builds on conf/train.yaml, whose hydra settings call them
+
+OBJECTIVES = {"regression": "regression", "binary": "binary", "multiclass": "multiclass"}
+METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}
+
+
+@dataclass
+class Split:
+    """One split's unscaled rows: a DataFrame (categorical columns keep pandas' category dtype) and the target."""
+
+    x: Any  # pandas.DataFrame, indexed by the row's position in the table
+    y: np.ndarray
+
+
+@dataclass
+class Fitted:
+    booster: Any  # lightgbm.Booster
+    params: dict
+    best_iteration: int  # 1-based, like a network run's best epoch
+    best_val_loss: float
+    train_loss: list[float] = field(default_factory=list)  # per boosting round
+    val_loss: list[float] = field(default_factory=list)
+
+
+def raw_splits(datamodule) -> dict[str, Split]:
+    """The rows the network run uses, before any preprocessing: the source's own table at the DataModule's split
+    positions, with its encoded targets. Text columns go to LightGBM as pandas categories, NaN cells as they are."""
+    table = datamodule.load_table()
+    frame = table.frame[datamodule.feature_names]
+    frame = frame.apply(lambda c: c if c.dtype.kind in "biuf" else c.astype("category"))
+    return {
+        stage: Split(frame.iloc[rows], datamodule.splits[stage][1].reshape(-1).numpy())
+        for stage, rows in datamodule.split_positions.items()
+    }
+
+
+def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, threads: int) -> dict:
+    params = {
+        "objective": OBJECTIVES[task],
+        "metric": METRICS[task],
+        "seed": seed,
+        "num_threads": threads,
+        "deterministic": True,  # same seed and threads, same trees
+        "force_col_wise": True,
+        "verbose": -1,
+        **settings,
+    }
+    if task == "multiclass":
+        params["num_class"] = n_classes
+    return params
+
+
+def fit_lightgbm(train: Split, val: Split, params: dict, max_rounds: int, early_stopping_rounds: int) -> Fitted:
+    """Boost on the training rows; stop when the validation loss has not improved for early_stopping_rounds."""
+    import lightgbm as lgb
+
+    train_set = lgb.Dataset(train.x, train.y, free_raw_data=False)
+    val_set = lgb.Dataset(val.x, val.y, reference=train_set, free_raw_data=False)
+    history: dict = {}
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=max_rounds,
+        # LightGBM's early stopping skips the training set, so only the validation rows decide
+        valid_sets=[train_set, val_set],
+        valid_names=["train", "val"],
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False), lgb.record_evaluation(history)],
+    )
+    metric = params["metric"]
+    val_loss = [float(v) for v in history["val"][metric]]
+    best = booster.best_iteration or len(val_loss)
+    return Fitted(booster, params, best, val_loss[best - 1], [float(v) for v in history["train"][metric]], val_loss)
+
+
+def search_space(trial) -> dict:
+    """A small space in the spirit of the tabular benchmarks' LightGBM spaces (learning rate, leaves, leaf size,
+    row and column subsampling, L2 regularisation)."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 256, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "bagging_freq": 1,
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+    }
+
+
+def search_on_validation(train: Split, val: Split, base: dict, trials: int, seed: int, max_rounds: int, early_stopping_rounds: int):
+    """Optuna's TPE over `search_space`, each trial scored by its best validation loss; returns the best Fitted
+    and the study. Only the training and validation rows are given here: the test split cannot choose anything."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    best: dict[str, Fitted] = {}
+
+    def objective(trial) -> float:
+        fitted = fit_lightgbm(train, val, {**base, **search_space(trial)}, max_rounds, early_stopping_rounds)
+        trial.set_user_attr("best_iteration", fitted.best_iteration)
+        if "fitted" not in best or fitted.best_val_loss < best["fitted"].best_val_loss:
+            best["fitted"] = fitted
+        return fitted.best_val_loss
+
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    return best["fitted"], study
+
+
+def predict(booster, x, best_iteration: int) -> np.ndarray:
+    """Regression: the value; binary: the probability of class 1; multiclass: one probability per class."""
+    return np.asarray(booster.predict(x, num_iteration=best_iteration))
+
+
+def fit_baseline(cfg: DictConfig, out_dir: Path):
+    """Build the network run's DataModule, fit LightGBM on its rows (searching on validation when asked),
+    test once, write the report; returns the RunResult."""
+
+    from src.reporting.prediction_metrics import metrics_from_predictions
+    from src.reporting.report import write_prediction_report
+    from src.reporting.results import RunResult
+
+    settings = cfg.baseline
+    start, cpu_start = time.perf_counter(), time.process_time()
+    from src.train import build_datamodule
+
+    datamodule = build_datamodule(cfg)
+    task = datamodule.task
+    if task not in OBJECTIVES:
+        raise UserError(f"the LightGBM baseline handles {', '.join(OBJECTIVES)} targets; this data's task is {task!r}")
+    splits = raw_splits(datamodule)
+    class_labels = list(datamodule.class_labels)
+    base = lightgbm_params(task, len(class_labels), dict(settings.params), cfg.seed, settings.threads)
+    rounds, patience = settings.max_rounds, settings.early_stopping_rounds
+    study = None
+    if settings.trials > 0:
+        fitted, study = search_on_validation(splits["train"], splits["val"], base, settings.trials, cfg.seed, rounds, patience)
+    else:
+        fitted = fit_lightgbm(splits["train"], splits["val"], base, rounds, patience)
+    training_s = time.perf_counter() - start
+
+    test = splits["test"]
+    predicted = predict(fitted.booster, test.x, fitted.best_iteration)
+    threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
+    metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold)
+    result = RunResult(
+        runner="lightgbm",
+        test=metrics,
+        best_epoch=fitted.best_iteration,  # boosting rounds play the part of epochs
+        best_val_loss=fitted.best_val_loss,
+        stopped_epoch=len(fitted.val_loss),
+        wall_time_s=time.perf_counter() - start,
+        train_loss=fitted.train_loss,
+        val_loss=fitted.val_loss,
+        matrices=matrices,
+        stopped_early=len(fitted.val_loss) < rounds,
+        stop_reason="early_stopping" if len(fitted.val_loss) < rounds else "max_epochs",
+    )
+    target_name = datamodule.target_name
+    write_prediction_report(out_dir, test.y, predicted, task, target_name, class_labels, threshold, matrices, result)
+    fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)
+    extra = {
+        "experiment": cfg.name,
+        "seed": cfg.seed,
+        "model": "lightgbm",
+        "lightgbm_params": {k: v for k, v in fitted.params.items() if k not in ("verbose",)},
+        "training_s": training_s,  # wall seconds of data, search and training; cpu_time_s: this process's CPU seconds
+        "cpu_time_s": time.process_time() - cpu_start,
+        "rows": {stage: len(split.y) for stage, split in splits.items()},
+        "versions": library_versions(),
+        "search": None if study is None else {"trials": len(study.trials), "best_trial": study.best_trial.number,
+                                              "best_val_loss": study.best_value, "on": "validation"},
+    }
+    return result, extra
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("lightgbm", "optuna", "scikit-learn")}
+
+
+def baseline(cfg: DictConfig):
+    """Validate, fit, test, and write config.yaml, metrics.json and the report into the run folder."""
+    from src.reporting.results import print_metrics_table, write_metrics_json
+
+    validate_baseline(cfg.baseline)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    result, extra = fit_baseline(cfg, out_dir)
+    write_metrics_json(out_dir / "metrics.json", result, extra=extra)
+    print_metrics_table(result, title=f"{cfg.name} (LightGBM) test metrics — {out_dir}")
+    print(f"best round {result.best_epoch} of {result.stopped_epoch}", file=sys.stderr)
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="baseline")
+def main(cfg: DictConfig) -> None:
+    with user_errors_exit():
+        baseline(cfg)
+
+
+def validate_baseline(settings: DictConfig) -> None:
+    for key, low in (("trials", 0), ("max_rounds", 1), ("early_stopping_rounds", 1), ("threads", 1)):
+        value = settings[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise UserError(f"baseline.{key} must be an integer >= {low}; got {value!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""TabM: an ensemble of k MLPs in one network (Gorishniy et al., ICLR 2025), from the authors' `tabm` package.
+
+The k members see the same mini-batch and share most weights (tabm-mini: one shared MLP, a separate random
+scaling of each member's input), so an epoch of k = 32 members costs far less than 32 epochs of one MLP.
+The forward pass returns every member's prediction, `(batch, k, n_outputs)`: the task module trains on the
+mean of the member losses and predicts with the mean prediction, as the authors do.
+
+Numeric features may first go through the authors' `rtdl_num_embeddings`: piecewise-linear embeddings whose
+bins are quantiles of the *training* rows (`fit_to_training_rows` computes them before the net is built, and
+they are kept in the net's config as plain lists, so a checkpoint rebuilds the same net).
+Categorical columns (integer codes, 0 = unknown) are one-hot encoded by TabM itself, as its authors recommend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rtdl_num_embeddings
+import tabm
+import torch
+from torch import nn
+
+ARCH_TYPES = ("tabm", "tabm-mini", "tabm-packed")
+EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
+
+
+class TabM(nn.Module):
+    def __init__(
+        self,
+        n_num_features: int,
+        cat_cardinalities: list[int],
+        n_outputs: int,
+        k: int = 32,
+        arch_type: str = "tabm-mini",
+        n_blocks: int = 2,
+        d_block: int = 256,
+        dropout: float = 0.1,
+        embedding: str | None = "piecewise_linear",
+        n_bins: int = 48,
+        d_embedding: int = 16,
+        bins: list[list[float]] | None = None,
+    ) -> None:
+        super().__init__()
+        if arch_type not in ARCH_TYPES:
+            raise ValueError(f"model.net.arch_type must be one of {', '.join(ARCH_TYPES)}; got {arch_type!r}")
+        if embedding is not None and embedding not in EMBEDDINGS:
+            raise ValueError(f"model.net.embedding must be null or one of {', '.join(EMBEDDINGS)}; got {embedding!r}")
+        self.n_num_features = n_num_features
+        self.cat_cardinalities = list(cat_cardinalities)
+        num_embeddings = None
+        if n_num_features and embedding is not None:
+            num_embeddings = numeric_embeddings(embedding, n_num_features, d_embedding, bins)
+        self.tabm = tabm.TabM.make(
+            n_num_features=n_num_features,
+            cat_cardinalities=self.cat_cardinalities,
+            d_out=n_outputs,
+            num_embeddings=num_embeddings,
+            k=k,
+            arch_type=arch_type,
+            n_blocks=n_blocks,
+            d_block=d_block,
+            dropout=dropout,
+        )
+
+    @property
+    def k(self) -> int:
+        return self.tabm.k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: numeric columns first, then one integer code per categorical column -> (batch, k, n_outputs)."""
+        x_num = x[:, : self.n_num_features] if self.n_num_features else None
+        x_cat = x[:, self.n_num_features :].long() if self.cat_cardinalities else None
+        return self.tabm(x_num, x_cat)
+
+    @staticmethod
+    def fit_to_training_rows(x_num_train: torch.Tensor, config: dict[str, Any]) -> dict[str, Any]:
+        """The constructor arguments that come from the training rows (plain data, for the net's saved config):
+        piecewise-linear bins at quantiles of each numeric feature. Call before building the net, on the
+        preprocessed numeric training columns; never on validation or test rows."""
+        if config.get("embedding", "piecewise_linear") != "piecewise_linear" or x_num_train.shape[1] == 0:
+            return {}
+        return {"bins": piecewise_linear_bins(x_num_train, int(config.get("n_bins", 48)))}
+
+
+def piecewise_linear_bins(x_num_train: torch.Tensor, n_bins: int) -> list[list[float]]:
+    """Quantile bin edges per feature (fewer where a feature has fewer distinct values), as plain lists."""
+    n_bins = max(1, min(n_bins, len(x_num_train) - 1))
+    return [edges.tolist() for edges in rtdl_num_embeddings.compute_bins(x_num_train.float(), n_bins=n_bins)]
+
+
+def numeric_embeddings(kind: str, n_features: int, d_embedding: int, bins: list[list[float]] | None) -> nn.Module:
+    if kind == "piecewise_linear":
+        if bins is None:
+            raise ValueError(
+                "model.net.embedding=piecewise_linear needs bins from the training rows: "
+                "build the net with TabM.fit_to_training_rows(x_num_train, config) merged into its config"
+            )
+        if len(bins) != n_features:
+            raise ValueError(f"model.net.bins has edges for {len(bins)} features; the data has {n_features} numeric features")
+        edges = [torch.tensor(b, dtype=torch.float32) for b in bins]
+        # version B is what TabM's authors use with TabM (a linear term beside the piecewise-linear one)
+        return rtdl_num_embeddings.PiecewiseLinearEmbeddings(edges, d_embedding, activation=False, version="B")
+    if kind == "periodic":
+        return rtdl_num_embeddings.PeriodicEmbeddings(n_features, d_embedding, lite=False)
+    return rtdl_num_embeddings.LinearReLUEmbeddings(n_features, d_embedding)
