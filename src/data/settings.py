@@ -4,28 +4,11 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from src.config import _check, _is_int, _is_number, _plain  # the config checks' own helpers
 from src.data.target import TASKS
-from src.errors import UserError
 
 MISSING_POLICIES = ("impute", "refuse")
 FEATURE_TRANSFORMS = ("standard", "quantile")
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise UserError(message)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _plain(value):
-    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 def _names(value) -> bool:
