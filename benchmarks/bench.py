@@ -32,9 +32,17 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 def lightning_command(experiment: str, epochs: int, log_dir: str) -> list[str]:
     """The default path as a user runs it, kept from stopping early so every run trains `epochs` epochs."""
-    return [sys.executable, "-m", "src.train", f"experiment={experiment}", f"trainer.max_epochs={epochs}",
-            "callbacks.early_stopping.patience=1000000", "trainer.enable_progress_bar=false", "torch_threads=1",
-            f"paths.log_dir={log_dir}"]
+    return [
+        sys.executable,
+        "-m",
+        "src.train",
+        f"experiment={experiment}",
+        f"trainer.max_epochs={epochs}",
+        "callbacks.early_stopping.patience=1000000",
+        "trainer.enable_progress_bar=false",
+        "torch_threads=1",
+        f"paths.log_dir={log_dir}",
+    ]
 
 
 def lesson_command(experiment: str, epochs: int) -> list[str]:
@@ -72,8 +80,14 @@ def time_startup(repeats: int, log_dir: str) -> tuple[float, float, float]:
     """Median seconds of a bare `import lightning`, of a one-epoch training command, and of the difference
     within each repeat (the two commands run back to back, so a slow spell tends to hit both)."""
     bare_command = [sys.executable, "-c", "import lightning"]
-    train_command = [sys.executable, "-m", "src.train", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-                     f"paths.log_dir={log_dir}"]
+    train_command = [
+        sys.executable,
+        "-m",
+        "src.train",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        f"paths.log_dir={log_dir}",
+    ]
     pairs = [(wall_seconds(bare_command), wall_seconds(train_command)) for _ in range(repeats)]
     return tuple(statistics.median(values) for values in (*zip(*pairs), [train - bare for bare, train in pairs]))
 
@@ -86,8 +100,10 @@ def main() -> None:
     parser.add_argument("--startup-repeats", type=int, default=5)
     parser.add_argument("--experiments", nargs="+", default=list(EPOCHS), choices=list(EPOCHS))
     args = parser.parse_args()
-    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, "
-          f"torch {torch.__version__}, one torch thread; {time.strftime('%Y-%m-%d %H:%M')}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, "
+        f"torch {torch.__version__}, one torch thread; {time.strftime('%Y-%m-%d %H:%M')}"
+    )
     print(f"{'experiment':<10} {'runner':<10} {'cpu ms/epoch':>13}  each repeat (long run - short run, per extra epoch)")
     missed = []
     with tempfile.TemporaryDirectory() as log_dir:
@@ -96,7 +112,9 @@ def main() -> None:
             medians = {name: statistics.median(values) for name, values in results.items()}
             for name, values in results.items():
                 each = " ".join(f"{v:.2f}" for v in values)
-                print(f"{experiment:<10} {name:<10} {medians[name]:>13.2f}  {each}  ({EPOCHS[experiment][1]} - {EPOCHS[experiment][0]})")
+                print(
+                    f"{experiment:<10} {name:<10} {medians[name]:>13.2f}  {each}  ({EPOCHS[experiment][1]} - {EPOCHS[experiment][0]})"
+                )
             ratio = medians["lightning"] / medians["lesson"]
             met = ratio <= TARGETS[experiment]
             print(f"{experiment:<10} {'ratio':<10} {ratio:>13.3f}  target <= {TARGETS[experiment]}: {'met' if met else 'MISSED'}")

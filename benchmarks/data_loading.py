@@ -91,11 +91,20 @@ def ms_per_epoch(path: Path, rows: int, epochs: int = 4) -> float:
             self.ends.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as out, initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "data=csv", f"data.path={path}", "data.target=y", "data.task=regression", "data.batch_size=1024",
-            f"trainer.max_epochs={epochs}", f"paths.output_dir={out}", "trainer.enable_progress_bar=false",
-            "trainer.enable_model_summary=false",
-        ])
+        cfg = compose(
+            "train",
+            overrides=[
+                "data=csv",
+                f"data.path={path}",
+                "data.target=y",
+                "data.task=regression",
+                "data.batch_size=1024",
+                f"trainer.max_epochs={epochs}",
+                f"paths.output_dir={out}",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+            ],
+        )
         torch.set_num_threads(cfg.torch_threads)  # as src.train does
         datamodule = build_datamodule(cfg)
         model = build_model(cfg, datamodule)
@@ -111,7 +120,10 @@ def command_seconds(log_dir: Path, *overrides: str) -> float:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "src.train", *overrides, "trainer.max_epochs=2", f"paths.log_dir={log_dir}"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return time.perf_counter() - start
 
@@ -128,8 +140,14 @@ def run_data_loading_bench(rows: int = 1_000_000, epoch_rows: tuple[int, ...] = 
         figures["parquet"] = load_in_fresh_process({**file_source, "path": str(parquet)}, "y")
         figures["cancer"] = load_in_fresh_process({"_target_": "src.data.sources.breast_cancer"}, None)
         figures["command_s"] = {
-            "csv": command_seconds(Path(tmp) / "logs", "data=csv", f"data.path={csv}", "data.target=y", "data.task=regression",
-                                   "data.batch_size=1024"),
+            "csv": command_seconds(
+                Path(tmp) / "logs",
+                "data=csv",
+                f"data.path={csv}",
+                "data.target=y",
+                "data.task=regression",
+                "data.batch_size=1024",
+            ),
             "cancer": command_seconds(Path(tmp) / "logs", "experiment=cancer"),
         }
         figures["epochs"] = {}

@@ -77,8 +77,15 @@ def time_ensemble_epochs(
         for name, ts in times.items()
     }
     mlp, tabm = result["mlp"]["cpu_ms"], result[f"tabm_k{k}"]["cpu_ms"]
-    result["settings"] = {"k": k, "d_block": d_block, "n_blocks": n_blocks, "rows": rows, "batch_size": BATCH_SIZE,
-                          "epochs_timed": epochs, "torch_threads": torch.get_num_threads()}
+    result["settings"] = {
+        "k": k,
+        "d_block": d_block,
+        "n_blocks": n_blocks,
+        "rows": rows,
+        "batch_size": BATCH_SIZE,
+        "epochs_timed": epochs,
+        "torch_threads": torch.get_num_threads(),
+    }
     result["tabm_over_mlp_cpu"] = tabm / mlp  # what k members cost in epochs of one MLP (k separate MLPs: k)
     return result
 
@@ -93,7 +100,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = time_ensemble_epochs(args.k, args.d_block, args.n_blocks, args.epochs)
-    print(f"ms per training epoch, housing-sized rows, d_block={args.d_block}, n_blocks={args.n_blocks}, {args.threads} thread(s)")
+    print(
+        f"ms per training epoch, housing-sized rows, d_block={args.d_block}, n_blocks={args.n_blocks}, {args.threads} thread(s)"
+    )
     for name in ("mlp", f"tabm_k{args.k}"):
         print(f"  {name:>10}: {result[name]['wall_ms']:8.1f} wall  {result[name]['cpu_ms']:8.1f} cpu")
     print(f"  TabM's {args.k} members cost {result['tabm_over_mlp_cpu']:.1f} MLP epochs (CPU time), not {args.k}")

@@ -110,7 +110,9 @@ def search_space(trial) -> dict:
     }
 
 
-def search_on_validation(train: Split, val: Split, base: dict, trials: int, seed: int, max_rounds: int, early_stopping_rounds: int):
+def search_on_validation(
+    train: Split, val: Split, base: dict, trials: int, seed: int, max_rounds: int, early_stopping_rounds: int
+):
     """Optuna's TPE over `search_space`, each trial scored by its best validation loss; returns the best Fitted
     and the study. Only the training and validation rows are given here: the test split cannot choose anything."""
     import optuna
@@ -191,8 +193,14 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         "cpu_time_s": time.process_time() - cpu_start,
         "rows": {stage: len(split.y) for stage, split in splits.items()},
         "versions": library_versions(),
-        "search": None if study is None else {"trials": len(study.trials), "best_trial": study.best_trial.number,
-                                              "best_val_loss": study.best_value, "on": "validation"},
+        "search": None
+        if study is None
+        else {
+            "trials": len(study.trials),
+            "best_trial": study.best_trial.number,
+            "best_val_loss": study.best_value,
+            "on": "validation",
+        },
     }
     return result, extra
 

@@ -21,7 +21,18 @@ LR_SCHEDULES = ("cosine", "onecycle")
 # torch.optim's optimizers that take a plain step() on dense gradients (tests/test_config.py keeps this list true):
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
 OPTIMIZERS = (
-    "ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD",
+    "ASGD",
+    "Adadelta",
+    "Adafactor",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
+    "Rprop",
+    "SGD",
 )
 
 
@@ -72,7 +83,9 @@ def validate_run(cfg: DictConfig) -> None:
     )
     _check(_is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
     threads = cfg.torch_threads
-    _check(threads is None or (_is_int(threads) and threads >= 1), f"torch_threads must be null or an integer >= 1; got {threads!r}")
+    _check(
+        threads is None or (_is_int(threads) and threads >= 1), f"torch_threads must be null or an integer >= 1; got {threads!r}"
+    )
 
 
 def validate_data(data: DictConfig) -> None:
@@ -88,9 +101,14 @@ def validate_model(model: DictConfig) -> None:
         f"model._target_ must name a function or class of this project under src. (e.g. src.models.tasks.task_module); got {target!r}",
     )
     if "threshold" in model:
-        _check(_is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}")
+        _check(
+            _is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}"
+        )
     weights = model.get("class_weights")
-    _check(weights is None or weights in CLASS_WEIGHTS, f"model.class_weights must be null or one of {', '.join(CLASS_WEIGHTS)}; got {weights!r}")
+    _check(
+        weights is None or weights in CLASS_WEIGHTS,
+        f"model.class_weights must be null or one of {', '.join(CLASS_WEIGHTS)}; got {weights!r}",
+    )
     schedule = model.get("lr_schedule")
     _check(
         schedule is None or schedule in LR_SCHEDULES,
@@ -131,7 +149,9 @@ def validate_net(net) -> None:
     if "categorical" in net:
         _one_of(net.categorical, CATEGORICAL, "model.net.categorical")
     dim = net.get("cat_embedding_dim")
-    _check(dim is None or (_is_int(dim) and dim >= 1), f"model.net.cat_embedding_dim must be null or an integer >= 1; got {dim!r}")
+    _check(
+        dim is None or (_is_int(dim) and dim >= 1), f"model.net.cat_embedding_dim must be null or an integer >= 1; got {dim!r}"
+    )
     if net.get("_target_") != "src.models.nets.tabm.TabM":  # TabM names its embedding by kind and checks it itself
         validate_embedding(_plain(net.get("embedding")))
 
@@ -188,17 +208,30 @@ PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
 PROFILERS = ("simple", "advanced", "pytorch")
 CLIP_ALGORITHMS = ("norm", "value")
 # Trainer flags the lesson's loop (runner=plain) does not have: refused there rather than ignored
-LIGHTNING_ONLY = {"gradient_clip_val": None, "accumulate_grad_batches": 1, "precision": "32-true", "detect_anomaly": False,
-                  "profiler": None, "check_val_every_n_epoch": 1, "val_check_interval": 1.0}
+LIGHTNING_ONLY = {
+    "gradient_clip_val": None,
+    "accumulate_grad_batches": 1,
+    "precision": "32-true",
+    "detect_anomaly": False,
+    "profiler": None,
+    "check_val_every_n_epoch": 1,
+    "val_check_interval": 1.0,
+}
 
 
 def validate_training(cfg: DictConfig) -> None:
     trainer = cfg.trainer
     validate_step_flags(cfg)
-    _check(_is_int(trainer.max_epochs) and trainer.max_epochs >= 1, f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}")
+    _check(
+        _is_int(trainer.max_epochs) and trainer.max_epochs >= 1,
+        f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}",
+    )
     es = cfg.callbacks.get("early_stopping")
     if es is not None:
-        _check(_is_int(es.patience) and es.patience >= 0, f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}")
+        _check(
+            _is_int(es.patience) and es.patience >= 0,
+            f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}",
+        )
 
 
 def validate_step_flags(cfg: DictConfig) -> None:
@@ -212,14 +245,18 @@ def validate_step_flags(cfg: DictConfig) -> None:
         "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed",
     )
     clip = trainer.get("gradient_clip_val")
-    _check(clip is None or (_is_number(clip) and clip >= 0), f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
+    _check(
+        clip is None or (_is_number(clip) and clip >= 0), f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}"
+    )
     algorithm = trainer.get("gradient_clip_algorithm")
     _check(
         algorithm is None or algorithm in CLIP_ALGORITHMS,
         f"trainer.gradient_clip_algorithm must be null (norm) or one of {', '.join(CLIP_ALGORITHMS)}; got {algorithm!r}",
     )
     accumulate = trainer.get("accumulate_grad_batches", 1)
-    _check(_is_int(accumulate) and accumulate >= 1, f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}")
+    _check(
+        _is_int(accumulate) and accumulate >= 1, f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}"
+    )
     every = trainer.get("val_metrics_every_n_epochs", 1)
     _check(_is_int(every) and every >= 1, f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
     profiler = trainer.get("profiler")

@@ -137,7 +137,9 @@ def predict(cfg: DictConfig) -> int:
             x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
             outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
             if not torch.isfinite(torch.from_numpy(outputs)).all():
-                raise UserError(f"the model produced non-finite predictions for {input_path} (values far outside the training data?)")
+                raise UserError(
+                    f"the model produced non-finite predictions for {input_path} (values far outside the training data?)"
+                )
             write(prediction_frame(outputs, saved.task, threshold, saved.class_labels))
             rows += len(frame)
     return rows

@@ -19,7 +19,6 @@ def baseline_config(tmp_path, *overrides):
 
 @needs_housing
 def test_baseline_tests_on_the_network_runs_test_rows_and_writes_its_report(tmp_path):
-    from hydra.utils import instantiate
 
     cfg = baseline_config(tmp_path, "experiment=housing", "baseline.max_rounds=40")
     result = baseline(cfg)
@@ -67,8 +66,6 @@ def test_the_search_never_gives_lightgbm_a_test_row(tmp_path, monkeypatch):
     monkeypatch.setattr(src.baseline, "fit_lightgbm", lambda *args, **kwargs: fits.append(1) or real_fit(*args, **kwargs))
     cfg = baseline_config(tmp_path, "baseline.trials=3", "baseline.max_rounds=20")
     result = baseline(cfg)
-
-    from hydra.utils import instantiate
 
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")

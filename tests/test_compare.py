@@ -19,7 +19,11 @@ def test_compare_runs_both_runners_into_one_directory_with_the_overlay_figure(tm
 
 def test_compare_puts_the_lightgbm_baseline_beside_the_network(tmp_path):
     cfg = compose_config(
-        "trainer.max_epochs=3", "runners=[lightning,lightgbm]", "baseline.max_rounds=20", output_dir=tmp_path, config_name="compare"
+        "trainer.max_epochs=3",
+        "runners=[lightning,lightgbm]",
+        "baseline.max_rounds=20",
+        output_dir=tmp_path,
+        config_name="compare",
     )
     results = compare(cfg)
     assert json.loads((tmp_path / "lightgbm" / "metrics.json").read_text())["runner"] == "lightgbm"

@@ -29,10 +29,14 @@ BAD_SETTINGS = [
     ("model.net.dropout=1.0", ["model.net.dropout", "[0, 1)", "got 1.0"]),
     ("model.lr_schedule=step", ["model.lr_schedule", "cosine, onecycle", "'step'"]),
     ("model.threshold=1.5", ["model.threshold", "(0, 1)", "got 1.5"]),
-    ("model.net.embedding={kind:periodic,n_frequencies:0,d_embedding:8,frequency_init_scale:0.1}",
-     ["model.net.embedding.n_frequencies", ">= 1", "got 0"]),
-    ("model.net.embedding={kind:periodic,n_frequencies:8,dim:8}",
-     ["model.net.embedding (kind=periodic)", "d_embedding, frequency_init_scale, n_frequencies", "got dim, n_frequencies"]),
+    (
+        "model.net.embedding={kind:periodic,n_frequencies:0,d_embedding:8,frequency_init_scale:0.1}",
+        ["model.net.embedding.n_frequencies", ">= 1", "got 0"],
+    ),
+    (
+        "model.net.embedding={kind:periodic,n_frequencies:8,dim:8}",
+        ["model.net.embedding (kind=periodic)", "d_embedding, frequency_init_scale, n_frequencies", "got dim, n_frequencies"],
+    ),
     ("model.net.embedding={kind:fourier}", ["model.net.embedding.kind", "periodic, piecewise_linear, linear_relu", "'fourier'"]),
     ("model.net.embedding={kind:piecewise_linear,n_bins:1,d_embedding:8}", ["model.net.embedding.n_bins", ">= 2", "got 1"]),
     ("model.net.categorical=ordinal", ["model.net.categorical", "embedding, onehot", "'ordinal'"]),
@@ -40,7 +44,10 @@ BAD_SETTINGS = [
     ("model.class_weights=inverse", ["model.class_weights", "balanced", "'inverse'"]),
     ("model.net._target_=os.system", ["model.net._target_", "under src.", "'os.system'"]),
     ("model._target_=os.system", ["model._target_", "under src.", "'os.system'"]),
-    ("model/net=ft_transformer model.net.d_block=100", ["model.net.d_block", "multiple of model.net.attention_n_heads=8", "got 100"]),
+    (
+        "model/net=ft_transformer model.net.d_block=100",
+        ["model.net.d_block", "multiple of model.net.attention_n_heads=8", "got 100"],
+    ),
     ("model/net=resnet model.net.n_blocks=0", ["model.net.n_blocks", ">= 1", "got 0"]),
     ("data.feature_transform=log", ["data.feature_transform", "standard, quantile", "'log'"]),
     ("data.task=ordinal", ["data.task", "regression, binary, multiclass", "'ordinal'"]),
@@ -70,7 +77,9 @@ def cfg_output_dir(cfg):
 
 
 def test_allowed_optimizers_are_torch_optims_that_take_a_plain_step():
-    in_torch = {name for name, cls in vars(torch.optim).items() if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)}
+    in_torch = {
+        name for name, cls in vars(torch.optim).items() if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)
+    }
     needs_more_than_step = {"Optimizer", "LBFGS", "SparseAdam", "Muon"}
     assert set(OPTIMIZERS) == in_torch - needs_more_than_step
 
@@ -78,9 +87,15 @@ def test_allowed_optimizers_are_torch_optims_that_take_a_plain_step():
 def test_another_optimizer_and_every_new_option_learn_together(make_config):
     # 30 epochs: with 10, the lesson's narrow stack under layer norm and SGD stays at the constant guess on some seeds
     cfg = make_config(
-        "trainer.max_epochs=30", "model.optimizer._target_=torch.optim.SGD", "model.optimizer.lr=0.05",
-        "+model.optimizer.momentum=0.9", "model.net.norm=layer", "model.net.dropout=0.1", "model.lr_schedule=onecycle",
-        "model.net.embedding={kind:periodic,n_frequencies:4,d_embedding:4,frequency_init_scale:0.5}", "data.feature_transform=quantile",
+        "trainer.max_epochs=30",
+        "model.optimizer._target_=torch.optim.SGD",
+        "model.optimizer.lr=0.05",
+        "+model.optimizer.momentum=0.9",
+        "model.net.norm=layer",
+        "model.net.dropout=0.1",
+        "model.lr_schedule=onecycle",
+        "model.net.embedding={kind:periodic,n_frequencies:4,d_embedding:4,frequency_init_scale:0.5}",
+        "data.feature_transform=quantile",
     )
     result = train(cfg)
     assert result.best_val_loss < 0.5 * result.val_loss[0]

@@ -14,9 +14,14 @@ def test_ddp_on_two_cpu_processes_shares_each_epoch_and_reduces_the_metrics(tmp_
     audit.mkdir()
     epochs = 20
     proc = run_module(
-        "src.train", "trainer=ddp_cpu", f"trainer.max_epochs={epochs}", "trainer.enable_progress_bar=false",
-        f"paths.log_dir={tmp_path / 'logs'}", "+callbacks.row_audit._target_=tests.support.row_audit.RowAudit",
-        env={"ROW_AUDIT_DIR": str(audit)}, timeout=600,
+        "src.train",
+        "trainer=ddp_cpu",
+        f"trainer.max_epochs={epochs}",
+        "trainer.enable_progress_bar=false",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        "+callbacks.row_audit._target_=tests.support.row_audit.RowAudit",
+        env={"ROW_AUDIT_DIR": str(audit)},
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for epoch in range(epochs):

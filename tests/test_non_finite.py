@@ -41,7 +41,9 @@ def test_a_non_finite_loss_stops_training_and_the_best_model_before_it_is_tested
 
 
 def test_a_loss_that_is_never_finite_exits_with_one_line_and_no_test(tmp_path):
-    proc = run_module("src.train", *DIVERGING, "model.optimizer.lr=1", f"paths.log_dir={tmp_path}", "trainer.enable_progress_bar=false")
+    proc = run_module(
+        "src.train", *DIVERGING, "model.optimizer.lr=1", f"paths.log_dir={tmp_path}", "trainer.enable_progress_bar=false"
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: val_loss became inf at epoch 1 and no epoch had a finite val_loss: there is no model to test "

@@ -22,7 +22,9 @@ def raw_test_rows(name: str, path, reverse_columns: bool = True) -> pd.DataFrame
     """The test split as a user would have it: unscaled, with a header, columns in another order."""
     table = getattr(sources, name)()
     features = table.frame.drop(columns=table.target)
-    x_test, _ = split_like_the_lesson(features.to_numpy(), table.frame[table.target].to_numpy(), 0.2, 0.2, random_state=21)["test"]
+    x_test, _ = split_like_the_lesson(features.to_numpy(), table.frame[table.target].to_numpy(), 0.2, 0.2, random_state=21)[
+        "test"
+    ]
     frame = pd.DataFrame(x_test, columns=features.columns)
     if reverse_columns:
         frame = frame[frame.columns[::-1]]
@@ -45,8 +47,11 @@ def test_classifier_predictions_of_new_rows_match_the_training_report(cancer_run
     assert (preds["label"] == preds["class"].map({0: "malignant", 1: "benign"})).all()
 
     threshold = float(preds["probability"].median())
-    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'high.csv'}",
-                            f"threshold={threshold}"))
+    predict(
+        compose_predict(
+            f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'high.csv'}", f"threshold={threshold}"
+        )
+    )
     high = pd.read_csv(tmp_path / "high.csv")
     assert (high["class"] == (high["probability"] > threshold).astype(int)).all()
     assert high["class"].sum() < preds["class"].sum()
@@ -55,8 +60,13 @@ def test_classifier_predictions_of_new_rows_match_the_training_report(cancer_run
 def test_regressor_predictions_of_new_rows_match_the_training_report(housing_run, tmp_path):
     run_dir, _ = housing_run
     raw_test_rows("california_housing", tmp_path / "new.csv")
-    predict(compose_predict(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={tmp_path / 'new.csv'}",
-                            f"output={tmp_path / 'preds.csv'}"))
+    predict(
+        compose_predict(
+            f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
+            f"input={tmp_path / 'new.csv'}",
+            f"output={tmp_path / 'preds.csv'}",
+        )
+    )
     preds = pd.read_csv(tmp_path / "preds.csv")
     assert list(preds.columns) == ["prediction"]
     np.testing.assert_allclose(preds["prediction"], pd.read_csv(run_dir / "test_predictions.csv")["predicted"], rtol=0, atol=1e-6)
@@ -85,7 +95,10 @@ def bad_requests(run_dir, tmp_path):
     empty.write_text("")
     return [
         ([f"input={csv('missing.csv', frame.drop(columns=['mean radius']))}"], "missing feature columns: 'mean radius'"),
-        ([f"input={csv('extra.csv', frame.assign(id=range(5)))}"], "unknown columns (not features of the model; remove them): 'id'"),
+        (
+            [f"input={csv('extra.csv', frame.assign(id=range(5)))}"],
+            "unknown columns (not features of the model; remove them): 'id'",
+        ),
         ([f"input={csv('text.csv', non_numeric)}"], "column 'mean area' has a non-numeric value 'big' in row 3"),
         ([f"input={csv('inf.csv', infinite)}"], "column 'worst radius' has 1 infinite value(s), first in row 4"),
         ([f"input={empty}"], "is empty"),
@@ -121,7 +134,11 @@ def test_a_failed_write_keeps_the_previous_output(cancer_run, tmp_path, monkeypa
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", write_half_then_fail)
     with pytest.raises(UserError, match=f"could not write {output}: No space left on device"):
-        predict(compose_predict(f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={tmp_path / 'new.csv'}", f"output={output}"))
+        predict(
+            compose_predict(
+                f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={tmp_path / 'new.csv'}", f"output={output}"
+            )
+        )
     assert output.read_text() == "earlier predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "preds.csv"]
 
@@ -134,11 +151,20 @@ def test_predict_command_writes_predictions_or_one_error_line(cancer_run, tmp_pa
 
     bad = run_module("src.predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'bad.csv'}", f"output={tmp_path / 'out.csv'}")
     assert bad.returncode == 2
-    assert bad.stderr.strip() == f"error: {tmp_path / 'bad.csv'}: missing feature columns: 'worst area' (the model takes 30 named features)"
+    assert (
+        bad.stderr.strip()
+        == f"error: {tmp_path / 'bad.csv'}: missing feature columns: 'worst area' (the model takes 30 named features)"
+    )
     assert not (tmp_path / "out.csv").exists()
 
-    good = run_module("src.predict", f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'out.csv'}",
-                      cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    good = run_module(
+        "src.predict",
+        f"ckpt_path={ckpt}",
+        f"input={tmp_path / 'new.csv'}",
+        f"output={tmp_path / 'out.csv'}",
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip() == f"wrote 114 predictions to {tmp_path / 'out.csv'}"
     assert len(pd.read_csv(tmp_path / "out.csv")) == 114
@@ -163,9 +189,17 @@ def test_chunked_prediction_equals_whole_file_and_parquet_equals_csv(cancer_run,
     frame.to_parquet(tmp_path / "new.parquet")
     whole = tmp_path / "whole.csv"
     predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={whole}"))
-    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'chunked.csv'}", "chunk_rows=7"))
+    predict(
+        compose_predict(
+            f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'chunked.csv'}", "chunk_rows=7"
+        )
+    )
     assert (tmp_path / "chunked.csv").read_text() == whole.read_text()
-    predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.parquet'}", f"output={tmp_path / 'out.parquet'}", "chunk_rows=50"))
+    predict(
+        compose_predict(
+            f"ckpt_path={ckpt}", f"input={tmp_path / 'new.parquet'}", f"output={tmp_path / 'out.parquet'}", "chunk_rows=50"
+        )
+    )
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), pd.read_csv(whole), check_dtype=False, rtol=1e-6)
 
 

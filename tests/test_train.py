@@ -92,7 +92,10 @@ def test_bad_overrides_are_rejected_before_any_work(tmp_path, override, expected
 
 def test_housing_without_cache_exits_with_the_fix(tmp_path):
     proc = run_module(
-        "src.train", "experiment=housing", "data.source.download=false", f"paths.log_dir={tmp_path}",
+        "src.train",
+        "experiment=housing",
+        "data.source.download=false",
+        f"paths.log_dir={tmp_path}",
         env={"SCIKIT_LEARN_DATA": str(tmp_path / "empty")},
     )
     assert proc.returncode == 2

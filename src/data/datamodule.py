@@ -17,6 +17,10 @@ import torch
 
 from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
 from src.data.columns import check_overrides, describe_columns, infer_column_kinds
+from src.data.folds import (
+    fold_rows,
+    split_for_fold,  # noqa: F401  (re-exported)
+)
 from src.data.preprocessing import (
     cat_cardinalities,
     fit_preprocessing,
@@ -33,12 +37,19 @@ from src.data.splits import (  # noqa: F401  (re-exported)
     split_sizes,
 )
 from src.data.target import describe_task, encode_target
-from src.data.folds import split_for_fold  # noqa: F401  (re-exported)
-from src.data.folds import fold_rows
 from src.errors import UserError
 
 # saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
-FITTED_KEYS = ("columns", "medians", "missing_indicators", "vocabularies", "identifiers", "quantiles", "scaler_mean", "scaler_scale")
+FITTED_KEYS = (
+    "columns",
+    "medians",
+    "missing_indicators",
+    "vocabularies",
+    "identifiers",
+    "quantiles",
+    "scaler_mean",
+    "scaler_scale",
+)
 
 
 class TabularDataModule(L.LightningDataModule):
@@ -145,7 +156,9 @@ class TabularDataModule(L.LightningDataModule):
         if self.cv is None:
             positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels)
         else:  # k-fold: fold i validates, the other folds train; the lesson's test rows stay the test rows
-            val_folds, test = fold_rows(encoded.y[rows], self.test_fraction, self.random_state, self.cv["folds"], self.task != "regression")
+            val_folds, test = fold_rows(
+                encoded.y[rows], self.test_fraction, self.random_state, self.cv["folds"], self.task != "regression"
+            )
             fold = self.cv["fold"]
             train = np.sort(np.concatenate([p for i, p in enumerate(val_folds) if i != fold]))
             positions = {"train": train, "val": val_folds[fold], "test": test}
@@ -171,7 +184,9 @@ class TabularDataModule(L.LightningDataModule):
         del x_in_file_order
         y = torch.from_numpy(encoded.y[order]).float().unsqueeze(1)
         bounds = np.cumsum([0] + [len(parts[s]) for s in ("train", "val", "test")])
-        self.splits = {s: (x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]) for i, s in enumerate(("train", "val", "test"))}
+        self.splits = {
+            s: (x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]) for i, s in enumerate(("train", "val", "test"))
+        }
         if self.task != "regression":
             train_codes = self.splits["train"][1].reshape(-1).long()
             self.class_counts = torch.bincount(train_codes, minlength=len(self.class_labels)).tolist()
@@ -180,7 +195,9 @@ class TabularDataModule(L.LightningDataModule):
         """The feature columns, after checking data.target, data.features and the kind overrides name real columns."""
         columns = list(table.frame.columns)
         if target is None:
-            raise UserError(f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}")
+            raise UserError(
+                f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}"
+            )
         if target not in columns:
             raise UserError(f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
         features = self.features if self.features is not None else [c for c in columns if c != target]
@@ -193,7 +210,9 @@ class TabularDataModule(L.LightningDataModule):
         for key, names in (("data.categorical", self.categorical), ("data.numeric", self.numeric), ("data.drop", self.drop)):
             strangers = [c for c in names if c not in features]
             if strangers:
-                raise UserError(f"{key} names {', '.join(map(repr, strangers))}, not a feature column of {table.name} (columns: {listed(columns)})")
+                raise UserError(
+                    f"{key} names {', '.join(map(repr, strangers))}, not a feature column of {table.name} (columns: {listed(columns)})"
+                )
         if not [f for f in features if f not in self.drop]:
             raise UserError(f"data.features is empty: {table.name} needs at least one feature column besides {target!r}")
         if len(table.frame) == 0:
@@ -294,10 +313,20 @@ class TabularDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.source is None and "source" not in state:  # a checkpoint from before data sources: data.name and data.path
             name = state.get("name")
-            self.source = {"_target_": "src.data.sources.read_file", "path": state.get("path")} if name == "csv" else {"_target_": f"src.data.sources.{name}"}
+            self.source = (
+                {"_target_": "src.data.sources.read_file", "path": state.get("path")}
+                if name == "csv"
+                else {"_target_": f"src.data.sources.{name}"}
+            )
         if "columns" not in state:  # a checkpoint from before column kinds: every feature was numeric
-            state = {**state, "columns": {c: "numeric" for c in state["feature_names"]}, "medians": [0.0] * len(state["feature_names"]),
-                     "missing_indicators": [], "vocabularies": {}, "identifiers": {}}
+            state = {
+                **state,
+                "columns": {c: "numeric" for c in state["feature_names"]},
+                "medians": [0.0] * len(state["feature_names"]),
+                "missing_indicators": [],
+                "vocabularies": {},
+                "identifiers": {},
+            }
         self.preprocessing = {key: state.get(key) for key in FITTED_KEYS}
         self.preprocessing["feature_transform"] = state.get("feature_transform", "standard")
         self.name, self.target_name = state.get("name"), state.get("target_name") or state.get("target")
@@ -340,7 +369,9 @@ def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
     else:
         target = source.get("_target_")
         if not isinstance(target, str) or not target.startswith("src."):
-            raise UserError(f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}")
+            raise UserError(
+                f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}"
+            )
         try:
             function = get_method(target)
         except (ImportError, AttributeError, ValueError):

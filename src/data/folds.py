@@ -18,10 +18,16 @@ def test_rows(n_rows: int, test_fraction: float, random_state: int) -> tuple[np.
     return rest, test
 
 
-def fold_rows(y: np.ndarray, test_fraction: float, random_state: int, folds: int, stratify: bool) -> tuple[list[np.ndarray], np.ndarray]:
+def fold_rows(
+    y: np.ndarray, test_fraction: float, random_state: int, folds: int, stratify: bool
+) -> tuple[list[np.ndarray], np.ndarray]:
     """([validation rows of fold 0, ..., fold k-1], test rows): the folds partition every row that is not a test row."""
     rest, test = test_rows(len(y), test_fraction, random_state)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state) if stratify else KFold(folds, shuffle=True, random_state=random_state)
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=random_state)
+        if stratify
+        else KFold(folds, shuffle=True, random_state=random_state)
+    )
     labels = np.asarray(y)[rest] if stratify else None
     return [rest[val] for _, val in splitter.split(rest, labels)], test
 

@@ -25,7 +25,9 @@ NAN_SPELLINGS = ("nan", "-nan", "+nan")
 CHUNK_ROWS = 100_000
 
 
-def prediction_chunks(path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, int]]:
+def prediction_chunks(
+    path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[pd.DataFrame, int]]:
     """(frame of the feature columns, rows before it) per chunk, in file order; numeric columns already float64."""
     path = Path(path)
     if not path.is_file():
@@ -33,7 +35,11 @@ def prediction_chunks(path: str | Path, state: dict[str, Any], chunk_rows: int =
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
     allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
-    chunks = parquet_chunks(path, kinds, allowed, chunk_rows) if is_parquet(path) else csv_chunks(path, kinds, allowed, missing, chunk_rows)
+    chunks = (
+        parquet_chunks(path, kinds, allowed, chunk_rows)
+        if is_parquet(path)
+        else csv_chunks(path, kinds, allowed, missing, chunk_rows)
+    )
     done = 0
     for frame in chunks:
         for column, kind in kinds.items():
@@ -152,7 +158,9 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
     bad = np.isinf(values) | (np.isnan(values) & ~empty if missing == "refuse" else False)
     if bad.any():
         kind = "NaN or infinite" if missing == "refuse" else "infinite"
-        raise UserError(f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}")
+        raise UserError(
+            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}"
+        )
     return values
 
 

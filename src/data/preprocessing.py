@@ -34,7 +34,9 @@ def numeric_input_names(state: dict[str, Any]) -> list[str]:
     return columns_of(state, "numeric") + dates + [f"{c}.missing" for c in state["missing_indicators"]]
 
 
-def prepare_columns(frame: pd.DataFrame, kinds: dict[str, str], rows: np.ndarray, missing: str, name: str, row_offset: int = 0) -> None:
+def prepare_columns(
+    frame: pd.DataFrame, kinds: dict[str, str], rows: np.ndarray, missing: str, name: str, row_offset: int = 0
+) -> None:
     """Turn text numbers and ISO dates into typed columns in place, checking every value of `rows`.
 
     The first bad value in file order is named with its 1-based row (`row_offset` + position + 1)."""
@@ -48,7 +50,9 @@ def prepare_columns(frame: pd.DataFrame, kinds: dict[str, str], rows: np.ndarray
             frame[column] = checked
 
 
-def checked_numbers(values: pd.Series, rows: np.ndarray, column: str, name: str, missing: str, row_offset: int) -> pd.Series | None:
+def checked_numbers(
+    values: pd.Series, rows: np.ndarray, column: str, name: str, missing: str, row_offset: int
+) -> pd.Series | None:
     what = f"column {column!r} of {name}"
     converted = None
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -133,7 +137,9 @@ def date_features(dates: pd.Series) -> np.ndarray:
     )
 
 
-def fit_preprocessing(frame: pd.DataFrame, train_rows: np.ndarray, kinds: dict[str, str], feature_transform: str, name: str) -> dict[str, Any]:
+def fit_preprocessing(
+    frame: pd.DataFrame, train_rows: np.ndarray, kinds: dict[str, str], feature_transform: str, name: str
+) -> dict[str, Any]:
     """Medians, missing indicators, vocabularies and the feature transform, from the training rows only."""
     state: dict[str, Any] = {"columns": dict(kinds), "missing_indicators": [], "feature_transform": feature_transform}
     block, missing = numeric_block(frame, train_rows, state)
@@ -189,7 +195,9 @@ def cat_cardinalities(state: dict[str, Any]) -> list[int]:
     return [len(state["vocabularies"][c]) + 2 for c in columns_of(state, "categorical")]
 
 
-def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+def transform_rows(
+    frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str, chunk_rows: int = CHUNK_ROWS
+) -> np.ndarray:
     """The model's float32 inputs for `rows` (positions in frame), in that order; unseen categories are warned about."""
     categorical = columns_of(state, "categorical")
     indicators = state["missing_indicators"]

@@ -45,7 +45,10 @@ def validate_data_settings(data: DictConfig) -> None:
     missing = data.get("missing", "impute")
     _check(missing in MISSING_POLICIES, f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
     transform = data.get("feature_transform", "standard")
-    _check(transform in FEATURE_TRANSFORMS, f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}")
+    _check(
+        transform in FEATURE_TRANSFORMS,
+        f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}",
+    )
     _check(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
     _check(_is_int(data.batch_size) and data.batch_size >= 1, f"data.batch_size must be an integer >= 1; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):

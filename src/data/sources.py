@@ -58,7 +58,9 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
     try:
         bunch = fetch_california_housing(data_home=data_home, download_if_missing=download)
     except OSError as exc:  # no cache file, and either download=false or no network (URLError is an OSError)
-        hint = "point SCIKIT_LEARN_DATA (or data.source.data_home) at a folder holding cal_housing_py3.pkz, or run experiment=cancer"
+        hint = (
+            "point SCIKIT_LEARN_DATA (or data.source.data_home) at a folder holding cal_housing_py3.pkz, or run experiment=cancer"
+        )
         reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({_short(exc)})"
         raise UserError(f"California housing is not in scikit-learn's cache at {home} and {reason}; {hint}") from None
     frame = pd.DataFrame(bunch.data.astype(np.float64), columns=[str(n) for n in bunch.feature_names])

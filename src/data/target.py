@@ -30,7 +30,12 @@ class Target:
 
 
 def encode_target(
-    values: pd.Series, what: str, task: str | None, missing: str, known_task: str | None = None, known_labels: list[str] | None = None
+    values: pd.Series,
+    what: str,
+    task: str | None,
+    missing: str,
+    known_task: str | None = None,
+    known_labels: list[str] | None = None,
 ) -> Target:
     """`what` names the column in messages, e.g. "data.target 'y' of houses.csv"."""
     numbers = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -50,8 +55,12 @@ def encode_target(
     keep = ~missing_rows
     if known_task is not None:
         if task is not None and task != known_task:
-            raise UserError(f"data.task={task} does not fit {what.split(' of ')[-1]}, whose target is {known_task}; leave data.task as it is")
-        return Target(values.to_numpy(dtype=np.float64, na_value=np.nan), keep, known_task, list(known_labels or []), inferred=False)
+            raise UserError(
+                f"data.task={task} does not fit {what.split(' of ')[-1]}, whose target is {known_task}; leave data.task as it is"
+            )
+        return Target(
+            values.to_numpy(dtype=np.float64, na_value=np.nan), keep, known_task, list(known_labels or []), inferred=False
+        )
 
     inferred = task is None
     if numbers:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
+
 def fit_scaler_on_train(x_train: np.ndarray) -> StandardScaler:
     return StandardScaler().fit(x_train)
 

@@ -25,7 +25,6 @@ from src.models.nets.build import build_net
 
 
 class TabularModule(FastSteps):
-
     def __init__(
         self,
         net: dict,

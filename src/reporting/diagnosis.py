@@ -62,13 +62,16 @@ def hidden_layer_activity(model: nn.Module, x: torch.Tensor, batch_size: int) ->
     ]
 
 
-def diagnose(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tensor, task: str, batch_size: int,
-             class_labels: list[str] | None = None) -> Diagnosis:
+def diagnose(
+    model: nn.Module, x_val: torch.Tensor, y_val: torch.Tensor, task: str, batch_size: int, class_labels: list[str] | None = None
+) -> Diagnosis:
     """Warnings (with the likely cause) when the model is no better than a constant guess or a hidden layer is dead."""
     diagnosis = Diagnosis()
     layers = hidden_layer_activity(model, x_val, batch_size)
-    diagnosis.details["dead_units"] = {f"hidden layer {l.index} ({l.name})": [l.dead, l.units] for l in layers}
-    dead_layers = [l for l in layers if l.all_dead]
+    diagnosis.details["dead_units"] = {
+        f"hidden layer {layer.index} ({layer.name})": [layer.dead, layer.units] for layer in layers
+    }
+    dead_layers = [layer for layer in layers if layer.all_dead]
     for layer in dead_layers:
         diagnosis.warnings.append(
             f"hidden layer {layer.index} ({layer.name}, {layer.units} units) is dead: none of its ReLU units is active "

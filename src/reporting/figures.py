@@ -76,8 +76,9 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     dark = counts.max() / 2 if counts.size else 0
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14,
-                    color="white" if counts[i, j] > dark else "black")
+            ax.text(
+                j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color="white" if counts[i, j] > dark else "black"
+            )
     ax.set_xticks(range(n), labels)
     ax.set_yticks(range(n), labels)
     ax.set_xlabel("predicted")

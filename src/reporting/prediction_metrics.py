@@ -30,13 +30,24 @@ def metrics_from_predictions(task: str, actual: np.ndarray, predicted: np.ndarra
     p, y = torch.as_tensor(predicted, dtype=torch.float64), torch.as_tensor(actual, dtype=torch.float64)
     if task == "regression":
         mse = float(mean_squared_error(p, y))
-        return {"test_loss": mse, "test_mse": mse, "test_rmse": math.sqrt(mse), "test_mae": float(mean_absolute_error(p, y)),
-                "test_r2": float(r2_score(p, y))}, {}
+        return {
+            "test_loss": mse,
+            "test_mse": mse,
+            "test_rmse": math.sqrt(mse),
+            "test_mae": float(mean_absolute_error(p, y)),
+            "test_r2": float(r2_score(p, y)),
+        }, {}
     if task == "binary":
         t, target = threshold, y.long()
         loss = float(torch.nn.functional.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y))
-        metrics = {"test_loss": loss, "test_acc": binary_accuracy(p, target, t), "test_precision": binary_precision(p, target, t),
-                   "test_recall": binary_recall(p, target, t), "test_f1": binary_f1_score(p, target, t), "test_auroc": binary_auroc(p, target)}
+        metrics = {
+            "test_loss": loss,
+            "test_acc": binary_accuracy(p, target, t),
+            "test_precision": binary_precision(p, target, t),
+            "test_recall": binary_recall(p, target, t),
+            "test_f1": binary_f1_score(p, target, t),
+            "test_auroc": binary_auroc(p, target),
+        }
         matrix = binary_confusion_matrix(p, target, t).tolist()
         return {k: float(v) for k, v in metrics.items()}, {"test_confusion_matrix": matrix}
     n_classes, target = p.shape[1], y.long()

@@ -62,11 +62,15 @@ def write_test_predictions(
         frame = pd.DataFrame({"actual": actual, "predicted": predicted})
     elif task == "multiclass":  # a probability per class, and the most probable class
         labels = list(class_labels) or [str(c) for c in range(predicted.shape[1])]
-        frame = pd.DataFrame({"actual": actual.astype(int), **{f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}})
+        frame = pd.DataFrame(
+            {"actual": actual.astype(int), **{f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}}
+        )
         frame["predicted"] = predicted.argmax(1)
     else:
         # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
-        frame = pd.DataFrame({"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)})
+        frame = pd.DataFrame(
+            {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
+        )
     write_atomically(path, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
 
 
@@ -82,7 +86,9 @@ def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers
 
     if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
         # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
-        diagnosis = write_test_report(run_dir, model, datamodule, result.matrices, loggers, step=result.stopped_epoch, history=result)
+        diagnosis = write_test_report(
+            run_dir, model, datamodule, result.matrices, loggers, step=result.stopped_epoch, history=result
+        )
         result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
     if not result.interrupted:
         final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
@@ -122,7 +128,9 @@ def write_prediction_report(
     if task == "multiclass":
         import pandas as pd
 
-        pd.DataFrame({"actual": actual.astype(int), "predicted": predicted.argmax(1)}).to_csv(out_dir / "test_predictions.csv", index=False)
+        pd.DataFrame({"actual": actual.astype(int), "predicted": predicted.argmax(1)}).to_csv(
+            out_dir / "test_predictions.csv", index=False
+        )
     else:
         write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
     figures = {}

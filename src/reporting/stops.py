@@ -24,8 +24,7 @@ def stop_message(result: RunResult, resume_command: str | None = None) -> str | 
         if not math.isfinite(result.best_val_loss):
             return f"error: {bad} and no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
         return (
-            f"stopped: {bad}; tested {kept} from epoch {result.best_epoch} "
-            f"(val_loss {result.best_val_loss:.4e}), saved before it"
+            f"stopped: {bad}; tested {kept} from epoch {result.best_epoch} (val_loss {result.best_val_loss:.4e}), saved before it"
         )
     if result.stop_reason == "interrupted":
         where = f"interrupted by {result.interrupted_by} during epoch {result.interrupted_epoch}"

@@ -50,7 +50,9 @@ class SweepSummary(Callback):
             groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"
             pd_frame(groups).to_csv(groups_path, index=False)
-            print_mean_std(groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}")
+            print_mean_std(
+                groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}"
+            )
         if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
             print(f"out-of-fold validation predictions: {oof}")
 
@@ -165,7 +167,10 @@ def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
     settings = [k for k in groups[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))]
     table = RichTable(title=title)
     for column in [*settings, "n", "diverged", *metrics]:
-        table.add_column(column.removeprefix("test_").replace("best_val_loss", "best val_loss"), justify="left" if column in settings else "right")
+        table.add_column(
+            column.removeprefix("test_").replace("best_val_loss", "best val_loss"),
+            justify="left" if column in settings else "right",
+        )
     for group in groups:
         cells = [str(group[k]) for k in settings] + [str(group["n"]), str(group["diverged"])]
         table.add_row(*cells, *(cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))

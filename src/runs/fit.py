@@ -38,7 +38,11 @@ def fit_with_lightning(
     limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
     # the step flags Lightning refuses under manual optimization go to the model's fast steps (src/models/fast_steps.py)
     trainer = build_trainer(
-        cfg.trainer, model, callbacks=[*callbacks, history, RNGState(), stop, *extra_callbacks], logger=list(loggers) or False, **limits
+        cfg.trainer,
+        model,
+        callbacks=[*callbacks, history, RNGState(), stop, *extra_callbacks],
+        logger=list(loggers) or False,
+        **limits,
     )
     if resume is not None:  # the run's own checkpoints are there by design
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")

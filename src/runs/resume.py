@@ -22,7 +22,14 @@ from src.runs.run_dir import run_dir_of_checkpoint
 
 # settings a resumed run may change without changing what it computes (logger.: where its scalars also go)
 MAY_DIFFER = (
-    "ckpt_path", "resume", "paths.", "trainer.max_epochs", "trainer.enable_progress_bar", "data.data_home", "data.download", "logger.",
+    "ckpt_path",
+    "resume",
+    "paths.",
+    "trainer.max_epochs",
+    "trainer.enable_progress_bar",
+    "data.data_home",
+    "data.download",
+    "logger.",
 )
 
 
@@ -110,9 +117,13 @@ def read_run_config(run_dir: Path) -> dict:
         saved = OmegaConf.to_container(OmegaConf.load(path))
     except Exception as exc:  # unreadable, truncated or not YAML
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path} is not a readable run config ({reason}); the run cannot be checked, so it is not resumed") from None
+        raise UserError(
+            f"{path} is not a readable run config ({reason}); the run cannot be checked, so it is not resumed"
+        ) from None
     if not isinstance(saved, dict) or "name" not in saved:
-        raise UserError(f"{path} is not a run's config (empty, or no experiment name in it); the run cannot be checked, so it is not resumed")
+        raise UserError(
+            f"{path} is not a run's config (empty, or no experiment name in it); the run cannot be checked, so it is not resumed"
+        )
     return saved
 
 

@@ -150,8 +150,10 @@ class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
         done = trials_counted(study)
         if done and hasattr(self.sampler, "reseed_rng"):
             self.sampler.reseed_rng()  # joining a study: do not replay the samples of the start that began it
-        log.info(f"Study {study.study_name} in {self.storage}: {done} of {self.n_trials} trials done or running"
-                 + (f", {abandoned} abandoned by killed processes marked FAIL" if abandoned else ""))
+        log.info(
+            f"Study {study.study_name} in {self.storage}: {done} of {self.n_trials} trials done or running"
+            + (f", {abandoned} abandoned by killed processes marked FAIL" if abandoned else "")
+        )
 
         while (to_go := self.n_trials - trials_counted(study)) > 0:
             trials = [study.ask() for _ in range(min(self.n_jobs, to_go))]
@@ -170,7 +172,9 @@ class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
         try:
             value = float(ret.return_value)
         except Exception as exc:  # noqa: BLE001 - the job failed: record it and go on
-            log.warning(f"trial {trial.number} failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+            log.warning(
+                f"trial {trial.number} failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+            )
             value = None
         if value is not None and not math.isfinite(value):
             log.warning(f"trial {trial.number} failed: its value is {value}")

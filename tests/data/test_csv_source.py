@@ -46,13 +46,20 @@ def csv_overrides(path: Path, target: str, task: str, *more: str) -> list[str]:
 
 def test_regression_csv_trains_with_the_lesson_split_and_a_regressor(tmp_path, make_config):
     path = regression_csv(tmp_path / "houses.csv", with_id=True)
-    cfg = make_config(*csv_overrides(path, "price", "regression", "data.features=[a,b,c,d]", "trainer.max_epochs=30", "model.optimizer.lr=0.01"))
+    cfg = make_config(
+        *csv_overrides(path, "price", "regression", "data.features=[a,b,c,d]", "trainer.max_epochs=30", "model.optimizer.lr=0.01")
+    )
     result = train(cfg)
     assert set(result.test) == {"test_loss", "test_mse", "test_rmse", "test_mae", "test_r2"}
     assert result.test["test_r2"] > 0.5  # a linear target with little noise: even 30 epochs learn most of it
 
     state = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt", weights_only=True)["TabularDataModule"]
-    assert (state["path"], state["target"], state["task"], state["features"]) == (str(path), "price", "regression", ["a", "b", "c", "d"])
+    assert (state["path"], state["target"], state["task"], state["features"]) == (
+        str(path),
+        "price",
+        "regression",
+        ["a", "b", "c", "d"],
+    )
     assert state["source"] == {"_target_": "src.data.sources.read_file", "path": str(path)}
     assert state["feature_names"] == ["a", "b", "c", "d"] and state["class_labels"] == []
     assert [len(s) for s in split_rows(state)] == [180, 60, 60]
@@ -99,7 +106,9 @@ def test_binary_numeric_labels_keep_their_numeric_order(tmp_path):
     dm.setup("fit")
     assert dm.class_labels == ["2", "10"]  # 10 > 2, although "10" < "2" as text
     x, y = (torch.cat([dm.splits[s][i] for s in dm.splits]) for i in (0, 1))
-    assert torch.equal(y[:, 0], (x[:, 0] * float(dm.preprocessing["scaler_scale"][0]) + dm.preprocessing["scaler_mean"][0]).round() % 2)
+    assert torch.equal(
+        y[:, 0], (x[:, 0] * float(dm.preprocessing["scaler_scale"][0]) + dm.preprocessing["scaler_mean"][0]).round() % 2
+    )
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -117,15 +126,51 @@ BAD_CSVS = [
     ("", "y", "regression", {}, ["is empty", "header row"]),
     ("1,2,3\n4,5,6\n", "y", "regression", {}, ["has no header", "(1, 2, 3)"]),
     (NUMBERS, "price", "regression", {}, ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
-    (NUMBERS.replace("\n5,10,", "\n5,ten,"), "y", "regression", {}, ["column 'b'", "not numeric", "row 6 holds 'ten'", "data.features=[...]"]),
-    (NUMBERS.replace("\n5,10,", "\n5,,").replace("\n7,14,", "\n7,nan,"), "y", "regression", REFUSE, ["column 'b'", "2 missing or infinite", "2 NaN", "first in row 6"]),
-    (NUMBERS.replace("\n5,10,", "\n5,inf,"), "y", "regression", REFUSE, ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"]),
-    (NUMBERS.replace("\n5,10,", "\n5,inf,"), "y", "regression", {}, ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"]),
+    (
+        NUMBERS.replace("\n5,10,", "\n5,ten,"),
+        "y",
+        "regression",
+        {},
+        ["column 'b'", "not numeric", "row 6 holds 'ten'", "data.features=[...]"],
+    ),
+    (
+        NUMBERS.replace("\n5,10,", "\n5,,").replace("\n7,14,", "\n7,nan,"),
+        "y",
+        "regression",
+        REFUSE,
+        ["column 'b'", "2 missing or infinite", "2 NaN", "first in row 6"],
+    ),
+    (
+        NUMBERS.replace("\n5,10,", "\n5,inf,"),
+        "y",
+        "regression",
+        REFUSE,
+        ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"],
+    ),
+    (
+        NUMBERS.replace("\n5,10,", "\n5,inf,"),
+        "y",
+        "regression",
+        {},
+        ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"],
+    ),
     (NUMBERS.replace("\n5,10,2", "\n5,10,"), "y", "regression", REFUSE, ["data.target 'y'", "1 missing or infinite", "row 6"]),
     (NUMBERS, "y", "binary", {}, ["data.target 'y'", "exactly two distinct labels", "got 3: 0, 1, 2", "data.task=multiclass"]),
-    ("a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n", "y", "regression", {}, ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"]),
+    (
+        "a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n",
+        "y",
+        "regression",
+        {},
+        ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"],
+    ),
     ("a,y\n" + "".join(f"{i},same\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has one class (same)"]),
-    ("a,c,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(20)), "y", None, {"categorical": ["c"]}, ["categorical column 'c'", "only missing values", "data.drop=[c]"]),
+    (
+        "a,c,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(20)),
+        "y",
+        None,
+        {"categorical": ["c"]},
+        ["categorical column 'c'", "only missing values", "data.drop=[c]"],
+    ),
     (NUMBERS, "y", None, {"categorical": ["a"], "drop": ["a"]}, ["column 'a' is in both data.categorical and data.drop"]),
     ("a,b,y\n1,2,3\n4,5,6,7,8\n", "y", None, {}, ["is not a readable CSV", "line 3"]),
 ]

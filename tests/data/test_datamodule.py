@@ -87,8 +87,22 @@ def test_a_checkpoint_state_from_before_data_sources_still_rebuilds_the_data():
 
     dm = cancer_datamodule()
     new = dm.state_dict()
-    old_keys = ("feature_names", "target_name", "task", "class_labels", "test_fraction", "val_fraction", "random_state",
-                "batch_size", "scaler_mean", "scaler_scale", "target", "features", "feature_transform", "quantiles")
+    old_keys = (
+        "feature_names",
+        "target_name",
+        "task",
+        "class_labels",
+        "test_fraction",
+        "val_fraction",
+        "random_state",
+        "batch_size",
+        "scaler_mean",
+        "scaler_scale",
+        "target",
+        "features",
+        "feature_transform",
+        "quantiles",
+    )
     old = {"name": "breast_cancer", "path": None, **{k: new[k] for k in old_keys}}
     accepted = inspect.signature(TabularDataModule.__init__).parameters
     again = TabularDataModule(**{k: v for k, v in old.items() if k in accepted})

@@ -49,8 +49,15 @@ def setup(frame: pd.DataFrame, tmp_path, name: str = "t.csv", **settings) -> Tab
 def test_each_column_kind_is_inferred_on_training_rows_and_printed(tmp_path, capsys):
     dm = setup(table(), tmp_path, categorical=["cylinders"])
     kinds = dm.preprocessing["columns"]
-    assert kinds == {"size": "numeric", "weight": "numeric", "colour": "categorical", "indoor": "categorical",
-                     "cylinders": "categorical", "day": "date", "code": "ignored"}
+    assert kinds == {
+        "size": "numeric",
+        "weight": "numeric",
+        "colour": "categorical",
+        "indoor": "categorical",
+        "cylinders": "categorical",
+        "day": "date",
+        "code": "ignored",
+    }
     out = capsys.readouterr().out
     assert "columns: 2 numeric, 3 categorical (colour: 3 values, indoor: 2, cylinders: 3), 1 date (day: " in out
     assert "1 ignored (code: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[code] keeps it)" in out
@@ -86,7 +93,9 @@ def dm_train_rows(dm) -> np.ndarray:
 
 
 def test_missing_refuse_names_column_and_row(tmp_path):
-    with pytest.raises(UserError, match=r"column .size. of .* has 29 missing or infinite values \(29 NaN or empty, 0 infinite\), first in row 1;"):
+    with pytest.raises(
+        UserError, match=r"column .size. of .* has 29 missing or infinite values \(29 NaN or empty, 0 infinite\), first in row 1;"
+    ):
         setup(table(), tmp_path, missing="refuse")
 
 
@@ -103,7 +112,9 @@ def test_a_missing_category_is_a_category_and_unseen_values_are_unknown(tmp_path
     frame.loc[frame.index[-40:], "colour"] = "purple"  # only in the last rows: some land in validation and test
     train = dm_train_rows(datamodule(tmp_path / "x.csv"))
     frame.loc[train, "colour"] = frame.loc[train, "colour"].replace("purple", "red")
-    with pytest.warns(UserWarning, match=r"value\(s\) of column 'colour' in the rows of .* never appear in the training rows \(e.g. 'purple'\)"):
+    with pytest.warns(
+        UserWarning, match=r"value\(s\) of column 'colour' in the rows of .* never appear in the training rows \(e.g. 'purple'\)"
+    ):
         dm = setup(frame, tmp_path)
     assert dm.preprocessing["vocabularies"]["colour"] == ["blue", "green", "red"]
     codes = {s: dm.splits[s][0][:, dm.n_num_features].long() for s in dm.splits}
@@ -188,7 +199,11 @@ def test_state_alone_rebuilds_the_same_inputs_and_loads_weights_only(tmp_path):
     again.setup("test")
     for s in dm.splits:
         assert torch.equal(dm.splits[s][0], again.splits[s][0])
-    assert (again.n_num_features, again.cat_cardinalities, again.class_labels) == (dm.n_num_features, dm.cat_cardinalities, dm.class_labels)
+    assert (again.n_num_features, again.cat_cardinalities, again.class_labels) == (
+        dm.n_num_features,
+        dm.cat_cardinalities,
+        dm.class_labels,
+    )
 
 
 def test_predict_rows_with_unseen_categories_and_bad_numbers(tmp_path):
@@ -198,7 +213,7 @@ def test_predict_rows_with_unseen_categories_and_bad_numbers(tmp_path):
     new = table(rows=5).drop(columns=["kind"])
     new.loc[0, "colour"] = "gold"
     new.to_csv(tmp_path / "new.csv", index=False)
-    (frame, done), = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    ((frame, done),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
     with pytest.warns(UserWarning, match="1 value\\(s\\) of column 'colour'"):
         x = dm.transform_frame(frame, "new.csv", done)
     assert x[0, dm.n_num_features] == 0 and x.shape == (5, dm.n_features)
@@ -223,5 +238,7 @@ def test_a_file_larger_than_memory_fails_early_naming_the_need(tmp_path, monkeyp
 
     table().to_csv(tmp_path / "t.csv", index=False)
     monkeypatch.setattr(readers, "available_memory", lambda: 1000)
-    with pytest.raises(UserError, match=r"too large for this machine's memory: loading it needs about .* GB \(~\d+ rows x 8 columns\)"):
+    with pytest.raises(
+        UserError, match=r"too large for this machine's memory: loading it needs about .* GB \(~\d+ rows x 8 columns\)"
+    ):
         datamodule(tmp_path / "t.csv").setup("fit")

@@ -52,13 +52,17 @@ class ValidationSteps(Callback):
 
 
 def setup(tmp_path, *overrides):
-    cfg = compose_config("experiment=cancer", f"trainer.max_epochs={EPOCHS}", "model.optimizer.lr=0.01", *overrides, output_dir=tmp_path)
+    cfg = compose_config(
+        "experiment=cancer", f"trainer.max_epochs={EPOCHS}", "model.optimizer.lr=0.01", *overrides, output_dir=tmp_path
+    )
     L.seed_everything(0)
     datamodule = build_datamodule(cfg)
     return cfg, datamodule, build_model(cfg, datamodule)
 
 
-def fit_both(tmp_path, overrides=(), lightning_flags=None, validate=False, fast_callbacks=(), reference_callbacks=(), plugins=None):
+def fit_both(
+    tmp_path, overrides=(), lightning_flags=None, validate=False, fast_callbacks=(), reference_callbacks=(), plugins=None
+):
     """(fast model, fast trainer, reference module, reference trainer) after training both from the same start."""
     quiet = {**QUIET, "plugins": (plugins or list)(), **({"precision": None} if plugins else {})}
     cfg, datamodule, model = setup(tmp_path / "fast", *overrides)
@@ -72,9 +76,18 @@ def fit_both(tmp_path, overrides=(), lightning_flags=None, validate=False, fast_
     flags = {} if plugins else {"precision": str(cfg.trainer.precision)}
     flags.update(lightning_flags or {})
     quiet = {**QUIET, "plugins": (plugins or list)()}
-    ref_trainer = L.Trainer(max_epochs=cfg.trainer.max_epochs, accelerator="cpu", enable_progress_bar=False, callbacks=list(reference_callbacks),
-                            check_val_every_n_epoch=cfg.trainer.check_val_every_n_epoch,
-                            val_check_interval=cfg.trainer.val_check_interval, num_sanity_val_steps=0, **quiet, **limits, **flags)
+    ref_trainer = L.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        callbacks=list(reference_callbacks),
+        check_val_every_n_epoch=cfg.trainer.check_val_every_n_epoch,
+        val_check_interval=cfg.trainer.val_check_interval,
+        num_sanity_val_steps=0,
+        **quiet,
+        **limits,
+        **flags,
+    )
     ref_trainer.fit(reference, datamodule=ref_data)
     return model, fast, reference, ref_trainer
 
@@ -92,12 +105,16 @@ def max_difference(a, b) -> float:
     "overrides, flags",
     [
         (("trainer.gradient_clip_val=0.05",), {"gradient_clip_val": 0.05}),
-        (("trainer.gradient_clip_val=0.002", "trainer.gradient_clip_algorithm=value"),
-         {"gradient_clip_val": 0.002, "gradient_clip_algorithm": "value"}),
+        (
+            ("trainer.gradient_clip_val=0.002", "trainer.gradient_clip_algorithm=value"),
+            {"gradient_clip_val": 0.002, "gradient_clip_algorithm": "value"},
+        ),
         (("trainer.accumulate_grad_batches=3",), {"accumulate_grad_batches": 3}),  # 11 batches an epoch: 3+3+3+2
         # groups of 3 batches: accumulation windows cross Lightning steps, raw and Lightning-wrapped steps mix
-        (("trainer.accumulate_grad_batches=4", "trainer.gradient_clip_val=0.05", "data.steps_per_execution=3"),
-         {"accumulate_grad_batches": 4, "gradient_clip_val": 0.05}),
+        (
+            ("trainer.accumulate_grad_batches=4", "trainer.gradient_clip_val=0.05", "data.steps_per_execution=3"),
+            {"accumulate_grad_batches": 4, "gradient_clip_val": 0.05},
+        ),
     ],
     ids=["clip-norm", "clip-value", "accumulate", "accumulate-clip-groups"],
 )
@@ -141,7 +158,9 @@ def test_detect_anomaly_names_the_operation_that_made_a_nan_gradient(tmp_path):
     reference.inner.loss = nan_loss
     _, ref_data, _ = setup(tmp_path / "ref", "data.steps_per_execution=1")
     with pytest.raises(RuntimeError, match="returned nan values"):
-        L.Trainer(max_epochs=1, detect_anomaly=True, enable_progress_bar=False, **QUIET, limit_val_batches=0).fit(reference, datamodule=ref_data)
+        L.Trainer(max_epochs=1, detect_anomaly=True, enable_progress_bar=False, **QUIET, limit_val_batches=0).fit(
+            reference, datamodule=ref_data
+        )
 
 
 @pytest.mark.parametrize("profiler", ["SimpleProfiler", "AdvancedProfiler"])
@@ -158,15 +177,25 @@ def test_the_profiler_reports_the_same_actions(tmp_path, profiler):
 
 def test_validation_runs_every_n_epochs_as_in_lightning(tmp_path):
     fast_steps, ref_steps = ValidationSteps(), ValidationSteps()
-    fit_both(tmp_path, ("trainer.check_val_every_n_epoch=2", "trainer.max_epochs=5"), validate=True,
-             fast_callbacks=[fast_steps], reference_callbacks=[ref_steps])
+    fit_both(
+        tmp_path,
+        ("trainer.check_val_every_n_epoch=2", "trainer.max_epochs=5"),
+        validate=True,
+        fast_callbacks=[fast_steps],
+        reference_callbacks=[ref_steps],
+    )
     assert [epoch for epoch, _ in fast_steps.at] == [epoch for epoch, _ in ref_steps.at] == [1, 3]  # epochs 2 and 4 (of 5)
 
 
 def test_val_check_interval_in_mini_batches_with_one_batch_per_step(tmp_path):
     fast_steps, ref_steps = ValidationSteps(), ValidationSteps()
-    model, _, reference, _ = fit_both(tmp_path, ("trainer.val_check_interval=4", "data.steps_per_execution=1"), validate=True,
-                                      fast_callbacks=[fast_steps], reference_callbacks=[ref_steps])
+    model, _, reference, _ = fit_both(
+        tmp_path,
+        ("trainer.val_check_interval=4", "data.steps_per_execution=1"),
+        validate=True,
+        fast_callbacks=[fast_steps],
+        reference_callbacks=[ref_steps],
+    )
     assert fast_steps.at == ref_steps.at
     assert [step for _, step in fast_steps.at][:2] == [4, 8]
     assert_same_weights(model, reference, atol=1e-6)
@@ -185,12 +214,24 @@ def test_model_summary_shows_the_network_and_its_parameters(tmp_path, capsys):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (("trainer.val_check_interval=0.5",), "trainer.val_check_interval=0.5 is counted in Lightning steps, and one step runs data.steps_per_execution=None"),
-        (("trainer.precision=16-mixed",), "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed"),
+        (
+            ("trainer.val_check_interval=0.5",),
+            "trainer.val_check_interval=0.5 is counted in Lightning steps, and one step runs data.steps_per_execution=None",
+        ),
+        (
+            ("trainer.precision=16-mixed",),
+            "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed",
+        ),
         (("trainer.precision=64-true",), "trainer.precision must be one of 32-true, 32, bf16-mixed, 16-mixed; got '64-true'"),
-        (("trainer.gradient_clip_algorithm=max",), "trainer.gradient_clip_algorithm must be null (norm) or one of norm, value; got 'max'"),
+        (
+            ("trainer.gradient_clip_algorithm=max",),
+            "trainer.gradient_clip_algorithm must be null (norm) or one of norm, value; got 'max'",
+        ),
         (("trainer.accumulate_grad_batches=0",), "trainer.accumulate_grad_batches must be an integer >= 1; got 0"),
-        (("runner=plain", "trainer.gradient_clip_val=0.5"), "trainer.gradient_clip_val=0.5 is a Lightning Trainer flag; runner=plain is the lesson's loop"),
+        (
+            ("runner=plain", "trainer.gradient_clip_val=0.5"),
+            "trainer.gradient_clip_val=0.5 is a Lightning Trainer flag; runner=plain is the lesson's loop",
+        ),
         (("runner=plain", "trainer.precision=bf16-mixed"), "trainer.precision=bf16-mixed is a Lightning Trainer flag"),
     ],
 )

@@ -10,7 +10,9 @@ from src.models.nets.tabm import TabM
 from tests.conftest import CONF, compose_config, needs_housing
 
 # the model/net config group arrives with the models branch; until then this experiment cannot compose
-needs_net_group = pytest.mark.skipif(not (Path(CONF) / "model" / "net" / "mlp.yaml").is_file(), reason="conf/model/net/ not merged yet")
+needs_net_group = pytest.mark.skipif(
+    not (Path(CONF) / "model" / "net" / "mlp.yaml").is_file(), reason="conf/model/net/ not merged yet"
+)
 
 
 @needs_housing
@@ -25,6 +27,8 @@ def test_housing_best_builds_tabm_with_bins_from_the_training_rows(tmp_path):
     x_train = datamodule.splits["train"][0]
     net_config = dict(cfg.model.net)
     net_config.update(TabM.fit_to_training_rows(x_train[:, : datamodule.n_num_features], net_config))
-    net = instantiate(net_config, n_num_features=datamodule.n_num_features, cat_cardinalities=datamodule.cat_cardinalities, n_outputs=1)
+    net = instantiate(
+        net_config, n_num_features=datamodule.n_num_features, cat_cardinalities=datamodule.cat_cardinalities, n_outputs=1
+    )
     assert net(x_train[:5]).shape == (5, cfg.model.net.k, 1)
     assert torch.isfinite(net(datamodule.splits["test"][0])).all()  # test rows fall inside or beyond the bins; both work

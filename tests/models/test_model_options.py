@@ -67,12 +67,19 @@ def test_piecewise_linear_bins_come_from_the_training_rows_only_and_are_plain_li
     torch.manual_seed(0)
     x_train = torch.randn(200, 2)
     embedding = {"kind": "piecewise_linear", "n_bins": 4, "d_embedding": 3}
-    model = task_module("regression", {"_target_": "src.models.nets.mlp.MLP", "hidden": [4], "embedding": embedding},
-                        adam, n_num_features=2, training_rows=(x_train, torch.randn(200, 1)))
+    model = task_module(
+        "regression",
+        {"_target_": "src.models.nets.mlp.MLP", "hidden": [4], "embedding": embedding},
+        adam,
+        n_num_features=2,
+        training_rows=(x_train, torch.randn(200, 1)),
+    )
     bins = model.hparams["net"]["embedding"]["bins"]
     assert isinstance(bins, list) and all(isinstance(b, list) and isinstance(b[0], float) for b in bins)
     for column, edges in enumerate(bins):  # quantile edges: from the training column's min to its max
-        assert edges[0] == pytest.approx(float(x_train[:, column].min())) and edges[-1] == pytest.approx(float(x_train[:, column].max()))
+        assert edges[0] == pytest.approx(float(x_train[:, column].min())) and edges[-1] == pytest.approx(
+            float(x_train[:, column].max())
+        )
     rebuilt = type(model)(**model.hparams, optimizer=None)  # what eval/predict do: no data needed
     rebuilt.load_state_dict(model.state_dict())
     x = torch.randn(5, 2)

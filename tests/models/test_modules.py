@@ -81,13 +81,21 @@ def test_class_weights_weight_each_row_by_its_class():
     rows = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), target, reduction="none")
     weights = w[target.long()]
     torch.testing.assert_close(model.loss(logits, target), (weights * rows).sum() / weights.sum())
-    multi = task_module("multiclass", mlp(4), adam, n_num_features=2, n_outputs=3, class_weights="balanced", class_counts=[5, 3, 2])
+    multi = task_module(
+        "multiclass", mlp(4), adam, n_num_features=2, n_outputs=3, class_weights="balanced", class_counts=[5, 3, 2]
+    )
     logits3, target3 = torch.randn(8, 3), torch.tensor([0, 1, 2, 2, 1, 0, 0, 0]).float().unsqueeze(1)
-    expected = torch.nn.functional.cross_entropy(logits3, target3.reshape(-1).long(), weight=torch.tensor(balanced_class_weights([5, 3, 2])))
+    expected = torch.nn.functional.cross_entropy(
+        logits3, target3.reshape(-1).long(), weight=torch.tensor(balanced_class_weights([5, 3, 2]))
+    )
     torch.testing.assert_close(multi.loss(logits3, target3), expected)
 
 
 def test_task_module_follows_the_task():
-    for task, cls, n_outputs in [("regression", RegressionModule, 1), ("binary", BinaryModule, 1), ("multiclass", MulticlassModule, 4)]:
+    for task, cls, n_outputs in [
+        ("regression", RegressionModule, 1),
+        ("binary", BinaryModule, 1),
+        ("multiclass", MulticlassModule, 4),
+    ]:
         model = task_module(task, mlp(4), adam, n_num_features=3, n_outputs=n_outputs)
         assert type(model) is cls and model.net[-1].out_features == n_outputs

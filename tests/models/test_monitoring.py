@@ -11,9 +11,13 @@ from tests.conftest import needs_housing
 
 def test_early_stopping_and_the_best_checkpoint_can_watch_validation_accuracy(make_config):
     cfg = make_config(
-        "trainer.max_epochs=40", "model.optimizer.lr=0.01",
-        "callbacks.early_stopping.monitor=val_acc", "callbacks.early_stopping.mode=max", "callbacks.early_stopping.patience=3",
-        "callbacks.model_checkpoint.monitor=val_auroc", "callbacks.model_checkpoint.mode=max",
+        "trainer.max_epochs=40",
+        "model.optimizer.lr=0.01",
+        "callbacks.early_stopping.monitor=val_acc",
+        "callbacks.early_stopping.mode=max",
+        "callbacks.early_stopping.patience=3",
+        "callbacks.model_checkpoint.monitor=val_auroc",
+        "callbacks.model_checkpoint.mode=max",
     )
     result = train(cfg)
     assert result.stopped_early and result.stopped_epoch < 40  # val_acc stops improving long before val_loss does
@@ -23,14 +27,23 @@ def test_early_stopping_and_the_best_checkpoint_can_watch_validation_accuracy(ma
 
 @needs_housing
 def test_a_checkpoint_on_validation_r2(make_config):
-    result = train(make_config("experiment=housing", "trainer.max_epochs=4",
-                               "callbacks.model_checkpoint.monitor=val_r2", "callbacks.model_checkpoint.mode=max"))
+    result = train(
+        make_config(
+            "experiment=housing",
+            "trainer.max_epochs=4",
+            "callbacks.model_checkpoint.monitor=val_r2",
+            "callbacks.model_checkpoint.mode=max",
+        )
+    )
     assert result.tested_checkpoint is not None
 
 
 def test_a_monitor_that_names_nothing_logged_is_an_error_before_training(make_config, tmp_path):
     cfg = make_config("callbacks.early_stopping.monitor=val_accuracy")
-    with pytest.raises(UserError, match=r"EarlyStopping monitors 'val_accuracy', which this model does not log; it logs train_loss, val_loss, val_acc"):
+    with pytest.raises(
+        UserError,
+        match=r"EarlyStopping monitors 'val_accuracy', which this model does not log; it logs train_loss, val_loss, val_acc",
+    ):
         train(cfg)
     assert not any((tmp_path / "run").glob("checkpoints/*.ckpt"))
 

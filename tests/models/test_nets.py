@@ -9,7 +9,12 @@ from src.models.nets.inputs import default_cat_embedding_dim
 NETS = {
     "mlp": {"_target_": "src.models.nets.mlp.MLP", "hidden": [8, 8]},
     "resnet": {"_target_": "src.models.nets.resnet.ResNet", "n_blocks": 1, "d_block": 8},
-    "ft_transformer": {"_target_": "src.models.nets.ft_transformer.FTTransformer", "n_blocks": 1, "d_block": 8, "attention_n_heads": 2},
+    "ft_transformer": {
+        "_target_": "src.models.nets.ft_transformer.FTTransformer",
+        "n_blocks": 1,
+        "d_block": 8,
+        "attention_n_heads": 2,
+    },
 }
 CARDINALITIES = [4, 3]  # code 0 is "unknown" in each
 
@@ -43,7 +48,11 @@ def test_each_net_takes_categorical_columns(name, categorical):
 
 def test_embedding_size_follows_the_cardinality_unless_given():
     net = build_net(NETS["mlp"], n_num_features=3, cat_cardinalities=[2, 30], n_outputs=1)
-    assert [e.embedding_dim for e in net[0].cat_embeddings] == [default_cat_embedding_dim(2), default_cat_embedding_dim(30)] == [2, 11]
+    assert (
+        [e.embedding_dim for e in net[0].cat_embeddings]
+        == [default_cat_embedding_dim(2), default_cat_embedding_dim(30)]
+        == [2, 11]
+    )
     sized = build_net({**NETS["mlp"], "cat_embedding_dim": 5}, n_num_features=3, cat_cardinalities=[2, 30], n_outputs=1)
     assert [e.embedding_dim for e in sized[0].cat_embeddings] == [5, 5]
 

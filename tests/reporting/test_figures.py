@@ -60,7 +60,6 @@ def test_training_entry_point_does_not_import_matplotlib_to_start():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
-
 def test_a_large_test_split_is_binned_and_every_row_counted():
     from matplotlib.collections import PolyCollection
 

@@ -17,8 +17,13 @@ def jobs_metrics(sweep_dir) -> dict[str, dict]:
 
 def test_grid_multirun_writes_each_job_apart_and_one_summary_best_first(tmp_path):
     proc = run_module(
-        "src.train", "-m", "seed=0,1", "model.net.hidden=[8],[16,16]", "trainer.max_epochs=2",
-        "trainer.enable_progress_bar=false", f"paths.log_dir={tmp_path}",
+        "src.train",
+        "-m",
+        "seed=0,1",
+        "model.net.hidden=[8],[16,16]",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        f"paths.log_dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [sweep_dir] = (tmp_path / "cancer" / "multiruns").iterdir()
@@ -59,8 +64,12 @@ def test_only_the_swept_keys_become_columns():
 @needs_housing
 def test_optuna_search_minimises_the_validation_loss(tmp_path):
     proc = run_module(
-        "src.train", "hparams_search=housing_optuna", "hydra.sweeper.n_trials=2", "trainer.max_epochs=2",
-        "trainer.enable_progress_bar=false", f"paths.log_dir={tmp_path}",
+        "src.train",
+        "hparams_search=housing_optuna",
+        "hydra.sweeper.n_trials=2",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        f"paths.log_dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep_dir = tmp_path / "housing_optuna" / "searches" / "housing_optuna"  # the same at every start (docs/sweeps.md)
@@ -72,7 +81,11 @@ def test_optuna_search_minimises_the_validation_loss(tmp_path):
     assert results["best_value"] == pytest.approx(metrics[best_job]["best_val_loss"])  # chosen on validation only
     overrides = yaml.safe_load((sweep_dir / best_job / ".hydra" / "overrides.yaml").read_text())
     assert {o.split("=")[0] for o in overrides} >= {
-        "search.width", "search.depth", "model.optimizer.lr", "data.batch_size", "model.optimizer.weight_decay"
+        "search.width",
+        "search.depth",
+        "model.optimizer.lr",
+        "data.batch_size",
+        "model.optimizer.weight_decay",
     }
     config = yaml.safe_load((sweep_dir / best_job / "config.yaml").read_text())  # the resolved config of the job
     params = results["best_params"]

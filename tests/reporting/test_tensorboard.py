@@ -57,7 +57,9 @@ def hparams_sessions(logdir):
     multiplexer.AddRunsFromDirectory(str(logdir))
     multiplexer.Reload()
     provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
-    plugin_context = backend_context.Context(base_plugin.TBContext(data_provider=provider, logdir=str(logdir), multiplexer=multiplexer))
+    plugin_context = backend_context.Context(
+        base_plugin.TBContext(data_provider=provider, logdir=str(logdir), multiplexer=multiplexer)
+    )
     request = api_pb2.ListSessionGroupsRequest(start_index=0, slice_size=100, allowed_statuses=list(api_pb2.Status.values()))
     groups = list_session_groups.Handler(context.RequestContext(), plugin_context, "", request).run().session_groups
     return {

@@ -6,8 +6,8 @@ import re
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
 
-from src.runs.progress import EpochProgressBar
 from src.models.fast_steps import build_trainer
+from src.runs.progress import EpochProgressBar
 from src.train import build_datamodule, build_model
 from tests.conftest import compose_config
 
@@ -20,8 +20,9 @@ def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_
     text = io.StringIO()
     bar = EpochProgressBar(refresh_s=0, file=text)
     callbacks = [bar, EarlyStopping(monitor="val_loss", patience=50)]
-    build_trainer(cfg.trainer, model, callbacks=callbacks, logger=False, enable_checkpointing=False,
-                  enable_model_summary=False, plugins=[]).fit(model, datamodule=datamodule)
+    build_trainer(
+        cfg.trainer, model, callbacks=callbacks, logger=False, enable_checkpointing=False, enable_model_summary=False, plugins=[]
+    ).fit(model, datamodule=datamodule)
     lines = [line.strip() for line in re.split(r"[\r\n]+", text.getvalue()) if line.strip()]
     epochs = [int(m.group(1)) for line in lines if (m := re.match(r"Epoch (\d+)/6 ", line))]
     assert epochs[0] == 0 and epochs[-1] == 6

@@ -194,7 +194,9 @@ def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
     assert f"last.ckpt holds epoch {held}; resume with:" in json.loads((run_dir / "metrics.json").read_text())["stop_message"]
 
     train(compose_config(*RUN, *cut, *probe, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
-    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), json.loads((tmp_path / "left_alone" / "metrics.json").read_text()))
+    assert_same_run(
+        json.loads((run_dir / "metrics.json").read_text()), json.loads((tmp_path / "left_alone" / "metrics.json").read_text())
+    )
 
 
 def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
@@ -223,7 +225,11 @@ def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(
     assert stopped.interrupted and stopped.stopped_epoch == 4
 
     with pytest.raises(UserError, match="trainer.max_epochs=8 \\(run\\) vs 12 \\(now\\)"):  # the schedule spans 8 epochs
-        train(compose_config(*model, *ctrl_c, "trainer.max_epochs=12", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+        train(
+            compose_config(
+                *model, *ctrl_c, "trainer.max_epochs=12", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir
+            )
+        )
     train(compose_config(*model, *ctrl_c, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
     left_alone = json.loads((tmp_path / "left_alone" / "metrics.json").read_text())
     assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone)
@@ -285,7 +291,10 @@ def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp
 def test_resume_latest_without_any_run_names_the_folder(tmp_path):
     proc = run_module("src.train", "resume=latest", f"paths.log_dir={tmp_path}")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == f"error: resume=latest: no cancer run with checkpoints/last.ckpt under {tmp_path}/cancer/runs"
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == f"error: resume=latest: no cancer run with checkpoints/last.ckpt under {tmp_path}/cancer/runs"
+    )
 
 
 def test_a_run_that_is_still_training_cannot_be_resumed_by_another_process(tmp_path):

@@ -26,9 +26,19 @@ def test_a_taken_folder_name_gets_a_suffix(tmp_path):
 def test_two_runs_started_at_the_same_moment_get_separate_folders(tmp_path):
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "src.train", f"paths.log_dir={tmp_path}", f"seed={seed}", "trainer.max_epochs=2",
-             "trainer.enable_progress_bar=false"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "src.train",
+                f"paths.log_dir={tmp_path}",
+                f"seed={seed}",
+                "trainer.max_epochs=2",
+                "trainer.enable_progress_bar=false",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed in (1, 2)
     ]
@@ -53,7 +63,11 @@ def test_a_new_run_pointed_at_an_earlier_runs_folder_is_refused_and_changes_noth
         train(compose_config("trainer.max_epochs=2", "seed=5", output_dir=run_dir))
     proc = run_module("src.train", f"hydra.run.dir={run_dir}", "trainer.max_epochs=2", "seed=5")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {run_dir} already holds a run (config.yaml, metrics.json, checkpoints)")
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: {run_dir} already holds a run (config.yaml, metrics.json, checkpoints)")
+    )
     assert "Traceback" not in proc.stderr
 
     # Hydra starts before the refusal: it adds its copy of the refused command beside the run's .hydra/ files

@@ -20,7 +20,9 @@ def net_class(target: Any) -> type[nn.Module]:
     from hydra.utils import get_class
 
     if not isinstance(target, str) or not target.startswith("src."):
-        raise UserError(f"model.net._target_ must name a class of this project under src. (e.g. src.models.nets.mlp.MLP); got {target!r}")
+        raise UserError(
+            f"model.net._target_ must name a class of this project under src. (e.g. src.models.nets.mlp.MLP); got {target!r}"
+        )
     try:
         cls = get_class(target)
     except Exception:  # noqa: BLE001  (Hydra raises several types for a name it cannot import; each means the same)
