@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_module
 
 SEARCH = [
     "hparams_search=cancer_optuna", "trainer.max_epochs=2", "trainer.enable_progress_bar=false", "torch_threads=1",
-    "model.dropout=choice(0.0,1.5)",  # 1.5 is a user error: those trials fail, the search goes on
+    "model.net.dropout=choice(0.0,1.5)",  # 1.5 is a user error: those trials fail, the search goes on
 ]  # fmt: skip
 
 
@@ -33,9 +33,9 @@ def check_every_trial_kept(log_dir: Path) -> list[dict]:
     found = trials(log_dir)
     assert sorted(t["number"] for t in found) == list(range(len(found)))  # no number twice, none lost
     for trial in found:
-        if trial.get("abandoned") or trial["state"] == "FAIL" and trial["params"].get("model.dropout") != 1.5:
+        if trial.get("abandoned") or trial["state"] == "FAIL" and trial["params"].get("model.net.dropout") != 1.5:
             continue  # killed while running
-        assert trial["state"] == ("FAIL" if trial["params"]["model.dropout"] == 1.5 else "COMPLETE"), trial
+        assert trial["state"] == ("FAIL" if trial["params"]["model.net.dropout"] == 1.5 else "COMPLETE"), trial
         if trial["state"] == "COMPLETE":
             metrics = json.loads((search_folder(log_dir) / str(trial["number"]) / "metrics.json").read_text())
             assert metrics["best_val_loss"] == pytest.approx(trial["value"])
