@@ -109,6 +109,8 @@ def test_another_optimizer_and_every_new_option_learn_together(make_config):
         ("model.net.hidden=[64,-1]", "error: model.net.hidden must be a list of positive integers, e.g. [64,64]; got [64, -1]"),
         # a key the net does not take: found when the net is built, still before training
         ("+model.net.hiden=[8]", "error: model.net.hiden is not a setting of src.models.nets.mlp.MLP (settings: hidden, norm,"),
+        # the net's key one level too high, as the first phase's configs had it
+        ("+model.hidden=[8]", "error: model.hidden is not a setting of src.models.tasks.task_module (settings: net, optimizer,"),
     ],
 )
 def test_bad_settings_end_the_command_with_one_line(tmp_path, override, expected):

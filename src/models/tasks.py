@@ -235,11 +235,14 @@ def task_module(
 def build_for_data(model_config, datamodule) -> TabularModule:
     """The `model` config node built for a set-up DataModule: its task, its input shape, its training rows."""
     from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
+    from hydra.utils import get_object, instantiate
     from omegaconf import OmegaConf
 
-    from src.models.nets.build import check_net_settings, net_class
+    from src.models.nets.build import check_net_settings, check_settings, net_class
 
+    filled_in = ("task", "n_num_features", "cat_cardinalities", "n_outputs", "class_counts", "class_labels", "training_rows")
+    settings = [key for key in model_config if not str(key).startswith("_")]
+    check_settings(get_object(model_config._target_), dict.fromkeys(settings), "model", model_config._target_, filled_in)
     net = OmegaConf.to_container(model_config.net, resolve=True)
     check_net_settings(net_class(net.get("_target_")), {k: v for k, v in net.items() if not k.startswith("_")})
     classification = datamodule.task != "regression"

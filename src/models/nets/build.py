@@ -34,15 +34,20 @@ def net_class(target: Any) -> type[nn.Module]:
 
 def check_net_settings(cls: type, settings: dict) -> None:
     """Every key of the net node must be a constructor argument: a typo is a one-line error, not a TypeError."""
-    parameters = inspect.signature(cls.__init__).parameters
+    check_settings(cls.__init__, settings, "model.net", f"{cls.__module__}.{cls.__qualname__}", SHAPE_ARGUMENTS)
+
+
+def check_settings(function, settings: dict, node: str, name: str, filled_in: tuple[str, ...] = ()) -> None:
+    """Every key of a config node must be an argument of what it builds (`filled_in` ones come from the data)."""
+    parameters = inspect.signature(function).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
-    allowed = [name for name in parameters if name not in ("self", *SHAPE_ARGUMENTS)]
+    allowed = [name for name in parameters if name not in ("self", *filled_in)]
     for key in settings:
         if key not in allowed:
             raise UserError(
-                f"model.net.{key} is not a setting of {cls.__module__}.{cls.__qualname__} (settings: {', '.join(allowed)}); "
-                f"if an experiment set it for another net, drop it with ~model.net.{key}"
+                f"{node}.{key} is not a setting of {name} (settings: {', '.join(allowed)}); "
+                f"if an experiment set it for something else, drop it with ~{node}.{key}"
             )
 
 
