@@ -109,6 +109,8 @@ def validate_model(model: DictConfig) -> None:
         weights is None or weights in CLASS_WEIGHTS,
         f"model.class_weights must be null or one of {', '.join(CLASS_WEIGHTS)}; got {weights!r}",
     )
+    standardize = model.get("standardize_target", False)
+    _check(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
     schedule = model.get("lr_schedule")
     _check(
         schedule is None or schedule in LR_SCHEDULES,

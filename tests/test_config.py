@@ -113,6 +113,7 @@ def test_another_optimizer_and_every_new_option_learn_together(make_config):
         ("+model.hidden=[8]", "error: model.hidden is not a setting of src.models.tasks.task_module (settings: net, optimizer,"),
     ],
 )
+@pytest.mark.slow  # a subprocess run of the command
 def test_bad_settings_end_the_command_with_one_line(tmp_path, override, expected):
     proc = run_module("src.train", override, f"paths.log_dir={tmp_path}")
     assert proc.returncode == 2

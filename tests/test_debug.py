@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from src.train import train
 from tests.conftest import ROOT, compose_config, run_module
 
@@ -16,6 +18,7 @@ def test_fast_runs_two_batches_of_each_split_and_removes_its_folder():
     assert sum(map(sum, result.matrices["test_confusion_matrix"])) == 2 * 32  # two test batches, not all 114 rows
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_fast_from_the_command_line_leaves_no_file_behind(tmp_path):
     proc = run_module("src.train", "debug=fast", "trainer.enable_progress_bar=false", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]

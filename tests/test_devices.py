@@ -9,6 +9,7 @@ from src.train import train
 from tests.conftest import run_module
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_ddp_on_two_cpu_processes_shares_each_epoch_and_reduces_the_metrics(tmp_path, make_config):
     audit = tmp_path / "audit"
     audit.mkdir()

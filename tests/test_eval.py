@@ -5,17 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from matplotlib.image import imread
 
 from src.errors import UserError
 from src.eval import evaluate
-from tests.conftest import CONF, run_module
-
-
-def compose_eval(*overrides: str, output_dir):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("eval", overrides=[f"paths.output_dir={output_dir}", *overrides])
+from tests.conftest import run_module
+from tests.support.commands import compose_eval
 
 
 def check_eval_reproduces_training(run_dir, result, eval_dir):
@@ -51,6 +46,7 @@ def test_eval_needs_a_checkpoint(tmp_path):
         evaluate(compose_eval(output_dir=tmp_path))
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_eval_command_prints_the_report_and_writes_its_files(cancer_run, tmp_path):
     run_dir, result = cancer_run
     proc = run_module("src.eval", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"paths.log_dir={tmp_path}")
@@ -61,6 +57,7 @@ def test_eval_command_prints_the_report_and_writes_its_files(cancer_run, tmp_pat
     assert json.loads((eval_dir / "metrics.json").read_text())["test"] == pytest.approx(result.test, rel=1e-6)
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_eval_command_rejects_a_missing_checkpoint_in_one_line(tmp_path):
     proc = run_module("src.eval", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"paths.log_dir={tmp_path}")
     assert proc.returncode == 2

@@ -8,7 +8,7 @@ import torch
 
 from src.train import train
 from tests.conftest import needs_housing, run_module
-from tests.test_train import evaluate_test_loss
+from tests.support.checkpoints import evaluate_test_loss
 
 # plain SGD on a linear regressor with a step size past its stability limit: the loss grows ~1e4-fold per epoch
 # until it overflows to inf (here at epoch 9); a higher rate overflows in the first epoch
@@ -40,6 +40,7 @@ def test_a_non_finite_loss_stops_training_and_the_best_model_before_it_is_tested
         assert result.test["test_loss"] == pytest.approx(evaluate_test_loss(checkpoints / "best.ckpt", cfg), rel=1e-6)
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_a_loss_that_is_never_finite_exits_with_one_line_and_no_test(tmp_path):
     proc = run_module(
         "src.train", *DIVERGING, "model.optimizer.lr=1", f"paths.log_dir={tmp_path}", "trainer.enable_progress_bar=false"

@@ -4,18 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from src.data import sources
 from src.data.splits import split_like_the_lesson
 from src.errors import UserError
 from src.predict import predict
-from tests.conftest import CONF, ROOT, run_module
-
-
-def compose_predict(*overrides: str):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("predict", overrides=list(overrides))
+from tests.conftest import ROOT, run_module
+from tests.support.commands import compose_predict
 
 
 def raw_test_rows(name: str, path, reverse_columns: bool = True) -> pd.DataFrame:
@@ -143,6 +138,7 @@ def test_a_failed_write_keeps_the_previous_output(cancer_run, tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "preds.csv"]
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_predict_command_writes_predictions_or_one_error_line(cancer_run, tmp_path):
     run_dir, _ = cancer_run
     ckpt = run_dir / "checkpoints" / "best.ckpt"
@@ -207,8 +203,8 @@ def test_a_real_table_trains_evaluates_and_predicts_from_the_checkpoint_alone(tm
     """Categories, holes, a date and an identifier in the training file; unseen values and holes at predict time."""
     from src.eval import evaluate
     from src.train import train
-    from tests.data.test_real_tables import table
-    from tests.test_eval import compose_eval
+    from tests.support.commands import compose_eval
+    from tests.support.tables import table
 
     table().to_csv(tmp_path / "train.csv", index=False)
     cfg = make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=3")

@@ -7,6 +7,7 @@ import torch
 
 from src.train import train
 from tests.conftest import needs_housing, run_module
+from tests.support.checkpoints import evaluate_test_loss
 
 
 def check_run_outputs(run_dir, result, epochs: int):
@@ -44,18 +45,6 @@ def test_housing_end_to_end(make_config):
     assert metrics["test"]["test_rmse"] == pytest.approx(metrics["test"]["test_mse"] ** 0.5, rel=1e-5)
 
 
-def evaluate_test_loss(checkpoint_path, cfg) -> float:
-    from src.train import build_datamodule, build_model
-
-    datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule)
-    model.load_state_dict(torch.load(checkpoint_path, weights_only=True)["state_dict"])
-    model.eval()
-    with torch.no_grad():
-        model.evaluate_batches(datamodule.eval_batches("test"), "test")
-        return model.epoch_results("test")["test_loss"]
-
-
 def test_best_checkpoint_is_tested_not_the_last_weights(make_config):
     # a high learning rate overfits the small training split within a few dozen epochs
     cfg = make_config("trainer.max_epochs=40", "model.optimizer.lr=0.01", "callbacks.early_stopping.patience=100")
@@ -90,6 +79,7 @@ def test_bad_overrides_are_rejected_before_any_work(tmp_path, override, expected
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_housing_without_cache_exits_with_the_fix(tmp_path):
     proc = run_module(
         "src.train",

@@ -35,7 +35,30 @@ CLASS_WEIGHTS = ("balanced",)
 
 
 class RegressionModule(TabularModule):
-    """The lesson's regressor: a linear output trained on mean squared error."""
+    """The lesson's regressor: a linear output trained on mean squared error.
+
+    With `target_mean`/`target_std` (model.standardize_target=true, fitted on the training rows) the net predicts
+    the standardised target and `link` maps it back, as the TabM authors train: the net starts near the mean, at
+    the target's scale. Losses and metrics stay in the target's own units."""
+
+    def __init__(
+        self,
+        net: dict,
+        optimizer: Callable[..., torch.optim.Optimizer] | None,
+        n_num_features: int,
+        cat_cardinalities: list[int] = (),
+        n_outputs: int = 1,
+        lr_schedule: str | None = None,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+    ) -> None:
+        super().__init__(net, optimizer, n_num_features, cat_cardinalities, n_outputs, lr_schedule)
+        self.target_mean, self.target_std = float(target_mean), float(target_std)
+
+    def link(self, outputs: torch.Tensor) -> torch.Tensor:
+        if (self.target_mean, self.target_std) == (0.0, 1.0):
+            return outputs  # the lesson's regressor: the outputs are the predictions, untouched
+        return outputs * self.target_std + self.target_mean
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection(
@@ -44,7 +67,7 @@ class RegressionModule(TabularModule):
         )
 
     def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(outputs, target)
+        return F.mse_loss(self.link(outputs), target)
 
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(preds, target)
@@ -183,6 +206,7 @@ def task_module(
     lr_schedule: str | None = None,
     threshold: float = 0.5,
     class_weights: str | None = None,
+    standardize_target: bool = False,
     class_counts: list[int] | None = None,
     class_labels: list[str] | None = None,
     training_rows: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -219,6 +243,9 @@ def task_module(
     if task == "regression":  # a decision threshold means nothing for a regressor
         if class_weights is not None:
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")
+        if standardize_target and training_rows is not None:
+            y = training_rows[1].double()
+            return RegressionModule(**common, target_mean=y.mean().item(), target_std=y.std().clamp_min(1e-12).item())
         return RegressionModule(**common)
     weights = None
     if class_weights is not None:

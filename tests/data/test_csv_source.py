@@ -218,6 +218,7 @@ def test_unknown_feature_column_is_named(tmp_path):
         dm.setup("fit")
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_bad_csv_from_the_command_line_exits_2_and_writes_no_checkpoint(tmp_path):
     path = write(tmp_path, NUMBERS)
     proc = run_module("src.train", *csv_overrides(path, "price", "regression"), f"paths.log_dir={tmp_path / 'logs'}")
@@ -246,8 +247,7 @@ def test_metrics_json_of_a_csv_run_names_the_experiment(tmp_path, make_config):
 def test_csv_checkpoint_evaluates_and_predicts_with_the_original_labels(tmp_path, make_config):
     from src.eval import evaluate
     from src.predict import predict
-    from tests.test_eval import compose_eval
-    from tests.test_predict import compose_predict
+    from tests.support.commands import compose_eval, compose_predict
 
     path = cancer_csv_with_words(tmp_path / "cancer.csv")
     cfg = make_config(*csv_overrides(path, "diagnosis", "binary", "trainer.max_epochs=5", "data.feature_transform=quantile"))

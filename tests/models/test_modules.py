@@ -99,3 +99,18 @@ def test_task_module_follows_the_task():
     ]:
         model = task_module(task, mlp(4), adam, n_num_features=3, n_outputs=n_outputs)
         assert type(model) is cls and model.net[-1].out_features == n_outputs
+
+
+def test_standardized_target_is_fitted_on_the_training_rows_and_mapped_back():
+    x, y = torch.randn(64, 3), torch.randn(64, 1) * 7 + 100
+    model = task_module("regression", mlp(4), adam, n_num_features=3, standardize_target=True, training_rows=(x, y))
+    assert model.target_mean == pytest.approx(y.mean().item(), rel=1e-6)
+    assert model.target_std == pytest.approx(y.std().item(), rel=1e-6)
+    torch.nn.init.zeros_(model.net[-1].weight)
+    torch.nn.init.zeros_(model.net[-1].bias)
+    with torch.no_grad():  # a net that outputs 0 predicts the training mean, in the target's units
+        torch.testing.assert_close(model.predict(x), torch.full((64, 1), model.target_mean))
+        # losses stay in the target's units: the mean squared error of predicting the mean
+        torch.testing.assert_close(model.loss(model(x), y), ((y - model.target_mean) ** 2).mean())
+    # the default keeps the lesson's regressor: the outputs are the predictions
+    assert task_module("regression", mlp(4), adam, n_num_features=3, training_rows=(x, y)).link(y) is y

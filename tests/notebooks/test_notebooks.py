@@ -20,6 +20,7 @@ def test_notebook_is_stored_without_outputs(path):
     assert all(not cell.outputs and cell.execution_count is None for cell in code)
 
 
+@pytest.mark.slow  # a subprocess run of the command
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("TEMPLATE_LOG_DIR", str(tmp_path / "logs"))  # the runs notebook makes its own runs there

@@ -4,29 +4,8 @@ Both runners share the DataModule, the model class, the optimizer and the metric
 weights and every epoch's shuffle. What remains is the loop, so any difference is a difference in decisions.
 """
 
-import pytest
-
-from src.train import train
 from tests.conftest import needs_housing
-
-REL = 1e-6
-
-
-def run_both(make_config, *overrides):
-    lightning = train(make_config(*overrides, "runner=lightning", subdir="lightning"))
-    plain = train(make_config(*overrides, "runner=plain", subdir="plain"))
-    return lightning, plain
-
-
-def assert_same_decisions(lightning, plain):
-    assert (lightning.best_epoch, lightning.stopped_epoch) == (plain.best_epoch, plain.stopped_epoch)
-    assert lightning.train_loss == pytest.approx(plain.train_loss, rel=REL)
-    assert lightning.val_loss == pytest.approx(plain.val_loss, rel=REL)
-    assert lightning.best_val_loss == pytest.approx(plain.best_val_loss, rel=REL)
-    assert lightning.test.keys() == plain.test.keys()
-    for name in lightning.test:
-        assert lightning.test[name] == pytest.approx(plain.test[name], rel=REL, abs=1e-9), name
-    assert lightning.matrices == plain.matrices
+from tests.support.parity import assert_same_decisions, run_both
 
 
 def test_cancer_runners_agree_to_the_natural_early_stop(make_config):

@@ -1,6 +1,6 @@
 """With every option beyond the lesson switched on, the plain loop and Lightning still make the same decisions."""
 
-from tests.reference.test_parity import assert_same_decisions, run_both
+from tests.support.parity import assert_same_decisions, run_both
 
 
 def test_runners_agree_with_schedule_dropout_norm_embedding_and_quantiles(make_config):

@@ -15,6 +15,7 @@ def jobs_metrics(sweep_dir) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")}
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_grid_multirun_writes_each_job_apart_and_one_summary_best_first(tmp_path):
     proc = run_module(
         "src.train",
@@ -61,6 +62,7 @@ def test_only_the_swept_keys_become_columns():
     assert varying_keys(rows) == ["seed"]
 
 
+@pytest.mark.slow  # a subprocess run of the command
 @needs_housing
 def test_optuna_search_minimises_the_validation_loss(tmp_path):
     proc = run_module(

@@ -100,6 +100,7 @@ def kill_at_epoch(log_dir: Path, target: int, *overrides: str, run: tuple[str, .
     return run_dir, checkpoint_epoch(last)
 
 
+@pytest.mark.slow  # a subprocess killed or signalled mid-run
 def test_a_killed_run_resumed_with_resume_latest_ends_like_the_run_left_alone(tmp_path, left_alone):
     log_dir = tmp_path / "logs"
     run_dir, killed_at = kill_at_epoch(log_dir, kill_epoch(left_alone), EVERY_EPOCH)
@@ -131,6 +132,7 @@ def test_a_run_killed_with_checkpoint_files_at_their_default_pace_resumes_exactl
     assert_same_run(json.loads((run_dir / "metrics.json").read_text()), expected)
 
 
+@pytest.mark.slow  # a subprocess killed or signalled mid-run
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_after_the_step_writes_last_ckpt_and_the_run_resumes(tmp_path, left_alone, sig):
     log_dir, marker = tmp_path / "logs", tmp_path / "epochs_done"
@@ -199,6 +201,7 @@ def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
     )
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
     log_dir = tmp_path / "logs"
     proc = start_training(log_dir, "runner=plain", run=ENDLESS)

@@ -53,6 +53,7 @@ def test_two_runs_started_at_the_same_moment_get_separate_folders(tmp_path):
         assert (d / "checkpoints" / "best.ckpt").is_file() and (d / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow  # a subprocess run of the command
 def test_a_new_run_pointed_at_an_earlier_runs_folder_is_refused_and_changes_nothing(tmp_path):
     first = run_module("src.train", f"paths.log_dir={tmp_path}", "trainer.max_epochs=2")
     assert first.returncode == 0, first.stderr[-3000:]
