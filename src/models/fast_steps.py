@@ -104,6 +104,7 @@ class FastSteps(L.LightningModule):
         self.automatic_optimization = False
         self.batch_in_epoch = 0
         self.matrices: dict[str, dict[str, list]] = {}  # non-scalar results (the confusion matrix) per stage
+        self.member_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []  # an ensemble's test outputs, scored per member
         self.train_results: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
         self.val_results: dict[str, float] = {}
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
@@ -191,6 +192,8 @@ class FastSteps(L.LightningModule):
         outputs = [self(x) for x, _ in batches]
         losses = torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)])
         self.losses[f"{stage}_loss"].update(losses)
+        if stage == "test" and outputs[0].ndim == 3:  # an ensemble: keep its members' outputs to score each alone
+            self.member_outputs.append((torch.cat(outputs), torch.cat([y for _, y in batches])))
         preds = self.to_predictions(torch.cat(outputs))
         metrics = self.metrics_to_update(stage)
         if metrics:
@@ -255,6 +258,16 @@ class FastSteps(L.LightningModule):
     def non_scalar(self, name: str, value: torch.Tensor):
         return value.tolist()
 
+    def score_members(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, list[float]]:
+        return {}
+
     def on_test_epoch_end(self) -> None:
         self.test_results = self.epoch_results("test")
         self.log_dict(self.test_results)
+        if self.member_outputs and self.trainer.world_size == 1:  # under DDP each rank holds only its share of the rows
+            outputs, target = (torch.cat(parts) for parts in zip(*self.member_outputs))
+            self.matrices.setdefault("test", {})["test_members"] = self.score_members(outputs, target)
+        self.member_outputs = []
+
+    def on_test_epoch_start(self) -> None:
+        self.member_outputs = []

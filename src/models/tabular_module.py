@@ -94,6 +94,20 @@ class TabularModule(FastSteps):
             return self.prediction_loss(self.to_predictions(outputs), target)
         return self.output_loss(outputs, target)
 
+    def score_members(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, list[float]]:
+        """Each member of an ensemble `(rows, k, n_outputs)` scored alone on the same rows: test_loss and every
+        scalar metric, one value per member. What the mean prediction gains over its members."""
+        scores: dict[str, list[float]] = {}
+        for member in range(outputs.size(1)):
+            preds = self.link(outputs[:, member])
+            metrics = self.make_metrics().to(outputs.device)
+            metrics.update(*self.metric_inputs(preds, target))
+            values = {"test_loss": self.prediction_loss(preds, target), **{f"test_{k}": v for k, v in metrics.compute().items()}}
+            for name, value in values.items():
+                if value.numel() == 1:
+                    scores.setdefault(name, []).append(float(value))
+        return scores
+
     def configure_optimizers(self):
         optimizer = self.make_optimizer()
         if self.lr_schedule is None:

@@ -113,7 +113,10 @@ def print_report(
     for name, value in test.items():
         table.add_row(name, f"{value:.4f}" if math.isfinite(value) else str(value))
     for name, matrix in matrices.items():
-        if isinstance(matrix, dict):  # a value per class, by class name
+        if name == "test_members":  # an ensemble's members, each scored alone
+            lines = [f"{metric}: mean {sum(v) / len(v):.4f}, {min(v):.4f} to {max(v):.4f}" for metric, v in matrix.items()]
+            table.add_row(f"{name} ({len(next(iter(matrix.values()), []))} alone)", "\n".join(lines))
+        elif isinstance(matrix, dict):  # a value per class, by class name
             table.add_row(name, "\n".join(f"{label}: {value:.4f}" for label, value in matrix.items()))
         else:
             table.add_row(name, "\n".join(" ".join(f"{v:>4d}" for v in row) for row in matrix))

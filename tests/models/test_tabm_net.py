@@ -79,3 +79,21 @@ def test_settings_errors_name_the_key():
         TabM(N_NUM, [], 1)
     with pytest.raises(ValueError, match="model.net.arch_type must be one of tabm, tabm-mini, tabm-packed; got 'big'"):
         TabM(N_NUM, [], 1, arch_type="big", embedding=None)
+
+
+def test_a_tabm_run_reports_each_member_alone_beside_the_mean_prediction(make_config):
+    import json
+    from pathlib import Path
+
+    from src.train import train
+
+    cfg = make_config("model/net=tabm", "model.net.k=4", "model.net.d_block=16", "model.net.n_bins=8", "trainer.max_epochs=3")
+    result = train(cfg)
+    metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    members = metrics["matrices"]["test_members"]
+    assert set(members) >= {"test_loss", "test_acc", "test_auroc"}
+    assert all(len(values) == 4 for values in members.values())
+    assert len(set(members["test_loss"])) == 4  # each member has weights of its own
+    # the mean prediction is not one of its members, and the ensemble's loss is the loss of that mean
+    assert result.test["test_loss"] not in members["test_loss"]
+    assert result.test["test_loss"] <= max(members["test_loss"])
