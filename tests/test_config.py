@@ -8,7 +8,7 @@ import torch
 from src.config import OPTIMIZERS
 from src.errors import UserError
 from src.train import train
-from tests.conftest import run_module
+from tests.conftest import CONF, run_module
 
 BAD_SETTINGS = [
     # (override, what the message must say: the setting, what is allowed, the bad value)
@@ -120,3 +120,17 @@ def test_bad_settings_end_the_command_with_one_line(tmp_path, override, expected
     assert proc.stderr.strip().startswith(expected)
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert not any(tmp_path.rglob("*.ckpt"))
+
+
+SHIPPED = sorted(
+    [f"experiment={p.stem}" for p in (CONF / "experiment").glob("*.yaml")]
+    + [f"hparams_search={p.stem}" for p in (CONF / "hparams_search").glob("*.yaml")]
+)
+
+
+@pytest.mark.parametrize("choice", SHIPPED)
+def test_every_shipped_experiment_and_search_composes_and_passes_validation(make_config, choice):
+    from src.config import validate_config
+
+    overrides = [choice] + (["data.path=table.csv", "data.target=y"] if choice == "experiment=csv" else [])
+    validate_config(make_config(*overrides))

@@ -19,3 +19,10 @@ def test_runners_agree_with_schedule_dropout_norm_embedding_and_quantiles(make_c
         "model.optimizer.weight_decay=0.01",
     )
     assert_same_decisions(lightning, plain)
+
+
+def test_runners_agree_on_a_multiclass_table_with_text_categories_and_missing_values(make_config):
+    # penguins: species (3 classes) from island and sex (text, with holes) and measurements (with holes)
+    lightning, plain = run_both(make_config, "experiment=penguins", "seed=0", "trainer.max_epochs=15", "model.net.hidden=[8,8]")
+    assert_same_decisions(lightning, plain)
+    assert "test_f1_macro" in lightning.test and "test_confusion_matrix" in lightning.matrices
