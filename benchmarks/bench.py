@@ -5,7 +5,9 @@ seconds of the whole process (user + system, children's rusage), one torch threa
 each runner; the difference divided by the extra epochs is the cost of an epoch, with start-up and the final
 test cancelled out. Each runner's figure is the median of `--repeats` such differences, the long and short runs
 of both runners taking turns so that a slow spell of the machine hits both. The yardstick is
-benchmarks/lesson_loop.py, the lesson's loop as the lesson runs it. Exits non-zero when a target is missed.
+benchmarks/lesson_loop.py, the lesson's loop as the lesson runs it. Then the start-up time, a seed sweep run
+sequentially and under joblib, TabM's k = 32 members against one MLP, and a generated 1,000,000-row table from
+file to ready-to-train (benchmarks/data_loading.py). Exits non-zero when a target is missed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.data_loading import report as data_loading_report
+from benchmarks.data_loading import run_data_loading_bench
 from benchmarks.sweep_clock import sweep_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +96,21 @@ def time_startup(repeats: int, log_dir: str) -> tuple[float, float, float]:
     return tuple(statistics.median(values) for values in (*zip(*pairs), [train - bare for bare, train in pairs]))
 
 
+def ensemble_line() -> str:
+    """TabM's k = 32 members against one MLP of the same width, housing-sized rows, one thread (no target: a figure)."""
+    import torch
+
+    from benchmarks.ensemble_speed import time_ensemble_epochs
+
+    torch.set_num_threads(1)
+    result = time_ensemble_epochs(k=32)
+    mlp, tabm = result["mlp"]["cpu_ms"], result["tabm_k32"]["cpu_ms"]
+    return (
+        f"{'ensemble':<10} {'tabm k=32':<10} {tabm:>13.1f}  cpu ms/epoch, against {mlp:.1f} for one MLP of the same width: "
+        f"{result['tabm_over_mlp_cpu']:.1f} MLP epochs, not 32"
+    )
+
+
 def main() -> None:
     import torch
 
@@ -99,6 +118,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--startup-repeats", type=int, default=5)
     parser.add_argument("--experiments", nargs="+", default=list(EPOCHS), choices=list(EPOCHS))
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the generated table for the data-loading figures")
+    parser.add_argument("--skip-data", action="store_true", help="leave out the large-table figures (about 2 minutes)")
+    parser.add_argument("--skip-ensemble", action="store_true", help="leave out TabM k=32 against one MLP")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, "
@@ -127,6 +149,13 @@ def main() -> None:
     if extra > STARTUP_TARGET_S:
         missed.append(f"start-up {extra:.2f} s > target {STARTUP_TARGET_S} s")
     print("\n".join(sweep_lines()))
+    if not args.skip_ensemble:
+        print(ensemble_line())
+    if not args.skip_data:
+        figures = run_data_loading_bench(args.rows)
+        print(data_loading_report(figures))
+        if not figures["ok"]:
+            missed.append("data loading (see above)")
     if missed:
         print("targets missed: " + "; ".join(missed))
         sys.exit(1)

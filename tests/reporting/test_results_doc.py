@@ -4,7 +4,18 @@ import json
 
 import pytest
 
-from src.reporting.results_doc import Experiment, Measured, environment, main, read_experiments, render
+from src.reporting.results_doc import (
+    README_END,
+    README_START,
+    Experiment,
+    Measured,
+    environment,
+    main,
+    read_experiments,
+    render,
+    results_table,
+    update_readme,
+)
 
 
 def test_every_documented_experiment_is_listed_once_with_its_seeds():
@@ -25,10 +36,11 @@ def test_the_page_shows_what_was_measured_and_where():
         121,
         2.4,
         8.3,
+        torch_threads=1,
     )
     failed = Measured("cancer", 1, "python -m src.train experiment=cancer seed=1", wall_time_s=1.0, error="error: no space")
     page = render([experiment], [run, failed], environment(), [])
-    assert "| `cancer` | 0 | acc 0.9912, f1 0.9934 | 21 | 121 | 2.4 s | 8.3 s | accuracy 0.9912 |" in page
+    assert "| `cancer` | 0 | acc 0.9912, f1 0.9934 | 21 | 121 | 1 | 2.4 s | 8.3 s | accuracy 0.9912 |" in page
     assert "| `cancer` | 1 | failed: error: no space |" in page
     assert "torch " in page and "lightning " in page and " UTC on " in page
     assert "Shortened" not in page
@@ -45,3 +57,14 @@ def test_make_results_runs_the_commands_and_writes_the_page(tmp_path):
     assert run["test"] == metrics["test"] and run["stopped_epoch"] == 2 and run["seed"] == 0
     assert f"acc {metrics['test']['test_acc']:.4f}" in out.read_text()
     assert results["environment"]["libraries"]["torch"] and results["overrides"] == ["trainer.max_epochs=2"]
+
+
+def test_seeds_of_one_experiment_end_in_their_mean_and_sd_and_the_readme_shows_the_same_table(tmp_path):
+    experiment = Experiment("housing_best", "python -m src.train experiment=housing_best", [0, 1, 2], ["test_r2"])
+    runs = [Measured("housing_best", seed, "", {"test_r2": r2}, 5, 9, 10.0, 12.0) for seed, r2 in enumerate([0.85, 0.86, 0.87])]
+    table = results_table([experiment], runs)
+    assert table[-1].startswith("| `housing_best` | **mean ± sd of 3** | r2 0.8600 ± 0.0100 |")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# intro\n{README_START}\nold table\n{README_END}\nrest\n")
+    assert update_readme(table, readme)
+    assert readme.read_text() == "# intro\n" + README_START + "\n" + "\n".join(table) + "\n" + README_END + "\nrest\n"
