@@ -19,3 +19,26 @@ def test_cancer_default_run_gives_the_documented_figures(make_config):
 @needs_housing
 def test_housing_default_run_gives_the_documented_figures(make_config):
     check_documented(train(make_config("experiment=housing", "seed=0")), "housing", 0)
+
+
+@pytest.mark.slow
+def test_penguins_run_gives_the_documented_figures(make_config):
+    result = train(make_config("experiment=penguins", "seed=0"))
+    check_documented(result, "penguins", 0)
+
+
+@pytest.mark.slow
+@needs_housing
+def test_lightgbm_baseline_gives_the_documented_figures(tmp_path):
+    from src.baseline import baseline
+    from tests.conftest import compose_config
+
+    result = baseline(compose_config("experiment=housing", "seed=0", output_dir=tmp_path, config_name="baseline"))
+    check_documented(result, "lightgbm", 0)
+
+
+@pytest.mark.slow
+@needs_housing
+def test_housing_best_gives_the_documented_figures(make_config):
+    # the longest test (about 5 minutes on 2 cores): the recipe the quality figures rest on
+    check_documented(train(make_config("experiment=housing_best", "seed=0")), "housing_best", 0)
