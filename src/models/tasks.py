@@ -41,18 +41,8 @@ class RegressionModule(TabularModule):
     the standardised target and `link` maps it back, as the TabM authors train: the net starts near the mean, at
     the target's scale. Losses and metrics stay in the target's own units."""
 
-    def __init__(
-        self,
-        net: dict,
-        optimizer: Callable[..., torch.optim.Optimizer] | None,
-        n_num_features: int,
-        cat_cardinalities: list[int] = (),
-        n_outputs: int = 1,
-        lr_schedule: str | None = None,
-        target_mean: float = 0.0,
-        target_std: float = 1.0,
-    ) -> None:
-        super().__init__(net, optimizer, n_num_features, cat_cardinalities, n_outputs, lr_schedule)
+    def __init__(self, net: dict, optimizer, *, target_mean: float = 0.0, target_std: float = 1.0, **common) -> None:
+        super().__init__(net, optimizer, **common)
         self.target_mean, self.target_std = float(target_mean), float(target_std)
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -84,17 +74,15 @@ class BinaryModule(TabularModule):
     def __init__(
         self,
         net: dict,
-        optimizer: Callable[..., torch.optim.Optimizer] | None,
-        n_num_features: int,
-        cat_cardinalities: list[int] = (),
-        n_outputs: int = 1,
-        lr_schedule: str | None = None,
+        optimizer,
+        *,
         threshold: float = 0.5,
         class_weights: list[float] | None = None,
         class_labels: list[str] | None = None,
+        **common,
     ) -> None:
-        self.threshold = threshold
-        super().__init__(net, optimizer, n_num_features, cat_cardinalities, n_outputs, lr_schedule)
+        self.threshold = threshold  # make_metrics needs it before the base constructor returns
+        super().__init__(net, optimizer, **common)
         self.class_labels = list(class_labels or [])
         self.register_buffer("class_weights", None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32))
 
@@ -134,16 +122,15 @@ class MulticlassModule(TabularModule):
     def __init__(
         self,
         net: dict,
-        optimizer: Callable[..., torch.optim.Optimizer] | None,
-        n_num_features: int,
-        cat_cardinalities: list[int] = (),
+        optimizer,
+        *,
         n_outputs: int = 3,
-        lr_schedule: str | None = None,
         class_weights: list[float] | None = None,
         class_labels: list[str] | None = None,
+        **common,
     ) -> None:
         self.n_classes = n_outputs  # make_metrics needs it before the base constructor returns
-        super().__init__(net, optimizer, n_num_features, cat_cardinalities, n_outputs, lr_schedule)
+        super().__init__(net, optimizer, n_outputs=n_outputs, **common)
         self.class_labels = list(class_labels or [str(c) for c in range(n_outputs)])
         self.register_buffer("class_weights", None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32))
 
