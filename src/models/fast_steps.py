@@ -19,8 +19,8 @@ optimization) and hands them to the module. The last optimizer step of each grou
 
 Validation computes what someone looks at: the loss and every monitored metric each epoch, the whole metric set
 every `val_metrics_every_n_epochs` epochs from the first (for the loggers) and at test. Epoch scalars reach EarlyStopping and
-ModelCheckpoint through `trainer.callback_metrics` (what `self.log(..., logger=False)` fills, without its ~0.3 ms
-of bookkeeping a call) and the loggers in one `log_metrics` call an epoch.
+ModelCheckpoint through `trainer.callback_metrics` (what `self.log(..., logger=False)` fills, without its per-call
+bookkeeping) and the loggers in one `log_metrics` call an epoch.
 
 Private Lightning state touched here or by the callbacks built on it is pinned in tests/models/test_fast_steps.py.
 """

@@ -53,7 +53,7 @@ def log_figure(loggers: list[Logger], name: str, path: Path, step: int) -> None:
     """A saved PNG to each logger that takes images (TensorBoard) or artifacts (MLflow)."""
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            # the saved PNG, read back: drawing a figure costs ~0.1 s, and add_figure would draw it again
+            # the saved PNG, read back: add_figure would draw the figure a second time
             from matplotlib.image import imread
 
             image = imread(path)[..., :3]

@@ -2,9 +2,9 @@
 
 The checkpoint callbacks decide *what* to save and *when* (every new best val_loss; last.ckpt every
 `flush_every_s` and at every stop, see src/runs/latest_checkpoint.py); this CheckpointIO decides when the
-bytes are written. Serialising a checkpoint costs ~4 ms of Python work, more than a whole epoch of the
+bytes are written. Serialising a checkpoint costs more Python work than a whole epoch of the
 lesson's tiny networks is allowed to spend on overhead, so each save is
-kept in memory (tensors cloned, ~1 ms in all with Lightning's dump) and the newest version of each file is
+kept in memory (tensors cloned) and the newest version of each file is
 written at most every `flush_every_s` seconds, and always when fit ends, fails or is interrupted (Lightning
 tears the CheckpointIO down on every exit path). Pending files are written in the order they were saved,
 so best.ckpt is on disk before the last.ckpt that refers to it. A SIGKILL loses at most `flush_every_s`

@@ -1,7 +1,7 @@
 """checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due, with best.ckpt, and at stops.
 
-Lightning's dump of the whole training state (weights, optimizer, loops, callbacks, random states) costs ~1 ms,
-8% of a cancer epoch, and the file reaches the disk at most every `flush_every_s` seconds anyway
+Lightning's dump of the whole training state (weights, optimizer, loops, callbacks, random states) costs a
+sizeable share of a cancer epoch (docs/speed.md), and the file reaches the disk at most every `flush_every_s` seconds anyway
 (src/runs/checkpoint_io.py): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
 at the end of an epoch when the file is due to be written (every `every_s` seconds), when best.ckpt was saved in
 the same epoch (last.ckpt is never older than the best.ckpt on disk), and always at the epoch where training
