@@ -30,7 +30,8 @@ def shuffled_batches(
     world_size: int = 1,
 ) -> list[Batch]:
     """One epoch of training batches; with several ranks, this rank's disjoint share of each global batch."""
-    indices = torch.randperm(x.size(0), generator=epoch_generator(seed, epoch, x.device), device=x.device)
+    # drawn on the CPU and moved once an epoch: a GPU run shuffles exactly as the CPU run does, so the two compare
+    indices = torch.randperm(x.size(0), generator=epoch_generator(seed, epoch, torch.device("cpu"))).to(x.device)
     if world_size > 1:
         # global batch k holds rows [k*B*W, (k+1)*B*W) of the permutation; this rank takes its slice of each
         shares = [chunk.tensor_split(world_size)[rank] for chunk in indices.split(batch_size * world_size)]
