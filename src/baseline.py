@@ -167,7 +167,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     test = splits["test"]
     predicted = predict(fitted.booster, test.x, fitted.best_iteration)
     threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
-    metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold)
+    metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold, class_labels)
     result = RunResult(
         runner="lightgbm",
         test=metrics,

@@ -85,7 +85,7 @@ def ensemble(cfg: DictConfig) -> dict:
         members.append(Member(checkpoint, saved.epoch, predicted, test))
 
     mean_prediction = np.mean([m.predicted for m in members], axis=0)
-    test, matrices = metrics_from_predictions(first.task, actual, mean_prediction, threshold)
+    test, matrices = metrics_from_predictions(first.task, actual, mean_prediction, threshold, list(datamodule.class_labels))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_prediction_report(

@@ -1,7 +1,7 @@
 """What makes the default path fast, in one place a model author never opens.
 
-Lightning's per-step machinery (hooks, loop bookkeeping, the optimizer wrapper) costs about half a millisecond a
-step, more than a mini-batch of the lesson's networks takes. So one Lightning step runs a group of mini-batches
+Lightning's per-step machinery (hooks, loop bookkeeping, the optimizer wrapper) costs more than a mini-batch of
+the lesson's networks takes. So one Lightning step runs a group of mini-batches
 (a whole epoch by default, see src/data/batches.py:BatchGroups) under manual optimization, and the Trainer flags
 that Lightning refuses under manual optimization are applied here with Lightning's meaning:
 
@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
 from src.errors import UserError
+from src.models.metrics import NON_SCALAR
 
 # Trainer flags the Trainer refuses under manual optimization: applied by FastSteps instead.
 STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
@@ -97,7 +98,7 @@ class FastSteps(L.LightningModule):
 
     step_settings = StepSettings()
     target_dtype = torch.float32  # what the task's metrics expect as targets
-    non_scalar_metrics = ("confusion_matrix", "precision_per_class", "recall_per_class")  # reported as matrices, not monitorable
+    non_scalar_metrics = NON_SCALAR  # reported as matrices, not monitorable
 
     def __init__(self) -> None:
         super().__init__()

@@ -10,23 +10,10 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
-from torchmetrics.classification import (
-    BinaryAccuracy,
-    BinaryAUROC,
-    BinaryConfusionMatrix,
-    BinaryF1Score,
-    BinaryPrecision,
-    BinaryRecall,
-    MulticlassAccuracy,
-    MulticlassAUROC,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-    MulticlassPrecision,
-    MulticlassRecall,
-)
+from torchmetrics import MetricCollection
 
 from src.errors import UserError
+from src.models.metrics import task_metrics
 from src.models.nets.inputs import fit_piecewise_linear_bins
 from src.models.tabular_module import TabularModule
 
@@ -51,10 +38,7 @@ class RegressionModule(TabularModule):
         return outputs * self.target_std + self.target_mean
 
     def make_metrics(self) -> MetricCollection:
-        return MetricCollection(
-            {"mse": MeanSquaredError(), "rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError(), "r2": R2Score()},
-            compute_groups=False,
-        )
+        return task_metrics("regression")
 
     def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(self.link(outputs), target)
@@ -100,18 +84,7 @@ class BinaryModule(TabularModule):
         return (weights * F.binary_cross_entropy(preds, target, reduction="none")).sum() / weights.sum()
 
     def make_metrics(self) -> MetricCollection:
-        t = self.threshold
-        return MetricCollection(
-            {
-                "acc": BinaryAccuracy(threshold=t),
-                "precision": BinaryPrecision(threshold=t),
-                "recall": BinaryRecall(threshold=t),
-                "f1": BinaryF1Score(threshold=t),
-                "auroc": BinaryAUROC(),
-                "confusion_matrix": BinaryConfusionMatrix(threshold=t),
-            },
-            compute_groups=False,
-        )
+        return task_metrics("binary", threshold=self.threshold)
 
 
 class MulticlassModule(TabularModule):
@@ -148,19 +121,7 @@ class MulticlassModule(TabularModule):
         return preds, target.reshape(-1).long()
 
     def make_metrics(self) -> MetricCollection:
-        n = self.n_classes
-        return MetricCollection(
-            {
-                "acc": MulticlassAccuracy(n, average="micro"),
-                "f1_macro": MulticlassF1Score(n, average="macro"),
-                "f1_weighted": MulticlassF1Score(n, average="weighted"),
-                "auroc": MulticlassAUROC(n, average="macro"),  # one-vs-rest, averaged over the classes
-                "precision_per_class": MulticlassPrecision(n, average=None),
-                "recall_per_class": MulticlassRecall(n, average=None),
-                "confusion_matrix": MulticlassConfusionMatrix(n),
-            },
-            compute_groups=False,
-        )
+        return task_metrics("multiclass", n_classes=self.n_classes)
 
     def non_scalar(self, name: str, value: torch.Tensor):
         if value.ndim == 1:  # a value per class, by class name

@@ -72,3 +72,30 @@ def test_an_ensemble_trains_on_its_members_and_predicts_their_mean(module, n_out
     torch.testing.assert_close(model.evaluation_loss(members, target), model.prediction_loss(mean_prediction, target))
     single = members[:, 0]  # one net: the evaluation loss is its training loss
     torch.testing.assert_close(model.evaluation_loss(single, target), model.loss(single, target))
+
+
+@pytest.mark.parametrize("module, n_outputs", [(BinaryModule, 1), (MulticlassModule, 4)])
+def test_predictions_alone_are_scored_with_a_network_runs_metrics(module, n_outputs):
+    """The LightGBM baseline and deep ensembles have only predictions: they report the same metrics, by the same
+    names and definitions, and the same matrices, as the network run that made those predictions."""
+    from src.reporting.prediction_metrics import metrics_from_predictions
+
+    generator = torch.Generator().manual_seed(2)
+    labels = [f"class {c}" for c in range(max(n_outputs, 2))]
+    target = torch.randint(0, len(labels), (80,), generator=generator)
+    outputs = torch.randn(80, n_outputs, generator=generator)
+    model = module(MLP, adam, n_num_features=1, n_outputs=n_outputs, class_labels=labels)
+    results, matrices = evaluated(model, outputs, target)
+
+    probabilities = model.link(outputs).numpy().astype(np.float64)
+    task = "binary" if n_outputs == 1 else "multiclass"
+    scored, scored_matrices = metrics_from_predictions(
+        task, target.numpy(), probabilities.reshape(80, -1).squeeze(1) if n_outputs == 1 else probabilities, 0.5, labels
+    )
+    assert set(scored) == set(results)
+    assert scored == pytest.approx(results, rel=1e-5)
+    assert scored_matrices.keys() == matrices.keys()
+    assert scored_matrices["test_confusion_matrix"] == matrices["test_confusion_matrix"]
+    for name in set(matrices) - {"test_confusion_matrix"}:
+        assert list(scored_matrices[name]) == labels
+        assert list(scored_matrices[name].values()) == pytest.approx(list(matrices[name].values()), rel=1e-6)

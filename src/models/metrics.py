@@ -1,0 +1,57 @@
+"""The metrics each task reports, in one place: the task modules, the LightGBM baseline and deep ensembles all score
+their predictions with these collections, so a metric means the same wherever it appears."""
+
+from __future__ import annotations
+
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryConfusionMatrix,
+    BinaryF1Score,
+    BinaryPrecision,
+    BinaryRecall,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+# metrics with more than one value: reported as matrices in metrics.json, never monitored
+NON_SCALAR = ("confusion_matrix", "precision_per_class", "recall_per_class")
+
+
+def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> MetricCollection:
+    """Every metric a run of `task` reports, unprefixed. Regression takes values; binary the probability of class
+    1 and a 0/1 target; multiclass (rows, classes) probabilities and class indices."""
+    if task == "regression":
+        metrics = {
+            "mse": MeanSquaredError(),
+            "rmse": MeanSquaredError(squared=False),
+            "mae": MeanAbsoluteError(),
+            "r2": R2Score(),
+        }
+    elif task == "binary":
+        t = threshold
+        metrics = {
+            "acc": BinaryAccuracy(threshold=t),
+            "precision": BinaryPrecision(threshold=t),
+            "recall": BinaryRecall(threshold=t),
+            "f1": BinaryF1Score(threshold=t),
+            "auroc": BinaryAUROC(),
+            "confusion_matrix": BinaryConfusionMatrix(threshold=t),
+        }
+    else:
+        n = n_classes
+        metrics = {
+            "acc": MulticlassAccuracy(n, average="micro"),
+            "f1_macro": MulticlassF1Score(n, average="macro"),
+            "f1_weighted": MulticlassF1Score(n, average="weighted"),
+            "auroc": MulticlassAUROC(n, average="macro"),  # one-vs-rest, averaged over the classes
+            "precision_per_class": MulticlassPrecision(n, average=None),
+            "recall_per_class": MulticlassRecall(n, average=None),
+            "confusion_matrix": MulticlassConfusionMatrix(n),
+        }
+    return MetricCollection(metrics, compute_groups=False)
