@@ -13,13 +13,17 @@ split, fitted and ready to train in <= 3 s; peak resident memory <= 1 GB above t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import logging
 import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -98,7 +102,16 @@ def ms_per_epoch(path: Path, rows: int, epochs: int = 4) -> float:
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             self.ends.append(time.perf_counter())
 
-    with tempfile.TemporaryDirectory() as out, initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    for name in ("lightning.pytorch", "lightning.fabric"):  # the bench prints its figures, not Lightning's notices
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with (
+        tempfile.TemporaryDirectory() as out,
+        initialize_config_dir(str(ROOT / "conf"), version_base="1.3"),
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore")
         cfg = compose(
             "train",
             overrides=[

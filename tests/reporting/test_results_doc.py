@@ -68,3 +68,33 @@ def test_seeds_of_one_experiment_end_in_their_mean_and_sd_and_the_readme_shows_t
     readme.write_text(f"# intro\n{README_START}\nold table\n{README_END}\nrest\n")
     assert update_readme(table, readme)
     assert readme.read_text() == "# intro\n" + README_START + "\n" + "\n".join(table) + "\n" + README_END + "\nrest\n"
+
+
+def test_rows_kept_from_an_earlier_page_keep_their_date(tmp_path, monkeypatch):
+    """`--only` reruns one experiment: the page says when each kept row was measured, not only today; a variant
+    (`in_readme: false`) is on the page but not in the README's table."""
+    import src.reporting.results_doc as results_doc
+
+    experiments = [
+        Experiment("cancer", "python -m src.train experiment=cancer", [0], ["test_acc"]),
+        Experiment("cancer_variant", "python -m src.train experiment=cancer seed=1", [0], ["test_acc"], in_readme=False),
+    ]
+    earlier = {"date": "2026-01-02 03:04 UTC", "cpu": "x", "cpu_count": 2, "platform": "p", "libraries": {}}
+    kept = Measured("cancer_variant", 0, "", {"test_acc": 0.5}, 1, 2, 1.0, 2.0)
+    out = tmp_path / "results.md"
+    out.with_suffix(".json").write_text(json.dumps({"environment": earlier, "overrides": [], "runs": [vars(kept)]}))
+    fresh = Measured("cancer", 0, "", {"test_acc": 0.9}, 1, 2, 1.0, 2.0, date="2026-02-03 04:05 UTC")
+    monkeypatch.setattr(results_doc, "read_experiments", lambda: experiments)
+    monkeypatch.setattr(results_doc, "run_experiment", lambda *args: fresh)
+    monkeypatch.setattr(results_doc, "DEFAULT_OUT", out)
+    readme_tables = []
+    monkeypatch.setattr(results_doc, "update_readme", lambda table: readme_tables.append(table) or True)
+    assert main(["--only", "cancer", "--out", str(out)]) == 0
+    page = out.read_text()
+    assert "Measured from 2026-01-02 03:04 UTC to 2026-02-03 04:05 UTC" in page
+    runs = {run["experiment"]: run for run in json.loads(out.with_suffix(".json").read_text())["runs"]}
+    assert runs["cancer_variant"]["date"] == "2026-01-02 03:04 UTC" and runs["cancer"]["date"] == "2026-02-03 04:05 UTC"
+    assert "| `cancer_variant` | 0 | acc 0.5000 |" in page
+    [readme_table] = readme_tables  # the README's table: the variant is on the page only
+    assert any(row.startswith("| `cancer` |") for row in readme_table)
+    assert not any("cancer_variant" in row for row in readme_table)
