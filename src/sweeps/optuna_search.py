@@ -18,6 +18,7 @@ and creating the study or its tables is retried (two processes may create them a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -54,6 +55,24 @@ def commit_alembic_stamp() -> None:
     rdb._VersionManager._set_alembic_revision = stamp
 
 
+@contextlib.contextmanager
+def creating_alone(lock_path: Path):
+    """An exclusive lock on `lock_path` while it is held (fcntl, so it ends with the process, even a killed one)."""
+    import fcntl
+
+    try:
+        handle = open(lock_path, "a")  # noqa: SIM115 - closed below
+    except OSError:  # a folder we cannot write a lock into: the retries below still apply
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
@@ -63,18 +82,22 @@ def open_storage(url: str | None):
     commit_alembic_stamp()
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up messages say nothing about the search
     engine_kwargs: dict[str, Any] = {}
+    creation_lock: Any = contextlib.nullcontext()
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url.removeprefix("sqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+        creation_lock = creating_alone(database.with_name(database.name + ".lock"))
     last: Exception | None = None
-    for attempt in range(5):  # two processes creating the tables at the same moment: one of them retries
-        try:
-            return RDBStorage(url, engine_kwargs=engine_kwargs)
-        except Exception as exc:  # noqa: BLE001 - reported below as one line
-            last = exc
-            if "already exists" not in str(exc) and "locked" not in str(exc):
-                break
-            time.sleep(0.5 * (attempt + 1))
+    with creation_lock:  # processes on one SQLite file create its tables one after another
+        for attempt in range(5):  # a shared server's database: two processes creating the tables at once, one retries
+            try:
+                return RDBStorage(url, engine_kwargs=engine_kwargs)
+            except Exception as exc:  # noqa: BLE001 - reported below as one line
+                last = exc
+                if not any(race in str(exc) for race in ("already exists", "locked", "UNIQUE constraint", "duplicate key")):
+                    break
+                time.sleep(0.5 * (attempt + 1))
     reason = str(last).strip().splitlines()[0] if last is not None and str(last).strip() else type(last).__name__
     raise UserError(f"hydra.sweeper.storage={url} cannot be opened: {reason}")
 

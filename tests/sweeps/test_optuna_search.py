@@ -107,6 +107,38 @@ def test_sqlite_storage_opens_again_with_its_trials(tmp_path):
     assert [t.value for t in again.trials] == [1.0]
 
 
+def open_and_create(url: str, start, results) -> None:
+    import optuna
+
+    from src.sweeps.optuna_search import open_storage
+
+    start.wait()
+    try:
+        optuna.create_study(study_name="s", storage=open_storage(url), load_if_exists=True)
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - the test shows what went wrong
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_sqlite_storage_at_once_all_get_it(tmp_path):
+    """Workers started together on a search's new SQLite file all create or find its tables; none fails on
+    another's schema stamp (`UNIQUE constraint failed: alembic_version`, seen once in test_two_processes_share_one_study;
+    eight workers at once hit it within a few tries without the lock)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path}/{attempt}/optuna.db"
+        start, results = context.Barrier(8), context.Queue()
+        workers = [context.Process(target=open_and_create, args=(url, start, results)) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert sorted(results.get(timeout=5) for _ in workers) == ["ok"] * 8
+
+
 class FakeLauncher:
     """Runs no job: each trial's value is its width, as a job's return value would be."""
 
