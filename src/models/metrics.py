@@ -55,3 +55,11 @@ def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> Me
             "confusion_matrix": MulticlassConfusionMatrix(n),
         }
     return MetricCollection(metrics, compute_groups=False)
+
+
+def plain_matrix(value, class_labels: list[str] | None = None):
+    """A metric with more than one value as plain data for metrics.json: a value per class by class name (when the
+    classes are named), a matrix as nested lists."""
+    if value.ndim == 1 and class_labels:
+        return dict(zip(class_labels, value.tolist()))
+    return value.tolist()

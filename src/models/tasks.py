@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torchmetrics import MetricCollection
 
 from src.errors import UserError
-from src.models.metrics import task_metrics
+from src.models.metrics import plain_matrix, task_metrics
 from src.models.nets.inputs import fit_piecewise_linear_bins
 from src.models.tabular_module import TabularModule
 
@@ -124,9 +124,7 @@ class MulticlassModule(TabularModule):
         return task_metrics("multiclass", n_classes=self.n_classes)
 
     def non_scalar(self, name: str, value: torch.Tensor):
-        if value.ndim == 1:  # a value per class, by class name
-            return dict(zip(self.class_labels, value.tolist()))
-        return value.tolist()
+        return plain_matrix(value, self.class_labels)  # a value per class by class name, or the confusion matrix
 
 
 TASK_MODULES: dict[str, type[TabularModule]] = {

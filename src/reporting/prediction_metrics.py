@@ -16,7 +16,7 @@ def metrics_from_predictions(
     import torch
     from torchmetrics.functional import mean_absolute_error, mean_squared_error, r2_score
 
-    from src.models.metrics import task_metrics
+    from src.models.metrics import plain_matrix, task_metrics
 
     p, y = torch.as_tensor(predicted, dtype=torch.float64), torch.as_tensor(actual, dtype=torch.float64)
     if task == "regression":
@@ -37,11 +37,9 @@ def metrics_from_predictions(
         metrics = task_metrics(task, n_classes=p.shape[1])
     metrics.update(p, target)
     scalars, matrices = {"test_loss": loss}, {}
-    for name, value in metrics.compute().items():
+    for name, value in metrics.compute().items():  # split as a network run's epoch_results splits them
         if value.numel() == 1:
             scalars[f"test_{name}"] = float(value)
-        elif value.ndim == 1 and class_labels:  # a value per class, by class name, as a network run writes it
-            matrices[f"test_{name}"] = dict(zip(class_labels, value.tolist()))
         else:
-            matrices[f"test_{name}"] = value.tolist()
+            matrices[f"test_{name}"] = plain_matrix(value, class_labels)
     return scalars, matrices

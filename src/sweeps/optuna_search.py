@@ -13,7 +13,8 @@ hydra-optuna-sweeper 1.3 asks for `n_trials` new trials at every start and keeps
 - a start that joins a study with trials reseeds the sampler, so it does not replay the first start's samples;
 - optimization_results.yaml has the best trial over all starts and every trial's number, state, value and params.
 SQLite and concurrent writers: each connection waits up to 60 s for the database lock instead of failing at once,
-and creating the study or its tables is retried (two processes may create them at the same moment).
+processes opening one new SQLite file create its tables one after another (a lock file beside it), and on a
+database server creating the study or its tables is retried (two processes may create them at the same moment).
 """
 
 from __future__ import annotations

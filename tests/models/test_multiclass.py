@@ -90,7 +90,7 @@ def test_predictions_alone_are_scored_with_a_network_runs_metrics(module, n_outp
     probabilities = model.link(outputs).numpy().astype(np.float64)
     task = "binary" if n_outputs == 1 else "multiclass"
     scored, scored_matrices = metrics_from_predictions(
-        task, target.numpy(), probabilities.reshape(80, -1).squeeze(1) if n_outputs == 1 else probabilities, 0.5, labels
+        task, target.numpy(), probabilities[:, 0] if n_outputs == 1 else probabilities, 0.5, labels
     )
     assert set(scored) == set(results)
     assert scored == pytest.approx(results, rel=1e-5)
