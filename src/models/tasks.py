@@ -177,7 +177,7 @@ def task_module(
 
         fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
         if fit is not None:
-            net.update(fit(training_rows[0][:, :n_num_features], net))
+            net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
     common = {
         "net": net,
         "optimizer": optimizer,

@@ -97,3 +97,24 @@ def test_a_tabm_run_reports_each_member_alone_beside_the_mean_prediction(make_co
     # the mean prediction is not one of its members, and the ensemble's loss is the loss of that mean
     assert result.test["test_loss"] not in members["test_loss"]
     assert result.test["test_loss"] <= max(members["test_loss"])
+
+
+def test_target_aware_bins_follow_the_target_and_need_it():
+    torch.manual_seed(0)
+    x = torch.rand(2000, 2)
+    y = (x[:, 0] > 0.7).float() * 3 + torch.randn(2000) * 0.01  # the target jumps at 0.7 of feature 0 only
+    config = net_config(tree={"min_samples_leaf": 64, "min_impurity_decrease": 1e-4})
+    bins = TabM.fit_to_training_rows(x, config, y)["bins"]
+    assert any(abs(edge - 0.7) < 0.01 for edge in bins[0])  # a split where the target changes
+    assert len(bins[0]) < len(TabM.fit_to_training_rows(x, net_config())["bins"][0])  # not every quantile
+    with pytest.raises(ValueError, match="needs the training targets"):
+        TabM.fit_to_training_rows(x, config)
+
+
+def test_dropout_is_the_cheap_one_inside_tabm():
+    from src.models.nets.cheap_dropout import CheapDropout
+
+    net = build(rows(64), dropout=0.2)
+    rates = [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert rates and all(p == 0.2 for p in rates)
+    assert all(type(m) is CheapDropout for m in net.modules() if isinstance(m, torch.nn.Dropout))

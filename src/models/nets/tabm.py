@@ -6,9 +6,11 @@ The forward pass returns every member's prediction, `(batch, k, n_outputs)`: the
 mean of the member losses and predicts with the mean prediction, as the authors do.
 
 Numeric features may first go through the authors' `rtdl_num_embeddings`: piecewise-linear embeddings whose
-bins are quantiles of the *training* rows (`fit_to_training_rows` computes them before the net is built, and
-they are kept in the net's config as plain lists, so a checkpoint rebuilds the same net).
+bins are quantiles of the *training* rows, or with `tree` a decision tree's splits on their targets
+(`fit_to_training_rows` computes them before the net is built, and they are kept in the net's config as plain
+lists, so a checkpoint rebuilds the same net).
 Categorical columns (integer codes, 0 = unknown) are one-hot encoded by TabM itself, as its authors recommend.
+Dropout is the package's, with a mask drawn more cheaply on a CPU (src/models/nets/cheap_dropout.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import rtdl_num_embeddings
 import tabm
 import torch
 from torch import nn
+
+from src.models.nets.cheap_dropout import with_cheap_dropout
+from src.models.nets.inputs import fit_piecewise_linear_bins
 
 ARCH_TYPES = ("tabm", "tabm-mini", "tabm-packed")
 EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
@@ -38,8 +43,10 @@ class TabM(nn.Module):
         embedding: str | None = "piecewise_linear",
         n_bins: int = 48,
         d_embedding: int = 16,
+        tree: dict | None = None,
         bins: list[list[float]] | None = None,
     ) -> None:
+        # `tree` only chooses how `bins` are fitted (fit_to_training_rows); the net is built from the bins
         super().__init__()
         if arch_type not in ARCH_TYPES:
             raise ValueError(f"model.net.arch_type must be one of {', '.join(ARCH_TYPES)}; got {arch_type!r}")
@@ -50,16 +57,19 @@ class TabM(nn.Module):
         num_embeddings = None
         if n_num_features and embedding is not None:
             num_embeddings = numeric_embeddings(embedding, n_num_features, d_embedding, bins)
-        self.tabm = tabm.TabM.make(
-            n_num_features=n_num_features,
-            cat_cardinalities=self.cat_cardinalities,
-            d_out=n_outputs,
-            num_embeddings=num_embeddings,
-            k=k,
-            arch_type=arch_type,
-            n_blocks=n_blocks,
-            d_block=d_block,
-            dropout=dropout,
+        # the same dropout with a cheaper mask on a CPU, where nn.Dropout's draws cost more than the products
+        self.tabm = with_cheap_dropout(
+            tabm.TabM.make(
+                n_num_features=n_num_features,
+                cat_cardinalities=self.cat_cardinalities,
+                d_out=n_outputs,
+                num_embeddings=num_embeddings,
+                k=k,
+                arch_type=arch_type,
+                n_blocks=n_blocks,
+                d_block=d_block,
+                dropout=dropout,
+            )
         )
 
     @property
@@ -73,19 +83,20 @@ class TabM(nn.Module):
         return self.tabm(x_num, x_cat)
 
     @staticmethod
-    def fit_to_training_rows(x_num_train: torch.Tensor, config: dict[str, Any]) -> dict[str, Any]:
+    def fit_to_training_rows(
+        x_num_train: torch.Tensor, config: dict[str, Any], y_train: torch.Tensor | None = None, task: str = "regression"
+    ) -> dict[str, Any]:
         """The constructor arguments that come from the training rows (plain data, for the net's saved config):
-        piecewise-linear bins at quantiles of each numeric feature. Call before building the net, on the
-        preprocessed numeric training columns; never on validation or test rows."""
+        piecewise-linear bins, at quantiles of each numeric feature or, with `tree`, at a decision tree's splits
+        on the target (target-aware bins). Call before building the net, on the preprocessed numeric training
+        columns (and targets); never on validation or test rows."""
         if config.get("embedding", "piecewise_linear") != "piecewise_linear" or x_num_train.shape[1] == 0:
             return {}
-        return {"bins": piecewise_linear_bins(x_num_train, int(config.get("n_bins", 48)))}
-
-
-def piecewise_linear_bins(x_num_train: torch.Tensor, n_bins: int) -> list[list[float]]:
-    """Quantile bin edges per feature (fewer where a feature has fewer distinct values), as plain lists."""
-    n_bins = max(1, min(n_bins, len(x_num_train) - 1))
-    return [edges.tolist() for edges in rtdl_num_embeddings.compute_bins(x_num_train.float(), n_bins=n_bins)]
+        tree = config.get("tree")
+        if tree is not None and y_train is None:
+            raise ValueError("model.net.tree (target-aware bins) needs the training targets: pass y_train")
+        settings = {"kind": "piecewise_linear", "n_bins": int(config.get("n_bins", 48)), "tree": tree}
+        return {"bins": fit_piecewise_linear_bins(settings, x_num_train, y_train, task)["bins"]}
 
 
 def numeric_embeddings(kind: str, n_features: int, d_embedding: int, bins: list[list[float]] | None) -> nn.Module:
