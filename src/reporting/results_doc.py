@@ -2,7 +2,7 @@
 docs/results.json from what was measured, with the date, the machine and the library versions.
 
     python -m src.reporting.results_doc                       # everything: docs/results.md, docs/results.json
-    python -m src.reporting.results_doc --only cancer         # one experiment (the others keep their rows)
+    python -m src.reporting.results_doc --only cancer housing # some experiments (the others keep their rows)
     python -m src.reporting.results_doc trainer.max_epochs=2 --out /tmp/results.md   # a quick check of the page
 
 Overrides given here are added to every run and printed on the page, so a shortened page is never mistaken for
@@ -77,8 +77,7 @@ def run_experiment(experiment: Experiment, seed: int, overrides: list[str], log_
     wall = time.perf_counter() - start
     found = sorted(log_dir.rglob("metrics.json"))
     if proc.returncode != 0 or not found:
-        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-        return Measured(experiment.name, seed, shown, wall_time_s=wall, error=lines[-1], date=date)
+        return Measured(experiment.name, seed, shown, wall_time_s=wall, error=error_line(proc.stderr, proc.returncode), date=date)
     metrics = json.loads(found[-1].read_text())
     config = found[-1].parent / "config.yaml"
     threads = (yaml.safe_load(config.read_text()) or {}).get("torch_threads") if config.is_file() else None
@@ -95,6 +94,14 @@ def run_experiment(experiment: Experiment, seed: int, overrides: list[str], log_
         run_dir=str(found[-1].parent.relative_to(ROOT) if found[-1].is_relative_to(ROOT) else found[-1].parent),
         date=date,
     )
+
+
+def error_line(stderr: str, returncode: int) -> str:
+    """The line of a failed command's stderr that says what went wrong, not Hydra's hints after it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if "HYDRA_FULL_ERROR" not in line and not line.startswith("See https://hydra.cc")]
+    flagged = [line for line in lines if line.startswith("error:") or "Error" in line.split(":")[0]]
+    return (flagged or lines or [f"exit status {returncode}"])[-1]
 
 
 def utc_now() -> str:
@@ -205,13 +212,29 @@ def update_readme(table: list[str], readme: Path = ROOT / "README.md") -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", action="append", help="run only this experiment (repeatable); the others keep their rows")
+    parser.add_argument(
+        "--only",
+        action="extend",
+        nargs="+",
+        help="run only these experiments (names from conf/results.yaml); the others keep their rows",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the page to write (and .json beside it)")
     parser.add_argument("--logs", type=Path, default=ROOT / "logs" / "results", help="where the runs' folders go")
     parser.add_argument("overrides", nargs="*", help="key=value added to every run (the page says so)")
     args = parser.parse_args(argv)
 
     experiments = read_experiments()
+    # `--only a b key=value`: the key=value items are overrides, not names
+    args.overrides += [item for item in args.only or () if "=" in item]
+    args.only = [item for item in args.only or () if "=" not in item] or None
+    not_overrides = [item for item in args.overrides if "=" not in item]
+    if not_overrides:
+        print(
+            f"error: {', '.join(not_overrides)}: not a key=value override; to run several experiments, "
+            "list them after --only (--only housing cancer)",
+            file=sys.stderr,
+        )
+        return 2
     unknown = set(args.only or ()) - {e.name for e in experiments}
     if unknown:
         print(

@@ -98,3 +98,36 @@ def test_rows_kept_from_an_earlier_page_keep_their_date(tmp_path, monkeypatch):
     [readme_table] = readme_tables  # the README's table: the variant is on the page only
     assert any(row.startswith("| `cancer` |") for row in readme_table)
     assert not any("cancer_variant" in row for row in readme_table)
+
+
+def test_several_names_after_only_run_those_and_a_stray_name_is_refused_before_any_run(tmp_path, monkeypatch, capsys):
+    import src.reporting.results_doc as results_doc
+
+    experiments = [Experiment(name, f"python -m src.train experiment={name}", [0], ["test_acc"]) for name in ("a", "b", "c")]
+    ran = []
+    monkeypatch.setattr(results_doc, "read_experiments", lambda: experiments)
+    monkeypatch.setattr(results_doc, "update_readme", lambda table: True)
+
+    def run(experiment, seed, overrides, logs):
+        ran.append((experiment.name, tuple(overrides)))
+        return Measured(experiment.name, seed, "", {"test_acc": 1.0}, 1, 1, 1.0, 1.0)
+
+    monkeypatch.setattr(results_doc, "run_experiment", run)
+    out = str(tmp_path / "results.md")
+    assert main(["--only", "a", "c", "trainer.max_epochs=2", "--out", out]) == 0
+    assert ran == [("a", ("trainer.max_epochs=2",)), ("c", ("trainer.max_epochs=2",))]
+    ran.clear()
+    assert main(["--only", "a", "--out", out, "b"]) == 2  # `b` after the options is not an override
+    assert ran == [] and "error: b: not a key=value override" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_reported_by_its_error_not_by_hydras_hint():
+    from src.reporting.results_doc import error_line
+
+    hydra = "Error parsing override 'k8'\nmissing EQUAL at '<EOF>'\nSee https://hydra.cc/docs/x\n\nSet the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n"
+    assert error_line(hydra, 1) == "Error parsing override 'k8'"
+    assert error_line("Traceback (most recent call last):\n  File x\nValueError: bad value\n", 1) == "ValueError: bad value"
+    assert error_line("columns: 8 numeric\nerror: data.batch_size must be positive; got 0\n", 1).startswith(
+        "error: data.batch_size"
+    )
+    assert error_line("", 137) == "exit status 137"
