@@ -19,19 +19,21 @@ import time
 import torch
 from torch import nn
 
-from src.models.nets.tabm import TabM, numeric_embeddings, piecewise_linear_bins
+from src.models.nets.cheap_dropout import CheapDropout
+from src.models.nets.tabm import TabM, numeric_embeddings
 
 TRAIN_ROWS, N_FEATURES, BATCH_SIZE = 12384, 8, 256  # the lesson's housing training split and batch size
 
 
 class EmbeddedMLP(nn.Module):
-    """One MLP with TabM's blocks (Linear, ReLU, Dropout) behind the same numeric embeddings: the k = 1 reference."""
+    """One MLP with TabM's blocks (Linear, ReLU, Dropout) behind the same numeric embeddings: the k = 1 reference
+    (with TabM's dropout, CheapDropout, so that the two differ only in the members)."""
 
     def __init__(self, bins: list[list[float]], d_block: int, n_blocks: int, d_embedding: int = 16, dropout: float = 0.1):
         super().__init__()
         layers, d_in = [], len(bins) * d_embedding
         for _ in range(n_blocks):
-            layers += [nn.Linear(d_in, d_block), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [nn.Linear(d_in, d_block), nn.ReLU(), CheapDropout(dropout)]
             d_in = d_block
         self.embeddings = numeric_embeddings("piecewise_linear", len(bins), d_embedding, bins)
         self.mlp = nn.Sequential(*layers, nn.Linear(d_block, 1))
@@ -59,7 +61,7 @@ def time_ensemble_epochs(
     The first epoch of each is a warm-up and not timed."""
     torch.manual_seed(seed)
     x, y = torch.randn(rows, N_FEATURES), torch.randn(rows, 1)
-    bins = piecewise_linear_bins(x, 48)
+    bins = TabM.fit_to_training_rows(x, {"n_bins": 48})["bins"]
     models = {
         "mlp": EmbeddedMLP(bins, d_block, n_blocks),
         f"tabm_k{k}": TabM(N_FEATURES, [], 1, k=k, d_block=d_block, n_blocks=n_blocks, bins=bins),
