@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 from torchmetrics import MetricCollection
 
 from src.errors import UserError
@@ -92,12 +93,13 @@ def check_monitors(callbacks, model: FastSteps) -> None:
 
 
 class FastSteps(L.LightningModule):
-    """Training, validation and test steps over groups of mini-batches. A subclass defines `loss(preds, y)`,
-    `make_metrics()` and sets `self.losses` (a MeanMetric per `{stage}_loss`), `self.val_metrics`,
-    `self.test_metrics` (prefixed MetricCollections) in its constructor."""
+    """Training, validation and test steps over groups of mini-batches. A subclass defines `loss(preds, y)` and
+    `make_metrics()`, and calls `set_metrics(...)` in its constructor."""
 
     step_settings = StepSettings()
     target_dtype = torch.float32  # what the task's metrics expect as targets
+    # set by a subclass through set_metrics, kept out of the module tree (see _apply)
+    METRIC_ATTRIBUTES = ("losses", "val_metrics", "test_metrics")
     non_scalar_metrics = NON_SCALAR  # reported as matrices, not monitorable
 
     def __init__(self) -> None:
@@ -109,6 +111,26 @@ class FastSteps(L.LightningModule):
         self.train_results: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
         self.val_results: dict[str, float] = {}
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
+
+    # --- metrics outside the module tree ----------------------------------------------------------------
+    # Each validation run, Lightning records the train/eval mode of every submodule (a dict keyed by name, filled
+    # through named_modules(), which hashes each module: a torchmetrics Metric hashes its whole state), switches
+    # them to eval and back, and zeroes their gradients. The metrics have neither a mode that matters nor weights,
+    # yet they were most of the modules walked: at the lesson's sizes that walk cost a noticeable part of an
+    # epoch. So they are plain attributes, and device and dtype moves (`.to`, `.cuda`, ... all go through
+    # `_apply`) reach them as they reach submodules. Their states were never in the state_dict (torchmetrics
+    # states are not persistent), so checkpoints hold the same keys.
+    def set_metrics(self, losses: nn.ModuleDict, val_metrics: MetricCollection, test_metrics: MetricCollection) -> None:
+        """What a subclass's constructor calls: `losses` (a MeanMetric per `{stage}_loss`) and the prefixed
+        metric collections of validation and test, kept as plain attributes."""
+        self.__dict__.update(losses=losses, val_metrics=val_metrics, test_metrics=test_metrics)
+
+    def _apply(self, fn, recurse: bool = True):
+        super()._apply(fn, recurse)
+        for name in self.METRIC_ATTRIBUTES:
+            if name in self.__dict__:
+                self.__dict__[name]._apply(fn)
+        return self
 
     # --- what can be monitored ---------------------------------------------------------------------------
     def monitorable_metrics(self) -> list[str]:
@@ -183,25 +205,26 @@ class FastSteps(L.LightningModule):
         return self.trainer.sanity_checking or self.current_epoch % self.step_settings.val_metrics_every_n_epochs == 0
 
     def metrics_to_update(self, stage: str) -> dict:
+        full = stage == "test" or self.full_metrics_epoch()
+        if not full and not self.monitored:  # most epochs: the loss is all anyone reads
+            return {}
         collection = self.stage_metrics(stage)
-        if stage == "test" or self.full_metrics_epoch():
+        if full:
             return dict(collection.items(keep_base=False, copy_state=False))
         return {name: metric for name, metric in collection.items(keep_base=False, copy_state=False) if name in self.monitored}
 
-    def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> torch.Tensor:
+    def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> None:
         """Loss per batch into the stage's mean, predictions of the whole group into the metrics in use."""
         outputs = [self(x) for x, _ in batches]
         losses = torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)])
         self.losses[f"{stage}_loss"].update(losses)
         if stage == "test" and outputs[0].ndim == 3:  # an ensemble: keep its members' outputs to score each alone
             self.member_outputs.append((torch.cat(outputs), torch.cat([y for _, y in batches])))
-        preds = self.to_predictions(torch.cat(outputs))
         metrics = self.metrics_to_update(stage)
         if metrics:
-            inputs = self.metric_inputs(preds, torch.cat([y for _, y in batches]))
+            inputs = self.metric_inputs(self.to_predictions(torch.cat(outputs)), torch.cat([y for _, y in batches]))
             for metric in metrics.values():
                 metric.update(*inputs)
-        return preds
 
     def stage_metrics(self, stage: str) -> MetricCollection:
         return self.val_metrics if stage == "val" else self.test_metrics
@@ -230,8 +253,9 @@ class FastSteps(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         results = self.epoch_results("val")
         if not self.trainer.sanity_checking:
-            self.val_results = results
-            self.show_callbacks(results)
+            self.val_results = results  # for the loggers
+            # for the callbacks: what they watch, fresh every epoch (the full set comes every n epochs only)
+            self.show_callbacks({k: v for k, v in results.items() if k == "val_loss" or k in self.monitored})
 
     def show_callbacks(self, results: dict[str, float]) -> None:
         """What `self.log(name, value, logger=False)` does for an epoch's scalars already reduced over all

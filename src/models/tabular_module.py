@@ -45,9 +45,11 @@ class TabularModule(FastSteps):
         # Each update takes the vector of batch losses: the mean over all updates is the lesson's epoch loss.
         # (Not update(mean, weight=n): torchmetrics 1.9 drops the weights under nan_strategy="disable",
         # and "disable" is what lets a NaN loss reach EarlyStopping(check_finite) instead of raising here.)
-        self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")})
-        self.val_metrics = self.make_metrics().clone(prefix="val_")
-        self.test_metrics = self.make_metrics().clone(prefix="test_")
+        self.set_metrics(
+            losses=nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")}),
+            val_metrics=self.make_metrics().clone(prefix="val_"),
+            test_metrics=self.make_metrics().clone(prefix="test_"),
+        )
 
     # --- what a task defines -------------------------------------------------------------------------
     def make_metrics(self) -> MetricCollection:
