@@ -54,3 +54,21 @@ def test_replacing_dropout_keeps_rates_and_weights():
     assert rates == [0.15, 0.3] and all(type(m) is CheapDropout for m in net.modules() if isinstance(m, nn.Dropout))
     for key, value in net.state_dict().items():
         assert torch.equal(value, state[key])
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        {"_target_": "src.models.nets.mlp.MLP", "hidden": [8, 8], "dropout": 0.2},
+        {"_target_": "src.models.nets.resnet.ResNet", "n_blocks": 1, "d_block": 8, "dropout1": 0.2, "dropout2": 0.1},
+        {"_target_": "src.models.nets.ft_transformer.FTTransformer", "n_blocks": 1, "d_block": 8, "attention_n_heads": 2},
+    ],
+    ids=lambda net: net["_target_"].rsplit(".", 1)[-1],
+)
+def test_every_shipped_net_drops_out_with_cheap_dropout(net):
+    from src.models.nets.build import build_net
+
+    model = build_net(net, n_num_features=3, cat_cardinalities=[3], n_outputs=1)
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts and all(type(m) is CheapDropout for m in dropouts)
+    assert model.train()(torch.hstack([torch.randn(16, 3), torch.ones(16, 1)])).shape == (16, 1)

@@ -6,6 +6,8 @@ TabM's (batch, k, width) activations those draws cost more than the matrix produ
 per four elements from the same generator (so seeds and resumed runs replay it) and drops an element when its 16
 bits fall below round(p * 65536): a Bernoulli(p) mask with p rounded to 1/65536, each element independent, kept
 elements scaled by 1 / (1 - p) as `nn.Dropout` scales them. Off the CPU, and in eval mode, it is `nn.Dropout`.
+Every net of the project uses it: the MLP builds it, and the nets from `tabm` and `rtdl_revisiting_models` have
+their `nn.Dropout` modules swapped for it (`with_cheap_dropout`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from src.errors import UserError
+from src.models.nets.cheap_dropout import with_cheap_dropout
 from src.models.nets.inputs import CATEGORICAL, InputEncoder, split_inputs
 
 
@@ -36,18 +37,20 @@ class FTTransformer(nn.Module):
         self.onehot = InputEncoder(n_num_features, cat_cardinalities, "onehot") if categorical == "onehot" else None
         n_cont = self.onehot.out_features if self.onehot is not None else n_num_features
         self.cat_cardinalities = [] if self.onehot is not None else list(cat_cardinalities)
-        self.model = rtdl_revisiting_models.FTTransformer(
-            n_cont_features=n_cont,
-            cat_cardinalities=self.cat_cardinalities,
-            d_out=n_outputs,
-            n_blocks=n_blocks,
-            d_block=d_block,
-            attention_n_heads=attention_n_heads,
-            attention_dropout=attention_dropout,
-            ffn_d_hidden=None,
-            ffn_d_hidden_multiplier=ffn_d_hidden_multiplier,
-            ffn_dropout=ffn_dropout,
-            residual_dropout=residual_dropout,
+        self.model = with_cheap_dropout(
+            rtdl_revisiting_models.FTTransformer(
+                n_cont_features=n_cont,
+                cat_cardinalities=self.cat_cardinalities,
+                d_out=n_outputs,
+                n_blocks=n_blocks,
+                d_block=d_block,
+                attention_n_heads=attention_n_heads,
+                attention_dropout=attention_dropout,
+                ffn_d_hidden=None,
+                ffn_d_hidden_multiplier=ffn_d_hidden_multiplier,
+                ffn_dropout=ffn_dropout,
+                residual_dropout=residual_dropout,
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

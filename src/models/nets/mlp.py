@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from src.models.nets.cheap_dropout import CheapDropout
 from src.models.nets.inputs import InputEncoder
 
 NORMS = ("none", "batch", "layer")
@@ -26,7 +27,7 @@ def relu_stack(n_inputs: int, hidden: list[int], n_outputs: int = 1, norm: str =
             layers.append(nn.LayerNorm(h))
         layers.append(nn.ReLU())
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(CheapDropout(dropout))
         width = h
     layers.append(nn.Linear(width, n_outputs))
     return layers

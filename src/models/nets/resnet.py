@@ -10,6 +10,7 @@ import rtdl_revisiting_models
 import torch
 from torch import nn
 
+from src.models.nets.cheap_dropout import with_cheap_dropout
 from src.models.nets.inputs import InputEncoder
 
 
@@ -30,14 +31,16 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         self.inputs = InputEncoder(n_num_features, cat_cardinalities, categorical, cat_embedding_dim, embedding)
-        self.backbone = rtdl_revisiting_models.ResNet(
-            d_in=self.inputs.out_features,
-            d_out=n_outputs,
-            n_blocks=n_blocks,
-            d_block=d_block,
-            d_hidden_multiplier=d_hidden_multiplier,
-            dropout1=dropout1,
-            dropout2=dropout2,
+        self.backbone = with_cheap_dropout(
+            rtdl_revisiting_models.ResNet(
+                d_in=self.inputs.out_features,
+                d_out=n_outputs,
+                n_blocks=n_blocks,
+                d_block=d_block,
+                d_hidden_multiplier=d_hidden_multiplier,
+                dropout1=dropout1,
+                dropout2=dropout2,
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
