@@ -1,8 +1,9 @@
 """Column kinds, decided once on the training rows: numeric, categorical, date or ignored (plus the dropped).
 
 Inference: numbers are numeric; text, booleans and columns listed in `data.categorical` are categorical; ISO
-dates are dates; text with nearly one distinct value per row is an identifier and ignored. `data.categorical`,
-`data.numeric` and `data.drop` override any choice.
+dates are dates; text with nearly one distinct value per row, and whole numbers that rise (or fall) with every
+row of the file, are identifiers and ignored. `data.categorical`, `data.numeric` and `data.drop` override any
+choice.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from src.data.readers import is_missing_spelling, missing_text_mask
 from src.errors import UserError
 
 KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
@@ -19,6 +21,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a few bad cells, named as errors
 IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
 IDENTIFIER_MIN_VALUES = 10
+ROW_NUMBER_MIN_VALUES = 20  # whole numbers rising with the file's rows, at least this many: a row number or an ID
 
 
 def check_overrides(categorical: list[str], numeric: list[str], drop: list[str]) -> None:
@@ -40,6 +43,7 @@ def infer_column_kinds(
 ) -> dict[str, str]:
     """{column: kind} for every feature column, in table order, from the training rows only."""
     kinds = {}
+    train_rows = np.sort(train_rows)  # file order: a row number rises with it
     for column in features:
         if column in drop:
             kinds[column] = "dropped"
@@ -56,11 +60,11 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
     if pd.api.types.is_bool_dtype(values):
         return "categorical"
     if pd.api.types.is_numeric_dtype(values):
-        return "numeric"
+        return "ignored" if is_row_number(values) else "numeric"
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
     text = values.dropna().astype(str).str.strip()
-    text = text[text != ""]
+    text = text[~missing_text_mask(text)]
     if len(text) == 0:
         raise UserError(
             f"column {column!r} of {name} has no values in the training rows (all {len(values)} missing); "
@@ -76,6 +80,14 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
     return "categorical"
 
 
+def is_row_number(values: pd.Series) -> bool:
+    """Whole numbers, none missing, strictly rising or falling in file order: a row number or an ID, not a quantity."""
+    if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES:
+        return False
+    steps = np.diff(values.to_numpy(dtype=np.int64))
+    return bool(np.all(steps > 0) or np.all(steps < 0))
+
+
 def category_key(value) -> str | None:
     """The text a category is known by: numbers in one spelling (4, 4.0 and "4" are one category), text stripped."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -87,7 +99,7 @@ def category_key(value) -> str | None:
             return None
         return number_text(float(value))
     text = str(value).strip()
-    if text == "":
+    if is_missing_spelling(text):
         return None
     try:
         number = float(text)
@@ -115,7 +127,7 @@ def sorted_labels(keys) -> list[str]:
         return keys
 
 
-def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], identifiers: dict[str, tuple[int, int]]) -> str:
+def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], identifiers: dict[str, list]) -> str:
     """The one line a run prints about its columns, e.g.
     columns: 4 numeric, 2 categorical (island: 3 values, sex: 2), 1 ignored (Name: 301 distinct values in 392 rows, ...)"""
     by_kind = {kind: [c for c, k in kinds.items() if k == kind] for kind in KINDS}
@@ -128,10 +140,16 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
         parts.append(f"{len(by_kind['date'])} date ({', '.join(by_kind['date'])}: year, month, day of year and day of week)")
     if by_kind["ignored"]:
         shown = [
-            f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; data.categorical=[{c}] keeps it"
+            f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
+            f"data.{identifiers[c][2] if len(identifiers[c]) > 2 else 'categorical'}={override_list(c)} keeps it"
             for c in by_kind["ignored"]
         ]
         parts.append(f"{len(by_kind['ignored'])} ignored ({'; '.join(shown)})")
     if by_kind["dropped"]:
         parts.append(f"{len(by_kind['dropped'])} dropped by data.drop ({', '.join(by_kind['dropped'])})")
     return "columns: " + ", ".join(parts)
+
+
+def override_list(column: str) -> str:
+    """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -"""
+    return f"[{column}]" if re.fullmatch(r"[\w.\-]+", column) else f"['{column}']"

@@ -18,10 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.data.readers import is_parquet
+from src.data.readers import (
+    column_names,
+    csv_convert_options,
+    csv_delimiter,
+    csv_encoding,
+    csv_read_options,
+    is_parquet,
+    missing_text_mask,
+)
 from src.errors import UserError
 
-NAN_SPELLINGS = ("nan", "-nan", "+nan")
 CHUNK_ROWS = 100_000
 
 
@@ -70,16 +77,18 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    delimiter, encoding = csv_delimiter(path), csv_encoding(path)
+    parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
-        raw_names = pacsv.open_csv(path).schema.names
+        raw_names = pacsv.open_csv(path, read_options=csv_read_options(encoding), parse_options=parse).schema.names
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
         raw_names = None  # a malformed file: the text reader below names the problem
     if raw_names is not None:
-        names = [n.strip() for n in raw_names]
+        names = column_names(raw_names)
         check_columns(path, names, list(kinds), allowed)
-        raw = {n.strip(): n for n in raw_names}
+        raw = dict(zip(names, raw_names))
         types = {raw[c]: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
@@ -87,11 +96,12 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
         try:
             reader = pacsv.open_csv(
                 path,
-                read_options=pacsv.ReadOptions(block_size=block),
-                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types), strings_can_be_null=True),
+                read_options=csv_read_options(encoding, block_size=block),
+                parse_options=parse,
+                convert_options=csv_convert_options(column_types=types, include_columns=list(types)),
             )
             for batch in reader:
-                frame = batch.to_pandas().rename(columns=lambda n: n.strip())
+                frame = batch.to_pandas().rename(columns={r: n for n, r in raw.items()})
                 if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
                     break  # an empty cell or a NaN: the text reader tells which
                 yield frame[list(kinds)]
@@ -102,17 +112,26 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
             pass  # a value that is not a number, or a malformed row: the text reader names it, from `done` on
     else:
         done = 0
-    yield from text_chunks(path, kinds, allowed, chunk_rows, skip=done)
+    yield from text_chunks(path, delimiter, encoding, kinds, allowed, chunk_rows, skip=done)
 
 
-def text_chunks(path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int, skip: int) -> Iterator[pd.DataFrame]:
+def text_chunks(
+    path: Path, delimiter: str, encoding: str, kinds: dict[str, str], allowed: set[str], chunk_rows: int, skip: int
+) -> Iterator[pd.DataFrame]:
     """Every cell as text (pandas), from row `skip` on: slower, but it sees the exact cell that is wrong."""
     try:
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
-        names = [str(c).strip() for c in header.iloc[0]]
+        header = pd.read_csv(path, sep=delimiter, encoding=encoding, header=None, nrows=1, dtype=str, keep_default_na=False)
+        names = column_names(header.iloc[0].fillna(""))
         check_columns(path, names, list(kinds), allowed)
         reader = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1)
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            chunksize=chunk_rows,
+            skiprows=range(1, skip + 1),
         )
         for frame in reader:
             frame.columns = names
@@ -151,7 +170,7 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
         empty = (text == "").to_numpy()
         if missing == "refuse" and empty.any():
             raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty) + row_offset}")
-        not_numbers = np.isnan(values) & ~empty & ~text.str.lower().isin(NAN_SPELLINGS).to_numpy()
+        not_numbers = np.isnan(values) & ~missing_text_mask(text).to_numpy()  # "NA", "?", ... are missing, not wrong
         if not_numbers.any():
             row = first_row(not_numbers)
             raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row - 1]!r} in row {row + row_offset}")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.columns import factorized_keys, sorted_labels
+from src.data.readers import missing_text_mask
 from src.data.transforms import apply_feature_transform, fit_feature_transform
 from src.errors import UserError
 
@@ -58,7 +59,7 @@ def checked_numbers(
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
         numbers = pd.to_numeric(text, errors="coerce")
-        bad = (numbers.isna() & (text != "") & ~text.str.lower().isin(("nan", "-nan", "+nan"))).to_numpy()
+        bad = (numbers.isna() & ~missing_text_mask(text)).to_numpy()
         bad_rows = rows[bad[rows]]
         if bad_rows.size:
             row = int(bad_rows.min())
@@ -177,9 +178,11 @@ def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
     return sorted_labels(seen)
 
 
-def identifier_counts(values: pd.Series) -> list[int]:
+def identifier_counts(values: pd.Series) -> list:
+    """[distinct values, rows, the data.<kind> list that would keep the column] for the printed columns line."""
     present = values.dropna()
-    return [int(present.nunique()), len(present)]
+    keep_as = "numeric" if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) else "categorical"
+    return [int(present.nunique()), len(present), keep_as]
 
 
 def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,13 @@ import pandas as pd
 from src.errors import UserError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+DELIMITERS = (",", ";", "\t", "|")  # tried in this order; a CSV's is the one that splits its first lines alike
+# a cell spelled like one of these is missing: pyarrow's default null spellings and the UCI repository's "?"
+MISSING_SPELLINGS = frozenset(
+    ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA", "NULL", "NaN")
+    + ("n/a", "nan", "null", "?")
+)
+NAN_SPELLINGS = ("nan", "-nan", "+nan")  # in any case
 # bytes of memory per cell while a table is loaded: the typed read (8), the float32 inputs (4), the training
 # split's float64 copy that fits the scaler (8) and slack for the text of categorical columns
 BYTES_PER_CELL = 24
@@ -33,7 +40,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
         raise UserError(f"data.path: no such file: {path}")
     check_fits_in_memory(file)
     table = read_parquet_table(file) if is_parquet(file) else read_csv_table(file)
-    names = [str(c).strip() for c in table.column_names]
+    names = column_names(table.column_names)
     duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
         raise UserError(f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}")
@@ -42,31 +49,101 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
 
 
-def read_csv_table(file: Path):
-    import pyarrow as pa
+def is_missing_spelling(text: str) -> bool:
+    """`text` (stripped) is how the table writes a missing value."""
+    return text in MISSING_SPELLINGS or text.lower() in NAN_SPELLINGS
+
+
+def missing_text_mask(text: pd.Series) -> pd.Series:
+    """The cells of stripped `text` that spell a missing value."""
+    return text.isin(MISSING_SPELLINGS) | text.str.lower().isin(NAN_SPELLINGS)
+
+
+def csv_delimiter(file: Path) -> str:
+    """The delimiter that splits the header and the next lines into the same number (> 1) of fields."""
+    import csv
+    import io
+
+    with open(file, newline="", encoding="utf-8", errors="replace") as handle:
+        lines = [line for line in (handle.readline() for _ in range(20)) if line.strip()]
+    fields = {}
+    for delimiter in DELIMITERS:
+        widths = [len(row) for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)]
+        if widths and min(widths) == max(widths) > 1:
+            return delimiter
+        fields[delimiter] = widths[0] if widths else 0
+    # no delimiter splits every line alike (a short or long row among them): the one that splits the header most
+    best = max(DELIMITERS, key=lambda d: fields[d])  # the first of equals
+    return best if fields[best] > 1 else ","
+
+
+def csv_encoding(file: Path) -> str:
+    """UTF-8 (a byte-order mark allowed) when the first megabyte decodes as UTF-8, else Latin-1 (e.g. a spreadsheet's
+    export on Windows), which reads any byte."""
+    import codecs
+
+    with open(file, "rb") as handle:
+        sample = handle.read(1 << 20)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a character cut at the end is fine
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf8"
+
+
+def csv_read_options(encoding: str, **options):
     import pyarrow.csv as pacsv
 
+    return pacsv.ReadOptions(encoding=encoding, **options)
+
+
+def csv_convert_options(**options):
+    import pyarrow.csv as pacsv
+
+    return pacsv.ConvertOptions(strings_can_be_null=True, null_values=sorted(MISSING_SPELLINGS), **options)
+
+
+def column_names(raw_names: list) -> list[str]:
+    """Names stripped; a column without one (a DataFrame's index written by pandas) is "Unnamed: <position>", as in pandas."""
+    names = [str(name).strip() for name in raw_names]
+    return [name or f"Unnamed: {i}" for i, name in enumerate(names)]
+
+
+def read_csv_table(file: Path):
+    import pyarrow as pa
+
+    delimiter, encoding = csv_delimiter(file), csv_encoding(file)
     try:
-        table = pacsv.read_csv(
-            file,
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-        )
+        table = typed_csv(file, delimiter, encoding)
+        if encoding != "latin-1" and any(pa.types.is_binary(t) for t in table.schema.types):  # not UTF-8 after all
+            encoding = "latin-1"
+            table = typed_csv(file, delimiter, encoding)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None
-        raise UserError(f"{file} is not a readable CSV: {csv_problem(file, exc)}") from None
+        raise UserError(f"{file} is not a readable CSV: {csv_problem(file, delimiter, encoding, exc)}") from None
     if table.num_columns and all(is_number(c) for c in table.column_names):
         names = [c.strip() for c in table.column_names]
         raise UserError(f"{file} has no header: its first row is numbers ({listed(names, 5)}); add a row with the column names")
     return table
 
 
-def csv_problem(file: Path, exc: Exception) -> str:
+def typed_csv(file: Path, delimiter: str, encoding: str):
+    import pyarrow.csv as pacsv
+
+    return pacsv.read_csv(
+        file,
+        read_options=csv_read_options(encoding),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+        convert_options=csv_convert_options(),
+    )
+
+
+def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> str:
     """pandas names the line of a malformed row, which pyarrow does not: its message when it has one.
     Read in chunks, so a bad row deep in a large file costs time, not memory."""
     try:
-        for _ in pd.read_csv(file, dtype=str, chunksize=100_000):
+        for _ in pd.read_csv(file, sep=delimiter, encoding=encoding, dtype=str, chunksize=100_000):
             pass
     except (pd.errors.ParserError, UnicodeDecodeError) as pandas_exc:
         return str(pandas_exc).strip().splitlines()[0]
@@ -112,7 +189,7 @@ def estimated_shape(file: Path) -> tuple[int, int]:
     lines = sample.splitlines()
     if len(lines) < 2:
         return len(lines), 1
-    columns = lines[0].count(b",") + 1
+    columns = lines[0].count(csv_delimiter(file).encode()) + 1
     body = lines[1:-1] if len(sample) == 1 << 20 and len(lines) > 2 else lines[1:]  # the last line may be cut
     bytes_per_row = max(sum(len(line) + 1 for line in body) / max(len(body), 1), 1.0)
     return int((file.stat().st_size - len(lines[0]) - 1) / bytes_per_row), columns

@@ -223,3 +223,82 @@ def test_a_file_larger_than_memory_fails_early_naming_the_need(tmp_path, monkeyp
         UserError, match=r"too large for this machine's memory: loading it needs about .* GB \(~\d+ rows x 8 columns\)"
     ):
         datamodule(tmp_path / "t.csv").setup("fit")
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_semicolon_tab_and_pipe_files_read_like_the_comma_file(tmp_path, delimiter):
+    frame = table()
+    frame["code"] = frame["code"] + "," + frame["code"]  # a comma inside a field: it must not split a row
+    from_comma = setup(frame, tmp_path)
+    (tmp_path / "other").mkdir()
+    frame.to_csv(tmp_path / "other" / "t.csv", index=False, sep=delimiter)
+    other = datamodule(tmp_path / "other" / "t.csv")
+    other.setup("fit")
+    assert other.preprocessing["columns"] == from_comma.preprocessing["columns"]
+    for s in from_comma.splits:
+        assert torch.equal(from_comma.splits[s][0], other.splits[s][0])
+        assert torch.equal(from_comma.splits[s][1], other.splits[s][1])
+
+
+def test_question_marks_are_missing_cells_in_numbers_categories_and_the_target(tmp_path):
+    frame = table().astype({"weight": object, "size": object})
+    frame.loc[frame["size"].isna(), "size"] = "?"  # the UCI repository's spelling of a missing value
+    frame.loc[3::11, "colour"] = "?"
+    frame.loc[[5, 6], "kind"] = "?"
+    with pytest.warns(UserWarning, match=r"2 row\(s\) without a target are left out"):
+        dm = setup(frame, tmp_path)
+    assert dm.preprocessing["columns"]["size"] == "numeric" and dm.preprocessing["missing_indicators"] == ["size"]
+    assert dm.preprocessing["vocabularies"]["colour"] == ["blue", "green", "red"]  # "?" is the missing category
+    assert dm.class_labels == ["heavy", "light"]
+    x = torch.cat([dm.splits[s][0] for s in dm.splits])
+    assert int(x[:, dm.n_num_features - 1].sum()) == int(frame.drop(index=[5, 6])["size"].eq("?").sum())
+
+
+def test_whole_numbers_rising_with_the_rows_are_an_identifier(tmp_path, capsys):
+    frame = table()
+    frame.insert(0, "PassengerId", np.arange(1, 201))
+    frame["shuffled"] = np.random.default_rng(0).permutation(200)  # distinct whole numbers in no order: a quantity
+    frame.to_csv(tmp_path / "t.csv")  # pandas writes its index as a first column without a name
+    dm = datamodule(tmp_path / "t.csv")
+    dm.setup("fit")
+    kinds = dm.preprocessing["columns"]
+    assert (kinds["Unnamed: 0"], kinds["PassengerId"], kinds["shuffled"]) == ("ignored", "ignored", "numeric")
+    out = capsys.readouterr().out
+    assert "PassengerId: 120 distinct values in 120 rows, looks like an identifier; data.numeric=[PassengerId] keeps it" in out
+    assert "data.numeric=['Unnamed: 0'] keeps it" in out
+    kept = datamodule(tmp_path / "t.csv", numeric=["PassengerId"])
+    kept.setup("fit")
+    assert kept.preprocessing["columns"]["PassengerId"] == "numeric"
+
+
+def test_predict_reads_a_semicolon_file_with_question_marks(tmp_path):
+    from src.data.prediction_input import prediction_chunks
+
+    dm = setup(table(), tmp_path)
+    new = table(rows=5).drop(columns=["kind"]).astype({"weight": object})
+    new.loc[1, "weight"] = "?"
+    new.loc[2, "colour"] = "?"
+    new.to_csv(tmp_path / "new.csv", index=False, sep=";")
+    ((frame, done),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    x = dm.transform_frame(frame, "new.csv", done)
+    assert x.shape == (5, dm.n_features) and bool(torch.isfinite(torch.as_tensor(x)).all())
+    assert np.isnan(frame["weight"].iloc[1]) and x[2, dm.n_num_features] == 1  # imputed; the missing category
+
+
+def test_a_latin_1_file_reads_like_its_utf_8_twin_in_training_and_predict(tmp_path):
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table()
+    frame["colour"] = frame["colour"].replace({"red": "rouge foncé", "green": "vert gazon"})
+    from_utf8 = setup(frame, tmp_path)
+    (tmp_path / "latin").mkdir()
+    frame.to_csv(tmp_path / "latin" / "t.csv", index=False, encoding="latin-1")
+    from_latin = datamodule(tmp_path / "latin" / "t.csv")
+    from_latin.setup("fit")
+    assert from_latin.preprocessing["vocabularies"]["colour"] == ["blue", "rouge foncé", "vert gazon"]
+    for s in from_utf8.splits:
+        assert torch.equal(from_utf8.splits[s][0], from_latin.splits[s][0])
+    new = frame.drop(columns=["kind"]).head(5)
+    new.to_csv(tmp_path / "new.csv", index=False, encoding="latin-1")
+    ((rows, done),) = prediction_chunks(tmp_path / "new.csv", from_latin.state_dict())
+    assert rows["colour"].tolist() == new["colour"].tolist()
