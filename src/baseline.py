@@ -47,14 +47,35 @@ class Fitted:
 
 
 def raw_splits(datamodule) -> dict[str, Split]:
-    """The rows the network run uses, before any preprocessing: the source's own table at the DataModule's split
-    positions, with its encoded targets. Text columns go to LightGBM as pandas categories, NaN cells as they are."""
-    table = datamodule.load_table()
-    frame = table.frame[datamodule.feature_names]
-    frame = frame.apply(lambda c: c if c.dtype.kind in "biuf" else c.astype("category"))
+    """The rows the network run uses, before scaling: the source's own table at the DataModule's split positions,
+    with its encoded targets, and the columns the network reads, as the network reads them. Numbers stay numbers
+    (NaN where missing), categorical columns become pandas categories over the training vocabulary (a value never
+    seen in training is missing, as it is unknown to the network), and dates their calendar features."""
+    import pandas as pd
+
+    from src.data.columns import factorized_keys
+    from src.data.preprocessing import DATE_FEATURES, date_features, prepare_columns
+
+    table, state = datamodule.load_table(), datamodule.preprocessing
+    kinds = {c: state["columns"][c] for c in datamodule.feature_names}
+    frame = table.frame[list(kinds)].copy()
+    rows = np.sort(np.concatenate(list(datamodule.split_positions.values())))
+    prepare_columns(frame, kinds, rows, datamodule.missing, table.name)  # text numbers and ISO dates typed, as in setup
+    columns = {}
+    for column, kind in kinds.items():
+        if kind == "numeric":
+            columns[column] = frame[column]
+        elif kind == "date":
+            features = date_features(frame[column])
+            columns.update({f"{column}.{name}": features[:, i] for i, name in enumerate(DATE_FEATURES)})
+        else:
+            codes, keys = factorized_keys(frame[column])
+            per_row = np.array(keys + [None], dtype=object)[codes]
+            columns[column] = pd.Categorical(per_row, categories=state["vocabularies"][column])
+    x = pd.DataFrame(columns, index=frame.index)
     return {
-        stage: Split(frame.iloc[rows], datamodule.splits[stage][1].reshape(-1).numpy())
-        for stage, rows in datamodule.split_positions.items()
+        stage: Split(x.iloc[positions], datamodule.splits[stage][1].reshape(-1).numpy())
+        for stage, positions in datamodule.split_positions.items()
     }
 
 

@@ -97,3 +97,22 @@ def test_bad_baseline_settings_are_one_line_errors(tmp_path):
 
     with pytest.raises(UserError, match=r"baseline.trials must be an integer >= 0; got -1"):
         baseline(baseline_config(tmp_path, "baseline.trials=-1"))
+
+
+def test_a_real_table_reaches_lightgbm_as_the_network_reads_it(tmp_path):
+    from src.data.preprocessing import DATE_FEATURES
+    from tests.support.tables import table
+
+    frame = table()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    overrides = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=kind", "data.categorical=[cylinders]"]
+    result = baseline(baseline_config(tmp_path, *overrides, "baseline.max_rounds=50"))
+
+    datamodule = build_datamodule(baseline_config(tmp_path, *overrides))
+    datamodule.setup("fit")
+    x = raw_splits(datamodule)["train"].x
+    # the identifier 'code' is left out, the date is its calendar features, listed categories are categories
+    assert list(x.columns) == ["size", "weight", "colour", "indoor", "cylinders"] + [f"day.{f}" for f in DATE_FEATURES]
+    assert list(x["cylinders"].cat.categories) == ["4", "6", "8"] and list(x["indoor"].cat.categories) == ["False", "True"]
+    assert int(x["colour"].isna().sum()) == int(frame.loc[x.index, "colour"].isna().sum())
+    assert result.test["test_acc"] > 0.9  # the kind is the weight above 50
