@@ -136,3 +136,22 @@ def test_every_shipped_experiment_and_search_composes_and_passes_validation(make
 
     overrides = [choice] + (["data.path=table.csv", "data.target=y"] if choice == "experiment=csv" else [])
     validate_config(make_config(*overrides))
+
+
+NETS = sorted(p.stem for p in (CONF / "model" / "net").glob("*.yaml"))
+# experiments that pick a network by its widths only: any other shipped network replaces it whole
+GENERAL_EXPERIMENTS = ["experiment=cancer", "experiment=csv", "experiment=housing", "experiment=penguins"]
+
+
+@pytest.mark.parametrize("experiment", GENERAL_EXPERIMENTS)
+@pytest.mark.parametrize("net", NETS)
+def test_a_general_experiment_takes_any_shipped_network(make_config, experiment, net):
+    from omegaconf import OmegaConf
+
+    from src.models.nets.build import check_net_settings, net_class
+
+    overrides = [experiment, f"model/net={net}"] + (
+        ["data.path=table.csv", "data.target=y"] if experiment == "experiment=csv" else []
+    )
+    node = OmegaConf.to_container(make_config(*overrides).model.net)
+    check_net_settings(net_class(node["_target_"]), {k: v for k, v in node.items() if not k.startswith("_")})
