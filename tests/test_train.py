@@ -67,7 +67,7 @@ def cfg_dir(cfg):
     [
         ("no_such_key=1", "no_such_key"),
         ("experiment=nope", "experiment/nope"),
-        ("data.batch_size=0", "data.batch_size must be an integer >= 1; got 0"),
+        ("data.batch_size=0", "data.batch_size must be an integer >= 1 or auto; got 0"),
         ("data.val_fraction=1.2", "data.val_fraction must be in (0, 1); got 1.2"),
     ],
 )

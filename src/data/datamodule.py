@@ -15,7 +15,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
+from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
 from src.data.columns import check_overrides, describe_columns, infer_column_kinds
 from src.data.folds import (
     fold_rows,
@@ -56,7 +56,7 @@ class TabularDataModule(L.LightningDataModule):
     def __init__(
         self,
         source: Mapping | Callable[[], Table] | None = None,
-        batch_size: int = 32,
+        batch_size: int | str = 32,  # or "auto": chosen from the training rows (src/data/batches.py)
         target: str | None = None,
         task: str | None = None,
         features: list[str] | None = None,
@@ -164,6 +164,9 @@ class TabularDataModule(L.LightningDataModule):
             positions = {"train": train, "val": val_folds[fold], "test": test}
         parts = {stage: rows[p] for stage, p in positions.items()}
         self.split_positions = parts  # file rows (0-based) of each split, e.g. for out-of-fold predictions
+        if self.batch_size == "auto":
+            self.batch_size = auto_batch_size(len(parts["train"]))
+            print_once(f"batch size: {self.batch_size} (data.batch_size=auto for {len(parts['train']):,} training rows)")
         fitting = self.preprocessing is None  # a checkpoint's preprocessing, when restored, is used as it is
         kinds = (
             infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)

@@ -50,7 +50,10 @@ def validate_data_settings(data: DictConfig) -> None:
         f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}",
     )
     _check(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
-    _check(_is_int(data.batch_size) and data.batch_size >= 1, f"data.batch_size must be an integer >= 1; got {data.batch_size!r}")
+    _check(
+        data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1),
+        f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}",
+    )
     for key in ("test_fraction", "val_fraction"):
         value = data[key]
         _check(_is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from src.data.batches import BatchGroups, ordered_batches, shuffled_batches
@@ -59,3 +60,26 @@ def test_groups_run_each_batch_once():
         items = list(groups)
         assert len(items) == len(groups)
         assert sorted(seen([b for g in items for b in g])) == list(range(341))
+
+
+@pytest.mark.parametrize(
+    "train_rows, expected", [(1, 32), (341, 32), (12_384, 128), (60_000, 512), (75_000, 1024), (600_000, 1024)]
+)
+def test_auto_batch_size_gives_about_100_steps_an_epoch_within_32_to_1024(train_rows, expected):
+    from src.data.batches import auto_batch_size
+
+    assert auto_batch_size(train_rows) == expected
+
+
+def test_data_batch_size_auto_is_chosen_from_the_training_rows_printed_and_kept(tmp_path, capsys):
+    from src.data.datamodule import TabularDataModule
+    from tests.support.tables import table
+
+    table(rows=1000).to_csv(tmp_path / "t.csv", index=False)
+    source = {"_target_": "src.data.sources.read_file", "path": str(tmp_path / "t.csv")}
+    dm = TabularDataModule(source=source, target="kind", batch_size="auto")
+    dm.setup("fit")
+    assert dm.batch_size == 32 and len(dm.split_positions["train"]) == 600
+    assert "batch size: 32 (data.batch_size=auto for 600 training rows)" in capsys.readouterr().out
+    assert dm.state_dict()["batch_size"] == 32  # a checkpoint holds the number, not "auto"
+    assert [len(x) for x, _ in dm.epoch_train_batches(0)] == [32] * 18 + [24]
