@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PY) -m src.train $(ARGS)
 
+# the quick tests on up to 4 workers (one torch thread each); test-all runs in one process, since its DDP, signal
+# and timing tests share the machine's cores by design
 test: $(STAMP)
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n auto --maxprocesses=4 $(ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "" $(ARGS)
