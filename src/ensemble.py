@@ -45,11 +45,11 @@ def best_checkpoints(runs: list[str]) -> list[Path]:
     return found
 
 
-def member_predictions(saved, data_home: str | None, download: bool):
+def member_predictions(saved, data_home: str | None, download: bool | None, data_path: str | None):
     """The member's test predictions and metrics, on the test split its own checkpoint describes."""
     from src.models.inference import predict_in_batches
 
-    datamodule = saved.build_datamodule(data_home=data_home, download=download)
+    datamodule = saved.build_datamodule(data_home=data_home, download=download, path=data_path)
     datamodule.setup("test")
     x_test, y_test = datamodule.splits["test"]
     predicted = predict_in_batches(saved.model, x_test, datamodule.batch_size).numpy().astype(np.float64)
@@ -78,7 +78,7 @@ def ensemble(cfg: DictConfig) -> dict:
                 f"{checkpoint} was trained on other data or another split than {first.path} ({', '.join(differing)} differ); "
                 "an ensemble averages predictions of the same test rows"
             )
-        predicted, y, datamodule = member_predictions(saved, cfg.data_home, cfg.download)
+        predicted, y, datamodule = member_predictions(saved, cfg.data_home, cfg.download, cfg.data_path)
         actual = y if actual is None else actual
         threshold = float(getattr(saved.model, "threshold", 0.5) or 0.5)
         test, _ = metrics_from_predictions(saved.task, actual, predicted, threshold)

@@ -9,7 +9,7 @@ from matplotlib.image import imread
 
 from src.errors import UserError
 from src.eval import evaluate
-from tests.conftest import run_module
+from tests.conftest import compose_config, run_module
 from tests.support.commands import compose_eval
 
 
@@ -39,6 +39,29 @@ def test_eval_of_best_checkpoint_reproduces_the_cancer_report(cancer_run, tmp_pa
 def test_eval_of_best_checkpoint_reproduces_the_housing_report(housing_run, tmp_path):
     run_dir, result = housing_run
     assert check_eval_reproduces_training(run_dir, result, tmp_path) == ["predicted_vs_actual.png", "residuals.png"]
+
+
+def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "t.csv", index=False)
+    run_dir = tmp_path / "run"
+    settings = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=kind", "trainer.max_epochs=3"]
+    result = train(compose_config(*settings, output_dir=run_dir))
+    (tmp_path / "t.csv").rename(tmp_path / "moved.csv")
+    ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
+    with pytest.raises(UserError, match=r"no longer at .*t\.csv; give its place with data_path=FILE"):
+        evaluate(compose_eval(ckpt, output_dir=tmp_path / "eval1"))
+    metrics = evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'moved.csv'}", output_dir=tmp_path / "eval2"))
+    assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
+
+
+def test_eval_data_home_reaches_the_built_in_source(housing_run, tmp_path):
+    run_dir, _ = housing_run
+    ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
+    with pytest.raises(UserError, match=f"not in scikit-learn's cache at {tmp_path} and downloads are off"):
+        evaluate(compose_eval(ckpt, f"data_home={tmp_path}", "download=false", output_dir=tmp_path / "eval"))
 
 
 def test_eval_needs_a_checkpoint(tmp_path):

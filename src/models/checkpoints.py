@@ -42,14 +42,34 @@ class SavedRun:
     def class_labels(self) -> list[str]:
         return list(self.data_state.get("class_labels") or [])
 
-    def build_datamodule(self, **settings: Any):
+    def build_datamodule(self, **source_settings: Any):
         """The DataModule as it was trained: every state entry that is a constructor argument, then the state
-        itself (the fitted scaler). `settings` (e.g. data_home) are passed where the class accepts them."""
+        itself (the fitted preprocessing). `source_settings` that are given (not None) replace the saved data
+        source's own, where its function takes them: data_home and download for the built-in data, path for a file."""
+        state = dict(self.data_state)
+        given = {k: v for k, v in source_settings.items() if v is not None}
+        if isinstance(state.get("source"), dict) and given:
+            takes = source_arguments(state["source"])
+            state["source"] = {**state["source"], **{k: v for k, v in given.items() if k in takes}}
+            if "path" in takes and "path" in given:
+                state["path"] = given["path"]
         accepted = inspect.signature(self.datamodule_class.__init__).parameters
-        kwargs = {k: v for k, v in {**self.data_state, **settings}.items() if k in accepted}
-        datamodule = self.datamodule_class(**kwargs)
-        datamodule.load_state_dict(self.data_state)
+        datamodule = self.datamodule_class(**{k: v for k, v in state.items() if k in accepted})
+        datamodule.load_state_dict(state)
         return datamodule
+
+
+def source_arguments(source: dict) -> set[str]:
+    """The arguments of a saved source's function (none if it names no function of this project)."""
+    from hydra.utils import get_method
+
+    target = source.get("_target_")
+    if not isinstance(target, str) or not target.startswith("src."):
+        return set()
+    try:
+        return set(inspect.signature(get_method(target)).parameters)
+    except (ImportError, AttributeError, ValueError):
+        return set()
 
 
 def load_saved_run(path: str | Path) -> SavedRun:
