@@ -47,9 +47,11 @@ def best_checkpoints(runs: list[str]) -> list[Path]:
 
 def member_predictions(saved, data_home: str | None, download: bool | None, data_path: str | None):
     """The member's test predictions and metrics, on the test split its own checkpoint describes."""
+    from src.models.checkpoints import check_table_file
     from src.models.inference import predict_in_batches
 
     datamodule = saved.build_datamodule(data_home=data_home, download=download, path=data_path)
+    check_table_file(datamodule, data_path)
     datamodule.setup("test")
     x_test, y_test = datamodule.splits["test"]
     predicted = predict_in_batches(saved.model, x_test, datamodule.batch_size).numpy().astype(np.float64)

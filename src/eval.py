@@ -27,7 +27,7 @@ def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Rebuild, test, write metrics.json, test_predictions.csv and figures/ into the output dir; returns the metrics."""
-    from src.models.checkpoints import load_saved_run
+    from src.models.checkpoints import check_table_file, load_saved_run
     from src.reporting.report import write_test_report
     from src.reporting.results import print_report, write_json
 
@@ -35,7 +35,7 @@ def evaluate(cfg: DictConfig) -> dict:
         raise UserError("ckpt_path is required, e.g. python -m src.eval ckpt_path=logs/cancer/runs/<run>/checkpoints/best.ckpt")
     saved = load_saved_run(str(cfg.ckpt_path))
     datamodule = saved.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
-    check_table_file(datamodule.source, cfg.data_path)
+    check_table_file(datamodule, cfg.data_path)
     datamodule.setup("test")
     if datamodule.feature_names != saved.feature_names:
         raise UserError(f"the data {saved.data_state.get('name')!r} no longer has the features {saved.path} was trained on")
@@ -58,13 +58,6 @@ def evaluate(cfg: DictConfig) -> dict:
     title = f"{saved.data_state.get('name')} {saved.path.name} test metrics — {out_dir}"
     print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title)
     return metrics
-
-
-def check_table_file(source, data_path) -> None:
-    """A run on a file (data=csv) needs that file: if it has moved, say how to point at its new place."""
-    path = source.get("path") if isinstance(source, dict) else None
-    if isinstance(path, str) and data_path is None and not Path(path).exists():
-        raise UserError(f"the table this checkpoint was trained on is no longer at {path}; give its place with data_path=FILE")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")

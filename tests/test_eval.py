@@ -57,11 +57,13 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
 
 
-def test_eval_data_home_reaches_the_built_in_source(housing_run, tmp_path):
+def test_eval_data_home_reaches_the_built_in_source_and_data_path_is_refused_there(housing_run, tmp_path):
     run_dir, _ = housing_run
     ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
     with pytest.raises(UserError, match=f"not in scikit-learn's cache at {tmp_path} and downloads are off"):
         evaluate(compose_eval(ckpt, f"data_home={tmp_path}", "download=false", output_dir=tmp_path / "eval"))
+    with pytest.raises(UserError, match="data_path is for a run on a file .*trained on 'california_housing'"):
+        evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'x.csv'}", output_dir=tmp_path / "eval2"))
 
 
 def test_eval_needs_a_checkpoint(tmp_path):

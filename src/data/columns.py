@@ -1,9 +1,9 @@
 """Column kinds, decided once on the training rows: numeric, categorical, date or ignored (plus the dropped).
 
 Inference: numbers are numeric; text, booleans and columns listed in `data.categorical` are categorical; ISO
-dates are dates; text with nearly one distinct value per row, and whole numbers that rise (or fall) with every
-row of the file, are identifiers and ignored. `data.categorical`, `data.numeric` and `data.drop` override any
-choice.
+dates are dates; text with nearly one distinct value per row, whole numbers stepping evenly down the file (1, 2,
+3, ...) and distinct whole numbers under a blank header (pandas' index) are identifiers and ignored.
+`data.categorical`, `data.numeric` and `data.drop` override any choice.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a few bad cells, named as errors
 IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
 IDENTIFIER_MIN_VALUES = 10
-ROW_NUMBER_MIN_VALUES = 20  # whole numbers rising with the file's rows, at least this many: a row number or an ID
+ROW_NUMBER_MIN_VALUES = 20  # rows at least, for whole numbers stepping evenly down the file to be a row number
 
 
 def check_overrides(categorical: list[str], numeric: list[str], drop: list[str]) -> None:
@@ -43,7 +43,6 @@ def infer_column_kinds(
 ) -> dict[str, str]:
     """{column: kind} for every feature column, in table order, from the training rows only."""
     kinds = {}
-    train_rows = np.sort(train_rows)  # file order: a row number rises with it
     for column in features:
         if column in drop:
             kinds[column] = "dropped"
@@ -51,6 +50,8 @@ def infer_column_kinds(
             kinds[column] = "categorical"
         elif column in numeric:
             kinds[column] = "numeric"
+        elif is_row_number(frame[column], column):  # the file's layout, not a statistic: every row is looked at
+            kinds[column] = "ignored"
         else:
             kinds[column] = infer_kind(frame[column].iloc[train_rows], column, name)
     return kinds
@@ -60,7 +61,7 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
     if pd.api.types.is_bool_dtype(values):
         return "categorical"
     if pd.api.types.is_numeric_dtype(values):
-        return "ignored" if is_row_number(values) else "numeric"
+        return "numeric"
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
     text = values.dropna().astype(str).str.strip()
@@ -80,12 +81,16 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
     return "categorical"
 
 
-def is_row_number(values: pd.Series) -> bool:
-    """Whole numbers, none missing, strictly rising or falling in file order: a row number or an ID, not a quantity."""
-    if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES:
+def is_row_number(values: pd.Series, column: str) -> bool:
+    """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or
+    distinct whole numbers under a blank header (the index pandas writes, in any order)."""
+    if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
-    steps = np.diff(values.to_numpy(dtype=np.int64))
-    return bool(np.all(steps > 0) or np.all(steps < 0))
+    numbers = values.to_numpy(dtype=np.int64)
+    if column.startswith("Unnamed: "):
+        return len(np.unique(numbers)) == len(numbers)
+    steps = np.diff(numbers)
+    return bool(steps[0] != 0 and np.all(steps == steps[0]))
 
 
 def category_key(value) -> str | None:

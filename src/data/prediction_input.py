@@ -86,22 +86,21 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
             raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
         raw_names = None  # a malformed file: the text reader below names the problem
     if raw_names is not None:
-        names = column_names(raw_names)
+        names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
         check_columns(path, names, list(kinds), allowed)
-        raw = dict(zip(names, raw_names))
-        types = {raw[c]: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
+        types = {c: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
         done = 0
         try:
             reader = pacsv.open_csv(
                 path,
-                read_options=csv_read_options(encoding, block_size=block),
+                read_options=csv_read_options(encoding, block_size=block, column_names=names, skip_rows=1),
                 parse_options=parse,
                 convert_options=csv_convert_options(column_types=types, include_columns=list(types)),
             )
             for batch in reader:
-                frame = batch.to_pandas().rename(columns={r: n for n, r in raw.items()})
+                frame = batch.to_pandas()
                 if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
                     break  # an empty cell or a NaN: the text reader tells which
                 yield frame[list(kinds)]
@@ -154,9 +153,12 @@ def parquet_chunks(path: Path, kinds: dict[str, str], allowed: set[str], chunk_r
         file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise UserError(f"{path} is not a readable Parquet file: {str(exc).strip().splitlines()[0]}") from None
-    check_columns(path, list(file.schema_arrow.names), list(kinds), allowed)
-    for batch in file.iter_batches(batch_size=chunk_rows, columns=list(kinds)):
-        yield batch.to_pandas(date_as_object=False)
+    raw_names = list(file.schema_arrow.names)
+    names = column_names(raw_names)  # as training names them
+    check_columns(path, names, list(kinds), allowed)
+    raw = dict(zip(names, raw_names))
+    for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in kinds]):
+        yield batch.to_pandas(date_as_object=False).set_axis(list(kinds), axis=1)
 
 
 def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missing: str) -> np.ndarray:

@@ -59,16 +59,26 @@ def missing_text_mask(text: pd.Series) -> pd.Series:
     return text.isin(MISSING_SPELLINGS) | text.str.lower().isin(NAN_SPELLINGS)
 
 
+def decompressed(file: Path):
+    """The file's bytes as pyarrow's reader sees them: a .csv.gz, .bz2, .zst or .lz4 file decompressed on the fly."""
+    import pyarrow as pa
+
+    return pa.input_stream(str(file), compression="detect")
+
+
 def csv_delimiter(file: Path) -> str:
     """The delimiter that splits the header and the next lines into the same number (> 1) of fields."""
     import csv
-    import io
 
-    with open(file, newline="", encoding="utf-8", errors="replace") as handle:
-        lines = [line for line in (handle.readline() for _ in range(20)) if line.strip()]
+    with decompressed(file) as stream:
+        sample = stream.read(1 << 20)
+    lines = [line for line in sample.decode("utf-8", errors="replace").splitlines(keepends=True)[:20] if line.strip()]
     fields = {}
     for delimiter in DELIMITERS:
-        widths = [len(row) for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)]
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:  # e.g. a cell longer than the csv module takes: the header decides
+            widths = [lines[0].count(delimiter) + 1, 0] if lines else []
         if widths and min(widths) == max(widths) > 1:
             return delimiter
         fields[delimiter] = widths[0] if widths else 0
@@ -78,17 +88,24 @@ def csv_delimiter(file: Path) -> str:
 
 
 def csv_encoding(file: Path) -> str:
-    """UTF-8 (a byte-order mark allowed) when the first megabyte decodes as UTF-8, else Latin-1 (e.g. a spreadsheet's
-    export on Windows), which reads any byte."""
+    """UTF-8 when the whole file decodes as UTF-8 (a byte-order mark allowed); else Windows' cp1252 (a spreadsheet's
+    export), else Latin-1, which reads any byte. The whole file, so training and predict always agree."""
     import codecs
 
-    with open(file, "rb") as handle:
-        sample = handle.read(1 << 20)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a character cut at the end is fine
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "utf8"
+    import numpy as np
+
+    for encoding in ("utf-8", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with decompressed(file) as stream:
+                while chunk := stream.read(1 << 24):
+                    if decoder.getstate()[0] or np.frombuffer(chunk, np.uint8).max() >= 0x80:  # ASCII needs no decoding
+                        decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return "utf8" if encoding == "utf-8" else encoding
+    return "latin-1"
 
 
 def csv_read_options(encoding: str, **options):
@@ -115,9 +132,6 @@ def read_csv_table(file: Path):
     delimiter, encoding = csv_delimiter(file), csv_encoding(file)
     try:
         table = typed_csv(file, delimiter, encoding)
-        if encoding != "latin-1" and any(pa.types.is_binary(t) for t in table.schema.types):  # not UTF-8 after all
-            encoding = "latin-1"
-            table = typed_csv(file, delimiter, encoding)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None

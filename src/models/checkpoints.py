@@ -48,15 +48,25 @@ class SavedRun:
         source's own, where its function takes them: data_home and download for the built-in data, path for a file."""
         state = dict(self.data_state)
         given = {k: v for k, v in source_settings.items() if v is not None}
-        if isinstance(state.get("source"), dict) and given:
-            takes = source_arguments(state["source"])
-            state["source"] = {**state["source"], **{k: v for k, v in given.items() if k in takes}}
-            if "path" in takes and "path" in given:
+        source = state.get("source")
+        takes = source_arguments(source) if isinstance(source, dict) else set()
+        if "path" in given and "path" not in takes:
+            raise UserError(f"data_path is for a run on a file (data=csv); {self.path} was trained on {state.get('name')!r}")
+        if given and takes:
+            state["source"] = {**source, **{k: v for k, v in given.items() if k in takes}}
+            if "path" in given:
                 state["path"] = given["path"]
         accepted = inspect.signature(self.datamodule_class.__init__).parameters
         datamodule = self.datamodule_class(**{k: v for k, v in state.items() if k in accepted})
         datamodule.load_state_dict(state)
         return datamodule
+
+
+def check_table_file(datamodule, data_path: str | None) -> None:
+    """A run on a file (data=csv) is re-evaluated on that file: if it has moved, say how to point at its new place."""
+    path = datamodule.source.get("path") if isinstance(datamodule.source, dict) else None
+    if isinstance(path, str) and data_path is None and not Path(path).exists():
+        raise UserError(f"the table this checkpoint was trained on is no longer at {path}; give its place with data_path=FILE")
 
 
 def source_arguments(source: dict) -> set[str]:

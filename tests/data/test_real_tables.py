@@ -254,18 +254,25 @@ def test_question_marks_are_missing_cells_in_numbers_categories_and_the_target(t
     assert int(x[:, dm.n_num_features - 1].sum()) == int(frame.drop(index=[5, 6])["size"].eq("?").sum())
 
 
-def test_whole_numbers_rising_with_the_rows_are_an_identifier(tmp_path, capsys):
+def test_whole_numbers_stepping_down_the_file_and_a_nameless_index_are_identifiers(tmp_path, capsys):
+    rng = np.random.default_rng(0)
     frame = table()
     frame.insert(0, "PassengerId", np.arange(1, 201))
-    frame["shuffled"] = np.random.default_rng(0).permutation(200)  # distinct whole numbers in no order: a quantity
-    frame.to_csv(tmp_path / "t.csv")  # pandas writes its index as a first column without a name
+    frame["shuffled"] = rng.permutation(200)  # distinct whole numbers in no order: a quantity
+    frame["sorted"] = np.cumsum(rng.integers(1, 50, 200))  # rising, but unevenly: a quantity (a time, a count)
+    frame.sample(frac=1, random_state=0).to_csv(tmp_path / "shuffled.csv")  # pandas' index, shuffled, under no name
+    frame.to_csv(tmp_path / "t.csv")
     dm = datamodule(tmp_path / "t.csv")
     dm.setup("fit")
     kinds = dm.preprocessing["columns"]
-    assert (kinds["Unnamed: 0"], kinds["PassengerId"], kinds["shuffled"]) == ("ignored", "ignored", "numeric")
+    assert (kinds["Unnamed: 0"], kinds["PassengerId"]) == ("ignored", "ignored")
+    assert (kinds["shuffled"], kinds["sorted"]) == ("numeric", "numeric")
     out = capsys.readouterr().out
     assert "PassengerId: 120 distinct values in 120 rows, looks like an identifier; data.numeric=[PassengerId] keeps it" in out
     assert "data.numeric=['Unnamed: 0'] keeps it" in out
+    shuffled = datamodule(tmp_path / "shuffled.csv")
+    shuffled.setup("fit")
+    assert shuffled.preprocessing["columns"]["Unnamed: 0"] == "ignored"
     kept = datamodule(tmp_path / "t.csv", numeric=["PassengerId"])
     kept.setup("fit")
     assert kept.preprocessing["columns"]["PassengerId"] == "numeric"
@@ -302,3 +309,52 @@ def test_a_latin_1_file_reads_like_its_utf_8_twin_in_training_and_predict(tmp_pa
     new.to_csv(tmp_path / "new.csv", index=False, encoding="latin-1")
     ((rows, done),) = prediction_chunks(tmp_path / "new.csv", from_latin.state_dict())
     assert rows["colour"].tolist() == new["colour"].tolist()
+
+
+def test_old_mac_line_endings_a_long_cell_and_a_gzipped_semicolon_file_read_like_the_plain_csv(tmp_path):
+    import gzip
+
+    frame = table()
+    frame.loc[0, "code"] = "x" * 200_000  # longer than the csv module's field limit, in the rows read to find the delimiter
+    reference = setup(frame, tmp_path)
+    (tmp_path / "other").mkdir()
+    text = frame.to_csv(index=False)
+    variants = {
+        "mac.csv": text.replace("\n", "\r").encode(),
+        "semi.csv.gz": gzip.compress(frame.to_csv(index=False, sep=";").encode()),
+    }
+    for name, content in variants.items():
+        (tmp_path / "other" / name).write_bytes(content)
+        dm = datamodule(tmp_path / "other" / name)
+        dm.setup("fit")
+        for s in reference.splits:
+            assert torch.equal(reference.splits[s][0], dm.splits[s][0]), name
+
+
+def test_one_windows_character_deep_in_a_file_reads_the_same_in_training_and_predict(tmp_path):
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table(rows=20_000)  # over a megabyte of CSV
+    frame["colour"] = frame["colour"].replace({"red": "rouge foncé"})
+    frame.loc[19_990, "colour"] = "vert – pomme"  # an en dash: byte 0x96 in cp1252, not UTF-8
+    frame.to_csv(tmp_path / "t.csv", index=False, encoding="cp1252")
+    dm = datamodule(tmp_path / "t.csv")
+    dm.setup("fit")
+    assert "rouge foncé" in dm.preprocessing["vocabularies"]["colour"]
+    ((rows, _),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict(), chunk_rows=100_000)
+    assert rows["colour"].iloc[19_990] == "vert – pomme" and rows["colour"].iloc[0] == frame["colour"].iloc[0]
+
+
+def test_predict_reads_each_of_two_nameless_columns_under_its_own_name(tmp_path):
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table()[["size", "weight", "colour", "kind"]]
+    frame.to_csv(tmp_path / "t.csv", index=False, header=["", "", "colour", "kind"])  # Unnamed: 0 and Unnamed: 1
+    dm = datamodule(tmp_path / "t.csv")
+    dm.setup("fit")
+    assert dm.preprocessing["columns"]["Unnamed: 0"] == dm.preprocessing["columns"]["Unnamed: 1"] == "numeric"
+    new = frame.drop(columns=["kind"]).head(5)
+    new.to_csv(tmp_path / "new.csv", index=False, header=["", "", "colour"])
+    ((rows, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    np.testing.assert_array_equal(rows["Unnamed: 0"].to_numpy(), new["size"].to_numpy())
+    np.testing.assert_array_equal(rows["Unnamed: 1"].to_numpy(), new["weight"].to_numpy())
