@@ -53,8 +53,7 @@ def raw_splits(datamodule) -> dict[str, Split]:
     seen in training is missing, as it is unknown to the network), and dates their calendar features."""
     import pandas as pd
 
-    from src.data.columns import factorized_keys
-    from src.data.preprocessing import DATE_FEATURES, date_features, prepare_columns
+    from src.data.preprocessing import DATE_FEATURES, category_codes, date_features, prepare_columns
 
     table, state = datamodule.load_table(), datamodule.preprocessing
     kinds = {c: state["columns"][c] for c in datamodule.feature_names}
@@ -68,10 +67,10 @@ def raw_splits(datamodule) -> dict[str, Split]:
         elif kind == "date":
             features = date_features(frame[column])
             columns.update({f"{column}.{name}": features[:, i] for i, name in enumerate(DATE_FEATURES)})
-        else:
-            codes, keys = factorized_keys(frame[column])
-            per_row = np.array(keys + [None], dtype=object)[codes]
-            columns[column] = pd.Categorical(per_row, categories=state["vocabularies"][column])
+        else:  # the network's codes (0 unknown, 1 missing, 2.. the vocabulary), with unknown read as missing
+            vocabulary = state["vocabularies"][column]
+            codes, _ = category_codes(frame[column], vocabulary)
+            columns[column] = pd.Categorical.from_codes(np.where(codes >= 2, codes - 2, -1), categories=vocabulary)
     x = pd.DataFrame(columns, index=frame.index)
     return {
         stage: Split(x.iloc[positions], datamodule.splits[stage][1].reshape(-1).numpy())
