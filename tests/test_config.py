@@ -4,6 +4,7 @@ import inspect
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 
 from src.config import OPTIMIZERS
 from src.errors import UserError
@@ -136,6 +137,39 @@ def test_every_shipped_experiment_and_search_composes_and_passes_validation(make
 
     overrides = [choice] + (["data.path=table.csv", "data.target=y"] if choice == "experiment=csv" else [])
     validate_config(make_config(*overrides))
+
+
+def search_space_points(choice: str) -> list[str]:
+    """Every choice and both ends of every interval in a search's hydra.sweeper.params, as overrides."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        params = compose("train", overrides=[choice], return_hydra_config=True).hydra.sweeper.params
+    points = []
+    for key, space in params.items():
+        sweep = OverridesParser.create().parse_overrides([f"{key}={space}"])[0].value()
+        values = sweep.list if isinstance(sweep, ChoiceSweep) else [sweep.start, sweep.end]
+        assert isinstance(sweep, (ChoiceSweep, IntervalSweep)) and values, f"{key}: {space}"
+        points += [f"{key}={value}" for value in values]
+    return points
+
+
+@pytest.mark.parametrize("search", [c for c in SHIPPED if c.startswith("hparams_search=")])
+def test_every_point_of_a_shipped_search_space_is_a_valid_run(make_config, search):
+    """A misspelt key or a value the net refuses would otherwise fail each trial, minutes into a search."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_config
+    from src.models.nets.build import check_net_settings, net_class
+
+    for point in search_space_points(search):
+        cfg = make_config(search, point)
+        key, value = point.split("=", 1)
+        assert str(OmegaConf.select(cfg, key)) == value, point  # the key exists and the trial's value reaches it
+        validate_config(cfg)
+        node = OmegaConf.to_container(cfg.model.net, resolve=True)
+        check_net_settings(net_class(node["_target_"]), {k: v for k, v in node.items() if not k.startswith("_")})
 
 
 NETS = sorted(p.stem for p in (CONF / "model" / "net").glob("*.yaml"))
