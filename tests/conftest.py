@@ -19,13 +19,15 @@ needs_housing = pytest.mark.skipif(
 )
 
 
-def compose_config(*overrides: str, output_dir: Path | None = None, config_name: str = "train"):
-    """The project's real config with overrides; quiet, and writing into output_dir."""
+def compose_config(
+    *overrides: str, output_dir: Path | None = None, config_name: str = "train", return_hydra_config: bool = False
+):
+    """The project's real config with overrides; quiet, and writing into output_dir (with `hydra`, if asked)."""
     base = ["trainer.enable_progress_bar=false"]
     if output_dir is not None:
         base.append(f"paths.output_dir={output_dir}")
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose(config_name, overrides=[*base, *overrides])
+        return compose(config_name, overrides=[*base, *overrides], return_hydra_config=return_hydra_config)
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ import inspect
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from src.config import OPTIMIZERS
 from src.errors import UserError
 from src.train import train
-from tests.conftest import CONF, run_module
+from tests.conftest import CONF, compose_config, run_module
 
 BAD_SETTINGS = [
     # (override, what the message must say: the setting, what is allowed, the bad value)
@@ -144,15 +143,24 @@ def search_space_points(choice: str) -> list[str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep
 
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        params = compose("train", overrides=[choice], return_hydra_config=True).hydra.sweeper.params
     points = []
-    for key, space in params.items():
+    for key, space in compose_config(choice, return_hydra_config=True).hydra.sweeper.params.items():
         sweep = OverridesParser.create().parse_overrides([f"{key}={space}"])[0].value()
+        assert isinstance(sweep, (ChoiceSweep, IntervalSweep)), f"{key}: {space}"
         values = sweep.list if isinstance(sweep, ChoiceSweep) else [sweep.start, sweep.end]
-        assert isinstance(sweep, (ChoiceSweep, IntervalSweep)) and values, f"{key}: {space}"
+        assert values, f"{key}: {space}"
         points += [f"{key}={value}" for value in values]
     return points
+
+
+def check_net_node(cfg) -> None:
+    """The config's model.net takes only settings its class has (what building the net would refuse)."""
+    from omegaconf import OmegaConf
+
+    from src.models.nets.build import check_net_settings, net_class
+
+    node = OmegaConf.to_container(cfg.model.net, resolve=True)
+    check_net_settings(net_class(node["_target_"]), {k: v for k, v in node.items() if not k.startswith("_")})
 
 
 @pytest.mark.parametrize("search", [c for c in SHIPPED if c.startswith("hparams_search=")])
@@ -161,15 +169,13 @@ def test_every_point_of_a_shipped_search_space_is_a_valid_run(make_config, searc
     from omegaconf import OmegaConf
 
     from src.config import validate_config
-    from src.models.nets.build import check_net_settings, net_class
 
     for point in search_space_points(search):
         cfg = make_config(search, point)
         key, value = point.split("=", 1)
         assert str(OmegaConf.select(cfg, key)) == value, point  # the key exists and the trial's value reaches it
         validate_config(cfg)
-        node = OmegaConf.to_container(cfg.model.net, resolve=True)
-        check_net_settings(net_class(node["_target_"]), {k: v for k, v in node.items() if not k.startswith("_")})
+        check_net_node(cfg)
 
 
 NETS = sorted(p.stem for p in (CONF / "model" / "net").glob("*.yaml"))
@@ -180,12 +186,7 @@ GENERAL_EXPERIMENTS = ["experiment=cancer", "experiment=csv", "experiment=housin
 @pytest.mark.parametrize("experiment", GENERAL_EXPERIMENTS)
 @pytest.mark.parametrize("net", NETS)
 def test_a_general_experiment_takes_any_shipped_network(make_config, experiment, net):
-    from omegaconf import OmegaConf
-
-    from src.models.nets.build import check_net_settings, net_class
-
     overrides = [experiment, f"model/net={net}"] + (
         ["data.path=table.csv", "data.target=y"] if experiment == "experiment=csv" else []
     )
-    node = OmegaConf.to_container(make_config(*overrides).model.net)
-    check_net_settings(net_class(node["_target_"]), {k: v for k, v in node.items() if not k.startswith("_")})
+    check_net_node(make_config(*overrides))
