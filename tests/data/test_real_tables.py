@@ -40,7 +40,7 @@ def test_each_column_kind_is_inferred_on_training_rows_and_printed(tmp_path, cap
         "code": "ignored",
     }
     out = capsys.readouterr().out
-    assert "columns: 2 numeric, 3 categorical (colour: 3 values, indoor: 2, cylinders: 3), 1 date (day: " in out
+    assert "feature columns: 2 numeric, 3 categorical (colour: 3 values, indoor: 2, cylinders: 3), 1 date (day: " in out
     assert "1 ignored (code: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[code] keeps it)" in out
     assert "task: binary (inferred: kind has 2 labels: heavy, light" in out
     # 2 numerics + 6 date features + 1 missing indicator (size); then 3 category codes
