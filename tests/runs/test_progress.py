@@ -43,7 +43,9 @@ def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_
 
 def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_horizon(tmp_path):
     # a fast learning rate: val_loss bottoms out early, so early stopping ends the run well before max_epochs
-    text = fit_with_bar(tmp_path, EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=10), 300, 5, "model.optimizer.lr=0.05")
+    text = fit_with_bar(
+        tmp_path, EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=10), 300, 5, "model.optimizer.lr=0.05"
+    )
     assert "\r" not in text
     lines = text.splitlines()
     numbers = [tuple(map(int, re.match(r"Epoch (\d+)/(\d+) · ", line).groups())) for line in lines]
