@@ -51,7 +51,7 @@ def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_hori
     numbers = [tuple(map(int, re.match(r"Epoch (\d+)/(\d+) · ", line).groups())) for line in lines]
     done = [epoch for epoch, _ in numbers]
     assert done[:-1] == list(range(1, done[-1], 10)) and done[-1] > done[-2]  # every 10 epochs from 1, and the last
-    for line, (epoch, total) in zip(lines, numbers):
+    for line, (_, total) in zip(lines, numbers):
         best = int(re.search(r"best \S+ @ (\d+)", line).group(1))
         assert total == min(best + 5, 300), line  # where training stops if nothing improves, not max_epochs
     assert numbers[-1][0] == numbers[-1][1] < 300  # the last line: stopped where the bar said it would
