@@ -7,6 +7,7 @@ Commands that need a real cluster, database or tracking server are run by the se
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -101,6 +102,14 @@ def user_files(folder: Path) -> None:
     patients.to_parquet(folder / "patients.parquet", index=False)
 
 
+def interrupt_newest_run(folder: Path) -> int:
+    """The page's "interrupted somewhere": the newest run loses its metrics.json, as a killed run leaves it; its epochs."""
+    metrics = Path(newest(folder, "logs/*/runs/*/metrics.json"))
+    epochs = json.loads((folder / metrics).read_text())["stopped_epoch"]
+    (folder / metrics).unlink()
+    return epochs
+
+
 @pytest.fixture(scope="module")
 def working_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("reader")
@@ -128,5 +137,8 @@ def test_documented_command_runs(doc, command, working_folder):
         argv = [sys.executable, "-m", "src.train", *shortened(["-m", "src.train", *args])[2:]]
     else:
         argv = [sys.executable, *shortened(filled_in(words[1:], working_folder))]
+    if any(w.startswith("resume=") or (w.startswith("ckpt_path=") and w.endswith("last.ckpt")) for w in words):
+        epochs = interrupt_newest_run(working_folder) + 1
+        argv = [*(a for a in argv if not a.startswith("trainer.max_epochs=")), f"trainer.max_epochs={epochs}"]
     done = subprocess.run(argv, cwd=working_folder, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{doc}: {' '.join(argv[1:])}\n{done.stderr[-3000:]}"
