@@ -10,15 +10,17 @@ and two runs that resolved the same new folder in the same microsecond cannot bo
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from itertools import count
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
 
@@ -109,6 +111,18 @@ def register_resolvers() -> None:
     # folder, and the answer must stay the same
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
+
+
+@contextmanager
+def frozen_run_config(cfg: DictConfig) -> Iterator[DictConfig]:
+    """A read-only copy of a validated config for one run. `paths.output_dir: null` (debug=fast) names a temporary
+    folder in the copy, removed when the run ends, so that every file of the run goes there."""
+    cfg = copy.deepcopy(cfg)
+    with ExitStack() as stack:
+        if cfg.paths.output_dir is None:
+            cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tabular-debug-"))
+        OmegaConf.set_readonly(cfg, True)
+        yield cfg
 
 
 @contextmanager
