@@ -26,8 +26,8 @@ def fit_with_lightning(
 
     from src.models.fast_steps import build_trainer
     from src.reporting.history import LossHistory
-    from src.runs.checkpoint_reader import checkpoint_epoch
-    from src.runs.latest_checkpoint import LatestCheckpoint
+    from src.runs.checkpoints.latest import LatestCheckpoint
+    from src.runs.checkpoints.read import checkpoint_epoch
     from src.runs.rng_state import RNGState
     from src.runs.stop_on_signal import StopOnSignal
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
-from src.runs.checkpoint_reader import read_checkpoint
+from src.runs.checkpoints.read import read_checkpoint
 from src.runs.flat_config import flatten_config
 from src.runs.run_dir import run_dir_of_checkpoint
 

@@ -48,7 +48,7 @@ def test_a_new_net_is_one_class_and_one_yaml(new_net, make_config, tmp_path):
     from hydra import compose, initialize_config_dir
 
     from src.eval import evaluate
-    from src.models.checkpoints import load_saved_run
+    from src.runs.checkpoints.read import load_saved_run
     from src.train import train
 
     cfg = make_config(f"model/net={new_net}", "trainer.max_epochs=5", "model.optimizer.lr=0.01")
