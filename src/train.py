@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import user_errors_exit
 from src.reporting.results import RunResult
-from src.runs.resume import ResumePoint
 from src.runs.run_dir import register_resolvers
 
 register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
@@ -58,66 +57,47 @@ def quiet_known_noise() -> None:
 
 
 def train(cfg: DictConfig) -> RunResult:
-    """Validate, build the data and the model, then fit, test and report in the run's folder; returns the RunResult."""
+    """Validate; the data and the model; then, in the run's folder, fit, test and report. Returns the RunResult."""
     from src.config import validate_config
-    from src.runs.run_dir import frozen_run_config
 
-    validate_config(cfg)
-    with frozen_run_config(cfg) as cfg:  # read-only from here; debug=fast: a temporary folder, removed at the end
-        return train_in_folder(cfg, Path(cfg.paths.output_dir))
-
-
-def train_in_folder(cfg: DictConfig, run_dir: Path) -> RunResult:
+    validate_config(cfg)  # before torch and Lightning are imported: a mistake is reported in about a second
     import lightning as L
     import torch
     from lightning.pytorch.utilities import rank_zero_only
 
-    from src.runs.resume import resume_point
-    from src.sweeps import job_resume
-
-    job = job_resume.sweep_job_state(cfg, run_dir)  # a re-submitted sweep's job, in its own folder
-    if job == job_resume.FINISHED:
-        return job_resume.finished_result(run_dir)
-    # a resume that would not continue the same run is refused before any work
-    resume = None if job == job_resume.START_OVER else resume_point(cfg)
-    quiet_known_noise()
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
-    L.seed_everything(cfg.seed, verbose=False)
-    datamodule = build_datamodule(cfg)  # a mistake in the data or the net is refused before the run's folder is used
-    model = build_model(cfg, datamodule)
-    if rank_zero_only.rank != 0:  # under DDP only rank 0 writes
-        return fit_and_report(cfg, resume, run_dir, datamodule, model, writes_files=False)
-    from src.runs.atomic import write_text_atomically
-    from src.runs.faults import files_kept_on_write_failure
-    from src.runs.run_dir import hold_run_dir
-
-    # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
-    with files_kept_on_write_failure(run_dir), hold_run_dir(run_dir, resuming=resume is not None or job == job_resume.START_OVER):
-        if resume is None:  # a resumed run keeps the config.yaml it started with (and checked against it)
-            write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-        return fit_and_report(cfg, resume, run_dir, datamodule, model, writes_files=True)
-
-
-def fit_and_report(
-    cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, datamodule, model, writes_files: bool
-) -> RunResult:
+    from src.reporting.cross_validation import write_fold_predictions
     from src.reporting.loggers import build_loggers
     from src.reporting.report import report_run
+    from src.runs.resume import resume_point
+    from src.runs.run_dir import frozen_run_config, run_folder
+    from src.sweeps import job_resume
 
-    loggers = build_loggers(cfg)
-    if cfg.runner == "plain":  # the lesson's loop, kept apart from the Lightning path
-        from src.reference.fit_plain import fit_with_plain_loop as fit
-    else:
-        from src.runs.fit import fit_with_lightning as fit
-    result = fit(cfg, datamodule, model, loggers, resume)
-    if writes_files:
-        report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
-        if result.test and getattr(datamodule, "cv", None):  # one fold of a cv.folds sweep: its out-of-fold predictions
-            from src.reporting.cross_validation import write_fold_predictions
-
-            write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
-    return result
+    with frozen_run_config(cfg) as cfg:  # read-only from here; debug=fast: a temporary folder, removed at the end
+        run_dir = Path(cfg.paths.output_dir)
+        job = job_resume.sweep_job_state(cfg, run_dir)  # a re-submitted sweep's job, in its own folder
+        if job == job_resume.FINISHED:
+            return job_resume.finished_result(run_dir)
+        # a resume that would not continue the same run is refused before any work
+        resume = None if job == job_resume.START_OVER else resume_point(cfg)
+        quiet_known_noise()
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule = build_datamodule(cfg)  # a mistake in the data or the net is refused before the folder is used
+        model = build_model(cfg, datamodule)
+        writes_files = rank_zero_only.rank == 0  # under DDP only rank 0 writes
+        if cfg.runner == "plain":  # the lesson's loop, kept apart from the Lightning path
+            from src.reference.fit_plain import fit_with_plain_loop as fit
+        else:
+            from src.runs.fit import fit_with_lightning as fit
+        with run_folder(run_dir, cfg, resume, job == job_resume.START_OVER, writes_files):
+            loggers = build_loggers(cfg)
+            result = fit(cfg, datamodule, model, loggers, resume)
+            if writes_files:
+                report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
+            if writes_files and result.test and getattr(datamodule, "cv", None):  # a fold of a cv sweep: out-of-fold predictions
+                write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
+        return result
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
