@@ -6,6 +6,11 @@ Lightning, so a bad override fails in about a second.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
@@ -61,6 +66,70 @@ def _plain(value):
 
 def _one_of(value, allowed: tuple, key: str) -> None:
     _check(value in allowed, f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+class ChecksBeforeRunFolder(Callback):
+    """A single run's config (and the header of its data file) checked in Hydra's own process, before Hydra makes the
+    run's folder: a refused run leaves nothing behind. (A multirun's jobs are checked in their own folders.)"""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            validate_config(config)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+
+def check_command_line(config_name: str, args: list[str]) -> None:
+    """Hydra's own errors for a command line (a misspelt key, an unknown option, a bad value's syntax) as one `error:`
+    line with a suggestion, before Hydra makes any folder. Flags (-m, --help, --cfg ...) are left to Hydra."""
+    if any(arg.startswith("-") for arg in args):
+        return
+    from hydra import compose, initialize_config_dir
+
+    conf = str(Path(__file__).resolve().parent.parent / "conf")
+    try:
+        with initialize_config_dir(conf, version_base="1.3"):
+            compose(config_name, overrides=args)
+    except Exception as exc:  # noqa: BLE001  (Hydra raises several types for a command line it cannot compose)
+        print(f"error: {hydra_error_line(exc, conf, config_name, args)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str]) -> str:
+    """Hydra's message on one line, with `did you mean ...?` for a key or an option that is close to a real one."""
+    import difflib
+    import re
+
+    from hydra import compose, initialize_config_dir
+
+    text = str(exc) + (f" {exc.__cause__}" if exc.__cause__ is not None and str(exc.__cause__) not in str(exc) else "")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "object_type=" not in line]
+    missing_key = re.search(r"full_key: (\S+)", text)
+    missing_option = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if missing_key and "not in struct" in text:
+        key = missing_key.group(1)
+        parent, _, name = key.rpartition(".")
+        others = [a for a in args if not a.split("=")[0].lstrip("+~").startswith(key)]
+        try:
+            with initialize_config_dir(conf, version_base="1.3"):
+                composed = compose(config_name, overrides=others)
+            node = OmegaConf.select(composed, parent) if parent else composed
+        except Exception:  # noqa: BLE001  (another override is wrong too: no suggestion then)
+            node = None
+        keys = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
+        close = difflib.get_close_matches(name, keys, n=1)
+        hint = f"did you mean {parent}.{close[0]}?" if close else f"{parent or 'the config'} has {', '.join(keys)}"
+        return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
+    if missing_option:
+        group, option = missing_option.groups()
+        options = [line for line in lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1 :]]
+        options = [o for o in options if "=" not in o and not o.startswith("Config search path")]
+        close = difflib.get_close_matches(option, options, n=1)
+        hint = f"did you mean {group}={close[0]}?" if close else f"options: {', '.join(options)}"
+        return f"{group}={option} is not an option of {group} ({hint})"
+    message = " ".join(line for line in lines if not line.startswith(("See https://", "Set the environment variable")))
+    return message if "override" in message.lower() else f"cannot read the command line {' '.join(args)}: {message}"
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -141,6 +210,26 @@ def validate_data(data: DictConfig) -> None:
     )
     spe = data.steps_per_execution
     _check(spe is None or (_is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+    if source._target_ == "src.data.sources.read_file":
+        validate_columns(data, lists)
+
+
+def validate_columns(data: DictConfig, lists: dict[str, list]) -> None:
+    """data=csv: the columns the settings name are in the file's header, read first, so that a misspelt column is
+    reported in about a second (the DataModule checks the whole table again)."""
+    from src.data.readers import header_columns, listed
+
+    columns = header_columns(data.path) if Path(data.path).is_file() else None
+    if columns is None:  # no such file, or not readable by its header: the reader says why
+        return
+    target = data.target
+    _check(target in columns, f"data.target {target!r} is not a column of {data.path} (columns: {listed(columns)})")
+    for key, names in {"features": _plain(data.get("features")) or [], **lists}.items():
+        unknown = [c for c in names if c not in columns]
+        _check(
+            not unknown,
+            f"data.{key} names {', '.join(map(repr, unknown))}, not a column of {data.path} (columns: {listed(columns)})",
+        )
 
 
 def validate_model(model: DictConfig) -> None:

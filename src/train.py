@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import user_errors_exit
+from src.errors import UserError
 from src.reporting.results import RunResult
 from src.runs.run_dir import register_resolvers
 
@@ -90,8 +90,8 @@ def train(cfg: DictConfig) -> RunResult:
             from src.reference.fit_plain import fit_with_plain_loop as fit
         else:
             from src.runs.fit import fit_with_lightning as fit
+        loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
         with run_folder(run_dir, cfg, resume, job == job_resume.START_OVER, writes_files):
-            loggers = build_loggers(cfg)
             result = fit(cfg, datamodule, model, loggers, resume)
             if writes_files:
                 report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
@@ -105,8 +105,6 @@ def main(cfg: DictConfig) -> float:
     from src.sweeps.job_resume import in_multirun
 
     if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
-        from src.errors import UserError
-
         try:
             result = train(cfg)
         except UserError as exc:
@@ -116,8 +114,15 @@ def main(cfg: DictConfig) -> float:
             sys.exit(128 + signal.Signals[result.interrupted_by])
         return result.best_val_loss
     try:
-        with user_errors_exit():
-            result = train(cfg)
+        result = train(cfg)
+    except UserError as exc:  # one line, and no run folder left behind when nothing of the run was written
+        from hydra.core.hydra_config import HydraConfig
+
+        from src.runs.run_dir import remove_refused_run_dir
+
+        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir), HydraConfig.get().output_subdir)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:  # Ctrl+C before training started: nothing to keep
         print("interrupted before training started", file=sys.stderr)
         sys.exit(128 + signal.SIGINT)
@@ -129,4 +134,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    src.config.check_command_line("train", sys.argv[1:])
     main()

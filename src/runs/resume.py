@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
-from src.runs.checkpoints.read import read_checkpoint
+from src.runs.checkpoints.read import checkpoint_file, read_checkpoint
 from src.runs.flat_config import flatten_config
 from src.runs.run_dir import run_dir_of_checkpoint
 
@@ -62,7 +62,7 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
             runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
             raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
     else:
-        checkpoint = Path(ckpt_path).absolute()
+        checkpoint = checkpoint_file(ckpt_path, "last.ckpt").absolute()  # a run's folder: its last.ckpt
         if not checkpoint.is_file():
             raise UserError(f"ckpt_path={ckpt_path}: no such file")
         if run_dir_of_checkpoint(checkpoint) != run_dir:
@@ -71,8 +71,8 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
                 "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
             )
 
+    check_same_settings(cfg, run_dir)  # first: a checkpoint of other data says so, finished or not
     check_not_finished(run_dir)
-    check_same_settings(cfg, run_dir)
     return read_resume_point(checkpoint)
 
 
@@ -97,6 +97,14 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
     missing = "<unset>"
     # a learning-rate schedule spans trainer.max_epochs, so with one the number of epochs is part of the run
     fixed = ("trainer.max_epochs",) if saved.get("model.lr_schedule") is not None else ()
+    other_data = [key for key in ("data.source._target_", "data.path", "data.target") if saved.get(key) != now.get(key)]
+    if other_data:  # the first thing to say: this checkpoint belongs to another dataset
+        trained = ", ".join(f"{key}={saved.get(key, missing)}" for key in other_data)
+        given = ", ".join(f"{key}={now.get(key, missing)}" for key in other_data)
+        raise UserError(
+            f"{run_dir} was trained on other data ({trained}), not on this run's ({given}); resume it with its own "
+            f"overrides (in {run_dir}/.hydra/overrides.yaml), or leave out ckpt_path to start a new run"
+        )
     differ = [
         f"{key}={saved.get(key, missing)} (run) vs {now.get(key, missing)} (now)"
         for key in sorted(saved.keys() | now.keys())

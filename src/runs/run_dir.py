@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import errno
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -77,8 +78,8 @@ def unwritable_reason(folder: str | Path) -> str | None:
 def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | None) -> str:
     """Hydra's `hydra.run.dir`: the run being resumed, else a new folder (invalid resume settings get a new folder
     too, and src.runs.resume then names the mistake: nothing is written into a folder that is not a run's)."""
-    if ckpt_path is not None and resume is None:
-        existing = run_dir_of_checkpoint(ckpt_path)
+    if ckpt_path is not None and resume is None:  # a checkpoint file, or the run's folder itself
+        existing = Path(ckpt_path).absolute() if is_run_dir(Path(ckpt_path)) else run_dir_of_checkpoint(ckpt_path)
         if existing is not None:
             return str(existing)
     if resume == "latest" and ckpt_path is None:
@@ -111,6 +112,25 @@ def register_resolvers() -> None:
     # folder, and the answer must stay the same
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
+
+
+def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> None:
+    """After a refused run: its folder, when Hydra's files (.hydra/, train.log) are all it holds, and the folders
+    above it that are left empty, so that a refused run leaves nothing behind (and "newest run" stays right). In an
+    earlier run's folder (a refused resume), only this start's copy of the config (`.hydra/resumed_...`) goes."""
+    path = path.absolute()
+    if hydra_subdir and hydra_subdir != ".hydra" and Path(hydra_subdir).parent.name == ".hydra":
+        shutil.rmtree(path / hydra_subdir, ignore_errors=True)
+        return
+    if not path.is_dir() or not {p.name for p in path.iterdir()} <= {".hydra", "train.log", ".lock"}:
+        return
+    if any(p.is_dir() for p in (path / ".hydra").glob("*")):  # a second start's copy: an earlier run's folder
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in path.parents:
+        if parent == Path.cwd() or any(parent.iterdir()):
+            break
+        parent.rmdir()
 
 
 @contextmanager
