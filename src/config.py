@@ -137,6 +137,8 @@ def validate_config(cfg: DictConfig) -> None:
     validate_data(cfg.data)
     validate_model(cfg.model)
     validate_training(cfg)
+    if cfg.data.source._target_ == "src.data.sources.read_file":  # after the settings: it reads the file's header
+        validate_columns(cfg.data)
     validate_cv_and_seeds(cfg)
 
 
@@ -210,11 +212,9 @@ def validate_data(data: DictConfig) -> None:
     )
     spe = data.steps_per_execution
     _check(spe is None or (_is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
-    if source._target_ == "src.data.sources.read_file":
-        validate_columns(data, lists)
 
 
-def validate_columns(data: DictConfig, lists: dict[str, list]) -> None:
+def validate_columns(data: DictConfig) -> None:
     """data=csv: the columns the settings name are in the file's header, read first, so that a misspelt column is
     reported in about a second (the DataModule checks the whole table again)."""
     from src.data.readers import header_columns, listed
@@ -224,8 +224,8 @@ def validate_columns(data: DictConfig, lists: dict[str, list]) -> None:
         return
     target = data.target
     _check(target in columns, f"data.target {target!r} is not a column of {data.path} (columns: {listed(columns)})")
-    for key, names in {"features": _plain(data.get("features")) or [], **lists}.items():
-        unknown = [c for c in names if c not in columns]
+    for key in ("features", "categorical", "numeric", "drop"):
+        unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
         _check(
             not unknown,
             f"data.{key} names {', '.join(map(repr, unknown))}, not a column of {data.path} (columns: {listed(columns)})",

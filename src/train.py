@@ -68,6 +68,7 @@ def train(cfg: DictConfig) -> RunResult:
     from src.reporting.cross_validation import write_fold_predictions
     from src.reporting.loggers import build_loggers
     from src.reporting.report import report_run
+    from src.runs.faults import files_kept_on_write_failure
     from src.runs.resume import resume_point
     from src.runs.run_dir import frozen_run_config, run_folder
     from src.sweeps import job_resume
@@ -91,7 +92,8 @@ def train(cfg: DictConfig) -> RunResult:
         else:
             from src.runs.fit import fit_with_lightning as fit
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
-        with run_folder(run_dir, cfg, resume, job == job_resume.START_OVER, writes_files):
+        # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
+        with files_kept_on_write_failure(run_dir), run_folder(run_dir, cfg, resume, job == job_resume.START_OVER, writes_files):
             result = fit(cfg, datamodule, model, loggers, resume)
             if writes_files:
                 report_run(cfg, run_dir, result, model, datamodule, loggers, resume)

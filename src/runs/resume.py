@@ -62,7 +62,7 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
             runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
             raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
     else:
-        checkpoint = checkpoint_file(ckpt_path, "last.ckpt").absolute()  # a run's folder: its last.ckpt
+        checkpoint = checkpoint_file(Path(ckpt_path).absolute(), "last.ckpt")  # a run's folder: its last.ckpt
         if not checkpoint.is_file():
             raise UserError(f"ckpt_path={ckpt_path}: no such file")
         if run_dir_of_checkpoint(checkpoint) != run_dir:

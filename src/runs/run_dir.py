@@ -147,16 +147,14 @@ def frozen_run_config(cfg: DictConfig) -> Iterator[DictConfig]:
 
 @contextmanager
 def run_folder(run_dir: Path, cfg: DictConfig, resume, start_over: bool, writes_files: bool) -> Iterator[None]:
-    """Around fitting and reporting: the folder held, a new run's config.yaml written (a resumed run keeps the one it
-    started with, and was checked against it), and a file that cannot be written (disk full, read-only folder) ends
-    the run in one line naming the checkpoints kept. Under DDP only rank 0 writes (`writes_files`)."""
+    """Around fitting and reporting: the folder held, and a new run's config.yaml written (a resumed run keeps the one
+    it started with, and was checked against it). Under DDP only rank 0 writes (`writes_files`)."""
     if not writes_files:
         yield
         return
     from src.runs.atomic import write_text_atomically
-    from src.runs.faults import files_kept_on_write_failure
 
-    with files_kept_on_write_failure(run_dir), hold_run_dir(run_dir, resuming=resume is not None or start_over):
+    with hold_run_dir(run_dir, resuming=resume is not None or start_over):
         if resume is None:
             write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         yield
