@@ -82,10 +82,15 @@ class ChecksBeforeRunFolder(Callback):
 
 def check_command_line(config_name: str, args: list[str]) -> None:
     """Hydra's own errors for a command line (a misspelt key, an unknown option, a bad value's syntax) as one `error:`
-    line with a suggestion, before Hydra makes any folder. Flags (-m, --help, --cfg ...) are left to Hydra."""
-    if any(arg.startswith("-") for arg in args):
+    line with a suggestion, before Hydra makes any folder. A multirun's sweeps are checked with their first value;
+    other flags (--help, --cfg ...) are left to Hydra."""
+    if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
         return
     from hydra import compose, initialize_config_dir
+
+    args = [first_of_sweep(arg) for arg in args if arg not in ("-m", "--multirun")]
+    if None in args:
+        return
 
     conf = str(Path(__file__).resolve().parent.parent / "conf")
     try:
@@ -94,6 +99,23 @@ def check_command_line(config_name: str, args: list[str]) -> None:
     except Exception as exc:  # noqa: BLE001  (Hydra raises several types for a command line it cannot compose)
         print(f"error: {hydra_error_line(exc, conf, config_name, args)}", file=sys.stderr)
         sys.exit(2)
+
+
+def first_of_sweep(arg: str) -> str | None:
+    """`key=a,b` or `key=range(3)` as `key=a` or `key=0`; None for an interval (a sampler's), and what cannot be
+    parsed as it is (compose then says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        (override,) = OverridesParser.create().parse_overrides([arg])
+    except Exception:  # noqa: BLE001  (a syntax error: compose reports it)
+        return arg
+    if not override.is_sweep_override():
+        return arg
+    try:
+        return f"{override.get_key_element()}={next(iter(override.sweep_string_iterator()))}"
+    except Exception:  # noqa: BLE001  (an interval: no first value to check with)
+        return None
 
 
 def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str]) -> str:

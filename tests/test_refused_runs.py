@@ -39,6 +39,7 @@ def test_a_net_setting_refused_after_the_data_is_read_leaves_no_run_folder(name)
 def test_a_misspelt_key_gets_a_suggestion(name):
     assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "trainer.max_epoch=5")
     assert "did you mean data=cancer?" in refused(f"name={name}", "data=cancr")
+    assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "-m", "trainer.max_epoch=1,2")  # a sweep too
 
 
 def test_an_unknown_target_is_refused_from_the_header_without_importing_torch(name, tmp_path):
