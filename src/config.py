@@ -149,7 +149,7 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         options = [o for o in options if "=" not in o and not o.startswith("Config search path")]
         close = difflib.get_close_matches(option, options, n=1)
         hint = f"did you mean {group}={close[0]}?" if close else f"options: {', '.join(options)}"
-        return f"{group}={option} is not an option of {group} ({hint})"
+        return f"{group}={option} is not an option of {group}: there is no conf/{group}/{option}.yaml ({hint})"
     message = " ".join(line for line in lines if not line.startswith(("See https://", "Set the environment variable")))
     return message if "override" in message.lower() else f"cannot read the command line {' '.join(args)}: {message}"
 
