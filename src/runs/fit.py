@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig
 
 from src.reporting.results import RunResult
-from src.runs.resume import ResumePoint
+from src.runs.checkpoints.read import ResumePoint
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
-from src.runs.checkpoints.read import checkpoint_file, read_checkpoint
+from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 from src.runs.flat_config import flatten_config
 from src.runs.run_dir import run_dir_of_checkpoint
 
@@ -31,13 +30,6 @@ MAY_DIFFER = (
     "data.download",
     "logger.",
 )
-
-
-@dataclass
-class ResumePoint:
-    checkpoint: Path
-    epochs_done: int  # epochs the checkpoint has trained (1-based count)
-    training_done: bool  # early stopping had already stopped the run: only testing and reporting are left
 
 
 def resume_point(cfg: DictConfig) -> ResumePoint | None:
@@ -133,15 +125,6 @@ def read_run_config(run_dir: Path) -> dict:
             f"{path} is not a run's config (empty, or no experiment name in it); the run cannot be checked, so it is not resumed"
         )
     return saved
-
-
-def read_resume_point(checkpoint: Path) -> ResumePoint:
-    state = read_checkpoint(checkpoint)  # a truncated, foreign or unsafe file: one line that says which and why
-    if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
-        raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
-    early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
-    stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
-    return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
 
 
 def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:

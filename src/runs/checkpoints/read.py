@@ -57,6 +57,22 @@ def checkpoint_epoch(path: str | Path) -> int | None:
     return int(state["epoch"]) + 1 if isinstance(state, dict) and "epoch" in state else None
 
 
+@dataclass
+class ResumePoint:
+    checkpoint: Path
+    epochs_done: int  # epochs the checkpoint has trained (1-based count)
+    training_done: bool  # early stopping had already stopped the run: only testing and reporting are left
+
+
+def read_resume_point(checkpoint: Path) -> ResumePoint:
+    state = read_checkpoint(checkpoint)  # a truncated, foreign or unsafe file: one line that says which and why
+    if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
+        raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
+    early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
+    stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
+    return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
+
+
 DATA_KEYS = ("feature_names", "task", "scaler_mean", "scaler_scale")
 
 
