@@ -47,8 +47,8 @@ def best_checkpoints(runs: list[str]) -> list[Path]:
 
 def member_predictions(saved, data_home: str | None, download: bool | None, data_path: str | None):
     """The member's test predictions and metrics, on the test split its own checkpoint describes."""
-    from src.models.checkpoints import check_table_file
     from src.models.inference import predict_in_batches
+    from src.runs.checkpoints.read import check_table_file
 
     datamodule = saved.build_datamodule(data_home=data_home, download=download, path=data_path)
     check_table_file(datamodule, data_path)
@@ -60,10 +60,10 @@ def member_predictions(saved, data_home: str | None, download: bool | None, data
 
 def ensemble(cfg: DictConfig) -> dict:
     """Rebuild every member, average their test predictions, write metrics.json and the ensemble's report."""
-    from src.models.checkpoints import load_saved_run
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json
+    from src.runs.checkpoints.read import load_saved_run
 
     runs = cfg.runs if OmegaConf.is_list(cfg.runs) or isinstance(cfg.runs, list) else [cfg.runs]
     if not runs or runs[0] is None:
