@@ -236,12 +236,12 @@ def test_builtin_data_can_select_features_but_not_change_its_task():
         TabularDataModule(source=cancer, batch_size=32, task="regression").setup("fit")
 
 
-def test_metrics_json_of_a_csv_run_names_the_experiment(tmp_path, make_config):
+def test_metrics_json_of_a_csv_run_names_the_experiment_after_the_file(tmp_path, make_config):
     path = regression_csv(tmp_path / "houses.csv", rows=100)
     cfg = make_config("experiment=csv", f"data.path={path}", "data.target=price", "data.task=regression", "trainer.max_epochs=2")
     train(cfg)
     metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
-    assert metrics["experiment"] == "csv" and metrics["stopped_epoch"] == 2
+    assert metrics["experiment"] == "houses" and metrics["stopped_epoch"] == 2  # experiment=csv names runs after the file
 
 
 def test_csv_checkpoint_evaluates_and_predicts_with_the_original_labels(tmp_path, make_config):
