@@ -35,9 +35,26 @@ def build_datamodule(cfg: DictConfig):
 
 
 def build_model(cfg: DictConfig, datamodule):
+    import torch
+
     from src.models.tasks import build_for_data
 
-    return build_for_data(cfg.model, datamodule)
+    model = build_for_data(cfg.model, datamodule)
+    # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs
+    model.example_input_array = torch.zeros(1, datamodule.n_features)
+    return model
+
+
+# Lightning's lines that repeat what the run's own output says (or says nothing on a CPU machine)
+LIGHTNING_NOISE = (
+    "litlogger",
+    "GPU available: False",
+    "TPU available: False",
+    "`Trainer(val_check_interval=1.0)` was configured",
+    "Restoring states from the checkpoint path",  # the table says which checkpoint was tested
+    "Loaded model weights from the checkpoint",
+    "`Trainer.fit` stopped:",  # the progress bar's last line and the report say where and why
+)
 
 
 def quiet_known_noise() -> None:
@@ -47,7 +64,11 @@ def quiet_known_noise() -> None:
 
     warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")  # we test the first: best
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs torch 2.13
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
+    if "SLURM_JOB_ID" not in os.environ:  # not under SLURM: Lightning's hint to use srun only because srun is installed
+        warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: not any(line in record.getMessage() for line in LIGHTNING_NOISE)
+    )
     # logger=mlflow: the tracking database's set-up, line by line, and a notice for each new experiment
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)

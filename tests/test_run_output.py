@@ -12,6 +12,11 @@ def test_the_run_folder_and_the_printed_eval_command_can_be_pasted(tmp_path):
     done = run_module("src.train", "experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
+    # nothing that says nothing about the run: an empty FLOPs count, Lightning's CPU/GPU lines, SLURM's srun hint
+    output = done.stdout + done.stderr
+    for noise in ("Total FLOPs: 0 ", "GPU available: False", "The `srun` command is available", "`Trainer.fit` stopped"):
+        assert noise not in output
+    assert "Total FLOPs:" in output and "feature columns: 30 numeric" in output
     [run_line] = [line for line in lines if line.startswith("run: ")]
     run_dir = tmp_path / run_line.removeprefix("run: ")
     assert run_line.startswith("run: logs/cancer/runs/") and (run_dir / "metrics.json").is_file()
