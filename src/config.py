@@ -72,6 +72,9 @@ def validate_config(cfg: DictConfig) -> None:
     validate_data(cfg.data)
     validate_model(cfg.model)
     validate_training(cfg)
+    from src.reporting.importance import validate_importance  # the report's own settings, checked before any work
+
+    validate_importance(cfg.get("importance"))
 
 
 def validate_run(cfg: DictConfig) -> None:
