@@ -88,9 +88,6 @@ def member_sources(runs: list[str]) -> list[Path]:
     return found
 
 
-best_checkpoints = member_sources  # the name before LightGBM runs could be members
-
-
 def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """The network's validation and test predictions, on the split its own checkpoint describes."""
     from src.models.checkpoints import check_table_file, load_saved_run
@@ -211,7 +208,12 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         members.append(member)
 
     labels = rows.class_labels
-    score = lambda stage, predicted: metrics_from_predictions(rows.task, rows.actual[stage], predicted, rows.threshold, labels)  # noqa: E731
+
+    def scores(test: np.ndarray, val: np.ndarray) -> dict:
+        test_metrics, matrices = metrics_from_predictions(rows.task, rows.actual["test"], test, rows.threshold, labels)
+        val_metrics, _ = metrics_from_predictions(rows.task, rows.actual["val"], val, rows.threshold, labels)
+        return {"test": test_metrics, "matrices": matrices, "val": as_val(val_metrics)}
+
     weights = blend_weights([m.val_predicted for m in members], rows.actual["val"], rows.task)  # validation rows only
     for member, weight in zip(members, weights):
         member.weight = float(weight)
@@ -219,8 +221,8 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "mean": (np.mean([m.predicted for m in members], axis=0), np.mean([m.val_predicted for m in members], axis=0)),
         "blend": (weighted([m.predicted for m in members], weights), weighted([m.val_predicted for m in members], weights)),
     }
-    scored = {how: (*score("test", test), as_val(score("val", val)[0])) for how, (test, val) in combined.items()}
-    test, matrices, _ = scored[combine]
+    scored = {how: scores(test, val) for how, (test, val) in combined.items()}
+    test, matrices = scored[combine]["test"], scored[combine]["matrices"]
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_prediction_report(
@@ -233,12 +235,12 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "combine": combine,
         "test": test,
         "matrices": matrices,
-        "mean_prediction": {"test": scored["mean"][0], "val": scored["mean"][2]},
+        "mean_prediction": {"test": scored["mean"]["test"], "val": scored["mean"]["val"]},
         "blend": {
             "weights": [m.weight for m in members],
             "fit_on": "validation",
-            "test": scored["blend"][0],
-            "val": scored["blend"][2],  # the rows the weights were fit on: optimistic
+            "test": scored["blend"]["test"],
+            "val": scored["blend"]["val"],  # the rows the weights were fit on: optimistic
         },
         "members": [
             {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": m.weight, "val": m.val, "test": m.test}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.ensemble import best_checkpoints, ensemble
+from src.ensemble import ensemble, member_sources
 from src.errors import UserError
 from tests.conftest import CONF, compose_config
 
@@ -52,14 +52,18 @@ def test_the_ensemble_predicts_the_mean_of_its_members(cancer_run, tmp_path_fact
     assert written["members_mean"]["test_acc"] == pytest.approx(np.mean([m["test"]["test_acc"] for m in written["members"]]))
 
 
-def test_a_multirun_folder_gives_its_jobs_in_job_order(tmp_path):
+def test_a_multirun_folder_gives_its_jobs_in_job_order_networks_and_lightgbm_alike(tmp_path):
     for job in ("0", "1", "10", "2"):
         (tmp_path / job / "checkpoints").mkdir(parents=True)
         (tmp_path / job / "checkpoints" / "best.ckpt").touch()
+    (tmp_path / "3").mkdir()
+    (tmp_path / "3" / "lightgbm_model.txt").touch()  # a LightGBM run (src.baseline) is a member too: its folder
     (tmp_path / ".hydra").mkdir()
-    assert [p.parent.parent.name for p in best_checkpoints([str(tmp_path)])] == ["0", "1", "2", "10"]
+    found = member_sources([str(tmp_path)])
+    assert [p.parent.parent.name if p.suffix == ".ckpt" else p.name for p in found] == ["0", "1", "2", "3", "10"]
+    assert found[3] == tmp_path / "3"
     with pytest.raises(UserError, match="holds no run with checkpoints/best.ckpt"):
-        best_checkpoints([str(tmp_path / ".hydra")])
+        member_sources([str(tmp_path / ".hydra")])
 
 
 def test_members_of_another_split_are_refused(cancer_run, tmp_path_factory, tmp_path):
