@@ -212,6 +212,8 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         "training_s": training_s,  # wall seconds of data, search and training; cpu_time_s: this process's CPU seconds
         "cpu_time_s": time.process_time() - cpu_start,
         "rows": {stage: len(split.y) for stage, split in splits.items()},
+        "class_labels": list(class_labels),
+        **({"positive_class": class_labels[1]} if task == "binary" else {}),
         "versions": library_versions(),
         "search": None
         if study is None
@@ -233,6 +235,7 @@ def library_versions() -> dict[str, str]:
 
 def baseline(cfg: DictConfig):
     """Validate, fit, test, and write config.yaml, metrics.json and the report into the run folder."""
+    from src.reporting.report import print_run_folder
     from src.reporting.results import print_metrics_table, write_metrics_json
 
     validate_baseline(cfg.baseline)
@@ -241,8 +244,9 @@ def baseline(cfg: DictConfig):
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     result, extra = fit_baseline(cfg, out_dir)
     write_metrics_json(out_dir / "metrics.json", result, extra=extra)
-    print_metrics_table(result, title=f"{cfg.name} (LightGBM) test metrics — {out_dir}")
+    print_metrics_table(result, title=f"{cfg.name} (LightGBM) test metrics", class_labels=extra.get("class_labels", ()))
     print(f"best round {result.best_epoch} of {result.stopped_epoch}", file=sys.stderr)
+    print_run_folder(out_dir)
     return result
 
 

@@ -28,7 +28,7 @@ def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
 def evaluate(cfg: DictConfig) -> dict:
     """Rebuild, test, write metrics.json, test_predictions.csv and figures/ into the output dir; returns the metrics."""
     from src.models.checkpoints import check_table_file, load_saved_run
-    from src.reporting.report import write_test_report
+    from src.reporting.report import print_run_folder, write_test_report
     from src.reporting.results import print_report, write_json
 
     if cfg.ckpt_path is None:
@@ -55,8 +55,9 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     write_json(out_dir / "metrics.json", metrics)
     rows = [("checkpoint epoch", str(saved.epoch)), ("test rows", str(len(datamodule.splits["test"][0])))]
-    title = f"{saved.data_state.get('name')} {saved.path.name} test metrics — {out_dir}"
-    print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title)
+    title = f"{saved.data_state.get('name')} {saved.path.name} test metrics"
+    print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title, class_labels=datamodule.class_labels)
+    print_run_folder(out_dir)
     return metrics
 
 

@@ -78,6 +78,29 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
     return frame
 
 
+KEEP_COLUMNS = ("identifiers", "all", "none")
+
+
+def carried_columns(keep, state: dict) -> list[str] | None:
+    """The input columns written beside the predictions: the identifiers training set aside, all (None), or none."""
+    if keep not in KEEP_COLUMNS:
+        raise UserError(f"keep_columns must be one of {', '.join(KEEP_COLUMNS)}; got {keep!r}")
+    if keep == "all":
+        return None
+    return list(state.get("identifiers") or {}) if keep == "identifiers" else []
+
+
+def with_carried_columns(carried, predictions, input_path: Path):
+    import pandas as pd
+
+    clash = [c for c in carried.columns if c in predictions.columns]
+    if clash:
+        raise UserError(
+            f"{input_path} has columns named like the predictions ({', '.join(clash)}); rename them or set keep_columns=none"
+        )
+    return pd.concat([carried.reset_index(drop=True), predictions], axis=1)
+
+
 @contextmanager
 def atomic_table_writer(path: Path) -> Iterator:
     """write(frame) appends rows to a temporary file beside `path`, renamed over it only when every chunk is in:
@@ -131,16 +154,18 @@ def predict(cfg: DictConfig) -> int:
     saved = load_saved_run(ckpt_path)
     threshold = check_threshold(cfg.get("threshold"), saved)
     datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
+    carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
     rows = 0
     with atomic_table_writer(output) as write:
-        for frame, done in prediction_chunks(input_path, saved.data_state, chunk_rows):
+        for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
             x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
             outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
             if not torch.isfinite(torch.from_numpy(outputs)).all():
                 raise UserError(
                     f"the model produced non-finite predictions for {input_path} (values far outside the training data?)"
                 )
-            write(prediction_frame(outputs, saved.task, threshold, saved.class_labels))
+            predictions = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
+            write(with_carried_columns(carried, predictions, input_path))
             rows += len(frame)
     return rows
 

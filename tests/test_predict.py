@@ -222,5 +222,22 @@ def test_a_real_table_trains_evaluates_and_predicts_from_the_checkpoint_alone(tm
     with pytest.warns(UserWarning, match="column 'colour'.*'gold'"):
         rows = predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'p.csv'}"))
     preds = pd.read_csv(tmp_path / "p.csv")
-    assert rows == 30 and list(preds.columns) == ["probability", "class", "label"]
+    # the identifier that training set aside comes first, so the predictions join back to the input rows
+    assert rows == 30 and list(preds.columns) == ["code", "probability", "class", "label"]
+    assert list(preds["code"]) == list(new["code"])
     assert set(preds["label"]) <= {"heavy", "light"} and preds["probability"].between(0, 1).all()
+
+    for keep, columns in (("all", [*new.columns, "probability", "class", "label"]), ("none", ["probability", "class", "label"])):
+        for suffix in ("csv", "parquet"):
+            new.to_parquet(tmp_path / "new.parquet", index=False)
+            out = tmp_path / f"{keep}.{suffix}"
+            predict(
+                compose_predict(
+                    f"ckpt_path={ckpt}", f"input={tmp_path / ('new.' + suffix)}", f"output={out}", f"keep_columns={keep}"
+                )
+            )
+            kept = pd.read_csv(out) if suffix == "csv" else pd.read_parquet(out)
+            assert list(kept.columns) == columns
+            assert kept["probability"].to_numpy() == pytest.approx(preds["probability"].to_numpy(), rel=1e-6)
+    with pytest.raises(UserError, match="keep_columns must be one of identifiers, all, none; got 'some'"):
+        predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=some"))

@@ -134,7 +134,7 @@ def sorted_labels(keys) -> list[str]:
 
 def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], identifiers: dict[str, list]) -> str:
     """The one line a run prints about its columns, e.g.
-    columns: 4 numeric, 2 categorical (island: 3 values, sex: 2), 1 ignored (Name: 301 distinct values in 392 rows, ...)"""
+    feature columns: 4 numeric, 2 categorical (island: 3 values, sex: 2), 1 ignored (Name: 301 distinct values in 392 rows, ...)"""
     by_kind = {kind: [c for c, k in kinds.items() if k == kind] for kind in KINDS}
     parts = [f"{len(by_kind['numeric'])} numeric"]
     if by_kind["categorical"]:
@@ -152,7 +152,7 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
         parts.append(f"{len(by_kind['ignored'])} ignored ({'; '.join(shown)})")
     if by_kind["dropped"]:
         parts.append(f"{len(by_kind['dropped'])} dropped by data.drop ({', '.join(by_kind['dropped'])})")
-    return "columns: " + ", ".join(parts)
+    return "feature columns: " + ", ".join(parts)
 
 
 def override_list(column: str) -> str:

@@ -36,7 +36,7 @@ from src.data.splits import (  # noqa: F401  (re-exported)
     split_rows,
     split_sizes,
 )
-from src.data.target import describe_task, encode_target
+from src.data.target import describe_task, encode_target, with_positive_label
 from src.errors import UserError
 
 # saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
@@ -59,6 +59,7 @@ class TabularDataModule(L.LightningDataModule):
         batch_size: int | str = 32,  # or "auto": chosen from the training rows (src/data/batches.py)
         target: str | None = None,
         task: str | None = None,
+        positive_label: str | int | None = None,
         features: list[str] | None = None,
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
@@ -81,6 +82,7 @@ class TabularDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.target = target
         self.requested_task = task
+        self.positive_label = positive_label
         self.features = list(features) if features is not None else None
         self.categorical, self.numeric, self.drop = (list(x or []) for x in (categorical, numeric, drop))
         self.missing = missing
@@ -147,6 +149,7 @@ class TabularDataModule(L.LightningDataModule):
             known_task=table.task if own_target else None,
             known_labels=table.class_labels if own_target else None,
         )
+        encoded = with_positive_label(encoded, self.positive_label, f"data.target {target!r} of {table.name}")
         self.target_name, self.task, self.class_labels = target, encoded.task, encoded.class_labels
         rows = np.flatnonzero(encoded.keep)  # positions of the rows that have a target
         check_enough_rows(len(rows), self.test_fraction, self.val_fraction, table.name)
@@ -179,6 +182,11 @@ class TabularDataModule(L.LightningDataModule):
             print_once(describe_columns(kinds, self.preprocessing["vocabularies"], self.preprocessing["identifiers"]))
             if encoded.inferred:
                 print_once(describe_task(encoded, target))
+            if self.task == "binary":
+                print_once(
+                    f"positive class: {self.class_labels[1]} (class 1, the one precision, recall and F1 are about; "
+                    "data.positive_label=<label> chooses)"
+                )
         order = np.concatenate([parts["train"], parts["val"], parts["test"]])
         # transformed in file order (columns read as views, not gathered), then the rows put in split order at once
         x_in_file_order = transform_rows(frame, rows, self.preprocessing, f"the rows of {table.name}")
@@ -294,6 +302,7 @@ class TabularDataModule(L.LightningDataModule):
             "path": self.path,
             "target": self.target_name,
             "task": self.task,
+            "positive_label": self.positive_label,
             "features": list(self.preprocessing["columns"]),  # every column considered, the ignored and dropped too
             "categorical": self.categorical,
             "numeric": self.numeric,

@@ -33,9 +33,11 @@ CHUNK_ROWS = 100_000
 
 
 def prediction_chunks(
-    path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS
-) -> Iterator[tuple[pd.DataFrame, int]]:
-    """(frame of the feature columns, rows before it) per chunk, in file order; numeric columns already float64."""
+    path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS, carry: list[str] | None = ()
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int]]:
+    """(feature columns, carried columns, rows before it) per chunk, in file order; numeric features already float64.
+
+    `carry`: columns passed through to the output as the file has them, where present (None: every column)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"input file not found: {path}")
@@ -43,16 +45,18 @@ def prediction_chunks(
     allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
     chunks = (
-        parquet_chunks(path, kinds, allowed, chunk_rows)
+        parquet_chunks(path, kinds, allowed, chunk_rows, carry)
         if is_parquet(path)
-        else csv_chunks(path, kinds, allowed, missing, chunk_rows)
+        else csv_chunks(path, kinds, allowed, missing, chunk_rows, carry)
     )
     done = 0
     for frame in chunks:
+        carried = frame[[c for c in frame.columns if c not in kinds or carry is None]].copy()
+        frame = frame[list(kinds)]
         for column, kind in kinds.items():
             if kind == "numeric":
                 frame[column] = numeric_values(path, column, frame[column], done, missing)
-        yield frame, done
+        yield frame, carried, done
         done += len(frame)
     if done == 0:
         raise UserError(f"{path} has a header but no rows to predict")
@@ -73,7 +77,14 @@ def check_columns(path: Path, columns: list[str], feature_names: list[str], allo
         raise UserError(f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
 
 
-def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def carried_columns(names: list[str], kinds: dict[str, str], carry: list[str] | None) -> list[str]:
+    """The file's columns to read besides the features, in file order (None: all of them)."""
+    return [c for c in names if c not in kinds and (carry is None or c in carry)]
+
+
+def csv_chunks(
+    path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int, carry: list[str] | None = ()
+) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -89,6 +100,7 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
         check_columns(path, names, list(kinds), allowed)
         types = {c: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
+        types |= {c: pa.string() for c in carried_columns(names, kinds, carry)}  # as the file writes them
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
         done = 0
@@ -103,7 +115,7 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
                 frame = batch.to_pandas()
                 if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
                     break  # an empty cell or a NaN: the text reader tells which
-                yield frame[list(kinds)]
+                yield frame[[c for c in names if c in types]]
                 done += len(frame)
             else:
                 return
@@ -111,11 +123,18 @@ def csv_chunks(path: Path, kinds: dict[str, str], allowed: set[str], missing: st
             pass  # a value that is not a number, or a malformed row: the text reader names it, from `done` on
     else:
         done = 0
-    yield from text_chunks(path, delimiter, encoding, kinds, allowed, chunk_rows, skip=done)
+    yield from text_chunks(path, delimiter, encoding, kinds, allowed, chunk_rows, skip=done, carry=carry)
 
 
 def text_chunks(
-    path: Path, delimiter: str, encoding: str, kinds: dict[str, str], allowed: set[str], chunk_rows: int, skip: int
+    path: Path,
+    delimiter: str,
+    encoding: str,
+    kinds: dict[str, str],
+    allowed: set[str],
+    chunk_rows: int,
+    skip: int,
+    carry: list[str] | None = (),
 ) -> Iterator[pd.DataFrame]:
     """Every cell as text (pandas), from row `skip` on: slower, but it sees the exact cell that is wrong."""
     try:
@@ -134,18 +153,21 @@ def text_chunks(
         )
         for frame in reader:
             frame.columns = names
+            carried = frame[carried_columns(names, kinds, carry)]
             frame = frame[list(kinds)].copy()
             for column, kind in kinds.items():
                 text = frame[column].fillna("").str.strip()  # a short row's missing cells are empty
                 frame[column] = text if kind == "numeric" else text.where(text != "", None)
-            yield frame
+            yield pd.concat([frame, carried], axis=1)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not a readable CSV: {str(exc).strip().splitlines()[0]}") from None
 
 
-def parquet_chunks(path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+def parquet_chunks(
+    path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int, carry: list[str] | None = ()
+) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -157,8 +179,9 @@ def parquet_chunks(path: Path, kinds: dict[str, str], allowed: set[str], chunk_r
     names = column_names(raw_names)  # as training names them
     check_columns(path, names, list(kinds), allowed)
     raw = dict(zip(names, raw_names))
-    for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in kinds]):
-        yield batch.to_pandas(date_as_object=False).set_axis(list(kinds), axis=1)
+    read = [*kinds, *carried_columns(names, kinds, carry)]
+    for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in read]):
+        yield batch.to_pandas(date_as_object=False).set_axis(read, axis=1)
 
 
 def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missing: str) -> np.ndarray:

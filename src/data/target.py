@@ -88,6 +88,20 @@ def encode_target(
     return Target(per_key[codes], keep, task, labels, inferred)
 
 
+def with_positive_label(target: Target, label, what: str) -> Target:
+    """Make `label` class 1 of a binary target (the one precision, recall and F1 are about); None keeps the sorted order."""
+    if label is None:
+        return target
+    if target.task != "binary":
+        raise UserError(f"data.positive_label applies to a binary target; {what} is {target.task}: leave it null")
+    text = number_text(float(label)) if isinstance(label, (int, float)) and not isinstance(label, bool) else str(label)
+    if text not in target.class_labels:
+        raise UserError(f"data.positive_label={label!r} is not a label of {what} (labels: {listed(target.class_labels)})")
+    if text == target.class_labels[0]:  # swap the two codes; rows without a target stay NaN
+        return Target(1.0 - target.y, target.keep, target.task, target.class_labels[::-1], target.inferred)
+    return target
+
+
 def check_classes(labels: list[str], what: str, task: str) -> None:
     if len(labels) < 2:
         raise UserError(f"{what} has one class ({listed(labels)}); a classifier needs at least two")

@@ -5,6 +5,8 @@ evaluation of the best checkpoint reproduces the training run's files.
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -98,12 +100,30 @@ def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers
     finalize_loggers(loggers, "success")
     message = stop_message(result, resume_command(run_dir))
     extra = {"experiment": cfg.name, "seed": cfg.seed, "stop_message": message}
+    if datamodule.task == "binary":  # class 1: the one precision, recall and F1 are about
+        extra["positive_class"] = datamodule.class_labels[1]
     if resume is not None:
         extra["resumed_from"] = {"checkpoint": str(resume.checkpoint), "epoch": resume.epochs_done}
     write_metrics_json(run_dir / "metrics.json", result, extra=extra)
-    print_metrics_table(result, title=f"{cfg.name} ({cfg.runner}) test metrics — {run_dir}")
+    print_metrics_table(result, title=f"{cfg.name} ({cfg.runner}) test metrics", class_labels=datamodule.class_labels)
     if message:
         print(message, file=sys.stderr)
+    print_run_folder(run_dir, checkpoint=run_dir / "checkpoints" / "best.ckpt" if result.test else None)
+
+
+def shown_path(path: Path) -> str:
+    """Relative to the working folder when it is inside it (as a user typed logs/...), else absolute."""
+    relative = os.path.relpath(Path(path).resolve(), Path.cwd())
+    return str(path) if relative.startswith("..") else relative
+
+
+def print_run_folder(run_dir: Path, checkpoint: Path | None = None) -> None:
+    """The run's folder on a line of its own (never wrapped, so it can be copied), and commands ready to paste."""
+    print(f"run: {shown_path(run_dir)}")
+    if checkpoint is not None and checkpoint.is_file():
+        ckpt = shlex.quote(shown_path(checkpoint))
+        print(f"evaluate: python -m src.eval ckpt_path={ckpt}")
+        print(f"predict:  python -m src.predict ckpt_path={ckpt} input=new.csv output=predictions.csv")
 
 
 def write_prediction_report(

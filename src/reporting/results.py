@@ -89,7 +89,7 @@ def write_json(path: Path, payload: dict) -> None:
     write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True))
 
 
-def print_metrics_table(result: RunResult, title: str) -> None:
+def print_metrics_table(result: RunResult, title: str, class_labels: list[str] = ()) -> None:
     rows = [
         ("best epoch", str(result.best_epoch)),
         ("best val_loss", f"{result.best_val_loss:.4e}"),
@@ -100,7 +100,18 @@ def print_metrics_table(result: RunResult, title: str) -> None:
         from src.reporting.importance import importance_rows
 
         rows += importance_rows(result.importance)
-    print_report(result.test, result.matrices, rows, result.diagnostics, result.warnings, title)
+    print_report(result.test, result.matrices, rows, result.diagnostics, result.warnings, title, class_labels)
+
+
+def matrix_lines(matrix: list[list[int]], class_labels: list[str] = ()) -> list[str]:
+    """A confusion matrix with its classes named: rows are the actual class, columns the predicted one."""
+    labels = list(class_labels) if len(class_labels) == len(matrix) else [str(i) for i in range(len(matrix))]
+    side = max(len("actual \\ predicted"), *(len(label) for label in labels))
+    widths = [max(len(label), *(len(str(row[c])) for row in matrix)) for c, label in enumerate(labels)]
+    lines = ["actual \\ predicted".ljust(side) + "".join(f"  {label:>{w}}" for label, w in zip(labels, widths))]
+    for label, row in zip(labels, matrix):
+        lines.append(label.ljust(side) + "".join(f"  {v:>{w}d}" for v, w in zip(row, widths)))
+    return lines
 
 
 def print_report(
@@ -110,6 +121,7 @@ def print_report(
     diagnostics: dict,
     warnings: list[str],
     title: str,
+    class_labels: list[str] = (),
 ) -> None:
     """The test metrics as a table, then one `warning:` line per warning (training and src.eval print the same)."""
     table = RichTable(title=title)
@@ -124,7 +136,7 @@ def print_report(
         elif isinstance(matrix, dict):  # a value per class, by class name
             table.add_row(name, "\n".join(f"{label}: {value:.4f}" for label, value in matrix.items()))
         else:
-            table.add_row(name, "\n".join(" ".join(f"{v:>4d}" for v in row) for row in matrix))
+            table.add_row(name, "\n".join(matrix_lines(matrix, class_labels)))
     for name, value in rows:
         table.add_row(name, value)
     dead_units = diagnostics.get("dead_units")

@@ -32,10 +32,11 @@ class SweepSummary(Callback):
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         # jobs that set another `name` write outside the sweep folder: remember where each one went
         if config.hydra.mode == RunMode.MULTIRUN:
-            self.job_dirs.append(Path(config.hydra.runtime.output_dir))
+            self.job_dirs.append(Path(config.hydra.runtime.output_dir).resolve())
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
+        # absolute, as Hydra gives each job's output_dir: a relative sweep.dir (the default logs/...) would match none
+        sweep_dir = Path(config.hydra.sweep.dir).resolve()
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
         # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
         in_folder = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_job_order)

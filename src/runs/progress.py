@@ -1,12 +1,11 @@
 """A progress bar that ticks once an epoch and says how training is going.
 
-    Epoch 12/300 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
+    Epoch 12/109 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
     best 0.3901 @ 9 · stop in 97 · 1432 batches/s
 
-The epoch counts from 1 out of max_epochs; "best" is the lowest val_loss so far and its epoch; "stop in" is the
-number of epochs without improvement early stopping still allows (absent without early stopping); batches/s counts
-mini-batches, whatever a Lightning step holds. The line is drawn at the start of the next epoch and at the end, so
-it shows early stopping's state after its own end-of-epoch check, whichever callback runs first.
+The epoch counts from 1 out of the epoch early stopping would stop at if nothing improves (best epoch + patience,
+at most max_epochs), so the bar and its ETA measure what will happen. When the output is not a terminal (a log
+file, a pipe), it writes a plain line every `plain_every_n_epochs` epochs and a last one instead of redrawing.
 """
 
 from __future__ import annotations
@@ -23,10 +22,13 @@ BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
 
 
 class EpochProgressBar(ProgressBar):
-    def __init__(self, refresh_s: float = 0.1, file=None) -> None:
+    def __init__(self, refresh_s: float = 0.1, file=None, plain: bool | None = None, plain_every_n_epochs: int = 10) -> None:
+        """`plain`: lines instead of a redrawn bar; None = when the output is not a terminal."""
         super().__init__()
         self.refresh_s = refresh_s  # tqdm redraws at most this often: a cheap bar even at 1000 epochs/s
         self.file = file
+        self.plain = plain
+        self.plain_every_n_epochs = plain_every_n_epochs
         self.enabled = True
         self.bar: tqdm | None = None
         self.best: tuple[float, int] = (math.inf, 0)
@@ -43,8 +45,12 @@ class EpochProgressBar(ProgressBar):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or not trainer.is_global_zero:  # under DDP one bar, rank 0's
             return
+        out = self.file or sys.stderr
+        if self.plain is None:
+            self.plain = not (hasattr(out, "isatty") and out.isatty())
         self.bar = tqdm(
-            total=trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None,
+            total=horizon(trainer),
+            disable=self.plain,
             initial=trainer.current_epoch,  # a resumed run starts where it left off
             bar_format=BAR_FORMAT,
             file=self.file or sys.stderr,
@@ -74,12 +80,12 @@ class EpochProgressBar(ProgressBar):
         self.pending = numbers
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.draw(trainer)
+        self.draw(trainer, last=True)
         if self.bar is not None:
-            self.bar.close()
+            self.bar.close()  # ends the bar's line, so what Lightning logs next starts on its own
             self.bar = None
 
-    def draw(self, trainer: L.Trainer) -> None:
+    def draw(self, trainer: L.Trainer, last: bool = False) -> None:
         if self.bar is None or self.pending is None:
             return
         parts = [f"{name} {value:.4g}" for name, value in self.pending.items()]
@@ -89,8 +95,14 @@ class EpochProgressBar(ProgressBar):
         if left is not None:
             parts.append(f"stop in {left}")
         parts.append(f"{self.rate:.0f} batches/s")
-        self.bar.set_description_str(" · ".join(parts), refresh=False)
-        self.bar.update(trainer.current_epoch - self.bar.n)  # epochs completed, at an epoch's start and at the end
+        done, total = trainer.current_epoch, horizon(trainer)
+        if self.plain:
+            if last or (done - 1) % self.plain_every_n_epochs == 0:
+                print(f"Epoch {done}/{total} · " + " · ".join(parts), file=self.file or sys.stderr, flush=True)
+        else:
+            self.bar.total = total
+            self.bar.set_description_str(" · ".join(parts), refresh=False)
+            self.bar.update(done - self.bar.n)  # epochs completed, at an epoch's start and at the end
         self.pending = None
 
     def print(self, *args, **kwargs) -> None:
@@ -102,6 +114,16 @@ def mini_batches_per_epoch(trainer: L.Trainer) -> int:
     if datamodule is not None and hasattr(datamodule, "n_batches"):
         return datamodule.n_batches("train")
     return int(trainer.num_training_batches)
+
+
+def horizon(trainer: L.Trainer) -> int | None:
+    """The epoch training stops at if val_loss does not improve again: now + what early stopping allows, capped."""
+    cap = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+    left = epochs_before_early_stop(trainer)
+    if left is None:
+        return cap
+    end = trainer.current_epoch + left
+    return end if cap is None else min(end, cap)
 
 
 def epochs_before_early_stop(trainer: L.Trainer) -> int | None:

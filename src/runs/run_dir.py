@@ -109,6 +109,11 @@ def register_resolvers() -> None:
     # folder, and the answer must stay the same
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
+    from src.reporting.run_names import file_stem, mlflow_run_name, run_label
+
+    OmegaConf.register_new_resolver("run_label", run_label, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("mlflow_run_name", mlflow_run_name, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("file_stem", file_stem, replace=True)
 
 
 @contextmanager

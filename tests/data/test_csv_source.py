@@ -194,7 +194,7 @@ def test_identifier_column_is_ignored_with_a_line_and_features_pick_columns(tmp_
     dm.setup("fit")
     assert dm.feature_names == ["a", "b", "c", "d"] and dm.n_features == 4
     assert (
-        "columns: 4 numeric, 1 ignored (house_id: 180 distinct values in 180 rows, looks like an identifier; "
+        "feature columns: 4 numeric, 1 ignored (house_id: 180 distinct values in 180 rows, looks like an identifier; "
         "data.categorical=[house_id] keeps it)"
     ) in capsys.readouterr().out
     dm = file_datamodule(path, "price", "regression", features=["b", "a"])

@@ -21,7 +21,7 @@ def write(tmp_path, text: str):
 
 
 def read(path, saved: dict, chunk_rows: int = 100_000) -> pd.DataFrame:
-    return pd.concat([frame for frame, _ in prediction_chunks(path, saved, chunk_rows)], ignore_index=True)
+    return pd.concat([frame for frame, _, _ in prediction_chunks(path, saved, chunk_rows)], ignore_index=True)
 
 
 def test_columns_are_taken_by_name_in_the_trained_order(tmp_path):

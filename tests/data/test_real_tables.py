@@ -40,7 +40,7 @@ def test_each_column_kind_is_inferred_on_training_rows_and_printed(tmp_path, cap
         "code": "ignored",
     }
     out = capsys.readouterr().out
-    assert "columns: 2 numeric, 3 categorical (colour: 3 values, indoor: 2, cylinders: 3), 1 date (day: " in out
+    assert "feature columns: 2 numeric, 3 categorical (colour: 3 values, indoor: 2, cylinders: 3), 1 date (day: " in out
     assert "1 ignored (code: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[code] keeps it)" in out
     assert "task: binary (inferred: kind has 2 labels: heavy, light" in out
     # 2 numerics + 6 date features + 1 missing indicator (size); then 3 category codes
@@ -194,7 +194,7 @@ def test_predict_rows_with_unseen_categories_and_bad_numbers(tmp_path):
     new = table(rows=5).drop(columns=["kind"])
     new.loc[0, "colour"] = "gold"
     new.to_csv(tmp_path / "new.csv", index=False)
-    ((frame, done),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    ((frame, _, done),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
     with pytest.warns(UserWarning, match="1 value\\(s\\) of column 'colour'"):
         x = dm.transform_frame(frame, "new.csv", done)
     assert x[0, dm.n_num_features] == 0 and x.shape == (5, dm.n_features)
@@ -286,7 +286,7 @@ def test_predict_reads_a_semicolon_file_with_question_marks(tmp_path):
     new.loc[1, "weight"] = "?"
     new.loc[2, "colour"] = "?"
     new.to_csv(tmp_path / "new.csv", index=False, sep=";")
-    ((frame, done),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    ((frame, _, done),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
     x = dm.transform_frame(frame, "new.csv", done)
     assert x.shape == (5, dm.n_features) and bool(torch.isfinite(torch.as_tensor(x)).all())
     assert np.isnan(frame["weight"].iloc[1]) and x[2, dm.n_num_features] == 1  # imputed; the missing category
@@ -307,7 +307,7 @@ def test_a_latin_1_file_reads_like_its_utf_8_twin_in_training_and_predict(tmp_pa
         assert torch.equal(from_utf8.splits[s][0], from_latin.splits[s][0])
     new = frame.drop(columns=["kind"]).head(5)
     new.to_csv(tmp_path / "new.csv", index=False, encoding="latin-1")
-    ((rows, done),) = prediction_chunks(tmp_path / "new.csv", from_latin.state_dict())
+    ((rows, _, done),) = prediction_chunks(tmp_path / "new.csv", from_latin.state_dict())
     assert rows["colour"].tolist() == new["colour"].tolist()
 
 
@@ -341,7 +341,7 @@ def test_one_windows_character_deep_in_a_file_reads_the_same_in_training_and_pre
     dm = datamodule(tmp_path / "t.csv")
     dm.setup("fit")
     assert "rouge foncé" in dm.preprocessing["vocabularies"]["colour"]
-    ((rows, _),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict(), chunk_rows=100_000)
+    ((rows, _, _),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict(), chunk_rows=100_000)
     assert rows["colour"].iloc[19_990] == "vert – pomme" and rows["colour"].iloc[0] == frame["colour"].iloc[0]
 
 
@@ -355,6 +355,6 @@ def test_predict_reads_each_of_two_nameless_columns_under_its_own_name(tmp_path)
     assert dm.preprocessing["columns"]["Unnamed: 0"] == dm.preprocessing["columns"]["Unnamed: 1"] == "numeric"
     new = frame.drop(columns=["kind"]).head(5)
     new.to_csv(tmp_path / "new.csv", index=False, header=["", "", "colour"])
-    ((rows, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    ((rows, _, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
     np.testing.assert_array_equal(rows["Unnamed: 0"].to_numpy(), new["size"].to_numpy())
     np.testing.assert_array_equal(rows["Unnamed: 1"].to_numpy(), new["weight"].to_numpy())

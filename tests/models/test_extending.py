@@ -8,6 +8,7 @@ import importlib
 import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,20 @@ def test_a_new_net_is_one_class_and_one_yaml(new_net, make_config, tmp_path):
     with initialize_config_dir(str(CONF), version_base="1.3"):
         eval_cfg = compose("eval", overrides=[f"ckpt_path={best}", f"paths.output_dir={tmp_path / 'eval'}"])
     assert evaluate(eval_cfg)["test"] == pytest.approx(result.test, rel=1e-6)
+
+
+def test_the_guides_logger_yaml_builds_its_logger(tmp_path):
+    """The guide's logger file, copied into conf/logger/, is picked with logger=<name> and logs into the run folder."""
+    from src.reporting.loggers import build_loggers
+    from tests.conftest import compose_config
+
+    text = GUIDE.read_text().split("## A new logger", 1)[1]
+    yaml = re.search(r"```yaml\n(.*?)```", text, re.DOTALL).group(1)
+    path = CONF / "logger" / f"guide_test_{os.getpid()}.yaml"
+    path.write_text(yaml)
+    try:
+        cfg = compose_config(f"logger={path.stem}", output_dir=tmp_path)
+        [logger] = build_loggers(cfg)
+    finally:
+        path.unlink()
+    assert type(logger).__name__ == "CSVLogger" and Path(logger.log_dir) == tmp_path / "csv_copy"

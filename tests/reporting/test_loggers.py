@@ -99,3 +99,27 @@ def test_mlflow_logger_tracks_the_run_in_a_local_sqlite_store(tmp_path):
         == {p.name for p in (run_dir / "figures").iterdir()}
         == {"loss_curves.png", "confusion_matrix.png", "importance.png"}
     )
+
+
+@pytest.mark.slow  # a subprocess run of the command, and MLflow's first use of its database
+def test_runs_are_named_after_their_experiment_and_overrides_in_tensorboard_and_mlflow(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import run_module
+
+    done = run_module(
+        "src.train",
+        "logger=many",
+        "trainer.max_epochs=2",
+        "model.optimizer.lr=0.01",
+        "trainer.enable_progress_bar=false",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run_dir] = (tmp_path / "logs" / "cancer" / "runs").iterdir()
+    # TensorBoard names a run by its folder: the run's, then the overrides it was given
+    [events_dir] = {p.parent for p in (run_dir / "tensorboard").rglob("events.out.tfevents.*")}
+    assert events_dir.name == "trainer.max_epochs=2,model.optimizer.lr=0.01"
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'logs' / 'mlflow.db'}")
+    [tracked] = client.search_runs([client.get_experiment_by_name("cancer").experiment_id])
+    assert tracked.info.run_name == "cancer trainer.max_epochs=2,model.optimizer.lr=0.01"

@@ -12,18 +12,21 @@ from src.train import build_datamodule, build_model
 from tests.conftest import compose_config
 
 
-def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_path):
-    cfg = compose_config("trainer.max_epochs=6", "trainer.enable_progress_bar=true", output_dir=tmp_path)
+def fit_with_bar(tmp_path, bar: EpochProgressBar, max_epochs: int, patience: int, *overrides: str) -> str:
+    cfg = compose_config(f"trainer.max_epochs={max_epochs}", "trainer.enable_progress_bar=true", *overrides, output_dir=tmp_path)
     L.seed_everything(0)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
-    text = io.StringIO()
-    bar = EpochProgressBar(refresh_s=0, file=text)
-    callbacks = [bar, EarlyStopping(monitor="val_loss", patience=50)]
+    callbacks = [bar, EarlyStopping(monitor="val_loss", patience=patience)]
     build_trainer(
         cfg.trainer, model, callbacks=callbacks, logger=False, enable_checkpointing=False, enable_model_summary=False, plugins=[]
     ).fit(model, datamodule=datamodule)
-    lines = [line.strip() for line in re.split(r"[\r\n]+", text.getvalue()) if line.strip()]
+    return bar.file.getvalue()
+
+
+def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_path):
+    text = fit_with_bar(tmp_path, EpochProgressBar(refresh_s=0, file=io.StringIO(), plain=False), 6, 50)
+    lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
     epochs = [int(m.group(1)) for line in lines if (m := re.match(r"Epoch (\d+)/6 ", line))]
     assert epochs[0] == 0 and epochs[-1] == 6
     assert sorted(set(epochs)) == list(range(7))  # one tick an epoch, counted from 1 out of max_epochs
@@ -36,3 +39,19 @@ def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_
     patience_left = 50 - (6 - int(match.group(4)))
     assert int(match.group(5)) == patience_left
     assert int(match.group(6)) > 0  # 11 mini-batches an epoch, counted as mini-batches, not Lightning steps
+
+
+def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_horizon(tmp_path):
+    # a fast learning rate: val_loss bottoms out early, so early stopping ends the run well before max_epochs
+    text = fit_with_bar(
+        tmp_path, EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=10), 300, 5, "model.optimizer.lr=0.05"
+    )
+    assert "\r" not in text
+    lines = text.splitlines()
+    numbers = [tuple(map(int, re.match(r"Epoch (\d+)/(\d+) · ", line).groups())) for line in lines]
+    done = [epoch for epoch, _ in numbers]
+    assert done[:-1] == list(range(1, done[-1], 10)) and done[-1] > done[-2]  # every 10 epochs from 1, and the last
+    for line, (_, total) in zip(lines, numbers):
+        best = int(re.search(r"best \S+ @ (\d+)", line).group(1))
+        assert total == min(best + 5, 300), line  # where training stops if nothing improves, not max_epochs
+    assert numbers[-1][0] == numbers[-1][1] < 300  # the last line: stopped where the bar said it would

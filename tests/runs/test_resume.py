@@ -206,7 +206,7 @@ def test_ctrl_c_stops_the_plain_loop_and_marks_metrics_json(tmp_path):
     log_dir = tmp_path / "logs"
     proc = start_training(log_dir, "runner=plain", run=ENDLESS)
     # TensorBoard's event file appears when the plain loop logs its first epoch
-    wait_until(lambda: list(log_dir.glob("cancer/runs/*/tensorboard/events.out.tfevents.*")), proc)
+    wait_until(lambda: list(log_dir.glob("cancer/runs/*/tensorboard/**/events.out.tfevents.*")), proc)
     proc.send_signal(signal.SIGINT)
     stderr = stderr_after_exit(proc)
 

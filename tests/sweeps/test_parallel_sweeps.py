@@ -43,9 +43,11 @@ def test_joblib_sweep_gives_the_sequential_numbers(tmp_path):
 
 @pytest.mark.slow
 def test_cross_validation_summary_is_the_mean_of_the_folds(tmp_path):
-    done = run_module("src.train", "-m", *TINY, "cv.folds=3", f"paths.log_dir={tmp_path}")
+    # the documented command as a user runs it: the default, relative logs/ under the working folder
+    done = run_module("src.train", "-m", *TINY, "cv.folds=3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    folder = sweep_folder(tmp_path)
+    folder = sweep_folder(tmp_path / "logs")
+    assert "3 jobs, best val_loss first" in done.stdout
     folds = [json.loads((folder / str(i) / "metrics.json").read_text()) for i in range(3)]
     (summary,) = pd.read_csv(folder / "summary_mean_std.csv").to_dict("records")
     assert summary["n"] == 3
@@ -62,9 +64,10 @@ def test_cross_validation_summary_is_the_mean_of_the_folds(tmp_path):
 
 @pytest.mark.slow
 def test_seeds_shorthand_runs_one_job_per_seed_and_groups_them(tmp_path):
-    done = run_module("src.train", "-m", *TINY, "seeds=2", "model.optimizer.lr=0.001,0.01", f"paths.log_dir={tmp_path}")
+    done = run_module("src.train", "-m", *TINY, "seeds=2", "model.optimizer.lr=0.001,0.01", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    folder = sweep_folder(tmp_path)
+    folder = sweep_folder(tmp_path / "logs")
+    assert "4 jobs, best val_loss first" in done.stdout
     assert len(pd.read_csv(folder / "summary.csv")) == 4
     groups = pd.read_csv(folder / "summary_mean_std.csv")
     assert sorted(groups["model.optimizer.lr"]) == [0.001, 0.01] and list(groups["n"]) == [2, 2]

@@ -1,0 +1,50 @@
+"""Run names for TensorBoard and MLflow: the overrides a run was given, so runs that differ in a setting are told apart."""
+
+from __future__ import annotations
+
+import re
+
+# where the run goes or how it shows progress, not what it learns: left out of the name
+NOT_IN_NAME = (
+    "experiment",
+    "name",
+    "paths.",
+    "hydra",
+    "logger",
+    "resume",
+    "ckpt_path",
+    "trainer.enable_progress_bar",
+    "torch_threads",
+    "data.path",
+)
+MAX_LENGTH = 120
+
+
+def overrides_label(overrides: list[str]) -> str:
+    """`model.optimizer.lr=0.01,seed=3` from the command's overrides; '' when it had none that name a setting."""
+    kept = [o for o in overrides if not o.lstrip("+~").startswith(NOT_IN_NAME)]
+    label = re.sub(r"[/\\]", "_", ",".join(kept))  # a folder name for TensorBoard: no separators
+    return label if len(label) <= MAX_LENGTH else label[: MAX_LENGTH - 3] + "..."
+
+
+def run_label() -> str:
+    """The label of the running Hydra job; '' outside one (a config composed in a test or a notebook)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return ""
+    return overrides_label(list(HydraConfig.get().overrides.task))
+
+
+def mlflow_run_name(name: str) -> str:
+    label = run_label()
+    return f"{name} {label}" if label else name
+
+
+def file_stem(path) -> str:
+    """`houses` for data.path=data/houses.csv (and houses.csv.gz): your own file's runs go under logs/houses/."""
+    name = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".gz", ".bz2", ".zst", ".xz", ".zip"):
+        name = name.removesuffix(suffix)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return re.sub(r"[^\w.\-]+", "_", stem) or "csv"

@@ -1,0 +1,23 @@
+"""What a person reads at the end of a run: its folder whole on one line, and commands that work when pasted."""
+
+import shlex
+
+import pytest
+
+from tests.conftest import run_module
+
+
+@pytest.mark.slow  # subprocess runs of the commands, from a working folder with the default relative logs/
+def test_the_run_folder_and_the_printed_eval_command_can_be_pasted(tmp_path):
+    done = run_module("src.train", "experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    [run_line] = [line for line in lines if line.startswith("run: ")]
+    run_dir = tmp_path / run_line.removeprefix("run: ")
+    assert run_line.startswith("run: logs/cancer/runs/") and (run_dir / "metrics.json").is_file()
+    [eval_line] = [line for line in lines if line.startswith("evaluate: ")]
+    command = shlex.split(eval_line.removeprefix("evaluate: "))
+    assert command[:3] == ["python", "-m", "src.eval"]
+    evaluated = run_module("src.eval", *command[3:], cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert any(line.startswith("run: logs/eval/") for line in evaluated.stdout.splitlines())
