@@ -6,17 +6,19 @@ Lightning, so a bad override fails in about a second.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
 from src.sweeps.checks import validate_cv_and_seeds
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
-TASKS = ("regression", "binary", "multiclass")
+MISSING_POLICIES = ("impute", "refuse")
 FEATURE_TRANSFORMS = ("standard", "quantile")
-NORMS = ("none", "batch", "layer")  # src/models/nets/mlp.py
-CATEGORICAL = ("embedding", "onehot")  # src/models/nets/inputs.py
-CLASS_WEIGHTS = ("balanced",)  # src/models/tasks.py
 LR_SCHEDULES = ("cosine", "onecycle")
 # torch.optim's optimizers that take a plain step() on dense gradients (tests/test_config.py keeps this list true):
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
@@ -58,20 +60,108 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _one_of(value, allowed: tuple, key: str) -> None:
-    _check(value in allowed, f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-
-
 def _plain(value):
     return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
+def _one_of(value, allowed: tuple, key: str) -> None:
+    _check(value in allowed, f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+class ChecksBeforeRunFolder(Callback):
+    """A single run's config (and the header of its data file) checked in Hydra's own process, before Hydra makes the
+    run's folder: a refused run leaves nothing behind. (A multirun's jobs are checked in their own folders.)"""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            validate_config(config)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+
+def check_command_line(config_name: str, args: list[str]) -> None:
+    """Hydra's own errors for a command line (a misspelt key, an unknown option, a bad value's syntax) as one `error:`
+    line with a suggestion, before Hydra makes any folder. A multirun's sweeps are checked with their first value;
+    other flags (--help, --cfg ...) are left to Hydra."""
+    if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
+        return
+    from hydra import compose, initialize_config_dir
+
+    args = [first_of_sweep(arg) for arg in args if arg not in ("-m", "--multirun")]
+    if None in args:
+        return
+
+    conf = str(Path(__file__).resolve().parent.parent / "conf")
+    try:
+        with initialize_config_dir(conf, version_base="1.3"):
+            compose(config_name, overrides=args)
+    except Exception as exc:  # noqa: BLE001  (Hydra raises several types for a command line it cannot compose)
+        print(f"error: {hydra_error_line(exc, conf, config_name, args)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def first_of_sweep(arg: str) -> str | None:
+    """`key=a,b` or `key=range(3)` as `key=a` or `key=0`; None for an interval (a sampler's), and what cannot be
+    parsed as it is (compose then says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        (override,) = OverridesParser.create().parse_overrides([arg])
+    except Exception:  # noqa: BLE001  (a syntax error: compose reports it)
+        return arg
+    if not override.is_sweep_override():
+        return arg
+    try:
+        return f"{override.get_key_element()}={next(iter(override.sweep_string_iterator()))}"
+    except Exception:  # noqa: BLE001  (an interval: no first value to check with)
+        return None
+
+
+def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str]) -> str:
+    """Hydra's message on one line, with `did you mean ...?` for a key or an option that is close to a real one."""
+    import difflib
+    import re
+
+    from hydra import compose, initialize_config_dir
+
+    text = str(exc) + (f" {exc.__cause__}" if exc.__cause__ is not None and str(exc.__cause__) not in str(exc) else "")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "object_type=" not in line]
+    missing_key = re.search(r"full_key: (\S+)", text)
+    missing_option = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if missing_key and "not in struct" in text:
+        key = missing_key.group(1)
+        parent, _, name = key.rpartition(".")
+        others = [a for a in args if not a.split("=")[0].lstrip("+~").startswith(key)]
+        try:
+            with initialize_config_dir(conf, version_base="1.3"):
+                composed = compose(config_name, overrides=others)
+            node = OmegaConf.select(composed, parent) if parent else composed
+        except Exception:  # noqa: BLE001  (another override is wrong too: no suggestion then)
+            node = None
+        keys = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
+        close = difflib.get_close_matches(name, keys, n=1)
+        hint = f"did you mean {parent}.{close[0]}?" if close else f"{parent or 'the config'} has {', '.join(keys)}"
+        return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
+    if missing_option:
+        group, option = missing_option.groups()
+        options = [line for line in lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1 :]]
+        options = [o for o in options if "=" not in o and not o.startswith("Config search path")]
+        close = difflib.get_close_matches(option, options, n=1)
+        hint = f"did you mean {group}={close[0]}?" if close else f"options: {', '.join(options)}"
+        return f"{group}={option} is not an option of {group}: there is no conf/{group}/{option}.yaml ({hint})"
+    message = " ".join(line for line in lines if not line.startswith(("See https://", "Set the environment variable")))
+    return message if "override" in message.lower() else f"cannot read the command line {' '.join(args)}: {message}"
+
+
 def validate_config(cfg: DictConfig) -> None:
     validate_run(cfg)
-    validate_cv_and_seeds(cfg)
     validate_data(cfg.data)
     validate_model(cfg.model)
     validate_training(cfg)
+    if cfg.data.source._target_ == "src.data.sources.read_file":  # after the settings: it reads the file's header
+        validate_columns(cfg.data)
+    validate_cv_and_seeds(cfg)
     from src.reporting.importance import validate_importance  # the report's own settings, checked before any work
 
     validate_importance(cfg.get("importance"))
@@ -91,10 +181,80 @@ def validate_run(cfg: DictConfig) -> None:
     )
 
 
-def validate_data(data: DictConfig) -> None:
-    from src.data.settings import validate_data_settings
+def _names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
 
-    validate_data_settings(data)
+
+def validate_data(data: DictConfig) -> None:
+    """The data settings (the DataModule's); the columns they name are checked against the file's header later."""
+    from src.data.target import TASKS  # the data defines the tasks; imported here, as it brings pandas
+
+    source = data.get("source")
+    _check(
+        OmegaConf.is_dict(source) and isinstance(source.get("_target_"), str),
+        "data.source must be a config node with a _target_, e.g. {_target_: src.data.sources.breast_cancer}",
+    )
+    if source._target_ == "src.data.sources.read_file":
+        for key, example in (("path", "data.path=houses.csv"), ("target", "data.target=price")):
+            _check(not OmegaConf.is_missing(data, key), f"data.{key} is required with data=csv, e.g. {example}")
+        _check(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
+    target = data.get("target")
+    _check(target is None or (isinstance(target, str) and target != ""), f"data.target must be a column name; got {target!r}")
+    task = data.get("task")
+    _check(task is None or task in TASKS, f"data.task must be null (inferred) or one of {', '.join(TASKS)}; got {task!r}")
+    features = _plain(data.get("features"))
+    _check(
+        features is None or (_names(features) and len(features) > 0),
+        f"data.features must be null or a non-empty list of column names, e.g. [MedInc,HouseAge]; got {features!r}",
+    )
+    lists = {}
+    for key in ("categorical", "numeric", "drop"):
+        value = _plain(data.get(key)) or []
+        _check(_names(value), f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
+        lists[key] = value
+    for column in dict.fromkeys(c for names in lists.values() for c in names):
+        where = [f"data.{key}" for key, names in lists.items() if column in names]
+        _check(len(where) == 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+    missing = data.get("missing", "impute")
+    _check(missing in MISSING_POLICIES, f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
+    transform = data.get("feature_transform", "standard")
+    _check(
+        transform in FEATURE_TRANSFORMS,
+        f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}",
+    )
+    _check(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
+    _check(
+        data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1),
+        f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}",
+    )
+    for key in ("test_fraction", "val_fraction"):
+        value = data[key]
+        _check(_is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
+    _check(
+        data.test_fraction + data.val_fraction < 1,
+        "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
+        f"got {data.test_fraction} + {data.val_fraction}",
+    )
+    spe = data.steps_per_execution
+    _check(spe is None or (_is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+
+
+def validate_columns(data: DictConfig) -> None:
+    """data=csv: the columns the settings name are in the file's header, read first, so that a misspelt column is
+    reported in about a second (the DataModule checks the whole table again)."""
+    from src.data.readers import header_columns, listed
+
+    columns = header_columns(data.path) if Path(data.path).is_file() else None
+    if columns is None:  # no such file, or not readable by its header: the reader says why
+        return
+    target = data.target
+    _check(target in columns, f"data.target {target!r} is not a column of {data.path} (columns: {listed(columns)})")
+    for key in ("features", "categorical", "numeric", "drop"):
+        unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
+        _check(
+            not unknown,
+            f"data.{key} names {', '.join(map(repr, unknown))}, not a column of {data.path} (columns: {listed(columns)})",
+        )
 
 
 def validate_model(model: DictConfig) -> None:
@@ -107,11 +267,6 @@ def validate_model(model: DictConfig) -> None:
         _check(
             _is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}"
         )
-    weights = model.get("class_weights")
-    _check(
-        weights is None or weights in CLASS_WEIGHTS,
-        f"model.class_weights must be null or one of {', '.join(CLASS_WEIGHTS)}; got {weights!r}",
-    )
     standardize = model.get("standardize_target", False)
     _check(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
     schedule = model.get("lr_schedule")
@@ -124,77 +279,13 @@ def validate_model(model: DictConfig) -> None:
 
 
 def validate_net(net) -> None:
-    """The net node's target (a class under src., nothing else is ever built), then the settings the shipped nets
-    share; a key the net does not take is refused when the net is built, still before training."""
+    """Only the node's target (a class under src., nothing else is ever built): each net checks its own settings."""
+    target = net.get("_target_") if OmegaConf.is_dict(net) else net
     _check(
-        OmegaConf.is_config(net) and isinstance(net.get("_target_"), str) and net._target_.startswith("src."),
+        isinstance(target, str) and target.startswith("src."),
         "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
-        f"got {_plain(net.get('_target_')) if OmegaConf.is_config(net) else _plain(net)!r}",
+        f"got {OmegaConf.to_container(target) if OmegaConf.is_config(target) else target!r}",
     )
-    if "hidden" in net:
-        hidden = _plain(net.hidden)
-        _check(
-            isinstance(hidden, list) and all(_is_int(h) and h >= 1 for h in hidden),
-            f"model.net.hidden must be a list of positive integers, e.g. [64,64]; got {hidden!r}",
-        )
-    if "norm" in net:
-        _one_of(net.norm, NORMS, "model.net.norm")
-    for key in ("dropout", "dropout1", "dropout2", "attention_dropout", "ffn_dropout", "residual_dropout"):
-        if key in net:
-            value = net[key]
-            _check(_is_number(value) and 0 <= value < 1, f"model.net.{key} must be in [0, 1); got {value!r}")
-    for key in ("n_blocks", "d_block", "attention_n_heads"):
-        if key in net:
-            _check(_is_int(net[key]) and net[key] >= 1, f"model.net.{key} must be an integer >= 1; got {net[key]!r}")
-    if "d_block" in net and "attention_n_heads" in net:
-        _check(
-            net.d_block % net.attention_n_heads == 0,
-            f"model.net.d_block must be a multiple of model.net.attention_n_heads={net.attention_n_heads}; got {net.d_block}",
-        )
-    if "categorical" in net:
-        _one_of(net.categorical, CATEGORICAL, "model.net.categorical")
-    dim = net.get("cat_embedding_dim")
-    _check(
-        dim is None or (_is_int(dim) and dim >= 1), f"model.net.cat_embedding_dim must be null or an integer >= 1; got {dim!r}"
-    )
-    if net.get("_target_") != "src.models.nets.tabm.TabM":  # TabM names its embedding by kind and checks it itself
-        validate_embedding(_plain(net.get("embedding")))
-
-
-# Each numeric embedding's settings: required, then optional (rtdl_num_embeddings' argument names).
-EMBEDDING_SETTINGS = {
-    "periodic": ({"n_frequencies", "d_embedding", "frequency_init_scale"}, {"lite", "activation"}),
-    "piecewise_linear": ({"n_bins", "d_embedding"}, {"activation", "version", "tree", "bins"}),
-    "linear_relu": ({"d_embedding"}, set()),
-}
-
-
-def validate_embedding(embedding) -> None:
-    if embedding is None:
-        return
-    example = "e.g. {kind: periodic, n_frequencies: 16, d_embedding: 16, frequency_init_scale: 0.1}"
-    _check(isinstance(embedding, dict), f"model.net.embedding must be null or a mapping, {example}; got {embedding!r}")
-    kind = embedding.get("kind")
-    _one_of(kind, tuple(EMBEDDING_SETTINGS), "model.net.embedding.kind")
-    required, optional = EMBEDDING_SETTINGS[kind]
-    given = set(embedding) - {"kind"}
-    _check(
-        required <= given <= required | optional,
-        f"model.net.embedding (kind={kind}) takes {', '.join(sorted(required))} and optionally "
-        f"{', '.join(sorted(optional)) or 'nothing else'}; got {', '.join(sorted(given)) or 'nothing'}",
-    )
-    for key in ("n_frequencies", "d_embedding"):
-        if key in embedding:
-            value = embedding[key]
-            _check(_is_int(value) and value >= 1, f"model.net.embedding.{key} must be an integer >= 1; got {value!r}")
-    if "n_bins" in embedding:
-        value = embedding["n_bins"]
-        _check(_is_int(value) and value >= 2, f"model.net.embedding.n_bins must be an integer >= 2; got {value!r}")
-    if "frequency_init_scale" in embedding:
-        scale = embedding["frequency_init_scale"]
-        _check(_is_number(scale) and scale > 0, f"model.net.embedding.frequency_init_scale must be > 0; got {scale!r}")
-    if "version" in embedding:
-        _one_of(embedding["version"], ("A", "B"), "model.net.embedding.version")
 
 
 def validate_optimizer(optimizer: DictConfig) -> None:

@@ -90,8 +90,8 @@ def member_sources(runs: list[str]) -> list[Path]:
 
 def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """The network's validation and test predictions, on the split its own checkpoint describes."""
-    from src.models.checkpoints import check_table_file, load_saved_run
     from src.models.inference import predict_in_batches
+    from src.runs.checkpoints.read import check_table_file, load_saved_run
 
     saved = load_saved_run(checkpoint)
     datamodule = saved.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
@@ -112,7 +112,7 @@ def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     import lightgbm as lgb
 
     from src.baseline import raw_splits
-    from src.models.checkpoints import source_arguments
+    from src.runs.checkpoints.read import source_arguments
     from src.train import build_datamodule
 
     run_cfg = OmegaConf.load(run_dir / "config.yaml")

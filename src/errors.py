@@ -1,4 +1,4 @@
-"""The one exception type for user mistakes: entry points print it as a single line, without a traceback."""
+"""The one exception type for user mistakes, the check that raises it, and how entry points print it."""
 
 import sys
 from collections.abc import Iterator
@@ -7,6 +7,20 @@ from contextlib import contextmanager
 
 class UserError(Exception):
     """A bad setting, file or checkpoint: the message names the problem and what is allowed."""
+
+
+def require(ok: bool, message: str) -> None:
+    """A UserError with `message` unless `ok`: one line naming the setting, what is allowed and the bad value."""
+    if not ok:
+        raise UserError(message)
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @contextmanager

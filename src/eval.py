@@ -27,9 +27,9 @@ def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Rebuild, test, write metrics.json, test_predictions.csv and figures/ into the output dir; returns the metrics."""
-    from src.models.checkpoints import check_table_file, load_saved_run
     from src.reporting.report import print_run_folder, write_test_report
     from src.reporting.results import print_report, write_json
+    from src.runs.checkpoints.read import check_table_file, load_saved_run
 
     if cfg.ckpt_path is None:
         raise UserError("ckpt_path is required, e.g. python -m src.eval ckpt_path=logs/cancer/runs/<run>/checkpoints/best.ckpt")

@@ -145,8 +145,8 @@ def predict(cfg: DictConfig) -> int:
     import torch
 
     from src.data.prediction_input import prediction_chunks
-    from src.models.checkpoints import load_saved_run
     from src.models.inference import predict_in_batches
+    from src.runs.checkpoints.read import load_saved_run
 
     ckpt_path, input_path, output = (required_path(cfg, key) for key in ("ckpt_path", "input", "output"))
     check_output(output, input_path)

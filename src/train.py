@@ -1,8 +1,8 @@
 """Train and test one experiment: `python -m src.train [experiment=housing] [key=value ...]`.
 
 Compose the config, validate it, build the DataModule, the model and the loggers, fit, test, report. Fitting is in
-src/runs/fit.py, what keeps a run safe (its folder, checkpoints, resume, signals) in src/runs/, the report in
-src/reporting/.
+src/runs/fit.py (the lesson's loop, runner=plain, in src/reference/), what keeps a run safe (its folder,
+checkpoints, resume, signals) in src/runs/, the report in src/reporting/.
 """
 
 from __future__ import annotations
@@ -11,30 +11,26 @@ import math
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import user_errors_exit
+from src.errors import UserError
 from src.reporting.results import RunResult
-from src.runs.fit import fit_with_lightning, fit_with_plain_loop
-from src.runs.resume import ResumePoint
 from src.runs.run_dir import register_resolvers
 
 register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
 
-__all__ = ["build_datamodule", "build_model", "fit_with_lightning", "fit_with_plain_loop", "train"]
+__all__ = ["build_datamodule", "build_model", "train"]
 
 
 def build_datamodule(cfg: DictConfig):
     from hydra.utils import instantiate
 
     datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
-    datamodule.setup("fit")
-    cfg.data.task = datamodule.task  # null in the config means inferred from the data; the model config reads it
+    datamodule.setup("fit")  # data.task null: inferred from the data, and read from the DataModule from here on
     return datamodule
 
 
@@ -61,62 +57,49 @@ def quiet_known_noise() -> None:
 
 
 def train(cfg: DictConfig) -> RunResult:
-    """Compose-validate-build-fit-test-report; returns the RunResult."""
+    """Validate; the data and the model; then, in the run's folder, fit, test and report. Returns the RunResult."""
     from src.config import validate_config
-    from src.runs.resume import resume_point
 
-    validate_config(cfg)
-    if cfg.paths.output_dir is None:  # debug=fast: every file of the run goes into a temporary folder, removed at the end
-        with tempfile.TemporaryDirectory(prefix="tabular-debug-") as tmp:
-            cfg.paths.output_dir = tmp
-            return train(cfg)
-    from src.sweeps import job_resume
-
-    job = job_resume.sweep_job_state(cfg, Path(cfg.paths.output_dir))  # a re-submitted sweep's job, in its own folder
-    if job == job_resume.FINISHED:
-        return job_resume.finished_result(Path(cfg.paths.output_dir))
-    if job == job_resume.START_OVER:
-        cfg.resume = None
-    resume = resume_point(cfg)  # a resume that would not continue the same run is refused before any work
-    quiet_known_noise()
-    from lightning.pytorch.utilities import rank_zero_only
-
-    from src.runs.atomic import write_text_atomically
-    from src.runs.faults import files_kept_on_write_failure
-    from src.runs.run_dir import hold_run_dir
-
-    run_dir = Path(cfg.paths.output_dir)
-    if rank_zero_only.rank != 0:  # under DDP only rank 0 writes
-        return fit_and_report(cfg, resume, run_dir, writes_files=False)
-    # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
-    with files_kept_on_write_failure(run_dir), hold_run_dir(run_dir, resuming=resume is not None or job == job_resume.START_OVER):
-        if resume is None:  # a resumed run keeps the config.yaml it started with (and checked against it)
-            write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-        return fit_and_report(cfg, resume, run_dir, writes_files=True)
-
-
-def fit_and_report(cfg: DictConfig, resume: ResumePoint | None, run_dir: Path, writes_files: bool) -> RunResult:
+    validate_config(cfg)  # before torch and Lightning are imported: a mistake is reported in about a second
     import lightning as L
     import torch
+    from lightning.pytorch.utilities import rank_zero_only
 
+    from src.reporting.cross_validation import write_fold_predictions
     from src.reporting.loggers import build_loggers
     from src.reporting.report import report_run
+    from src.runs.faults import files_kept_on_write_failure
+    from src.runs.resume import resume_point
+    from src.runs.run_dir import frozen_run_config, run_folder
+    from src.sweeps import job_resume
 
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
-    L.seed_everything(cfg.seed, verbose=False)
-    datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule)
-    loggers = build_loggers(cfg)
-    fit = fit_with_plain_loop if cfg.runner == "plain" else fit_with_lightning
-    result = fit(cfg, datamodule, model, loggers, resume)
-    if writes_files:
-        report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
-        if result.test and getattr(datamodule, "cv", None):  # one fold of a cv.folds sweep: its out-of-fold predictions
-            from src.reporting.cross_validation import write_fold_predictions
-
-            write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
-    return result
+    with frozen_run_config(cfg) as cfg:  # read-only from here; debug=fast: a temporary folder, removed at the end
+        run_dir = Path(cfg.paths.output_dir)
+        job = job_resume.sweep_job_state(cfg, run_dir)  # a re-submitted sweep's job, in its own folder
+        if job == job_resume.FINISHED:
+            return job_resume.finished_result(run_dir)
+        # a resume that would not continue the same run is refused before any work
+        resume = None if job == job_resume.START_OVER else resume_point(cfg)
+        quiet_known_noise()
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule = build_datamodule(cfg)  # a mistake in the data or the net is refused before the folder is used
+        model = build_model(cfg, datamodule)
+        writes_files = rank_zero_only.rank == 0  # under DDP only rank 0 writes
+        if cfg.runner == "plain":  # the lesson's loop, kept apart from the Lightning path
+            from src.reference.fit_plain import fit_with_plain_loop as fit
+        else:
+            from src.runs.fit import fit_with_lightning as fit
+        loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
+        # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
+        with files_kept_on_write_failure(run_dir), run_folder(run_dir, cfg, resume, job == job_resume.START_OVER, writes_files):
+            result = fit(cfg, datamodule, model, loggers, resume)
+            if writes_files:
+                report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
+            if writes_files and result.test and getattr(datamodule, "cv", None):  # a fold of a cv sweep: out-of-fold predictions
+                write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
+        return result
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -124,8 +107,6 @@ def main(cfg: DictConfig) -> float:
     from src.sweeps.job_resume import in_multirun
 
     if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
-        from src.errors import UserError
-
         try:
             result = train(cfg)
         except UserError as exc:
@@ -135,8 +116,15 @@ def main(cfg: DictConfig) -> float:
             sys.exit(128 + signal.Signals[result.interrupted_by])
         return result.best_val_loss
     try:
-        with user_errors_exit():
-            result = train(cfg)
+        result = train(cfg)
+    except UserError as exc:  # one line, and no run folder left behind when nothing of the run was written
+        from hydra.core.hydra_config import HydraConfig
+
+        from src.runs.run_dir import remove_refused_run_dir
+
+        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir), HydraConfig.get().output_subdir)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:  # Ctrl+C before training started: nothing to keep
         print("interrupted before training started", file=sys.stderr)
         sys.exit(128 + signal.SIGINT)
@@ -148,4 +136,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    src.config.check_command_line("train", sys.argv[1:])
     main()

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from src.train import train
 from tests.conftest import ROOT, compose_config, run_module
@@ -11,7 +12,9 @@ from tests.conftest import ROOT, compose_config, run_module
 
 def test_fast_runs_two_batches_of_each_split_and_removes_its_folder():
     cfg = compose_config("debug=fast")  # output_dir stays null: the run picks a temporary folder itself
+    before = OmegaConf.to_yaml(cfg)
     result = train(cfg)
+    assert OmegaConf.to_yaml(cfg) == before  # the run works on a read-only copy: the caller's config is untouched
     assert result.stopped_epoch == 1 and len(result.train_loss) == 1
     # the best checkpoint was written, reloaded and tested, and then the folder went away with it
     assert result.tested_checkpoint.endswith("best.ckpt") and not Path(result.tested_checkpoint).exists()

@@ -49,6 +49,24 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
 
 
+def header_columns(path: str | Path) -> list[str] | None:
+    """The column names in a file's header, read without reading the table (None when it cannot be read so: the
+    full reader then says why)."""
+    import csv
+
+    file = Path(path)
+    try:
+        if is_parquet(file):
+            import pyarrow.parquet as pq
+
+            return column_names(pq.read_schema(file).names)
+        with decompressed(file) as stream:
+            first = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()[:1]
+        return column_names(next(csv.reader(first, delimiter=csv_delimiter(file)))) if first else None
+    except Exception:  # noqa: BLE001  (a broken file is reported, with its reason, by read_table_file)
+        return None
+
+
 def is_missing_spelling(text: str) -> bool:
     """`text` (stripped) is how the table writes a missing value."""
     return text in MISSING_SPELLINGS or text.lower() in NAN_SPELLINGS

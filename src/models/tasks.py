@@ -14,10 +14,8 @@ from torchmetrics import MetricCollection
 
 from src.errors import UserError
 from src.models.metrics import plain_matrix, task_metrics
-from src.models.nets.inputs import fit_piecewise_linear_bins
 from src.models.tabular_module import TabularModule
 
-TASKS = ("regression", "binary", "multiclass")
 CLASS_WEIGHTS = ("balanced",)
 
 
@@ -163,16 +161,13 @@ def task_module(
     `net` stays plain settings. `training_rows` (x, y of the training split) fit what a net learns from data
     before training, e.g. piecewise-linear bins; only the fitted values are kept."""
     if task not in TASK_MODULES:
-        raise UserError(f"data.task must be one of {', '.join(TASKS)}; got {task!r}")
+        raise UserError(f"data.task must be one of {', '.join(TASK_MODULES)}; got {task!r}")
     if isinstance(optimizer, dict):
         from hydra.utils import instantiate
 
         optimizer = instantiate(optimizer)
     net = dict(net)
-    if training_rows is not None and isinstance(net.get("embedding"), dict):
-        x, y = training_rows
-        net["embedding"] = fit_piecewise_linear_bins(net["embedding"], x[:, :n_num_features], y, task)
-    if training_rows is not None and net.get("bins") is None:  # a net that fits settings of its own on the training rows
+    if training_rows is not None:  # what a net learns from the training rows before training (its only hook)
         from src.models.nets.build import net_class
 
         fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)

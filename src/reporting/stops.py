@@ -1,19 +1,10 @@
-"""Why a run stopped, as one word for metrics.json and one line for the user."""
+"""Why a run stopped, as one line for the user (the one word for metrics.json is RunResult.stop_reason)."""
 
 from __future__ import annotations
 
 import math
 
 from src.reporting.results import RunResult
-
-
-def stop_reason(result: RunResult) -> str:
-    """max_epochs | early_stopping | non_finite_loss | interrupted"""
-    if result.interrupted:
-        return "interrupted"
-    if result.val_loss and not math.isfinite(result.val_loss[-1]):
-        return "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
-    return "early_stopping" if result.stopped_early else "max_epochs"
 
 
 def stop_message(result: RunResult, resume_command: str | None = None) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from src.errors import UserError
 from src.runs.atomic import WriteFailed, os_reason
-from src.runs.checkpoint_reader import checkpoint_epoch
+from src.runs.checkpoints.read import checkpoint_epoch
 
 # what the file system says when it cannot take a file, as opposed to a bug of ours
 CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}

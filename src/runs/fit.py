@@ -1,5 +1,5 @@
-"""Fitting one run, and testing its best model: with Lightning's Trainer (the default), or with the lesson's loop
-(`runner=plain`). Both return a RunResult and write each epoch's scalars to the same loggers."""
+"""Fitting one run with Lightning's Trainer, and testing its best model. The lesson's loop (`runner=plain`) is
+src/reference/fit_plain.py; both return a RunResult and write each epoch's scalars to the same loggers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig
 
 from src.reporting.results import RunResult
-from src.runs.resume import ResumePoint
+from src.runs.checkpoints.read import ResumePoint
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger
@@ -26,8 +26,8 @@ def fit_with_lightning(
 
     from src.models.fast_steps import build_trainer
     from src.reporting.history import LossHistory
-    from src.runs.checkpoint_reader import checkpoint_epoch
-    from src.runs.latest_checkpoint import LatestCheckpoint
+    from src.runs.checkpoints.latest import LatestCheckpoint
+    from src.runs.checkpoints.read import checkpoint_epoch
     from src.runs.rng_state import RNGState
     from src.runs.stop_on_signal import StopOnSignal
 
@@ -92,50 +92,3 @@ def stopped_by_signal(stop) -> Iterator[None]:
     except SystemExit:
         if stop.signal is None:
             raise
-
-
-# `resume` is always None here (src.runs.resume refuses runner=plain): the signature is the Lightning path's
-def fit_with_plain_loop(
-    cfg: DictConfig, datamodule, model, loggers: list[Logger], resume: ResumePoint | None = None
-) -> RunResult:
-    import torch
-
-    from src.reference.plain_loop import train_plain
-    from src.runs.stop_on_signal import signals_raise_keyboard_interrupt
-
-    # the lesson's loop on the trainer's accelerator: model and every split on the device, shuffled there
-    on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
-    datamodule.device = torch.device("cuda" if on_gpu else "cpu")
-    model.to(datamodule.device)
-
-    start = time.perf_counter()
-    history = {"train_loss": [], "val_loss": []}  # kept here too: an interrupted loop returns nothing
-
-    def log_epoch(metrics: dict, epoch: int) -> None:
-        for name, losses in history.items():  # recorded before logging: a signal while logging keeps the epoch
-            losses.append(metrics[name])
-        for logger in loggers:
-            logger.log_metrics(metrics, step=epoch)
-
-    with signals_raise_keyboard_interrupt() as received:
-        try:
-            result = train_plain(
-                model,
-                datamodule,
-                max_epochs=cfg.trainer.max_epochs,
-                patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
-                log_epoch=log_epoch,
-            )
-            return result.finished()  # the lesson's loop builds its own RunResult; this adds why it stopped
-        except KeyboardInterrupt:
-            signal_name = received[0].name if received else "SIGINT"
-    val_loss = history["val_loss"]
-    return RunResult.from_history(
-        "plain",
-        history["train_loss"],
-        val_loss,
-        start,
-        interrupted=True,
-        interrupted_by=signal_name,
-        interrupted_epoch=len(val_loss) + 1,
-    )

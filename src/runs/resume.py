@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
-from src.runs.checkpoint_reader import read_checkpoint
+from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 from src.runs.flat_config import flatten_config
 from src.runs.run_dir import run_dir_of_checkpoint
 
@@ -31,13 +30,6 @@ MAY_DIFFER = (
     "data.download",
     "logger.",
 )
-
-
-@dataclass
-class ResumePoint:
-    checkpoint: Path
-    epochs_done: int  # epochs the checkpoint has trained (1-based count)
-    training_done: bool  # early stopping had already stopped the run: only testing and reporting are left
 
 
 def resume_point(cfg: DictConfig) -> ResumePoint | None:
@@ -62,7 +54,7 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
             runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
             raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
     else:
-        checkpoint = Path(ckpt_path).absolute()
+        checkpoint = checkpoint_file(Path(ckpt_path).absolute(), "last.ckpt")  # a run's folder: its last.ckpt
         if not checkpoint.is_file():
             raise UserError(f"ckpt_path={ckpt_path}: no such file")
         if run_dir_of_checkpoint(checkpoint) != run_dir:
@@ -71,8 +63,8 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
                 "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
             )
 
+    check_same_settings(cfg, run_dir)  # first: a checkpoint of other data says so, finished or not
     check_not_finished(run_dir)
-    check_same_settings(cfg, run_dir)
     return read_resume_point(checkpoint)
 
 
@@ -97,6 +89,14 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
     missing = "<unset>"
     # a learning-rate schedule spans trainer.max_epochs, so with one the number of epochs is part of the run
     fixed = ("trainer.max_epochs",) if saved.get("model.lr_schedule") is not None else ()
+    other_data = [key for key in ("data.source._target_", "data.path", "data.target") if saved.get(key) != now.get(key)]
+    if other_data:  # the first thing to say: this checkpoint belongs to another dataset
+        trained = ", ".join(f"{key}={saved.get(key, missing)}" for key in other_data)
+        given = ", ".join(f"{key}={now.get(key, missing)}" for key in other_data)
+        raise UserError(
+            f"{run_dir} was trained on other data ({trained}), not on this run's ({given}); resume it with its own "
+            f"overrides (in {run_dir}/.hydra/overrides.yaml), or leave out ckpt_path to start a new run"
+        )
     differ = [
         f"{key}={saved.get(key, missing)} (run) vs {now.get(key, missing)} (now)"
         for key in sorted(saved.keys() | now.keys())
@@ -125,15 +125,6 @@ def read_run_config(run_dir: Path) -> dict:
             f"{path} is not a run's config (empty, or no experiment name in it); the run cannot be checked, so it is not resumed"
         )
     return saved
-
-
-def read_resume_point(checkpoint: Path) -> ResumePoint:
-    state = read_checkpoint(checkpoint)  # a truncated, foreign or unsafe file: one line that says which and why
-    if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
-        raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
-    early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
-    stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
-    return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
 
 
 def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:

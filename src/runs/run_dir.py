@@ -10,15 +10,18 @@ and two runs that resolved the same new folder in the same microsecond cannot bo
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from itertools import count
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
 
@@ -75,8 +78,8 @@ def unwritable_reason(folder: str | Path) -> str | None:
 def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | None) -> str:
     """Hydra's `hydra.run.dir`: the run being resumed, else a new folder (invalid resume settings get a new folder
     too, and src.runs.resume then names the mistake: nothing is written into a folder that is not a run's)."""
-    if ckpt_path is not None and resume is None:
-        existing = run_dir_of_checkpoint(ckpt_path)
+    if ckpt_path is not None and resume is None:  # a checkpoint file, or the run's folder itself
+        existing = Path(ckpt_path).absolute() if is_run_dir(Path(ckpt_path)) else run_dir_of_checkpoint(ckpt_path)
         if existing is not None:
             return str(existing)
     if resume == "latest" and ckpt_path is None:
@@ -114,6 +117,52 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("run_label", run_label, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("mlflow_run_name", mlflow_run_name, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("file_stem", file_stem, replace=True)
+
+
+def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> None:
+    """After a refused run: its folder, when Hydra's files (.hydra/, train.log) are all it holds, and the folders
+    above it that are left empty, so that a refused run leaves nothing behind (and "newest run" stays right). In an
+    earlier run's folder (a refused resume), only this start's copy of the config (`.hydra/resumed_...`) goes."""
+    path = path.absolute()
+    if hydra_subdir and hydra_subdir != ".hydra" and Path(hydra_subdir).parent.name == ".hydra":
+        shutil.rmtree(path / hydra_subdir, ignore_errors=True)
+        return
+    if not path.is_dir() or not {p.name for p in path.iterdir()} <= {".hydra", "train.log"}:  # a .lock: a run held it
+        return
+    if any(p.is_dir() for p in (path / ".hydra").glob("*")):  # a second start's copy: an earlier run's folder
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in path.parents:
+        if parent == Path.cwd() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+@contextmanager
+def frozen_run_config(cfg: DictConfig) -> Iterator[DictConfig]:
+    """A read-only copy of a validated config for one run. `paths.output_dir: null` (debug=fast) names a temporary
+    folder in the copy, removed when the run ends, so that every file of the run goes there."""
+    cfg = copy.deepcopy(cfg)
+    with ExitStack() as stack:
+        if cfg.paths.output_dir is None:
+            cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tabular-debug-"))
+        OmegaConf.set_readonly(cfg, True)
+        yield cfg
+
+
+@contextmanager
+def run_folder(run_dir: Path, cfg: DictConfig, resume, start_over: bool, writes_files: bool) -> Iterator[None]:
+    """Around fitting and reporting: the folder held, and a new run's config.yaml written (a resumed run keeps the one
+    it started with, and was checked against it). Under DDP only rank 0 writes (`writes_files`)."""
+    if not writes_files:
+        yield
+        return
+    from src.runs.atomic import write_text_atomically
+
+    with hold_run_dir(run_dir, resuming=resume is not None or start_over):
+        if resume is None:
+            write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        yield
 
 
 @contextmanager

@@ -7,7 +7,7 @@ the middle of a step instead. While training runs, this callback sends SIGINT to
 and records which signal came during which epoch; a second Ctrl+C falls back to Lightning's immediate
 KeyboardInterrupt shutdown. Lightning puts the previous handlers back when fit ends, however it ends.
 A signal that comes after an epoch has ended without a snapshot for last.ckpt is held until the next epoch
-starts, so the run stops after that epoch's step, with its snapshot (see latest_checkpoint.py).
+starts, so the run stops after that epoch's step, with its snapshot (see checkpoints/latest.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from src.runs.latest_checkpoint import LatestCheckpoint
+from src.runs.checkpoints.latest import LatestCheckpoint
 
 
 def cluster_stop_signals() -> tuple[signal.Signals, ...]:

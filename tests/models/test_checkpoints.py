@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from src.errors import UserError
-from src.models.checkpoints import load_saved_run
 from src.models.tasks import BinaryModule, RegressionModule
+from src.runs.checkpoints.read import load_saved_run
 
 
 @pytest.mark.parametrize("run, model_class", [("cancer_run", BinaryModule), ("housing_run", RegressionModule)])

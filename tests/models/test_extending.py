@@ -49,7 +49,7 @@ def test_a_new_net_is_one_class_and_one_yaml(new_net, make_config, tmp_path):
     from hydra import compose, initialize_config_dir
 
     from src.eval import evaluate
-    from src.models.checkpoints import load_saved_run
+    from src.runs.checkpoints.read import load_saved_run
     from src.train import train
 
     cfg = make_config(f"model/net={new_net}", "trainer.max_epochs=5", "model.optimizer.lr=0.01")
@@ -80,3 +80,46 @@ def test_the_guides_logger_yaml_builds_its_logger(tmp_path):
     finally:
         path.unlink()
     assert type(logger).__name__ == "CSVLogger" and Path(logger.log_dir) == tmp_path / "csv_copy"
+
+
+USERS_NET = '''
+import torch
+from torch import nn
+
+
+class Wide(nn.Module):
+    """A user's net whose settings share names with the shipped nets' but not their types."""
+
+    def __init__(self, n_num_features, cat_cardinalities=(), n_outputs=1, hidden=16, dropout=(0.1, 0.2)):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(n_num_features, hidden), nn.Dropout(dropout[0]), nn.ReLU(), nn.Dropout(dropout[1]), nn.Linear(hidden, n_outputs)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+'''
+
+
+def test_a_users_net_takes_any_settings_even_names_the_shipped_nets_check(make_config):
+    from torch import nn
+
+    from src.train import build_datamodule, build_model, train
+
+    name = f"wide_test_{os.getpid()}"
+    module_path = ROOT / "src" / "models" / "nets" / f"{name}.py"
+    module_path.write_text(USERS_NET)
+    importlib.invalidate_caches()
+    try:
+        net = f"{{_target_: src.models.nets.{name}.Wide, hidden: 8, dropout: [0.1, 0.2]}}"
+        overrides = ["~model/net", f"+model.net={net}", "trainer.max_epochs=2"]
+        cfg = make_config(*overrides)
+        model = build_model(cfg, build_datamodule(cfg))
+        # an int `hidden` and a list `dropout` reach the user's constructor as given; its nn.Dropout is left as it is
+        assert model.net.layers[0].out_features == 8
+        assert [type(m) for m in model.net.modules() if isinstance(m, nn.Dropout)] == [nn.Dropout, nn.Dropout]
+        assert [m.p for m in model.net.modules() if isinstance(m, nn.Dropout)] == [0.1, 0.2]
+        assert train(make_config(*overrides)).test
+    finally:
+        module_path.unlink()
+        sys.modules.pop(f"src.models.nets.{name}", None)

@@ -70,7 +70,7 @@ def test_each_net_learns_cancer_and_comes_back_from_its_checkpoint(make_config, 
     from hydra import compose, initialize_config_dir
 
     from src.eval import evaluate
-    from src.models.checkpoints import load_saved_run
+    from src.runs.checkpoints.read import load_saved_run
     from src.train import train
     from tests.conftest import CONF
 

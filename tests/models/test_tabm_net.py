@@ -6,6 +6,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from src.errors import UserError
 from src.models.nets.tabm import TabM
 
 N_NUM, CARDS = 5, [3, 4]  # 4 categories = 3 codes and the reserved unknown code 0
@@ -75,9 +76,9 @@ def test_bins_come_from_the_rows_given_and_are_plain_data_for_the_checkpoint():
 
 
 def test_settings_errors_name_the_key():
-    with pytest.raises(ValueError, match="needs bins from the training rows"):
+    with pytest.raises(UserError, match="needs bins from the training rows"):
         TabM(N_NUM, [], 1)
-    with pytest.raises(ValueError, match="model.net.arch_type must be one of tabm, tabm-mini, tabm-packed; got 'big'"):
+    with pytest.raises(UserError, match="model.net.arch_type must be one of tabm, tabm-mini, tabm-packed; got 'big'"):
         TabM(N_NUM, [], 1, arch_type="big", embedding=None)
 
 
@@ -107,7 +108,7 @@ def test_target_aware_bins_follow_the_target_and_need_it():
     bins = TabM.fit_to_training_rows(x, config, y)["bins"]
     assert any(abs(edge - 0.7) < 0.01 for edge in bins[0])  # a split where the target changes
     assert len(bins[0]) < len(TabM.fit_to_training_rows(x, net_config())["bins"][0])  # not every quantile
-    with pytest.raises(ValueError, match="needs the training targets"):
+    with pytest.raises(UserError, match="needs the training targets"):
         TabM.fit_to_training_rows(x, config)
 
 

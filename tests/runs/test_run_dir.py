@@ -93,3 +93,22 @@ def test_resume_latest_picks_the_newest_run_that_has_a_last_checkpoint(tmp_path)
             (tmp_path / name / f).write_text("")
     assert latest_run_dir(tmp_path).name == "2026-01-02_00-00-00_000000"
     assert latest_run_dir(tmp_path / "missing") is None
+
+
+def test_a_refused_run_removes_only_a_folder_that_holds_nothing_but_hydras_files(tmp_path):
+    from src.runs.run_dir import remove_refused_run_dir
+
+    refused, kept = tmp_path / "logs" / "x" / "runs" / "refused", tmp_path / "logs" / "x" / "runs" / "kept"
+    for run in (refused, kept):
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "config.yaml").write_text("{}")
+        (run / "train.log").write_text("")
+    (kept / "checkpoints").mkdir()
+    remove_refused_run_dir(refused)
+    remove_refused_run_dir(kept)
+    assert not refused.exists() and kept.is_dir() and (kept / ".hydra" / "config.yaml").is_file()
+    # a refused resume in an earlier run's folder: only its own copy of the config goes
+    (kept / ".hydra" / "resumed_1").mkdir()
+    remove_refused_run_dir(kept, ".hydra/resumed_1")
+    assert not (kept / ".hydra" / "resumed_1").exists() and (kept / "checkpoints").is_dir()
+    remove_refused_run_dir(kept.parent / "gone")  # nothing there: nothing to do

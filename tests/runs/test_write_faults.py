@@ -87,8 +87,8 @@ def test_a_report_file_that_cannot_be_written_names_itself_and_the_checkpoints(t
 def test_a_prediction_file_that_cannot_be_written_keeps_the_old_one(cancer_run, tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
 
-    from src.models.checkpoints import load_saved_run
     from src.predict import predict
+    from src.runs.checkpoints.read import load_saved_run
     from tests.conftest import CONF
 
     checkpoint = cancer_run[0] / "checkpoints" / "best.ckpt"

@@ -10,8 +10,9 @@ import rtdl_revisiting_models
 import torch
 from torch import nn
 
-from src.errors import UserError
+from src.errors import require
 from src.models.nets.cheap_dropout import with_cheap_dropout
+from src.models.nets.checks import check_choice, check_dropout, check_int
 from src.models.nets.inputs import CATEGORICAL, InputEncoder, split_inputs
 
 
@@ -31,8 +32,19 @@ class FTTransformer(nn.Module):
         categorical: str = "embedding",
     ) -> None:
         super().__init__()
-        if categorical not in CATEGORICAL:
-            raise UserError(f"model.net.categorical must be one of {', '.join(CATEGORICAL)}; got {categorical!r}")
+        check_choice("categorical", categorical, CATEGORICAL)
+        for key, value in (("n_blocks", n_blocks), ("d_block", d_block), ("attention_n_heads", attention_n_heads)):
+            check_int(key, value)
+        require(
+            d_block % attention_n_heads == 0,
+            f"model.net.d_block must be a multiple of model.net.attention_n_heads={attention_n_heads}; got {d_block}",
+        )
+        for key, value in (
+            ("attention_dropout", attention_dropout),
+            ("ffn_dropout", ffn_dropout),
+            ("residual_dropout", residual_dropout),
+        ):
+            check_dropout(key, value)
         self.n_num_features = n_num_features
         self.onehot = InputEncoder(n_num_features, cat_cardinalities, "onehot") if categorical == "onehot" else None
         n_cont = self.onehot.out_features if self.onehot is not None else n_num_features

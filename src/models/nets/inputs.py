@@ -12,10 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import UserError
+from src.errors import UserError, is_int, is_number, require
+from src.models.nets.checks import check_choice, check_int
 
 CATEGORICAL = ("embedding", "onehot")
-EMBEDDINGS = ("periodic", "piecewise_linear", "linear_relu")
+# Each numeric embedding's settings: required, then optional (rtdl_num_embeddings' argument names).
+EMBEDDING_SETTINGS = {
+    "periodic": ({"n_frequencies", "d_embedding", "frequency_init_scale"}, {"lite", "activation"}),
+    "piecewise_linear": ({"n_bins", "d_embedding"}, {"activation", "version", "tree", "bins"}),
+    "linear_relu": ({"d_embedding"}, set()),
+}
 
 
 def split_inputs(x: torch.Tensor, n_num_features: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +52,52 @@ def numeric_embedding(settings: dict, n_num_features: int) -> nn.Module:
         return rne.PiecewiseLinearEmbeddings(tensors, **{"activation": False, "version": "B", **settings})
     if kind == "linear_relu":
         return rne.LinearReLUEmbeddings(n_num_features, **settings)
-    raise UserError(f"model.net.embedding.kind must be one of {', '.join(EMBEDDINGS)}; got {kind!r}")
+    raise UserError(f"model.net.embedding.kind must be one of {', '.join(EMBEDDING_SETTINGS)}; got {kind!r}")
+
+
+def check_embedding(embedding) -> None:
+    """`model.net.embedding` of the MLP and the ResNet: null, or a mapping naming its kind and that kind's settings."""
+    if embedding is None:
+        return
+    example = "e.g. {kind: periodic, n_frequencies: 16, d_embedding: 16, frequency_init_scale: 0.1}"
+    require(isinstance(embedding, dict), f"model.net.embedding must be null or a mapping, {example}; got {embedding!r}")
+    kind = embedding.get("kind")
+    check_choice("embedding.kind", kind, tuple(EMBEDDING_SETTINGS))
+    required, optional = EMBEDDING_SETTINGS[kind]
+    given = set(embedding) - {"kind"}
+    require(
+        required <= given <= required | optional,
+        f"model.net.embedding (kind={kind}) takes {', '.join(sorted(required))} and optionally "
+        f"{', '.join(sorted(optional)) or 'nothing else'}; got {', '.join(sorted(given)) or 'nothing'}",
+    )
+    for key in ("n_frequencies", "d_embedding"):
+        if key in embedding:
+            check_int(f"embedding.{key}", embedding[key])
+    if "n_bins" in embedding:
+        check_int("embedding.n_bins", embedding["n_bins"], minimum=2)
+    if "frequency_init_scale" in embedding:
+        scale = embedding["frequency_init_scale"]
+        require(is_number(scale) and scale > 0, f"model.net.embedding.frequency_init_scale must be > 0; got {scale!r}")
+    if "version" in embedding:
+        check_choice("embedding.version", embedding["version"], ("A", "B"))
+
+
+def check_input_settings(categorical: str, cat_embedding_dim: int | None, embedding: dict | None) -> None:
+    check_choice("categorical", categorical, CATEGORICAL)
+    require(
+        cat_embedding_dim is None or (is_int(cat_embedding_dim) and cat_embedding_dim >= 1),
+        f"model.net.cat_embedding_dim must be null or an integer >= 1; got {cat_embedding_dim!r}",
+    )
+    check_embedding(embedding)
+
+
+def fit_embedding_to_training_rows(x_num_train: torch.Tensor, config: dict, y_train=None, task: str = "regression") -> dict:
+    """The `fit_to_training_rows` hook of the nets that take `embedding`: piecewise-linear bins, once."""
+    embedding = config.get("embedding")
+    check_embedding(embedding)  # before fitting: the net's constructor would say the same, after the work
+    if embedding is None:
+        return {}
+    return {"embedding": fit_piecewise_linear_bins(embedding, x_num_train, y_train, task)}
 
 
 def fit_piecewise_linear_bins(
@@ -85,8 +136,7 @@ class InputEncoder(nn.Module):
         embedding: dict | None = None,
     ) -> None:
         super().__init__()
-        if categorical not in CATEGORICAL:
-            raise UserError(f"model.net.categorical must be one of {', '.join(CATEGORICAL)}; got {categorical!r}")
+        check_input_settings(categorical, cat_embedding_dim, embedding)
         self.n_num_features = n_num_features
         self.cat_cardinalities = list(cat_cardinalities)
         self.categorical = categorical

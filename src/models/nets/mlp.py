@@ -11,7 +11,8 @@ from __future__ import annotations
 from torch import nn
 
 from src.models.nets.cheap_dropout import CheapDropout
-from src.models.nets.inputs import InputEncoder
+from src.models.nets.checks import check_choice, check_dropout, check_widths
+from src.models.nets.inputs import InputEncoder, check_input_settings, fit_embedding_to_training_rows
 
 NORMS = ("none", "batch", "layer")
 
@@ -48,6 +49,10 @@ class MLP(nn.Sequential):
         categorical: str = "embedding",
         cat_embedding_dim: int | None = None,
     ) -> None:
+        check_widths("hidden", hidden)
+        check_choice("norm", norm, NORMS)
+        check_dropout("dropout", dropout)
+        check_input_settings(categorical, cat_embedding_dim, embedding)
         layers: list[nn.Module] = []
         width = n_num_features
         if embedding or cat_cardinalities:  # without either, the lesson's network exactly
@@ -55,3 +60,5 @@ class MLP(nn.Sequential):
             layers.append(encoder)
             width = encoder.out_features
         super().__init__(*layers, *relu_stack(width, list(hidden), n_outputs, norm, dropout))
+
+    fit_to_training_rows = staticmethod(fit_embedding_to_training_rows)  # piecewise-linear bins, if any

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from src.models.nets.cheap_dropout import with_cheap_dropout
-from src.models.nets.inputs import InputEncoder
+from src.models.nets.checks import check_dropout, check_int
+from src.models.nets.inputs import InputEncoder, fit_embedding_to_training_rows
 
 
 class ResNet(nn.Module):
@@ -30,6 +31,10 @@ class ResNet(nn.Module):
         cat_embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
+        check_int("n_blocks", n_blocks)
+        check_int("d_block", d_block)
+        check_dropout("dropout1", dropout1)
+        check_dropout("dropout2", dropout2)
         self.inputs = InputEncoder(n_num_features, cat_cardinalities, categorical, cat_embedding_dim, embedding)
         self.backbone = with_cheap_dropout(
             rtdl_revisiting_models.ResNet(
@@ -42,6 +47,8 @@ class ResNet(nn.Module):
                 dropout2=dropout2,
             )
         )
+
+    fit_to_training_rows = staticmethod(fit_embedding_to_training_rows)  # piecewise-linear bins, if any
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.inputs(x))

@@ -22,7 +22,9 @@ import tabm
 import torch
 from torch import nn
 
+from src.errors import UserError, require
 from src.models.nets.cheap_dropout import with_cheap_dropout
+from src.models.nets.checks import check_choice, check_dropout, check_int
 from src.models.nets.inputs import fit_piecewise_linear_bins
 
 ARCH_TYPES = ("tabm", "tabm-mini", "tabm-packed")
@@ -48,10 +50,15 @@ class TabM(nn.Module):
     ) -> None:
         # `tree` only chooses how `bins` are fitted (fit_to_training_rows); the net is built from the bins
         super().__init__()
-        if arch_type not in ARCH_TYPES:
-            raise ValueError(f"model.net.arch_type must be one of {', '.join(ARCH_TYPES)}; got {arch_type!r}")
-        if embedding is not None and embedding not in EMBEDDINGS:
-            raise ValueError(f"model.net.embedding must be null or one of {', '.join(EMBEDDINGS)}; got {embedding!r}")
+        check_choice("arch_type", arch_type, ARCH_TYPES)
+        require(
+            embedding is None or embedding in EMBEDDINGS,
+            f"model.net.embedding must be null or one of {', '.join(EMBEDDINGS)}; got {embedding!r}",
+        )
+        for key, value in (("k", k), ("n_blocks", n_blocks), ("d_block", d_block), ("d_embedding", d_embedding)):
+            check_int(key, value)
+        check_int("n_bins", n_bins, minimum=2)
+        check_dropout("dropout", dropout)
         self.n_num_features = n_num_features
         self.cat_cardinalities = list(cat_cardinalities)
         num_embeddings = None
@@ -92,9 +99,11 @@ class TabM(nn.Module):
         columns (and targets); never on validation or test rows."""
         if config.get("embedding", "piecewise_linear") != "piecewise_linear" or x_num_train.shape[1] == 0:
             return {}
+        if config.get("bins") is not None:  # fitted already (a checkpoint's settings, or given by hand)
+            return {}
         tree = config.get("tree")
         if tree is not None and y_train is None:
-            raise ValueError("model.net.tree (target-aware bins) needs the training targets: pass y_train")
+            raise UserError("model.net.tree (target-aware bins) needs the training targets: pass y_train")
         settings = {"kind": "piecewise_linear", "n_bins": int(config.get("n_bins", 48)), "tree": tree}
         return {"bins": fit_piecewise_linear_bins(settings, x_num_train, y_train, task)["bins"]}
 
@@ -102,12 +111,12 @@ class TabM(nn.Module):
 def numeric_embeddings(kind: str, n_features: int, d_embedding: int, bins: list[list[float]] | None) -> nn.Module:
     if kind == "piecewise_linear":
         if bins is None:
-            raise ValueError(
+            raise UserError(
                 "model.net.embedding=piecewise_linear needs bins from the training rows: "
                 "build the net with TabM.fit_to_training_rows(x_num_train, config) merged into its config"
             )
         if len(bins) != n_features:
-            raise ValueError(f"model.net.bins has edges for {len(bins)} features; the data has {n_features} numeric features")
+            raise UserError(f"model.net.bins has edges for {len(bins)} features; the data has {n_features} numeric features")
         edges = [torch.tensor(b, dtype=torch.float32) for b in bins]
         # version B is what TabM's authors use with TabM (a linear term beside the piecewise-linear one)
         return rtdl_num_embeddings.PiecewiseLinearEmbeddings(edges, d_embedding, activation=False, version="B")

@@ -1,7 +1,7 @@
 """How checkpoint files reach the disk: whole or not at all, and not on every improvement.
 
 The checkpoint callbacks decide *what* to save and *when* (every new best val_loss; last.ckpt every
-`flush_every_s` and at every stop, see src/runs/latest_checkpoint.py); this CheckpointIO decides when the
+`flush_every_s` and at every stop, see latest.py beside this file); this CheckpointIO decides when the
 bytes are written. Serialising a checkpoint costs more Python work than a whole epoch of the
 lesson's tiny networks is allowed to spend on overhead, so each save is
 kept in memory (tensors cloned) and the newest version of each file is

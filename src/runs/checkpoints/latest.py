@@ -2,7 +2,7 @@
 
 Lightning's dump of the whole training state (weights, optimizer, loops, callbacks, random states) costs a
 sizeable share of a cancer epoch (docs/speed.md), and the file reaches the disk at most every `flush_every_s` seconds anyway
-(src/runs/checkpoint_io.py): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
+(write.py beside this file): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
 at the end of an epoch when the file is due to be written (every `every_s` seconds), when best.ckpt was saved in
 the same epoch (last.ckpt is never older than the best.ckpt on disk), and always at the epoch where training
 stops (early stopping, a non-finite loss, max_epochs, max_steps, Ctrl+C or SIGTERM). A resumed run replays
@@ -30,6 +30,7 @@ class LatestCheckpoint(ModelCheckpoint):
         self.behind = False  # the epoch that is ending has no snapshot (yet)
         self.epoch = 0  # 1-based epoch of the newest snapshot this process took; 0: none yet
         self.epoch_started_at = -math.inf
+        self.dumped_at_step = -1  # global step of the newest checkpoint any callback saved (on_save_checkpoint)
 
     @staticmethod
     def stopping(trainer: L.Trainer) -> bool:
@@ -47,12 +48,15 @@ class LatestCheckpoint(ModelCheckpoint):
         clock = getattr(trainer.strategy.checkpoint_io, "last_flush", self.taken_at)
         return self.taken_at == -math.inf or time.monotonic() - clock >= self.every_s
 
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        # Lightning calls every callback's hook for each full checkpoint it dumps, whichever callback saves it:
+        # the public way to tell that best.ckpt, or this snapshot, was saved at this step
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
+        self.dumped_at_step = trainer.global_step
+
     def others_saved(self, trainer: L.Trainer) -> bool:
         """best.ckpt was saved this epoch: last.ckpt must never be older than the best.ckpt on disk."""
-        return any(
-            c is not self and isinstance(c, ModelCheckpoint) and c._last_global_step_saved == trainer.global_step
-            for c in trainer.checkpoint_callbacks
-        )
+        return self.dumped_at_step == trainer.global_step
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.behind, self.epoch_started_at = False, time.monotonic()
@@ -66,8 +70,9 @@ class LatestCheckpoint(ModelCheckpoint):
             return
         checkpoint_io = strategy.checkpoint_io
         written_this_epoch = getattr(checkpoint_io, "last_flush", -math.inf) >= self.epoch_started_at
+        self.dumped_at_step = -1
         super().on_train_epoch_end(trainer, pl_module)
-        if self._last_global_step_saved != trainer.global_step:
+        if self.dumped_at_step != trainer.global_step:
             return  # ModelCheckpoint had its own reason not to save (fast_dev_run, already saved at this step)
         self.behind, self.taken_at, self.epoch = False, time.monotonic(), trainer.current_epoch + 1
         if written_this_epoch and hasattr(checkpoint_io, "flush"):

@@ -1,9 +1,8 @@
-"""A trained model back from its checkpoint, with the data settings it was trained with: for eval and predict.
-
-Everything is read with `torch.load(weights_only=True)`: a checkpoint is data, and loading one must not run
-code. The classes to rebuild are named as strings in the checkpoint (see `TabularModule.on_save_checkpoint`)
-and are only taken from this project's `src.models` and `src.data` packages; the network is rebuilt from its
-plain settings (`hyper_parameters["net"]`, with its `_target_`), and only from a class under `src.`.
+"""Reading checkpoint files: as data, with `torch.load(weights_only=True)`, so loading one never runs code, and
+any file that cannot be read is a one-line error that says why. A trained model comes back with the data
+settings it was trained with (for eval and predict). The classes to rebuild are named as strings in the checkpoint
+(see `TabularModule.on_save_checkpoint`) and are only taken from this project's `src.models` and `src.data`
+packages; the network is rebuilt from its plain settings (`hyper_parameters["net"]`), only from a class under `src.`.
 """
 
 from __future__ import annotations
@@ -11,13 +10,68 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from src.errors import UserError
-from src.models.tabular_module import TabularModule
-from src.runs.checkpoint_reader import read_checkpoint
+
+if TYPE_CHECKING:
+    from src.models.tabular_module import TabularModule
+
+
+def checkpoint_file(path: str | Path, name: str, key: str = "ckpt_path") -> Path:
+    """`path` itself, or `<path>/checkpoints/<name>` when `path` is a run's folder; a folder without it is an error
+    that says which file to give."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    inside = path / "checkpoints" / name
+    if inside.is_file():
+        return inside
+    found = sorted(p.name for p in (path / "checkpoints").glob("*.ckpt")) if (path / "checkpoints").is_dir() else []
+    hint = f"it has {', '.join(found)} in checkpoints/" if found else "it has no checkpoints/ folder with .ckpt files"
+    raise UserError(f"{key}={path} is a folder without checkpoints/{name} ({hint}); give a checkpoint file, e.g. {inside}")
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a file it cannot read; each means the same here
+        if "allowed global" in str(exc) or "Unsupported global" in str(exc):
+            raise UserError(
+                f"{path} is not a checkpoint of this project: loading it would unpickle arbitrary objects, which is refused"
+            ) from None
+        raise UserError(f"{path} is not a readable checkpoint (corrupt, truncated or not a PyTorch file)") from None
+
+
+def checkpoint_epoch(path: str | Path) -> int | None:
+    """The 1-based epoch a checkpoint holds, or None when there is no readable one at `path`."""
+    try:
+        state = read_checkpoint(path)
+    except UserError:
+        return None
+    return int(state["epoch"]) + 1 if isinstance(state, dict) and "epoch" in state else None
+
+
+@dataclass
+class ResumePoint:
+    checkpoint: Path
+    epochs_done: int  # epochs the checkpoint has trained (1-based count)
+    training_done: bool  # early stopping had already stopped the run: only testing and reporting are left
+
+
+def read_resume_point(checkpoint: Path) -> ResumePoint:
+    state = read_checkpoint(checkpoint)  # a truncated, foreign or unsafe file: one line that says which and why
+    if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
+        raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
+    early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
+    stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
+    return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
+
 
 DATA_KEYS = ("feature_names", "task", "scaler_mean", "scaler_scale")
 
@@ -83,7 +137,12 @@ def source_arguments(source: dict) -> set[str]:
 
 
 def load_saved_run(path: str | Path) -> SavedRun:
-    path = Path(path)
+    """The model of a checkpoint file, or of a run's folder (its checkpoints/best.ckpt)."""
+    from torch import nn
+
+    from src.models.tabular_module import TabularModule
+
+    path = checkpoint_file(path, "best.ckpt")
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     checkpoint = read_checkpoint(path)

@@ -1,0 +1,28 @@
+"""The one-line errors a shipped net gives for its own settings, each naming `model.net.<key>`.
+
+Each net checks its arguments in its constructor (as the `tabm` package does); the central config check knows
+none of them, so a user's net may take any settings, under any names.
+"""
+
+from __future__ import annotations
+
+from src.errors import is_int, is_number, require
+
+
+def check_choice(key: str, value, allowed: tuple) -> None:
+    require(value in allowed, f"model.net.{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+def check_int(key: str, value, minimum: int = 1) -> None:
+    require(is_int(value) and value >= minimum, f"model.net.{key} must be an integer >= {minimum}; got {value!r}")
+
+
+def check_dropout(key: str, value) -> None:
+    require(is_number(value) and 0 <= value < 1, f"model.net.{key} must be in [0, 1); got {value!r}")
+
+
+def check_widths(key: str, value) -> None:
+    require(
+        isinstance(value, (list, tuple)) and all(is_int(h) and h >= 1 for h in value),
+        f"model.net.{key} must be a list of positive integers, e.g. [64,64]; got {value!r}",
+    )

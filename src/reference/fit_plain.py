@@ -1,0 +1,59 @@
+"""The lesson's loop as a runner (`runner=plain`, and `src.compare`): the same RunResult and loggers as the Lightning
+path (src/runs/fit.py), and a Ctrl+C or SIGTERM ends it with the epochs it finished."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
+from src.reporting.results import RunResult
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
+
+
+def fit_with_plain_loop(cfg: DictConfig, datamodule, model, loggers: list[Logger], resume=None) -> RunResult:
+    """`resume` is always None (src.runs.resume refuses runner=plain): the signature is the Lightning path's."""
+    import torch
+
+    from src.reference.plain_loop import train_plain
+    from src.runs.stop_on_signal import signals_raise_keyboard_interrupt
+
+    # the lesson's loop on the trainer's accelerator: model and every split on the device, shuffled there
+    on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
+    datamodule.device = torch.device("cuda" if on_gpu else "cpu")
+    model.to(datamodule.device)
+
+    start = time.perf_counter()
+    history = {"train_loss": [], "val_loss": []}  # kept here too: an interrupted loop returns nothing
+
+    def log_epoch(metrics: dict, epoch: int) -> None:
+        for name, losses in history.items():  # recorded before logging: a signal while logging keeps the epoch
+            losses.append(metrics[name])
+        for logger in loggers:
+            logger.log_metrics(metrics, step=epoch)
+
+    with signals_raise_keyboard_interrupt() as received:
+        try:
+            result = train_plain(
+                model,
+                datamodule,
+                max_epochs=cfg.trainer.max_epochs,
+                patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
+                log_epoch=log_epoch,
+            )
+            return result.finished()  # the lesson's loop builds its own RunResult; this adds why it stopped
+        except KeyboardInterrupt:
+            signal_name = received[0].name if received else "SIGINT"
+    val_loss = history["val_loss"]
+    return RunResult.from_history(
+        "plain",
+        history["train_loss"],
+        val_loss,
+        start,
+        interrupted=True,
+        interrupted_by=signal_name,
+        interrupted_epoch=len(val_loss) + 1,
+    )

@@ -1,0 +1,77 @@
+"""A refused run leaves no run folder, says what to fix in one line, and fails fast: run as a user runs it, from the
+repository root with the default relative `logs/`."""
+
+import os
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, run_module
+
+pytestmark = pytest.mark.slow  # subprocess runs of the command
+
+
+@pytest.fixture
+def name():
+    """An experiment name no other run uses: its runs would go under logs/<name>/."""
+    name = f"refused_{os.getpid()}"
+    yield name
+    assert not (ROOT / "logs" / name).exists(), "a refused run left a folder under logs/"
+
+
+def refused(*args: str) -> str:
+    done = run_module("src.train", *args)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    return lines[0]
+
+
+def test_a_bad_setting_is_refused_before_hydra_makes_the_run_folder(name):
+    assert "trainer.max_epochs must be an integer >= 1; got 0" in refused(f"name={name}", "trainer.max_epochs=0")
+
+
+def test_a_net_setting_refused_after_the_data_is_read_leaves_no_run_folder(name):
+    message = refused(f"name={name}", "model.net.hidden=[64,0]", "trainer.max_epochs=1")
+    assert "model.net.hidden must be a list of positive integers" in message
+
+
+def test_a_misspelt_key_gets_a_suggestion(name):
+    assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "trainer.max_epoch=5")
+    assert "did you mean data=cancer?" in refused(f"name={name}", "data=cancr")
+    assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "-m", "trainer.max_epoch=1,2")  # a sweep too
+
+
+def test_an_unknown_target_is_refused_from_the_header_without_importing_torch(name, tmp_path):
+    table = tmp_path / "houses.csv"
+    table.write_text("rooms,area,price\n3,70,100\n4,90,150\n")
+    args = ["experiment=csv", f"data.path={table}", "data.target=prise", f"name={name}"]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['src.train', *{args!r}]\n"
+        "try:\n    runpy.run_module('src.train', run_name='__main__')\n"
+        "except SystemExit as exc:\n    print('exit', exc.code, 'torch' in sys.modules, 'lightning' in sys.modules)\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "error: data.target 'prise' is not a column of" in done.stderr and "columns: rooms, area, price" in done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "exit 2 False False"
+
+
+def test_a_run_folder_given_as_ckpt_path_is_understood(cancer_run, tmp_path):
+    run_dir, result = cancer_run
+    done = run_module("src.eval", f"ckpt_path={run_dir}", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "best.ckpt" in done.stdout + done.stderr
+    empty = tmp_path / "not_a_run"
+    empty.mkdir()
+    done = run_module("src.eval", f"ckpt_path={empty}", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 2 and f"give a checkpoint file, e.g. {empty}/checkpoints/best.ckpt" in done.stderr
+
+
+def test_a_checkpoint_from_other_data_names_the_data_it_was_trained_on(cancer_run):
+    run_dir, _ = cancer_run
+    message = refused("experiment=penguins", f"ckpt_path={run_dir}")
+    assert "was trained on other data (data.source._target_=src.data.sources.breast_cancer)" in message
+    assert not list((run_dir / ".hydra").glob("resumed_*"))  # the refused start's config copy is gone too
