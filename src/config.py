@@ -162,6 +162,9 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.data.source._target_ == "src.data.sources.read_file":  # after the settings: it reads the file's header
         validate_columns(cfg.data)
     validate_cv_and_seeds(cfg)
+    from src.reporting.importance import validate_importance  # the report's own settings, checked before any work
+
+    validate_importance(cfg.get("importance"))
 
 
 def validate_run(cfg: DictConfig) -> None:

@@ -1,12 +1,21 @@
-"""A deep ensemble of trained runs: `python -m src.ensemble runs=logs/housing/multiruns/<time>` (or runs=[dir,dir,...]).
+"""Runs combined: `python -m src.ensemble runs=logs/housing/multiruns/<time>` (or runs=[dir,dir,...]).
 
-Each run's best checkpoint is rebuilt with the data settings it carries (as `src.eval` does), predicts the test
-split, and the ensemble predicts the mean (regression: the values; classification: the probabilities). The
-ensemble's test metrics are reported beside each member's, into logs/ensemble/<time>/metrics.json.
+A deep ensemble of network runs, or networks and trees together. Each network run's best checkpoint is rebuilt with
+the data settings it carries (as `src.eval` does); each LightGBM run of `src.baseline` (a folder holding
+lightgbm_model.txt) with its config.yaml. Every member predicts the validation and the test rows of the one split
+they must share, and is combined two ways:
+
+- the mean prediction (regression: the values; classification: the probabilities), a deep ensemble;
+- the blend: non-negative weights summing to 1, fit on the validation rows only by least squares on the
+  predictions (scipy's NNLS; probabilities against the one-hot classes), then applied to the test rows.
+
+`combine` (mean or blend) chooses which one is `test` in logs/ensemble/<time>/metrics.json and in the report; both
+are printed beside each member's test metrics.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,109 +26,260 @@ from omegaconf import DictConfig, OmegaConf
 from src.errors import UserError, user_errors_exit
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
+LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
+COMBINE = ("mean", "blend")
 
 
 @dataclass
 class Member:
-    checkpoint: Path
-    epoch: int
-    predicted: np.ndarray  # test predictions in split order (binary: probabilities of class 1)
+    source: Path  # a network run's checkpoint, or a LightGBM run's folder
+    kind: str  # network | lightgbm
+    epoch: int  # the network's best epoch; LightGBM's best boosting round
+    val_predicted: np.ndarray  # validation predictions in split order (binary: probabilities of class 1)
+    predicted: np.ndarray  # test predictions in split order
     test: dict[str, float]
+    val: dict[str, float] | None = None
+    weight: float | None = None  # in the blend
+
+    @property
+    def run(self) -> str:
+        return (self.source.parent.parent if self.kind == "network" else self.source).name
 
 
-def best_checkpoints(runs: list[str]) -> list[Path]:
-    """checkpoints/best.ckpt of each run folder given, or of each job folder of a multirun; a .ckpt as it is."""
+@dataclass
+class Rows:
+    """What every member must share: the data, the split, and so the same validation and test rows."""
+
+    source: Path
+    state: dict  # the DataModule's state_dict
+    positions: dict[str, np.ndarray]  # table rows of each split
+    actual: dict[str, np.ndarray]  # val and test targets
+    task: str
+    target_name: str
+    class_labels: list[str]
+    threshold: float
+
+
+def member_sources(runs: list[str]) -> list[Path]:
+    """checkpoints/best.ckpt of each network run folder given, each LightGBM run folder itself, or those of each
+    job folder of a multirun; a .ckpt as it is."""
     found = []
     for entry in map(Path, runs):
         if entry.is_file():
             found.append(entry)
         elif (entry / "checkpoints" / "best.ckpt").is_file():
             found.append(entry / "checkpoints" / "best.ckpt")
+        elif (entry / LIGHTGBM_MODEL).is_file():
+            found.append(entry)
         elif entry.is_dir():
-            jobs = sorted(entry.glob("*/checkpoints/best.ckpt"), key=lambda p: (len(p.parent.parent.name), p.parent.parent.name))
+            jobs = [p.parent.parent for p in entry.glob("*/checkpoints/best.ckpt")] + [
+                p.parent for p in entry.glob(f"*/{LIGHTGBM_MODEL}")
+            ]
             if not jobs:
-                raise UserError(f"runs: {entry} holds no run with checkpoints/best.ckpt (give run folders or a multirun folder)")
-            found.extend(jobs)
+                raise UserError(
+                    f"runs: {entry} holds no run with checkpoints/best.ckpt or {LIGHTGBM_MODEL} "
+                    "(give run folders or a multirun folder)"
+                )
+            for job in sorted(jobs, key=lambda p: (len(p.name), p.name)):
+                best = job / "checkpoints" / "best.ckpt"
+                found.append(best if best.is_file() else job)
         else:
             raise UserError(f"runs: no such run folder or checkpoint: {entry}")
     return found
 
 
-def member_predictions(saved, data_home: str | None, download: bool | None, data_path: str | None):
-    """The member's test predictions and metrics, on the test split its own checkpoint describes."""
+def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
+    """The network's validation and test predictions, on the split its own checkpoint describes."""
     from src.models.inference import predict_in_batches
-    from src.runs.checkpoints.read import check_table_file
+    from src.runs.checkpoints.read import check_table_file, load_saved_run
 
-    datamodule = saved.build_datamodule(data_home=data_home, download=download, path=data_path)
-    check_table_file(datamodule, data_path)
+    saved = load_saved_run(checkpoint)
+    datamodule = saved.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
+    check_table_file(datamodule, cfg.data_path)
     datamodule.setup("test")
-    x_test, y_test = datamodule.splits["test"]
-    predicted = predict_in_batches(saved.model, x_test, datamodule.batch_size).numpy().astype(np.float64)
-    return predicted, y_test.reshape(-1).numpy().astype(np.float64), datamodule
+    val, test = (
+        predict_in_batches(saved.model, datamodule.splits[stage][0], datamodule.batch_size).numpy().astype(np.float64)
+        for stage in ("val", "test")
+    )
+    threshold = float(getattr(saved.model, "threshold", 0.5) or 0.5)
+    return Member(checkpoint, "network", saved.epoch, val, test, {}), shared_rows(checkpoint, datamodule, threshold)
 
 
-def ensemble(cfg: DictConfig) -> dict:
-    """Rebuild every member, average their test predictions, write metrics.json and the ensemble's report."""
+def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
+    """A LightGBM run's validation and test predictions, on the split its config.yaml describes (src.baseline)."""
+    import json
+
+    import lightgbm as lgb
+
+    from src.baseline import raw_splits
+    from src.runs.checkpoints.read import source_arguments
+    from src.train import build_datamodule
+
+    run_cfg = OmegaConf.load(run_dir / "config.yaml")
+    source = OmegaConf.to_container(run_cfg.data.source)
+    given = {"data_home": cfg.data_home, "download": cfg.download, "path": cfg.data_path}
+    takes = source_arguments(source) if isinstance(source, dict) else set()
+    run_cfg.data.source = {**source, **{k: v for k, v in given.items() if v is not None and k in takes}}
+    if cfg.data_path is not None and "path" in takes:  # as a checkpoint's DataModule is told where its file is now
+        run_cfg.data.path = cfg.data_path
+    datamodule = build_datamodule(run_cfg)
+    splits = raw_splits(datamodule)
+    booster = lgb.Booster(model_file=str(run_dir / LIGHTGBM_MODEL))  # saved at its best round
+    val, test = (np.asarray(booster.predict(splits[stage].x), dtype=np.float64) for stage in ("val", "test"))
+    metrics_file = run_dir / "metrics.json"
+    epoch = json.loads(metrics_file.read_text()).get("best_epoch", 0) if metrics_file.is_file() else 0
+    threshold = float(run_cfg.model.get("threshold", 0.5) or 0.5)
+    return Member(run_dir, "lightgbm", epoch, val, test, {}), shared_rows(run_dir, datamodule, threshold)
+
+
+def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
+    return Rows(
+        source,
+        datamodule.state_dict(),
+        {stage: np.asarray(datamodule.split_positions[stage]) for stage in ("val", "test")},
+        {stage: datamodule.splits[stage][1].reshape(-1).numpy().astype(np.float64) for stage in ("val", "test")},
+        datamodule.task,
+        datamodule.target_name,
+        list(datamodule.class_labels),
+        threshold,
+    )
+
+
+def check_same_rows(first: Rows, other: Rows) -> None:
+    """Members of other data or another split are refused: their predictions are of other rows."""
+    differing = [k for k in SPLIT_KEYS if other.state.get(k) != first.state.get(k)]
+    if not differing and any(not np.array_equal(first.positions[s], other.positions[s]) for s in first.positions):
+        differing = ["the validation or test rows"]
+    if differing:
+        raise UserError(
+            f"{other.source} was trained on other data or another split than {first.source} ({', '.join(differing)} "
+            "differ); an ensemble combines predictions of the same rows"
+        )
+
+
+def blend_weights(predictions: list[np.ndarray], actual: np.ndarray, task: str) -> np.ndarray:
+    """Non-negative weights summing to 1 that minimise the squared error of the weighted predictions on the rows
+    given (the validation rows): NNLS, with the sum held at 1 by a heavily weighted extra row. Classification
+    blends probabilities, scored against the one-hot classes (the Brier score)."""
+    from scipy.optimize import nnls
+
+    if task == "multiclass":
+        columns = [p.reshape(-1) for p in predictions]
+        target = np.eye(predictions[0].shape[1])[actual.astype(int)].reshape(-1)
+    else:
+        columns, target = list(predictions), actual
+    a = np.column_stack(columns)
+    heavy = 1e3 * max(float(np.linalg.norm(a)), 1.0)
+    weights, _ = nnls(np.vstack([a, np.full(a.shape[1], heavy)]), np.append(target, heavy))
+    if not weights.sum() > 0:
+        return np.full(len(predictions), 1 / len(predictions))
+    return weights / weights.sum()
+
+
+def weighted(predictions: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    return sum(w * p for w, p in zip(weights, predictions))
+
+
+def as_val(metrics: dict) -> dict:
+    return {f"val_{name.removeprefix('test_')}": value for name, value in metrics.items()}
+
+
+def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
+    """Rebuild every member, combine their predictions, write metrics.json and the combination's report."""
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json
-    from src.runs.checkpoints.read import load_saved_run
 
+    start = time.perf_counter() if started_at is None else started_at
     runs = cfg.runs if OmegaConf.is_list(cfg.runs) or isinstance(cfg.runs, list) else [cfg.runs]
     if not runs or runs[0] is None:
         raise UserError("runs is required: a multirun folder or a list of run folders, e.g. runs=logs/housing/multiruns/<time>")
-    checkpoints = best_checkpoints([str(r) for r in runs])
-    members, actual, first = [], None, None
-    for checkpoint in checkpoints:
-        saved = load_saved_run(checkpoint)
-        if first is None:
-            first = saved
-        differing = [k for k in SPLIT_KEYS if saved.data_state.get(k) != first.data_state.get(k)]
-        if differing:
-            raise UserError(
-                f"{checkpoint} was trained on other data or another split than {first.path} ({', '.join(differing)} differ); "
-                "an ensemble averages predictions of the same test rows"
-            )
-        predicted, y, datamodule = member_predictions(saved, cfg.data_home, cfg.download, cfg.data_path)
-        actual = y if actual is None else actual
-        threshold = float(getattr(saved.model, "threshold", 0.5) or 0.5)
-        test, _ = metrics_from_predictions(saved.task, actual, predicted, threshold)
-        members.append(Member(checkpoint, saved.epoch, predicted, test))
+    combine = cfg.get("combine", "mean")
+    if combine not in COMBINE:
+        raise UserError(f"combine must be one of {', '.join(COMBINE)}; got {combine!r}")
+    members, rows = [], None
+    for source in member_sources([str(r) for r in runs]):
+        member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)
+        if rows is None:
+            rows = member_rows
+        check_same_rows(rows, member_rows)
+        member.test, _ = metrics_from_predictions(rows.task, rows.actual["test"], member.predicted, rows.threshold)
+        member.val = as_val(metrics_from_predictions(rows.task, rows.actual["val"], member.val_predicted, rows.threshold)[0])
+        members.append(member)
 
-    mean_prediction = np.mean([m.predicted for m in members], axis=0)
-    test, matrices = metrics_from_predictions(first.task, actual, mean_prediction, threshold, list(datamodule.class_labels))
+    labels = rows.class_labels
+
+    def scores(test: np.ndarray, val: np.ndarray) -> dict:
+        test_metrics, matrices = metrics_from_predictions(rows.task, rows.actual["test"], test, rows.threshold, labels)
+        val_metrics, _ = metrics_from_predictions(rows.task, rows.actual["val"], val, rows.threshold, labels)
+        return {"test": test_metrics, "matrices": matrices, "val": as_val(val_metrics)}
+
+    weights = blend_weights([m.val_predicted for m in members], rows.actual["val"], rows.task)  # validation rows only
+    for member, weight in zip(members, weights):
+        member.weight = float(weight)
+    combined = {
+        "mean": (np.mean([m.predicted for m in members], axis=0), np.mean([m.val_predicted for m in members], axis=0)),
+        "blend": (weighted([m.predicted for m in members], weights), weighted([m.val_predicted for m in members], weights)),
+    }
+    scored = {how: scores(test, val) for how, (test, val) in combined.items()}
+    test, matrices = scored[combine]["test"], scored[combine]["matrices"]
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_prediction_report(
-        out_dir, actual, mean_prediction, first.task, datamodule.target_name, list(datamodule.class_labels), threshold, matrices
+        out_dir, rows.actual["test"], combined[combine][0], rows.task, rows.target_name, labels, rows.threshold, matrices
     )
     member_means = {name: float(np.mean([m.test[name] for m in members])) for name in test}
     metrics = {
-        "data": first.data_state.get("name"),
+        "data": rows.state.get("name"),
         "n_members": len(members),
+        "combine": combine,
         "test": test,
         "matrices": matrices,
-        "members": [{"checkpoint": str(m.checkpoint), "epoch": m.epoch, "test": m.test} for m in members],
+        "mean_prediction": {"test": scored["mean"]["test"], "val": scored["mean"]["val"]},
+        "blend": {
+            "weights": [m.weight for m in members],
+            "fit_on": "validation",
+            "test": scored["blend"]["test"],
+            "val": scored["blend"]["val"],  # the rows the weights were fit on: optimistic
+        },
+        "members": [
+            {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": m.weight, "val": m.val, "test": m.test}
+            for m in members
+        ],
         "members_mean": member_means,
+        "wall_time_s": time.perf_counter() - start,
     }
     write_json(out_dir / "metrics.json", metrics)
-    print_ensemble_table(metrics, title=f"deep ensemble of {len(members)} runs, test split — {out_dir}")
+    print_ensemble_table(metrics, members, title=f"{len(members)} runs combined, test split — {out_dir}")
     return metrics
 
 
-def print_ensemble_table(metrics: dict, title: str) -> None:
+def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     names = list(metrics["test"])
     table = Table(title=title)
-    for column in ("model", *names):
+    for column in ("model", "blend weight", *names):
         table.add_column(column, justify="left" if column == "model" else "right")
-    for i, member in enumerate(metrics["members"], start=1):
-        run = Path(member["checkpoint"]).parent.parent.name
-        table.add_row(f"member {i} ({run}, epoch {member['epoch']})", *(f"{member['test'][n]:.4f}" for n in names))
-    table.add_row("mean of members", *(f"{metrics['members_mean'][n]:.4f}" for n in names))
-    table.add_row("ensemble (mean prediction)", *(f"{metrics['test'][n]:.4f}" for n in names), style="bold")
+    for i, member in enumerate(members, start=1):
+        at = "epoch" if member.kind == "network" else "round"
+        table.add_row(
+            f"member {i}: {member.kind} ({member.run}, {at} {member.epoch})",
+            f"{member.weight:.3f}",
+            *(f"{member.test[n]:.4f}" for n in names),
+        )
+    table.add_row("mean of members", "", *(f"{metrics['members_mean'][n]:.4f}" for n in names))
+    chosen = {metrics["combine"]: {"style": "bold"}}
+    table.add_row(
+        "mean prediction", "", *(f"{metrics['mean_prediction']['test'][n]:.4f}" for n in names), **chosen.get("mean", {})
+    )
+    table.add_row(
+        "blend (weights fit on validation)",
+        "1.000",
+        *(f"{metrics['blend']['test'][n]:.4f}" for n in names),
+        **chosen.get("blend", {}),
+    )
     Console().print(table)
 
 

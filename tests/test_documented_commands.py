@@ -31,6 +31,7 @@ SHORTER = {
     "src.train": ["trainer.max_epochs=2", "trainer.enable_progress_bar=false"],
     "src.compare": ["trainer.max_epochs=2", "trainer.enable_progress_bar=false"],
     "src.baseline": [],
+    "src.blend": ["trainer.max_epochs=2", "trainer.enable_progress_bar=false"],
 }
 
 

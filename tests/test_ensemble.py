@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.ensemble import best_checkpoints, ensemble
+from src.ensemble import ensemble, member_sources
 from src.errors import UserError
 from tests.conftest import CONF, compose_config
 
@@ -52,17 +52,93 @@ def test_the_ensemble_predicts_the_mean_of_its_members(cancer_run, tmp_path_fact
     assert written["members_mean"]["test_acc"] == pytest.approx(np.mean([m["test"]["test_acc"] for m in written["members"]]))
 
 
-def test_a_multirun_folder_gives_its_jobs_in_job_order(tmp_path):
+def test_a_multirun_folder_gives_its_jobs_in_job_order_networks_and_lightgbm_alike(tmp_path):
     for job in ("0", "1", "10", "2"):
         (tmp_path / job / "checkpoints").mkdir(parents=True)
         (tmp_path / job / "checkpoints" / "best.ckpt").touch()
+    (tmp_path / "3").mkdir()
+    (tmp_path / "3" / "lightgbm_model.txt").touch()  # a LightGBM run (src.baseline) is a member too: its folder
     (tmp_path / ".hydra").mkdir()
-    assert [p.parent.parent.name for p in best_checkpoints([str(tmp_path)])] == ["0", "1", "2", "10"]
+    found = member_sources([str(tmp_path)])
+    assert [p.parent.parent.name if p.suffix == ".ckpt" else p.name for p in found] == ["0", "1", "2", "3", "10"]
+    assert found[3] == tmp_path / "3"
     with pytest.raises(UserError, match="holds no run with checkpoints/best.ckpt"):
-        best_checkpoints([str(tmp_path / ".hydra")])
+        member_sources([str(tmp_path / ".hydra")])
 
 
 def test_members_of_another_split_are_refused(cancer_run, tmp_path_factory, tmp_path):
     other = train_cancer(tmp_path_factory, "data.random_state=7")
     with pytest.raises(UserError, match=r"another split .*random_state differ"):
         ensemble(compose_ensemble([cancer_run[0], other], tmp_path))
+
+
+def test_blend_weights_are_the_least_squares_mix_of_the_members():
+    from src.ensemble import blend_weights
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=5000)
+    good, worse = truth + 0.5 * rng.normal(size=5000), truth + 1.0 * rng.normal(size=5000)
+    weights = blend_weights([good, worse], truth, "regression")
+    # independent errors of variances 0.25 and 1: the best mix is 0.8 / 0.2
+    assert weights.sum() == pytest.approx(1) and weights == pytest.approx([0.8, 0.2], abs=0.03)
+    # the same errors, twice as large: without the bounds the fit would weigh them 2 and -1
+    assert blend_weights([good, truth + 2 * (good - truth)], truth, "regression") == pytest.approx([1, 0], abs=1e-6)
+
+
+def regression_table(path, rows=400, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows), "c": rng.choice(["x", "y", "z"], rows)})
+    frame["price"] = np.sin(2 * frame["a"]) + frame["b"] ** 2 + (frame["c"] == "x") + 0.1 * rng.normal(size=rows)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_nets_and_trees_are_blended_with_weights_from_the_validation_rows_only(tmp_path):
+    from src.baseline import baseline
+    from src.train import build_datamodule, train
+
+    frame = regression_table(tmp_path / "t.csv")
+    data = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=price"]
+    train(compose_config(*data, "trainer.max_epochs=15", "model.optimizer.lr=0.01", output_dir=tmp_path / "net"))
+    baseline(compose_config(*data, "baseline.max_rounds=60", output_dir=tmp_path / "trees", config_name="baseline"))
+    runs = [tmp_path / "net", tmp_path / "trees"]
+
+    def blend(out, *extra):
+        with initialize_config_dir(str(CONF), version_base="1.3"):
+            cfg = compose(
+                "ensemble", overrides=[f"paths.output_dir={out}", f"runs=[{','.join(map(str, runs))}]", "combine=blend", *extra]
+            )
+        return ensemble(cfg)
+
+    metrics = blend(tmp_path / "blend")
+    assert [m["kind"] for m in metrics["members"]] == ["network", "lightgbm"]
+    assert metrics["test"] == metrics["blend"]["test"] and sum(metrics["blend"]["weights"]) == pytest.approx(1)
+    members = [pd.read_csv(run / "test_predictions.csv")["predicted"] for run in runs]
+    blended = pd.read_csv(tmp_path / "blend" / "test_predictions.csv")["predicted"]
+    w = metrics["blend"]["weights"]
+    np.testing.assert_allclose(blended, w[0] * members[0] + w[1] * members[1], rtol=1e-5, atol=1e-5)
+
+    # the same table with other targets on the test rows only: the same weights, other test scores
+    test_rows = build_datamodule(compose_config(*data, output_dir=tmp_path / "unused")).split_positions["test"]
+    frame.loc[test_rows, "price"] = frame.loc[test_rows, "price"].sample(frac=1, random_state=1).to_numpy()
+    frame.to_csv(tmp_path / "other_test_targets.csv", index=False)
+    changed = blend(tmp_path / "blend2", f"data_path={tmp_path / 'other_test_targets.csv'}")
+    assert changed["blend"]["weights"] == pytest.approx(metrics["blend"]["weights"], abs=1e-9)
+    assert changed["blend"]["val"] == pytest.approx(metrics["blend"]["val"])
+    assert changed["test"]["test_r2"] < metrics["test"]["test_r2"] - 0.1
+
+
+def test_trees_of_another_split_are_refused(tmp_path):
+    from src.baseline import baseline
+    from src.train import train
+
+    regression_table(tmp_path / "t.csv")
+    data = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=price"]
+    train(compose_config(*data, "trainer.max_epochs=2", output_dir=tmp_path / "net"))
+    baseline(
+        compose_config(
+            *data, "data.random_state=7", "baseline.max_rounds=5", output_dir=tmp_path / "trees", config_name="baseline"
+        )
+    )
+    with pytest.raises(UserError, match=r"trees was trained on other data or another split .*\(random_state differ\)"):
+        ensemble(compose_ensemble([tmp_path / "net", tmp_path / "trees"], tmp_path / "out"))

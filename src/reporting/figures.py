@@ -1,4 +1,5 @@
-"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual and the residuals.
+"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual and the residuals,
+and what the model learned (each input column's permutation importance).
 
 Each function returns a matplotlib `Figure` built without pyplot, so no backend is chosen or changed (a
 notebook keeps its inline backend) and nothing global is left open; matplotlib is imported only when a
@@ -84,6 +85,22 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title("confusion matrix (test)")
+    return fig
+
+
+def importance_figure(importance: dict, top: int = 30) -> Figure:
+    """Each input column's drop in the validation metric when shuffled (mean and sd over the repeats), the most
+    important at the top; a column near 0 is one the model does not use."""
+    columns = list(importance["mean"])[:top][::-1]
+    fig, ax = new_figure(7, 1.5 + 0.3 * len(columns))
+    means = [importance["mean"][c] for c in columns]
+    ax.barh(range(len(columns)), means, xerr=[importance["std"][c] for c in columns], color="tab:blue", capsize=2)
+    ax.set_yticks(range(len(columns)), columns)
+    ax.axvline(0, color="gray", linewidth=1)
+    ax.set_xlabel(f"drop in val {importance['metric']} when the column is shuffled")
+    ax.grid(True, axis="x", alpha=0.3)
+    shown = f"top {top} of {len(importance['mean'])}" if len(importance["mean"]) > top else "each column"
+    ax.set_title(f"permutation importance, {shown} ({importance['repeats']} shuffles, {importance['rows']} val rows)")
     return fig
 
 

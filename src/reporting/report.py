@@ -14,6 +14,7 @@ import numpy as np
 
 from src.models.inference import predict_in_batches
 from src.reporting.diagnosis import Diagnosis, diagnose
+from src.reporting.importance import report_importance
 from src.reporting.results import RunResult
 from src.runs.atomic import write_atomically
 
@@ -92,6 +93,7 @@ def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers
             run_dir, model, datamodule, result.matrices, loggers, step=result.stopped_epoch, history=result
         )
         result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
+        report_importance(cfg.get("importance"), run_dir, result, model, datamodule, loggers, cfg.seed)  # what it learned
     if not result.interrupted:
         final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
         log_final_metrics(loggers, hyperparameters(cfg), final, step=result.stopped_epoch)

@@ -34,6 +34,7 @@ class RunResult:
     last_checkpoint_epoch: int | None = None  # 1-based epoch that checkpoints/last.ckpt holds (Lightning runner)
     warnings: list[str] = field(default_factory=list)  # e.g. no better than a constant guess, a dead hidden layer
     diagnostics: dict = field(default_factory=dict)  # what the warnings are based on (see reporting/diagnosis.py)
+    importance: dict = field(default_factory=dict)  # each input column's permutation importance (reporting/importance.py)
 
     @property
     def ms_per_epoch(self) -> float:
@@ -102,6 +103,10 @@ def print_metrics_table(result: RunResult, title: str, class_labels: list[str] =
         ("stopped at epoch", str(result.stopped_epoch)),
         ("wall time", f"{result.wall_time_s:.1f} s ({result.ms_per_epoch:.1f} ms/epoch)"),
     ]
+    if result.importance:
+        from src.reporting.importance import importance_rows
+
+        rows += importance_rows(result.importance)
     print_report(result.test, result.matrices, rows, result.diagnostics, result.warnings, title, class_labels)
 
 

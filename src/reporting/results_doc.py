@@ -75,7 +75,8 @@ def run_experiment(experiment: Experiment, seed: int, overrides: list[str], log_
     start, date = time.perf_counter(), utc_now()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    found = sorted(log_dir.rglob("metrics.json"))
+    # the command's own metrics.json is the outermost: src.blend keeps its members' runs in subfolders
+    found = sorted(log_dir.rglob("metrics.json"), key=lambda path: (-len(path.parts), str(path)))
     if proc.returncode != 0 or not found:
         return Measured(experiment.name, seed, shown, wall_time_s=wall, error=error_line(proc.stderr, proc.returncode), date=date)
     metrics = json.loads(found[-1].read_text())

@@ -94,7 +94,11 @@ def test_mlflow_logger_tracks_the_run_in_a_local_sqlite_store(tmp_path):
     for name, value in metrics["test"].items():
         assert tracked.data.metrics[f"hp/{name}"] == pytest.approx(value, rel=1e-6)
     figures = {Path(a.path).name for a in client.list_artifacts(tracked.info.run_id, "figures")}
-    assert figures == {p.name for p in (run_dir / "figures").iterdir()} == {"loss_curves.png", "confusion_matrix.png"}
+    assert (
+        figures
+        == {p.name for p in (run_dir / "figures").iterdir()}
+        == {"loss_curves.png", "confusion_matrix.png", "importance.png"}
+    )
 
 
 @pytest.mark.slow  # a subprocess run of the command, and MLflow's first use of its database

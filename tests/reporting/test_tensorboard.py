@@ -33,7 +33,7 @@ def test_lightning_run_logs_one_scalar_per_epoch_and_its_figures(cancer_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     events = read_events(run_dir)
     check_one_value_per_epoch(events, metrics, metrics_every=10)
-    assert {"figures/loss_curves", "figures/confusion_matrix"} <= set(events.Tags()["images"])
+    assert {"figures/loss_curves", "figures/confusion_matrix", "figures/importance"} <= set(events.Tags()["images"])
 
 
 def test_plain_runner_logs_the_same_scalars_and_figures(make_config):
@@ -42,7 +42,7 @@ def test_plain_runner_logs_the_same_scalars_and_figures(make_config):
     run_dir = cfg_dir(cfg)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     check_one_value_per_epoch(read_events(run_dir), metrics)
-    assert {p.name for p in (run_dir / "figures").iterdir()} == {"loss_curves.png", "confusion_matrix.png"}
+    assert {p.name for p in (run_dir / "figures").iterdir()} == {"loss_curves.png", "confusion_matrix.png", "importance.png"}
     assert {"figures/loss_curves", "figures/confusion_matrix"} <= set(read_events(run_dir).Tags()["images"])
 
 

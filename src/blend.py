@@ -1,0 +1,61 @@
+"""Nets and trees blended in one command: `python -m src.blend experiment=housing_best baseline.trials=50 [seed=0]`.
+
+Trains the experiment's network (as `src.train`) and LightGBM on the same data and split (as `src.baseline`), then
+blends their predictions with weights fit on the validation rows only (`src.ensemble` with combine=blend). The two
+runs keep their own folders under logs/<name>/blend/<time>/members/; the blend's metrics.json, report and
+test_predictions.csv are in logs/<name>/blend/<time>/.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
+from src.errors import UserError, user_errors_exit
+from src.runs.run_dir import register_resolvers
+
+register_resolvers()  # conf/blend.yaml builds on conf/train.yaml, whose hydra settings call them
+
+
+def blend(cfg: DictConfig) -> dict:
+    """Validate, train the network, fit LightGBM, blend on validation, report; returns the blend's metrics."""
+    from src.baseline import baseline, validate_baseline
+    from src.config import validate_config
+    from src.ensemble import ensemble
+    from src.train import train
+
+    validate_config(cfg)
+    validate_baseline(cfg.baseline)
+    start = time.perf_counter()
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    members = {"network": out_dir / "members" / "network", "lightgbm": out_dir / "members" / "lightgbm"}
+    for kind, fit in (("network", train), ("lightgbm", baseline)):
+        member_cfg = copy.deepcopy(cfg)  # each run sets its own folder (and train fills in data.task)
+        member_cfg.paths.output_dir = str(members[kind])
+        result = fit(member_cfg)
+        if result.interrupted:
+            sys.exit(128 + signal.Signals[result.interrupted_by])  # as src.train: 130 for SIGINT, 143 for SIGTERM
+        if not math.isfinite(result.best_val_loss):
+            raise UserError(f"the {kind} run of the blend ({members[kind]}) has no finite validation loss to blend")
+    settings = {"runs": [str(p) for p in members.values()], "combine": "blend", "paths": {"output_dir": str(out_dir)}}
+    return ensemble(OmegaConf.create({**settings, "data_home": None, "download": None, "data_path": None}), started_at=start)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="blend")
+def main(cfg: DictConfig) -> None:
+    with user_errors_exit():
+        blend(cfg)
+
+
+if __name__ == "__main__":
+    main()

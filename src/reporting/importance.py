@@ -1,0 +1,175 @@
+"""What the model learned: the permutation importance of each input column, on the validation rows.
+
+A column's importance is the drop in the task's metric (R2 for regression, accuracy for classification, as
+scikit-learn's `permutation_importance` scores by default) when that column's values are shuffled across the rows,
+averaged over `repeats` shuffles (Breiman 2001; scikit-learn's `sklearn.inspection.permutation_importance`).
+A column is the table's column, not the model's feature: everything the preprocessing makes of one column (a
+date's calendar features, its missing-value indicator, a category's code) is shuffled together, with one
+permutation, so a categorical or date column counts once. The preprocessing is row by row, so shuffling these
+inputs is shuffling the column before preprocessing.
+
+Cost: one prediction of the sampled rows per column and repeat; above `max_rows` validation rows a random
+sample of `max_rows` is scored, so a large table costs what a 10k-row one does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src.data.preprocessing import DATE_FEATURES, columns_of
+from src.errors import UserError
+from src.models.inference import predict_in_batches
+
+METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
+
+
+@dataclass
+class Importance:
+    metric: str  # the validation metric whose drop is reported (r2 or acc)
+    baseline: float  # that metric on the unshuffled rows
+    mean: dict[str, float]  # column -> mean drop, most important first
+    std: dict[str, float]  # column -> standard deviation of the drop over the repeats
+    repeats: int
+    rows: int  # validation rows scored (a sample above max_rows)
+    seconds: float = 0.0
+    kinds: dict[str, str] = field(default_factory=dict)  # column -> numeric, categorical or date
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_importance(settings) -> None:
+    """importance.repeats (0 turns it off) and importance.max_rows, checked before any work starts."""
+    if settings is None:
+        return
+    for key, low in (("repeats", 0), ("max_rows", 1)):
+        value = settings.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise UserError(f"importance.{key} must be an integer >= {low}; got {value!r}")
+
+
+def input_columns(state: dict) -> dict[str, list[int]]:
+    """Each table column the model reads -> the positions of its inputs in a batch's x, following the layout of
+    src/data/preprocessing.py: numerics, date features, missing indicators, category codes."""
+    numeric, dates, categorical = (columns_of(state, kind) for kind in ("numeric", "date", "categorical"))
+    positions: dict[str, list[int]] = {c: [i] for i, c in enumerate(numeric)}
+    start = len(numeric)
+    for i, column in enumerate(dates):
+        positions[column] = list(range(start + len(DATE_FEATURES) * i, start + len(DATE_FEATURES) * (i + 1)))
+    start += len(DATE_FEATURES) * len(dates)
+    for i, column in enumerate(state["missing_indicators"]):
+        positions[column].append(start + i)
+    start += len(state["missing_indicators"])
+    for i, column in enumerate(categorical):
+        positions[column] = [start + i]
+    return {c: positions[c] for c in state["columns"] if c in positions}  # table order
+
+
+def score(task: str, actual: torch.Tensor, predicted: torch.Tensor, threshold: float) -> float:
+    if task == "regression":
+        return float(1 - ((actual - predicted) ** 2).sum() / ((actual - actual.mean()) ** 2).sum())
+    if task == "binary":
+        return float(((predicted > threshold).long() == actual.long()).float().mean())
+    return float((predicted.argmax(1) == actual.long()).float().mean())
+
+
+def permutation_importance(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: str,
+    columns: dict[str, list[int]],
+    repeats: int = 3,
+    max_rows: int = 10_000,
+    seed: int = 0,
+    batch_size: int = 4096,
+    threshold: float = 0.5,
+) -> Importance:
+    """The mean and spread, over `repeats` shuffles, of the drop in the task's metric when each column is shuffled."""
+    start = time.perf_counter()
+    generator = np.random.default_rng(seed)  # its own generator: the run's random state is left as it was
+    if len(x) > max_rows:
+        rows = torch.as_tensor(np.sort(generator.choice(len(x), size=max_rows, replace=False)))
+        x, y = x[rows], y[rows]
+    y = y.reshape(-1)
+    baseline = score(task, y, predict_in_batches(model, x, batch_size), threshold)
+    drops: dict[str, list[float]] = {}
+    shuffled = x.clone()
+    for column, positions in columns.items():
+        for _ in range(repeats):
+            order = torch.as_tensor(generator.permutation(len(x)))
+            shuffled[:, positions] = x[:, positions][order]
+            drops.setdefault(column, []).append(
+                baseline - score(task, y, predict_in_batches(model, shuffled, batch_size), threshold)
+            )
+        shuffled[:, positions] = x[:, positions]
+    ranked = sorted(drops, key=lambda c: -float(np.mean(drops[c])))
+    return Importance(
+        metric=METRIC[task],
+        baseline=baseline,
+        mean={c: float(np.mean(drops[c])) for c in ranked},
+        std={c: float(np.std(drops[c])) for c in ranked},
+        repeats=repeats,
+        rows=len(x),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def validation_importance(settings, model, datamodule, seed: int) -> Importance | None:
+    """The run's importance on its validation rows with the settings of `importance` (None when turned off)."""
+    if settings is None or settings.get("repeats", 0) == 0:
+        return None
+    x_val, y_val = datamodule.splits["val"]
+    state = datamodule.preprocessing
+    importance = permutation_importance(
+        model,
+        x_val,
+        y_val,
+        datamodule.task,
+        input_columns(state),
+        repeats=settings.repeats,
+        max_rows=settings.max_rows,
+        seed=seed,
+        batch_size=max(datamodule.batch_size, 4096),  # prediction only: larger batches are cheaper
+        threshold=float(getattr(model, "threshold", 0.5) or 0.5),
+    )
+    importance.kinds = {c: state["columns"][c] for c in importance.mean}
+    return importance
+
+
+def report_importance(settings, run_dir: Path, result, model, datamodule, loggers, seed: int) -> None:
+    """A finished run's importance: into result.importance (metrics.json and the report table), figures/importance.png
+    beside the loss curves, and TensorBoard."""
+    from src.reporting.figures import importance_figure, save_figures
+
+    importance = validation_importance(settings, model, datamodule, seed)
+    if importance is None:
+        return
+    result.importance = importance.as_dict()
+    save_figures({"importance": importance_figure(result.importance)}, run_dir / "figures", loggers, result.stopped_epoch)
+    log_importance(loggers, importance, result.stopped_epoch)
+
+
+def importance_rows(importance: dict, top: int = 10) -> list[tuple[str, str]]:
+    """The report table's rows: the most important columns (mean ± sd of the drop), and what was measured."""
+    mean, std = importance["mean"], importance["std"]
+    lines = [f"{column}: {mean[column]:+.4f} ± {std[column]:.4f}" for column in list(mean)[:top]]
+    if len(mean) > top:
+        lines.append(f"... {len(mean) - top} more in metrics.json")
+    lines.append(f"({importance['repeats']} shuffles of {importance['rows']} rows, {importance['seconds']:.2f} s)")
+    return [(f"column importance\n(drop in val {importance['metric']}\nwhen shuffled)", "\n".join(lines))]
+
+
+def log_importance(loggers, importance: Importance, step: int) -> None:
+    """TensorBoard: one scalar per column under importance/ (other loggers have the figure and metrics.json)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            for column, value in importance.mean.items():
+                logger.experiment.add_scalar(f"importance/{column}", value, global_step=step)
