@@ -7,8 +7,7 @@ ensemble of k members: training takes the mean of the members' losses, and valid
 mean prediction (TabM's recipe), so early stopping and checkpoints follow the ensemble.
 
 The training, validation and test steps come from FastSteps (src/models/fast_steps.py): a group of mini-batches
-per Lightning step, with Lightning's gradient clipping, accumulation and precision. Epoch losses are the lesson's:
-the unweighted mean of the batch losses.
+per Lightning step. A task defines `prediction_loss`, the loss of one mini-batch's predictions.
 """
 
 from __future__ import annotations
@@ -17,14 +16,15 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 
 from src.models.fast_steps import FastSteps
 from src.models.nets.build import build_net
 
 
 class TabularModule(FastSteps):
+    target_dtype = torch.float32  # what the task's metrics expect as targets
+
     def __init__(
         self,
         net: dict,
@@ -42,14 +42,7 @@ class TabularModule(FastSteps):
         self.optimizer_factory = optimizer
         self.net = build_net(net, n_num_features, list(cat_cardinalities), n_outputs)
         self.lr_schedule = lr_schedule
-        # Each update takes the vector of batch losses: the mean over all updates is the lesson's epoch loss.
-        # (Not update(mean, weight=n): torchmetrics 1.9 drops the weights under nan_strategy="disable",
-        # and "disable" is what lets a NaN loss reach EarlyStopping(check_finite) instead of raising here.)
-        self.set_metrics(
-            losses=nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")}),
-            val_metrics=self.make_metrics().clone(prefix="val_"),
-            test_metrics=self.make_metrics().clone(prefix="test_"),
-        )
+        self.track_metrics(self.make_metrics())
 
     # --- what a task defines -------------------------------------------------------------------------
     def make_metrics(self) -> MetricCollection:
@@ -59,13 +52,13 @@ class TabularModule(FastSteps):
         """The net's raw outputs as predictions: values, the probability of class 1, or class probabilities."""
         return outputs
 
-    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The task's loss on one net's raw outputs `(batch, n_outputs)`."""
+    def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of one mini-batch's predictions (after `link`), a mean over its rows."""
         raise NotImplementedError
 
-    def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The same loss on predictions (after `link`): what an ensemble's mean prediction is scored with."""
-        raise NotImplementedError
+    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The same loss on one net's raw outputs `(batch, n_outputs)`; a task may compute it more stably."""
+        return self.prediction_loss(self.link(outputs), target)
 
     def metric_inputs(self, preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return preds.squeeze(1), target.squeeze(1).to(self.target_dtype)
@@ -141,7 +134,7 @@ class TabularModule(FastSteps):
     # --- checkpoints ------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # plain strings, so eval and predict rebuild model and data from a weights_only load, without unpickling
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        datamodule = self.trainer.datamodule
         checkpoint["rebuild"] = {
             "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
             "datamodule_class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}" if datamodule else None,

@@ -40,9 +40,6 @@ class RegressionModule(TabularModule):
     def make_metrics(self) -> MetricCollection:
         return task_metrics("regression")
 
-    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self.link(outputs), target)
-
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(preds, target)
 
@@ -72,9 +69,6 @@ class BinaryModule(TabularModule):
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(outputs)
-
-    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.prediction_loss(torch.sigmoid(outputs), target)
 
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.class_weights is None:
