@@ -21,8 +21,10 @@ from src.models.metrics import NON_SCALAR, RowWeightedMean
 
 # Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning.
 STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
-# Not a Trainer argument: how often the whole validation metric set is computed and logged.
+# Not Trainer arguments: how often the whole validation metric set is computed and logged; whether to run
+# Lightning's learning-rate finder first (src/runs/fit.py).
 METRICS_INTERVAL = "val_metrics_every_n_epochs"
+LR_FIND = "lr_find"
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -43,6 +45,7 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
     if not trainer_cfg.get("enable_progress_bar", True):  # the flag decides, whatever the callbacks config holds
         kwargs["callbacks"] = [c for c in kwargs.get("callbacks", []) if not isinstance(c, ProgressBar)]
     plain = OmegaConf.to_container(trainer_cfg, resolve=True)
+    plain.pop(LR_FIND, None)
     taken = {key: plain.pop(key) for key in (*STEP_FLAGS, METRICS_INTERVAL) if key in plain}
     if isinstance(model, FastSteps):
         model.step_settings = StepSettings(**{k: v for k, v in taken.items() if v is not None})
@@ -101,9 +104,10 @@ class FastSteps(L.LightningModule):
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self.batch_in_epoch = 0
+        self.epoch_losses["train_loss"].reset()  # an epoch cut short (a learning-rate finder's) left its sums
 
     def training_step(self, batches: Batches) -> torch.Tensor:
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        optimizer = self.optimizers()
         accumulate = self.step_settings.accumulate_grad_batches
         last = len(batches) - 1 if self.trainer.is_last_batch else None  # the epoch's last batch always steps
         losses = []
@@ -114,14 +118,21 @@ class FastSteps(L.LightningModule):
             if self.batch_in_epoch % accumulate == 0 or i == last:
                 optimizer.step()  # clipping happens in on_before_optimizer_step, on unscaled gradients
                 optimizer.zero_grad()
-                if scheduler is not None:  # one step per optimizer step, as the plain loop does
-                    scheduler.step()
+                self.step_schedulers("step")
             losses.append(loss.detach())
         group_loss = self.add_losses("train", torch.stack(losses), batches)
         if last is not None:
+            self.step_schedulers("epoch")
             self.for_loggers.update(self.epoch_results("train"))
             self.log("train_loss", self.for_loggers["train_loss"], on_step=False, on_epoch=True, batch_size=1, logger=False)
         return group_loss  # what Lightning's learning-rate finder reads
+
+    def step_schedulers(self, interval: str) -> None:
+        """Manual optimization leaves schedulers to us: each is stepped at its config's interval, as Lightning would
+        (a task's schedule every optimizer step; StochasticWeightAveraging's every epoch)."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval == interval:
+                config.scheduler.step()
 
     def on_before_optimizer_step(self, optimizer) -> None:
         settings = self.step_settings
