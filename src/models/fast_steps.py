@@ -124,7 +124,15 @@ class FastSteps(L.LightningModule):
         if last is not None:
             self.step_schedulers("epoch")
             self.for_loggers.update(self.epoch_results("train"))
-            self.log("train_loss", self.for_loggers["train_loss"], on_step=False, on_epoch=True, batch_size=1, logger=False)
+            self.log(
+                "train_loss",
+                self.for_loggers["train_loss"],
+                on_step=False,
+                on_epoch=True,
+                batch_size=1,
+                logger=False,
+                sync_dist=True,
+            )
         return group_loss  # what Lightning's learning-rate finder reads
 
     def step_schedulers(self, interval: str) -> None:

@@ -211,7 +211,9 @@ def own_module(name: str, task: str) -> type[TabularModule]:
     except Exception:  # Hydra says why in several exception types; the user needs one line
         cls = None
     if cls is None or not issubclass(cls, expected):
-        raise UserError(f"model.module must name a subclass of {expected.__module__}.{expected.__name__} under src.; got {name!r}")
+        raise UserError(
+            f"model.module must name a subclass of {expected.__module__}.{expected.__name__} under src.; got {name!r}"
+        )
     return cls
 
 

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from src.errors import UserError
 
+
 class WriteFailed(UserError):
     """A file could not be written (disk full, read-only folder, no permission); the old file, if any, is unchanged."""
 

@@ -52,5 +52,8 @@ def test_a_module_that_is_not_the_tasks_is_refused_in_one_line(make_config):
     from src.errors import UserError
     from src.train import train
 
-    with pytest.raises(UserError, match=r"model.module must name a subclass of src.models.tasks.BinaryModule under src.; got 'src.models.tasks.RegressionModule'"):
+    with pytest.raises(
+        UserError,
+        match=r"model.module must name a subclass of src.models.tasks.BinaryModule under src.; got 'src.models.tasks.RegressionModule'",
+    ):
         train(make_config("trainer.max_epochs=1", "+model.module=src.models.tasks.RegressionModule"))

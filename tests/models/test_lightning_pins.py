@@ -31,8 +31,16 @@ def test_lightnings_sigterm_handler_asks_for_a_stop_after_the_step_and_logs_it(c
     from lightning.pytorch.demos.boring_classes import BoringModel
 
     model = BoringModel()
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, logger=False, enable_progress_bar=False,
-                        enable_checkpointing=False, enable_model_summary=False, callbacks=[Probe()])
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[Probe()],
+    )
     with pytest.raises(SystemExit):  # Lightning's SIGTERMException, after the step
         trainer.fit(model)
     assert seen == {"received_sigterm": True}
