@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
 from torchmetrics import MetricCollection
 
 from src.errors import UserError
@@ -89,10 +88,20 @@ class FastSteps(L.LightningModule):
         self.test_results: dict[str, float] = {}
 
     def track_metrics(self, metrics: MetricCollection) -> None:
-        """The loss of each stage and the task's metrics for validation and test."""
-        self.epoch_losses = nn.ModuleDict({f"{stage}_loss": RowWeightedMean() for stage in ("train", "val", "test")})
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
+        """The loss of each stage and the task's metrics for validation and test. They sit in a plain dict, not in
+        the module tree: they hold no weights, and Lightning visits every submodule at each validation (to switch
+        its train/eval mode and back), which costs more than a short epoch's arithmetic. They follow the outputs'
+        device when they are updated."""
+        losses = {f"{stage}_loss": RowWeightedMean() for stage in ("train", "val", "test")}
+        self.epoch_metrics = {**losses, "val": metrics.clone(prefix="val_"), "test": metrics.clone(prefix="test_")}
+
+        self.metrics_device = torch.device("cpu")
+
+    def stage_metric(self, name: str, device: torch.device):
+        if device != self.metrics_device:
+            self.epoch_metrics = {key: metric.to(device) for key, metric in self.epoch_metrics.items()}
+            self.metrics_device = device
+        return self.epoch_metrics[name]
 
     def monitorable_metrics(self) -> list[str]:
         names = [f"val_{k}" for k in self.make_metrics() if k not in self.non_scalar_metrics]
@@ -104,24 +113,34 @@ class FastSteps(L.LightningModule):
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self.batch_in_epoch = 0
-        self.epoch_losses["train_loss"].reset()  # an epoch cut short (a learning-rate finder's) left its sums
+        self.epoch_metrics["train_loss"].reset()  # an epoch cut short (a learning-rate finder's) left its sums
 
     def training_step(self, batches: Batches) -> torch.Tensor:
-        optimizer = self.optimizers()
         accumulate = self.step_settings.accumulate_grad_batches
-        last = len(batches) - 1 if self.trainer.is_last_batch else None  # the epoch's last batch always steps
+        ends_epoch = self.trainer.is_last_batch  # the epoch's last batch always steps
+        first = self.batch_in_epoch
+        steps = [i for i in range(len(batches)) if (first + i + 1) % accumulate == 0 or (ends_epoch and i == len(batches) - 1)]
+        # Lightning's precision plugin scales 16-bit losses at every backward and step; otherwise it adds only hooks,
+        # so all but the group's last optimizer step use the plain torch optimizer and backward
+        every_batch_through_lightning = self.trainer.precision in ("16-mixed", "16")
+        optimizers = {True: self.optimizers(), False: self.optimizers(use_pl_optimizer=False)}
         losses = []
         for i, (x, y) in enumerate(batches):
+            lightning = every_batch_through_lightning or (bool(steps) and i == steps[-1])
             loss = self.loss(self(x), y)
-            self.manual_backward(loss / accumulate if accumulate > 1 else loss)
-            self.batch_in_epoch += 1
-            if self.batch_in_epoch % accumulate == 0 or i == last:
-                optimizer.step()  # clipping happens in on_before_optimizer_step, on unscaled gradients
+            scaled = loss / accumulate if accumulate > 1 else loss
+            self.manual_backward(scaled) if lightning else scaled.backward()
+            if i in steps:
+                optimizer = optimizers[lightning]
+                if not lightning:  # Lightning's optimizer clips in on_before_optimizer_step
+                    self.clip(optimizer)
+                optimizer.step()
                 optimizer.zero_grad()
                 self.step_schedulers("step")
             losses.append(loss.detach())
+        self.batch_in_epoch += len(batches)
         group_loss = self.add_losses("train", torch.stack(losses), batches)
-        if last is not None:
+        if ends_epoch:
             self.step_schedulers("epoch")
             self.for_loggers.update(self.epoch_results("train"))
             self.log(
@@ -143,6 +162,9 @@ class FastSteps(L.LightningModule):
                 config.scheduler.step()
 
     def on_before_optimizer_step(self, optimizer) -> None:
+        self.clip(optimizer)  # after Lightning's precision plugin unscaled the gradients
+
+    def clip(self, optimizer) -> None:
         settings = self.step_settings
         if settings.gradient_clip_val:
             self.clip_gradients(optimizer, settings.gradient_clip_val, settings.gradient_clip_algorithm)
@@ -151,11 +173,11 @@ class FastSteps(L.LightningModule):
     def add_losses(self, stage: str, losses: torch.Tensor, batches: Batches) -> torch.Tensor:
         """Add a group's mini-batch losses to the stage's epoch loss, each weighted by its rows; the group's loss."""
         rows = torch.tensor([len(y) for _, y in batches], device=losses.device)
-        self.epoch_losses[f"{stage}_loss"].update(losses, rows)
+        self.stage_metric(f"{stage}_loss", losses.device).update(losses, rows)
         return (losses * rows).sum() / rows.sum()
 
-    def metrics_to_update(self, stage: str) -> dict:
-        collection = self.val_metrics if stage == "val" else self.test_metrics
+    def metrics_to_update(self, stage: str, device: torch.device | None = None) -> dict:
+        collection = self.epoch_metrics[stage] if device is None else self.stage_metric(stage, device)
         if stage == "test" or self.every_metric:
             return dict(collection.items(keep_base=False, copy_state=False))
         return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if name in self.monitored}
@@ -167,7 +189,7 @@ class FastSteps(L.LightningModule):
         target = torch.cat([y for _, y in batches])
         if stage == "test" and outputs[0].ndim == 3:  # an ensemble: keep its members' outputs to score each alone
             self.member_outputs.append((torch.cat(outputs), target))
-        metrics = self.metrics_to_update(stage)
+        metrics = self.metrics_to_update(stage, target.device)
         if metrics:
             inputs = self.metric_inputs(self.to_predictions(torch.cat(outputs)), target)
             for metric in metrics.values():
@@ -175,8 +197,9 @@ class FastSteps(L.LightningModule):
 
     def epoch_results(self, stage: str) -> dict[str, float]:
         """Compute and reset the stage's loss and the metrics updated this epoch (reduced over all ranks)."""
-        results = {f"{stage}_loss": self.epoch_losses[f"{stage}_loss"].compute()}
-        self.epoch_losses[f"{stage}_loss"].reset()
+        losses = self.epoch_metrics[f"{stage}_loss"]
+        results = {f"{stage}_loss": losses.compute()}
+        losses.reset()
         if stage != "train":
             for name, metric in self.metrics_to_update(stage).items():
                 value = metric.compute()

@@ -1,13 +1,7 @@
-"""What every task module shares: the network, the optimizer and the epoch loop's bookkeeping.
-
-The network comes from the `model.net` config node (src/models/nets/), built once the data's shape is known
-and stored in the checkpoint as plain settings. Its outputs are raw (logits for classification); a task module
-says how they become predictions (`link`) and what its loss is. A net may return `(batch, k, n_outputs)`, an
-ensemble of k members: training takes the mean of the members' losses, and validation, test and predict the
-mean prediction (TabM's recipe), so early stopping and checkpoints follow the ensemble.
-
-The training, validation and test steps come from FastSteps (src/models/fast_steps.py): a group of mini-batches
-per Lightning step. A task defines `prediction_loss`, the loss of one mini-batch's predictions.
+"""What every task module shares: the network (the `model.net` node, built for the data's shape), the optimizer and
+its schedule. A task says how the net's raw outputs become predictions (`link`) and the loss of a mini-batch
+(`prediction_loss`); the steps come from src/models/fast_steps.py. A net may return `(batch, k, n_outputs)`, an
+ensemble: training takes the mean of the members' losses, evaluation the mean prediction (TabM's recipe).
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""A progress bar that ticks once an epoch and says how training is going.
+"""A progress bar that ticks once an epoch and says how training is going:
 
-    Epoch 12/300 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
-    best 0.3901 @ 9 · stop in 97 · 1432 batches/s
+    Epoch 12/300 ━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 · best 0.3901 @ 9 · stop in 97 · 1432 batches/s
 
-The epoch counts from 1 out of max_epochs; "best" is the lowest val_loss so far and its epoch; "stop in" is the
-number of epochs without improvement early stopping still allows (absent without early stopping); batches/s counts
-mini-batches, whatever a Lightning step holds. The line is drawn at the start of the next epoch and at the end, so
-it shows early stopping's state after its own end-of-epoch check, whichever callback runs first.
+"best" is the lowest val_loss and its epoch, "stop in" the epochs early stopping still allows, batches/s counts
+mini-batches. The line is drawn at the next epoch's start, after early stopping's own end-of-epoch check.
 """
 
 from __future__ import annotations

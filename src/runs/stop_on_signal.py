@@ -93,7 +93,11 @@ class StopOnSignal(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.forward_held(trainer)
 
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logging.getLogger(LIGHTNING_SIGNAL_LOGGER).removeFilter(not_lightnings_sigterm_notice)
+
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        logging.getLogger(LIGHTNING_SIGNAL_LOGGER).removeFilter(not_lightnings_sigterm_notice)
         # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C
         if isinstance(exception, KeyboardInterrupt):
             self.record(signal.SIGINT, trainer)

@@ -24,8 +24,13 @@ def test_lightnings_sigterm_handler_asks_for_a_stop_after_the_step_and_logs_it(c
     class Probe(L.Callback):
         def on_train_start(self, trainer, pl_module):
             handler = lightnings_sigterm_handler()
-            with caplog.at_level(logging.INFO, logger=LIGHTNING_SIGNAL_LOGGER):
-                handler(signal.SIGINT, None)
+            lightnings_logger = logging.getLogger(LIGHTNING_SIGNAL_LOGGER)
+            filters, lightnings_logger.filters = lightnings_logger.filters, []  # as Lightning logs it, unfiltered
+            try:
+                with caplog.at_level(logging.INFO, logger=LIGHTNING_SIGNAL_LOGGER):
+                    handler(signal.SIGINT, None)
+            finally:
+                lightnings_logger.filters = filters
             seen["received_sigterm"] = trainer.received_sigterm
 
     from lightning.pytorch.demos.boring_classes import BoringModel

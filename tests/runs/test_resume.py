@@ -183,11 +183,11 @@ def test_a_signal_after_an_epochs_checkpoints_stops_after_the_next_epoch_with_it
 
 
 def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
-    cut = ("data.steps_per_execution=3", SNAPSHOT_ONCE)  # 11 batches (optimizer steps) in groups of 3: 4 Lightning steps an epoch
+    cut = ("data.steps_per_execution=3", SNAPSHOT_ONCE)  # 11 batches in groups of 3: 4 Lightning steps an epoch
     expected = train(compose_config(*RUN, *cut, output_dir=tmp_path / "left_alone"))
     # the second step of the third epoch after the best: the newest snapshot is the best epoch's
     stop_in = expected.best_epoch + 3
-    probe = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterStep", f"+callbacks.ctrl_c.step={(stop_in - 1) * 11 + 6}")
+    probe = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterStep", f"+callbacks.ctrl_c.step={(stop_in - 1) * 4 + 2}")
     run_dir = tmp_path / "run"
     stopped = train(compose_config(*RUN, *cut, *probe, output_dir=run_dir))
     assert stopped.interrupted and stopped.interrupted_epoch == stop_in and stopped.stopped_epoch == stop_in - 1

@@ -61,8 +61,8 @@ class CtrlCAfterCheckpoints(Checkpoint):
 
 
 class CtrlCAfterStep(L.Callback):
-    """Sends SIGINT after the Lightning step that ends with optimizer step `step` (`trainer.global_step`, 1-based,
-    counted over the whole run), unless the run was resumed: it may resume from before that step."""
+    """Sends SIGINT after Lightning's training step `step` (1-based, counted over the whole run), unless the run
+    was resumed: it may resume from before that step."""
 
     def __init__(self, step: int) -> None:
         self.step = step
