@@ -1,9 +1,10 @@
 """What makes the default path fast: one Lightning step runs a group of mini-batches (a whole epoch by default,
 src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group.
 
-It is Lightning's documented manual optimization, once per mini-batch: `manual_backward`, the optimizer's
-`step()`/`zero_grad()`, `clip_gradients` and the scheduler's `step()`. A subclass defines `loss(outputs, target)`,
-the loss of one mini-batch; losses are weighted by rows, so an epoch's loss is the loss of all its rows.
+It is Lightning's documented manual optimization: the group's last optimizer step goes through `manual_backward`
+and Lightning's optimizer (hooks, profiler, `global_step`), the others through the torch optimizer that
+`self.optimizers(use_pl_optimizer=False)` returns, with `clip_gradients`. A subclass defines `loss(outputs, target)`,
+the loss of one mini-batch; epoch losses weight each batch by its rows.
 """
 
 from __future__ import annotations
