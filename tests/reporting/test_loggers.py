@@ -82,7 +82,7 @@ def test_mlflow_logger_tracks_the_run_in_a_local_sqlite_store(tmp_path):
     assert tracked.info.status == "FINISHED" and tracked.data.tags["run_dir"] == str(run_dir)
     for name in ("train_loss", "val_loss"):
         history = sorted(client.get_metric_history(tracked.info.run_id, name), key=lambda m: m.step)
-        assert [m.step for m in history] == [1, 2, 3]
+        assert [m.step for m in history] == [0, 1, 2]  # Lightning's step for each epoch
         assert [m.value for m in history] == pytest.approx(metrics[name], rel=1e-6)
     params = tracked.data.params
     assert (
