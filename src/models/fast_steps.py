@@ -1,28 +1,10 @@
-"""What makes the default path fast, in one place a model author never opens.
+"""What makes the default path fast: one Lightning step runs a group of mini-batches (a whole epoch by default,
+src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group.
 
-Lightning's per-step machinery (hooks, loop bookkeeping, the optimizer wrapper) costs more than a mini-batch of
-the lesson's networks takes. So one Lightning step runs a group of mini-batches
-(a whole epoch by default, see src/data/batches.py:BatchGroups) under manual optimization, and the Trainer flags
-that Lightning refuses under manual optimization are applied here with Lightning's meaning:
-
-- gradient_clip_val / gradient_clip_algorithm: `configure_gradient_clipping` (so `clip_gradients`) on the
-  unscaled gradients right before each optimizer step, as Lightning's precision plugins do;
-- accumulate_grad_batches: the loss divided by N, gradients zeroed on the first batch of each N and the optimizer
-  stepped on the N-th and on the epoch's last batch (Lightning's `_should_accumulate`);
-- precision: every forward runs inside Lightning's autocast context (training_step is called in it); 16-mixed
-  scales the loss with the precision plugin's own GradScaler and unscales before clipping.
-
-`build_trainer` takes those three keys off the trainer config (the Trainer would raise on them under manual
-optimization) and hands them to the module. The last optimizer step of each group goes through Lightning's
-`LightningOptimizer.step()` (hooks, precision plugin, `global_step`); the others step the wrapped torch optimizer
-(`LightningOptimizer.optimizer`) directly, as the lesson does.
-
-Validation computes what someone looks at: the loss and every monitored metric each epoch, the whole metric set
-every `val_metrics_every_n_epochs` epochs from the first (for the loggers) and at test. Epoch scalars reach EarlyStopping and
-ModelCheckpoint through `trainer.callback_metrics` (what `self.log(..., logger=False)` fills, without its per-call
-bookkeeping) and the loggers in one `log_metrics` call an epoch.
-
-Private Lightning state touched here or by the callbacks built on it is pinned in tests/models/test_fast_steps.py.
+It is Lightning's documented manual optimization: the group's last optimizer step goes through `manual_backward`
+and Lightning's optimizer (hooks, profiler, `global_step`), the others through the torch optimizer that
+`self.optimizers(use_pl_optimizer=False)` returns, with `clip_gradients`. A subclass defines `loss(outputs, target)`,
+the loss of one mini-batch; epoch losses weight each batch by its rows.
 """
 
 from __future__ import annotations
@@ -32,17 +14,19 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
 from torchmetrics import MetricCollection
 
 from src.errors import UserError
-from src.models.metrics import NON_SCALAR
+from src.models.metrics import NON_SCALAR, RowWeightedMean
 
-# Trainer flags the Trainer refuses under manual optimization: applied by FastSteps instead.
+# Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning.
 STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
-# Not a Trainer argument: how often the whole validation metric set is computed and logged.
+# Not Trainer arguments: how often the whole validation metric set is computed and logged; whether to run
+# Lightning's learning-rate finder first (src/runs/fit.py).
 METRICS_INTERVAL = "val_metrics_every_n_epochs"
-CLIP_ALGORITHMS = ("norm", "value")
+LR_FIND = "lr_find"
+
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -53,28 +37,22 @@ class StepSettings:
     val_metrics_every_n_epochs: int = 1
 
 
-def split_trainer_config(trainer_cfg: DictConfig) -> tuple[DictConfig, StepSettings]:
-    """The trainer config without the keys FastSteps applies itself, and those keys' values."""
-    plain = OmegaConf.to_container(trainer_cfg, resolve=True)
-    taken = {key: plain.pop(key) for key in (*STEP_FLAGS, METRICS_INTERVAL) if key in plain}
-    settings = StepSettings(**{k: v for k, v in taken.items() if v is not None})
-    return OmegaConf.create(plain), settings
-
-
 def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -> L.Trainer:
-    """The Trainer from its config; a FastSteps model gets the step flags, any other model the Trainer does."""
+    """The Trainer from its config; a FastSteps model takes the step flags, any other model leaves them to the Trainer."""
     from hydra.utils import instantiate
     from lightning.pytorch.callbacks import ProgressBar
 
     if not trainer_cfg.get("enable_progress_bar", True):  # the flag decides, whatever the callbacks config holds
         kwargs["callbacks"] = [c for c in kwargs.get("callbacks", []) if not isinstance(c, ProgressBar)]
-    if not isinstance(model, FastSteps):
-        plain = OmegaConf.to_container(trainer_cfg, resolve=True)
-        plain.pop(METRICS_INTERVAL, None)
-        return instantiate(OmegaConf.create(plain), **kwargs)
-    trainer_cfg, model.step_settings = split_trainer_config(trainer_cfg)
-    check_monitors(kwargs.get("callbacks", []), model)
-    return instantiate(trainer_cfg, **kwargs)
+    plain = OmegaConf.to_container(trainer_cfg, resolve=True)
+    plain.pop(LR_FIND, None)
+    taken = {key: plain.pop(key) for key in (*STEP_FLAGS, METRICS_INTERVAL) if key in plain}
+    if isinstance(model, FastSteps):
+        model.step_settings = StepSettings(**{k: v for k, v in taken.items() if v is not None})
+        check_monitors(kwargs.get("callbacks", []), model)
+    else:
+        plain.update({k: v for k, v in taken.items() if k in STEP_FLAGS})
+    return instantiate(OmegaConf.create(plain), **kwargs)
 
 
 def monitors(callbacks) -> list[tuple[str, str]]:
@@ -93,46 +71,39 @@ def check_monitors(callbacks, model: FastSteps) -> None:
 
 
 class FastSteps(L.LightningModule):
-    """Training, validation and test steps over groups of mini-batches. A subclass defines `loss(preds, y)` and
-    `make_metrics()`, and calls `set_metrics(...)` in its constructor."""
+    """Training, validation and test steps over groups of mini-batches. A subclass defines `loss(outputs, target)`
+    and calls `track_metrics(...)` in its constructor."""
 
     step_settings = StepSettings()
-    target_dtype = torch.float32  # what the task's metrics expect as targets
-    # set by a subclass through set_metrics, kept out of the module tree (see _apply)
-    METRIC_ATTRIBUTES = ("losses", "val_metrics", "test_metrics")
     non_scalar_metrics = NON_SCALAR  # reported as matrices, not monitorable
 
     def __init__(self) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.batch_in_epoch = 0
-        self.matrices: dict[str, dict[str, list]] = {}  # non-scalar results (the confusion matrix) per stage
-        self.member_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []  # an ensemble's test outputs, scored per member
-        self.train_results: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
-        self.val_results: dict[str, float] = {}
+        self.every_metric = True  # the plain loop computes every metric every epoch; Lightning's every n epochs
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
+        self.for_loggers: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
+        self.matrices: dict[str, dict] = {}  # non-scalar results (the confusion matrix) per stage
+        self.member_outputs: Batches = []  # an ensemble's test outputs, scored per member
+        self.test_results: dict[str, float] = {}
 
-    # --- metrics outside the module tree ----------------------------------------------------------------
-    # Each validation run, Lightning records the train/eval mode of every submodule (a dict keyed by name, filled
-    # through named_modules(), which hashes each module: a torchmetrics Metric hashes its whole state), switches
-    # them to eval and back, and zeroes their gradients. The metrics have neither a mode that matters nor weights,
-    # yet they were most of the modules walked: at the lesson's sizes that walk cost a noticeable part of an
-    # epoch. So they are plain attributes, and device and dtype moves (`.to`, `.cuda`, ... all go through
-    # `_apply`) reach them as they reach submodules. Their states were never in the state_dict (torchmetrics
-    # states are not persistent), so checkpoints hold the same keys.
-    def set_metrics(self, losses: nn.ModuleDict, val_metrics: MetricCollection, test_metrics: MetricCollection) -> None:
-        """What a subclass's constructor calls: `losses` (a MeanMetric per `{stage}_loss`) and the prefixed
-        metric collections of validation and test, kept as plain attributes."""
-        self.__dict__.update(losses=losses, val_metrics=val_metrics, test_metrics=test_metrics)
+    def track_metrics(self, metrics: MetricCollection) -> None:
+        """The loss of each stage and the task's metrics for validation and test. They sit in a plain dict, not in
+        the module tree: they hold no weights, and Lightning visits every submodule at each validation (to switch
+        its train/eval mode and back), which costs more than a short epoch's arithmetic. They follow the outputs'
+        device when they are updated."""
+        losses = {f"{stage}_loss": RowWeightedMean() for stage in ("train", "val", "test")}
+        self.epoch_metrics = {**losses, "val": metrics.clone(prefix="val_"), "test": metrics.clone(prefix="test_")}
 
-    def _apply(self, fn, recurse: bool = True):
-        super()._apply(fn, recurse)
-        for name in self.METRIC_ATTRIBUTES:
-            if name in self.__dict__:
-                self.__dict__[name]._apply(fn)
-        return self
+        self.metrics_device = torch.device("cpu")
 
-    # --- what can be monitored ---------------------------------------------------------------------------
+    def stage_metric(self, name: str, device: torch.device):
+        if device != self.metrics_device:
+            self.epoch_metrics = {key: metric.to(device) for key, metric in self.epoch_metrics.items()}
+            self.metrics_device = device
+        return self.epoch_metrics[name]
+
     def monitorable_metrics(self) -> list[str]:
         names = [f"val_{k}" for k in self.make_metrics() if k not in self.non_scalar_metrics]
         return ["train_loss", "val_loss", *names]
@@ -140,106 +111,96 @@ class FastSteps(L.LightningModule):
     def on_fit_start(self) -> None:
         self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m not in ("train_loss", "val_loss")}
 
+    # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self.batch_in_epoch = 0
+        self.epoch_metrics["train_loss"].reset()  # an epoch cut short (a learning-rate finder's) left its sums
 
-    # --- one Lightning step = a group of mini-batches -----------------------------------------------------
-    def training_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        settings = self.step_settings
-        accumulate = settings.accumulate_grad_batches
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)  # 16-mixed only
-        ends_epoch = self.trainer.is_last_batch
+    def training_step(self, batches: Batches) -> torch.Tensor:
+        accumulate = self.step_settings.accumulate_grad_batches
+        ends_epoch = self.trainer.is_last_batch  # the epoch's last batch always steps
         first = self.batch_in_epoch
         steps = [i for i in range(len(batches)) if (first + i + 1) % accumulate == 0 or (ends_epoch and i == len(batches) - 1)]
+        # Lightning's precision plugin scales 16-bit losses at every backward and step; otherwise it adds only hooks,
+        # so all but the group's last optimizer step use the plain torch optimizer and backward
+        every_batch_through_lightning = self.trainer.precision in ("16-mixed", "16")
+        optimizers = {True: self.optimizers(), False: self.optimizers(use_pl_optimizer=False)}
         losses = []
         for i, (x, y) in enumerate(batches):
-            if (first + i) % accumulate == 0:  # Lightning zeroes gradients on the first batch of an accumulation
-                optimizer.optimizer.zero_grad()
+            lightning = every_batch_through_lightning or (bool(steps) and i == steps[-1])
             loss = self.loss(self(x), y)
-            losses.append(loss.detach())
-            if accumulate > 1:
-                loss = loss / accumulate
-            (scaler.scale(loss) if scaler is not None else loss).backward()
-            if steps and i == steps[-1]:
-                # the group's last step goes through Lightning: hooks, precision plugin, global_step += 1;
-                # clipping happens in on_before_optimizer_step, which the precision plugin calls after unscaling
+            scaled = loss / accumulate if accumulate > 1 else loss
+            self.manual_backward(scaled) if lightning else scaled.backward()
+            if i in steps:
+                optimizer = optimizers[lightning]
+                if not lightning:  # Lightning's optimizer clips in on_before_optimizer_step
+                    self.clip(optimizer)
                 optimizer.step()
-            elif i in steps:
-                self.plain_step(optimizer.optimizer, scaler)
-            if scheduler is not None and i in steps:  # manual optimization: Lightning leaves the stepping to us
-                scheduler.step()
+                optimizer.zero_grad()
+                self.step_schedulers("step")
+            losses.append(loss.detach())
         self.batch_in_epoch += len(batches)
-        self.losses["train_loss"].update(torch.stack(losses))
+        group_loss = self.add_losses("train", torch.stack(losses), batches)
         if ends_epoch:
-            # now, so every callback's on_train_epoch_end sees it
-            self.train_results = self.epoch_results("train")
-            self.show_callbacks(self.train_results)
+            self.step_schedulers("epoch")
+            self.for_loggers.update(self.epoch_results("train"))
+            self.log(
+                "train_loss",
+                self.for_loggers["train_loss"],
+                on_step=False,
+                on_epoch=True,
+                batch_size=1,
+                logger=False,
+                sync_dist=True,
+            )
+        return group_loss  # what Lightning's learning-rate finder reads
 
-    def plain_step(self, optimizer: torch.optim.Optimizer, scaler) -> None:
-        """What Lightning's precision plugin does for a step, without its hooks."""
-        if scaler is not None:
-            scaler.unscale_(optimizer)
-        self.clip(optimizer)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+    def step_schedulers(self, interval: str) -> None:
+        """Manual optimization leaves schedulers to us: each is stepped at its config's interval, as Lightning would
+        (a task's schedule every optimizer step; StochasticWeightAveraging's every epoch)."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval == interval:
+                config.scheduler.step()
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        self.clip(optimizer)  # after Lightning's precision plugin unscaled the gradients
 
     def clip(self, optimizer) -> None:
         settings = self.step_settings
         if settings.gradient_clip_val:
-            self.configure_gradient_clipping(
-                optimizer, gradient_clip_val=settings.gradient_clip_val, gradient_clip_algorithm=settings.gradient_clip_algorithm
-            )
-
-    def on_before_optimizer_step(self, optimizer) -> None:
-        self.clip(optimizer)  # after the precision plugin unscaled the gradients, as Lightning clips them
+            self.clip_gradients(optimizer, settings.gradient_clip_val, settings.gradient_clip_algorithm)
 
     # --- validation and test --------------------------------------------------------------------------------
-    def full_metrics_epoch(self) -> bool:
-        if self._trainer is None:  # the plain reference loop computes every metric every epoch
-            return True
-        # epochs 1, n + 1, 2n + 1, ...: a short run still shows every metric once
-        return self.trainer.sanity_checking or self.current_epoch % self.step_settings.val_metrics_every_n_epochs == 0
+    def add_losses(self, stage: str, losses: torch.Tensor, batches: Batches) -> torch.Tensor:
+        """Add a group's mini-batch losses to the stage's epoch loss, each weighted by its rows; the group's loss."""
+        rows = torch.tensor([len(y) for _, y in batches], device=losses.device)
+        self.stage_metric(f"{stage}_loss", losses.device).update(losses, rows)
+        return (losses * rows).sum() / rows.sum()
 
-    def metrics_to_update(self, stage: str) -> dict:
-        full = stage == "test" or self.full_metrics_epoch()
-        if not full and not self.monitored:  # most epochs: the loss is all anyone reads
-            return {}
-        collection = self.stage_metrics(stage)
-        if full:
+    def metrics_to_update(self, stage: str, device: torch.device | None = None) -> dict:
+        collection = self.epoch_metrics[stage] if device is None else self.stage_metric(stage, device)
+        if stage == "test" or self.every_metric:
             return dict(collection.items(keep_base=False, copy_state=False))
-        return {name: metric for name, metric in collection.items(keep_base=False, copy_state=False) if name in self.monitored}
+        return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if name in self.monitored}
 
-    def evaluate_batches(self, batches: list[tuple[torch.Tensor, torch.Tensor]], stage: str) -> None:
-        """Loss per batch into the stage's mean, predictions of the whole group into the metrics in use."""
+    def evaluate_batches(self, batches: Batches, stage: str) -> None:
+        """Loss per batch into the stage's epoch loss, predictions of the whole group into the metrics in use."""
         outputs = [self(x) for x, _ in batches]
-        losses = torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)])
-        self.losses[f"{stage}_loss"].update(losses)
+        self.add_losses(stage, torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)]), batches)
+        target = torch.cat([y for _, y in batches])
         if stage == "test" and outputs[0].ndim == 3:  # an ensemble: keep its members' outputs to score each alone
-            self.member_outputs.append((torch.cat(outputs), torch.cat([y for _, y in batches])))
-        metrics = self.metrics_to_update(stage)
+            self.member_outputs.append((torch.cat(outputs), target))
+        metrics = self.metrics_to_update(stage, target.device)
         if metrics:
-            inputs = self.metric_inputs(self.to_predictions(torch.cat(outputs)), torch.cat([y for _, y in batches]))
+            inputs = self.metric_inputs(self.to_predictions(torch.cat(outputs)), target)
             for metric in metrics.values():
                 metric.update(*inputs)
 
-    def stage_metrics(self, stage: str) -> MetricCollection:
-        return self.val_metrics if stage == "val" else self.test_metrics
-
-    def validation_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.evaluate_batches(batches, "val")
-
-    def test_step(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.evaluate_batches(batches, "test")
-
-    # --- once per epoch -------------------------------------------------------------------------------------
     def epoch_results(self, stage: str) -> dict[str, float]:
         """Compute and reset the stage's loss and the metrics updated this epoch (reduced over all ranks)."""
-        results = {f"{stage}_loss": self.losses[f"{stage}_loss"].compute()}
-        self.losses[f"{stage}_loss"].reset()
+        losses = self.epoch_metrics[f"{stage}_loss"]
+        results = {f"{stage}_loss": losses.compute()}
+        losses.reset()
         if stage != "train":
             for name, metric in self.metrics_to_update(stage).items():
                 value = metric.compute()
@@ -250,27 +211,51 @@ class FastSteps(L.LightningModule):
                     self.matrices.setdefault(stage, {})[name] = self.non_scalar(name, value)
         return {k: float(v) for k, v in results.items()}
 
+    def on_validation_epoch_start(self) -> None:
+        # epochs 1, n + 1, 2n + 1, ...: a short run still shows every metric once
+        trainer = self.trainer
+        self.every_metric = trainer.sanity_checking or trainer.current_epoch % self.step_settings.val_metrics_every_n_epochs == 0
+
+    def validation_step(self, batches: Batches) -> None:
+        self.evaluate_batches(batches, "val")
+
     def on_validation_epoch_end(self) -> None:
         results = self.epoch_results("val")
-        if not self.trainer.sanity_checking:
-            self.val_results = results  # for the loggers
-            # for the callbacks: what they watch, fresh every epoch (the full set comes every n epochs only)
-            self.show_callbacks({k: v for k, v in results.items() if k == "val_loss" or k in self.monitored})
-
-    def show_callbacks(self, results: dict[str, float]) -> None:
-        """What `self.log(name, value, logger=False)` does for an epoch's scalars already reduced over all
-        ranks: put them in `trainer.callback_metrics`, where EarlyStopping and ModelCheckpoint read them."""
-        for name, value in results.items():
-            self.trainer.callback_metrics[name] = torch.tensor(value)
+        if self.trainer.sanity_checking:
+            return
+        self.for_loggers.update(results)
+        watched = {k: v for k, v in results.items() if k == "val_loss" or k in self.monitored}
+        self.log_dict(watched, batch_size=1, logger=False, sync_dist=True)  # for EarlyStopping, ModelCheckpoint, ...
 
     def on_train_epoch_end(self) -> None:
-        # Validation has run: the epoch's scalars go to the loggers in one call, with the 1-based epoch as step.
-        scalars = {**self.train_results, **self.val_results}
-        self.train_results, self.val_results = {}, {}
+        # Validation has run: the epoch's scalars go to the loggers in one call, at the step where Lightning logs
+        # an epoch's metrics, so they line up with LearningRateMonitor's
+        step = (self.current_epoch + 1) * self.trainer.num_training_batches - 1
         for logger in self.loggers:
-            logger.log_metrics(scalars, step=self.current_epoch + 1)
+            logger.log_metrics(self.for_loggers, step=step)
+        self.for_loggers = {}
+
+    def test_step(self, batches: Batches) -> None:
+        self.evaluate_batches(batches, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self.member_outputs = []
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self.epoch_results("test")
+        self.log_dict(self.test_results, batch_size=1, sync_dist=True)
+        if self.member_outputs and self.trainer.world_size == 1:  # under DDP each rank holds only its share of the rows
+            outputs, target = (torch.cat(parts) for parts in zip(*self.member_outputs))
+            self.matrices.setdefault("test", {})["test_members"] = self.score_members(outputs, target)
+        self.member_outputs = []
 
     # --- what a task module provides (src/models/tabular_module.py) ----------------------------------------
+    def loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def make_metrics(self) -> MetricCollection:
+        raise NotImplementedError
+
     def evaluation_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss(outputs, target)
 
@@ -278,21 +263,10 @@ class FastSteps(L.LightningModule):
         return outputs
 
     def metric_inputs(self, preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return preds.squeeze(1), target.squeeze(1).to(self.target_dtype)
+        return preds.squeeze(1), target.squeeze(1)
 
     def non_scalar(self, name: str, value: torch.Tensor):
         return value.tolist()
 
     def score_members(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, list[float]]:
         return {}
-
-    def on_test_epoch_end(self) -> None:
-        self.test_results = self.epoch_results("test")
-        self.log_dict(self.test_results)
-        if self.member_outputs and self.trainer.world_size == 1:  # under DDP each rank holds only its share of the rows
-            outputs, target = (torch.cat(parts) for parts in zip(*self.member_outputs))
-            self.matrices.setdefault("test", {})["test_members"] = self.score_members(outputs, target)
-        self.member_outputs = []
-
-    def on_test_epoch_start(self) -> None:
-        self.member_outputs = []

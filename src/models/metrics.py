@@ -3,7 +3,8 @@ their predictions with these collections, so a metric means the same wherever it
 
 from __future__ import annotations
 
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+import torch
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection, R2Score
 from torchmetrics.classification import (
     BinaryAccuracy,
     BinaryAUROC,
@@ -63,3 +64,22 @@ def plain_matrix(value, class_labels: list[str] | None = None):
     if value.ndim == 1 and class_labels:
         return dict(zip(class_labels, value.tolist()))
     return value.tolist()
+
+
+class RowWeightedMean(Metric):
+    """An epoch's loss from its mini-batches' mean losses, each weighted by its rows: for mean squared error, the
+    MSE of every row of the epoch. A NaN loss stays NaN (early stopping's check_finite needs to see it)."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("rows", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, losses: torch.Tensor, rows: torch.Tensor) -> None:
+        self.total += (losses.double() * rows).sum()
+        self.rows += rows.sum()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.rows

@@ -1,14 +1,7 @@
-"""What every task module shares: the network, the optimizer and the epoch loop's bookkeeping.
-
-The network comes from the `model.net` config node (src/models/nets/), built once the data's shape is known
-and stored in the checkpoint as plain settings. Its outputs are raw (logits for classification); a task module
-says how they become predictions (`link`) and what its loss is. A net may return `(batch, k, n_outputs)`, an
-ensemble of k members: training takes the mean of the members' losses, and validation, test and predict the
-mean prediction (TabM's recipe), so early stopping and checkpoints follow the ensemble.
-
-The training, validation and test steps come from FastSteps (src/models/fast_steps.py): a group of mini-batches
-per Lightning step, with Lightning's gradient clipping, accumulation and precision. Epoch losses are the lesson's:
-the unweighted mean of the batch losses.
+"""What every task module shares: the network (the `model.net` node, built for the data's shape), the optimizer and
+its schedule. A task says how the net's raw outputs become predictions (`link`) and the loss of a mini-batch
+(`prediction_loss`); the steps come from src/models/fast_steps.py. A net may return `(batch, k, n_outputs)`, an
+ensemble: training takes the mean of the members' losses, evaluation the mean prediction (TabM's recipe).
 """
 
 from __future__ import annotations
@@ -17,14 +10,15 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 
 from src.models.fast_steps import FastSteps
 from src.models.nets.build import build_net
 
 
 class TabularModule(FastSteps):
+    target_dtype = torch.float32  # what the task's metrics expect as targets
+
     def __init__(
         self,
         net: dict,
@@ -42,14 +36,7 @@ class TabularModule(FastSteps):
         self.optimizer_factory = optimizer
         self.net = build_net(net, n_num_features, list(cat_cardinalities), n_outputs)
         self.lr_schedule = lr_schedule
-        # Each update takes the vector of batch losses: the mean over all updates is the lesson's epoch loss.
-        # (Not update(mean, weight=n): torchmetrics 1.9 drops the weights under nan_strategy="disable",
-        # and "disable" is what lets a NaN loss reach EarlyStopping(check_finite) instead of raising here.)
-        self.set_metrics(
-            losses=nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in ("train", "val", "test")}),
-            val_metrics=self.make_metrics().clone(prefix="val_"),
-            test_metrics=self.make_metrics().clone(prefix="test_"),
-        )
+        self.track_metrics(self.make_metrics())
 
     # --- what a task defines -------------------------------------------------------------------------
     def make_metrics(self) -> MetricCollection:
@@ -59,13 +46,13 @@ class TabularModule(FastSteps):
         """The net's raw outputs as predictions: values, the probability of class 1, or class probabilities."""
         return outputs
 
-    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The task's loss on one net's raw outputs `(batch, n_outputs)`."""
+    def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of one mini-batch's predictions (after `link`), a mean over its rows."""
         raise NotImplementedError
 
-    def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The same loss on predictions (after `link`): what an ensemble's mean prediction is scored with."""
-        raise NotImplementedError
+    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The same loss on one net's raw outputs `(batch, n_outputs)`; a task may compute it more stably."""
+        return self.prediction_loss(self.link(outputs), target)
 
     def metric_inputs(self, preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return preds.squeeze(1), target.squeeze(1).to(self.target_dtype)
@@ -117,7 +104,10 @@ class TabularModule(FastSteps):
         # one scheduler step per optimizer step: accumulation steps once every accumulate_grad_batches mini-batches
         steps_per_epoch = math.ceil(self.trainer.datamodule.n_batches("train") / self.step_settings.accumulate_grad_batches)
         total_steps = self.trainer.max_epochs * steps_per_epoch
-        return {"optimizer": optimizer, "lr_scheduler": self.make_lr_scheduler(optimizer, total_steps)}
+        scheduler = self.make_lr_scheduler(optimizer, total_steps)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(params=self.parameters())
@@ -141,7 +131,7 @@ class TabularModule(FastSteps):
     # --- checkpoints ------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # plain strings, so eval and predict rebuild model and data from a weights_only load, without unpickling
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        datamodule = self.trainer.datamodule
         checkpoint["rebuild"] = {
             "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
             "datamodule_class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}" if datamodule else None,

@@ -38,9 +38,6 @@ class RegressionModule(TabularModule):
     def make_metrics(self) -> MetricCollection:
         return task_metrics("regression")
 
-    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self.link(outputs), target)
-
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(preds, target)
 
@@ -70,9 +67,6 @@ class BinaryModule(TabularModule):
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(outputs)
-
-    def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.prediction_loss(torch.sigmoid(outputs), target)
 
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.class_weights is None:
@@ -154,14 +148,17 @@ def task_module(
     class_counts: list[int] | None = None,
     class_labels: list[str] | None = None,
     training_rows: tuple[torch.Tensor, torch.Tensor] | None = None,
+    module: str | None = None,
 ) -> TabularModule:
-    """The module for `task`, its net built for the data's shape.
+    """The module for `task`, its net built for the data's shape; `module` names a subclass of the task's module to
+    use instead (e.g. one with its own loss, docs/extending.md), under `src.` so a checkpoint can rebuild it.
 
     `optimizer` may be its config node (`_partial_: true`), as `model` is instantiated without recursion so that
     `net` stays plain settings. `training_rows` (x, y of the training split) fit what a net learns from data
     before training, e.g. piecewise-linear bins; only the fitted values are kept."""
     if task not in TASK_MODULES:
         raise UserError(f"data.task must be one of {', '.join(TASK_MODULES)}; got {task!r}")
+    modules = {**TASK_MODULES, task: own_module(module, task)} if module is not None else TASK_MODULES
     if isinstance(optimizer, dict):
         from hydra.utils import instantiate
 
@@ -186,8 +183,8 @@ def task_module(
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")
         if standardize_target and training_rows is not None:
             y = training_rows[1].double()
-            return RegressionModule(**common, target_mean=y.mean().item(), target_std=y.std().clamp_min(1e-12).item())
-        return RegressionModule(**common)
+            return modules[task](**common, target_mean=y.mean().item(), target_std=y.std().clamp_min(1e-12).item())
+        return modules[task](**common)
     weights = None
     if class_weights is not None:
         if class_weights not in CLASS_WEIGHTS:
@@ -196,8 +193,23 @@ def task_module(
             raise UserError("model.class_weights=balanced needs the training rows' class counts; the data gives none")
         weights = balanced_class_weights(class_counts)
     if task == "binary":
-        return BinaryModule(**common, threshold=threshold, class_weights=weights, class_labels=class_labels)
-    return MulticlassModule(**common, class_weights=weights, class_labels=class_labels)
+        return modules[task](**common, threshold=threshold, class_weights=weights, class_labels=class_labels)
+    return modules[task](**common, class_weights=weights, class_labels=class_labels)
+
+
+def own_module(name: str, task: str) -> type[TabularModule]:
+    from hydra.utils import get_class
+
+    expected = TASK_MODULES[task]
+    try:
+        cls = get_class(name) if name.startswith("src.") else None
+    except Exception:  # Hydra says why in several exception types; the user needs one line
+        cls = None
+    if cls is None or not issubclass(cls, expected):
+        raise UserError(
+            f"model.module must name a subclass of {expected.__module__}.{expected.__name__} under src.; got {name!r}"
+        )
+    return cls
 
 
 def build_for_data(model_config, datamodule) -> TabularModule:

@@ -32,8 +32,8 @@ def fit_with_plain_loop(cfg: DictConfig, datamodule, model, loggers: list[Logger
     def log_epoch(metrics: dict, epoch: int) -> None:
         for name, losses in history.items():  # recorded before logging: a signal while logging keeps the epoch
             losses.append(metrics[name])
-        for logger in loggers:
-            logger.log_metrics(metrics, step=epoch)
+        for logger in loggers:  # at the step the Lightning path uses for an epoch: its 0-based index
+            logger.log_metrics(metrics, step=epoch - 1)
 
     with signals_raise_keyboard_interrupt() as received:
         try:

@@ -37,7 +37,7 @@ def train_plain(
     for epoch in range(max_epochs):  # Lightning: Trainer(max_epochs=...)
         # Shuffle and cut mini-batches: randperm + index_select + split (the DataModule's train batches)
         model.train()
-        train_loss = 0.0
+        train_loss, rows = 0.0, 0
         batches = datamodule.epoch_train_batches(epoch)
         for x_i, y_i in batches:  # Lightning: training_step
             loss = model.loss(model(x_i), y_i)
@@ -46,8 +46,9 @@ def train_plain(
             optimizer.step()
             if scheduler is not None:  # one step per mini-batch, as the module does
                 scheduler.step()
-            train_loss += loss.item()
-        train_loss = train_loss / len(batches)  # the lesson's epoch loss: mean of the batch losses
+            train_loss += loss.item() * len(y_i)
+            rows += len(y_i)
+        train_loss = train_loss / rows  # the epoch's loss over all its rows (the last batch may be smaller)
 
         # Validate without gradients, in order, batch by batch (Lightning: validation_step under inference_mode)
         model.eval()

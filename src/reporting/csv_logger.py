@@ -1,5 +1,8 @@
-"""Lightning's CSVLogger, except that a run resumed in its own folder keeps the rows already in csv/metrics.csv
-(Lightning's writer deletes a metrics.csv it finds, which would lose the epochs before the resume)."""
+"""Lightning's CSVLogger, except that a run resumed in its own folder keeps the rows already in csv/metrics.csv.
+
+Lightning's writer deletes a metrics.csv it finds; the earlier rows are read when the logger is built and handed
+to the new writer through its public `log_metrics` before anything else is logged.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +15,37 @@ from lightning.pytorch.utilities import rank_zero_only
 
 
 class CSVLogger(LightningCSVLogger):
-    @property
-    def experiment(self):
-        if self._experiment is not None:
-            return self._experiment
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         path = Path(self.log_dir) / "metrics.csv"
-        earlier = path.read_bytes() if rank_zero_only.rank == 0 and path.is_file() else None
+        self.earlier: list[dict] | None = read_rows(path) if rank_zero_only.rank == 0 and path.is_file() else []
+
+    def log_hyperparams(self, *args, **kwargs) -> None:
+        self.write_earlier_rows()
+        super().log_hyperparams(*args, **kwargs)
+
+    def log_metrics(self, *args, **kwargs) -> None:
+        self.write_earlier_rows()
+        super().log_metrics(*args, **kwargs)
+
+    def save(self) -> None:
+        self.write_earlier_rows()
+        super().save()
+
+    def write_earlier_rows(self) -> None:
+        if self.earlier is None:
+            return
+        rows, self.earlier = self.earlier, None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
-            writer = super().experiment  # deletes metrics.csv
-        if earlier:
-            path.write_bytes(earlier)
-            with path.open(newline="") as file:
-                writer.metrics_keys = sorted(next(csv.reader(file), []))  # later rows add their new columns to it
-        return writer
+            writer = self.experiment  # the new writer has deleted metrics.csv
+        for row in rows:
+            step = row.pop("step")
+            writer.log_metrics({k: float(v) for k, v in row.items() if v != ""}, step=int(float(step)))
+        if rows:
+            self.save()
+
+
+def read_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))

@@ -1,25 +1,19 @@
-"""Every file a run writes (checkpoints, metrics.json, config.yaml, figures, predictions) appears whole or not at all.
+"""Every file a run writes appears whole or not at all: written to a temporary file beside it, then renamed.
 
-The bytes go to a temporary file beside the target, which is renamed over it only once they are all written, so
-a full disk, a read-only folder or a crash never leaves half a file where a good one was, nor a temporary file
-behind. A failure to write is reported as a `WriteFailed` (a one-line `error:` in the entry points) that names the
-file and the operating system's reason.
+A failure to write (disk full, read-only folder) is a `WriteFailed`, a one-line `error:` naming the file and the
+operating system's reason; the old file, if any, is unchanged and no temporary file is left behind.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from src.errors import UserError
-
-# mkstemp creates 0600 files; a run's files get the permissions any other new file would (0666 less the umask)
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class WriteFailed(UserError):
@@ -44,8 +38,9 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], object], text:
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        # 0o666 less the umask, as for any new file (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w" if text else "wb", **({"newline": "", "encoding": "utf-8"} if text else {})) as handle:
             write(handle)
         os.replace(tmp, path)

@@ -46,6 +46,8 @@ def fit_with_lightning(
     )
     if resume is not None:  # the run's own checkpoints are there by design
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    elif cfg.trainer.get("lr_find"):
+        find_learning_rate(cfg, datamodule, model)
     with stopped_by_signal(stop):
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume.checkpoint if resume else None, weights_only=True)
     trainer.strategy.barrier()  # under DDP, rank 0 has written the checkpoint files before anyone reads them
@@ -81,6 +83,36 @@ def fit_with_lightning(
         interrupted_epoch=stop.epoch,
         last_checkpoint_epoch=last_checkpoint_epoch,
     )
+
+
+def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
+    """Lightning's learning-rate finder (`trainer.lr_find=true`), one mini-batch per step on a Trainer of its own;
+    the model's weights are put back afterwards. Saves its plot as lr_find.png in the run folder, prints the
+    suggested rate and returns it (None when the losses gave no suggestion)."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lightning.pytorch.tuner import Tuner
+
+    from src.models.fast_steps import build_trainer
+
+    quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
+    trainer = build_trainer(cfg.trainer, model, callbacks=[], **quiet, num_sanity_val_steps=0)
+    steps, datamodule.steps_per_execution = datamodule.steps_per_execution, 1  # each loss it records is one batch's
+    try:
+        finder = Tuner(trainer).lr_find(model, datamodule=datamodule, update_attr=False)
+    finally:
+        datamodule.steps_per_execution = steps
+    suggestion = finder.suggestion()
+    plot = Path(cfg.paths.output_dir) / "lr_find.png"
+    finder.plot(suggest=suggestion is not None).savefig(plot, dpi=100)
+    if suggestion is None:
+        print(f"learning-rate finder: no suggestion from these losses; plot: {plot}")
+    else:
+        print(f"learning-rate finder: suggested model.optimizer.lr={suggestion:.3g}; plot: {plot}")
+    return suggestion
 
 
 @contextmanager

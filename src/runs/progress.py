@@ -1,4 +1,4 @@
-"""A progress bar that ticks once an epoch and says how training is going.
+"""A progress bar that ticks once an epoch and says how training is going:
 
     Epoch 12/109 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
     best 0.3901 @ 9 · stop in 97 · 1432 batches/s

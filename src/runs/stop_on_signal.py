@@ -1,13 +1,7 @@
-"""Ctrl+C (SIGINT), SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step, with its checkpoints written.
-
-Lightning 2.6 already does this for SIGTERM: its handler sets `trainer.received_sigterm`, and the loops raise
-SIGTERMException (a SystemExit) after the current training step; when that step ends the epoch, the epoch's
-validation, EarlyStopping and checkpoints come first. Ctrl+C, left to Python, would raise KeyboardInterrupt in
-the middle of a step instead. While training runs, this callback sends SIGINT to Lightning's SIGTERM handler too
-and records which signal came during which epoch; a second Ctrl+C falls back to Lightning's immediate
-KeyboardInterrupt shutdown. Lightning puts the previous handlers back when fit ends, however it ends.
-A signal that comes after an epoch has ended without a snapshot for last.ckpt is held until the next epoch
-starts, so the run stops after that epoch's step, with its snapshot (see checkpoints/latest.py).
+"""Ctrl+C (SIGINT), SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step,
+with its checkpoints written: each is handed to Lightning's own SIGTERM handling, which stops every DDP rank after
+the step. A second Ctrl+C stops at once. A signal that comes just after an epoch skipped its last.ckpt snapshot is
+held until the next epoch starts, so the run stops with a snapshot (see checkpoints/latest.py).
 """
 
 from __future__ import annotations
@@ -34,8 +28,23 @@ def cluster_stop_signals() -> tuple[signal.Signals, ...]:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *cluster_stop_signals())
 
 
+# --- what Lightning offers no public way for -------------------------------------------------------------------
+# Lightning 2.6.6 stops after the current step only on SIGTERM: Trainer.fit registers a handler that sets
+# `trainer.received_sigterm` (and tells the other DDP ranks), and a KeyboardInterrupt ends fit in mid-step without
+# checkpoints (Lightning-AI/pytorch-lightning#19976 made Ctrl+C end the process). So the other stop signals are handed
+# to that SIGTERM handler, and its log line, which would say SIGTERM for a Ctrl+C, is left out: we print our own.
+# tests/models/test_lightning_pins.py fails when either behaviour changes.
+LIGHTNING_SIGNAL_LOGGER = "lightning.pytorch.trainer.connectors.signal_connector"
+
+
+def lightnings_sigterm_handler():
+    """The handler Trainer.fit registered for SIGTERM, or None where it registers none (Windows)."""
+    handler = signal.getsignal(signal.SIGTERM)
+    return handler if callable(handler) else None
+
+
 def not_lightnings_sigterm_notice(record: logging.LogRecord) -> bool:
-    return "Received SIGTERM" not in record.getMessage()  # it would say SIGTERM for a Ctrl+C too; we print our own line
+    return "Received SIGTERM" not in record.getMessage()
 
 
 class StopOnSignal(L.Callback):
@@ -49,8 +58,8 @@ class StopOnSignal(L.Callback):
             self.signal, self.epoch = signal.Signals(signum), trainer.current_epoch + 1
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        lightning_sigterm = signal.getsignal(signal.SIGTERM)  # registered by the Trainer for this fit
-        if not callable(lightning_sigterm):  # Lightning registers none on Windows: keep Python's behaviour
+        lightning_sigterm = lightnings_sigterm_handler()
+        if lightning_sigterm is None:  # keep Python's behaviour
             return
 
         def stop_after_this_step(signum, frame) -> None:
@@ -69,7 +78,7 @@ class StopOnSignal(L.Callback):
 
         for signum in STOP_SIGNALS:
             signal.signal(signum, stop_after_this_step)
-        logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").addFilter(not_lightnings_sigterm_notice)
+        logging.getLogger(LIGHTNING_SIGNAL_LOGGER).addFilter(not_lightnings_sigterm_notice)
 
     def forward_held(self, trainer: L.Trainer) -> None:
         if self.held is not None:
@@ -84,7 +93,11 @@ class StopOnSignal(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.forward_held(trainer)
 
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logging.getLogger(LIGHTNING_SIGNAL_LOGGER).removeFilter(not_lightnings_sigterm_notice)
+
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        logging.getLogger(LIGHTNING_SIGNAL_LOGGER).removeFilter(not_lightnings_sigterm_notice)
         # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C
         if isinstance(exception, KeyboardInterrupt):
             self.record(signal.SIGINT, trainer)

@@ -23,7 +23,7 @@ def test_csv_logger_holds_each_epoch_the_settings_and_the_final_metrics(tmp_path
     run_dir, metrics = run(tmp_path, "logger=csv")
     table = pd.read_csv(run_dir / "csv" / "metrics.csv")
     epochs = table.dropna(subset=["val_loss"]).sort_values("step")
-    assert epochs["step"].tolist() == [1, 2, 3]
+    assert epochs["step"].tolist() == [0, 1, 2]  # Lightning's step for each epoch's metrics
     assert epochs["train_loss"].tolist() == pytest.approx(metrics["train_loss"], rel=1e-6)
     assert epochs["val_loss"].tolist() == pytest.approx(metrics["val_loss"], rel=1e-6)
     [final] = table.dropna(subset=["hp/best_val_loss"]).to_dict("records")
@@ -46,7 +46,7 @@ def test_a_resumed_run_keeps_the_csv_rows_of_its_earlier_epochs(tmp_path):
     train(compose_config("logger=csv", "trainer.max_epochs=4", f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     epochs = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["val_loss"]).sort_values("step")
-    assert epochs["step"].tolist() == [1, 2, 3, 4]
+    assert epochs["step"].tolist() == [0, 1, 2, 3]
     assert epochs["val_loss"].tolist() == pytest.approx(metrics["val_loss"], rel=1e-6)
 
 
@@ -82,7 +82,7 @@ def test_mlflow_logger_tracks_the_run_in_a_local_sqlite_store(tmp_path):
     assert tracked.info.status == "FINISHED" and tracked.data.tags["run_dir"] == str(run_dir)
     for name in ("train_loss", "val_loss"):
         history = sorted(client.get_metric_history(tracked.info.run_id, name), key=lambda m: m.step)
-        assert [m.step for m in history] == [1, 2, 3]
+        assert [m.step for m in history] == [0, 1, 2]  # Lightning's step for each epoch
         assert [m.value for m in history] == pytest.approx(metrics[name], rel=1e-6)
     params = tracked.data.params
     assert (

@@ -1,0 +1,61 @@
+"""Lightning's own tools, added from the command line as docs/extending.md shows: each works in the default path."""
+
+import lightning as L
+import pandas as pd
+import pytest
+
+from src.runs.fit import fit_with_lightning
+from src.train import build_datamodule, build_model, train
+
+
+class Seen(L.Callback):
+    """What a test reads back from inside the fit: the learning rate at each epoch's end, the Trainer's callbacks."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+        self.callbacks: list = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+        self.callbacks = list(trainer.callbacks)
+
+
+def fit(cfg) -> Seen:
+    seen = Seen()
+    L.seed_everything(0)
+    datamodule = build_datamodule(cfg)
+    fit_with_lightning(cfg, datamodule, build_model(cfg, datamodule), [], extra_callbacks=[seen])
+    return seen
+
+
+def test_stochastic_weight_averaging_from_the_command_line(make_config):
+    swa = "+callbacks.swa={_target_:lightning.pytorch.callbacks.StochasticWeightAveraging,swa_lrs:0.005,swa_epoch_start:3,annealing_epochs:1}"
+    seen = fit(make_config("trainer.max_epochs=5", swa))
+    [callback] = [c for c in seen.callbacks if type(c).__name__ == "StochasticWeightAveraging"]
+    # the configured rate until SWA starts; then SWA's, reached after its one annealing epoch (stepped once an epoch)
+    assert seen.lrs[:2] == [0.001, 0.001] and seen.lrs[-1] == pytest.approx(0.005)
+    assert int(callback.n_averaged) == 3  # the weights of epochs 3, 4 and 5 averaged
+
+
+def test_learning_rate_monitor_logs_at_the_losses_steps(make_config, tmp_path):
+    monitor = "+callbacks.lr_monitor={_target_:lightning.pytorch.callbacks.LearningRateMonitor}"
+    train(make_config("trainer.max_epochs=3", "logger=csv", "model.lr_schedule=cosine", monitor))
+    table = pd.read_csv(tmp_path / "run" / "csv" / "metrics.csv")
+    lr = table.dropna(subset=["lr-Adam"])
+    losses = table.dropna(subset=["train_loss"])
+    assert lr["step"].tolist() == losses["step"].tolist() == [0, 1, 2]
+    assert lr["lr-Adam"].is_monotonic_decreasing and lr["lr-Adam"].iloc[0] == pytest.approx(0.001)
+
+
+def test_the_rich_progress_bar_replaces_the_epoch_bar(make_config):
+    rich = "callbacks.progress_bar={_target_:lightning.pytorch.callbacks.RichProgressBar}"
+    seen = fit(make_config("trainer.max_epochs=2", "trainer.enable_progress_bar=true", rich))
+    bars = [type(c).__name__ for c in seen.callbacks if isinstance(c, L.pytorch.callbacks.ProgressBar)]
+    assert bars == ["RichProgressBar"] and len(seen.lrs) == 2
+
+
+def test_the_learning_rate_finder_saves_its_plot_and_prints_its_suggestion(make_config, tmp_path, capsys):
+    result = train(make_config("trainer.max_epochs=12", "trainer.lr_find=true"))
+    assert (tmp_path / "run" / "lr_find.png").is_file()
+    assert "learning-rate finder: suggested model.optimizer.lr=" in capsys.readouterr().out
+    assert result.stopped_epoch == 12 and result.test  # then the run trains as configured
