@@ -243,7 +243,7 @@ class FastSteps(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self.epoch_results("test")
-        self.log_dict(self.test_results, batch_size=1, sync_dist=True)
+        self.log_dict(self.test_results, batch_size=1, logger=False, sync_dist=True)  # loggers get them once: hp/test_*
         if self.member_outputs and self.trainer.world_size == 1:  # under DDP each rank holds only its share of the rows
             outputs, target = (torch.cat(parts) for parts in zip(*self.member_outputs))
             self.matrices.setdefault("test", {})["test_members"] = self.score_members(outputs, target)

@@ -34,6 +34,9 @@ def test_lightning_run_logs_one_scalar_per_epoch_and_its_figures(cancer_run):
     events = read_events(run_dir)
     check_one_value_per_epoch(events, metrics, metrics_every=10)
     assert {"figures/loss_curves", "figures/confusion_matrix", "figures/importance"} <= set(events.Tags()["images"])
+    # each metric once: the test metrics as hp/test_* (the HParams tab's), no bare test_* copy, no `epoch` scalar
+    scalars = set(events.Tags()["scalars"])
+    assert "hp/test_acc" in scalars and not {s for s in scalars if s.startswith("test_")} and "epoch" not in scalars
 
 
 def test_plain_runner_logs_the_same_scalars_and_figures(make_config):
