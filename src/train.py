@@ -75,8 +75,8 @@ def train(cfg: DictConfig) -> RunResult:
     job = job_resume.sweep_job_state(cfg, Path(cfg.paths.output_dir))  # a re-submitted sweep's job, in its own folder
     if job == job_resume.FINISHED:
         return job_resume.finished_result(Path(cfg.paths.output_dir))
-    if job == job_resume.START_OVER:
-        cfg.resume = None
+    if job in (job_resume.RESUME, job_resume.START_OVER):  # resume=latest, or SLURM requeued the job
+        cfg.resume = "latest" if job == job_resume.RESUME else None
     resume = resume_point(cfg)  # a resume that would not continue the same run is refused before any work
     quiet_known_noise()
     from lightning.pytorch.utilities import rank_zero_only

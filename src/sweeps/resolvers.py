@@ -10,7 +10,7 @@ import yaml
 from omegaconf import OmegaConf
 
 # keys that say how to start, not what a job computes: a re-submitted sweep matches its first start without them
-START_KEYS = ("resume", "ckpt_path", "hydra/launcher", "hydra.launcher")
+START_KEYS = ("resume", "ckpt_path")
 
 
 def usable_cores() -> int:
@@ -28,8 +28,14 @@ def parallel_jobs(torch_threads: int | None) -> int:
 
 
 def sweep_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that define a sweep's jobs (sorted; without the ones that only say how to start it)."""
-    return sorted(o for o in overrides if not o.startswith("-") and o.split("=")[0].lstrip("+~") not in START_KEYS)
+    """The overrides that define a sweep's jobs (sorted; without the ones that only say how to start it). Hydra's own
+    settings (`hydra.launcher.partition=...`, `hydra/launcher=...`) are left out too: multirun.yaml keeps them apart
+    from the task's overrides, and a re-submission may change them (another partition, a longer time limit)."""
+    return sorted(o for o in overrides if not o.startswith("-") and not _starts_only(o.split("=")[0].lstrip("+~")))
+
+
+def _starts_only(key: str) -> bool:
+    return key in START_KEYS or key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
 def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:

@@ -53,6 +53,9 @@ def test_a_resubmitted_sweep_is_matched_by_its_overrides_not_by_how_it_starts():
     first = ["seed=0,1", "trainer.max_epochs=5"]
     again = ["-m", "trainer.max_epochs=5", "seed=0,1", "resume=latest", "hydra/launcher=submitit_local"]
     assert sweep_overrides(first) == sweep_overrides(again)
+    # the docs' re-submission to another partition: hydra settings are not among the saved task overrides
+    moved = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug", "hydra.launcher.timeout_min=5", *again]
+    assert sweep_overrides(moved) == sweep_overrides(first)
 
 
 def test_unopenable_storage_is_one_line():
