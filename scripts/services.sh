@@ -31,7 +31,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds,
     exit 1
 }
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 install_packages() {
     local missing=()
@@ -109,7 +109,7 @@ start_munge() {
 start_mariadb() {
     if ! mysqladmin ping >/dev/null 2>&1; then
         mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-        nohup mysqld_safe --bind-address=127.0.0.1 >"$SERVICES_DIR/log/mariadb.log" 2>&1 &
+        nohup mysqld_safe --bind-address=127.0.0.1 >"$SERVICES_DIR/log/mariadb.log" 2>&1 </dev/null &
         wait_for 60 MariaDB mysqladmin ping
     fi
     mysql -u root <<EOF
@@ -148,10 +148,10 @@ start_mlflow() {
     [ -x "$REPO/.venv/bin/mlflow" ] || { echo "error: $REPO/.venv has no mlflow; run make .venv/.installed first" >&2; exit 1; }
     mkdir -p "$SERVICES_DIR/mlflow/artifacts"
     if ! running "$SERVICES_DIR/mlflow.pid"; then
-        (cd "$SERVICES_DIR/mlflow" && nohup "$REPO/.venv/bin/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+        (cd "$SERVICES_DIR/mlflow" && exec "$REPO/.venv/bin/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
             --backend-store-uri "sqlite:///$SERVICES_DIR/mlflow/mlflow.db" \
-            --artifacts-destination "$SERVICES_DIR/mlflow/artifacts" >"$SERVICES_DIR/log/mlflow.log" 2>&1 &
-            echo $! >"$SERVICES_DIR/mlflow.pid")
+            --artifacts-destination "$SERVICES_DIR/mlflow/artifacts") >"$SERVICES_DIR/log/mlflow.log" 2>&1 </dev/null &
+        echo $! >"$SERVICES_DIR/mlflow.pid"
     fi
     wait_for 120 "MLflow server" curl -fsS "http://127.0.0.1:$MLFLOW_PORT/health"
 }
