@@ -46,7 +46,13 @@ class FoldsAndSeedsSweeper(Sweeper):
         for first in range(0, len(jobs), size):
             batch = jobs[first : first + size]
             self.validate_batch_is_legal(batch)
-            results = self.launcher.launch(batch, initial_job_idx=first)
+            try:
+                results = self.launcher.launch(batch, initial_job_idx=first)
+            except Exception as exc:
+                from src.sweeps.stopped_jobs import report_stopped_jobs
+
+                report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
+                raise
             for result in results:
                 _ = result.return_value  # a failed job raises here, as in Hydra's basic sweeper
             returns.append(results)

@@ -1,4 +1,5 @@
-"""Config resolvers for sweeps: how many parallel jobs fit the cores, and which folder a resumed sweep continues in."""
+"""Config resolvers for sweeps and shared services: how many parallel jobs fit the cores, which folder a resumed
+sweep continues in, and where MLflow artifacts go."""
 
 from __future__ import annotations
 
@@ -57,7 +58,18 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
     return str(Path(sweeps_root) / stamp)
 
 
+def mlflow_artifact_location(tracking_uri: str | None, local: str) -> str | None:
+    """conf/logger/mlflow.yaml's artifact_location: the folder beside a local tracking database, and None (the
+    server's choice: `mlflow-artifacts:/`, under its --artifacts-destination) for a tracking server, or when
+    MLFLOW_TRACKING_URI decides. A path sent to a server would be resolved on the server's disk and written by the
+    client straight to its own, bypassing the server."""
+    if tracking_uri is None or "://" in tracking_uri and not str(tracking_uri).startswith(("sqlite:", "file:")):
+        return None
+    return local
+
+
 def register_resolvers() -> None:
     # cached: Hydra resolves hydra.sweep.dir in the launching process and again for every job; the answer must not change
     OmegaConf.register_new_resolver("parallel_jobs", parallel_jobs, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("sweep_dir", sweep_dir, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("mlflow_artifact_location", mlflow_artifact_location, replace=True)
