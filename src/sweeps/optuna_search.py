@@ -162,8 +162,23 @@ def masked_in(text: str, url: str) -> str:
     with contextlib.suppress(Exception):
         password = make_url(url).password
         if password:
-            return text.replace(str(password), "***")
+            from urllib.parse import quote_plus
+
+            for written in {str(password), quote_plus(str(password))}:
+                text = text.replace(f":{written}@", ":***@")
     return text
+
+
+def mask_saved_copies(job_dirs: list[Path], url: str | None) -> None:
+    """Hydra's copies of a job's settings (`.hydra/*.yaml`) without the storage URL's password."""
+    masked_url = masked(url)
+    if not url or masked_url == url:
+        return
+    for job_dir in job_dirs:
+        for copy in (job_dir / ".hydra").glob("**/*.yaml"):
+            text = copy.read_text()
+            if (hidden := masked_in(text, url)) != text:
+                copy.write_text(hidden)
 
 
 def fail_abandoned_trials(study: optuna.Study) -> int:
@@ -342,6 +357,7 @@ class ResumableOptunaSearch:
                 returns += self.launcher.launch(overrides[first : first + count], initial_job_idx=trials[first].number)
             for trial, ret in zip(trials, returns):
                 self.tell(study, trial, ret)
+            mask_saved_copies([Path(self.config.hydra.sweep.dir) / str(t.number) for t in trials], self.storage)
         self.write_results(study)
 
     @staticmethod
