@@ -37,8 +37,9 @@ def slurm_jobs(folder: Path) -> dict[str, str]:
 
 
 def job_id(folder: Path, job: int) -> str:
-    """The SLURM job id of the sweep's job number `job` (an array task: <array id>_<index>)."""
-    (submitted,) = [p.name for p in (folder / ".submitit").iterdir() if p.name.endswith(f"_{job}")]
+    """The SLURM job id of the sweep's job number `job` (an array task: <array id>_<index>; one job: no array)."""
+    names = [p.name for p in (folder / ".submitit").iterdir() if p.name[0].isdigit()]
+    (submitted,) = [n for n in names if n.endswith(f"_{job}")] or [n for n in names if "_" not in n]
     return submitted
 
 
@@ -52,7 +53,9 @@ def test_sweep_runs_as_slurm_jobs_that_accounting_sees_completed(services, tmp_p
     assert sweep.returncode == 0, output[-3000:]
     folder = sweep_folder(tmp_path)
     # the launcher has each job's result as soon as it is written; SLURM accounts the job when its step has ended
-    wait_for(lambda: not set(slurm_jobs(folder).values()) & {"PENDING", "RUNNING", "COMPLETING"}, "the jobs' end in sacct", timeout=60)
+    wait_for(
+        lambda: not set(slurm_jobs(folder).values()) & {"PENDING", "RUNNING", "COMPLETING"}, "the jobs' end in sacct", timeout=60
+    )
     states = slurm_jobs(folder)
     assert len(states) == 2 and set(states.values()) == {"COMPLETED"}, states
     assert (folder / "summary.csv").is_file() and "2 jobs" in output
