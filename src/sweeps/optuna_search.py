@@ -354,7 +354,17 @@ class ResumableOptunaSearch:
                 overrides.append(tuple(f"{name}={value}" for name, value in {**params, **fixed}.items()))
             returns = []
             for first, count in consecutive_runs([t.number for t in trials]):
-                returns += self.launcher.launch(overrides[first : first + count], initial_job_idx=trials[first].number)
+                try:
+                    returns += self.launcher.launch(overrides[first : first + count], initial_job_idx=trials[first].number)
+                except Exception as exc:
+                    from src.sweeps import stopped_jobs
+
+                    self.write_results(study)
+                    numbers = range(trials[first].number, trials[first].number + count)
+                    stopped_jobs.report_stopped_jobs(
+                        exc, self.config, Path(self.config.hydra.sweep.dir), numbers, stopped_jobs.SEARCH_HINT
+                    )
+                    raise
             for trial, ret in zip(trials, returns):
                 self.tell(study, trial, ret)
             mask_saved_copies([Path(self.config.hydra.sweep.dir) / str(t.number) for t in trials], self.storage)

@@ -31,7 +31,14 @@ def job_state(job_dir: Path) -> str | None:
     return "stopped before its first checkpoint"
 
 
-def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_numbers: range) -> None:
+RESUME_HINT = (
+    "Continue them with the same command and resume=latest (finished jobs are not run again; "
+    "a longer hydra.launcher.timeout_min gives them more time)"
+)
+SEARCH_HINT = "Start the same command again: the search marks them failed and continues its study"
+
+
+def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_numbers: range, hint: str = RESUME_HINT) -> None:
     """For submitit's UncompletedJobError: write the summary, print one line, exit 1. Otherwise return."""
     if type(exc).__name__ != "UncompletedJobError":
         return
@@ -43,9 +50,7 @@ def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_nu
     SweepSummary().on_multirun_end(config=config)
     jobs = "; ".join(f"{sweep_dir / str(n)} ({state})" for n, state in stopped.items())
     print(
-        f"error: {len(stopped)} of {len(job_numbers)} jobs did not finish (SLURM's time limit, preemption or scancel): {jobs}. "
-        "Continue them with the same command and resume=latest (finished jobs are not run again; "
-        "a longer hydra.launcher.timeout_min gives them more time)",
+        f"error: {len(stopped)} of {len(job_numbers)} jobs did not finish (SLURM's time limit, preemption or scancel): {jobs}. {hint}",
         file=sys.stderr,
     )
     sys.exit(1)

@@ -105,7 +105,16 @@ def test_requeued_job_continues_from_its_checkpoint(services, tmp_path):
     wait_for(lambda: (tmp_path / "cancer" / "multiruns").is_dir(), "the sweep folder", sweep)
     folder = sweep_folder(tmp_path)
     wait_for(lambda: (folder / "0" / "checkpoints" / "last.ckpt").is_file(), "job 0's last.ckpt", sweep)
-    subprocess.run(["scontrol", "requeue", job_id(folder, 0)], check=True)
+    job = job_id(folder, 0)
+    subprocess.run(["scontrol", "requeue", job], check=True)
+
+    def pending() -> bool:
+        return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout.strip() == "PENDING"
+
+    # SLURM holds a requeued job back for a while before it may start again; on a real cluster that is the wait
+    # for a free node. Here: let it start at once.
+    wait_for(pending, "the requeued job pending", sweep, timeout=120)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
     output = finish(sweep, timeout=600)
     assert sweep.returncode == 0, output[-3000:]
     result = metrics(folder / "0")
