@@ -29,7 +29,8 @@ class FoldsAndSeedsSweeper(Sweeper):
         from src.sweeps.sweeper import shorthand_sweeps
 
         arguments = [*(f"{k}={v}" for k, v in self.params.items()), *arguments]
-        parsed = OverridesParser.create().parse_overrides([*arguments, *shorthand_sweeps(self.config, arguments)])
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)  # glob(...) reads config groups
+        parsed = parser.parse_overrides([*arguments, *shorthand_sweeps(self.config, arguments)])
         choices: dict[str, list[str]] = {}  # a key given twice: the last one counts, as in Hydra's basic sweeper
         for override in parsed:
             key = override.get_key_element()

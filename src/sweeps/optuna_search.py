@@ -1,23 +1,9 @@
-"""An Optuna search that a second start continues, and that several processes can share.
+"""An Optuna search that a second start continues and several processes share (docs/sweeps.md).
 
-hydra-optuna-sweeper 1.3 asks for `n_trials` new trials at every start and keeps nothing without a storage. Here:
-- the study lives in an RDB storage: by default `<search folder>/optuna.db` (SQLite), where the search folder
-  `logs/<name>/searches/<study_name>` is the same at every start (conf/hparams_search/*.yaml); any SQLAlchemy
-  URL works too, e.g. `hydra.sweeper.storage=postgresql://user@host/db` for workers on many machines;
-- `n_trials` is the study's total: trials finished at earlier starts or by other processes count toward it, and
-  a start asks only for what is missing (like optuna's MaxTrialsCallback, workers that ask at the same moment
-  may run a trial or two beyond it);
-- a trial's job folder is `<search folder>/<trial number>`, unique across starts and processes;
-- trials left RUNNING by a process of this machine that no longer exists (killed) are marked FAIL at the next start;
-- a job that fails (a user error, a diverged run: no finite value) is told FAIL and the search goes on;
-- a start that joins a study with trials reseeds the sampler, so it does not replay the first start's samples;
-- optimization_results.yaml has the best trial over all starts and every trial's number, state, value and params.
-SQLite and concurrent writers: each connection waits up to 60 s for the database lock instead of failing at once,
-processes opening one new SQLite file create its tables one after another (a lock file beside it), and on a
-database server creating the study or its tables is retried (two processes may create them at the same moment).
-Built on public APIs only: Hydra's Sweeper, Plugins and override parser, the plugin's settings (conf/hydra/sweeper),
-and Optuna's create_study(load_if_exists=True), ask/tell and suggest_*; a storage URL's password is masked wherever
-it is printed or written.
+The study lives in an RDB storage (SQLite in the search folder by default; PostgreSQL for many machines) and
+`n_trials` is its total; a trial's job folder is its trial number; a trial whose process was killed is marked FAIL
+at the next start on that machine; a failed job is told FAIL and the search goes on. Built on Hydra's Sweeper,
+Plugins and override parser and Optuna's public API; the storage URL's password is masked in all it prints or writes.
 """
 
 from __future__ import annotations
@@ -93,8 +79,8 @@ def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:
 
     optuna 2.10.1 (the newest that hydra-optuna-sweeper 1.3.0 allows) stamps the version on a connection it never
     closes; under SQLAlchemy 2 that write is never committed and keeps the database locked, so every new storage
-    fails with a bare AssertionError (optuna/optuna#4375; optuna 3.1 stamps through alembic.command, #4390). Stamped here in a committed transaction, optuna finds it and
-    writes nothing. Only optuna's public RDBStorage.get_head_version and its documented alembic_version table are
+    fails with a bare AssertionError (optuna/optuna#4375; optuna 3.1 stamps through alembic.command, #4390).
+    Stamped here in a committed transaction, optuna finds it and writes nothing. Only optuna's public RDBStorage.get_head_version and its documented alembic_version table are
     used; tests/sweeps/test_optuna_search.py fails when optuna's own stamping works, and this can then go."""
     import sqlalchemy
     from optuna.storages import RDBStorage
