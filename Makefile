@@ -8,14 +8,14 @@ ifneq ($(wildcard ../shared/scikit_learn_data),)
 export SCIKIT_LEARN_DATA ?= $(abspath ../shared/scikit_learn_data)
 endif
 
-.PHONY: train test test-all lint bench results compare tensorboard notebooks clean
+.PHONY: train test test-all test-services services services-stop lint bench results compare tensorboard notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: this takes the CPU build from the local wheel store instead of a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,postgres]'
 	touch $(STAMP)
 
 train: $(STAMP)
@@ -27,7 +27,18 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto --maxprocesses=4 $(ARGS)
 
 test-all: $(STAMP)
-	$(PY) -m pytest -m "" $(ARGS)
+	$(PY) -m pytest -m "not services" $(ARGS)
+
+# the cluster features against real services on this machine (as root): a one-node SLURM with accounting,
+# PostgreSQL and an MLflow tracking server (scripts/services.sh); make services-stop stops them
+services: $(STAMP)
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+test-services: $(STAMP)
+	$(PY) -m pytest -m services -p no:randomly $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

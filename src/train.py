@@ -99,8 +99,9 @@ def train(cfg: DictConfig) -> RunResult:
         job = job_resume.sweep_job_state(cfg, run_dir)  # a re-submitted sweep's job, in its own folder
         if job == job_resume.FINISHED:
             return job_resume.finished_result(run_dir)
-        # a resume that would not continue the same run is refused before any work
-        resume = None if job == job_resume.START_OVER else resume_point(cfg)
+        # a resume that would not continue the same run is refused before any work; a requeued or re-submitted
+        # sweep's job continues from its own folder's last.ckpt, as with resume=latest
+        resume = None if job == job_resume.START_OVER else resume_point(cfg, "latest" if job == job_resume.RESUME else None)
         quiet_known_noise()
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)

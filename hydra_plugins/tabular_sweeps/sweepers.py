@@ -1,20 +1,63 @@
-"""Thin plugin classes; see src/sweeps/sweeper.py and src/sweeps/optuna_search.py."""
+"""This project's sweepers, on Hydra's public plugin API; see src/sweeps/sweeper.py and src/sweeps/optuna_search.py."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
+from omegaconf import OmegaConf
 
 
-class FoldsAndSeedsSweeper(BasicSweeper):
-    """Hydra's basic sweeper, with `cv.folds=K` and `seeds=N` standing for their sweeps."""
+class FoldsAndSeedsSweeper(Sweeper):
+    """Hydra's basic sweeper (every combination of the swept values, in batches of max_batch_size jobs), with
+    `cv.folds=K` and `seeds=N` standing for their sweeps."""
+
+    def __init__(self, max_batch_size: int | None = None, params: Any = None) -> None:
+        self.max_batch_size, self.params = max_batch_size, params or {}
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
 
     def sweep(self, arguments: list[str]) -> Any:
         from src.sweeps.sweeper import shorthand_sweeps
 
-        return super().sweep([*arguments, *shorthand_sweeps(self.config, arguments)])
+        arguments = [*(f"{k}={v}" for k, v in self.params.items()), *arguments]
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)  # glob(...) reads config groups
+        parsed = parser.parse_overrides([*arguments, *shorthand_sweeps(self.config, arguments)])
+        choices: dict[str, list[str]] = {}  # a key given twice: the last one counts, as in Hydra's basic sweeper
+        for override in parsed:
+            key = override.get_key_element()
+            if override.is_sweep_override():
+                choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+            else:
+                choices[key] = [f"{key}={override.get_value_element_as_str()}"]
+        jobs = [list(job) for job in itertools.product(*choices.values())]
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # resume=latest finds the sweep by it
+        size = self.max_batch_size or max(len(jobs), 1)
+        returns = []
+        for first in range(0, len(jobs), size):
+            batch = jobs[first : first + size]
+            self.validate_batch_is_legal(batch)
+            try:
+                results = self.launcher.launch(batch, initial_job_idx=first)
+            except Exception as exc:
+                from src.sweeps.stopped_jobs import report_stopped_jobs
+
+                report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
+                raise
+            for result in results:
+                _ = result.return_value  # a failed job raises here, as in Hydra's basic sweeper
+            returns.append(results)
+        return returns
 
 
 class ResumableOptunaSweeper(Sweeper):
@@ -23,10 +66,10 @@ class ResumableOptunaSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
         from src.sweeps import optuna_search  # optuna loads only when a search runs
 
-        self.sweeper = optuna_search.ResumableOptunaSweeperImpl(**settings)
+        self.search = optuna_search.ResumableOptunaSearch(**settings)
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
-        self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.search.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> None:
-        return self.sweeper.sweep(arguments)
+        return self.search.sweep(arguments)

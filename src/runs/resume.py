@@ -32,10 +32,10 @@ MAY_DIFFER = (
 )
 
 
-def resume_point(cfg: DictConfig) -> ResumePoint | None:
+def resume_point(cfg: DictConfig, resume: str | None = None) -> ResumePoint | None:
     """The checkpoint this run continues from, or None for a new run; a UserError for anything that would not resume
-    the same run."""
-    ckpt_path, resume = cfg.get("ckpt_path"), cfg.get("resume")
+    the same run. `resume` takes the place of cfg.resume (a requeued sweep job resumes as with resume=latest)."""
+    ckpt_path, resume = cfg.get("ckpt_path"), resume or cfg.get("resume")
     if ckpt_path is None and resume is None:
         return None
     if resume not in (None, "latest"):

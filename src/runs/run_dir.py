@@ -183,7 +183,8 @@ def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
             if taken:
                 raise UserError(
                     f"{path} already holds a run ({', '.join(taken)}); a new run needs a new folder "
-                    "(leave hydra.run.dir and paths.output_dir at their defaults), or resume it with ckpt_path=..."
+                    "(leave hydra.run.dir and paths.output_dir at their defaults), or continue it: a sweep's job by "
+                    "submitting the same command with resume=latest, a run with resume=latest or ckpt_path=<run>/checkpoints/last.ckpt"
                 )
         lock.seek(0)
         lock.truncate()

@@ -1,20 +1,9 @@
-"""An Optuna search that a second start continues, and that several processes can share.
+"""An Optuna search that a second start continues and several processes share (docs/sweeps.md).
 
-hydra-optuna-sweeper 1.3 asks for `n_trials` new trials at every start and keeps nothing without a storage. Here:
-- the study lives in an RDB storage: by default `<search folder>/optuna.db` (SQLite), where the search folder
-  `logs/<name>/searches/<study_name>` is the same at every start (conf/hparams_search/*.yaml); any SQLAlchemy
-  URL works too, e.g. `hydra.sweeper.storage=postgresql://user@host/db` for workers on many machines;
-- `n_trials` is the study's total: trials finished at earlier starts or by other processes count toward it, and
-  a start asks only for what is missing (like optuna's MaxTrialsCallback, workers that ask at the same moment
-  may run a trial or two beyond it);
-- a trial's job folder is `<search folder>/<trial number>`, unique across starts and processes;
-- trials left RUNNING by a process of this machine that no longer exists (killed) are marked FAIL at the next start;
-- a job that fails (a user error, a diverged run: no finite value) is told FAIL and the search goes on;
-- a start that joins a study with trials reseeds the sampler, so it does not replay the first start's samples;
-- optimization_results.yaml has the best trial over all starts and every trial's number, state, value and params.
-SQLite and concurrent writers: each connection waits up to 60 s for the database lock instead of failing at once,
-processes opening one new SQLite file create its tables one after another (a lock file beside it), and on a
-database server creating the study or its tables is retried (two processes may create them at the same moment).
+The study lives in an RDB storage (SQLite in the search folder by default; PostgreSQL for many machines) and
+`n_trials` is its total; a trial's job folder is its trial number; a trial whose process was killed is marked FAIL
+at the next start on that machine; a failed job is told FAIL and the search goes on. Built on Hydra's Sweeper,
+Plugins and override parser and Optuna's public API; the storage URL's password is masked in all it prints or writes.
 """
 
 from __future__ import annotations
@@ -31,8 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra_plugins.hydra_optuna_sweeper import _impl as plugin
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, Transformer
+from hydra.core.plugins import Plugins
 from omegaconf import OmegaConf
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    DiscreteUniformDistribution,
+    IntLogUniformDistribution,
+    IntUniformDistribution,
+    LogUniformDistribution,
+    UniformDistribution,
+)
 from optuna.trial import TrialState
 
 from src.errors import UserError
@@ -40,20 +40,20 @@ from src.errors import UserError
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+ABANDONED = "abandoned_trials"  # the study's user attribute: numbers of trials whose process was killed
 
 
-def commit_alembic_stamp() -> None:
-    """optuna 2.10 (what hydra-optuna-sweeper 1.3 runs on) stamps a new storage's schema version on a connection that
-    SQLAlchemy 2 never commits, and then fails on its own check; stamp inside a committed transaction instead
-    (tests/sweeps/test_optuna_search.py pins this private method)."""
-    import alembic.migration
-    from optuna.storages._rdb import storage as rdb
+def masked(url: str | None) -> str | None:
+    """The storage URL with its password replaced by ***, for anything printed or written."""
+    if not url or "://" not in url:
+        return url
+    from sqlalchemy.engine import make_url
 
-    def stamp(self, revision: str) -> None:
-        with self.engine.begin() as connection:
-            alembic.migration.MigrationContext.configure(connection).stamp(self._create_alembic_script(), revision)
-
-    rdb._VersionManager._set_alembic_revision = stamp
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: hide everything between :// and @
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
 
 
 @contextlib.contextmanager
@@ -74,13 +74,45 @@ def creating_alone(lock_path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:
+    """Write optuna's schema version into a new storage before optuna opens it.
+
+    optuna 2.10.1 (the newest that hydra-optuna-sweeper 1.3.0 allows) stamps the version on a connection it never
+    closes; under SQLAlchemy 2 that write is never committed and keeps the database locked, so every new storage
+    fails with a bare AssertionError (optuna/optuna#4375; optuna 3.1 stamps through alembic.command, #4390).
+    Stamped here in a committed transaction, optuna finds it and writes nothing. Only optuna's public RDBStorage.get_head_version and its documented alembic_version table are
+    used; tests/sweeps/test_optuna_search.py fails when optuna's own stamping works, and this can then go."""
+    import sqlalchemy
+    from optuna.storages import RDBStorage
+
+    head = RDBStorage("sqlite://", skip_compatibility_check=True).get_head_version()  # in memory: nothing shared
+    engine = sqlalchemy.create_engine(url, **engine_kwargs)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+            )
+            if connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM alembic_version")).scalar() == 0:
+                connection.execute(sqlalchemy.text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
+
+
+def missing_driver(exc: BaseException) -> str | None:
+    """The module a storage URL's database driver needs, when it is not installed."""
+    while exc is not None:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            return exc.name
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
         return None
     from optuna.storages import RDBStorage
 
-    commit_alembic_stamp()
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up messages say nothing about the search
     engine_kwargs: dict[str, Any] = {}
     creation_lock: Any = contextlib.nullcontext()
@@ -93,28 +125,62 @@ def open_storage(url: str | None):
     with creation_lock:  # processes on one SQLite file create its tables one after another
         for attempt in range(5):  # a shared server's database: two processes creating the tables at once, one retries
             try:
+                stamp_schema_version(url, engine_kwargs)
                 return RDBStorage(url, engine_kwargs=engine_kwargs)
             except Exception as exc:  # noqa: BLE001 - reported below as one line
                 last = exc
                 if not any(race in str(exc) for race in ("already exists", "locked", "UNIQUE constraint", "duplicate key")):
                     break
                 time.sleep(0.5 * (attempt + 1))
+    if (module := missing_driver(last)) is not None:
+        raise UserError(
+            f"hydra.sweeper.storage={masked(url)} needs the Python module {module!r}, which is not installed"
+            + (" (pip install -e '.[postgres]')" if module.startswith("psycopg") else "")
+        )
     reason = str(last).strip().splitlines()[0] if last is not None and str(last).strip() else type(last).__name__
-    raise UserError(f"hydra.sweeper.storage={url} cannot be opened: {reason}")
+    raise UserError(f"hydra.sweeper.storage={masked(url)} cannot be opened: {masked_in(reason, url)}")
+
+
+def masked_in(text: str, url: str) -> str:
+    """text with the URL's password, if any, replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    with contextlib.suppress(Exception):
+        password = make_url(url).password
+        if password:
+            from urllib.parse import quote_plus
+
+            for written in {str(password), quote_plus(str(password))}:
+                text = text.replace(f":{written}@", ":***@")
+    return text
+
+
+def mask_saved_copies(job_dirs: list[Path], url: str | None) -> None:
+    """Hydra's copies of a job's settings (`.hydra/*.yaml`) without the storage URL's password."""
+    masked_url = masked(url)
+    if not url or masked_url == url:
+        return
+    for job_dir in job_dirs:
+        for copy in (job_dir / ".hydra").glob("**/*.yaml"):
+            text = copy.read_text()
+            if (hidden := masked_in(text, url)) != text:
+                copy.write_text(hidden)
 
 
 def fail_abandoned_trials(study: optuna.Study) -> int:
     """RUNNING trials of processes of this machine that have ended (killed) are FAIL: they will not finish."""
     host = socket.gethostname()
-    abandoned = 0
+    abandoned = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get("worker", ""))
         worker_host, _, pid = worker.rpartition(":")
         if worker_host == host and pid.isdigit() and not _alive(int(pid)):
-            study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
-            study.tell(trial.number, state=TrialState.FAIL)
-            abandoned += 1
-    return abandoned
+            with contextlib.suppress(RuntimeError, ValueError):  # another worker told it first
+                study.tell(trial.number, state=TrialState.FAIL)
+                abandoned.append(trial.number)
+    if abandoned:
+        study.set_user_attr(ABANDONED, sorted({*study.user_attrs.get(ABANDONED, []), *abandoned}))
+    return len(abandoned)
 
 
 def _alive(pid: int) -> bool:
@@ -129,7 +195,8 @@ def _alive(pid: int) -> bool:
 
 def trials_counted(study: optuna.Study) -> int:
     """Trials toward n_trials: finished ones and those running now, not the ones a killed process abandoned."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("abandoned"))
+    abandoned = set(study.user_attrs.get(ABANDONED, []))
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.number not in abandoned)
 
 
 def consecutive_runs(numbers: list[int]) -> list[tuple[int, int]]:
@@ -143,7 +210,78 @@ def consecutive_runs(numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
+def distribution(override: Override) -> BaseDistribution | str:
+    """The Optuna distribution of a sweep override (choice, range, interval with tag log), or a fixed value's text;
+    the same reading as hydra-optuna-sweeper's."""
+    if not override.is_sweep_override():
+        return override.get_value_element_as_str()
+    value = override.value()
+    if override.is_choice_sweep() or (override.is_range_sweep() and value.shuffle):
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
+    if override.is_range_sweep():
+        if any(isinstance(x, float) for x in (value.start, value.stop, value.step)):
+            return DiscreteUniformDistribution(value.start, value.stop, value.step)
+        return IntUniformDistribution(int(value.start), int(value.stop), step=int(value.step))
+    if override.is_interval_sweep():
+        ints = isinstance(value.start, int) and isinstance(value.end, int)
+        if "log" in value.tags:
+            return IntLogUniformDistribution(value.start, value.end) if ints else LogUniformDistribution(value.start, value.end)
+        return IntUniformDistribution(value.start, value.end) if ints else UniformDistribution(value.start, value.end)
+    raise UserError(f"{override.input_line}: the Optuna search takes choice(...), range(...) or interval(...) sweeps")
+
+
+def suggest(trial: optuna.Trial, name: str, d: BaseDistribution) -> Any:
+    """trial.suggest_* for one distribution."""
+    if isinstance(d, CategoricalDistribution):
+        return trial.suggest_categorical(name, d.choices)
+    if isinstance(d, IntUniformDistribution):
+        return trial.suggest_int(name, d.low, d.high, step=d.step)
+    if isinstance(d, IntLogUniformDistribution):
+        return trial.suggest_int(name, d.low, d.high, log=True)
+    if isinstance(d, DiscreteUniformDistribution):
+        return trial.suggest_float(name, d.low, d.high, step=d.q)
+    return trial.suggest_float(name, d.low, d.high, log=isinstance(d, LogUniformDistribution))
+
+
+def grid_choices(name: str, d: BaseDistribution) -> list:
+    """The points of a discrete distribution, for the grid sampler (as hydra-optuna-sweeper builds them)."""
+    if isinstance(d, CategoricalDistribution):
+        return list(d.choices)
+    if isinstance(d, IntUniformDistribution):
+        return list(range(d.low, d.high, d.step))
+    if isinstance(d, DiscreteUniformDistribution):
+        return [d.low + i * d.q for i in range(int((d.high - d.low) // d.q))]
+    raise UserError(f"hydra.sweeper.params.{name}: the grid sampler takes choice(...) or range(...) only")
+
+
+class ResumableOptunaSearch:
+    """hydra-optuna-sweeper's settings (conf/hydra/sweeper/optuna_resumable.yaml), run as described above."""
+
+    def __init__(
+        self,
+        sampler: Any,
+        direction: Any,
+        storage: str | None,
+        study_name: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float = 1.0,
+        search_space: Any = None,
+        custom_search_space: str | None = None,
+        params: Any = None,
+    ) -> None:
+        if search_space or custom_search_space:
+            raise UserError("hydra.sweeper.search_space and custom_search_space are not supported; use hydra.sweeper.params")
+        self.sampler, self.direction, self.storage, self.study_name = sampler, direction, storage, study_name
+        self.n_trials, self.n_jobs = n_trials, n_jobs
+        self.params = params or {}
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
     def sweep(self, arguments: list[str]) -> None:
         try:
             self.search(arguments)
@@ -151,44 +289,71 @@ class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
 
-    def search(self, arguments: list[str]) -> None:
-        self._process_searchspace_config()
-        distributions, fixed = plugin.create_params_from_overrides([*self._parse_sweeper_params_config(), *arguments])
-        if self.search_space_distributions:
-            distributions = {**self.search_space_distributions, **distributions}
+    def search_space(self, arguments: list[str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
+        parsed = OverridesParser.create().parse_overrides([*(f"{k}={v}" for k, v in self.params.items()), *arguments])
+        distributions, fixed = {}, {}
+        for override in parsed:
+            d = distribution(override)
+            (distributions if isinstance(d, BaseDistribution) else fixed)[override.get_key_element()] = d
         for name in fixed:
             distributions.pop(name, None)
-        if isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler:
-            # as the plugin does: the grid is built from the search space, and n_trials is at most its size
-            grid = {name: self._to_grid_sampler_choices(d) for name, d in distributions.items()}
-            self.sampler = self.sampler(grid)
-            self.n_trials = min(self.n_trials, math.prod(len(choices) for choices in grid.values()))
-        directions = self._get_directions()
+        return distributions, fixed
+
+    def directions(self) -> list[str]:
+        directions = (
+            list(self.direction) if OmegaConf.is_list(self.direction) or isinstance(self.direction, list) else [self.direction]
+        )
+        directions = [getattr(d, "name", d) for d in directions]
         if len(directions) != 1:
             raise UserError(f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
-        storage = open_storage(self.storage)
+        return directions
+
+    def search(self, arguments: list[str]) -> None:
+        distributions, fixed = self.search_space(arguments)
+        n_trials = self.n_trials
+        if isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler:
+            # as the plugin does: the grid is built from the search space, and n_trials is at most its size
+            grid = {name: grid_choices(name, d) for name, d in distributions.items()}
+            self.sampler = self.sampler(grid)
+            n_trials = min(n_trials, math.prod(len(choices) for choices in grid.values()))
         study = optuna.create_study(
-            study_name=self.study_name, storage=storage, sampler=self.sampler, directions=directions, load_if_exists=True
+            study_name=self.study_name,
+            storage=open_storage(self.storage),
+            sampler=self.sampler,
+            directions=self.directions(),
+            load_if_exists=True,
         )
         abandoned = fail_abandoned_trials(study)
         done = trials_counted(study)
         if done and hasattr(self.sampler, "reseed_rng"):
             self.sampler.reseed_rng()  # joining a study: do not replay the samples of the start that began it
         log.info(
-            f"Study {study.study_name} in {self.storage}: {done} of {self.n_trials} trials done or running"
+            f"Study {study.study_name} in {masked(self.storage)}: {done} of {n_trials} trials done or running"
             + (f", {abandoned} abandoned by killed processes marked FAIL" if abandoned else "")
         )
-
-        while (to_go := self.n_trials - trials_counted(study)) > 0:
+        while (to_go := n_trials - trials_counted(study)) > 0:
             trials = [study.ask() for _ in range(min(self.n_jobs, to_go))]
+            overrides = []
             for trial in trials:
                 trial.set_user_attr("worker", WORKER)
-            overrides = self._configure_trials(trials, distributions, fixed)
+                params = {name: suggest(trial, name, d) for name, d in distributions.items()}
+                overrides.append(tuple(f"{name}={value}" for name, value in {**params, **fixed}.items()))
             returns = []
             for first, count in consecutive_runs([t.number for t in trials]):
-                returns += self.launcher.launch(overrides[first : first + count], initial_job_idx=trials[first].number)
+                try:
+                    returns += self.launcher.launch(overrides[first : first + count], initial_job_idx=trials[first].number)
+                except Exception as exc:
+                    from src.sweeps import stopped_jobs
+
+                    self.write_results(study)
+                    numbers = range(trials[first].number, trials[first].number + count)
+                    stopped_jobs.report_stopped_jobs(
+                        exc, self.config, Path(self.config.hydra.sweep.dir), numbers, stopped_jobs.SEARCH_HINT
+                    )
+                    raise
             for trial, ret in zip(trials, returns):
                 self.tell(study, trial, ret)
+            mask_saved_copies([Path(self.config.hydra.sweep.dir) / str(t.number) for t in trials], self.storage)
         self.write_results(study)
 
     @staticmethod
@@ -211,15 +376,17 @@ class ResumableOptunaSweeperImpl(plugin.OptunaSweeperImpl):
 
     def write_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)
+        abandoned = set(study.user_attrs.get(ABANDONED, []))
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "n_trials": len(trials)}
+        results["storage"] = masked(self.storage)
         if complete:
             best = study.best_trial
             results.update(best_trial=best.number, best_params=best.params, best_value=best.value)
             log.info(f"Best parameters: {best.params}; best value: {best.value}")
         results["trials"] = [
             {"number": t.number, "state": t.state.name, "value": t.value, "params": t.params}
-            | ({"abandoned": True} if t.user_attrs.get("abandoned") else {})
+            | ({"abandoned": True} if t.number in abandoned else {})
             for t in trials
         ]
         OmegaConf.save(OmegaConf.create(results), Path(self.config.hydra.sweep.dir) / "optimization_results.yaml")

@@ -1,4 +1,5 @@
-"""Config resolvers for sweeps: how many parallel jobs fit the cores, and which folder a resumed sweep continues in."""
+"""Config resolvers for sweeps and shared services: how many parallel jobs fit the cores, which folder a resumed
+sweep continues in, and where MLflow artifacts go."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import yaml
 from omegaconf import OmegaConf
 
 # keys that say how to start, not what a job computes: a re-submitted sweep matches its first start without them
-START_KEYS = ("resume", "ckpt_path", "hydra/launcher", "hydra.launcher")
+START_KEYS = ("resume", "ckpt_path")
 
 
 def usable_cores() -> int:
@@ -28,8 +29,14 @@ def parallel_jobs(torch_threads: int | None) -> int:
 
 
 def sweep_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that define a sweep's jobs (sorted; without the ones that only say how to start it)."""
-    return sorted(o for o in overrides if not o.startswith("-") and o.split("=")[0].lstrip("+~") not in START_KEYS)
+    """The overrides that define a sweep's jobs (sorted; without the ones that only say how to start it). Hydra's own
+    settings (`hydra.launcher.partition=...`, `hydra/launcher=...`) are left out too: multirun.yaml keeps them apart
+    from the task's overrides, and a re-submission may change them (another partition, a longer time limit)."""
+    return sorted(o for o in overrides if not o.startswith("-") and not _starts_only(o.split("=")[0].lstrip("+~")))
+
+
+def _starts_only(key: str) -> bool:
+    return key in START_KEYS or key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
 def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
@@ -51,7 +58,18 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
     return str(Path(sweeps_root) / stamp)
 
 
+def mlflow_artifact_location(tracking_uri: str | None, local: str) -> str | None:
+    """conf/logger/mlflow.yaml's artifact_location: the folder beside a local tracking database, and None (the
+    server's choice: `mlflow-artifacts:/`, under its --artifacts-destination) for a tracking server, or when
+    MLFLOW_TRACKING_URI decides. A path sent to a server would be resolved on the server's disk and written by the
+    client straight to its own, bypassing the server."""
+    if tracking_uri is None or "://" in tracking_uri and not str(tracking_uri).startswith(("sqlite:", "file:")):
+        return None
+    return local
+
+
 def register_resolvers() -> None:
     # cached: Hydra resolves hydra.sweep.dir in the launching process and again for every job; the answer must not change
     OmegaConf.register_new_resolver("parallel_jobs", parallel_jobs, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("sweep_dir", sweep_dir, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("mlflow_artifact_location", mlflow_artifact_location, replace=True)

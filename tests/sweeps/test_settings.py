@@ -53,6 +53,9 @@ def test_a_resubmitted_sweep_is_matched_by_its_overrides_not_by_how_it_starts():
     first = ["seed=0,1", "trainer.max_epochs=5"]
     again = ["-m", "trainer.max_epochs=5", "seed=0,1", "resume=latest", "hydra/launcher=submitit_local"]
     assert sweep_overrides(first) == sweep_overrides(again)
+    # the docs' re-submission to another partition: hydra settings are not among the saved task overrides
+    moved = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug", "hydra.launcher.timeout_min=5", *again]
+    assert sweep_overrides(moved) == sweep_overrides(first)
 
 
 def test_unopenable_storage_is_one_line():
@@ -74,3 +77,32 @@ def test_slurm_launcher_has_the_settings_people_change():
                 "array_parallelism", "signal_delay_s"):  # fmt: skip
         assert key in launcher, key
     assert launcher.cpus_per_task == 4  # one core per torch thread
+
+
+def test_a_job_slurm_started_again_counts_as_requeued(monkeypatch):
+    from src.sweeps.job_resume import requeued
+
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    assert not requeued()
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "0")
+    assert not requeued()
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    assert requeued()
+
+
+def test_mlflow_artifacts_go_to_the_server_when_there_is_one():
+    from src.sweeps.resolvers import mlflow_artifact_location
+
+    local = "logs/mlflow-artifacts/cancer"
+    assert mlflow_artifact_location("sqlite:///logs/mlflow.db", local) == local
+    assert mlflow_artifact_location("http://127.0.0.1:5000", local) is None
+    assert mlflow_artifact_location(None, local) is None  # MLFLOW_TRACKING_URI decides
+
+
+def test_storage_password_is_masked():
+    from src.sweeps.optuna_search import masked, masked_in
+
+    url = "postgresql+psycopg://optuna:s3cret@db.example.org:5432/optuna"
+    assert masked(url) == "postgresql+psycopg://optuna:***@db.example.org:5432/optuna"
+    assert "s3cret" not in masked_in(f"storage: {url}\n", url)
+    assert masked("sqlite:///logs/x/optuna.db") == "sqlite:///logs/x/optuna.db"

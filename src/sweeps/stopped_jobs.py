@@ -1,0 +1,56 @@
+"""A sweep whose SLURM jobs were stopped (time limit, preemption, scancel) ends in one line, not a traceback.
+
+submitit's launcher raises UncompletedJobError for a job that produced no result, with the job's whole stderr in
+the message. Each job that SLURM stops keeps checkpoints/last.ckpt and a metrics.json marked interrupted
+(src/runs/stop_on_signal.py), so the same command with resume=latest continues it (src/sweeps/job_resume.py). Here:
+the summary of the sweep's jobs is written as after any sweep, then one line names the stopped jobs and how to
+continue them, and the process exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def job_state(job_dir: Path) -> str | None:
+    """How a job of the sweep ended: None when it finished, else a few words on where it stopped."""
+    metrics = job_dir / "metrics.json"
+    try:
+        saved = json.loads(metrics.read_text()) if metrics.is_file() else None
+    except ValueError:
+        saved = None
+    if saved is not None and not saved.get("interrupted", False):
+        return None
+    if saved is not None:
+        return f"stopped by {saved.get('interrupted_by') or 'a signal'} at epoch {saved.get('stopped_epoch')}, last.ckpt kept"
+    if (job_dir / "checkpoints" / "last.ckpt").is_file():
+        return "stopped, last.ckpt kept"
+    return "stopped before its first checkpoint"
+
+
+RESUME_HINT = (
+    "Continue them with the same command and resume=latest (finished jobs are not run again; "
+    "a longer hydra.launcher.timeout_min gives them more time)"
+)
+SEARCH_HINT = "Start the same command again: the search marks them failed and continues its study"
+
+
+def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_numbers: range, hint: str = RESUME_HINT) -> None:
+    """For submitit's UncompletedJobError: write the summary, print one line, exit 1. Otherwise return."""
+    if type(exc).__name__ != "UncompletedJobError":
+        return
+    stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
+    if not stopped:
+        return
+    from src.reporting.sweep_summary import SweepSummary
+
+    SweepSummary().on_multirun_end(config=config)
+    jobs = "; ".join(f"{sweep_dir / str(n)} ({state})" for n, state in stopped.items())
+    print(
+        f"error: {len(stopped)} of {len(job_numbers)} jobs did not finish (SLURM's time limit, preemption or scancel): {jobs}. {hint}",
+        file=sys.stderr,
+    )
+    sys.exit(1)
