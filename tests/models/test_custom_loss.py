@@ -32,7 +32,7 @@ def huber_module():
 
 @needs_housing
 def test_a_huber_loss_is_one_method_and_trains(huber_module, make_config, tmp_path):
-    from src.models.checkpoints import load_saved_run
+    from src.runs.checkpoints.read import load_saved_run
     from src.train import train
 
     result = train(make_config("experiment=housing", "trainer.max_epochs=3", f"+model.module={huber_module}"))
