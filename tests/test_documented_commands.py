@@ -46,7 +46,10 @@ def documented_commands() -> list[tuple[str, str]]:
                 text = " ".join(words)
                 if words and (words[0] in ("python", ".venv/bin/python") or words[0] == "make") and not text.startswith(NOT_RUN):
                     commands.append((doc.name, text))
-    return list(dict.fromkeys(commands))  # a command a page repeats runs once
+    first = {}
+    for doc, command in commands:  # a command that several pages show runs once, where it first appears
+        first.setdefault(command, (doc, command))
+    return list(first.values())
 
 
 def newest(folder: Path, pattern: str) -> str:
