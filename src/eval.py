@@ -63,8 +63,16 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with user_errors_exit():
-        evaluate(cfg)
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.runs.run_dir import remove_refused_run_dir
+
+    try:
+        with user_errors_exit():
+            evaluate(cfg)
+    except SystemExit:  # a refused evaluation leaves no folder under logs/eval/
+        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir))
+        raise
 
 
 if __name__ == "__main__":

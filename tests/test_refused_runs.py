@@ -75,3 +75,10 @@ def test_a_checkpoint_from_other_data_names_the_data_it_was_trained_on(cancer_ru
     message = refused("experiment=penguins", f"ckpt_path={run_dir}")
     assert "was trained on other data (data.source._target_=src.data.sources.breast_cancer)" in message
     assert not list((run_dir / ".hydra").glob("resumed_*"))  # the refused start's config copy is gone too
+
+
+def test_a_refused_evaluation_leaves_no_folder_under_logs_eval(tmp_path):
+    # from a working folder of its own, so that other evaluations' folders under the repository's logs/ do not count
+    done = run_module("src.eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: checkpoint not found"), done.stderr[-2000:]
+    assert not (tmp_path / "logs").exists()

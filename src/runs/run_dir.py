@@ -127,7 +127,7 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
     if hydra_subdir and hydra_subdir != ".hydra" and Path(hydra_subdir).parent.name == ".hydra":
         shutil.rmtree(path / hydra_subdir, ignore_errors=True)
         return
-    if not path.is_dir() or not {p.name for p in path.iterdir()} <= {".hydra", "train.log"}:  # a .lock: a run held it
+    if not path.is_dir() or not {p.name for p in path.iterdir() if p.suffix != ".log"} <= {".hydra"}:  # a .lock: a run held it
         return
     if any(p.is_dir() for p in (path / ".hydra").glob("*")):  # a second start's copy: an earlier run's folder
         return
