@@ -41,8 +41,27 @@ def build_model(cfg: DictConfig, datamodule):
 
     model = build_for_data(cfg.model, datamodule)
     # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs
-    model.example_input_array = torch.zeros(1, datamodule.n_features)
+    example = torch.zeros(1, datamodule.n_features)
+    if flops_countable(model, example):
+        model.example_input_array = example
     return model
+
+
+def flops_countable(model, example) -> bool:
+    """Whether torch's FLOP counter, which Lightning's model summary runs, can follow the net's forward pass (it
+    cannot follow FT-Transformer's, whose CLS token leaves the net as a parameter): without, the summary counts none."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False):
+            model.eval()(example)
+        return True
+    except (AssertionError, RuntimeError):
+        return False
+    finally:
+        model.train(was_training)
 
 
 # Lightning's lines that repeat what the run's own output says (or says nothing on a CPU machine)
