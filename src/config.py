@@ -13,7 +13,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError
+from src.errors import is_int, is_number, require, user_errors_exit
 from src.sweeps.checks import validate_cv_and_seeds
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
@@ -47,25 +47,12 @@ OmegaConf.register_new_resolver("repeat", repeat, replace=True)
 register_sweep_resolvers()  # hydra.sweep.dir and the joblib launcher's n_jobs call them
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise UserError(message)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _plain(value):
     return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 def _one_of(value, allowed: tuple, key: str) -> None:
-    _check(value in allowed, f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    require(value in allowed, f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
 
 class ChecksBeforeRunFolder(Callback):
@@ -73,11 +60,8 @@ class ChecksBeforeRunFolder(Callback):
     run's folder: a refused run leaves nothing behind. (A multirun's jobs are checked in their own folders.)"""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
+        with user_errors_exit():
             validate_config(config)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
 
 
 def check_command_line(config_name: str, args: list[str]) -> None:
@@ -169,15 +153,15 @@ def validate_config(cfg: DictConfig) -> None:
 
 def validate_run(cfg: DictConfig) -> None:
     trainer = cfg.trainer
-    _check(cfg.runner in ("lightning", "plain"), f"runner must be lightning or plain; got {cfg.runner!r}")
-    _check(
+    require(cfg.runner in ("lightning", "plain"), f"runner must be lightning or plain; got {cfg.runner!r}")
+    require(
         cfg.runner == "lightning" or str(trainer.get("devices", 1)) in ("1", "auto"),
         f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)",
     )
-    _check(_is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
+    require(is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
     threads = cfg.torch_threads
-    _check(
-        threads is None or (_is_int(threads) and threads >= 1), f"torch_threads must be null or an integer >= 1; got {threads!r}"
+    require(
+        threads is None or (is_int(threads) and threads >= 1), f"torch_threads must be null or an integer >= 1; got {threads!r}"
     )
 
 
@@ -190,53 +174,53 @@ def validate_data(data: DictConfig) -> None:
     from src.data.target import TASKS  # the data defines the tasks; imported here, as it brings pandas
 
     source = data.get("source")
-    _check(
+    require(
         OmegaConf.is_dict(source) and isinstance(source.get("_target_"), str),
         "data.source must be a config node with a _target_, e.g. {_target_: src.data.sources.breast_cancer}",
     )
     if source._target_ == "src.data.sources.read_file":
         for key, example in (("path", "data.path=houses.csv"), ("target", "data.target=price")):
-            _check(not OmegaConf.is_missing(data, key), f"data.{key} is required with data=csv, e.g. {example}")
-        _check(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
+            require(not OmegaConf.is_missing(data, key), f"data.{key} is required with data=csv, e.g. {example}")
+        require(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
     target = data.get("target")
-    _check(target is None or (isinstance(target, str) and target != ""), f"data.target must be a column name; got {target!r}")
+    require(target is None or (isinstance(target, str) and target != ""), f"data.target must be a column name; got {target!r}")
     task = data.get("task")
-    _check(task is None or task in TASKS, f"data.task must be null (inferred) or one of {', '.join(TASKS)}; got {task!r}")
+    require(task is None or task in TASKS, f"data.task must be null (inferred) or one of {', '.join(TASKS)}; got {task!r}")
     features = _plain(data.get("features"))
-    _check(
+    require(
         features is None or (_names(features) and len(features) > 0),
         f"data.features must be null or a non-empty list of column names, e.g. [MedInc,HouseAge]; got {features!r}",
     )
     lists = {}
     for key in ("categorical", "numeric", "drop"):
         value = _plain(data.get(key)) or []
-        _check(_names(value), f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
+        require(_names(value), f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
         lists[key] = value
     for column in dict.fromkeys(c for names in lists.values() for c in names):
         where = [f"data.{key}" for key, names in lists.items() if column in names]
-        _check(len(where) == 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+        require(len(where) == 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
     missing = data.get("missing", "impute")
-    _check(missing in MISSING_POLICIES, f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
+    require(missing in MISSING_POLICIES, f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
     transform = data.get("feature_transform", "standard")
-    _check(
+    require(
         transform in FEATURE_TRANSFORMS,
         f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}",
     )
-    _check(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
-    _check(
-        data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1),
+    require(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
+    require(
+        data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1),
         f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}",
     )
     for key in ("test_fraction", "val_fraction"):
         value = data[key]
-        _check(_is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
-    _check(
+        require(is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
+    require(
         data.test_fraction + data.val_fraction < 1,
         "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
         f"got {data.test_fraction} + {data.val_fraction}",
     )
     spe = data.steps_per_execution
-    _check(spe is None or (_is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+    require(spe is None or (is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
 
 
 def validate_columns(data: DictConfig) -> None:
@@ -248,10 +232,10 @@ def validate_columns(data: DictConfig) -> None:
     if columns is None:  # no such file, or not readable by its header: the reader says why
         return
     target = data.target
-    _check(target in columns, f"data.target {target!r} is not a column of {data.path} (columns: {listed(columns)})")
+    require(target in columns, f"data.target {target!r} is not a column of {data.path} (columns: {listed(columns)})")
     for key in ("features", "categorical", "numeric", "drop"):
         unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
-        _check(
+        require(
             not unknown,
             f"data.{key} names {', '.join(map(repr, unknown))}, not a column of {data.path} (columns: {listed(columns)})",
         )
@@ -259,18 +243,18 @@ def validate_columns(data: DictConfig) -> None:
 
 def validate_model(model: DictConfig) -> None:
     target = model.get("_target_")
-    _check(
+    require(
         isinstance(target, str) and target.startswith("src."),
         f"model._target_ must name a function or class of this project under src. (e.g. src.models.tasks.task_module); got {target!r}",
     )
     if "threshold" in model:
-        _check(
-            _is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}"
+        require(
+            is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}"
         )
     standardize = model.get("standardize_target", False)
-    _check(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
+    require(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
     schedule = model.get("lr_schedule")
-    _check(
+    require(
         schedule is None or schedule in LR_SCHEDULES,
         f"model.lr_schedule must be null or one of {', '.join(LR_SCHEDULES)}; got {schedule!r}",
     )
@@ -281,7 +265,7 @@ def validate_model(model: DictConfig) -> None:
 def validate_net(net) -> None:
     """Only the node's target (a class under src., nothing else is ever built): each net checks its own settings."""
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
-    _check(
+    require(
         isinstance(target, str) and target.startswith("src."),
         "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
         f"got {OmegaConf.to_container(target) if OmegaConf.is_config(target) else target!r}",
@@ -291,13 +275,13 @@ def validate_net(net) -> None:
 def validate_optimizer(optimizer: DictConfig) -> None:
     target = optimizer.get("_target_")
     allowed = ", ".join(f"torch.optim.{name}" for name in OPTIMIZERS)
-    _check(
+    require(
         isinstance(target, str) and target.startswith("torch.optim.") and target.removeprefix("torch.optim.") in OPTIMIZERS,
         f"model.optimizer._target_ must be one of {allowed}; got {target!r}",
     )
-    _check(_is_number(optimizer.get("lr")) and optimizer.lr > 0, f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
+    require(is_number(optimizer.get("lr")) and optimizer.lr > 0, f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
     decay = optimizer.get("weight_decay", 0.0)
-    _check(_is_number(decay) and decay >= 0, f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
+    require(is_number(decay) and decay >= 0, f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
@@ -318,14 +302,14 @@ LIGHTNING_ONLY = {
 def validate_training(cfg: DictConfig) -> None:
     trainer = cfg.trainer
     validate_step_flags(cfg)
-    _check(
-        _is_int(trainer.max_epochs) and trainer.max_epochs >= 1,
+    require(
+        is_int(trainer.max_epochs) and trainer.max_epochs >= 1,
         f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}",
     )
     es = cfg.callbacks.get("early_stopping")
     if es is not None:
-        _check(
-            _is_int(es.patience) and es.patience >= 0,
+        require(
+            is_int(es.patience) and es.patience >= 0,
             f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}",
         )
 
@@ -336,32 +320,32 @@ def validate_step_flags(cfg: DictConfig) -> None:
     precision = str(trainer.get("precision", "32-true"))
     _one_of(precision, PRECISIONS, "trainer.precision")
     on_gpu = str(trainer.get("accelerator")) in ("gpu", "cuda", "auto")
-    _check(
+    require(
         precision != "16-mixed" or on_gpu,
         "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed",
     )
     clip = trainer.get("gradient_clip_val")
-    _check(
-        clip is None or (_is_number(clip) and clip >= 0), f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}"
+    require(
+        clip is None or (is_number(clip) and clip >= 0), f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}"
     )
     algorithm = trainer.get("gradient_clip_algorithm")
-    _check(
+    require(
         algorithm is None or algorithm in CLIP_ALGORITHMS,
         f"trainer.gradient_clip_algorithm must be null (norm) or one of {', '.join(CLIP_ALGORITHMS)}; got {algorithm!r}",
     )
     accumulate = trainer.get("accumulate_grad_batches", 1)
-    _check(
-        _is_int(accumulate) and accumulate >= 1, f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}"
+    require(
+        is_int(accumulate) and accumulate >= 1, f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}"
     )
     every = trainer.get("val_metrics_every_n_epochs", 1)
-    _check(_is_int(every) and every >= 1, f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
+    require(is_int(every) and every >= 1, f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
     profiler = trainer.get("profiler")
-    _check(
+    require(
         profiler is None or profiler in PROFILERS or OmegaConf.is_dict(profiler),
         f"trainer.profiler must be null or one of {', '.join(PROFILERS)}; got {profiler!r}",
     )
     interval = trainer.get("val_check_interval", 1.0)
-    _check(
+    require(
         interval in (None, 1.0) or cfg.data.get("steps_per_execution") == 1,
         f"trainer.val_check_interval={interval} is counted in Lightning steps, and one step runs "
         f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} mini-batches (null: a whole epoch); "
@@ -370,7 +354,7 @@ def validate_step_flags(cfg: DictConfig) -> None:
     if cfg.runner == "plain":
         for key, default in LIGHTNING_ONLY.items():
             value = trainer.get(key, default)
-            _check(
+            require(
                 value == default or (key == "precision" and str(value) == "32"),
                 f"trainer.{key}={value} is a Lightning Trainer flag; runner=plain is the lesson's loop without it "
                 f"(use runner=lightning, or trainer.{key}={default})",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.errors import UserError
+from src.errors import UserError, user_errors_exit
 from src.sweeps.resolvers import usable_cores
 
 
@@ -58,8 +57,5 @@ class SweepChecks(Callback):
     """Checks a multirun's settings in the launching process, before the first job starts."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
+        with user_errors_exit():
             validate_sweep(config)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
