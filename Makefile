@@ -8,7 +8,7 @@ ifneq ($(wildcard ../shared/scikit_learn_data),)
 export SCIKIT_LEARN_DATA ?= $(abspath ../shared/scikit_learn_data)
 endif
 
-.PHONY: train test test-all test-services services services-stop lint bench results compare tensorboard notebooks clean
+.PHONY: train test test-all test-services services services-stop lint bench results suite compare tensorboard notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: $(STAMP)
 # every documented experiment on its documented seed(s), then docs/results.md from what was measured
 results: $(STAMP)
 	$(PY) -m src.reporting.results_doc $(ARGS)
+
+# the table suite (conf/results.yaml's suite:): the default net against LightGBM, RealMLP-TD and LightGBM-TD on
+# public tables, into docs/results.md; its extra packages are installed on first use
+suite: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,postgres,suite]'
+	$(PY) -m benchmarks.suite $(ARGS)
 
 compare: $(STAMP)
 	$(PY) -m src.compare $(ARGS)

