@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from src.config import validate_cv_and_seeds
 from src.errors import UserError
-from src.sweeps.checks import validate_cv_and_seeds, validate_launcher
+from src.sweeps.checks import validate_launcher
 from src.sweeps.resolvers import parallel_jobs, sweep_overrides, usable_cores
 from src.sweeps.sweeper import shorthand_sweeps
 
