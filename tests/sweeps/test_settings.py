@@ -81,7 +81,7 @@ def test_slurm_launcher_has_the_settings_people_change():
 
 
 def test_a_job_slurm_started_again_counts_as_requeued(monkeypatch):
-    from src.sweeps.job_resume import requeued
+    from src.runs.resume import requeued
 
     monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
     assert not requeued()
