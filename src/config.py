@@ -53,6 +53,8 @@ class ChecksBeforeRunFolder(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
             validate_config(config)
+            if config.data.source._target_ == "src.data.sources.read_file":  # the DataModule checks the whole table
+                validate_columns(config.data)
 
 
 def check_command_line(config_name: str, args: list[str]) -> None:
@@ -136,8 +138,6 @@ def validate_config(cfg: DictConfig) -> None:
     validate_training(cfg)
     validate_cv_and_seeds(cfg)
     validate_importance(cfg.get("importance"))
-    if cfg.data.source._target_ == "src.data.sources.read_file":  # last: it reads the file's header
-        validate_columns(cfg.data)
 
 
 # Each check below raises its UserError in place, so that a reader sees the rule and its message together.

@@ -36,32 +36,23 @@ def build_datamodule(cfg: DictConfig):
 
 def build_model(cfg: DictConfig, datamodule):
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
     from src.models.tasks import build_for_data
 
     model = build_for_data(cfg.model, datamodule)
-    # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs
+    # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs, when
+    # torch's FLOP counter can follow the net (it cannot follow FT-Transformer's CLS token, a parameter)
     example = torch.zeros(1, datamodule.n_features)
-    if flops_countable(model, example):
-        model.example_input_array = example
-    return model
-
-
-def flops_countable(model, example) -> bool:
-    """Whether torch's FLOP counter, which Lightning's model summary runs, can follow the net's forward pass (it
-    cannot follow FT-Transformer's, whose CLS token leaves the net as a parameter): without, the summary counts none."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
     try:
         with torch.no_grad(), FlopCounterMode(display=False):
             model.eval()(example)
-        return True
+        model.example_input_array = example
     except (AssertionError, RuntimeError):
-        return False
+        pass
     finally:
-        model.train(was_training)
+        model.train()
+    return model
 
 
 # Lightning's lines that repeat what the run's own output says (or says nothing on a CPU machine)

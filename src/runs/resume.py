@@ -59,15 +59,19 @@ def started_run(cfg: DictConfig) -> Iterator[RunStart]:
         if cfg.paths.output_dir is None:
             cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tabular-debug-"))
         OmegaConf.set_readonly(cfg, True)
-        run_dir = Path(cfg.paths.output_dir)
-        if not resubmitted_sweep_job(cfg):
-            yield RunStart(cfg, run_dir, resume=resume_point(cfg, cfg.get("resume")))
-        elif (run_dir / "metrics.json").is_file() and not json.loads((run_dir / "metrics.json").read_text()).get("interrupted"):
-            yield RunStart(cfg, run_dir, finished=saved_result(run_dir))
-        elif (run_dir / "checkpoints" / "last.ckpt").is_file():  # as with resume=latest
-            yield RunStart(cfg, run_dir, resume=resume_point(cfg, "latest"))
-        else:  # killed before its first snapshot, or never started
-            yield RunStart(cfg, run_dir, start_over=True)
+        yield run_start(cfg, Path(cfg.paths.output_dir))
+
+
+def run_start(cfg: DictConfig, run_dir: Path) -> RunStart:
+    resume = cfg.get("resume")
+    if resubmitted_sweep_job(cfg):
+        metrics = run_dir / "metrics.json"
+        if metrics.is_file() and not json.loads(metrics.read_text()).get("interrupted", False):
+            return RunStart(cfg, run_dir, finished=saved_result(run_dir))
+        if not (run_dir / "checkpoints" / "last.ckpt").is_file():  # killed before its first snapshot, or never started
+            return RunStart(cfg, run_dir, start_over=True)
+        resume = "latest"
+    return RunStart(cfg, run_dir, resume=resume_point(cfg, resume))
 
 
 def in_multirun() -> bool:
@@ -113,23 +117,21 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
         raise UserError(f"runner={cfg.runner} keeps no checkpoints to resume from; resuming needs runner=lightning")
 
     run_dir = Path(cfg.paths.output_dir).absolute()
-    if resume == "latest":
-        checkpoint = run_dir / "checkpoints" / "last.ckpt"
-        if not checkpoint.is_file():
-            runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
-            raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
-    else:
-        checkpoint = checkpoint_file(Path(ckpt_path).absolute(), "last.ckpt")  # a run's folder: its last.ckpt
-        if not checkpoint.is_file():
-            raise UserError(f"ckpt_path={ckpt_path}: no such file")
-        # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one
-        if checkpoint.parent != run_dir / "checkpoints":
-            raise UserError(
-                f"ckpt_path={ckpt_path} is not in this run's folder ({run_dir}/checkpoints/): a run resumes in its own "
-                "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
-            )
+    given = run_dir if resume == "latest" else Path(ckpt_path).absolute()
+    if resume == "latest" and not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
+        raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
+    # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one
+    if given != run_dir and given.parent != run_dir / "checkpoints":
+        raise UserError(
+            f"ckpt_path={ckpt_path} is not in this run's folder ({run_dir}/checkpoints/): a run resumes in its own "
+            "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
+        )
     check_same_settings(cfg, run_dir)  # first: a checkpoint of other data says so, finished or not
     check_not_finished(run_dir)
+    checkpoint = checkpoint_file(given, "last.ckpt")  # a run's folder: its last.ckpt
+    if not checkpoint.is_file():
+        raise UserError(f"ckpt_path={ckpt_path}: no such file")
     return read_resume_point(checkpoint)
 
 
