@@ -13,8 +13,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import is_int, is_number, require, user_errors_exit
-from src.sweeps.checks import validate_cv_and_seeds
+from src.errors import UserError, user_errors_exit
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
 MISSING_POLICIES = ("impute", "refuse")
@@ -47,14 +46,6 @@ OmegaConf.register_new_resolver("repeat", repeat, replace=True)
 register_sweep_resolvers()  # hydra.sweep.dir and the joblib launcher's n_jobs call them
 
 
-def _plain(value):
-    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-
-
-def _one_of(value, allowed: tuple, key: str) -> None:
-    require(value in allowed, f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-
-
 class ChecksBeforeRunFolder(Callback):
     """A single run's config (and the header of its data file) checked in Hydra's own process, before Hydra makes the
     run's folder: a refused run leaves nothing behind. (A multirun's jobs are checked in their own folders.)"""
@@ -62,6 +53,8 @@ class ChecksBeforeRunFolder(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
             validate_config(config)
+            if config.data.source._target_ == "src.data.sources.read_file":  # the DataModule checks the whole table
+                validate_columns(config.data)
 
 
 def check_command_line(config_name: str, args: list[str]) -> None:
@@ -143,30 +136,42 @@ def validate_config(cfg: DictConfig) -> None:
     validate_data(cfg.data)
     validate_model(cfg.model)
     validate_training(cfg)
-    if cfg.data.source._target_ == "src.data.sources.read_file":  # after the settings: it reads the file's header
-        validate_columns(cfg.data)
     validate_cv_and_seeds(cfg)
-    from src.reporting.importance import validate_importance  # the report's own settings, checked before any work
-
     validate_importance(cfg.get("importance"))
 
 
-def validate_run(cfg: DictConfig) -> None:
-    trainer = cfg.trainer
-    require(cfg.runner in ("lightning", "plain"), f"runner must be lightning or plain; got {cfg.runner!r}")
-    require(
-        cfg.runner == "lightning" or str(trainer.get("devices", 1)) in ("1", "auto"),
-        f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)",
-    )
-    require(is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
-    threads = cfg.torch_threads
-    require(
-        threads is None or (is_int(threads) and threads >= 1), f"torch_threads must be null or an integer >= 1; got {threads!r}"
-    )
+# Each check below raises its UserError in place, so that a reader sees the rule and its message together.
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _plain(value):
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 def _names(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
+
+
+def validate_run(cfg: DictConfig) -> None:
+    trainer = cfg.trainer
+    if cfg.runner not in ("lightning", "plain"):
+        raise UserError(f"runner must be lightning or plain; got {cfg.runner!r}")
+    if cfg.runner == "plain" and str(trainer.get("devices", 1)) not in ("1", "auto"):
+        raise UserError(
+            f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
+        )
+    if not _is_int(cfg.seed):
+        raise UserError(f"seed must be an integer; got {cfg.seed!r}")
+    threads = cfg.torch_threads
+    if not (threads is None or (_is_int(threads) and threads >= 1)):
+        raise UserError(f"torch_threads must be null or an integer >= 1; got {threads!r}")
 
 
 def validate_data(data: DictConfig) -> None:
@@ -174,53 +179,57 @@ def validate_data(data: DictConfig) -> None:
     from src.data.target import TASKS  # the data defines the tasks; imported here, as it brings pandas
 
     source = data.get("source")
-    require(
-        OmegaConf.is_dict(source) and isinstance(source.get("_target_"), str),
-        "data.source must be a config node with a _target_, e.g. {_target_: src.data.sources.breast_cancer}",
-    )
+    if not (OmegaConf.is_dict(source) and isinstance(source.get("_target_"), str)):
+        raise UserError("data.source must be a config node with a _target_, e.g. {_target_: src.data.sources.breast_cancer}")
     if source._target_ == "src.data.sources.read_file":
         for key, example in (("path", "data.path=houses.csv"), ("target", "data.target=price")):
-            require(not OmegaConf.is_missing(data, key), f"data.{key} is required with data=csv, e.g. {example}")
-        require(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
+            if OmegaConf.is_missing(data, key):
+                raise UserError(f"data.{key} is required with data=csv, e.g. {example}")
+        if not (isinstance(data.path, str) and data.path.strip() != ""):
+            raise UserError(f"data.path must be a file name; got {data.path!r}")
     target = data.get("target")
-    require(target is None or (isinstance(target, str) and target != ""), f"data.target must be a column name; got {target!r}")
+    if not (target is None or (isinstance(target, str) and target != "")):
+        raise UserError(f"data.target must be a column name; got {target!r}")
     task = data.get("task")
-    require(task is None or task in TASKS, f"data.task must be null (inferred) or one of {', '.join(TASKS)}; got {task!r}")
+    if not (task is None or task in TASKS):
+        raise UserError(f"data.task must be null (inferred) or one of {', '.join(TASKS)}; got {task!r}")
     features = _plain(data.get("features"))
-    require(
-        features is None or (_names(features) and len(features) > 0),
-        f"data.features must be null or a non-empty list of column names, e.g. [MedInc,HouseAge]; got {features!r}",
-    )
+    if not (features is None or (_names(features) and len(features) > 0)):
+        raise UserError(
+            f"data.features must be null or a non-empty list of column names, e.g. [MedInc,HouseAge]; got {features!r}"
+        )
     lists = {}
     for key in ("categorical", "numeric", "drop"):
         value = _plain(data.get(key)) or []
-        require(_names(value), f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
+        if not _names(value):
+            raise UserError(f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
         lists[key] = value
     for column in dict.fromkeys(c for names in lists.values() for c in names):
         where = [f"data.{key}" for key, names in lists.items() if column in names]
-        require(len(where) == 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+        if len(where) > 1:
+            raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
     missing = data.get("missing", "impute")
-    require(missing in MISSING_POLICIES, f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
+    if missing not in MISSING_POLICIES:
+        raise UserError(f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
     transform = data.get("feature_transform", "standard")
-    require(
-        transform in FEATURE_TRANSFORMS,
-        f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}",
-    )
-    require(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
-    require(
-        data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1),
-        f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}",
-    )
+    if transform not in FEATURE_TRANSFORMS:
+        raise UserError(f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}")
+    if not isinstance(data.get("stratify", False), bool):
+        raise UserError(f"data.stratify must be true or false; got {data.get('stratify')!r}")
+    if not (data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1)):
+        raise UserError(f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
         value = data[key]
-        require(is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
-    require(
-        data.test_fraction + data.val_fraction < 1,
-        "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
-        f"got {data.test_fraction} + {data.val_fraction}",
-    )
+        if not (_is_number(value) and 0 < value < 1):
+            raise UserError(f"data.{key} must be in (0, 1); got {value!r}")
+    if data.test_fraction + data.val_fraction >= 1:
+        raise UserError(
+            "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
+            f"got {data.test_fraction} + {data.val_fraction}"
+        )
     spe = data.steps_per_execution
-    require(spe is None or (is_int(spe) and spe >= 1), f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+    if not (spe is None or (_is_int(spe) and spe >= 1)):
+        raise UserError(f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
 
 
 def validate_columns(data: DictConfig) -> None:
@@ -231,33 +240,31 @@ def validate_columns(data: DictConfig) -> None:
     columns = header_columns(data.path) if Path(data.path).is_file() else None
     if columns is None:  # no such file, or not readable by its header: the reader says why
         return
-    target = data.target
-    require(target in columns, f"data.target {target!r} is not a column of {data.path} (columns: {listed(columns)})")
+    if data.target not in columns:
+        raise UserError(f"data.target {data.target!r} is not a column of {data.path} (columns: {listed(columns)})")
     for key in ("features", "categorical", "numeric", "drop"):
         unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
-        require(
-            not unknown,
-            f"data.{key} names {', '.join(map(repr, unknown))}, not a column of {data.path} (columns: {listed(columns)})",
-        )
+        if unknown:
+            raise UserError(
+                f"data.{key} names {', '.join(map(repr, unknown))}, not a column of {data.path} (columns: {listed(columns)})"
+            )
 
 
 def validate_model(model: DictConfig) -> None:
     target = model.get("_target_")
-    require(
-        isinstance(target, str) and target.startswith("src."),
-        f"model._target_ must name a function or class of this project under src. (e.g. src.models.tasks.task_module); got {target!r}",
-    )
-    if "threshold" in model:
-        require(
-            is_number(model.threshold) and 0 < model.threshold < 1, f"model.threshold must be in (0, 1); got {model.threshold!r}"
+    if not (isinstance(target, str) and target.startswith("src.")):
+        raise UserError(
+            "model._target_ must name a function or class of this project under src. "
+            f"(e.g. src.models.tasks.task_module); got {target!r}"
         )
+    if "threshold" in model and not (_is_number(model.threshold) and 0 < model.threshold < 1):
+        raise UserError(f"model.threshold must be in (0, 1); got {model.threshold!r}")
     standardize = model.get("standardize_target", False)
-    require(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
+    if not isinstance(standardize, bool):
+        raise UserError(f"model.standardize_target must be true or false; got {standardize!r}")
     schedule = model.get("lr_schedule")
-    require(
-        schedule is None or schedule in LR_SCHEDULES,
-        f"model.lr_schedule must be null or one of {', '.join(LR_SCHEDULES)}; got {schedule!r}",
-    )
+    if not (schedule is None or schedule in LR_SCHEDULES):
+        raise UserError(f"model.lr_schedule must be null or one of {', '.join(LR_SCHEDULES)}; got {schedule!r}")
     validate_net(model.get("net"))
     validate_optimizer(model.optimizer)
 
@@ -265,23 +272,23 @@ def validate_model(model: DictConfig) -> None:
 def validate_net(net) -> None:
     """Only the node's target (a class under src., nothing else is ever built): each net checks its own settings."""
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
-    require(
-        isinstance(target, str) and target.startswith("src."),
-        "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
-        f"got {OmegaConf.to_container(target) if OmegaConf.is_config(target) else target!r}",
-    )
+    if not (isinstance(target, str) and target.startswith("src.")):
+        raise UserError(
+            "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
+            f"got {_plain(target)!r}"
+        )
 
 
 def validate_optimizer(optimizer: DictConfig) -> None:
     target = optimizer.get("_target_")
-    allowed = ", ".join(f"torch.optim.{name}" for name in OPTIMIZERS)
-    require(
-        isinstance(target, str) and target.startswith("torch.optim.") and target.removeprefix("torch.optim.") in OPTIMIZERS,
-        f"model.optimizer._target_ must be one of {allowed}; got {target!r}",
-    )
-    require(is_number(optimizer.get("lr")) and optimizer.lr > 0, f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
+    if not (isinstance(target, str) and target.startswith("torch.optim.") and target.removeprefix("torch.optim.") in OPTIMIZERS):
+        allowed = ", ".join(f"torch.optim.{name}" for name in OPTIMIZERS)
+        raise UserError(f"model.optimizer._target_ must be one of {allowed}; got {target!r}")
+    if not (_is_number(optimizer.get("lr")) and optimizer.lr > 0):
+        raise UserError(f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
     decay = optimizer.get("weight_decay", 0.0)
-    require(is_number(decay) and decay >= 0, f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
+    if not (_is_number(decay) and decay >= 0):
+        raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
@@ -300,62 +307,73 @@ LIGHTNING_ONLY = {
 
 
 def validate_training(cfg: DictConfig) -> None:
+    """max_epochs, early stopping's patience, and the Trainer flags the fast steps apply or depend on
+    (src/models/fast_steps.py)."""
     trainer = cfg.trainer
-    validate_step_flags(cfg)
-    require(
-        is_int(trainer.max_epochs) and trainer.max_epochs >= 1,
-        f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}",
-    )
+    if not (_is_int(trainer.max_epochs) and trainer.max_epochs >= 1):
+        raise UserError(f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}")
     es = cfg.callbacks.get("early_stopping")
-    if es is not None:
-        require(
-            is_int(es.patience) and es.patience >= 0,
-            f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}",
-        )
-
-
-def validate_step_flags(cfg: DictConfig) -> None:
-    """The Trainer flags the fast steps apply or depend on (src/models/fast_steps.py), checked before any work."""
-    trainer = cfg.trainer
+    if es is not None and not (_is_int(es.patience) and es.patience >= 0):
+        raise UserError(f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}")
     precision = str(trainer.get("precision", "32-true"))
-    _one_of(precision, PRECISIONS, "trainer.precision")
-    on_gpu = str(trainer.get("accelerator")) in ("gpu", "cuda", "auto")
-    require(
-        precision != "16-mixed" or on_gpu,
-        "trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed",
-    )
+    if precision not in PRECISIONS:
+        raise UserError(f"trainer.precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
+        raise UserError("trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed")
     clip = trainer.get("gradient_clip_val")
-    require(
-        clip is None or (is_number(clip) and clip >= 0), f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}"
-    )
+    if not (clip is None or (_is_number(clip) and clip >= 0)):
+        raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
     algorithm = trainer.get("gradient_clip_algorithm")
-    require(
-        algorithm is None or algorithm in CLIP_ALGORITHMS,
-        f"trainer.gradient_clip_algorithm must be null (norm) or one of {', '.join(CLIP_ALGORITHMS)}; got {algorithm!r}",
-    )
+    if not (algorithm is None or algorithm in CLIP_ALGORITHMS):
+        raise UserError(
+            f"trainer.gradient_clip_algorithm must be null (norm) or one of {', '.join(CLIP_ALGORITHMS)}; got {algorithm!r}"
+        )
     accumulate = trainer.get("accumulate_grad_batches", 1)
-    require(
-        is_int(accumulate) and accumulate >= 1, f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}"
-    )
+    if not (_is_int(accumulate) and accumulate >= 1):
+        raise UserError(f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}")
     every = trainer.get("val_metrics_every_n_epochs", 1)
-    require(is_int(every) and every >= 1, f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
+    if not (_is_int(every) and every >= 1):
+        raise UserError(f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
     profiler = trainer.get("profiler")
-    require(
-        profiler is None or profiler in PROFILERS or OmegaConf.is_dict(profiler),
-        f"trainer.profiler must be null or one of {', '.join(PROFILERS)}; got {profiler!r}",
-    )
+    if not (profiler is None or profiler in PROFILERS or OmegaConf.is_dict(profiler)):
+        raise UserError(f"trainer.profiler must be null or one of {', '.join(PROFILERS)}; got {profiler!r}")
     interval = trainer.get("val_check_interval", 1.0)
-    require(
-        interval in (None, 1.0) or cfg.data.get("steps_per_execution") == 1,
-        f"trainer.val_check_interval={interval} is counted in Lightning steps, and one step runs "
-        f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} mini-batches (null: a whole epoch); "
-        "set data.steps_per_execution=1 or use trainer.check_val_every_n_epoch",
-    )
+    if interval not in (None, 1.0) and cfg.data.get("steps_per_execution") != 1:
+        raise UserError(
+            f"trainer.val_check_interval={interval} is counted in Lightning steps, and one step runs "
+            f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} mini-batches (null: a whole epoch); "
+            "set data.steps_per_execution=1 or use trainer.check_val_every_n_epoch"
+        )
     if cfg.runner == "plain":
         for key, default in LIGHTNING_ONLY.items():
             value = trainer.get(key, default)
-            require(
-                value == default or (key == "precision" and str(value) == "32"),
-                f"trainer.{key}={value} is a Lightning Trainer flag; runner=plain is the lesson's loop without it "
-                f"(use runner=lightning, or trainer.{key}={default})",
-            )
+            if value != default and not (key == "precision" and str(value) == "32"):
+                raise UserError(
+                    f"trainer.{key}={value} is a Lightning Trainer flag; runner=plain is the lesson's loop without it "
+                    f"(use runner=lightning, or trainer.{key}={default})"
+                )
+
+
+def validate_cv_and_seeds(cfg: DictConfig) -> None:
+    """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
+    cv = cfg.get("cv") or {}
+    folds, fold = cv.get("folds"), cv.get("fold")
+    if folds is not None and not (_is_int(folds) and folds >= 2):
+        raise UserError(f"cv.folds must be null or an integer >= 2 (k-fold cross-validation); got {folds!r}")
+    if fold is not None and folds is None:
+        raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
+    if fold is not None and not (_is_int(fold) and 0 <= fold < folds):
+        raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
+    seeds = cfg.get("seeds")
+    if seeds is not None and not (_is_int(seeds) and seeds >= 1):
+        raise UserError(f"seeds must be null or an integer >= 1 (a multirun over seed, seed+1, ...); got {seeds!r}")
+
+
+def validate_importance(settings) -> None:
+    """importance.repeats (0 turns it off) and importance.max_rows, for the report's permutation importance."""
+    if settings is None:
+        return
+    for key, low in (("repeats", 0), ("max_rows", 1)):
+        value = settings.get(key)
+        if not (_is_int(value) and value >= low):
+            raise UserError(f"importance.{key} must be an integer >= {low}; got {value!r}")

@@ -36,32 +36,23 @@ def build_datamodule(cfg: DictConfig):
 
 def build_model(cfg: DictConfig, datamodule):
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
     from src.models.tasks import build_for_data
 
     model = build_for_data(cfg.model, datamodule)
-    # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs
+    # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs, when
+    # torch's FLOP counter can follow the net (it cannot follow FT-Transformer's CLS token, a parameter)
     example = torch.zeros(1, datamodule.n_features)
-    if flops_countable(model, example):
-        model.example_input_array = example
-    return model
-
-
-def flops_countable(model, example) -> bool:
-    """Whether torch's FLOP counter, which Lightning's model summary runs, can follow the net's forward pass (it
-    cannot follow FT-Transformer's, whose CLS token leaves the net as a parameter): without, the summary counts none."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
     try:
         with torch.no_grad(), FlopCounterMode(display=False):
             model.eval()(example)
-        return True
+        model.example_input_array = example
     except (AssertionError, RuntimeError):
-        return False
+        pass
     finally:
-        model.train(was_training)
+        model.train()
+    return model
 
 
 # Lightning's lines that repeat what the run's own output says (or says nothing on a CPU machine)
@@ -109,18 +100,13 @@ def train(cfg: DictConfig) -> RunResult:
     from src.reporting.loggers import build_loggers
     from src.reporting.report import report_run
     from src.runs.faults import files_kept_on_write_failure
-    from src.runs.resume import resume_point
-    from src.runs.run_dir import frozen_run_config, run_folder
-    from src.sweeps import job_resume
+    from src.runs.resume import started_run
+    from src.runs.run_dir import run_folder
 
-    with frozen_run_config(cfg) as cfg:  # read-only from here; debug=fast: a temporary folder, removed at the end
-        run_dir = Path(cfg.paths.output_dir)
-        job = job_resume.sweep_job_state(cfg, run_dir)  # a re-submitted sweep's job, in its own folder
-        if job == job_resume.FINISHED:
-            return job_resume.finished_result(run_dir)
-        # a resume that would not continue the same run is refused before any work; a requeued or re-submitted
-        # sweep's job continues from its own folder's last.ckpt, as with resume=latest
-        resume = None if job == job_resume.START_OVER else resume_point(cfg, "latest" if job == job_resume.RESUME else None)
+    with started_run(cfg) as run:  # a read-only copy of cfg; a resume that would not continue the same run is refused
+        if run.finished is not None:  # a re-submitted sweep's job that had finished
+            return run.finished
+        cfg, run_dir = run.cfg, run.run_dir
         quiet_known_noise()
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
@@ -134,10 +120,10 @@ def train(cfg: DictConfig) -> RunResult:
             from src.runs.fit import fit_with_lightning as fit
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
         # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
-        with files_kept_on_write_failure(run_dir), run_folder(run_dir, cfg, resume, job == job_resume.START_OVER, writes_files):
-            result = fit(cfg, datamodule, model, loggers, resume)
+        with files_kept_on_write_failure(run_dir), run_folder(run, writes_files):
+            result = fit(cfg, datamodule, model, loggers, run.resume)
             if writes_files:
-                report_run(cfg, run_dir, result, model, datamodule, loggers, resume)
+                report_run(cfg, run_dir, result, model, datamodule, loggers, run.resume)
             if writes_files and result.test and getattr(datamodule, "cv", None):  # a fold of a cv sweep: out-of-fold predictions
                 write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
         return result
@@ -145,7 +131,7 @@ def train(cfg: DictConfig) -> RunResult:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from src.sweeps.job_resume import in_multirun
+    from src.runs.resume import in_multirun
 
     if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
         try:

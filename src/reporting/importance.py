@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from src.data.preprocessing import DATE_FEATURES, columns_of
-from src.errors import UserError
 from src.models.inference import predict_in_batches
 
 METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
@@ -41,16 +40,6 @@ class Importance:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def validate_importance(settings) -> None:
-    """importance.repeats (0 turns it off) and importance.max_rows, checked before any work starts."""
-    if settings is None:
-        return
-    for key, low in (("repeats", 0), ("max_rows", 1)):
-        value = settings.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise UserError(f"importance.{key} must be an integer >= {low}; got {value!r}")
 
 
 def input_columns(state: dict) -> dict[str, list[int]]:

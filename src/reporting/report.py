@@ -17,6 +17,7 @@ from src.reporting.diagnosis import Diagnosis, diagnose
 from src.reporting.importance import report_importance
 from src.reporting.results import RunResult
 from src.runs.atomic import write_atomically
+from src.runs.resume import flatten_config
 
 
 def write_test_report(
@@ -84,7 +85,6 @@ def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers
     from src.reporting.loggers import finalize_loggers, log_final_metrics
     from src.reporting.results import print_metrics_table, write_metrics_json
     from src.reporting.stops import stop_message
-    from src.runs.flat_config import hyperparameters
     from src.runs.resume import resume_command
 
     if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
@@ -109,6 +109,16 @@ def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers
     if message:
         print(message, file=sys.stderr)
     print_run_folder(run_dir, checkpoint=run_dir / "checkpoints" / "best.ckpt" if result.test else None)
+
+
+def hyperparameters(cfg) -> dict[str, int | float | str | bool]:
+    """The settings a logger's hyperparameter table shows: plain values (lists as text), the class names (`_target_`)
+    but not Hydra's other underscore keys (`_partial_`)."""
+    return {
+        key: value if isinstance(value, (int, float, str, bool)) else str(value)
+        for key, value in flatten_config(cfg).items()
+        if key.rsplit(".", 1)[-1] == "_target_" or not key.rsplit(".", 1)[-1].startswith("_")
+    }
 
 
 def shown_path(path: Path) -> str:

@@ -1,23 +1,32 @@
-"""What a resumed run continues from, and the checks that make it the run the user would have had.
+"""How a run starts in its folder: new, continued from a checkpoint, or a re-submitted sweep's job.
 
-`ckpt_path=<run>/checkpoints/last.ckpt` or `resume=latest` continue a run in its own folder. Lightning restores
-the weights, the optimizer, the loops and every callback's state (EarlyStopping, both ModelCheckpoints, the
-loss history, the random states); each epoch's batch order comes from (seed, epoch). What Lightning cannot
-check is that the run is resumed with its own settings: that is checked here against the run's config.yaml.
+`ckpt_path=<run>/checkpoints/last.ckpt` or `resume=latest` continue a run in its own folder; Lightning restores the
+rest (weights, optimizer, loops, every callback's state). What Lightning cannot check is that the run is resumed with
+its own settings: that is checked here against the run's config.yaml. A sweep re-submitted with resume=latest, or a
+job SLURM requeues, finds its own folder (`<sweep>/<job number>`): finished, it reports its metrics.json; with a
+last.ckpt, it resumes; with neither, it starts over there.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import shlex
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
-from src.runs.flat_config import flatten_config
-from src.runs.run_dir import run_dir_of_checkpoint
+
+if TYPE_CHECKING:
+    from src.reporting.results import RunResult
 
 # settings a resumed run may change without changing what it computes (logger.: where its scalars also go)
 MAY_DIFFER = (
@@ -32,10 +41,70 @@ MAY_DIFFER = (
 )
 
 
-def resume_point(cfg: DictConfig, resume: str | None = None) -> ResumePoint | None:
+@dataclass
+class RunStart:
+    cfg: DictConfig  # a read-only copy of the validated config
+    run_dir: Path
+    resume: ResumePoint | None = None  # the checkpoint this start continues from
+    start_over: bool = False  # a re-submitted sweep's job that saved no snapshot: it starts again in its folder
+    finished: RunResult | None = None  # a re-submitted sweep's job that had finished: nothing runs again
+
+
+@contextmanager
+def started_run(cfg: DictConfig) -> Iterator[RunStart]:
+    """How this run starts, on a read-only copy of `cfg`; a resume that would not continue the same run is refused
+    here. `paths.output_dir: null` (debug=fast) names a temporary folder in the copy, removed when the run ends."""
+    cfg = copy.deepcopy(cfg)
+    with ExitStack() as stack:
+        if cfg.paths.output_dir is None:
+            cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tabular-debug-"))
+        OmegaConf.set_readonly(cfg, True)
+        yield run_start(cfg, Path(cfg.paths.output_dir))
+
+
+def run_start(cfg: DictConfig, run_dir: Path) -> RunStart:
+    resume = cfg.get("resume")
+    if resubmitted_sweep_job(cfg):
+        metrics = run_dir / "metrics.json"
+        if metrics.is_file() and not json.loads(metrics.read_text()).get("interrupted", False):
+            return RunStart(cfg, run_dir, finished=saved_result(run_dir))
+        if not (run_dir / "checkpoints" / "last.ckpt").is_file():  # killed before its first snapshot, or never started
+            return RunStart(cfg, run_dir, start_over=True)
+        resume = "latest"
+    return RunStart(cfg, run_dir, resume=resume_point(cfg, resume))
+
+
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def requeued() -> bool:
+    """SLURM started this job again after it had begun (its SLURM_RESTART_COUNT counts the restarts)."""
+    return (os.environ.get("SLURM_RESTART_COUNT") or "0").strip() not in ("", "0")
+
+
+def resubmitted_sweep_job(cfg: DictConfig) -> bool:
+    """A job of a sweep submitted again with resume=latest, or requeued by SLURM: it continues in its own folder."""
+    return cfg.get("ckpt_path") is None and in_multirun() and (cfg.get("resume") == "latest" or requeued())
+
+
+def saved_result(run_dir: Path) -> RunResult:
+    """The RunResult a finished run reported in its metrics.json."""
+    from dataclasses import fields
+
+    from src.reporting.results import RunResult
+
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    return RunResult(**{f.name: saved[f.name] for f in fields(RunResult) if f.name in saved})
+
+
+def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     """The checkpoint this run continues from, or None for a new run; a UserError for anything that would not resume
-    the same run. `resume` takes the place of cfg.resume (a requeued sweep job resumes as with resume=latest)."""
-    ckpt_path, resume = cfg.get("ckpt_path"), resume or cfg.get("resume")
+    the same run."""
+    ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is None and resume is None:
         return None
     if resume not in (None, "latest"):
@@ -48,23 +117,21 @@ def resume_point(cfg: DictConfig, resume: str | None = None) -> ResumePoint | No
         raise UserError(f"runner={cfg.runner} keeps no checkpoints to resume from; resuming needs runner=lightning")
 
     run_dir = Path(cfg.paths.output_dir).absolute()
-    if resume == "latest":
-        checkpoint = run_dir / "checkpoints" / "last.ckpt"
-        if not checkpoint.is_file():
-            runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
-            raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
-    else:
-        checkpoint = checkpoint_file(Path(ckpt_path).absolute(), "last.ckpt")  # a run's folder: its last.ckpt
-        if not checkpoint.is_file():
-            raise UserError(f"ckpt_path={ckpt_path}: no such file")
-        if run_dir_of_checkpoint(checkpoint) != run_dir:
-            raise UserError(
-                f"ckpt_path={ckpt_path} is not in this run's folder ({run_dir}/checkpoints/): a run resumes in its own "
-                "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
-            )
-
+    given = run_dir if resume == "latest" else Path(ckpt_path).absolute()
+    if resume == "latest" and not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
+        raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
+    # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one
+    if given != run_dir and given.parent != run_dir / "checkpoints":
+        raise UserError(
+            f"ckpt_path={ckpt_path} is not in this run's folder ({run_dir}/checkpoints/): a run resumes in its own "
+            "folder, so the checkpoint must be <run>/checkpoints/<file>.ckpt of a run that has <run>/config.yaml"
+        )
     check_same_settings(cfg, run_dir)  # first: a checkpoint of other data says so, finished or not
     check_not_finished(run_dir)
+    checkpoint = checkpoint_file(given, "last.ckpt")  # a run's folder: its last.ckpt
+    if not checkpoint.is_file():
+        raise UserError(f"ckpt_path={ckpt_path}: no such file")
     return read_resume_point(checkpoint)
 
 
@@ -108,6 +175,22 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
             f"a run resumes with its own settings, but these differ from {run_dir}/config.yaml: {shown} "
             f"(pass the run's overrides again: they are in {run_dir}/.hydra/overrides.yaml)"
         )
+
+
+def flatten_config(cfg: DictConfig | dict, resolve: bool = True) -> dict[str, Any]:
+    """Every leaf of the config under its dotted key (`a.b.c: value`); lists stay lists."""
+    node = OmegaConf.to_container(cfg, resolve=resolve) if isinstance(cfg, DictConfig) else cfg
+    flat: dict[str, Any] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk(node, "")
+    return flat
 
 
 def read_run_config(run_dir: Path) -> dict:

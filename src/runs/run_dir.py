@@ -10,20 +10,22 @@ and two runs that resolved the same new folder in the same microsecond cannot bo
 
 from __future__ import annotations
 
-import copy
 import errno
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from src.errors import UserError
+
+if TYPE_CHECKING:
+    from src.runs.resume import RunStart
 
 try:
     import fcntl
@@ -139,19 +141,7 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
 
 
 @contextmanager
-def frozen_run_config(cfg: DictConfig) -> Iterator[DictConfig]:
-    """A read-only copy of a validated config for one run. `paths.output_dir: null` (debug=fast) names a temporary
-    folder in the copy, removed when the run ends, so that every file of the run goes there."""
-    cfg = copy.deepcopy(cfg)
-    with ExitStack() as stack:
-        if cfg.paths.output_dir is None:
-            cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tabular-debug-"))
-        OmegaConf.set_readonly(cfg, True)
-        yield cfg
-
-
-@contextmanager
-def run_folder(run_dir: Path, cfg: DictConfig, resume, start_over: bool, writes_files: bool) -> Iterator[None]:
+def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
     """Around fitting and reporting: the folder held, and a new run's config.yaml written (a resumed run keeps the one
     it started with, and was checked against it). Under DDP only rank 0 writes (`writes_files`)."""
     if not writes_files:
@@ -159,9 +149,9 @@ def run_folder(run_dir: Path, cfg: DictConfig, resume, start_over: bool, writes_
         return
     from src.runs.atomic import write_text_atomically
 
-    with hold_run_dir(run_dir, resuming=resume is not None or start_over):
-        if resume is None:
-            write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
+        if run.resume is None:
+            write_text_atomically(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
         yield
 
 

@@ -7,28 +7,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.errors import UserError, user_errors_exit
+from src.config import validate_cv_and_seeds
+from src.errors import UserError, is_int, user_errors_exit
 from src.sweeps.resolvers import usable_cores
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def validate_cv_and_seeds(cfg: DictConfig) -> None:
-    """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
-    cv = cfg.get("cv") or {}
-    folds, fold = cv.get("folds"), cv.get("fold")
-    if folds is not None and not (_is_int(folds) and folds >= 2):
-        raise UserError(f"cv.folds must be null or an integer >= 2 (k-fold cross-validation); got {folds!r}")
-    if fold is not None:
-        if folds is None:
-            raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
-        if not (_is_int(fold) and 0 <= fold < folds):
-            raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
-    seeds = cfg.get("seeds")
-    if seeds is not None and not (_is_int(seeds) and seeds >= 1):
-        raise UserError(f"seeds must be null or an integer >= 1 (a multirun over seed, seed+1, ...); got {seeds!r}")
 
 
 def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
@@ -37,7 +18,7 @@ def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
         return
     cores = usable_cores()
     n_jobs = launcher.get("n_jobs")
-    if not _is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
+    if not is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
         raise UserError(f"hydra.launcher.n_jobs must be a positive integer or -1 (all cores); got {n_jobs!r}")
     jobs = cores if n_jobs == -1 else n_jobs
     threads = torch_threads or cores

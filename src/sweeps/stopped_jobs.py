@@ -2,7 +2,7 @@
 
 submitit's launcher raises UncompletedJobError for a job that produced no result, with the job's whole stderr in
 the message. Each job that SLURM stops keeps checkpoints/last.ckpt and a metrics.json marked interrupted
-(src/runs/stop_on_signal.py), so the same command with resume=latest continues it (src/sweeps/job_resume.py). Here:
+(src/runs/stop_on_signal.py), so the same command with resume=latest continues it (src/runs/resume.py). Here:
 the summary of the sweep's jobs is written as after any sweep, then one line names the stopped jobs and how to
 continue them, and the process exits with status 1.
 """

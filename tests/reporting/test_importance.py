@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from src.config import validate_importance
 from src.errors import UserError
-from src.reporting.importance import input_columns, permutation_importance, validate_importance
+from src.reporting.importance import input_columns, permutation_importance
 from src.train import train
 from tests.conftest import compose_config
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from src.config import validate_cv_and_seeds
 from src.errors import UserError
-from src.sweeps.checks import validate_cv_and_seeds, validate_launcher
+from src.sweeps.checks import validate_launcher
 from src.sweeps.resolvers import parallel_jobs, sweep_overrides, usable_cores
 from src.sweeps.sweeper import shorthand_sweeps
 
@@ -80,7 +81,7 @@ def test_slurm_launcher_has_the_settings_people_change():
 
 
 def test_a_job_slurm_started_again_counts_as_requeued(monkeypatch):
-    from src.sweeps.job_resume import requeued
+    from src.runs.resume import requeued
 
     monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
     assert not requeued()
