@@ -1,9 +1,9 @@
 """Nets and trees blended in one command: `python -m src.blend experiment=housing_best baseline.trials=50 [seed=0]`.
 
-Trains the experiment's network (as `src.train`) and LightGBM on the same data and split (as `src.baseline`), then
-blends their predictions with weights fit on the validation rows only (`src.ensemble` with combine=blend). The two
-runs keep their own folders under logs/<name>/blend/<time>/members/; the blend's metrics.json, report and
-test_predictions.csv are in logs/<name>/blend/<time>/.
+Trains the experiment's network `networks` times (as `src.train`; the i-th on seed + 1000 i) and LightGBM (as
+`src.baseline`) on the same data and split, then blends their predictions with weights fit on the validation rows
+only (`src.ensemble` with combine=blend). The runs keep their own folders under logs/<name>/blend/<time>/members/;
+the blend's metrics.json, report and test_predictions.csv are in logs/<name>/blend/<time>/.
 """
 
 from __future__ import annotations
@@ -34,20 +34,30 @@ def blend(cfg: DictConfig) -> dict:
 
     validate_config(cfg)
     validate_baseline(cfg.baseline)
+    networks = cfg.networks
+    if not isinstance(networks, int) or isinstance(networks, bool) or networks < 1:
+        raise UserError(f"networks must be an integer >= 1 (how many network runs the blend trains); got {networks!r}")
     start = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    members = {"network": out_dir / "members" / "network", "lightgbm": out_dir / "members" / "lightgbm"}
-    for kind, fit in (("network", train), ("lightgbm", baseline)):
-        member_cfg = copy.deepcopy(cfg)  # each run sets its own folder (and train fills in data.task)
-        member_cfg.paths.output_dir = str(members[kind])
+    names = ["network"] if networks == 1 else [f"network_{i}" for i in range(networks)]
+    members = {name: (out_dir / "members" / name, train, cfg.seed + 1000 * i) for i, name in enumerate(names)}
+    members["lightgbm"] = (out_dir / "members" / "lightgbm", baseline, cfg.seed)
+    for kind, (folder, fit, seed) in members.items():
+        member_cfg = copy.deepcopy(cfg)  # each run sets its own folder and seed (and train fills in data.task)
+        member_cfg.paths.output_dir = str(folder)
+        member_cfg.seed = seed
         result = fit(member_cfg)
         if result.interrupted:
             sys.exit(128 + signal.Signals[result.interrupted_by])  # as src.train: 130 for SIGINT, 143 for SIGTERM
         if not math.isfinite(result.best_val_loss):
-            raise UserError(f"the {kind} run of the blend ({members[kind]}) has no finite validation loss to blend")
-    settings = {"runs": [str(p) for p in members.values()], "combine": "blend", "paths": {"output_dir": str(out_dir)}}
+            raise UserError(f"the {kind} run of the blend ({folder}) has no finite validation loss to blend")
+    settings = {
+        "runs": [str(folder) for folder, _, _ in members.values()],
+        "combine": "blend",
+        "paths": {"output_dir": str(out_dir)},
+    }
     return ensemble(OmegaConf.create({**settings, "data_home": None, "download": None, "data_path": None}), started_at=start)
 
 

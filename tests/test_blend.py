@@ -40,3 +40,21 @@ def test_make_results_reports_the_blend_not_one_of_its_members(tmp_path):
     assert measured.error is None
     [blend_metrics] = [p for p in (tmp_path / "logs").rglob("metrics.json") if (p.parent / "members").is_dir()]
     assert measured.test == json.loads(blend_metrics.read_text())["test"]
+
+
+def test_networks_2_blends_two_network_runs_on_their_own_seeds_with_lightgbm(tmp_path):
+    out = tmp_path / "blend"
+    cfg = compose_config(*small_table(tmp_path / "t.csv"), "networks=2", "seed=3", output_dir=out, config_name="blend")
+    metrics = blend(cfg)
+    assert [m["kind"] for m in metrics["members"]] == ["network", "network", "lightgbm"]
+    seeds = [json.loads((out / "members" / name / "metrics.json").read_text())["seed"] for name in ("network_0", "network_1")]
+    assert seeds == [3, 1003]
+    assert len(metrics["blend"]["weights"]) == 3 and sum(metrics["blend"]["weights"]) == pytest.approx(1.0)
+
+
+def test_networks_must_be_a_positive_integer(tmp_path):
+    from src.errors import UserError
+
+    cfg = compose_config(*small_table(tmp_path / "t.csv"), "networks=0", output_dir=tmp_path / "b", config_name="blend")
+    with pytest.raises(UserError, match="networks must be an integer >= 1"):
+        blend(cfg)
