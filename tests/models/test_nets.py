@@ -87,3 +87,17 @@ def test_each_net_learns_cancer_and_comes_back_from_its_checkpoint(make_config, 
         eval_cfg = compose("eval", overrides=[f"ckpt_path={best}", f"paths.output_dir={tmp_path / 'eval'}"])
     metrics = evaluate(eval_cfg)
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
+
+
+@pytest.mark.parametrize("tree", [None, {"min_samples_leaf": 4}])
+def test_a_numeric_column_constant_on_the_training_rows_gets_one_piecewise_linear_bin(tree):
+    from src.models.nets.inputs import fit_piecewise_linear_bins
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    x[:, 1] = 7.0  # e.g. a column that varies only outside the training rows
+    embedding = {"kind": "piecewise_linear", "n_bins": 8, "d_embedding": 4, "tree": tree}
+    bins = fit_piecewise_linear_bins(embedding, x, torch.randn(64, 1), "regression")["bins"]
+    assert bins[1] == [7.0, 8.0] and len(bins[0]) > 2 and len(bins[2]) > 2
+    net = build_net({"_target_": "src.models.nets.mlp.MLP", "hidden": [8], "embedding": {**embedding, "bins": bins}}, 3, [], 1)
+    assert torch.isfinite(net(x)).all()

@@ -113,15 +113,14 @@ def fit_piecewise_linear_bins(
 
     tree = embedding.get("tree")
     n_bins = min(int(embedding.get("n_bins", 48)), len(x_num) - 1)
-    constant = [i for i in range(x_num.shape[1]) if bool((x_num[:, i] == x_num[0, i]).all())]
-    if constant:
-        raise UserError(
-            f"model.net.embedding.kind=piecewise_linear needs numeric columns that vary on the training rows; "
-            f"column(s) {constant} are constant (drop them, or use kind=periodic)"
-        )
+    # a column constant on the training rows gets one bin (it carries nothing, and rtdl cannot bin it)
+    varying = [i for i in range(x_num.shape[1]) if not bool((x_num[:, i] == x_num[0, i]).all())]
     target = {} if tree is None else {"tree_kwargs": dict(tree), "y": y.reshape(-1).float(), "regression": task == "regression"}
-    bins = rne.compute_bins(x_num.float(), n_bins, **target)
-    return {**embedding, "bins": [b.tolist() for b in bins]}
+    fitted = iter(rne.compute_bins(x_num[:, varying].float(), n_bins, **target) if varying else [])
+    bins = [
+        next(fitted).tolist() if i in varying else [float(x_num[0, i]), float(x_num[0, i]) + 1.0] for i in range(x_num.shape[1])
+    ]
+    return {**embedding, "bins": bins}
 
 
 class InputEncoder(nn.Module):
