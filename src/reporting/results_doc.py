@@ -349,17 +349,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     data_file = args.out.with_suffix(".json")
+    fresh = {}
+    for experiment in experiments:
+        if args.only and experiment.name not in args.only:
+            continue
+        for seed in experiment.seeds:
+            print(f"{experiment.name} seed {seed} ...", file=sys.stderr, flush=True)
+            fresh.setdefault(experiment.name, []).append(result := run_experiment(experiment, seed, args.overrides, args.logs))
+            print(f"  {result.error or result.test}", file=sys.stderr, flush=True)
+    # the other experiments keep their rows, read now rather than at the start: two --only runs at once keep both
     previous_page = json.loads(data_file.read_text()) if args.only and data_file.is_file() else {"runs": []}
     previous = [{**run, "date": run.get("date") or previous_page["environment"]["date"]} for run in previous_page["runs"]]
     measured = []
     for experiment in experiments:
-        if args.only and experiment.name not in args.only:
-            measured += [Measured(**run) for run in previous if run["experiment"] == experiment.name]
-            continue
-        for seed in experiment.seeds:
-            print(f"{experiment.name} seed {seed} ...", file=sys.stderr, flush=True)
-            measured.append(result := run_experiment(experiment, seed, args.overrides, args.logs))
-            print(f"  {result.error or result.test}", file=sys.stderr, flush=True)
+        kept = [Measured(**run) for run in previous if run["experiment"] == experiment.name]
+        measured += fresh.get(experiment.name, [] if not args.only or experiment.name in args.only else kept)
     env = environment()
     payload = {"environment": env, "overrides": args.overrides, "runs": [asdict(m) for m in measured]}
     write_text_atomically(data_file, json.dumps(payload, indent=2) + "\n")
