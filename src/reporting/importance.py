@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -129,29 +128,6 @@ def validation_importance(settings, model, datamodule, seed: int) -> Importance 
     )
     importance.kinds = {c: state["columns"][c] for c in importance.mean}
     return importance
-
-
-def report_importance(settings, run_dir: Path, result, model, datamodule, loggers, seed: int) -> None:
-    """A finished run's importance: into result.importance (metrics.json and the report table), figures/importance.png
-    beside the loss curves, and TensorBoard."""
-    from src.reporting.figures import importance_figure, save_figures
-
-    importance = validation_importance(settings, model, datamodule, seed)
-    if importance is None:
-        return
-    result.importance = importance.as_dict()
-    save_figures({"importance": importance_figure(result.importance)}, run_dir / "figures", loggers, result.stopped_epoch)
-    log_importance(loggers, importance, result.stopped_epoch)
-
-
-def importance_rows(importance: dict, top: int = 10) -> list[tuple[str, str]]:
-    """The report table's rows: the most important columns (mean ± sd of the drop), and what was measured."""
-    mean, std = importance["mean"], importance["std"]
-    lines = [f"{column}: {mean[column]:+.4f} ± {std[column]:.4f}" for column in list(mean)[:top]]
-    if len(mean) > top:
-        lines.append(f"... {len(mean) - top} more in metrics.json")
-    lines.append(f"({importance['repeats']} shuffles of {importance['rows']} rows, {importance['seconds']:.2f} s)")
-    return [(f"column importance\n(drop in val {importance['metric']}\nwhen shuffled)", "\n".join(lines))]
 
 
 def log_importance(loggers, importance: Importance, step: int) -> None:
