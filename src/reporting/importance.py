@@ -1,15 +1,7 @@
-"""What the model learned: the permutation importance of each input column, on the validation rows.
-
-A column's importance is the drop in the task's metric (R2 for regression, accuracy for classification, as
-scikit-learn's `permutation_importance` scores by default) when that column's values are shuffled across the rows,
-averaged over `repeats` shuffles (Breiman 2001; scikit-learn's `sklearn.inspection.permutation_importance`).
-A column is the table's column, not the model's feature: everything the preprocessing makes of one column (a
-date's calendar features, its missing-value indicator, a category's code) is shuffled together, with one
-permutation, so a categorical or date column counts once. The preprocessing is row by row, so shuffling these
-inputs is shuffling the column before preprocessing.
-
-Cost: one prediction of the sampled rows per column and repeat; above `max_rows` validation rows a random
-sample of `max_rows` is scored, so a large table costs what a 10k-row one does.
+"""What the model learned: each input column's permutation importance on the validation rows (Breiman 2001; as
+scikit-learn's `permutation_importance`): the drop in R2 or accuracy when the column is shuffled, over `repeats`
+shuffles. A column is the table's: all the preprocessing makes of it (date features, missing indicator, code)
+is shuffled together, so a categorical or date column counts once.
 """
 
 from __future__ import annotations
@@ -43,7 +35,8 @@ class Importance:
 
 def input_columns(state: dict) -> dict[str, list[int]]:
     """Each table column the model reads -> the positions of its inputs in a batch's x, following the layout of
-    src/data/preprocessing.py: numerics, date features, missing indicators, category codes."""
+    src/data/preprocessing.py: numerics, date features, missing indicators, category codes. The preprocessing is row
+    by row, so shuffling these inputs together is shuffling the column before preprocessing."""
     numeric, dates, categorical = (columns_of(state, kind) for kind in ("numeric", "date", "categorical"))
     positions: dict[str, list[int]] = {c: [i] for i, c in enumerate(numeric)}
     start = len(numeric)
@@ -78,7 +71,8 @@ def permutation_importance(
     batch_size: int = 4096,
     threshold: float = 0.5,
 ) -> Importance:
-    """The mean and spread, over `repeats` shuffles, of the drop in the task's metric when each column is shuffled."""
+    """The mean and spread, over `repeats` shuffles, of the drop in the task's metric when each column is shuffled.
+    Above `max_rows` rows a random sample of `max_rows` is scored, so a large table costs what a 10k-row one does."""
     start = time.perf_counter()
     generator = np.random.default_rng(seed)  # its own generator: the run's random state is left as it was
     if len(x) > max_rows:

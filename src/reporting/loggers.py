@@ -1,14 +1,7 @@
-"""The run's loggers (conf/logger/: a named dict, e.g. tensorboard, csv, mlflow), each written to with what it takes.
-
-During training the task module writes each epoch's scalars to every logger (`log_metrics(scalars, step=epoch)`);
-at the end of a run this module writes the rest:
-
-| logger      | hyperparameters                          | final metrics (`hp/...`)        | figures                     |
-|-------------|------------------------------------------|---------------------------------|-----------------------------|
-| TensorBoard | HParams tab, with the final metrics      | scalars, and in the HParams tab | images under `figures/`     |
-| CSV         | `csv/hparams.yaml`                       | a last row of `csv/metrics.csv` | none (the PNGs are in figures/) |
-| MLflow      | run parameters                           | run metrics                     | artifacts under `figures/`  |
-| any other   | `log_hyperparams(params)`                | `log_metrics(metrics, step)`    | none                        |
+"""The run's loggers (conf/logger/: a named dict, e.g. tensorboard, csv, mlflow). Each epoch's scalars come from the
+task module; at the end of a run this module gives each logger the hyperparameters, the final metrics (`hp/...`)
+and the figures, as it takes them (TensorBoard: HParams tab and images; CSV: hparams.yaml and a last metrics row;
+MLflow: parameters, metrics and artifacts; any other: `log_hyperparams` and `log_metrics`).
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
     """test_predictions.csv and figures/*.png (also to the loggers that take images or artifacts); returns the diagnosis.
 
     The model must hold the weights that were tested (the best checkpoint's, after training)."""
-    from src.reporting.figures import confusion_matrix_figure, predicted_vs_actual_figure, residuals_figure, save_figures
+    from src.reporting.figures import save_figures
 
     x_test, y_test = datamodule.splits["test"]
     actual = y_test.reshape(-1).numpy()
@@ -102,16 +102,25 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
         out_dir / "test_predictions.csv", actual, predicted, datamodule.task, threshold, datamodule.class_labels
     )
 
-    figures = {}
-    if datamodule.task == "regression":
-        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, datamodule.target_name)
-        figures["residuals"] = residuals_figure(actual, predicted, datamodule.target_name)
-    elif "test_confusion_matrix" in matrices:
-        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], datamodule.class_labels)
+    figures = prediction_figures(actual, predicted, datamodule.task, datamodule.target_name, datamodule.class_labels, matrices)
     save_figures(figures, out_dir / "figures", loggers, step)
 
     x_val, y_val = datamodule.splits["val"]
     return diagnose(model, x_val, y_val, datamodule.task, datamodule.batch_size, datamodule.class_labels)
+
+
+def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, target_name: str, class_labels, matrices) -> dict:
+    """Regression: predicted against actual, and the residuals; classification: the confusion matrix."""
+    from src.reporting.figures import confusion_matrix_figure, predicted_vs_actual_figure, residuals_figure
+
+    if task == "regression":
+        return {
+            "predicted_vs_actual": predicted_vs_actual_figure(actual, predicted, target_name),
+            "residuals": residuals_figure(actual, predicted, target_name),
+        }
+    if "test_confusion_matrix" in matrices:
+        return {"confusion_matrix": confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)}
+    return {}
 
 
 def write_test_predictions(
@@ -149,13 +158,7 @@ def write_prediction_report(
 ) -> None:
     """test_predictions.csv and figures/*.png from predictions alone: for models that are not a network
     (the LightGBM baseline). Binary `predicted` holds probabilities; multiclass one probability per class."""
-    from src.reporting.figures import (
-        confusion_matrix_figure,
-        loss_curves_figure,
-        predicted_vs_actual_figure,
-        residuals_figure,
-        save_figures,
-    )
+    from src.reporting.figures import loss_curves_figure, save_figures
 
     if task == "multiclass":
         import pandas as pd
@@ -168,9 +171,5 @@ def write_prediction_report(
     figures = {}
     if history is not None:
         figures["loss_curves"] = loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
-    if task == "regression":
-        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, target_name)
-        figures["residuals"] = residuals_figure(actual, predicted, target_name)
-    elif "test_confusion_matrix" in matrices:
-        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)
+    figures.update(prediction_figures(actual, predicted, task, target_name, class_labels, matrices))
     save_figures(figures, out_dir / "figures")
