@@ -235,8 +235,7 @@ def library_versions() -> dict[str, str]:
 
 def baseline(cfg: DictConfig):
     """Validate, fit, test, and write config.yaml, metrics.json and the report into the run folder."""
-    from src.reporting.report import print_run_folder
-    from src.reporting.results import print_metrics_table, write_metrics_json
+    from src.reporting.results import print_metrics_table, print_run_folder, write_metrics_json
 
     validate_baseline(cfg.baseline)
     out_dir = Path(cfg.paths.output_dir)

@@ -27,8 +27,8 @@ def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Rebuild, test, write metrics.json, test_predictions.csv and figures/ into the output dir; returns the metrics."""
-    from src.reporting.report import print_run_folder, write_test_report
-    from src.reporting.results import print_report, write_json
+    from src.reporting.report import write_test_report
+    from src.reporting.results import print_report, print_run_folder, write_json
     from src.runs.checkpoints.read import check_table_file, load_saved_run
 
     if cfg.ckpt_path is None:

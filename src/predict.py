@@ -1,12 +1,7 @@
 """Predict new rows with a trained model: `python -m src.predict ckpt_path=PATH input=new.csv output=preds.csv`.
 
-Input and output may each be CSV or Parquet (by the file's suffix). The input's feature columns are matched by
-name to the ones the model was trained on and preprocessed with what the checkpoint saved (scaler, medians,
-category vocabularies). The rows go through in chunks (`chunk_rows`), so a file of millions of rows needs
-memory for one chunk only. Regression writes `prediction`; binary classification writes `probability` (of class
-1), `class` (0/1 at the threshold) and, when the checkpoint knows them, the original class `label`; multiclass
-writes one `probability_<label>` column per class and the predicted `label`. Any problem stops before the
-output file is touched: it appears complete or not at all.
+Input and output may be CSV or Parquet; the input's columns are matched by name and preprocessed with what the
+checkpoint saved, in chunks of `chunk_rows`. Any problem stops before the output file is touched.
 """
 
 from __future__ import annotations
@@ -60,6 +55,8 @@ def check_output(output: Path, input_path: Path) -> None:
 
 
 def prediction_frame(outputs, task: str, threshold: float | None, class_labels: list[str]):
+    """Regression: `prediction`; binary: `probability` (of class 1), `class` (0/1 at the threshold) and the original
+    `label` when the checkpoint knows it; multiclass: one `probability_<label>` per class and the predicted `label`."""
     import numpy as np
     import pandas as pd
 

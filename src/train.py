@@ -98,9 +98,8 @@ def train(cfg: DictConfig) -> RunResult:
     import torch
     from lightning.pytorch.utilities import rank_zero_only
 
-    from src.reporting.cross_validation import write_fold_predictions
-    from src.reporting.loggers import build_loggers
-    from src.reporting.report import report_run
+    from src.reporting.loggers import build_loggers, hyperparameters
+    from src.reporting.report import RunReport
     from src.runs.faults import files_kept_on_write_failure
     from src.runs.resume import started_run
     from src.runs.run_dir import run_folder
@@ -121,13 +120,13 @@ def train(cfg: DictConfig) -> RunResult:
         else:
             from src.runs.fit import fit_with_lightning as fit
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
+        # test predictions, figures, diagnosis and importance when testing ends; the summary once the run is over
+        report = RunReport(run_dir, cfg.name, cfg.seed, loggers, hyperparameters(cfg), cfg.get("importance"), run.resume)
         # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
         with files_kept_on_write_failure(run_dir), run_folder(run, writes_files):
-            result = fit(cfg, datamodule, model, loggers, run.resume)
+            result = fit(cfg, datamodule, model, loggers, run.resume, report)
             if writes_files:
-                report_run(cfg, run_dir, result, model, datamodule, loggers, run.resume)
-            if writes_files and result.test and getattr(datamodule, "cv", None):  # a fold of a cv sweep: out-of-fold predictions
-                write_fold_predictions(run_dir / "val_predictions.csv", model, datamodule)
+                report.finish(result, datamodule)
         return result
 
 

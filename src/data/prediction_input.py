@@ -1,12 +1,7 @@
 """New rows to predict, from a CSV (with a header) or a Parquet file, checked against what the model was trained on.
 
-Columns are matched by name, so their order in the file does not matter; columns the model left out (ignored,
-dropped, the target) may stay in the file. The rows come in chunks, so memory is bounded by the chunk, not
-the file. Every problem is a `UserError` that names it: the file, the missing or unknown columns, or the column
-and row (1-based, not counting the header) of the first bad value.
-
-Reading is typed (pyarrow) on the fast path; when pyarrow refuses a value, pandas reads the rest as text and
-names the exact cell.
+Columns are matched by name, in any order, and read in chunks; every problem is a `UserError` naming the file,
+the columns, or the column and row (1-based, not counting the header) of the first bad value.
 """
 
 from __future__ import annotations
@@ -85,6 +80,7 @@ def carried_columns(names: list[str], kinds: dict[str, str], carry: list[str] | 
 def csv_chunks(
     path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int, carry: list[str] | None = ()
 ) -> Iterator[pd.DataFrame]:
+    """Typed by pyarrow; when pyarrow refuses a value, pandas reads the rest as text and names the exact cell."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

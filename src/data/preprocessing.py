@@ -1,11 +1,8 @@
-"""The fitted preprocessing: everything learned from the training rows, kept as plain lists, dicts and strings.
-
-A checkpoint carries it (the DataModule's state_dict), so eval and predict rebuild the model's inputs from the
-checkpoint alone. Inputs are laid out numeric first, then one column per categorical feature holding its code:
+"""The fitted preprocessing: everything learned from the training rows, as plain lists, dicts and strings that a
+checkpoint carries (the DataModule's state_dict). The inputs' layout, numeric first; with only numeric columns and
+nothing missing it is the lesson's scaled matrix:
 
     [transformed numerics and date features] [missing indicators (0/1)] [category codes as floats]
-
-With only numeric columns and nothing missing this is exactly the lesson's scaled matrix.
 """
 
 from __future__ import annotations

@@ -13,9 +13,14 @@ from src.reporting.results import RunResult
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger
 
+    from src.reporting.report import RunReport
 
-def fit_with_plain_loop(cfg: DictConfig, datamodule, model, loggers: list[Logger], resume=None) -> RunResult:
-    """`resume` is always None (src.runs.resume refuses runner=plain): the signature is the Lightning path's."""
+
+def fit_with_plain_loop(
+    cfg: DictConfig, datamodule, model, loggers: list[Logger], resume=None, report: RunReport | None = None
+) -> RunResult:
+    """`resume` is always None (src.runs.resume refuses runner=plain): the signature is the Lightning path's. `report`
+    writes what the tested model shows, as RunReport does on the Lightning path when testing ends."""
     import torch
 
     from src.reference.plain_loop import train_plain
@@ -35,6 +40,7 @@ def fit_with_plain_loop(cfg: DictConfig, datamodule, model, loggers: list[Logger
         for logger in loggers:  # at the step the Lightning path uses for an epoch: its 0-based index
             logger.log_metrics(metrics, step=epoch - 1)
 
+    signal_name = None
     with signals_raise_keyboard_interrupt() as received:
         try:
             result = train_plain(
@@ -44,16 +50,20 @@ def fit_with_plain_loop(cfg: DictConfig, datamodule, model, loggers: list[Logger
                 patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
                 log_epoch=log_epoch,
             )
-            return result.finished()  # the lesson's loop builds its own RunResult; this adds why it stopped
         except KeyboardInterrupt:
             signal_name = received[0].name if received else "SIGINT"
-    val_loss = history["val_loss"]
-    return RunResult.from_history(
-        "plain",
-        history["train_loss"],
-        val_loss,
-        start,
-        interrupted=True,
-        interrupted_by=signal_name,
-        interrupted_epoch=len(val_loss) + 1,
-    )
+    if signal_name is not None:
+        val_loss = history["val_loss"]
+        return RunResult.from_history(
+            "plain",
+            history["train_loss"],
+            val_loss,
+            start,
+            interrupted=True,
+            interrupted_by=signal_name,
+            interrupted_epoch=len(val_loss) + 1,
+        )
+    result = result.finished()  # the lesson's loop builds its own RunResult; this adds why it stopped
+    if report is not None and result.test:  # the model holds the best weights, which were tested
+        report.write_test_outputs(model, datamodule, step=result.stopped_epoch)
+    return result

@@ -1,22 +1,13 @@
-"""What the model learned: the permutation importance of each input column, on the validation rows.
-
-A column's importance is the drop in the task's metric (R2 for regression, accuracy for classification, as
-scikit-learn's `permutation_importance` scores by default) when that column's values are shuffled across the rows,
-averaged over `repeats` shuffles (Breiman 2001; scikit-learn's `sklearn.inspection.permutation_importance`).
-A column is the table's column, not the model's feature: everything the preprocessing makes of one column (a
-date's calendar features, its missing-value indicator, a category's code) is shuffled together, with one
-permutation, so a categorical or date column counts once. The preprocessing is row by row, so shuffling these
-inputs is shuffling the column before preprocessing.
-
-Cost: one prediction of the sampled rows per column and repeat; above `max_rows` validation rows a random
-sample of `max_rows` is scored, so a large table costs what a 10k-row one does.
+"""What the model learned: each input column's permutation importance on the validation rows (Breiman 2001; as
+scikit-learn's `permutation_importance`): the drop in R2 or accuracy when the column is shuffled, over `repeats`
+shuffles. A column is the table's: all the preprocessing makes of it (date features, missing indicator, code)
+is shuffled together, so a categorical or date column counts once.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,7 +35,8 @@ class Importance:
 
 def input_columns(state: dict) -> dict[str, list[int]]:
     """Each table column the model reads -> the positions of its inputs in a batch's x, following the layout of
-    src/data/preprocessing.py: numerics, date features, missing indicators, category codes."""
+    src/data/preprocessing.py: numerics, date features, missing indicators, category codes. The preprocessing is row
+    by row, so shuffling these inputs together is shuffling the column before preprocessing."""
     numeric, dates, categorical = (columns_of(state, kind) for kind in ("numeric", "date", "categorical"))
     positions: dict[str, list[int]] = {c: [i] for i, c in enumerate(numeric)}
     start = len(numeric)
@@ -79,7 +71,8 @@ def permutation_importance(
     batch_size: int = 4096,
     threshold: float = 0.5,
 ) -> Importance:
-    """The mean and spread, over `repeats` shuffles, of the drop in the task's metric when each column is shuffled."""
+    """The mean and spread, over `repeats` shuffles, of the drop in the task's metric when each column is shuffled.
+    Above `max_rows` rows a random sample of `max_rows` is scored, so a large table costs what a 10k-row one does."""
     start = time.perf_counter()
     generator = np.random.default_rng(seed)  # its own generator: the run's random state is left as it was
     if len(x) > max_rows:
@@ -129,29 +122,6 @@ def validation_importance(settings, model, datamodule, seed: int) -> Importance 
     )
     importance.kinds = {c: state["columns"][c] for c in importance.mean}
     return importance
-
-
-def report_importance(settings, run_dir: Path, result, model, datamodule, loggers, seed: int) -> None:
-    """A finished run's importance: into result.importance (metrics.json and the report table), figures/importance.png
-    beside the loss curves, and TensorBoard."""
-    from src.reporting.figures import importance_figure, save_figures
-
-    importance = validation_importance(settings, model, datamodule, seed)
-    if importance is None:
-        return
-    result.importance = importance.as_dict()
-    save_figures({"importance": importance_figure(result.importance)}, run_dir / "figures", loggers, result.stopped_epoch)
-    log_importance(loggers, importance, result.stopped_epoch)
-
-
-def importance_rows(importance: dict, top: int = 10) -> list[tuple[str, str]]:
-    """The report table's rows: the most important columns (mean ± sd of the drop), and what was measured."""
-    mean, std = importance["mean"], importance["std"]
-    lines = [f"{column}: {mean[column]:+.4f} ± {std[column]:.4f}" for column in list(mean)[:top]]
-    if len(mean) > top:
-        lines.append(f"... {len(mean) - top} more in metrics.json")
-    lines.append(f"({importance['repeats']} shuffles of {importance['rows']} rows, {importance['seconds']:.2f} s)")
-    return [(f"column importance\n(drop in val {importance['metric']}\nwhen shuffled)", "\n".join(lines))]
 
 
 def log_importance(loggers, importance: Importance, step: int) -> None:

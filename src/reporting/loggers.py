@@ -1,14 +1,7 @@
-"""The run's loggers (conf/logger/: a named dict, e.g. tensorboard, csv, mlflow), each written to with what it takes.
-
-During training the task module writes each epoch's scalars to every logger (`log_metrics(scalars, step=epoch)`);
-at the end of a run this module writes the rest:
-
-| logger      | hyperparameters                          | final metrics (`hp/...`)        | figures                     |
-|-------------|------------------------------------------|---------------------------------|-----------------------------|
-| TensorBoard | HParams tab, with the final metrics      | scalars, and in the HParams tab | images under `figures/`     |
-| CSV         | `csv/hparams.yaml`                       | a last row of `csv/metrics.csv` | none (the PNGs are in figures/) |
-| MLflow      | run parameters                           | run metrics                     | artifacts under `figures/`  |
-| any other   | `log_hyperparams(params)`                | `log_metrics(metrics, step)`    | none                        |
+"""The run's loggers (conf/logger/: a named dict, e.g. tensorboard, csv, mlflow). Each epoch's scalars come from the
+task module; at the end of a run this module gives each logger the hyperparameters, the final metrics (`hp/...`)
+and the figures, as it takes them (TensorBoard: HParams tab and images; CSV: hparams.yaml and a last metrics row;
+MLflow: parameters, metrics and artifacts; any other: `log_hyperparams` and `log_metrics`).
 """
 
 from __future__ import annotations
@@ -19,6 +12,7 @@ from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
 from src.errors import UserError
+from src.runs.resume import flatten_config
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
@@ -36,6 +30,16 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
             )
         loggers.append(instantiate(node))
     return loggers
+
+
+def hyperparameters(cfg: DictConfig) -> dict[str, int | float | str | bool]:
+    """The settings a logger's hyperparameter table shows: plain values (lists as text), the class names (`_target_`)
+    but not Hydra's other underscore keys (`_partial_`)."""
+    return {
+        key: value if isinstance(value, (int, float, str, bool)) else str(value)
+        for key, value in flatten_config(cfg).items()
+        if key.rsplit(".", 1)[-1] == "_target_" or not key.rsplit(".", 1)[-1].startswith("_")
+    }
 
 
 def log_final_metrics(loggers: list[Logger], hyperparameters: dict, metrics: dict[str, float], step: int) -> None:

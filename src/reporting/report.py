@@ -1,38 +1,98 @@
-"""What a run (or an evaluation of a checkpoint) leaves besides its metrics: the test predictions, the figures
-drawn from them, and the check that the model beats a constant guess. Training and `src.eval` share it, so an
-evaluation of the best checkpoint reproduces the training run's files.
+"""What a run leaves in its folder. `RunReport`, a Lightning callback, writes what the tested model shows when testing
+ends; `RunReport.finish` adds the run's summary. `src.eval` shares `write_test_report`, so an evaluation of the best
+checkpoint reproduces the training run's files.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
 import sys
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 
 from src.models.inference import predict_in_batches
 from src.reporting.diagnosis import Diagnosis, diagnose
-from src.reporting.importance import report_importance
-from src.reporting.results import RunResult
+from src.reporting.importance import Importance, log_importance, validation_importance
+from src.reporting.loggers import finalize_loggers, log_final_metrics
+from src.reporting.results import RunResult, print_metrics_table, print_run_folder, write_metrics_json
 from src.runs.atomic import write_atomically
-from src.runs.resume import flatten_config
 
 
-def write_test_report(
-    out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0, history: RunResult | None = None
-) -> Diagnosis:
+class RunReport(L.Callback):
+    """When testing ends, with the tested (best) weights in the model: test_predictions.csv, figures/, the constant-guess
+    check, each column's importance and, in a fold of a cv sweep, val_predictions.csv. runner=plain calls
+    `write_test_outputs` itself. `finish` then writes metrics.json, the loggers' final metrics and the table."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        name: str,
+        seed: int,
+        loggers=(),
+        hyperparameters: dict | None = None,
+        importance=None,
+        resume=None,
+    ) -> None:
+        self.run_dir, self.name, self.seed, self.loggers = Path(run_dir), name, seed, list(loggers)
+        self.hyperparameters, self.importance_settings, self.resume = hyperparameters or {}, importance, resume
+        self.diagnosis = Diagnosis()
+        self.importance: Importance | None = None
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:  # under DDP only rank 0 writes
+            self.write_test_outputs(pl_module, trainer.datamodule, step=trainer.current_epoch)
+
+    def write_test_outputs(self, model, datamodule, step: int) -> None:
+        from src.reporting.cross_validation import write_fold_predictions
+        from src.reporting.figures import importance_figure, save_figures
+
+        matrices = dict(model.matrices.get("test", {}))
+        self.diagnosis = write_test_report(self.run_dir, model, datamodule, matrices, self.loggers, step)
+        self.importance = validation_importance(self.importance_settings, model, datamodule, self.seed)
+        if self.importance is not None:  # what it learned
+            save_figures(
+                {"importance": importance_figure(self.importance.as_dict())}, self.run_dir / "figures", self.loggers, step
+            )
+            log_importance(self.loggers, self.importance, step)
+        if getattr(datamodule, "cv", None):  # a fold of a cv sweep: its out-of-fold predictions
+            write_fold_predictions(self.run_dir / "val_predictions.csv", model, datamodule)
+
+    def finish(self, result: RunResult, datamodule) -> None:
+        """The run's summary, finished or interrupted: the loss curves, the loggers' hyperparameters and final metrics,
+        metrics.json, the table and, when the run did not end the ordinary way, one line that says why."""
+        from src.reporting.figures import loss_curves_figure, save_figures
+        from src.reporting.stops import stop_message
+        from src.runs.resume import resume_command
+
+        if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
+            result.warnings, result.diagnostics = self.diagnosis.warnings, self.diagnosis.details
+            result.importance = self.importance.as_dict() if self.importance is not None else {}
+            curves = loss_curves_figure(result.train_loss, result.val_loss, result.best_epoch)
+            save_figures({"loss_curves": curves}, self.run_dir / "figures", self.loggers, result.stopped_epoch)
+        if not result.interrupted:
+            final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
+            log_final_metrics(self.loggers, self.hyperparameters, final, step=result.stopped_epoch)
+        finalize_loggers(self.loggers, "success")
+        message = stop_message(result, resume_command(self.run_dir))
+        extra = {"experiment": self.name, "seed": self.seed, "stop_message": message}
+        if datamodule.task == "binary":  # class 1: the one precision, recall and F1 are about
+            extra["positive_class"] = datamodule.class_labels[1]
+        if self.resume is not None:
+            extra["resumed_from"] = {"checkpoint": str(self.resume.checkpoint), "epoch": self.resume.epochs_done}
+        write_metrics_json(self.run_dir / "metrics.json", result, extra=extra)
+        title = f"{self.name} ({result.runner}) test metrics"
+        print_metrics_table(result, title=title, class_labels=datamodule.class_labels)
+        if message:
+            print(message, file=sys.stderr)
+        print_run_folder(self.run_dir, checkpoint=self.run_dir / "checkpoints" / "best.ckpt" if result.test else None)
+
+
+def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0) -> Diagnosis:
     """test_predictions.csv and figures/*.png (also to the loggers that take images or artifacts); returns the diagnosis.
 
     The model must hold the weights that were tested (the best checkpoint's, after training)."""
-    from src.reporting.figures import (
-        confusion_matrix_figure,
-        loss_curves_figure,
-        predicted_vs_actual_figure,
-        residuals_figure,
-        save_figures,
-    )
+    from src.reporting.figures import save_figures
 
     x_test, y_test = datamodule.splits["test"]
     actual = y_test.reshape(-1).numpy()
@@ -42,18 +102,25 @@ def write_test_report(
         out_dir / "test_predictions.csv", actual, predicted, datamodule.task, threshold, datamodule.class_labels
     )
 
-    figures = {}
-    if history is not None:
-        figures["loss_curves"] = loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
-    if datamodule.task == "regression":
-        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, datamodule.target_name)
-        figures["residuals"] = residuals_figure(actual, predicted, datamodule.target_name)
-    elif "test_confusion_matrix" in matrices:
-        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], datamodule.class_labels)
+    figures = prediction_figures(actual, predicted, datamodule.task, datamodule.target_name, datamodule.class_labels, matrices)
     save_figures(figures, out_dir / "figures", loggers, step)
 
     x_val, y_val = datamodule.splits["val"]
     return diagnose(model, x_val, y_val, datamodule.task, datamodule.batch_size, datamodule.class_labels)
+
+
+def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, target_name: str, class_labels, matrices) -> dict:
+    """Regression: predicted against actual, and the residuals; classification: the confusion matrix."""
+    from src.reporting.figures import confusion_matrix_figure, predicted_vs_actual_figure, residuals_figure
+
+    if task == "regression":
+        return {
+            "predicted_vs_actual": predicted_vs_actual_figure(actual, predicted, target_name),
+            "residuals": residuals_figure(actual, predicted, target_name),
+        }
+    if "test_confusion_matrix" in matrices:
+        return {"confusion_matrix": confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)}
+    return {}
 
 
 def write_test_predictions(
@@ -78,64 +145,6 @@ def write_test_predictions(
     write_atomically(path, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
 
 
-def report_run(cfg, run_dir: Path, result: RunResult, model, datamodule, loggers, resume=None) -> None:
-    """Everything a finished (or interrupted) training run leaves: figures and test predictions, the loggers'
-    hyperparameters and final metrics, metrics.json, the metrics table and, when it did not end the ordinary
-    way, one line that says why."""
-    from src.reporting.loggers import finalize_loggers, log_final_metrics
-    from src.reporting.results import print_metrics_table, write_metrics_json
-    from src.reporting.stops import stop_message
-    from src.runs.resume import resume_command
-
-    if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
-        # the model now holds the tested (best) weights: figures, test predictions and the constant-guess check
-        diagnosis = write_test_report(
-            run_dir, model, datamodule, result.matrices, loggers, step=result.stopped_epoch, history=result
-        )
-        result.warnings, result.diagnostics = diagnosis.warnings, diagnosis.details
-        report_importance(cfg.get("importance"), run_dir, result, model, datamodule, loggers, cfg.seed)  # what it learned
-    if not result.interrupted:
-        final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
-        log_final_metrics(loggers, hyperparameters(cfg), final, step=result.stopped_epoch)
-    finalize_loggers(loggers, "success")
-    message = stop_message(result, resume_command(run_dir))
-    extra = {"experiment": cfg.name, "seed": cfg.seed, "stop_message": message}
-    if datamodule.task == "binary":  # class 1: the one precision, recall and F1 are about
-        extra["positive_class"] = datamodule.class_labels[1]
-    if resume is not None:
-        extra["resumed_from"] = {"checkpoint": str(resume.checkpoint), "epoch": resume.epochs_done}
-    write_metrics_json(run_dir / "metrics.json", result, extra=extra)
-    print_metrics_table(result, title=f"{cfg.name} ({cfg.runner}) test metrics", class_labels=datamodule.class_labels)
-    if message:
-        print(message, file=sys.stderr)
-    print_run_folder(run_dir, checkpoint=run_dir / "checkpoints" / "best.ckpt" if result.test else None)
-
-
-def hyperparameters(cfg) -> dict[str, int | float | str | bool]:
-    """The settings a logger's hyperparameter table shows: plain values (lists as text), the class names (`_target_`)
-    but not Hydra's other underscore keys (`_partial_`)."""
-    return {
-        key: value if isinstance(value, (int, float, str, bool)) else str(value)
-        for key, value in flatten_config(cfg).items()
-        if key.rsplit(".", 1)[-1] == "_target_" or not key.rsplit(".", 1)[-1].startswith("_")
-    }
-
-
-def shown_path(path: Path) -> str:
-    """Relative to the working folder when it is inside it (as a user typed logs/...), else absolute."""
-    relative = os.path.relpath(Path(path).resolve(), Path.cwd())
-    return str(path) if relative.startswith("..") else relative
-
-
-def print_run_folder(run_dir: Path, checkpoint: Path | None = None) -> None:
-    """The run's folder on a line of its own (never wrapped, so it can be copied), and commands ready to paste."""
-    print(f"run: {shown_path(run_dir)}")
-    if checkpoint is not None and checkpoint.is_file():
-        ckpt = shlex.quote(shown_path(checkpoint))
-        print(f"evaluate: python -m src.eval ckpt_path={ckpt}")
-        print(f"predict:  python -m src.predict ckpt_path={ckpt} input=new.csv output=predictions.csv")
-
-
 def write_prediction_report(
     out_dir: Path,
     actual: np.ndarray,
@@ -149,13 +158,7 @@ def write_prediction_report(
 ) -> None:
     """test_predictions.csv and figures/*.png from predictions alone: for models that are not a network
     (the LightGBM baseline). Binary `predicted` holds probabilities; multiclass one probability per class."""
-    from src.reporting.figures import (
-        confusion_matrix_figure,
-        loss_curves_figure,
-        predicted_vs_actual_figure,
-        residuals_figure,
-        save_figures,
-    )
+    from src.reporting.figures import loss_curves_figure, save_figures
 
     if task == "multiclass":
         import pandas as pd
@@ -168,9 +171,5 @@ def write_prediction_report(
     figures = {}
     if history is not None:
         figures["loss_curves"] = loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
-    if task == "regression":
-        figures["predicted_vs_actual"] = predicted_vs_actual_figure(actual, predicted, target_name)
-        figures["residuals"] = residuals_figure(actual, predicted, target_name)
-    elif "test_confusion_matrix" in matrices:
-        figures["confusion_matrix"] = confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)
+    figures.update(prediction_figures(actual, predicted, task, target_name, class_labels, matrices))
     save_figures(figures, out_dir / "figures")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,10 +106,18 @@ def print_metrics_table(result: RunResult, title: str, class_labels: list[str] =
         ("wall time", f"{result.wall_time_s:.1f} s ({result.ms_per_epoch:.1f} ms/epoch)"),
     ]
     if result.importance:
-        from src.reporting.importance import importance_rows
-
         rows += importance_rows(result.importance)
     print_report(result.test, result.matrices, rows, result.diagnostics, result.warnings, title, class_labels)
+
+
+def importance_rows(importance: dict, top: int = 10) -> list[tuple[str, str]]:
+    """The report table's rows: the most important columns (mean ± sd of the drop), and what was measured."""
+    mean, std = importance["mean"], importance["std"]
+    lines = [f"{column}: {mean[column]:+.4f} ± {std[column]:.4f}" for column in list(mean)[:top]]
+    if len(mean) > top:
+        lines.append(f"... {len(mean) - top} more in metrics.json")
+    lines.append(f"({importance['repeats']} shuffles of {importance['rows']} rows, {importance['seconds']:.2f} s)")
+    return [(f"column importance\n(drop in val {importance['metric']}\nwhen shuffled)", "\n".join(lines))]
 
 
 def matrix_lines(matrix: list[list[int]], class_labels: list[str] = ()) -> list[str]:
@@ -153,3 +163,18 @@ def print_report(
     console.print(table)
     for warning in warnings:
         console.print(f"warning: {warning}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def shown_path(path: Path) -> str:
+    """Relative to the working folder when it is inside it (as a user typed logs/...), else absolute."""
+    relative = os.path.relpath(Path(path).resolve(), Path.cwd())
+    return str(path) if relative.startswith("..") else relative
+
+
+def print_run_folder(run_dir: Path, checkpoint: Path | None = None) -> None:
+    """The run's folder on a line of its own (never wrapped, so it can be copied), and commands ready to paste."""
+    print(f"run: {shown_path(run_dir)}")
+    if checkpoint is not None and checkpoint.is_file():
+        ckpt = shlex.quote(shown_path(checkpoint))
+        print(f"evaluate: python -m src.eval ckpt_path={ckpt}")
+        print(f"predict:  python -m src.predict ckpt_path={ckpt} input=new.csv output=predictions.csv")

@@ -1,12 +1,9 @@
 """`make results`: run every documented experiment (conf/results.yaml) on its seeds and write docs/results.md and
 docs/results.json from what was measured, with the date, the machine and the library versions.
 
-    python -m src.reporting.results_doc                       # everything: docs/results.md, docs/results.json
-    python -m src.reporting.results_doc --only cancer housing # some experiments (the others keep their rows)
-    python -m src.reporting.results_doc trainer.max_epochs=2 --out /tmp/results.md   # a quick check of the page
+    python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md
 
-Overrides given here are added to every run and printed on the page, so a shortened page is never mistaken for
-the real one. Runs go to logs/results/ (kept: each row links its run folder's metrics.json).
+Overrides are added to every run and printed on the page; runs go to logs/results/.
 """
 
 from __future__ import annotations

@@ -16,12 +16,20 @@ from src.reporting.results import RunResult
 from src.runs.checkpoints.read import ResumePoint
 
 if TYPE_CHECKING:
+    from lightning.pytorch import Callback
     from lightning.pytorch.loggers import Logger
 
 
 def fit_with_lightning(
-    cfg: DictConfig, datamodule, model, loggers: list[Logger], resume: ResumePoint | None = None, extra_callbacks=()
+    cfg: DictConfig,
+    datamodule,
+    model,
+    loggers: list[Logger],
+    resume: ResumePoint | None = None,
+    report: Callback | None = None,
+    extra_callbacks=(),
 ) -> RunResult:
+    """`report` (src/reporting/report.py's RunReport) writes what the tested model shows when testing ends."""
     from hydra.utils import instantiate
 
     from src.models.fast_steps import build_trainer
@@ -40,7 +48,7 @@ def fit_with_lightning(
     trainer = build_trainer(
         cfg.trainer,
         model,
-        callbacks=[*callbacks, history, RNGState(), stop, *extra_callbacks],
+        callbacks=[*callbacks, history, RNGState(), stop, *([report] if report else []), *extra_callbacks],
         logger=list(loggers) or False,
         **limits,
     )

@@ -1,11 +1,7 @@
 """A progress bar that ticks once an epoch and says how training is going:
 
-    Epoch 12/109 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
-    best 0.3901 @ 9 · stop in 97 · 1432 batches/s
-
-The epoch counts from 1 out of the epoch early stopping would stop at if nothing improves (best epoch + patience,
-at most max_epochs), so the bar and its ETA measure what will happen. When the output is not a terminal (a log
-file, a pipe), it writes a plain line every `plain_every_n_epochs` epochs and a last one instead of redrawing.
+Epoch 12/109 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
+best 0.3901 @ 9 · stop in 97 · 1432 batches/s
 """
 
 from __future__ import annotations
@@ -22,6 +18,9 @@ BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
 
 
 class EpochProgressBar(ProgressBar):
+    """Counts epochs from 1 out of the one early stopping would stop at if nothing improves (best epoch + patience, at
+    most max_epochs), so the bar and its ETA measure what will happen."""
+
     def __init__(self, refresh_s: float = 0.1, file=None, plain: bool | None = None, plain_every_n_epochs: int = 10) -> None:
         """`plain`: lines instead of a redrawn bar; None = when the output is not a terminal."""
         super().__init__()

@@ -1,11 +1,6 @@
 """Run folders: a new one per run that no earlier run's files are in, the checkpoint's own one when a run resumes.
-
-Hydra picks the folder before any of our code runs (`hydra.run.dir` in conf/train.yaml calls `run_dir` below),
-so a resumed run's `.hydra/` copy, train.log, TensorBoard events and metrics.json land next to its checkpoints.
-The resolvers only look, never create: OmegaConf also evaluates them while it merges configs that replace
-`hydra.run.dir` (debug=fast, compare.yaml). While a run trains it holds an advisory lock on `<run>/.lock`; the
-OS drops it when the process ends, even on SIGKILL, so a second process can tell a live run from a dead one,
-and two runs that resolved the same new folder in the same microsecond cannot both use it.
+Hydra picks the folder before any of our code runs (`hydra.run.dir` in conf/train.yaml calls `run_dir` below), so
+a resumed run's `.hydra/`, train.log, TensorBoard events and metrics.json land next to its checkpoints.
 """
 
 from __future__ import annotations
@@ -111,7 +106,8 @@ def hydra_subdir(output_dir: str, ckpt_path: str | None, resume: str | None, sta
 
 def register_resolvers() -> None:
     # cached: Hydra and Lightning's DDP launcher read hydra.run.dir more than once, after Hydra has created the
-    # folder, and the answer must stay the same
+    # folder, and the answer must stay the same. They only look, never create: OmegaConf also evaluates them while it
+    # merges configs that replace hydra.run.dir (debug=fast, compare.yaml)
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
     from src.reporting.run_names import file_stem, mlflow_run_name, run_label
@@ -158,7 +154,8 @@ def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
 @contextmanager
 def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
     """Hold the run folder while this process trains in it; refuse one another process holds, and (unless
-    resuming) one that already holds a run's files, so an earlier run's files are never overwritten."""
+    resuming) one that already holds a run's files, so an earlier run's files are never overwritten. The OS drops the
+    advisory lock on `.lock` when the process ends, even on SIGKILL, so a live run is told from a dead one."""
     path.mkdir(parents=True, exist_ok=True)
     with open(path / ".lock", "a+") as lock:
         lock.seek(0)

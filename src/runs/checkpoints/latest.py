@@ -1,16 +1,6 @@
-"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due, with best.ckpt, and at stops.
-
-Lightning's dump of the whole training state (weights, optimizer, loops, callbacks, random states) costs a
-sizeable share of a cancer epoch (docs/speed.md), and the file reaches the disk at most every `flush_every_s` seconds anyway
-(write.py beside this file): a snapshot every epoch would buy nothing after a crash. So this ModelCheckpoint takes one
-at the end of an epoch when the file is due to be written (every `every_s` seconds), when best.ckpt was saved in
-the same epoch (last.ckpt is never older than the best.ckpt on disk), and always at the epoch where training
-stops (early stopping, a non-finite loss, max_epochs, max_steps, Ctrl+C or SIGTERM). A resumed run replays
-exactly from whichever epoch last.ckpt holds; an older one only means training those epochs again.
-
-A signal that comes after an epoch's end has skipped its snapshot would stop the run one snapshot behind:
-StopOnSignal holds such a signal until the next epoch starts (`behind`), so the run stops after that epoch's
-first step (with the default one step an epoch: at its end, with a snapshot).
+"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due, with best.ckpt, and at every
+stop. A snapshot every epoch would buy nothing after a crash: the file reaches the disk at most every
+`flush_every_s` seconds anyway (write.py beside this file).
 """
 
 from __future__ import annotations
@@ -23,6 +13,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class LatestCheckpoint(ModelCheckpoint):
+    """A snapshot at an epoch's end when the file is due (every `every_s` seconds), when best.ckpt was saved in the
+    same epoch (last.ckpt is never older than best.ckpt), and at the epoch where training stops. A signal that comes
+    after an epoch's end skipped its snapshot is held by StopOnSignal until the next epoch's first step (`behind`)."""
+
     def __init__(self, every_s: float = 10.0, **kwargs) -> None:
         super().__init__(save_on_train_epoch_end=True, **kwargs)  # after validation, with the epoch's last word
         self.every_s = every_s

@@ -1,16 +1,5 @@
-"""How checkpoint files reach the disk: whole or not at all, and not on every improvement.
-
-The checkpoint callbacks decide *what* to save and *when* (every new best val_loss; last.ckpt every
-`flush_every_s` and at every stop, see latest.py beside this file); this CheckpointIO decides when the
-bytes are written. Serialising a checkpoint costs more Python work than a whole epoch of the
-lesson's tiny networks is allowed to spend on overhead, so each save is
-kept in memory (tensors cloned) and the newest version of each file is
-written at most every `flush_every_s` seconds, and always when fit ends, fails or is interrupted (Lightning
-tears the CheckpointIO down on every exit path). Pending files are written in the order they were saved,
-so best.ckpt is on disk before the last.ckpt that refers to it. A SIGKILL loses at most `flush_every_s`
-seconds of checkpoints, never a file's consistency: every file is written to a temporary name and renamed
-(src/runs/atomic.py). When a write fails (disk full, read-only folder), the files already on disk stay as they
-were, nothing more is written, and the failure names the file (a WriteFailed).
+"""How checkpoint files reach the disk: whole or not at all (src/runs/atomic.py), and at most every `flush_every_s`
+seconds. The checkpoint callbacks decide what to save and when; this CheckpointIO decides when the bytes are written.
 """
 
 from __future__ import annotations
@@ -38,6 +27,11 @@ def clone_tensors(obj: Any) -> Any:
 
 
 class DeferredAtomicCheckpointIO(TorchCheckpointIO):
+    """Each save is kept in memory (tensors cloned); the newest version of each file is written, in the order saved
+    (best.ckpt before the last.ckpt that refers to it), at most every `flush_every_s` seconds and whenever fit ends,
+    fails or is interrupted (Lightning tears the CheckpointIO down on every exit path). A SIGKILL loses at most
+    `flush_every_s` seconds of checkpoints; a failed write (a WriteFailed) stops all writing and names the file."""
+
     def __init__(self, flush_every_s: float = 10.0) -> None:
         self.flush_every_s = flush_every_s
         self.pending: dict[str, dict[str, Any]] = {}
