@@ -131,3 +131,59 @@ def test_a_failed_run_is_reported_by_its_error_not_by_hydras_hint():
         "error: data.batch_size"
     )
     assert error_line("", 137) == "exit status 137"
+
+
+SUITE = {
+    "seeds": [0],
+    "reference": "lightgbm",
+    "tables": [
+        {"name": "small", "data": "pkg/small", "target": "y", "about": "binary"},
+        {"name": "prices", "data": "pkg/prices", "target": "price", "about": "regression"},
+    ],
+    "contenders": {"net": "python -m src.train experiment=csv", "lightgbm": "python -m src.baseline experiment=csv"},
+}
+
+
+def test_the_suite_runs_every_contender_on_every_table_and_shows_each_ratio_to_the_reference():
+    from src.reporting.results_doc import suite_experiments, suite_section
+
+    experiments = suite_experiments(SUITE)
+    assert [e.name for e in experiments] == [
+        "suite/small/net",
+        "suite/small/lightgbm",
+        "suite/prices/net",
+        "suite/prices/lightgbm",
+    ]
+    assert experiments[2].command == "python -m src.train experiment=csv data.path=logs/suite/tables/prices.csv data.target=price"
+    scores = {
+        "suite/small/net": {"test_acc": 0.9},
+        "suite/small/lightgbm": {"test_acc": 0.8},
+        "suite/prices/lightgbm": {"test_r2": 0.5},
+    }
+    measured = [Measured(name, 0, "", test, train_and_test_s=10.0, wall_time_s=12.0) for name, test in scores.items()]
+    measured.append(Measured("suite/prices/net", 0, "", wall_time_s=1.0, error="error: bad table"))
+    lines = suite_section(SUITE, measured)
+    assert "| small | pkg/small |  | binary | 0.9000 (10 s) | 0.8000 (10 s) | 1.125 |" in lines
+    assert "| prices | pkg/prices |  | regression | failed | 0.5000 (10 s) |  |" in lines
+    assert lines[-4 - len(SUITE["contenders"])].startswith("| **all tables** | | | | 10 s | 20 s | mean 1.125, worst 1.125 |")
+
+
+def test_two_only_runs_at_once_keep_each_others_rows(tmp_path, monkeypatch):
+    """The rows of experiments not run are read when the page is written, not when the run started."""
+    import src.reporting.results_doc as results_doc
+
+    experiments = [Experiment(name, f"python -m src.train experiment={name}", [0], ["test_acc"]) for name in ("a", "b")]
+    out = tmp_path / "results.md"
+    monkeypatch.setattr(results_doc, "read_experiments", lambda: experiments)
+    monkeypatch.setattr(results_doc, "update_readme", lambda table: True)
+
+    def run(experiment, seed, overrides, logs):
+        if experiment.name == "a":  # while `a` runs, another `--only b` finishes and writes the page
+            monkeypatch.setattr(results_doc, "run_experiment", lambda *args: Measured("b", 0, "", {"test_acc": 0.2}))
+            assert main(["--only", "b", "--out", str(out)]) == 0
+        return Measured(experiment.name, seed, "", {"test_acc": 0.1})
+
+    monkeypatch.setattr(results_doc, "run_experiment", run)
+    assert main(["--only", "a", "--out", str(out)]) == 0
+    runs = {r["experiment"]: r["test"]["test_acc"] for r in json.loads(out.with_suffix(".json").read_text())["runs"]}
+    assert runs == {"a": 0.1, "b": 0.2}
