@@ -1,16 +1,6 @@
-"""Runs combined: `python -m src.ensemble runs=logs/housing/multiruns/<time>` (or runs=[dir,dir,...]).
-
-A deep ensemble of network runs, or networks and trees together. Each network run's best checkpoint is rebuilt with
-the data settings it carries (as `src.eval` does); each LightGBM run of `src.baseline` (a folder holding
-lightgbm_model.txt) with its config.yaml. Every member predicts the validation and the test rows of the one split
-they must share, and is combined two ways:
-
-- the mean prediction (regression: the values; classification: the probabilities), a deep ensemble;
-- the blend: non-negative weights summing to 1, fit on the validation rows only by least squares on the
-  predictions (scipy's NNLS; probabilities against the one-hot classes), then applied to the test rows.
-
-`combine` (mean or blend) chooses which one is `test` in logs/ensemble/<time>/metrics.json and in the report; both
-are printed beside each member's test metrics.
+"""Runs combined: `python -m src.ensemble runs=logs/housing/multiruns/<time>` (or runs=[dir,dir,...]): network runs,
+or networks and LightGBM runs together, as their mean prediction (a deep ensemble) and as a blend fit on the
+validation rows; `combine` chooses which one is `test`.
 """
 
 from __future__ import annotations
@@ -185,7 +175,14 @@ def as_val(metrics: dict) -> dict:
 
 
 def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
-    """Rebuild every member, combine their predictions, write metrics.json and the combination's report."""
+    """Rebuild every member, combine their predictions, write metrics.json and the combination's report.
+
+    Each network run's best checkpoint is rebuilt with the data settings it carries (as `src.eval` does); each
+    LightGBM run of `src.baseline` (a folder holding lightgbm_model.txt) with its config.yaml. Every member predicts
+    the validation and the test rows of the one split they must share, and is combined two ways: the mean prediction
+    (regression: the values; classification: the probabilities), and the blend, non-negative weights summing to 1
+    fit on the validation rows only by least squares on the predictions (scipy's NNLS; probabilities against the
+    one-hot classes), then applied to the test rows. Both are printed beside each member's test metrics."""
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json

@@ -1,14 +1,4 @@
-"""Dropout whose mask costs a quarter of the random draws on a CPU.
-
-For `nn.Dropout`'s mask, torch's CPU generator (a Mersenne Twister, one thread) draws one number per element. For
-TabM's (batch, k, width) activations those draws cost more than the matrix products around them: a third of a
-`housing_best` training epoch goes to `aten::bernoulli_` (torch.profiler). `CheapDropout` draws 64 random bits
-per four elements from the same generator (so seeds and resumed runs replay it) and drops an element when its 16
-bits fall below round(p * 65536): a Bernoulli(p) mask with p rounded to 1/65536, each element independent, kept
-elements scaled by 1 / (1 - p) as `nn.Dropout` scales them. Off the CPU, and in eval mode, it is `nn.Dropout`.
-Every net of the project uses it: the MLP builds it, and the nets from `tabm` and `rtdl_revisiting_models` have
-their `nn.Dropout` modules swapped for it (`with_cheap_dropout`).
-"""
+"""Dropout whose mask takes a quarter of the random draws on a CPU; every net of the project uses it."""
 
 from __future__ import annotations
 
@@ -19,6 +9,13 @@ LANES = 4  # 16-bit lanes in one 64-bit draw
 
 
 class CheapDropout(nn.Dropout):
+    """torch's CPU generator draws one number per element of `nn.Dropout`'s mask, and for TabM's (batch, k, width)
+    activations those draws outweigh the matrix products around them (docs/speed.md). This draws 64 random bits per
+    four elements from the same generator (so seeds and resumed runs replay it) and drops an element when its 16
+    bits fall below round(p * 65536): a Bernoulli(p) mask with p rounded to 1/65536, each element independent, kept
+    elements scaled by 1 / (1 - p) as `nn.Dropout` scales them. Off the CPU, and in eval mode, it is `nn.Dropout`.
+    The MLP builds it; the nets from `tabm` and `rtdl_revisiting_models` get theirs swapped (`with_cheap_dropout`)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or self.p >= 1 or self.inplace or x.device.type != "cpu":
             return super().forward(x)

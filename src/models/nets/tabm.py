@@ -1,16 +1,5 @@
-"""TabM: an ensemble of k MLPs in one network (Gorishniy et al., ICLR 2025), from the authors' `tabm` package.
-
-The k members see the same mini-batch and share most weights (tabm-mini: one shared MLP, a separate random
-scaling of each member's input), so an epoch of k = 32 members costs far less than 32 epochs of one MLP.
-The forward pass returns every member's prediction, `(batch, k, n_outputs)`: the task module trains on the
-mean of the member losses and predicts with the mean prediction, as the authors do.
-
-Numeric features may first go through the authors' `rtdl_num_embeddings`: piecewise-linear embeddings whose
-bins are quantiles of the *training* rows, or with `tree` a decision tree's splits on their targets
-(`fit_to_training_rows` computes them before the net is built, and they are kept in the net's config as plain
-lists, so a checkpoint rebuilds the same net).
-Categorical columns (integer codes, 0 = unknown) are one-hot encoded by TabM itself, as its authors recommend.
-Dropout is the package's, with a mask drawn more cheaply on a CPU (src/models/nets/cheap_dropout.py).
+"""TabM: an ensemble of k MLPs in one network (Gorishniy et al., ICLR 2025), from the authors' `tabm` package,
+over optional numeric embeddings from their `rtdl_num_embeddings`.
 """
 
 from __future__ import annotations
@@ -32,6 +21,17 @@ EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
 
 
 class TabM(nn.Module):
+    """The k members see the same mini-batch and share most weights (tabm-mini: one shared MLP, a separate random
+    scaling of each member's input), so an epoch of k members costs far less than k epochs of one MLP. The forward
+    pass returns every member's prediction, `(batch, k, n_outputs)`: the task module trains on the mean of the
+    member losses and predicts with the mean prediction, as the authors do.
+
+    Piecewise-linear embeddings take bins from the *training* rows (quantiles, or with `tree` a decision tree's
+    splits on the targets): `fit_to_training_rows` computes them before the net is built and they stay in the net's
+    config as plain lists, so a checkpoint rebuilds the same net. Categorical columns (integer codes, 0 = unknown)
+    are one-hot encoded by TabM itself, as its authors recommend. Dropout is the package's, with a cheaper mask on
+    a CPU (cheap_dropout.py)."""
+
     def __init__(
         self,
         n_num_features: int,
