@@ -26,9 +26,10 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL_BLOCK = re.compile(r"^```(?:bash|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 INDENTED_COMMAND = re.compile(r"^    ((?:python|\.venv/bin/python|make) (?:.*\\\n)*.*)$", re.MULTILINE)  # with \ continuations
 NEEDS_SERVICES = re.compile(r"submitit_slurm|sbatch|srun|postgresql|tracking_uri=http|mlflow server|make services")
-# what this machine cannot run: GPUs, a logger package that is not a dependency
-NOT_HERE = re.compile(r"trainer=ddp trainer.devices|trainer=gpu|WandbLogger")
-NOT_RUN = ("make test", "make tensorboard", "make services")  # the test suite itself, a server that runs until stopped
+# what this machine cannot run: GPUs, a logger package that is not a dependency, the table suite's extra packages
+NOT_HERE = re.compile(r"trainer=ddp trainer.devices|trainer=gpu|WandbLogger|benchmarks\.suite")
+# the test suite itself, a server that runs until stopped, the table suite (an hour, and it rewrites docs/results.md)
+NOT_RUN = ("make test", "make tensorboard", "make services", "make suite")
 # a few epochs, trials and boosting rounds: the command's path, not its full length
 SHORTER = {
     "src.train": ["trainer.max_epochs=2", "trainer.enable_progress_bar=false"],
@@ -140,7 +141,7 @@ def test_documented_command_runs(doc, command, working_folder):
     if NEEDS_SERVICES.search(command):
         pytest.skip("needs a real cluster, database or tracking server: tests/services run it")
     if NOT_HERE.search(command):
-        pytest.skip("needs GPUs or a package this project does not install")
+        pytest.skip("needs GPUs, or a package `make test` does not install (the table suite's: make suite)")
     words = shlex.split(command)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if words[0] == "make":  # make train ARGS="...": the Makefile's own command, in the working folder's logs/
