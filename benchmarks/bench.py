@@ -34,8 +34,9 @@ STARTUP_TARGET_S = 3.0
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def lightning_command(experiment: str, epochs: int, log_dir: str) -> list[str]:
-    """The default path as a user runs it, kept from stopping early so every run trains `epochs` epochs."""
+def lightning_command(experiment: str, epochs: int, log_dir: str, overrides: list[str] = ()) -> list[str]:
+    """The default path as a user runs it (with `overrides`, if any), kept from stopping early so every run trains
+    `epochs` epochs."""
     return [
         sys.executable,
         "-m",
@@ -46,6 +47,7 @@ def lightning_command(experiment: str, epochs: int, log_dir: str) -> list[str]:
         "trainer.enable_progress_bar=false",
         "torch_threads=1",
         f"paths.log_dir={log_dir}",
+        *overrides,
     ]
 
 
@@ -61,10 +63,10 @@ def cpu_seconds(command: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def ms_per_epoch(experiment: str, repeats: int, log_dir: str) -> dict[str, list[float]]:
+def ms_per_epoch(experiment: str, repeats: int, log_dir: str, overrides: list[str] = ()) -> dict[str, list[float]]:
     short, long = EPOCHS[experiment]
     runners = {
-        "lightning": lambda n: lightning_command(experiment, n, log_dir),
+        "lightning": lambda n: lightning_command(experiment, n, log_dir, overrides),
         "lesson": lambda n: lesson_command(experiment, n),
     }
     results = {name: [] for name in runners}
@@ -121,16 +123,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the generated table for the data-loading figures")
     parser.add_argument("--skip-data", action="store_true", help="leave out the large-table figures (about 2 minutes)")
     parser.add_argument("--skip-ensemble", action="store_true", help="leave out TabM k=32 against one MLP")
+    parser.add_argument("--set", nargs="+", default=[], metavar="OVERRIDE", help="Hydra overrides for the Lightning runs")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, "
         f"torch {torch.__version__}, one torch thread; {time.strftime('%Y-%m-%d %H:%M')}"
+        + (f"; Lightning runs with {' '.join(args.set)}" if args.set else "")
     )
     print(f"{'experiment':<10} {'runner':<10} {'cpu ms/epoch':>13}  each repeat (long run - short run, per extra epoch)")
     missed = []
     with tempfile.TemporaryDirectory() as log_dir:
         for experiment in args.experiments:
-            results = ms_per_epoch(experiment, args.repeats, log_dir)
+            results = ms_per_epoch(experiment, args.repeats, log_dir, args.set)
             medians = {name: statistics.median(values) for name, values in results.items()}
             for name, values in results.items():
                 each = " ".join(f"{v:.2f}" for v in values)

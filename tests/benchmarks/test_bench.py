@@ -25,3 +25,10 @@ def test_both_runners_run_the_same_epochs_on_one_thread():
         assert f"trainer.max_epochs={long}" in lightning and "torch_threads=1" in lightning
         assert lesson[-2:] == ["--epochs", str(long)]
         assert any(arg.startswith("callbacks.early_stopping.patience=") for arg in lightning)  # never stops early
+
+
+def test_overrides_reach_only_the_lightning_runs_and_come_last():
+    command = lightning_command("cancer", 10, "logs", ["model.optimizer.foreach=false", "+model.optimizer.fused=true"])
+    assert command[-2:] == ["model.optimizer.foreach=false", "+model.optimizer.fused=true"]
+    optimizer = compose_config(*command[3:]).model.optimizer  # what the run composes
+    assert optimizer.fused is True and optimizer.foreach is False
