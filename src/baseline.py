@@ -1,9 +1,7 @@
 """Gradient boosting on the network run's own split: `python -m src.baseline experiment=housing [baseline.trials=50]`.
 
-LightGBM trains on exactly the rows and features the network trains on (the same DataModule, the same split
-function on the same table, unscaled: trees do not need scaling), stops early on the validation rows, and may
-search its settings with Optuna on the validation rows. The test rows are used once, at the end, to report.
-It writes the same metrics.json, test_predictions.csv and figures as a network run, into logs/<name>/baseline/.
+LightGBM trains on the network's rows and features (unscaled), stops early and may search its settings with Optuna
+on the validation rows; the test rows are used once, to report. Writes a network run's files into logs/<name>/baseline/.
 """
 
 from __future__ import annotations
@@ -19,13 +17,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import UserError, user_errors_exit
-from src.runs.run_dir import register_resolvers
+from src.errors import UserError, require_int, user_errors_exit
 
-register_resolvers()  # conf/baseline.yaml builds on conf/train.yaml, whose hydra settings call them
-
-OBJECTIVES = {"regression": "regression", "binary": "binary", "multiclass": "multiclass"}
-METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}
+METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}  # LightGBM's objective: the task
 
 
 @dataclass
@@ -47,10 +41,8 @@ class Fitted:
 
 
 def raw_splits(datamodule) -> dict[str, Split]:
-    """The rows the network run uses, before scaling: the source's own table at the DataModule's split positions,
-    with its encoded targets, and the columns the network reads, as the network reads them. Numbers stay numbers
-    (NaN where missing), categorical columns become pandas categories over the training vocabulary (a value never
-    seen in training is missing, as it is unknown to the network), and dates their calendar features."""
+    """The network run's rows and columns before scaling: numbers (NaN where missing), pandas categories over the
+    training vocabulary (an unseen value is missing) and dates' calendar features, with the encoded targets."""
     import pandas as pd
 
     from src.data.preprocessing import DATE_FEATURES, category_codes, date_features, prepare_columns
@@ -80,7 +72,7 @@ def raw_splits(datamodule) -> dict[str, Split]:
 
 def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, threads: int) -> dict:
     params = {
-        "objective": OBJECTIVES[task],
+        "objective": task,
         "metric": METRICS[task],
         "seed": seed,
         "num_threads": threads,
@@ -117,8 +109,7 @@ def fit_lightgbm(train: Split, val: Split, params: dict, max_rounds: int, early_
 
 
 def search_space(trial) -> dict:
-    """A small space in the spirit of the tabular benchmarks' LightGBM spaces (learning rate, leaves, leaf size,
-    row and column subsampling, L2 regularisation)."""
+    """A small space in the spirit of the tabular benchmarks' LightGBM spaces."""
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 8, 256, log=True),
@@ -133,8 +124,7 @@ def search_space(trial) -> dict:
 def search_on_validation(
     train: Split, val: Split, base: dict, trials: int, seed: int, max_rounds: int, early_stopping_rounds: int
 ):
-    """Optuna's TPE over `search_space`, each trial scored by its best validation loss; returns the best Fitted
-    and the study. Only the training and validation rows are given here: the test split cannot choose anything."""
+    """Optuna's TPE over `search_space` on the validation loss; returns the best Fitted and the study."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -152,14 +142,10 @@ def search_on_validation(
     return best["fitted"], study
 
 
-def predict(booster, x, best_iteration: int) -> np.ndarray:
-    """Regression: the value; binary: the probability of class 1; multiclass: one probability per class."""
-    return np.asarray(booster.predict(x, num_iteration=best_iteration))
-
-
 def fit_baseline(cfg: DictConfig, out_dir: Path):
-    """Build the network run's DataModule, fit LightGBM on its rows (searching on validation when asked),
-    test once, write the report; returns the RunResult."""
+    """Fit LightGBM on the network run's rows (searching when asked), test once, write the report."""
+
+    from importlib.metadata import version
 
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
@@ -171,8 +157,8 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
 
     datamodule = build_datamodule(cfg)
     task = datamodule.task
-    if task not in OBJECTIVES:
-        raise UserError(f"the LightGBM baseline handles {', '.join(OBJECTIVES)} targets; this data's task is {task!r}")
+    if task not in METRICS:
+        raise UserError(f"the LightGBM baseline handles {', '.join(METRICS)} targets; this data's task is {task!r}")
     splits = raw_splits(datamodule)
     class_labels = list(datamodule.class_labels)
     base = lightgbm_params(task, len(class_labels), dict(settings.params), cfg.seed, settings.threads)
@@ -185,7 +171,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     training_s = time.perf_counter() - start
 
     test = splits["test"]
-    predicted = predict(fitted.booster, test.x, fitted.best_iteration)
+    predicted = np.asarray(fitted.booster.predict(test.x, num_iteration=fitted.best_iteration))
     threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
     metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold, class_labels)
     result = RunResult(
@@ -214,7 +200,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         "rows": {stage: len(split.y) for stage, split in splits.items()},
         "class_labels": list(class_labels),
         **({"positive_class": class_labels[1]} if task == "binary" else {}),
-        "versions": library_versions(),
+        "versions": {name: version(name) for name in ("lightgbm", "optuna", "scikit-learn")},
         "search": None
         if study is None
         else {
@@ -225,12 +211,6 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         },
     }
     return result, extra
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("lightgbm", "optuna", "scikit-learn")}
 
 
 def baseline(cfg: DictConfig):
@@ -257,9 +237,7 @@ def main(cfg: DictConfig) -> None:
 
 def validate_baseline(settings: DictConfig) -> None:
     for key, low in (("trials", 0), ("max_rounds", 1), ("early_stopping_rounds", 1), ("threads", 1)):
-        value = settings[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise UserError(f"baseline.{key} must be an integer >= {low}; got {value!r}")
+        require_int(f"baseline.{key}", settings[key], low)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,7 @@
 """Nets and trees blended in one command: `python -m src.blend experiment=housing_best baseline.trials=50 [seed=0]`.
 
-Trains the experiment's network `networks` times (as `src.train`; the i-th on seed + 1000 i) and LightGBM (as
-`src.baseline`) on the same data and split, then blends their predictions with weights fit on the validation rows
-only (`src.ensemble` with combine=blend). The runs keep their own folders under logs/<name>/blend/<time>/members/;
-the blend's metrics.json, report and test_predictions.csv are in logs/<name>/blend/<time>/.
+Trains the network `networks` times (the i-th on seed + 1000 i) and LightGBM on the same split, then blends them with
+weights fit on the validation rows (`src.ensemble` with combine=blend), into logs/<name>/blend/<time>/ (runs: members/).
 """
 
 from __future__ import annotations
@@ -19,10 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import UserError, user_errors_exit
-from src.runs.run_dir import register_resolvers
-
-register_resolvers()  # conf/blend.yaml builds on conf/train.yaml, whose hydra settings call them
+from src.errors import UserError, is_int, user_errors_exit
 
 
 def blend(cfg: DictConfig) -> dict:
@@ -35,7 +30,7 @@ def blend(cfg: DictConfig) -> dict:
     validate_config(cfg)
     validate_baseline(cfg.baseline)
     networks = cfg.networks
-    if not isinstance(networks, int) or isinstance(networks, bool) or networks < 1:
+    if not is_int(networks) or networks < 1:
         raise UserError(f"networks must be an integer >= 1 (how many network runs the blend trains); got {networks!r}")
     start = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)

@@ -12,10 +12,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import user_errors_exit
-from src.runs.run_dir import register_resolvers
-
-register_resolvers()  # conf/compare.yaml builds on conf/train.yaml, whose hydra settings call them
 
 RUNNERS = ("plain", "lightning", "lightgbm")  # lightgbm: its boosting rounds stand where the networks' epochs are
 

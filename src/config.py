@@ -1,7 +1,5 @@
-"""One validation step for the composed config: every mistake is reported before any work starts.
-
-Each message names the setting, what is allowed and the bad value, on one line. Nothing here imports torch or
-Lightning, so a bad override fails in about a second.
+"""One validation step for the composed config: every mistake is one line naming the setting, what is allowed and the
+bad value, before any work starts. Nothing here imports torch or Lightning, so a bad override fails in a second.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, user_errors_exit
+from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
 MISSING_POLICIES = ("impute", "refuse")
@@ -44,11 +43,11 @@ def repeat(value, times: int) -> list:
 
 OmegaConf.register_new_resolver("repeat", repeat, replace=True)
 register_sweep_resolvers()  # hydra.sweep.dir and the joblib launcher's n_jobs call them
+register_run_dir_resolvers()  # hydra.run.dir and the run names in conf/train.yaml call them
 
 
 class ChecksBeforeRunFolder(Callback):
-    """A single run's config (and the header of its data file) checked in Hydra's own process, before Hydra makes the
-    run's folder: a refused run leaves nothing behind. (A multirun's jobs are checked in their own folders.)"""
+    """A single run's config (and its data file's header) checked before Hydra makes the run's folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
@@ -79,8 +78,7 @@ def check_command_line(config_name: str, args: list[str]) -> None:
 
 
 def first_of_sweep(arg: str) -> str | None:
-    """`key=a,b` or `key=range(3)` as `key=a` or `key=0`; None for an interval (a sampler's), and what cannot be
-    parsed as it is (compose then says why)."""
+    """`key=a,b` or `key=range(3)` as `key=a` or `key=0`; None for an interval (a sampler's)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
@@ -138,9 +136,6 @@ def validate_config(cfg: DictConfig) -> None:
     validate_training(cfg)
     validate_cv_and_seeds(cfg)
     validate_importance(cfg.get("importance"))
-
-
-# Each check below raises its UserError in place, so that a reader sees the rule and its message together.
 
 
 def _is_int(value) -> bool:
@@ -233,8 +228,7 @@ def validate_data(data: DictConfig) -> None:
 
 
 def validate_columns(data: DictConfig) -> None:
-    """data=csv: the columns the settings name are in the file's header, read first, so that a misspelt column is
-    reported in about a second (the DataModule checks the whole table again)."""
+    """data=csv: the columns the settings name are in the file's header (the DataModule checks the whole table later)."""
     from src.data.readers import header_columns, listed
 
     columns = header_columns(data.path) if Path(data.path).is_file() else None
@@ -307,11 +301,15 @@ LIGHTNING_ONLY = {
 
 
 def validate_training(cfg: DictConfig) -> None:
-    """max_epochs, early stopping's patience, and the Trainer flags the fast steps apply or depend on
-    (src/models/fast_steps.py)."""
+    """max_epochs, the checkpoint and early stopping, and the Trainer flags the fast steps apply or depend on."""
     trainer = cfg.trainer
     if not (_is_int(trainer.max_epochs) and trainer.max_epochs >= 1):
         raise UserError(f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}")
+    if cfg.runner == "lightning" and cfg.callbacks.get("model_checkpoint") is None:
+        raise UserError(
+            "callbacks.model_checkpoint is required with runner=lightning: the run tests its best.ckpt and "
+            "eval, predict and ensembles read it (change its monitor or mode, but keep it)"
+        )
     es = cfg.callbacks.get("early_stopping")
     if es is not None and not (_is_int(es.patience) and es.patience >= 0):
         raise UserError(f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}")

@@ -1,6 +1,5 @@
-"""Runs combined: `python -m src.ensemble runs=logs/housing/multiruns/<time>` (or runs=[dir,dir,...]): network runs,
-or networks and LightGBM runs together, as their mean prediction (a deep ensemble) and as a blend fit on the
-validation rows; `combine` chooses which one is `test`.
+"""Runs combined: `python -m src.ensemble runs=logs/housing/multiruns/<time>` (or runs=[dir,dir,...]): network and
+LightGBM runs as their mean prediction and as a blend fit on the validation rows; `combine` chooses which is `test`.
 """
 
 from __future__ import annotations
@@ -51,8 +50,7 @@ class Rows:
 
 
 def member_sources(runs: list[str]) -> list[Path]:
-    """checkpoints/best.ckpt of each network run folder given, each LightGBM run folder itself, or those of each
-    job folder of a multirun; a .ckpt as it is."""
+    """A .ckpt as it is, a network run's checkpoints/best.ckpt, a LightGBM run's folder, or those of a multirun's jobs."""
     found = []
     for entry in map(Path, runs):
         if entry.is_file():
@@ -148,9 +146,8 @@ def check_same_rows(first: Rows, other: Rows) -> None:
 
 
 def blend_weights(predictions: list[np.ndarray], actual: np.ndarray, task: str) -> np.ndarray:
-    """Non-negative weights summing to 1 that minimise the squared error of the weighted predictions on the rows
-    given (the validation rows): NNLS, with the sum held at 1 by a heavily weighted extra row. Classification
-    blends probabilities, scored against the one-hot classes (the Brier score)."""
+    """Non-negative weights summing to 1 (NNLS, the sum held by a heavily weighted extra row) minimising the squared
+    error on the rows given; classifiers' probabilities against the one-hot classes (the Brier score)."""
     from scipy.optimize import nnls
 
     if task == "multiclass":
@@ -175,14 +172,9 @@ def as_val(metrics: dict) -> dict:
 
 
 def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
-    """Rebuild every member, combine their predictions, write metrics.json and the combination's report.
-
-    Each network run's best checkpoint is rebuilt with the data settings it carries (as `src.eval` does); each
-    LightGBM run of `src.baseline` (a folder holding lightgbm_model.txt) with its config.yaml. Every member predicts
-    the validation and the test rows of the one split they must share, and is combined two ways: the mean prediction
-    (regression: the values; classification: the probabilities), and the blend, non-negative weights summing to 1
-    fit on the validation rows only by least squares on the predictions (scipy's NNLS; probabilities against the
-    one-hot classes), then applied to the test rows. Both are printed beside each member's test metrics."""
+    """Rebuild every member (a checkpoint with its data settings, a LightGBM run with its config.yaml), predict the
+    validation and test rows they share, combine them as the mean prediction and as the blend fit on validation,
+    and write metrics.json and the chosen combination's report."""
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json

@@ -23,6 +23,12 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def require_int(name: str, value, minimum: int = 1, null: bool = False) -> None:
+    """`{name} must be [null or ]an integer >= {minimum}; got {value!r}` unless it is."""
+    ok = (null and value is None) or (is_int(value) and value >= minimum)
+    require(ok, f"{name} must be {'null or ' if null else ''}an integer >= {minimum}; got {value!r}")
+
+
 @contextmanager
 def user_errors_exit() -> Iterator[None]:
     """In an entry point: a UserError becomes `error: <message>` on stderr and exit status 2."""

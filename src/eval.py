@@ -1,7 +1,5 @@
-"""Re-evaluate a checkpoint on its test split: `python -m src.eval ckpt_path=logs/.../checkpoints/best.ckpt`.
-
-The data, split, scaling and model are rebuilt from what the checkpoint carries, so the report and figures
-of a run's best checkpoint equal the training run's.
+"""Re-evaluate a checkpoint on its test split: `python -m src.eval ckpt_path=logs/.../checkpoints/best.ckpt`. Data,
+split, scaling and model are rebuilt from the checkpoint, so the report equals the training run's.
 """
 
 from __future__ import annotations

@@ -1,21 +1,16 @@
 """Predict new rows with a trained model: `python -m src.predict ckpt_path=PATH input=new.csv output=preds.csv`.
-
-Input and output may be CSV or Parquet; the input's columns are matched by name and preprocessed with what the
-checkpoint saved, in chunks of `chunk_rows`. Any problem stops before the output file is touched.
+CSV or Parquet, columns matched by name and preprocessed as the checkpoint saved, in chunks; the output is written whole.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from src.errors import UserError, user_errors_exit
+from src.errors import UserError, is_number, require_int, user_errors_exit
 
 
 def required_path(cfg: DictConfig, key: str) -> Path:
@@ -34,14 +29,13 @@ def check_threshold(threshold, saved) -> float | None:
         return None
     if threshold is None:
         return float(saved.model.threshold)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+    if not is_number(threshold) or not 0 <= threshold <= 1:
         raise UserError(f"threshold must be a number in [0, 1]; got {threshold!r}")
     return float(threshold)
 
 
 def check_chunk_rows(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"chunk_rows must be an integer >= 1; got {value!r}")
+    require_int("chunk_rows", value)
     return value
 
 
@@ -55,8 +49,8 @@ def check_output(output: Path, input_path: Path) -> None:
 
 
 def prediction_frame(outputs, task: str, threshold: float | None, class_labels: list[str]):
-    """Regression: `prediction`; binary: `probability` (of class 1), `class` (0/1 at the threshold) and the original
-    `label` when the checkpoint knows it; multiclass: one `probability_<label>` per class and the predicted `label`."""
+    """Regression: `prediction`; binary: `probability`, `class` and `label` (when known); multiclass: a
+    `probability_<label>` per class, `class` and `label`."""
     import numpy as np
     import pandas as pd
 
@@ -98,51 +92,14 @@ def with_carried_columns(carried, predictions, input_path: Path):
     return pd.concat([carried.reset_index(drop=True), predictions], axis=1)
 
 
-@contextmanager
-def atomic_table_writer(path: Path) -> Iterator:
-    """write(frame) appends rows to a temporary file beside `path`, renamed over it only when every chunk is in:
-    a failure never leaves a partial file. Parquet for a .parquet/.pq name, CSV otherwise."""
-    from src.data.readers import is_parquet
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    parquet_writer = None
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-
-            def write(frame) -> None:
-                nonlocal parquet_writer
-                if is_parquet(path):
-                    import pyarrow as pa
-                    import pyarrow.parquet as pq
-
-                    table = pa.Table.from_pandas(frame, preserve_index=False)
-                    if parquet_writer is None:
-                        parquet_writer = pq.ParquetWriter(tmp, table.schema)
-                    parquet_writer.write_table(table)
-                else:
-                    frame.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
-
-            yield write
-        if parquet_writer is not None:
-            parquet_writer.close()
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if parquet_writer is not None:
-            parquet_writer.close()
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # disk full, read-only folder, no permission: one line, the old file kept
-            from src.runs.atomic import WriteFailed
-
-            raise WriteFailed(path, exc) from None
-        raise
-
-
 def predict(cfg: DictConfig) -> int:
     """Check everything, predict chunk by chunk, write the output file; returns the number of rows predicted."""
     import torch
 
     from src.data.prediction_input import prediction_chunks
+    from src.data.readers import is_parquet
     from src.models.inference import predict_in_batches
+    from src.runs.atomic import write_atomically
     from src.runs.checkpoints.read import load_saved_run
 
     ckpt_path, input_path, output = (required_path(cfg, key) for key in ("ckpt_path", "input", "output"))
@@ -152,18 +109,34 @@ def predict(cfg: DictConfig) -> int:
     threshold = check_threshold(cfg.get("threshold"), saved)
     datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
-    rows = 0
-    with atomic_table_writer(output) as write:
-        for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
-            x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
-            outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
-            if not torch.isfinite(torch.from_numpy(outputs)).all():
-                raise UserError(
-                    f"the model produced non-finite predictions for {input_path} (values far outside the training data?)"
-                )
-            predictions = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
-            write(with_carried_columns(carried, predictions, input_path))
-            rows += len(frame)
+    rows, parquet = 0, is_parquet(output)
+
+    def write_chunks(handle) -> None:  # into a temporary file, renamed over `output` when every chunk is in
+        nonlocal rows
+        writer = None  # Parquet's, made with the first chunk's schema
+        with ExitStack() as writers:
+            for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
+                x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
+                outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
+                if not torch.isfinite(torch.from_numpy(outputs)).all():
+                    raise UserError(
+                        f"the model produced non-finite predictions for {input_path} (values far outside the training data?)"
+                    )
+                predictions = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
+                table = with_carried_columns(carried, predictions, input_path)
+                if parquet:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    arrow = pa.Table.from_pandas(table, preserve_index=False)
+                    if writer is None:
+                        writer = writers.enter_context(pq.ParquetWriter(handle, arrow.schema))
+                    writer.write_table(arrow)
+                else:
+                    table.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
+                rows += len(frame)
+
+    write_atomically(output, write_chunks, text=not parquet)
     return rows
 
 

@@ -1,8 +1,5 @@
 """Train and test one experiment: `python -m src.train [experiment=housing] [key=value ...]`.
-
-Compose the config, validate it, build the DataModule, the model and the loggers, fit, test, report. Fitting is in
-src/runs/fit.py (the lesson's loop, runner=plain, in src/reference/), what keeps a run safe (its folder,
-checkpoints, resume, signals) in src/runs/, the report in src/reporting/.
+Validate, build the DataModule, model and loggers, fit (src/runs/fit.py or src/reference/), test, report.
 """
 
 from __future__ import annotations
@@ -19,9 +16,6 @@ from omegaconf import DictConfig
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import UserError
 from src.reporting.results import RunResult
-from src.runs.run_dir import register_resolvers
-
-register_resolvers()  # before @hydra.main composes: conf/train.yaml's hydra.run.dir calls them
 
 __all__ = ["build_datamodule", "build_model", "train"]
 
@@ -41,8 +35,7 @@ def build_model(cfg: DictConfig, datamodule):
     from src.models.tasks import build_for_data
 
     model = build_for_data(cfg.model, datamodule)
-    # one row of the data's width: Lightning's model summary shows each layer's sizes and counts its FLOPs, when
-    # torch's FLOP counter can follow the net (it cannot follow FT-Transformer's CLS token, a parameter)
+    # an example row: the model summary shows each layer's sizes and FLOPs, when torch's FLOP counter can follow the net
     example = torch.zeros(1, datamodule.n_features)
     try:
         with torch.no_grad(), FlopCounterMode(display=False):
@@ -68,7 +61,6 @@ LIGHTNING_NOISE = (
 
 
 def quiet_known_noise() -> None:
-    """Silence messages that say nothing about the user's run."""
     import logging
     import warnings
 
@@ -120,9 +112,7 @@ def train(cfg: DictConfig) -> RunResult:
         else:
             from src.runs.fit import fit_with_lightning as fit
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
-        # test predictions, figures, diagnosis and importance when testing ends; the summary once the run is over
         report = RunReport(run_dir, cfg.name, cfg.seed, loggers, hyperparameters(cfg), cfg.get("importance"), run.resume)
-        # a file that cannot be written (disk full, read-only folder) ends the run in one line naming the checkpoints kept
         with files_kept_on_write_failure(run_dir), run_folder(run, writes_files):
             result = fit(cfg, datamodule, model, loggers, run.resume, report)
             if writes_files:

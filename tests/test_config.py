@@ -55,6 +55,7 @@ BAD_SETTINGS = [
     ("data.categorical=[a] data.drop=[a]", ["column 'a' is in both data.categorical and data.drop"]),
     ("data.features=[]", ["data.features", "non-empty list", "got []"]),
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
+    ("~callbacks.model_checkpoint", ["callbacks.model_checkpoint is required with runner=lightning", "best.ckpt"]),
 ]
 
 

@@ -1,10 +1,7 @@
 """What makes the default path fast: one Lightning step runs a group of mini-batches (a whole epoch by default,
-src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group.
-
-It is Lightning's documented manual optimization: the group's last optimizer step goes through `manual_backward`
-and Lightning's optimizer (hooks, profiler, `global_step`), the others through the torch optimizer that
-`self.optimizers(use_pl_optimizer=False)` returns, with `clip_gradients`. A subclass defines `loss(outputs, target)`,
-the loss of one mini-batch; epoch losses weight each batch by its rows.
+src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group. It is Lightning's
+documented manual optimization: the group's last optimizer step goes through `manual_backward` and Lightning's
+optimizer (hooks, profiler, `global_step`), the others through the plain torch optimizer, with `clip_gradients`.
 """
 
 from __future__ import annotations
@@ -19,12 +16,8 @@ from torchmetrics import MetricCollection
 from src.errors import UserError
 from src.models.metrics import NON_SCALAR, RowWeightedMean
 
-# Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning.
+# Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning
 STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
-# Not Trainer arguments: how often the whole validation metric set is computed and logged; whether to run
-# Lightning's learning-rate finder first (src/runs/fit.py).
-METRICS_INTERVAL = "val_metrics_every_n_epochs"
-LR_FIND = "lr_find"
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -45,8 +38,8 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
     if not trainer_cfg.get("enable_progress_bar", True):  # the flag decides, whatever the callbacks config holds
         kwargs["callbacks"] = [c for c in kwargs.get("callbacks", []) if not isinstance(c, ProgressBar)]
     plain = OmegaConf.to_container(trainer_cfg, resolve=True)
-    plain.pop(LR_FIND, None)
-    taken = {key: plain.pop(key) for key in (*STEP_FLAGS, METRICS_INTERVAL) if key in plain}
+    plain.pop("lr_find", None)  # not a Trainer argument: src/runs/fit.py runs the finder
+    taken = {key: plain.pop(key) for key in (*STEP_FLAGS, "val_metrics_every_n_epochs") if key in plain}
     if isinstance(model, FastSteps):
         model.step_settings = StepSettings(**{k: v for k, v in taken.items() if v is not None})
         check_monitors(kwargs.get("callbacks", []), model)
@@ -71,11 +64,10 @@ def check_monitors(callbacks, model: FastSteps) -> None:
 
 
 class FastSteps(L.LightningModule):
-    """Training, validation and test steps over groups of mini-batches. A subclass defines `loss(outputs, target)`
-    and calls `track_metrics(...)` in its constructor."""
+    """Training, validation and test steps over groups of mini-batches; src/models/tabular_module.py defines the
+    task's side (`loss`, `make_metrics`, ...) and calls `track_metrics(...)` in its constructor."""
 
     step_settings = StepSettings()
-    non_scalar_metrics = NON_SCALAR  # reported as matrices, not monitorable
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,13 +81,10 @@ class FastSteps(L.LightningModule):
         self.test_results: dict[str, float] = {}
 
     def track_metrics(self, metrics: MetricCollection) -> None:
-        """The loss of each stage and the task's metrics for validation and test. They sit in a plain dict, not in
-        the module tree: they hold no weights, and Lightning visits every submodule at each validation (to switch
-        its train/eval mode and back), which costs more than a short epoch's arithmetic. They follow the outputs'
-        device when they are updated."""
+        """Each stage's loss and the task's metrics, in a plain dict rather than the module tree, which Lightning walks
+        at every validation; they follow the outputs' device when updated."""
         losses = {f"{stage}_loss": RowWeightedMean() for stage in ("train", "val", "test")}
         self.epoch_metrics = {**losses, "val": metrics.clone(prefix="val_"), "test": metrics.clone(prefix="test_")}
-
         self.metrics_device = torch.device("cpu")
 
     def stage_metric(self, name: str, device: torch.device):
@@ -105,7 +94,7 @@ class FastSteps(L.LightningModule):
         return self.epoch_metrics[name]
 
     def monitorable_metrics(self) -> list[str]:
-        names = [f"val_{k}" for k in self.make_metrics() if k not in self.non_scalar_metrics]
+        names = [f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR]
         return ["train_loss", "val_loss", *names]
 
     def on_fit_start(self) -> None:
@@ -248,25 +237,3 @@ class FastSteps(L.LightningModule):
             outputs, target = (torch.cat(parts) for parts in zip(*self.member_outputs))
             self.matrices.setdefault("test", {})["test_members"] = self.score_members(outputs, target)
         self.member_outputs = []
-
-    # --- what a task module provides (src/models/tabular_module.py) ----------------------------------------
-    def loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def make_metrics(self) -> MetricCollection:
-        raise NotImplementedError
-
-    def evaluation_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.loss(outputs, target)
-
-    def to_predictions(self, outputs: torch.Tensor) -> torch.Tensor:
-        return outputs
-
-    def metric_inputs(self, preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return preds.squeeze(1), target.squeeze(1)
-
-    def non_scalar(self, name: str, value: torch.Tensor):
-        return value.tolist()
-
-    def score_members(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, list[float]]:
-        return {}

@@ -7,8 +7,7 @@ from torch import nn
 
 
 def predict_in_batches(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """One prediction per row, in row order, computed in eval mode without gradients: `(rows,)` for regression and
-    binary (the probability of class 1), `(rows, n_classes)` probabilities for multiclass; an ensemble's mean."""
+    """One prediction per row, in eval mode without gradients: `(rows,)`, or `(rows, n_classes)` for multiclass."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

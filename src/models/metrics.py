@@ -1,5 +1,4 @@
-"""The metrics each task reports, in one place: the task modules, the LightGBM baseline and deep ensembles all score
-their predictions with these collections, so a metric means the same wherever it appears."""
+"""The metrics each task reports: task modules, the LightGBM baseline and ensembles all score with these."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ NON_SCALAR = ("confusion_matrix", "precision_per_class", "recall_per_class")
 
 
 def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> MetricCollection:
-    """Every metric a run of `task` reports, unprefixed. Regression takes values; binary the probability of class
-    1 and a 0/1 target; multiclass (rows, classes) probabilities and class indices."""
+    """Every metric a run of `task` reports, unprefixed, on predictions (probabilities for classifiers) and targets."""
     if task == "regression":
         metrics = {
             "mse": MeanSquaredError(),
@@ -59,16 +57,15 @@ def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> Me
 
 
 def plain_matrix(value, class_labels: list[str] | None = None):
-    """A metric with more than one value as plain data for metrics.json: a value per class by class name (when the
-    classes are named), a matrix as nested lists."""
+    """A metric with more than one value for metrics.json: per class by name when named, else nested lists."""
     if value.ndim == 1 and class_labels:
         return dict(zip(class_labels, value.tolist()))
     return value.tolist()
 
 
 class RowWeightedMean(Metric):
-    """An epoch's loss from its mini-batches' mean losses, each weighted by its rows: for mean squared error, the
-    MSE of every row of the epoch. A NaN loss stays NaN (early stopping's check_finite needs to see it)."""
+    """An epoch's loss from its mini-batches' mean losses, each weighted by its rows (for MSE, the MSE of every row);
+    a NaN stays NaN for early stopping's check_finite."""
 
     full_state_update = False
 

@@ -1,7 +1,5 @@
 """The LightningModule for each task: loss, metrics and how the net's outputs become predictions.
-
-`model._target_: src.models.tasks.task_module` picks the module by the data's task, so one model config serves
-every dataset; the network itself is the `model.net` node (src/models/nets/).
+`model._target_: src.models.tasks.task_module` picks it by the data's task, so one model config serves every dataset.
 """
 
 from __future__ import annotations
@@ -20,11 +18,8 @@ CLASS_WEIGHTS = ("balanced",)
 
 
 class RegressionModule(TabularModule):
-    """The lesson's regressor: a linear output trained on mean squared error.
-
-    With `target_mean`/`target_std` (model.standardize_target=true, fitted on the training rows) the net predicts
-    the standardised target and `link` maps it back, as the TabM authors train: the net starts near the mean, at
-    the target's scale. Losses and metrics stay in the target's own units."""
+    """The lesson's regressor: a linear output trained on mean squared error. With model.standardize_target=true the
+    net predicts the standardised target (as TabM's authors train) and `link` maps it back to the target's units."""
 
     def __init__(self, net: dict, optimizer, *, target_mean: float = 0.0, target_std: float = 1.0, **common) -> None:
         super().__init__(net, optimizer, **common)
@@ -43,10 +38,8 @@ class RegressionModule(TabularModule):
 
 
 class BinaryModule(TabularModule):
-    """The lesson's binary classifier: a sigmoid on one output unit, trained on binary cross-entropy.
-
-    The sigmoid comes before the loss (not BCE-with-logits) because that is the lesson's computation, and the
-    parity tests hold this project to the lesson's numbers."""
+    """The lesson's binary classifier: a sigmoid, then binary cross-entropy (not BCE-with-logits: the parity tests
+    hold this project to the lesson's numbers)."""
 
     target_dtype = torch.long
 
@@ -150,12 +143,9 @@ def task_module(
     training_rows: tuple[torch.Tensor, torch.Tensor] | None = None,
     module: str | None = None,
 ) -> TabularModule:
-    """The module for `task`, its net built for the data's shape; `module` names a subclass of the task's module to
-    use instead (e.g. one with its own loss, docs/extending.md), under `src.` so a checkpoint can rebuild it.
-
-    `optimizer` may be its config node (`_partial_: true`), as `model` is instantiated without recursion so that
-    `net` stays plain settings. `training_rows` (x, y of the training split) fit what a net learns from data
-    before training, e.g. piecewise-linear bins; only the fitted values are kept."""
+    """The module for `task`, its net built for the data's shape; `module` names a subclass of the task's module
+    under `src.` (docs/extending.md). `optimizer` may be its config node (`_partial_: true`); `training_rows` (x, y)
+    fit what a net learns before training, e.g. piecewise-linear bins."""
     if task not in TASK_MODULES:
         raise UserError(f"data.task must be one of {', '.join(TASK_MODULES)}; got {task!r}")
     modules = {**TASK_MODULES, task: own_module(module, task)} if module is not None else TASK_MODULES
@@ -164,7 +154,7 @@ def task_module(
 
         optimizer = instantiate(optimizer)
     net = dict(net)
-    if training_rows is not None:  # what a net learns from the training rows before training (its only hook)
+    if training_rows is not None:
         from src.models.nets.build import net_class
 
         fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
@@ -178,7 +168,7 @@ def task_module(
         "n_outputs": n_outputs,
         "lr_schedule": lr_schedule,
     }
-    if task == "regression":  # a decision threshold means nothing for a regressor
+    if task == "regression":
         if class_weights is not None:
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")
         if standardize_target and training_rows is not None:

@@ -1,7 +1,5 @@
-"""Every file a run writes appears whole or not at all: written to a temporary file beside it, then renamed.
-
-A failure to write (disk full, read-only folder) is a `WriteFailed`, a one-line `error:` naming the file and the
-operating system's reason; the old file, if any, is unchanged and no temporary file is left behind.
+"""Every file a run writes appears whole or not at all: written to a temporary file beside it, then renamed. A
+failure is a `WriteFailed` naming the file and the OS's reason; the old file is unchanged, no temporary file left.
 """
 
 from __future__ import annotations
@@ -17,8 +15,6 @@ from src.errors import UserError
 
 
 class WriteFailed(UserError):
-    """A file could not be written (disk full, read-only folder, no permission); the old file, if any, is unchanged."""
-
     def __init__(self, path: str | Path, cause: OSError) -> None:
         self.path, self.cause = Path(path), cause
         super().__init__(f"could not write {self.path}: {os_reason(cause)}")
@@ -32,8 +28,7 @@ def os_reason(exc: OSError) -> str:
 
 
 def write_atomically(path: str | Path, write: Callable[[IO[Any]], object], text: bool = False) -> None:
-    """Call `write(handle)` on a temporary file beside `path`, then rename it to `path`; on any failure the temporary
-    file is removed and `path` keeps its old content. An OSError becomes a WriteFailed naming `path`."""
+    """Call `write(handle)` on a temporary file beside `path`, then rename it to `path`."""
     path = Path(path)
     tmp: str | None = None
     try:

@@ -1,5 +1,4 @@
-"""A run that cannot write a file (disk full, read-only log folder, no permission) ends in one line that names the
-file, the cause and the checkpoints it keeps, so it can be resumed once there is room again."""
+"""A run that cannot write a file ends in one line naming the file, the cause and the checkpoints kept to resume from."""
 
 from __future__ import annotations
 

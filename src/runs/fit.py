@@ -1,5 +1,4 @@
-"""Fitting one run with Lightning's Trainer, and testing its best model. The lesson's loop (`runner=plain`) is
-src/reference/fit_plain.py; both return a RunResult and write each epoch's scalars to the same loggers."""
+"""Fitting one run with Lightning's Trainer, and testing its best model (the lesson's loop: src/reference/fit_plain.py)."""
 
 from __future__ import annotations
 
@@ -44,7 +43,6 @@ def fit_with_lightning(
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
     # a run that early stopping had already stopped (killed while testing) only needs its testing and report
     limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
-    # the step flags Lightning refuses under manual optimization go to the model's fast steps (src/models/fast_steps.py)
     trainer = build_trainer(
         cfg.trainer,
         model,
@@ -95,8 +93,7 @@ def fit_with_lightning(
 
 def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
     """Lightning's learning-rate finder (`trainer.lr_find=true`), one mini-batch per step on a Trainer of its own;
-    the model's weights are put back afterwards. Saves its plot as lr_find.png in the run folder, prints the
-    suggested rate and returns it (None when the losses gave no suggestion)."""
+    saves lr_find.png in the run folder and prints and returns the suggested rate (None: no suggestion)."""
     from pathlib import Path
 
     import matplotlib
@@ -125,8 +122,8 @@ def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
 
 @contextmanager
 def stopped_by_signal(stop) -> Iterator[None]:
-    """Lightning ends fit or test with SystemExit after SIGTERM (SIGTERMException) and after Ctrl+C (exit 1), having
-    written its checkpoints; when StopOnSignal saw the signal, the run goes on to report what it has."""
+    """Lightning ends fit or test with SystemExit after SIGTERM and Ctrl+C, its checkpoints written; when StopOnSignal
+    saw the signal, the run goes on to report what it has."""
     try:
         yield
     except SystemExit:

@@ -11,18 +11,17 @@ import sys
 import time
 
 import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping, ProgressBar
+from lightning.pytorch.callbacks import ProgressBar
 from tqdm import tqdm
 
 BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
 
 
 class EpochProgressBar(ProgressBar):
-    """Counts epochs from 1 out of the one early stopping would stop at if nothing improves (best epoch + patience, at
-    most max_epochs), so the bar and its ETA measure what will happen."""
+    """Counts epochs out of the one early stopping would stop at if nothing improves (at most max_epochs), so the bar
+    and its ETA measure what will happen. `plain`: lines instead of a redrawn bar; None: when not on a terminal."""
 
     def __init__(self, refresh_s: float = 0.1, file=None, plain: bool | None = None, plain_every_n_epochs: int = 10) -> None:
-        """`plain`: lines instead of a redrawn bar; None = when the output is not a terminal."""
         super().__init__()
         self.refresh_s = refresh_s  # tqdm redraws at most this often: a cheap bar even at 1000 epochs/s
         self.file = file
@@ -126,7 +125,7 @@ def horizon(trainer: L.Trainer) -> int | None:
 
 
 def epochs_before_early_stop(trainer: L.Trainer) -> int | None:
-    stopper = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
+    stopper = trainer.early_stopping_callback
     if stopper is None:
         return None
     return max(stopper.patience - stopper.wait_count, 0)

@@ -1,10 +1,8 @@
 """How a run starts in its folder: new, continued from a checkpoint, or a re-submitted sweep's job.
 
-`ckpt_path=<run>/checkpoints/last.ckpt` or `resume=latest` continue a run in its own folder; Lightning restores the
-rest (weights, optimizer, loops, every callback's state). What Lightning cannot check is that the run is resumed with
-its own settings: that is checked here against the run's config.yaml. A sweep re-submitted with resume=latest, or a
-job SLURM requeues, finds its own folder (`<sweep>/<job number>`): finished, it reports its metrics.json; with a
-last.ckpt, it resumes; with neither, it starts over there.
+`ckpt_path=<run>/checkpoints/last.ckpt` or `resume=latest` continue a run in its own folder, Lightning restoring its
+state; here it is checked that the run resumes with its own settings (its config.yaml). A re-submitted or requeued
+sweep job finds its folder: finished, it reports its metrics.json; with a last.ckpt, it resumes; else it starts over.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import shlex
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,8 +50,8 @@ class RunStart:
 
 @contextmanager
 def started_run(cfg: DictConfig) -> Iterator[RunStart]:
-    """How this run starts, on a read-only copy of `cfg`; a resume that would not continue the same run is refused
-    here. `paths.output_dir: null` (debug=fast) names a temporary folder in the copy, removed when the run ends."""
+    """How this run starts, on a read-only copy of `cfg`, refusing a resume of another run. `paths.output_dir: null`
+    (debug=fast) names a temporary folder, removed when the run ends."""
     cfg = copy.deepcopy(cfg)
     with ExitStack() as stack:
         if cfg.paths.output_dir is None:
@@ -66,8 +64,12 @@ def run_start(cfg: DictConfig, run_dir: Path) -> RunStart:
     resume = cfg.get("resume")
     if resubmitted_sweep_job(cfg):
         metrics = run_dir / "metrics.json"
-        if metrics.is_file() and not json.loads(metrics.read_text()).get("interrupted", False):
-            return RunStart(cfg, run_dir, finished=saved_result(run_dir))
+        saved = json.loads(metrics.read_text()) if metrics.is_file() else {"interrupted": True}
+        if not saved.get("interrupted", False):  # finished: the RunResult it reported
+            from src.reporting.results import RunResult
+
+            result = RunResult(**{f.name: saved[f.name] for f in fields(RunResult) if f.name in saved})
+            return RunStart(cfg, run_dir, finished=result)
         if not (run_dir / "checkpoints" / "last.ckpt").is_file():  # killed before its first snapshot, or never started
             return RunStart(cfg, run_dir, start_over=True)
         resume = "latest"
@@ -91,19 +93,8 @@ def resubmitted_sweep_job(cfg: DictConfig) -> bool:
     return cfg.get("ckpt_path") is None and in_multirun() and (cfg.get("resume") == "latest" or requeued())
 
 
-def saved_result(run_dir: Path) -> RunResult:
-    """The RunResult a finished run reported in its metrics.json."""
-    from dataclasses import fields
-
-    from src.reporting.results import RunResult
-
-    saved = json.loads((run_dir / "metrics.json").read_text())
-    return RunResult(**{f.name: saved[f.name] for f in fields(RunResult) if f.name in saved})
-
-
 def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
-    """The checkpoint this run continues from, or None for a new run; a UserError for anything that would not resume
-    the same run."""
+    """The checkpoint this run continues from, or None for a new run; a UserError for anything else."""
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is None and resume is None:
         return None
@@ -181,15 +172,11 @@ def flatten_config(cfg: DictConfig | dict, resolve: bool = True) -> dict[str, An
     """Every leaf of the config under its dotted key (`a.b.c: value`); lists stay lists."""
     node = OmegaConf.to_container(cfg, resolve=resolve) if isinstance(cfg, DictConfig) else cfg
     flat: dict[str, Any] = {}
-
-    def walk(node: dict, prefix: str) -> None:
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                flat[f"{prefix}{key}"] = value
-
-    walk(node, "")
+    for key, value in node.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in flatten_config(value).items()})
+        else:
+            flat[str(key)] = value
     return flat
 
 

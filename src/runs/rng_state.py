@@ -1,9 +1,5 @@
-"""Every global random state in every checkpoint, put back when training resumes.
-
-Lightning does not save random states. Each epoch's batch order already comes from its own (seed, epoch)
-generator, and nothing else in the lesson's models draws random numbers once training has started, so a resumed
-run replays exactly without this; it keeps doing so when a model adds dropout or random augmentation. The states
-are stored as tensors, lists and numbers, so `torch.load(..., weights_only=True)` still reads the checkpoint.
+"""Every global random state in every checkpoint, put back when training resumes (Lightning saves none), so a
+resumed run replays exactly with dropout too. Stored as tensors, lists and numbers for a weights_only load.
 """
 
 from __future__ import annotations
@@ -53,8 +49,7 @@ class RNGState(L.Callback):
         return collect_rng_state()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        # Lightning loads callback states before its own set-up; the states are put back when training starts,
-        # where the uninterrupted run was when it saved them
+        # loaded before Lightning's set-up; put back when training starts, where the saving run was
         self.to_restore = state_dict
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -1,6 +1,5 @@
-"""Run folders: a new one per run that no earlier run's files are in, the checkpoint's own one when a run resumes.
-Hydra picks the folder before any of our code runs (`hydra.run.dir` in conf/train.yaml calls `run_dir` below), so
-a resumed run's `.hydra/`, train.log, TensorBoard events and metrics.json land next to its checkpoints.
+"""Run folders: a new one per run, the checkpoint's own one when a run resumes. Hydra picks it before our code runs
+(`hydra.run.dir` calls `run_dir` below), so a resumed run's files land next to its checkpoints.
 """
 
 from __future__ import annotations
@@ -42,14 +41,6 @@ def is_run_dir(path: Path) -> bool:
     return (path / "config.yaml").is_file()
 
 
-def run_dir_of_checkpoint(checkpoint: str | Path) -> Path | None:
-    """`<run>` for `<run>/checkpoints/<file>.ckpt`, or None when the file is not inside a run folder."""
-    checkpoint = Path(checkpoint).absolute()
-    if checkpoint.parent.name != "checkpoints" or not is_run_dir(checkpoint.parent.parent):
-        return None
-    return checkpoint.parent.parent
-
-
 def latest_run_dir(runs_root: str | Path) -> Path | None:
     """The newest run under runs_root that has a last.ckpt (folder names start with the start time, so they sort)."""
     root = Path(runs_root)
@@ -60,8 +51,7 @@ def latest_run_dir(runs_root: str | Path) -> Path | None:
 
 
 def unwritable_reason(folder: str | Path) -> str | None:
-    """Why no run folder can be made under `folder` (a read-only file system, no permission), or None: looks at the
-    nearest folder that exists, creates nothing."""
+    """Why no run folder can be made under `folder` (read-only, no permission), or None; creates nothing."""
     existing = Path(folder).absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -74,11 +64,13 @@ def unwritable_reason(folder: str | Path) -> str | None:
 
 def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | None) -> str:
     """Hydra's `hydra.run.dir`: the run being resumed, else a new folder (invalid resume settings get a new folder
-    too, and src.runs.resume then names the mistake: nothing is written into a folder that is not a run's)."""
-    if ckpt_path is not None and resume is None:  # a checkpoint file, or the run's folder itself
-        existing = Path(ckpt_path).absolute() if is_run_dir(Path(ckpt_path)) else run_dir_of_checkpoint(ckpt_path)
-        if existing is not None:
-            return str(existing)
+    too, and src.runs.resume then names the mistake)."""
+    if ckpt_path is not None and resume is None:  # the run's folder itself, or <run>/checkpoints/<file>.ckpt
+        given = Path(ckpt_path).absolute()
+        if is_run_dir(given):
+            return str(given)
+        if given.parent.name == "checkpoints" and is_run_dir(given.parent.parent):
+            return str(given.parent.parent)
     if resume == "latest" and ckpt_path is None:
         existing = latest_run_dir(runs_root)
         if existing is not None:
@@ -97,17 +89,15 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
 
 
 def hydra_subdir(output_dir: str, ckpt_path: str | None, resume: str | None, stamp: str) -> str:
-    """Where Hydra copies the composed config and overrides: `.hydra`, unless the folder has one already (a resumed
-    run, or a command pointed at an earlier run's folder): the first copy stays, and this start gets its own beside it."""
+    """Where Hydra copies the composed config: `.hydra`, or beside the first copy when the folder has one already."""
     if not (Path(output_dir) / ".hydra").exists():
         return ".hydra"
     return f".hydra/resumed_{stamp}" if ckpt_path is not None or resume is not None else f".hydra/{stamp}"
 
 
 def register_resolvers() -> None:
-    # cached: Hydra and Lightning's DDP launcher read hydra.run.dir more than once, after Hydra has created the
-    # folder, and the answer must stay the same. They only look, never create: OmegaConf also evaluates them while it
-    # merges configs that replace hydra.run.dir (debug=fast, compare.yaml)
+    # cached: hydra.run.dir is read more than once, after Hydra has created the folder, and must stay the same; they
+    # only look, never create, as OmegaConf also evaluates them while merging configs that replace hydra.run.dir
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
     from src.reporting.run_names import file_stem, mlflow_run_name, run_label
@@ -118,9 +108,8 @@ def register_resolvers() -> None:
 
 
 def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> None:
-    """After a refused run: its folder, when Hydra's files (.hydra/, train.log) are all it holds, and the folders
-    above it that are left empty, so that a refused run leaves nothing behind (and "newest run" stays right). In an
-    earlier run's folder (a refused resume), only this start's copy of the config (`.hydra/resumed_...`) goes."""
+    """After a refused run: its folder when Hydra's files are all it holds, and the empty folders above it; in an
+    earlier run's folder (a refused resume), only this start's copy of the config (`.hydra/resumed_...`)."""
     path = path.absolute()
     if hydra_subdir and hydra_subdir != ".hydra" and Path(hydra_subdir).parent.name == ".hydra":
         shutil.rmtree(path / hydra_subdir, ignore_errors=True)
@@ -138,8 +127,7 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
 
 @contextmanager
 def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
-    """Around fitting and reporting: the folder held, and a new run's config.yaml written (a resumed run keeps the one
-    it started with, and was checked against it). Under DDP only rank 0 writes (`writes_files`)."""
+    """Around fitting and reporting: the folder held and a new run's config.yaml written (only rank 0 writes)."""
     if not writes_files:
         yield
         return
@@ -153,9 +141,8 @@ def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
 
 @contextmanager
 def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
-    """Hold the run folder while this process trains in it; refuse one another process holds, and (unless
-    resuming) one that already holds a run's files, so an earlier run's files are never overwritten. The OS drops the
-    advisory lock on `.lock` when the process ends, even on SIGKILL, so a live run is told from a dead one."""
+    """Hold the run folder while training in it; refuse one another process holds and (unless resuming) one that
+    holds a run's files. The OS drops the lock on `.lock` when the process ends, even on SIGKILL."""
     path.mkdir(parents=True, exist_ok=True)
     with open(path / ".lock", "a+") as lock:
         lock.seek(0)

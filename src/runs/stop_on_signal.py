@@ -1,7 +1,6 @@
-"""Ctrl+C (SIGINT), SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step,
-with its checkpoints written: each is handed to Lightning's own SIGTERM handling, which stops every DDP rank after
-the step. A second Ctrl+C stops at once. A signal that comes just after an epoch skipped its last.ckpt snapshot is
-held until the next epoch starts, so the run stops with a snapshot (see checkpoints/latest.py).
+"""Ctrl+C, SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step, with its
+checkpoints written, through Lightning's own SIGTERM handling (which stops every DDP rank). A second Ctrl+C stops at
+once. A signal just after an epoch that skipped its last.ckpt snapshot is held until the next epoch starts.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from src.runs.checkpoints.latest import LatestCheckpoint
 
 
 def cluster_stop_signals() -> tuple[signal.Signals, ...]:
-    """submitit's SLURM jobs get SIGUSR2 (or $SUBMITIT_PREEMPT_SIGNAL) signal_delay_s before their time runs out."""
+    """submitit's SLURM jobs get SIGUSR2 (or $SUBMITIT_PREEMPT_SIGNAL) before their time runs out."""
     found = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
     return (found,) if found is not None and found not in (signal.SIGINT, signal.SIGTERM) else ()
 
@@ -107,7 +106,7 @@ class StopOnSignal(L.Callback):
 
 @contextmanager
 def signals_raise_keyboard_interrupt() -> Iterator[list[signal.Signals]]:
-    """For the plain loop, which has no Trainer: SIGTERM interrupts it the way Ctrl+C does; yields the signals received."""
+    """For the plain loop: SIGTERM interrupts it as Ctrl+C does; yields the signals received."""
     received: list[signal.Signals] = []
 
     def interrupt(signum, frame) -> None:

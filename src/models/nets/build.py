@@ -1,7 +1,5 @@
-"""A net from its config node: `{_target_: src.models.nets.mlp.MLP, hidden: [...], ...}` plus the data's shape.
-
-Training builds it from `model.net`; eval and predict from the same plain settings stored in the checkpoint.
-Only classes under `src.` are ever built, so a checkpoint cannot make us import and run someone else's code.
+"""A net from its config node (`model.net`, or the plain settings a checkpoint stores) plus the data's shape. Only
+classes under `src.` are ever built, so a checkpoint cannot make us import and run someone else's code.
 """
 
 from __future__ import annotations

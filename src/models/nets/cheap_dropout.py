@@ -9,12 +9,10 @@ LANES = 4  # 16-bit lanes in one 64-bit draw
 
 
 class CheapDropout(nn.Dropout):
-    """torch's CPU generator draws one number per element of `nn.Dropout`'s mask, and for TabM's (batch, k, width)
-    activations those draws outweigh the matrix products around them (docs/speed.md). This draws 64 random bits per
-    four elements from the same generator (so seeds and resumed runs replay it) and drops an element when its 16
-    bits fall below round(p * 65536): a Bernoulli(p) mask with p rounded to 1/65536, each element independent, kept
-    elements scaled by 1 / (1 - p) as `nn.Dropout` scales them. Off the CPU, and in eval mode, it is `nn.Dropout`.
-    The MLP builds it; the nets from `tabm` and `rtdl_revisiting_models` get theirs swapped (`with_cheap_dropout`)."""
+    """`nn.Dropout`'s mask draws one number per element, which for TabM's (batch, k, width) activations outweighs the
+    products around it (docs/speed.md). This draws 64 bits per four elements from the same generator (so seeds and
+    resumes replay it) and drops an element when its 16 bits fall below round(p * 65536): Bernoulli(p) with p rounded
+    to 1/65536, kept elements scaled by 1 / (1 - p). Off the CPU, and in eval mode, it is `nn.Dropout`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or self.p >= 1 or self.inplace or x.device.type != "cpu":

@@ -1,12 +1,10 @@
-"""The one-line errors a shipped net gives for its own settings, each naming `model.net.<key>`.
-
-Each net checks its arguments in its constructor (as the `tabm` package does); the central config check knows
-none of them, so a user's net may take any settings, under any names.
+"""The one-line errors a shipped net gives for its own settings in its constructor, each naming `model.net.<key>`;
+the central config check knows none of them, so a user's net may take any settings.
 """
 
 from __future__ import annotations
 
-from src.errors import is_int, is_number, require
+from src.errors import is_int, is_number, require, require_int
 
 
 def check_choice(key: str, value, allowed: tuple) -> None:
@@ -14,7 +12,7 @@ def check_choice(key: str, value, allowed: tuple) -> None:
 
 
 def check_int(key: str, value, minimum: int = 1) -> None:
-    require(is_int(value) and value >= minimum, f"model.net.{key} must be an integer >= {minimum}; got {value!r}")
+    require_int(f"model.net.{key}", value, minimum)
 
 
 def check_dropout(key: str, value) -> None:

@@ -1,7 +1,5 @@
-"""The FT-Transformer of Gorishniy et al., "Revisiting Deep Learning Models for Tabular Data" (NeurIPS 2021).
-
-The network is the authors' `rtdl_revisiting_models.FTTransformer`, which embeds numeric features and
-categorical codes as tokens itself. `categorical: onehot` feeds the one-hot columns as numeric features instead.
+"""The FT-Transformer of Gorishniy et al. (NeurIPS 2021): the authors' `rtdl_revisiting_models.FTTransformer`, which
+embeds numeric features and category codes as tokens; `categorical: onehot` feeds one-hot columns as numeric ones.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The input encoding every net shares: `x` split into numeric columns and category codes, then one flat row.
-
-`x` holds the numeric columns first, then one column per categorical feature with its integer code (0 is the
-reserved "unknown" code). Numeric columns go in as they are or through an embedding from `rtdl_num_embeddings`
-(periodic, piecewise-linear or linear-ReLU, Gorishniy et al. 2022); categorical columns as a learned embedding
-each (`categorical: embedding`) or one-hot (`categorical: onehot`).
+"""The input encoding every net shares. `x` holds the numeric columns, then one integer code per categorical column
+(0: unknown). Numeric columns go in as they are or through an `rtdl_num_embeddings` embedding; categorical ones as
+a learned embedding each (`categorical: embedding`) or one-hot (`categorical: onehot`).
 """
 
 from __future__ import annotations
@@ -12,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import UserError, is_int, is_number, require
+from src.errors import UserError, is_number, require, require_int
 from src.models.nets.checks import check_choice, check_int
 
 CATEGORICAL = ("embedding", "onehot")
@@ -25,7 +22,7 @@ EMBEDDING_SETTINGS = {
 
 
 def split_inputs(x: torch.Tensor, n_num_features: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The numeric columns as they are, and the category codes (stored as floats in the batch) as integers."""
+    """The numeric columns, and the category codes (floats in the batch) as integers."""
     return x[:, :n_num_features], x[:, n_num_features:].long()
 
 
@@ -84,17 +81,14 @@ def check_embedding(embedding) -> None:
 
 def check_input_settings(categorical: str, cat_embedding_dim: int | None, embedding: dict | None) -> None:
     check_choice("categorical", categorical, CATEGORICAL)
-    require(
-        cat_embedding_dim is None or (is_int(cat_embedding_dim) and cat_embedding_dim >= 1),
-        f"model.net.cat_embedding_dim must be null or an integer >= 1; got {cat_embedding_dim!r}",
-    )
+    require_int("model.net.cat_embedding_dim", cat_embedding_dim, null=True)
     check_embedding(embedding)
 
 
 def fit_embedding_to_training_rows(x_num_train: torch.Tensor, config: dict, y_train=None, task: str = "regression") -> dict:
     """The `fit_to_training_rows` hook of the nets that take `embedding`: piecewise-linear bins, once."""
     embedding = config.get("embedding")
-    check_embedding(embedding)  # before fitting: the net's constructor would say the same, after the work
+    check_embedding(embedding)  # before the work of fitting
     if embedding is None:
         return {}
     return {"embedding": fit_piecewise_linear_bins(embedding, x_num_train, y_train, task)}
@@ -103,10 +97,8 @@ def fit_embedding_to_training_rows(x_num_train: torch.Tensor, config: dict, y_tr
 def fit_piecewise_linear_bins(
     embedding: dict | None, x_num: torch.Tensor, y: torch.Tensor | None = None, task: str = "regression"
 ) -> dict | None:
-    """The embedding settings with `bins` (plain lists) fitted on the training rows, when it is piecewise-linear.
-
-    Quantile bins by default; `tree: {min_samples_leaf: 64, ...}` gives the target-aware bins of a decision tree.
-    Stored with the net's settings, so a checkpoint rebuilds the same embedding without any data."""
+    """The embedding settings with `bins` (plain lists, kept in the checkpoint) fitted on the training rows when it is
+    piecewise-linear: quantile bins, or with `tree: {min_samples_leaf: 64, ...}` a decision tree's target-aware ones."""
     if not embedding or embedding.get("kind") != "piecewise_linear" or embedding.get("bins") is not None:
         return embedding
     import rtdl_num_embeddings as rne

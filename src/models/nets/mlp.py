@@ -1,9 +1,6 @@
-"""The lesson's network: Linear + ReLU for each hidden width, then a linear output layer.
-
-Options beyond the lesson (all off by default, which builds exactly the lesson's layers in the lesson's order,
-so the same seed gives the same initial weights): a normalisation layer and dropout in each hidden block, and a
-numeric embedding (periodic, piecewise-linear, linear-ReLU) in front of the stack. With categorical columns the
-input encoder (src/models/nets/inputs.py) comes first.
+"""The lesson's network: Linear + ReLU for each hidden width, then a linear output layer. Options beyond the lesson
+(normalisation, dropout, a numeric embedding) are off by default, which builds exactly the lesson's layers in its
+order, so the same seed gives the same initial weights; categorical columns add the input encoder (inputs.py) first.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""The ResNet-like MLP of Gorishniy et al., "Revisiting Deep Learning Models for Tabular Data" (NeurIPS 2021).
-
-The network is the authors' `rtdl_revisiting_models.ResNet`; in front of it, the shared input encoder
-(categorical embeddings or one-hot, optional numeric embedding).
+"""The ResNet-like MLP of Gorishniy et al. (NeurIPS 2021): the authors' `rtdl_revisiting_models.ResNet` behind the
+shared input encoder (inputs.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import rtdl_num_embeddings
 import tabm
 import torch
 from torch import nn
@@ -14,23 +13,17 @@ from torch import nn
 from src.errors import UserError, require
 from src.models.nets.cheap_dropout import with_cheap_dropout
 from src.models.nets.checks import check_choice, check_dropout, check_int
-from src.models.nets.inputs import fit_piecewise_linear_bins
+from src.models.nets.inputs import fit_piecewise_linear_bins, numeric_embedding
 
 ARCH_TYPES = ("tabm", "tabm-mini", "tabm-packed")
 EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
 
 
 class TabM(nn.Module):
-    """The k members see the same mini-batch and share most weights (tabm-mini: one shared MLP, a separate random
-    scaling of each member's input), so an epoch of k members costs far less than k epochs of one MLP. The forward
-    pass returns every member's prediction, `(batch, k, n_outputs)`: the task module trains on the mean of the
-    member losses and predicts with the mean prediction, as the authors do.
-
-    Piecewise-linear embeddings take bins from the *training* rows (quantiles, or with `tree` a decision tree's
-    splits on the targets): `fit_to_training_rows` computes them before the net is built and they stay in the net's
-    config as plain lists, so a checkpoint rebuilds the same net. Categorical columns (integer codes, 0 = unknown)
-    are one-hot encoded by TabM itself, as its authors recommend. Dropout is the package's, with a cheaper mask on
-    a CPU (cheap_dropout.py)."""
+    """k members that share most weights and see the same mini-batch; the forward pass returns every member's
+    prediction, `(batch, k, n_outputs)`. Piecewise-linear bins come from the training rows (`fit_to_training_rows`)
+    and stay in the net's config as plain lists, so a checkpoint rebuilds the same net. TabM one-hot encodes the
+    categorical codes itself, as its authors recommend."""
 
     def __init__(
         self,
@@ -64,7 +57,6 @@ class TabM(nn.Module):
         num_embeddings = None
         if n_num_features and embedding is not None:
             num_embeddings = numeric_embeddings(embedding, n_num_features, d_embedding, bins)
-        # the same dropout with a cheaper mask on a CPU, where nn.Dropout's draws cost more than the products
         self.tabm = with_cheap_dropout(
             tabm.TabM.make(
                 n_num_features=n_num_features,
@@ -79,12 +71,7 @@ class TabM(nn.Module):
             )
         )
 
-    @property
-    def k(self) -> int:
-        return self.tabm.k
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: numeric columns first, then one integer code per categorical column -> (batch, k, n_outputs)."""
         x_num = x[:, : self.n_num_features] if self.n_num_features else None
         x_cat = x[:, self.n_num_features :].long() if self.cat_cardinalities else None
         return self.tabm(x_num, x_cat)
@@ -93,10 +80,8 @@ class TabM(nn.Module):
     def fit_to_training_rows(
         x_num_train: torch.Tensor, config: dict[str, Any], y_train: torch.Tensor | None = None, task: str = "regression"
     ) -> dict[str, Any]:
-        """The constructor arguments that come from the training rows (plain data, for the net's saved config):
-        piecewise-linear bins, at quantiles of each numeric feature or, with `tree`, at a decision tree's splits
-        on the target (target-aware bins). Call before building the net, on the preprocessed numeric training
-        columns (and targets); never on validation or test rows."""
+        """Piecewise-linear `bins` from the preprocessed numeric training columns: quantiles or, with `tree`, a decision
+        tree's splits on the target. Never from validation or test rows."""
         if config.get("embedding", "piecewise_linear") != "piecewise_linear" or x_num_train.shape[1] == 0:
             return {}
         if config.get("bins") is not None:  # fitted already (a checkpoint's settings, or given by hand)
@@ -109,6 +94,7 @@ class TabM(nn.Module):
 
 
 def numeric_embeddings(kind: str, n_features: int, d_embedding: int, bins: list[list[float]] | None) -> nn.Module:
+    settings = {"kind": "linear_relu" if kind == "linear" else kind, "d_embedding": d_embedding}
     if kind == "piecewise_linear":
         if bins is None:
             raise UserError(
@@ -117,9 +103,5 @@ def numeric_embeddings(kind: str, n_features: int, d_embedding: int, bins: list[
             )
         if len(bins) != n_features:
             raise UserError(f"model.net.bins has edges for {len(bins)} features; the data has {n_features} numeric features")
-        edges = [torch.tensor(b, dtype=torch.float32) for b in bins]
-        # version B is what TabM's authors use with TabM (a linear term beside the piecewise-linear one)
-        return rtdl_num_embeddings.PiecewiseLinearEmbeddings(edges, d_embedding, activation=False, version="B")
-    if kind == "periodic":
-        return rtdl_num_embeddings.PeriodicEmbeddings(n_features, d_embedding, lite=False)
-    return rtdl_num_embeddings.LinearReLUEmbeddings(n_features, d_embedding)
+        settings["bins"] = bins
+    return numeric_embedding(settings, n_features)  # version B beside TabM, as its authors use it

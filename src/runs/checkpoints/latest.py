@@ -1,6 +1,5 @@
-"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due, with best.ckpt, and at every
-stop. A snapshot every epoch would buy nothing after a crash: the file reaches the disk at most every
-`flush_every_s` seconds anyway (write.py beside this file).
+"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due (the file reaches the disk at
+most every `flush_every_s` seconds anyway, write.py), with best.ckpt, and at every stop.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class LatestCheckpoint(ModelCheckpoint):
-    """A snapshot at an epoch's end when the file is due (every `every_s` seconds), when best.ckpt was saved in the
-    same epoch (last.ckpt is never older than best.ckpt), and at the epoch where training stops. A signal that comes
-    after an epoch's end skipped its snapshot is held by StopOnSignal until the next epoch's first step (`behind`)."""
+    """A snapshot at an epoch's end every `every_s` seconds, when best.ckpt was saved in the same epoch (last.ckpt is
+    never older), and where training stops. After an epoch that skipped its snapshot (`behind`), StopOnSignal holds a
+    signal until the next epoch's first step."""
 
     def __init__(self, every_s: float = 10.0, **kwargs) -> None:
         super().__init__(save_on_train_epoch_end=True, **kwargs)  # after validation, with the epoch's last word
@@ -37,20 +36,14 @@ class LatestCheckpoint(ModelCheckpoint):
         )
 
     def time_due(self, trainer: L.Trainer) -> bool:
-        """The first epoch of a process, then every `every_s` seconds: on the clock of the deferred checkpoint
-        writer when there is one, so that a snapshot is taken just when its file will be written."""
+        """The first epoch, then every `every_s` seconds, on the deferred writer's clock when there is one."""
         clock = getattr(trainer.strategy.checkpoint_io, "last_flush", self.taken_at)
         return self.taken_at == -math.inf or time.monotonic() - clock >= self.every_s
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        # Lightning calls every callback's hook for each full checkpoint it dumps, whichever callback saves it:
-        # the public way to tell that best.ckpt, or this snapshot, was saved at this step
+        # called for each checkpoint Lightning dumps, whichever callback saves it: the public way to tell one was saved
         super().on_save_checkpoint(trainer, pl_module, checkpoint)
         self.dumped_at_step = trainer.global_step
-
-    def others_saved(self, trainer: L.Trainer) -> bool:
-        """best.ckpt was saved this epoch: last.ckpt must never be older than the best.ckpt on disk."""
-        return self.dumped_at_step == trainer.global_step
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.behind, self.epoch_started_at = False, time.monotonic()
@@ -60,7 +53,8 @@ class LatestCheckpoint(ModelCheckpoint):
         strategy = trainer.strategy
         due = strategy.broadcast(self.time_due(trainer))  # rank 0 writes the files: its clock decides
         # every rank must take the snapshot or none (saving waits for all of them); any rank may be stopping
-        if not strategy.reduce_boolean_decision(due or self.stopping(trainer) or self.others_saved(trainer), all=False):
+        best_saved = self.dumped_at_step == trainer.global_step  # last.ckpt must never be older than best.ckpt
+        if not strategy.reduce_boolean_decision(due or self.stopping(trainer) or best_saved, all=False):
             return
         checkpoint_io = strategy.checkpoint_io
         written_this_epoch = getattr(checkpoint_io, "last_flush", -math.inf) >= self.epoch_started_at

@@ -1,8 +1,6 @@
-"""Reading checkpoint files: as data, with `torch.load(weights_only=True)`, so loading one never runs code, and
-any file that cannot be read is a one-line error that says why. A trained model comes back with the data
-settings it was trained with (for eval and predict). The classes to rebuild are named as strings in the checkpoint
-(see `TabularModule.on_save_checkpoint`) and are only taken from this project's `src.models` and `src.data`
-packages; the network is rebuilt from its plain settings (`hyper_parameters["net"]`), only from a class under `src.`.
+"""Reading checkpoint files as data (`torch.load(weights_only=True)`: loading one never runs code); a file that cannot
+be read is a one-line error. A model comes back with its data settings, its classes named as strings in the checkpoint
+(`TabularModule.on_save_checkpoint`) and only taken from this project's `src.models`, `src.data` and `src.` (its net).
 """
 
 from __future__ import annotations
@@ -19,8 +17,7 @@ if TYPE_CHECKING:
 
 
 def checkpoint_file(path: str | Path, name: str, key: str = "ckpt_path") -> Path:
-    """`path` itself, or `<path>/checkpoints/<name>` when `path` is a run's folder; a folder without it is an error
-    that says which file to give."""
+    """`path` itself, or `<path>/checkpoints/<name>` when `path` is a run's folder."""
     path = Path(path)
     if not path.is_dir():
         return path
@@ -84,22 +81,14 @@ class SavedRun:
     data_state: dict[str, Any]  # the DataModule's state_dict: names, split settings, scaler, class labels
     epoch: int  # 1-based epoch the weights come from
 
-    @property
-    def feature_names(self) -> list[str]:
-        return list(self.data_state["feature_names"])
-
-    @property
-    def task(self) -> str:
-        return self.data_state["task"]
-
-    @property
-    def class_labels(self) -> list[str]:
-        return list(self.data_state.get("class_labels") or [])
+    def __post_init__(self) -> None:
+        self.feature_names: list[str] = list(self.data_state["feature_names"])
+        self.task: str = self.data_state["task"]
+        self.class_labels: list[str] = list(self.data_state.get("class_labels") or [])
 
     def build_datamodule(self, **source_settings: Any):
-        """The DataModule as it was trained: every state entry that is a constructor argument, then the state
-        itself (the fitted preprocessing). `source_settings` that are given (not None) replace the saved data
-        source's own, where its function takes them: data_home and download for the built-in data, path for a file."""
+        """The DataModule as it was trained (constructor arguments, then its state: the fitted preprocessing). Given
+        `source_settings` (data_home, download, path) replace the saved source's own where its function takes them."""
         state = dict(self.data_state)
         given = {k: v for k, v in source_settings.items() if v is not None}
         source = state.get("source")
@@ -117,7 +106,7 @@ class SavedRun:
 
 
 def check_table_file(datamodule, data_path: str | None) -> None:
-    """A run on a file (data=csv) is re-evaluated on that file: if it has moved, say how to point at its new place."""
+    """A run on a file (data=csv) is re-evaluated on that file: if it has moved, say how to give its new place."""
     path = datamodule.source.get("path") if isinstance(datamodule.source, dict) else None
     if isinstance(path, str) and data_path is None and not Path(path).exists():
         raise UserError(f"the table this checkpoint was trained on is no longer at {path}; give its place with data_path=FILE")

@@ -11,19 +11,9 @@ from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_utilities.core.apply_func import apply_to_collection
 
 from src.runs.atomic import write_atomically
-
-
-def clone_tensors(obj: Any) -> Any:
-    """A point-in-time copy of the tensors in a checkpoint; other values are fresh objects from the dump."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return type(obj)((k, clone_tensors(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(clone_tensors(v) for v in obj)
-    return obj
 
 
 class DeferredAtomicCheckpointIO(TorchCheckpointIO):
@@ -41,7 +31,10 @@ class DeferredAtomicCheckpointIO(TorchCheckpointIO):
         key = str(path)
         self.pending.pop(key, None)  # re-insert: flush order is the order of the latest saves
         self.pending[key] = {
-            name: clone_tensors(value) if name in ("state_dict", "optimizer_states", "lr_schedulers") else value
+            # a point-in-time copy of the tensors; other values are fresh objects from the dump
+            name: apply_to_collection(value, torch.Tensor, lambda t: t.detach().clone())
+            if name in ("state_dict", "optimizer_states", "lr_schedulers")
+            else value
             for name, value in checkpoint.items()
         }
         if self.flush_every_s <= 0 or time.monotonic() - self.last_flush >= self.flush_every_s:
