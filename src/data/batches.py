@@ -1,8 +1,7 @@
 """Mini-batches cut straight from in-memory tensors, as the lesson does: randperm + index_select + split.
 
-No Dataset, no per-row collate: one epoch of shuffling is three tensor operations. Each epoch's order comes
-from its own generator seeded by (seed, epoch), so it does not depend on what else drew random numbers, a
-resumed run replays the same orders, and every DDP rank agrees on the permutation it shares out.
+Each epoch's order comes from its own generator seeded by (seed, epoch): independent of other random draws,
+replayed by a resumed run, and the same on every DDP rank.
 """
 
 from __future__ import annotations
@@ -25,11 +24,6 @@ def auto_batch_size(train_rows: int) -> int:
     return int(min(max(2 ** round(np.log2(wanted)), low), high))
 
 
-def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
-    mixed = int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
-    return torch.Generator(device=device).manual_seed(mixed)
-
-
 def shuffled_batches(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -40,8 +34,9 @@ def shuffled_batches(
     world_size: int = 1,
 ) -> list[Batch]:
     """One epoch of training batches; with several ranks, this rank's disjoint share of each global batch."""
+    epoch_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
     # drawn on the CPU and moved once an epoch: a GPU run shuffles exactly as the CPU run does, so the two compare
-    indices = torch.randperm(x.size(0), generator=epoch_generator(seed, epoch, torch.device("cpu"))).to(x.device)
+    indices = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(epoch_seed)).to(x.device)
     if world_size > 1:
         # global batch k holds rows [k*B*W, (k+1)*B*W) of the permutation; this rank takes its slice of each
         shares = [chunk.tensor_split(world_size)[rank] for chunk in indices.split(batch_size * world_size)]

@@ -1,9 +1,7 @@
 """Column kinds, decided once on the training rows: numeric, categorical, date or ignored (plus the dropped).
 
-Inference: numbers are numeric; text, booleans and columns listed in `data.categorical` are categorical; ISO
-dates are dates; text with nearly one distinct value per row, whole numbers stepping evenly down the file (1, 2,
-3, ...) and distinct whole numbers under a blank header (pandas' index) are identifiers and ignored.
-`data.categorical`, `data.numeric` and `data.drop` override any choice.
+Numbers are numeric, text and booleans categorical, ISO dates dates; identifiers (nearly one distinct text per row,
+row numbers, pandas' index) are ignored. `data.categorical`, `data.numeric` and `data.drop` override any choice.
 """
 
 from __future__ import annotations
@@ -24,14 +22,6 @@ IDENTIFIER_MIN_VALUES = 10
 ROW_NUMBER_MIN_VALUES = 20  # rows at least, for whole numbers stepping evenly down the file to be a row number
 
 
-def check_overrides(categorical: list[str], numeric: list[str], drop: list[str]) -> None:
-    lists = {"data.categorical": categorical, "data.numeric": numeric, "data.drop": drop}
-    for column in dict.fromkeys(c for names in lists.values() for c in names):
-        where = [key for key, names in lists.items() if column in names]
-        if len(where) > 1:
-            raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
-
-
 def infer_column_kinds(
     frame: pd.DataFrame,
     features: list[str],
@@ -42,14 +32,11 @@ def infer_column_kinds(
     name: str,
 ) -> dict[str, str]:
     """{column: kind} for every feature column, in table order, from the training rows only."""
+    chosen = dict.fromkeys(numeric, "numeric") | dict.fromkeys(categorical, "categorical") | dict.fromkeys(drop, "dropped")
     kinds = {}
     for column in features:
-        if column in drop:
-            kinds[column] = "dropped"
-        elif column in categorical:
-            kinds[column] = "categorical"
-        elif column in numeric:
-            kinds[column] = "numeric"
+        if column in chosen:
+            kinds[column] = chosen[column]
         elif is_row_number(frame[column], column):  # the file's layout, not a statistic: every row is looked at
             kinds[column] = "ignored"
         else:
@@ -100,9 +87,7 @@ def category_key(value) -> str | None:
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, float, np.integer, np.floating)):
-        if np.isnan(value):
-            return None
-        return number_text(float(value))
+        return None if np.isnan(value) else number_text(float(value))
     text = str(value).strip()
     if is_missing_spelling(text):
         return None

@@ -1,8 +1,7 @@
-"""One LightningDataModule for every table: it splits, transforms and batches; `data.source` loads the rows.
+"""One LightningDataModule for every table: `data.source` loads the rows; it splits, transforms and batches them.
 
-setup() reads the source's table, encodes the target, splits row positions as the lesson does, decides the
-column kinds and fits the preprocessing on the training rows (src/data/preprocessing.py), then builds one float32
-matrix with the rows in split order: each split's tensors are views of it.
+setup() fits the preprocessing on the training rows, then builds one float32 matrix with the rows in split order:
+each split's tensors are views of it.
 """
 
 from __future__ import annotations
@@ -14,13 +13,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from hydra.utils import get_method
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import OmegaConf
 
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
-from src.data.columns import check_overrides, describe_columns, infer_column_kinds
-from src.data.folds import (
-    fold_rows,
-    split_for_fold,  # noqa: F401  (re-exported)
-)
+from src.data.columns import describe_columns, infer_column_kinds
 from src.data.preprocessing import (
     cat_cardinalities,
     fit_preprocessing,
@@ -30,15 +28,16 @@ from src.data.preprocessing import (
 )
 from src.data.readers import listed
 from src.data.sources import Table
-from src.data.splits import (  # noqa: F401  (re-exported)
+from src.data.splits import (
     check_enough_rows,
-    split_like_the_lesson,
+    fold_positions,
+    split_like_the_lesson,  # noqa: F401  (re-exported for the lesson's notebook)
     split_rows,
-    split_sizes,
 )
 from src.data.target import describe_task, encode_target, with_positive_label
 from src.errors import UserError
 
+STAGES = ("train", "val", "test")
 # saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
 FITTED_KEYS = (
     "columns",
@@ -73,7 +72,7 @@ class TabularDataModule(L.LightningDataModule):
         seed: int = 0,
         steps_per_execution: int | None = None,
         path: str | None = None,
-        cv: dict | None = None,  # {folds: k, fold: i}: fold i validates (src/data/folds.py); null = the lesson's split
+        cv: dict | None = None,  # {folds: k, fold: i}: fold i validates (src/data/splits.py); null = the lesson's split
     ) -> None:
         """`source`: a config node ({_target_: src.data.sources.<fn>, ...}) or a function returning a Table.
         `path`: data=csv's user-facing `data.path`, which its YAML passes on to `source.path`."""
@@ -159,12 +158,8 @@ class TabularDataModule(L.LightningDataModule):
         if self.cv is None:
             positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels)
         else:  # k-fold: fold i validates, the other folds train; the lesson's test rows stay the test rows
-            val_folds, test = fold_rows(
-                encoded.y[rows], self.test_fraction, self.random_state, self.cv["folds"], self.task != "regression"
-            )
-            fold = self.cv["fold"]
-            train = np.sort(np.concatenate([p for i, p in enumerate(val_folds) if i != fold]))
-            positions = {"train": train, "val": val_folds[fold], "test": test}
+            folds, fold, by_class = self.cv["folds"], self.cv["fold"], self.task != "regression"
+            positions = fold_positions(encoded.y[rows], self.test_fraction, self.random_state, folds, fold, by_class)
         parts = {stage: rows[p] for stage, p in positions.items()}
         self.split_positions = parts  # file rows (0-based) of each split, e.g. for out-of-fold predictions
         if self.batch_size == "auto":
@@ -187,17 +182,15 @@ class TabularDataModule(L.LightningDataModule):
                     f"positive class: {self.class_labels[1]} (class 1, the one precision, recall and F1 are about; "
                     "data.positive_label=<label> chooses)"
                 )
-        order = np.concatenate([parts["train"], parts["val"], parts["test"]])
+        order = np.concatenate([parts[s] for s in STAGES])
         # transformed in file order (columns read as views, not gathered), then the rows put in split order at once
         x_in_file_order = transform_rows(frame, rows, self.preprocessing, f"the rows of {table.name}")
         positions = order if len(rows) == len(frame) else np.searchsorted(rows, order)  # rows without a target left out
         x = torch.from_numpy(x_in_file_order).index_select(0, torch.from_numpy(positions))
         del x_in_file_order
         y = torch.from_numpy(encoded.y[order]).float().unsqueeze(1)
-        bounds = np.cumsum([0] + [len(parts[s]) for s in ("train", "val", "test")])
-        self.splits = {
-            s: (x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]) for i, s in enumerate(("train", "val", "test"))
-        }
+        sizes = [len(parts[s]) for s in STAGES]
+        self.splits = dict(zip(STAGES, zip(x.split(sizes), y.split(sizes))))  # views of x and y
         if self.task != "regression":
             train_codes = self.splits["train"][1].reshape(-1).long()
             self.class_counts = torch.bincount(train_codes, minlength=len(self.class_labels)).tolist()
@@ -217,8 +210,12 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError(f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")
         if target in features:
             raise UserError(f"data.features includes the target {target!r}; a model cannot be given its own answer")
-        check_overrides(self.categorical, self.numeric, self.drop)
-        for key, names in (("data.categorical", self.categorical), ("data.numeric", self.numeric), ("data.drop", self.drop)):
+        overrides = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.drop": self.drop}
+        for column in dict.fromkeys(c for names in overrides.values() for c in names):
+            where = [key for key, names in overrides.items() if column in names]
+            if len(where) > 1:
+                raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+        for key, names in overrides.items():
             strangers = [c for c in names if c not in features]
             if strangers:
                 raise UserError(
@@ -246,12 +243,7 @@ class TabularDataModule(L.LightningDataModule):
         return cached
 
     def rank_and_world(self) -> tuple[int, int]:
-        if self.trainer is None:
-            return 0, 1
-        return self.trainer.global_rank, self.trainer.world_size
-
-    def current_epoch(self) -> int:
-        return self.trainer.current_epoch if self.trainer is not None else 0
+        return (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
 
     def n_batches(self, stage: str) -> int:
         """This rank's number of batches per epoch (the same on every rank for training, as DDP needs)."""
@@ -273,23 +265,22 @@ class TabularDataModule(L.LightningDataModule):
         rank, world = self.rank_and_world()
         return ordered_batches(x, y, self.batch_size, rank, world)
 
-    def batches_per_step(self) -> int | None:
+    def batch_groups(self, stage: str, make_batches: Callable[[], list]) -> BatchGroups:
         # DDP reduces gradients once per Lightning step (one forward + backward), so each batch is a step there
-        return 1 if self.rank_and_world()[1] > 1 else self.steps_per_execution
+        steps_per_execution = 1 if self.rank_and_world()[1] > 1 else self.steps_per_execution
+        return BatchGroups(make_batches, self.n_batches(stage), steps_per_execution)
 
     def train_dataloader(self) -> BatchGroups:
         if self.trainer is not None and self.trainer.overfit_batches > 0:
             # as Lightning does for DataLoaders under overfit_batches: the same first batches every epoch
-            return BatchGroups(lambda: self.eval_batches("train"), self.n_batches("train"), self.batches_per_step())
-        return BatchGroups(
-            lambda: self.epoch_train_batches(self.current_epoch()), self.n_batches("train"), self.batches_per_step()
-        )
+            return self.batch_groups("train", lambda: self.eval_batches("train"))
+        return self.batch_groups("train", lambda: self.epoch_train_batches(self.trainer.current_epoch if self.trainer else 0))
 
     def val_dataloader(self) -> BatchGroups:
-        return BatchGroups(lambda: self.eval_batches("val"), self.n_batches("val"), self.batches_per_step())
+        return self.batch_groups("val", lambda: self.eval_batches("val"))
 
     def test_dataloader(self) -> BatchGroups:
-        return BatchGroups(lambda: self.eval_batches("test"), self.n_batches("test"), self.batches_per_step())
+        return self.batch_groups("test", lambda: self.eval_batches("test"))
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return batch  # already on the training device (see on_device): skip Lightning's per-batch walk
@@ -357,8 +348,6 @@ class TabularDataModule(L.LightningDataModule):
 
 def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Callable[[], Table]:
     """A config node as a plain dict (it goes into checkpoints); a function (or partial) by its import path."""
-    from omegaconf import OmegaConf
-
     if OmegaConf.is_config(source):
         source = OmegaConf.to_container(source, resolve=True)
     if isinstance(source, Mapping):
@@ -374,8 +363,6 @@ def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Cal
 
 def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
     """Call the source: only functions of this project (src.) are called from a config or a checkpoint."""
-    from hydra.utils import get_method
-
     if callable(source):
         table = source()
     else:
@@ -394,9 +381,6 @@ def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
     return table
 
 
+@rank_zero_only  # under DDP every rank sets up its data; one prints
 def print_once(line: str) -> None:
-    """One line for the user, from the first process only (under DDP every rank sets up its data)."""
-    from lightning.pytorch.utilities import rank_zero_only
-
-    if rank_zero_only.rank == 0:
-        print(line, flush=True)
+    print(line, flush=True)

@@ -1,7 +1,5 @@
-"""New rows to predict, from a CSV (with a header) or a Parquet file, checked against what the model was trained on.
-
-Columns are matched by name, in any order, and read in chunks; every problem is a `UserError` naming the file,
-the columns, or the column and row (1-based, not counting the header) of the first bad value.
+"""New rows to predict, from a CSV (with a header) or a Parquet file, read in chunks and matched to the model's
+columns by name; a problem names the file, the columns, or the first bad value's column and row (1-based, after the header).
 """
 
 from __future__ import annotations
@@ -12,16 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-from src.data.readers import (
-    column_names,
-    csv_convert_options,
-    csv_delimiter,
-    csv_encoding,
-    csv_read_options,
-    is_parquet,
-    missing_text_mask,
-)
+from src.data.readers import column_names, csv_convert_options, csv_delimiter, csv_encoding, is_parquet, missing_text_mask
 from src.errors import UserError
 
 CHUNK_ROWS = 100_000
@@ -63,11 +56,8 @@ def check_columns(path: Path, columns: list[str], feature_names: list[str], allo
         raise UserError(f"{path} has duplicated columns: {quoted(duplicated)}")
     missing = [name for name in feature_names if name not in columns]
     unknown = [name for name in columns if name not in feature_names and name not in allowed]
-    problems = []
-    if missing:
-        problems.append(f"missing feature columns: {quoted(missing)}")
-    if unknown:
-        problems.append(f"unknown columns (not features of the model; remove them): {quoted(unknown)}")
+    problems = [f"missing feature columns: {quoted(missing)}"] if missing else []
+    problems += [f"unknown columns (not features of the model; remove them): {quoted(unknown)}"] if unknown else []
     if problems:
         raise UserError(f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
 
@@ -81,17 +71,15 @@ def csv_chunks(
     path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int, carry: list[str] | None = ()
 ) -> Iterator[pd.DataFrame]:
     """Typed by pyarrow; when pyarrow refuses a value, pandas reads the rest as text and names the exact cell."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     delimiter, encoding = csv_delimiter(path), csv_encoding(path)
     parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
-        raw_names = pacsv.open_csv(path, read_options=csv_read_options(encoding), parse_options=parse).schema.names
+        raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
         raw_names = None  # a malformed file: the text reader below names the problem
+    done = 0
     if raw_names is not None:
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
         check_columns(path, names, list(kinds), allowed)
@@ -99,11 +87,10 @@ def csv_chunks(
         types |= {c: pa.string() for c in carried_columns(names, kinds, carry)}  # as the file writes them
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
-        done = 0
         try:
             reader = pacsv.open_csv(
                 path,
-                read_options=csv_read_options(encoding, block_size=block, column_names=names, skip_rows=1),
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1),
                 parse_options=parse,
                 convert_options=csv_convert_options(column_types=types, include_columns=list(types)),
             )
@@ -117,8 +104,6 @@ def csv_chunks(
                 return
         except pa.ArrowInvalid:
             pass  # a value that is not a number, or a malformed row: the text reader names it, from `done` on
-    else:
-        done = 0
     yield from text_chunks(path, delimiter, encoding, kinds, allowed, chunk_rows, skip=done, carry=carry)
 
 
@@ -164,9 +149,6 @@ def text_chunks(
 def parquet_chunks(
     path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int, carry: list[str] | None = ()
 ) -> Iterator[pd.DataFrame]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     try:
         file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:

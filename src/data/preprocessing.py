@@ -1,8 +1,10 @@
-"""The fitted preprocessing: everything learned from the training rows, as plain lists, dicts and strings that a
-checkpoint carries (the DataModule's state_dict). The inputs' layout, numeric first; with only numeric columns and
-nothing missing it is the lesson's scaled matrix:
+"""What is learned from the training rows, as plain data a checkpoint carries. The inputs' layout (only numeric
+columns and nothing missing give the lesson's scaled matrix):
 
     [transformed numerics and date features] [missing indicators (0/1)] [category codes as floats]
+
+Numerics are standardised (data.feature_transform=standard) or first mapped to a normal distribution through their
+training quantiles (quantile: scikit-learn's QuantileTransformer, which tames skewed columns).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 from src.data.columns import factorized_keys, sorted_labels
 from src.data.readers import missing_text_mask
-from src.data.transforms import apply_feature_transform, fit_feature_transform
 from src.errors import UserError
 
 UNKNOWN, MISSING = 0, 1  # the reserved category codes; a vocabulary's values take 2, 3, ...
@@ -35,9 +37,8 @@ def numeric_input_names(state: dict[str, Any]) -> list[str]:
 def prepare_columns(
     frame: pd.DataFrame, kinds: dict[str, str], rows: np.ndarray, missing: str, name: str, row_offset: int = 0
 ) -> None:
-    """Turn text numbers and ISO dates into typed columns in place, checking every value of `rows`.
-
-    The first bad value in file order is named with its 1-based row (`row_offset` + position + 1)."""
+    """Turn text numbers and ISO dates into typed columns in place, checking every value of `rows`; the first bad
+    value is named with its 1-based row (`row_offset` + position + 1)."""
     for column, kind in kinds.items():
         checked = None
         if kind == "numeric":
@@ -120,19 +121,42 @@ def numeric_block(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any]) 
 
 def date_features(dates: pd.Series) -> np.ndarray:
     """Year, month, and day of year and of week as points on a circle (31 December sits next to 1 January)."""
-    stamps = dates.dt
-    day_of_year = 2 * np.pi * (stamps.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan) - 1) / 366
-    day_of_week = 2 * np.pi * stamps.dayofweek.to_numpy(dtype=np.float64, na_value=np.nan) / 7
-    return np.column_stack(
-        [
-            stamps.year.to_numpy(dtype=np.float64, na_value=np.nan),
-            stamps.month.to_numpy(dtype=np.float64, na_value=np.nan),
-            np.sin(day_of_year),
-            np.cos(day_of_year),
-            np.sin(day_of_week),
-            np.cos(day_of_week),
-        ]
+    year, month, day_of_year, day_of_week = (
+        getattr(dates.dt, part).to_numpy(dtype=np.float64, na_value=np.nan)
+        for part in ("year", "month", "dayofyear", "dayofweek")
     )
+    day_of_year, day_of_week = 2 * np.pi * (day_of_year - 1) / 366, 2 * np.pi * day_of_week / 7
+    return np.column_stack([year, month, np.sin(day_of_year), np.cos(day_of_year), np.sin(day_of_week), np.cos(day_of_week)])
+
+
+def quantile_transformer_from_state(quantiles: list[list[float]]) -> QuantileTransformer:
+    """The fitted transformer again, from its quantiles (n_quantiles x n_features) as saved in a checkpoint."""
+    table = np.asarray(quantiles, dtype=np.float64)
+    transformer = QuantileTransformer(n_quantiles=table.shape[0], output_distribution="normal")
+    transformer.quantiles_ = table
+    transformer.references_ = np.linspace(0, 1, table.shape[0], endpoint=True)
+    transformer.n_quantiles_ = table.shape[0]
+    transformer.n_features_in_ = table.shape[1]
+    return transformer
+
+
+def fit_feature_transform(kind: str, x_train: np.ndarray) -> dict[str, Any]:
+    """What `apply_feature_transform` needs, as plain lists: the quantiles (if any), then the scaler's mean and scale."""
+    state: dict[str, Any] = {"quantiles": None}
+    if kind == "quantile":
+        n_quantiles = min(1000, x_train.shape[0])
+        transformer = QuantileTransformer(n_quantiles=n_quantiles, output_distribution="normal", random_state=0).fit(x_train)
+        state["quantiles"] = transformer.quantiles_.tolist()
+        x_train = transformer.transform(x_train)
+    scaler = StandardScaler().fit(x_train)
+    state.update(scaler_mean=scaler.mean_.tolist(), scaler_scale=scaler.scale_.tolist())
+    return state
+
+
+def apply_feature_transform(x: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+    if state.get("quantiles") is not None:
+        x = quantile_transformer_from_state(state["quantiles"]).transform(x)
+    return (x - np.asarray(state["scaler_mean"])) / np.asarray(state["scaler_scale"])
 
 
 def fit_preprocessing(
@@ -210,9 +234,7 @@ def transform_rows(
         stop = start + len(part)
         block, missing = numeric_block(frame, part, state)
         if n_block:
-            holes = np.isnan(block)
-            if holes.any():
-                block[holes] = np.broadcast_to(medians, block.shape)[holes]
+            np.copyto(block, medians, where=np.isnan(block))
             out[start:stop, :n_block] = apply_feature_transform(block, state)
         for i, column in enumerate(indicators):
             out[start:stop, n_block + i] = missing[column]

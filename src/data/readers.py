@@ -1,16 +1,19 @@
-"""CSV and Parquet files read as typed columns (pyarrow), checked against the machine's memory before reading.
-
-The typed, multi-threaded read is the fast path for tables of millions of rows: numbers arrive as float64 or
-int64 columns, text as strings, ISO dates as dates. Only when pyarrow refuses a file does pandas' slower
-reader run again, to name the line that is wrong.
+"""CSV and Parquet files read as typed columns by pyarrow (fast for millions of rows), checked against the
+machine's memory first. Only when pyarrow refuses a file does pandas' slower reader run, to name the bad line.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from src.errors import UserError
 
@@ -50,15 +53,10 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
 
 
 def header_columns(path: str | Path) -> list[str] | None:
-    """The column names in a file's header, read without reading the table (None when it cannot be read so: the
-    full reader then says why)."""
-    import csv
-
+    """The column names in a file's header, without reading the table (None when unreadable: the full reader says why)."""
     file = Path(path)
     try:
         if is_parquet(file):
-            import pyarrow.parquet as pq
-
             return column_names(pq.read_schema(file).names)
         with decompressed(file) as stream:
             first = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()[:1]
@@ -79,15 +77,11 @@ def missing_text_mask(text: pd.Series) -> pd.Series:
 
 def decompressed(file: Path):
     """The file's bytes as pyarrow's reader sees them: a .csv.gz, .bz2, .zst or .lz4 file decompressed on the fly."""
-    import pyarrow as pa
-
     return pa.input_stream(str(file), compression="detect")
 
 
 def csv_delimiter(file: Path) -> str:
     """The delimiter that splits the header and the next lines into the same number (> 1) of fields."""
-    import csv
-
     with decompressed(file) as stream:
         sample = stream.read(1 << 20)
     lines = [line for line in sample.decode("utf-8", errors="replace").splitlines(keepends=True)[:20] if line.strip()]
@@ -108,10 +102,6 @@ def csv_delimiter(file: Path) -> str:
 def csv_encoding(file: Path) -> str:
     """UTF-8 when the whole file decodes as UTF-8 (a byte-order mark allowed); else Windows' cp1252 (a spreadsheet's
     export), else Latin-1, which reads any byte. The whole file, so training and predict always agree."""
-    import codecs
-
-    import numpy as np
-
     for encoding in ("utf-8", "cp1252"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
@@ -126,15 +116,7 @@ def csv_encoding(file: Path) -> str:
     return "latin-1"
 
 
-def csv_read_options(encoding: str, **options):
-    import pyarrow.csv as pacsv
-
-    return pacsv.ReadOptions(encoding=encoding, **options)
-
-
-def csv_convert_options(**options):
-    import pyarrow.csv as pacsv
-
+def csv_convert_options(**options) -> pacsv.ConvertOptions:
     return pacsv.ConvertOptions(strings_can_be_null=True, null_values=sorted(MISSING_SPELLINGS), **options)
 
 
@@ -144,12 +126,15 @@ def column_names(raw_names: list) -> list[str]:
     return [name or f"Unnamed: {i}" for i, name in enumerate(names)]
 
 
-def read_csv_table(file: Path):
-    import pyarrow as pa
-
+def read_csv_table(file: Path) -> pa.Table:
     delimiter, encoding = csv_delimiter(file), csv_encoding(file)
     try:
-        table = typed_csv(file, delimiter, encoding)
+        table = pacsv.read_csv(
+            file,
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+            convert_options=csv_convert_options(),
+        )
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None
@@ -160,17 +145,6 @@ def read_csv_table(file: Path):
     return table
 
 
-def typed_csv(file: Path, delimiter: str, encoding: str):
-    import pyarrow.csv as pacsv
-
-    return pacsv.read_csv(
-        file,
-        read_options=csv_read_options(encoding),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-        convert_options=csv_convert_options(),
-    )
-
-
 def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> str:
     """pandas names the line of a malformed row, which pyarrow does not: its message when it has one.
     Read in chunks, so a bad row deep in a large file costs time, not memory."""
@@ -178,16 +152,13 @@ def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> st
         for _ in pd.read_csv(file, sep=delimiter, encoding=encoding, dtype=str, chunksize=100_000):
             pass
     except (pd.errors.ParserError, UnicodeDecodeError) as pandas_exc:
-        return str(pandas_exc).strip().splitlines()[0]
+        exc = pandas_exc
     except (ValueError, OSError):  # pandas has nothing better to say: pyarrow's message stands
-        return str(exc).strip().splitlines()[0]
+        pass
     return str(exc).strip().splitlines()[0]
 
 
-def read_parquet_table(file: Path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def read_parquet_table(file: Path) -> pa.Table:
     try:
         return pq.read_table(file)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -209,8 +180,6 @@ def available_memory() -> int:
 def estimated_shape(file: Path) -> tuple[int, int]:
     """(rows, columns): exact from a Parquet footer; for a CSV, from the size of its first megabyte's rows."""
     if is_parquet(file):
-        import pyarrow.parquet as pq
-
         try:
             meta = pq.read_metadata(file)
         except (OSError, ValueError):  # a broken file (ArrowInvalid is a ValueError) is reported by the reader
@@ -233,14 +202,10 @@ def check_fits_in_memory(file: Path) -> None:
     need, available = rows * columns * BYTES_PER_CELL, available_memory()
     if need > available:
         raise UserError(
-            f"{file} is too large for this machine's memory: loading it needs about {gigabytes(need)} "
-            f"(~{rows:,} rows x {columns} columns) and {gigabytes(available)} is available; "
+            f"{file} is too large for this machine's memory: loading it needs about {need / 1e9:.1f} GB "
+            f"(~{rows:,} rows x {columns} columns) and {available / 1e9:.1f} GB is available; "
             "train on a sample of its rows, or on a machine with more memory"
         )
-
-
-def gigabytes(n_bytes: float) -> str:
-    return f"{n_bytes / 1e9:.1f} GB"
 
 
 def is_number(text) -> bool:

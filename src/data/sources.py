@@ -1,7 +1,6 @@
-"""Where the rows come from. A source is one function that returns a `Table`; `data.source` in the config names it.
+"""Where the rows come from: a source is one function returning a `Table`, named by `data.source._target_`.
 
-Adding a dataset is one function here (or anywhere under `src.`) and one YAML file in conf/data/ whose
-`source._target_` points at it (docs/extending_data.md walks through it).
+Adding a dataset is one function here (or anywhere under `src.`) and one YAML file in conf/data/ (docs/extending_data.md).
 """
 
 from __future__ import annotations
@@ -11,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from palmerpenguins import load_penguins
+from sklearn.datasets import fetch_california_housing, get_data_home, load_breast_cancer
 
+from src.data.readers import read_table_file
 from src.errors import UserError
 
 
@@ -26,10 +28,6 @@ class Table:
     class_labels: list[str] | None = None  # a target stored as codes 0..n-1: the label of each code
 
     @property
-    def target_name(self) -> str | None:
-        return self.target
-
-    @property
     def x(self) -> np.ndarray:
         """The lesson's feature matrix (float64), for an all-numeric table."""
         return self.frame.drop(columns=self.target).to_numpy(dtype=np.float64)
@@ -41,8 +39,6 @@ class Table:
 
 def breast_cancer() -> Table:
     """The lesson's binary classification table (ships inside scikit-learn: works offline)."""
-    from sklearn.datasets import load_breast_cancer
-
     bunch = load_breast_cancer()
     frame = pd.DataFrame(bunch.data.astype(np.float64), columns=[str(n) for n in bunch.feature_names])
     frame["target"] = bunch.target.astype(np.int64)
@@ -51,8 +47,6 @@ def breast_cancer() -> Table:
 
 def california_housing(data_home: str | None = None, download: bool = True) -> Table:
     """The lesson's regression table, from scikit-learn's cache (`data_home`, else $SCIKIT_LEARN_DATA)."""
-    from sklearn.datasets import fetch_california_housing, get_data_home
-
     data_home = data_home or os.environ.get("SCIKIT_LEARN_DATA")
     home = get_data_home(data_home)
     try:
@@ -61,7 +55,8 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
         hint = (
             "point SCIKIT_LEARN_DATA (or data.source.data_home) at a folder holding cal_housing_py3.pkz, or run experiment=cancer"
         )
-        reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({_short(exc)})"
+        failed = (str(getattr(exc, "reason", None) or exc).splitlines() or [type(exc).__name__])[0][:120]
+        reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({failed})"
         raise UserError(f"California housing is not in scikit-learn's cache at {home} and {reason}; {hint}") from None
     frame = pd.DataFrame(bunch.data.astype(np.float64), columns=[str(n) for n in bunch.feature_names])
     frame["MedHouseVal"] = bunch.target.astype(np.float64)
@@ -69,21 +64,10 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
 
 
 def penguins() -> Table:
-    """Palmer penguins (bundled with the `palmerpenguins` package): species from island, sex and measurements.
-
-    Real-table features in 344 rows: two text columns, missing values in five columns, three classes."""
-    from palmerpenguins import load_penguins
-
+    """Palmer penguins (from the `palmerpenguins` package): 344 rows, two text columns, missing values, three classes."""
     return Table(load_penguins(), "species", "penguins")
 
 
 def read_file(path: str, target: str | None = None) -> Table:
     """A user's CSV (with a header row) or Parquet file; `data=csv data.path=... data.target=...` points here."""
-    from src.data.readers import read_table_file
-
     return Table(read_table_file(path), target, str(path))
-
-
-def _short(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return str(reason).splitlines()[0][:120] if str(reason) else type(exc).__name__

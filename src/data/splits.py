@@ -1,11 +1,14 @@
-"""The lesson's 60/20/20 split, as arrays of row positions: rows are taken once, never copied per stage."""
+"""The lesson's 60/20/20 split and k-fold cross-validation, as arrays of row positions (rows are never copied).
+
+k-fold keeps the lesson's test rows and cuts the rest into folds (stratified for classification).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from src.errors import UserError
 
@@ -47,11 +50,31 @@ def split_sizes(n_rows: int, test_fraction: float, val_fraction: float) -> tuple
 
 def check_enough_rows(n_rows: int, test_fraction: float, val_fraction: float, source: str) -> None:
     """Two rows per split at least: R2 and the scaler need a spread, and training needs something to learn from."""
-    if min(split_sizes(n_rows, test_fraction, val_fraction)) >= 2:
+    train, val, test = split_sizes(n_rows, test_fraction, val_fraction)
+    if min(train, val, test) >= 2:
         return
     needed = next(n for n in range(n_rows + 1, 10 * n_rows + 100) if min(split_sizes(n, test_fraction, val_fraction)) >= 2)
-    train, val, test = split_sizes(n_rows, test_fraction, val_fraction)
     raise UserError(
         f"{source} has too few rows for the split: {n_rows} rows give {train} train / {val} validation / {test} test; "
         f"data.test_fraction={test_fraction} and data.val_fraction={val_fraction} need at least {needed} rows"
     )
+
+
+def fold_rows(
+    y: np.ndarray, test_fraction: float, random_state: int, folds: int, stratify: bool
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """([validation rows of fold 0, ..., fold k-1], test rows): the folds partition every row that is not a test row."""
+    # the test rows exactly as the lesson's first train_test_split(x, y, test_size, random_state) cuts them
+    rest, test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=random_state)
+    splitter = (StratifiedKFold if stratify else KFold)(folds, shuffle=True, random_state=random_state)
+    labels = np.asarray(y)[rest] if stratify else None
+    return [rest[val] for _, val in splitter.split(rest, labels)], test
+
+
+def fold_positions(
+    y: np.ndarray, test_fraction: float, random_state: int, folds: int, fold: int, stratify: bool
+) -> dict[str, np.ndarray]:
+    """Row positions of each split: fold `fold` validates, the other folds train, the lesson's test rows test."""
+    val_folds, test = fold_rows(y, test_fraction, random_state, folds, stratify)
+    train = np.sort(np.concatenate([rows for i, rows in enumerate(val_folds) if i != fold]))
+    return {"train": train, "val": val_folds[fold], "test": test}

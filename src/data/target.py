@@ -1,7 +1,6 @@
-"""The target column: which task it is (given, known by the source, or inferred) and its values as numbers.
+"""The target column: its task (given, known by the source, or inferred) and its values as numbers.
 
-Classification labels are encoded in sorted order (numeric order when every label is a number), so code k is
-`class_labels[k]`.
+Class labels are sorted (numerically when all are numbers), so code k is `class_labels[k]`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.columns import factorized_keys, number_text, sorted_labels
-from src.data.readers import listed
+from src.data.readers import is_number, listed
 from src.errors import UserError
 
 TASKS = ("regression", "binary", "multiclass")
@@ -110,14 +109,6 @@ def check_classes(labels: list[str], what: str, task: str) -> None:
             f"{what} must hold exactly two distinct labels for data.task=binary; got {len(labels)}: {listed(labels, 5)}; "
             "use data.task=multiclass for more classes"
         )
-
-
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def infer_task(labels: list[str]) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from src.data.folds import fold_rows
+from src.data.splits import fold_rows
 from src.reporting.cross_validation import mean_and_std
 
 

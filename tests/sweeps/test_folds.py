@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from src.data.datamodule import split_like_the_lesson
-from src.data.folds import fold_rows, split_for_fold
+from src.data.splits import fold_positions, fold_rows
 
 
 @pytest.mark.parametrize("stratify", [True, False])
@@ -24,9 +24,9 @@ def test_test_split_is_the_lessons():
     x, y = rng.normal(size=(300, 3)), rng.integers(0, 2, size=300).astype(np.float32)
     lesson = split_like_the_lesson(x, y, 0.2, 0.2, 21)
     for fold in range(5):
-        fold_split = split_for_fold(x, y, 0.2, 21, folds=5, fold=fold, stratify=True)
-        np.testing.assert_array_equal(fold_split["test"][0], lesson["test"][0])
-        assert len(fold_split["train"][0]) + len(fold_split["val"][0]) == 240
+        positions = fold_positions(y, 0.2, 21, folds=5, fold=fold, stratify=True)
+        np.testing.assert_array_equal(x[positions["test"]], lesson["test"][0])
+        assert len(positions["train"]) + len(positions["val"]) == 240
 
 
 def test_classification_folds_keep_the_class_mix():
