@@ -1,6 +1,5 @@
-"""What a run leaves in its folder. `RunReport`, a Lightning callback, writes what the tested model shows when testing
-ends; `RunReport.finish` adds the run's summary. `src.eval` shares `write_test_report`, so an evaluation of the best
-checkpoint reproduces the training run's files.
+"""What a run leaves in its folder: `RunReport` writes what the tested model shows, then the run's summary;
+`src.eval` shares `write_test_report`, so evaluating the best checkpoint reproduces the training run's files.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ import numpy as np
 from src.models.inference import predict_in_batches
 from src.reporting.diagnosis import Diagnosis, diagnose
 from src.reporting.importance import Importance, log_importance, validation_importance
-from src.reporting.loggers import finalize_loggers, log_final_metrics
-from src.reporting.results import RunResult, print_metrics_table, print_run_folder, write_metrics_json
+from src.reporting.loggers import log_final_metrics
+from src.reporting.results import RunResult, print_metrics_table, print_run_folder, stop_message, write_metrics_json
 from src.runs.atomic import write_atomically
 
 
@@ -62,7 +61,6 @@ class RunReport(L.Callback):
         """The run's summary, finished or interrupted: the loss curves, the loggers' hyperparameters and final metrics,
         metrics.json, the table and, when the run did not end the ordinary way, one line that says why."""
         from src.reporting.figures import loss_curves_figure, save_figures
-        from src.reporting.stops import stop_message
         from src.runs.resume import resume_command
 
         if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
@@ -73,7 +71,8 @@ class RunReport(L.Callback):
         if not result.interrupted:
             final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
             log_final_metrics(self.loggers, self.hyperparameters, final, step=result.stopped_epoch)
-        finalize_loggers(self.loggers, "success")
+        for logger in self.loggers:
+            logger.finalize("success")
         message = stop_message(result, resume_command(self.run_dir))
         extra = {"experiment": self.name, "seed": self.seed, "stop_message": message}
         if datamodule.task == "binary":  # class 1: the one precision, recall and F1 are about
@@ -89,9 +88,8 @@ class RunReport(L.Callback):
 
 
 def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0) -> Diagnosis:
-    """test_predictions.csv and figures/*.png (also to the loggers that take images or artifacts); returns the diagnosis.
-
-    The model must hold the weights that were tested (the best checkpoint's, after training)."""
+    """test_predictions.csv and figures/*.png (also to the loggers); returns the diagnosis. The model holds the tested
+    weights."""
     from src.reporting.figures import save_figures
 
     x_test, y_test = datamodule.splits["test"]
