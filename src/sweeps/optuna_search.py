@@ -15,8 +15,10 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import optuna
+import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
@@ -30,7 +32,9 @@ from optuna.distributions import (
     LogUniformDistribution,
     UniformDistribution,
 )
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
 
 from src.errors import UserError, user_errors_exit
 
@@ -44,8 +48,6 @@ def masked(url: str | None) -> str | None:
     """The storage URL with its password replaced by ***, for anything printed or written."""
     if not url or "://" not in url:
         return url
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: hide everything between :// and @
@@ -77,9 +79,6 @@ def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:
     optuna 2.10.1 (the newest hydra-optuna-sweeper 1.3.0 allows) stamps it on a connection it never closes; under
     SQLAlchemy 2 that write is never committed and locks the database (optuna/optuna#4375, fixed in 3.1 by #4390).
     tests/sweeps/test_optuna_search.py fails when optuna's own stamping works, and this can then go."""
-    import sqlalchemy
-    from optuna.storages import RDBStorage
-
     head = RDBStorage("sqlite://", skip_compatibility_check=True).get_head_version()  # in memory: nothing shared
     engine = sqlalchemy.create_engine(url, **engine_kwargs)
     try:
@@ -106,8 +105,6 @@ def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
         return None
-    from optuna.storages import RDBStorage
-
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up messages say nothing about the search
     engine_kwargs: dict[str, Any] = {}
     creation_lock: Any = contextlib.nullcontext()
@@ -141,13 +138,9 @@ def first_line(exc: BaseException | None) -> str:
 
 def masked_in(text: str, url: str) -> str:
     """text with the URL's password, if any, replaced by ***."""
-    from sqlalchemy.engine import make_url
-
     with contextlib.suppress(Exception):
         password = make_url(url).password
         if password:
-            from urllib.parse import quote_plus
-
             for written in {str(password), quote_plus(str(password))}:
                 text = text.replace(f":{written}@", ":***@")
     return text
