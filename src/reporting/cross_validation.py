@@ -1,8 +1,5 @@
-"""Cross-validation and seed reports: mean ± std over jobs that differ only in seed or fold, and the out-of-fold
-validation predictions of a `cv.folds` sweep gathered into one CSV.
-
-Each fold's run writes `val_predictions.csv` (its validation rows, by row number of the source table); after the
-last fold, the sweep summary concatenates them into `<sweep>/oof_predictions.csv`, one row per non-test row.
+"""Cross-validation and seed reports: mean ± std over jobs that differ only in seed or fold; each fold's
+val_predictions.csv (validation rows by source row number), gathered after the last into `<sweep>/oof_predictions.csv`.
 """
 
 from __future__ import annotations
@@ -11,8 +8,6 @@ import math
 import statistics
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 REPEAT_KEYS = ("seed", "cv.fold")  # jobs that differ only in these are repeats of one setting
 
@@ -71,6 +66,6 @@ def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str,
 
 
 def format_mean_std(mean: float, std: float) -> str:
-    if not np.isfinite(mean):
+    if not math.isfinite(mean):
         return "—"
-    return f"{mean:.4g} ± {std:.2g}" if np.isfinite(std) else f"{mean:.4g}"
+    return f"{mean:.4g} ± {std:.2g}" if math.isfinite(std) else f"{mean:.4g}"

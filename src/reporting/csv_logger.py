@@ -1,7 +1,5 @@
-"""Lightning's CSVLogger, except that a run resumed in its own folder keeps the rows already in csv/metrics.csv.
-
-Lightning's writer deletes a metrics.csv it finds; the earlier rows are read when the logger is built and handed
-to the new writer through its public `log_metrics` before anything else is logged.
+"""Lightning's CSVLogger, except that a run resumed in its own folder keeps the rows already in csv/metrics.csv:
+Lightning's writer deletes them, so they are read first and handed to its public `log_metrics` before anything else.
 """
 
 from __future__ import annotations
@@ -18,7 +16,10 @@ class CSVLogger(LightningCSVLogger):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         path = Path(self.log_dir) / "metrics.csv"
-        self.earlier: list[dict] | None = read_rows(path) if rank_zero_only.rank == 0 and path.is_file() else []
+        self.earlier: list[dict] | None = []
+        if rank_zero_only.rank == 0 and path.is_file():
+            with path.open(newline="") as file:
+                self.earlier = list(csv.DictReader(file))
 
     def log_hyperparams(self, *args, **kwargs) -> None:
         self.write_earlier_rows()
@@ -44,8 +45,3 @@ class CSVLogger(LightningCSVLogger):
             writer.log_metrics({k: float(v) for k, v in row.items() if v != ""}, step=int(float(step)))
         if rows:
             self.save()
-
-
-def read_rows(path: Path) -> list[dict]:
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))

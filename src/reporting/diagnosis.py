@@ -1,8 +1,5 @@
-"""Is the trained model any better than a constant guess, and if not, did its ReLU units die?
-
-With the lesson's narrow `[3, 3, 3]` regressor, about one seed in five ends with a whole hidden layer that
-outputs zero for every row: nothing after it varies, the prediction is a constant and test R2 is about 0.
-Loss curves alone do not show this, so every run checks the best model on the validation split.
+"""Is the trained model any better than a constant guess, and if not, did its ReLU units die? With the lesson's
+narrow `[3, 3, 3]` regressor about one seed in five ends with a dead hidden layer, which loss curves do not show.
 """
 
 from __future__ import annotations
@@ -41,24 +38,21 @@ class Diagnosis:
 def hidden_layer_activity(model: nn.Module, x: torch.Tensor, batch_size: int) -> list[HiddenLayerActivity]:
     """For each ReLU of the network, in order: how many of its units never output anything above 0 on x."""
     relus = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.ReLU)]
-    active: dict[str, torch.Tensor] = {}
+    active: dict[nn.Module, torch.Tensor] = {}
 
-    def recorder(name: str):
-        def record(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            seen = (output > 0).flatten(1).any(dim=0).cpu()
-            active[name] = seen if name not in active else active[name] | seen
+    def record(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        seen = (output > 0).flatten(1).any(dim=0).cpu()
+        active[module] = seen if module not in active else active[module] | seen
 
-        return record
-
-    handles = [module.register_forward_hook(recorder(name)) for name, module in relus]
+    handles = [module.register_forward_hook(record) for _, module in relus]
     try:
         predict_in_batches(model, x, batch_size)
     finally:
         for handle in handles:
             handle.remove()
     return [
-        HiddenLayerActivity(index=i, name=name, units=active[name].numel(), dead=int((~active[name]).sum()))
-        for i, (name, _) in enumerate(relus, start=1)
+        HiddenLayerActivity(index=i, name=name, units=active[module].numel(), dead=int((~active[module]).sum()))
+        for i, (name, module) in enumerate(relus, start=1)
     ]
 
 

@@ -1,15 +1,13 @@
-"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual and the residuals,
-and what the model learned (each input column's permutation importance).
-
-Each function returns a matplotlib `Figure` built without pyplot, so no backend is chosen or changed (a
-notebook keeps its inline backend) and nothing global is left open; matplotlib is imported only when a
-figure is drawn, which keeps `python -m src.train` quick to start.
+"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual, the residuals and
+each input column's permutation importance. Figures are built without pyplot, so no backend is chosen and nothing
+global is left open; matplotlib is imported only when one is drawn, which keeps `python -m src.train` quick to start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,43 +25,30 @@ def new_figure(width: float, height: float, columns: int = 1):
 
 def loss_curves_figure(train_loss: Sequence[float], val_loss: Sequence[float], best_epoch: int) -> Figure:
     """Train and validation loss per 1-based epoch on a log scale, the best epoch marked (the lesson's plot)."""
-    fig, ax = new_figure(8, 4)
-    add_loss_curves(ax, train_loss, val_loss, best_epoch)
-    format_loss_axes(ax, "loss per epoch")
-    return fig
+    run = SimpleNamespace(train_loss=train_loss, val_loss=val_loss, best_epoch=best_epoch)
+    return overlaid_loss_curves_figure({"": run}, "loss per epoch")
 
 
 def overlaid_loss_curves_figure(runs: dict[str, Any], title: str) -> Figure:
     """Several runs' curves on one log-scale axis (e.g. the plain loop solid, Lightning dashed)."""
-    fig, ax = new_figure(8, 4)
-    for (label, run), linestyle in zip(runs.items(), ["-", "--", ":", "-."] * len(runs)):
-        add_loss_curves(ax, run.train_loss, run.val_loss, run.best_epoch, f"{label} ", linestyle)
-    format_loss_axes(ax, title)
-    return fig
-
-
-def add_loss_curves(
-    ax, train_loss: Sequence[float], val_loss: Sequence[float], best_epoch: int, label: str = "", linestyle: str = "-"
-) -> None:
-    epochs = np.arange(1, len(val_loss) + 1)
-    ax.plot(epochs[: len(train_loss)], train_loss, linestyle, color="tab:blue", label=f"{label}train_loss")
-    ax.plot(epochs, val_loss, linestyle, color="tab:orange", label=f"{label}val_loss")
-    if 1 <= best_epoch <= len(val_loss):
-        best = val_loss[best_epoch - 1]
-        ax.axvline(best_epoch, color="gray", linestyle=linestyle, linewidth=1)
-        ax.plot([best_epoch], [best], "o", color="tab:red", label=f"{label}best epoch {best_epoch} (val_loss {best:.4g})")
-
-
-def format_loss_axes(ax, title: str) -> None:
     from matplotlib.ticker import MaxNLocator
 
+    fig, ax = new_figure(8, 4)
+    for (label, run), linestyle in zip(runs.items(), ["-", "--", ":", "-."] * len(runs)):
+        label = f"{label} " if label else ""
+        epochs = np.arange(1, len(run.val_loss) + 1)
+        ax.plot(epochs[: len(run.train_loss)], run.train_loss, linestyle, color="tab:blue", label=f"{label}train_loss")
+        ax.plot(epochs, run.val_loss, linestyle, color="tab:orange", label=f"{label}val_loss")
+        if 1 <= (epoch := run.best_epoch) <= len(run.val_loss):
+            best = run.val_loss[epoch - 1]
+            ax.axvline(epoch, color="gray", linestyle=linestyle, linewidth=1)
+            ax.plot([epoch], [best], "o", color="tab:red", label=f"{label}best epoch {epoch} (val_loss {best:.4g})")
     ax.set_yscale("log")  # the lesson's reason: late, small improvements stay visible next to the first epochs' drop
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    ax.set_title(title)
+    return fig
 
 
 def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Sequence[str] = ()) -> Figure:
@@ -77,14 +62,11 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     dark = counts.max() / 2 if counts.size else 0
     for i in range(n):
         for j in range(n):
-            ax.text(
-                j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color="white" if counts[i, j] > dark else "black"
-            )
+            color = "white" if counts[i, j] > dark else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color=color)
     ax.set_xticks(range(n), labels)
     ax.set_yticks(range(n), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
-    ax.set_title("confusion matrix (test)")
+    ax.set(xlabel="predicted", ylabel="actual", title="confusion matrix (test)")
     return fig
 
 
@@ -122,13 +104,13 @@ def predicted_vs_actual_figure(actual: np.ndarray, predicted: np.ndarray, target
     """Each test row as a point (hexagonal bins for large test splits); on the identity line a prediction is exact."""
     fig, ax = new_figure(6, 6)
     points_or_bins(ax, actual, predicted)
-    low, high = finite_range(np.concatenate([np.ravel(actual), np.ravel(predicted)]))
+    values = np.concatenate([np.ravel(actual), np.ravel(predicted)])
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     ax.plot([low, high], [low, high], color="tab:red", linewidth=1, label="predicted = actual")
-    ax.set_xlabel(f"actual {target_name}")
-    ax.set_ylabel(f"predicted {target_name}")
+    ax.set(xlabel=f"actual {target_name}", ylabel=f"predicted {target_name}", title="predicted vs actual (test)")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    ax.set_title("predicted vs actual (test)")
     return fig
 
 
@@ -138,20 +120,13 @@ def residuals_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str
     fig, (scatter, histogram) = new_figure(11, 4.5, columns=2)
     points_or_bins(scatter, predicted, residuals)
     scatter.axhline(0, color="tab:red", linewidth=1)
-    scatter.set_xlabel(f"predicted {target_name}")
-    scatter.set_ylabel("residual (actual - predicted)")
+    scatter.set(xlabel=f"predicted {target_name}", ylabel="residual (actual - predicted)")
     scatter.grid(True, alpha=0.3)
     histogram.hist(residuals[np.isfinite(residuals)], bins=50)  # a diverged run's NaN must not stop the report
     histogram.axvline(0, color="tab:red", linewidth=1)
-    histogram.set_xlabel("residual (actual - predicted)")
-    histogram.set_ylabel("rows")
+    histogram.set(xlabel="residual (actual - predicted)", ylabel="rows")
     fig.suptitle("residuals (test)")
     return fig
-
-
-def finite_range(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
 def save_figures(figures: dict[str, Figure], directory: Path, loggers=(), step: int = 0) -> list[Path]:

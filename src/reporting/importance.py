@@ -1,7 +1,5 @@
-"""What the model learned: each input column's permutation importance on the validation rows (Breiman 2001; as
-scikit-learn's `permutation_importance`): the drop in R2 or accuracy when the column is shuffled, over `repeats`
-shuffles. A column is the table's: all the preprocessing makes of it (date features, missing indicator, code)
-is shuffled together, so a categorical or date column counts once.
+"""What the model learned: each table column's permutation importance on the validation rows (as scikit-learn's
+`permutation_importance`): the drop in R2 or accuracy when the column, with all its preprocessed inputs, is shuffled.
 """
 
 from __future__ import annotations
@@ -34,20 +32,13 @@ class Importance:
 
 
 def input_columns(state: dict) -> dict[str, list[int]]:
-    """Each table column the model reads -> the positions of its inputs in a batch's x, following the layout of
-    src/data/preprocessing.py: numerics, date features, missing indicators, category codes. The preprocessing is row
-    by row, so shuffling these inputs together is shuffling the column before preprocessing."""
+    """Each table column the model reads -> the positions of its inputs in a batch's x, in src/data/preprocessing.py's
+    layout: numerics, date features, missing indicators, category codes."""
     numeric, dates, categorical = (columns_of(state, kind) for kind in ("numeric", "date", "categorical"))
-    positions: dict[str, list[int]] = {c: [i] for i, c in enumerate(numeric)}
-    start = len(numeric)
-    for i, column in enumerate(dates):
-        positions[column] = list(range(start + len(DATE_FEATURES) * i, start + len(DATE_FEATURES) * (i + 1)))
-    start += len(DATE_FEATURES) * len(dates)
-    for i, column in enumerate(state["missing_indicators"]):
-        positions[column].append(start + i)
-    start += len(state["missing_indicators"])
-    for i, column in enumerate(categorical):
-        positions[column] = [start + i]
+    owners = [*numeric, *(c for c in dates for _ in DATE_FEATURES), *state["missing_indicators"], *categorical]
+    positions: dict[str, list[int]] = {}
+    for i, column in enumerate(owners):  # the column each input of x comes from
+        positions.setdefault(column, []).append(i)
     return {c: positions[c] for c in state["columns"] if c in positions}  # table order
 
 

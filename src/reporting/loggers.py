@@ -1,7 +1,5 @@
-"""The run's loggers (conf/logger/: a named dict, e.g. tensorboard, csv, mlflow). Each epoch's scalars come from the
-task module; at the end of a run this module gives each logger the hyperparameters, the final metrics (`hp/...`)
-and the figures, as it takes them (TensorBoard: HParams tab and images; CSV: hparams.yaml and a last metrics row;
-MLflow: parameters, metrics and artifacts; any other: `log_hyperparams` and `log_metrics`).
+"""The run's loggers (conf/logger/, a named dict). Each epoch's scalars come from the task module; at the end of a
+run each logger gets the hyperparameters, the final metrics (`hp/...`) and the figures, as it takes them.
 """
 
 from __future__ import annotations
@@ -64,8 +62,3 @@ def log_figure(loggers: list[Logger], name: str, path: Path, step: int) -> None:
             logger.experiment.add_image(f"figures/{name}", image, global_step=step, dataformats="HWC")
         elif isinstance(logger, MLFlowLogger):
             logger.experiment.log_artifact(logger.run_id, str(path), artifact_path="figures")
-
-
-def finalize_loggers(loggers: list[Logger], status: str = "success") -> None:
-    for logger in loggers:
-        logger.finalize(status)

@@ -1,6 +1,5 @@
-"""What a run leaves in its folder. `RunReport`, a Lightning callback, writes what the tested model shows when testing
-ends; `RunReport.finish` adds the run's summary. `src.eval` shares `write_test_report`, so an evaluation of the best
-checkpoint reproduces the training run's files.
+"""What a run leaves in its folder: `RunReport` writes what the tested model shows, then the run's summary;
+`src.eval` shares `write_test_report`, so evaluating the best checkpoint reproduces the training run's files.
 """
 
 from __future__ import annotations
@@ -10,13 +9,24 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pandas as pd
 
 from src.models.inference import predict_in_batches
+from src.reporting.cross_validation import write_fold_predictions
 from src.reporting.diagnosis import Diagnosis, diagnose
+from src.reporting.figures import (
+    confusion_matrix_figure,
+    importance_figure,
+    loss_curves_figure,
+    predicted_vs_actual_figure,
+    residuals_figure,
+    save_figures,
+)
 from src.reporting.importance import Importance, log_importance, validation_importance
-from src.reporting.loggers import finalize_loggers, log_final_metrics
-from src.reporting.results import RunResult, print_metrics_table, print_run_folder, write_metrics_json
+from src.reporting.loggers import log_final_metrics
+from src.reporting.results import RunResult, print_metrics_table, print_run_folder, stop_message, write_metrics_json
 from src.runs.atomic import write_atomically
+from src.runs.resume import resume_command
 
 
 class RunReport(L.Callback):
@@ -44,9 +54,6 @@ class RunReport(L.Callback):
             self.write_test_outputs(pl_module, trainer.datamodule, step=trainer.current_epoch)
 
     def write_test_outputs(self, model, datamodule, step: int) -> None:
-        from src.reporting.cross_validation import write_fold_predictions
-        from src.reporting.figures import importance_figure, save_figures
-
         matrices = dict(model.matrices.get("test", {}))
         self.diagnosis = write_test_report(self.run_dir, model, datamodule, matrices, self.loggers, step)
         self.importance = validation_importance(self.importance_settings, model, datamodule, self.seed)
@@ -61,10 +68,6 @@ class RunReport(L.Callback):
     def finish(self, result: RunResult, datamodule) -> None:
         """The run's summary, finished or interrupted: the loss curves, the loggers' hyperparameters and final metrics,
         metrics.json, the table and, when the run did not end the ordinary way, one line that says why."""
-        from src.reporting.figures import loss_curves_figure, save_figures
-        from src.reporting.stops import stop_message
-        from src.runs.resume import resume_command
-
         if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
             result.warnings, result.diagnostics = self.diagnosis.warnings, self.diagnosis.details
             result.importance = self.importance.as_dict() if self.importance is not None else {}
@@ -73,7 +76,8 @@ class RunReport(L.Callback):
         if not result.interrupted:
             final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
             log_final_metrics(self.loggers, self.hyperparameters, final, step=result.stopped_epoch)
-        finalize_loggers(self.loggers, "success")
+        for logger in self.loggers:
+            logger.finalize("success")
         message = stop_message(result, resume_command(self.run_dir))
         extra = {"experiment": self.name, "seed": self.seed, "stop_message": message}
         if datamodule.task == "binary":  # class 1: the one precision, recall and F1 are about
@@ -89,11 +93,8 @@ class RunReport(L.Callback):
 
 
 def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0) -> Diagnosis:
-    """test_predictions.csv and figures/*.png (also to the loggers that take images or artifacts); returns the diagnosis.
-
-    The model must hold the weights that were tested (the best checkpoint's, after training)."""
-    from src.reporting.figures import save_figures
-
+    """test_predictions.csv and figures/*.png (also to the loggers); returns the diagnosis. The model holds the tested
+    weights."""
     x_test, y_test = datamodule.splits["test"]
     actual = y_test.reshape(-1).numpy()
     predicted = predict_in_batches(model, x_test, datamodule.batch_size).numpy()
@@ -111,8 +112,6 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
 
 def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, target_name: str, class_labels, matrices) -> dict:
     """Regression: predicted against actual, and the residuals; classification: the confusion matrix."""
-    from src.reporting.figures import confusion_matrix_figure, predicted_vs_actual_figure, residuals_figure
-
     if task == "regression":
         return {
             "predicted_vs_actual": predicted_vs_actual_figure(actual, predicted, target_name),
@@ -127,8 +126,6 @@ def write_test_predictions(
     path: Path, actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
 ) -> None:
     """The data behind the test figures, one row per test row in split order."""
-    import pandas as pd
-
     if task == "regression":
         frame = pd.DataFrame({"actual": actual, "predicted": predicted})
     elif task == "multiclass":  # a probability per class, and the most probable class
@@ -158,11 +155,7 @@ def write_prediction_report(
 ) -> None:
     """test_predictions.csv and figures/*.png from predictions alone: for models that are not a network
     (the LightGBM baseline). Binary `predicted` holds probabilities; multiclass one probability per class."""
-    from src.reporting.figures import loss_curves_figure, save_figures
-
     if task == "multiclass":
-        import pandas as pd
-
         pd.DataFrame({"actual": actual.astype(int), "predicted": predicted.argmax(1)}).to_csv(
             out_dir / "test_predictions.csv", index=False
         )

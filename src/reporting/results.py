@@ -1,4 +1,4 @@
-"""What a run reports: the test metrics, the best and last epoch, the loss history, into metrics.json and a table."""
+"""What a run reports (test metrics, best and last epoch, why it stopped, loss history): metrics.json and a table."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class RunResult:
             finite = [loss for loss in val_loss if math.isfinite(loss)]
             best_val_loss = min(finite, default=math.inf)
             best_epoch = val_loss.index(best_val_loss) + 1 if finite else 0
-        result = cls(
+        return cls(
             runner=runner,
             test=outcome.pop("test", {}),
             best_epoch=best_epoch or 0,
@@ -69,8 +69,7 @@ class RunResult:
             train_loss=list(train_loss),
             val_loss=list(val_loss),
             **outcome,
-        )
-        return result.finished()
+        ).finished()
 
     def finished(self) -> RunResult:
         """Why the run stopped; and no test metrics when no epoch had a finite val_loss (no model worth testing)."""
@@ -81,12 +80,33 @@ class RunResult:
 
 
 def stop_reason(result: RunResult) -> str:
-    """max_epochs | early_stopping | non_finite_loss | interrupted"""
+    """max_epochs | early_stopping | non_finite_loss | interrupted: the one word for metrics.json"""
     if result.interrupted:
         return "interrupted"
     if result.val_loss and not math.isfinite(result.val_loss[-1]):
         return "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
     return "early_stopping" if result.stopped_early else "max_epochs"
+
+
+def stop_message(result: RunResult, resume_command: str | None = None) -> str | None:
+    """The one line a user must read when a run did not end the ordinary way; None when it did."""
+    kept = "checkpoints/best.ckpt" if result.runner == "lightning" else "the best weights"
+    if result.stop_reason == "non_finite_loss":
+        bad = f"val_loss became {result.val_loss[-1]} at epoch {result.stopped_epoch}"
+        if not math.isfinite(result.best_val_loss):
+            return f"error: {bad} and no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
+        return (
+            f"stopped: {bad}; tested {kept} from epoch {result.best_epoch} (val_loss {result.best_val_loss:.4e}), saved before it"
+        )
+    if result.stop_reason == "interrupted":
+        where = f"interrupted by {result.interrupted_by} during epoch {result.interrupted_epoch}"
+        if result.runner != "lightning":
+            done = f"epochs 1-{result.stopped_epoch} are in metrics.json" if result.stopped_epoch else "no epoch had finished"
+            return f"{where}: the plain loop keeps no checkpoints; {done}"
+        held = result.last_checkpoint_epoch
+        saved = f"last.ckpt holds epoch {held}" if held else "no epoch had finished"
+        return f"{where}: {saved}" + (f"; resume with: {resume_command}" if resume_command and held else "")
+    return None
 
 
 def write_metrics_json(path: Path, result: RunResult, extra: dict | None = None) -> None:
@@ -156,8 +176,7 @@ def print_report(
             table.add_row(name, "\n".join(matrix_lines(matrix, class_labels)))
     for name, value in rows:
         table.add_row(name, value)
-    dead_units = diagnostics.get("dead_units")
-    if dead_units:
+    if dead_units := diagnostics.get("dead_units"):
         table.add_row("dead ReLU units (val)", " ".join(f"{dead}/{units}" for dead, units in dead_units.values()))
     console = Console()
     console.print(table)

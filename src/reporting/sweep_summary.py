@@ -1,10 +1,6 @@
-"""After a Hydra multirun: one table of every job, best validation loss first, printed and saved as summary.csv.
-
-Configured in conf/train.yaml as a Hydra callback, so it runs for grid sweeps and for the Optuna sweeper alike.
-Each job is read back from its own folder (metrics.json and Hydra's .hydra/overrides.yaml): what is on disk is
-what the table shows. Jobs are ranked by validation loss only; the test columns are there to read, not to choose by.
-When jobs differ only in `seed` or `cv.fold`, a second table (and summary_mean_std.csv) gives mean ± std over them;
-a `cv.folds` sweep also gathers its out-of-fold validation predictions into oof_predictions.csv.
+"""After a Hydra multirun (a callback in conf/train.yaml): every job, read back from its folder, ranked by validation
+loss only, printed and saved as summary.csv; over jobs that differ in `seed` or `cv.fold`, mean ± std
+(summary_mean_std.csv); after a `cv.folds` sweep, its out-of-fold validation predictions (oof_predictions.csv).
 """
 
 from __future__ import annotations
@@ -14,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -44,13 +41,14 @@ class SweepSummary(Callback):
         rows = [read_job(d, sweep_dir) for d in job_dirs]
         if not rows:
             return
-        path = write_sweep_summary(rows, sweep_dir / self.filename)
+        path = sweep_dir / self.filename
+        pd.DataFrame(flat_rows(rows)).to_csv(path, index=False)
         print_sweep_summary(rows, title=f"{len(rows)} jobs, best val_loss first — {path}")
         swept = varying_keys(rows)
         if any(k in cv.REPEAT_KEYS for k in swept):
             groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"
-            pd_frame(groups).to_csv(groups_path, index=False)
+            pd.DataFrame(groups).to_csv(groups_path, index=False)
             print_mean_std(
                 groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}"
             )
@@ -65,30 +63,14 @@ def _job_order(path: Path) -> tuple:
 def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
-    row: dict[str, Any] = {"job": _relative(job_dir, sweep_dir), "overrides": dict(_split(o) for o in overrides)}
+    job = job_dir.relative_to(sweep_dir) if job_dir.is_relative_to(sweep_dir) else job_dir
+    row: dict[str, Any] = {"job": str(job), "overrides": dict(o.partition("=")[::2] for o in overrides)}
     metrics_file = job_dir / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
-        row.update(
-            best_val_loss=metrics["best_val_loss"],
-            best_epoch=metrics["best_epoch"],
-            stopped_epoch=metrics["stopped_epoch"],
-            **metrics["test"],
-            wall_time_s=metrics["wall_time_s"],
-        )
+        row.update({key: metrics[key] for key in ("best_val_loss", "best_epoch", "stopped_epoch")})
+        row.update(metrics["test"], wall_time_s=metrics["wall_time_s"])
     return row
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)
-
-
-def _split(override: str) -> tuple[str, str]:
-    key, _, value = override.partition("=")
-    return key, value
 
 
 def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,17 +78,14 @@ def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     def key(row: dict[str, Any]) -> tuple:
         loss = row.get("best_val_loss")
-        finite = isinstance(loss, (int, float)) and math.isfinite(loss)
-        return (0, loss) if finite else (1, 0.0)
+        return (0, loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else (1, 0.0)
 
     return sorted(rows, key=key)
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
     """The override keys whose values differ between jobs (the ones every job shares say nothing here)."""
-    keys: list[str] = []
-    for row in rows:
-        keys += [k for k in row["overrides"] if k not in keys]
+    keys = dict.fromkeys(k for row in rows for k in row["overrides"])
     return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
 
 
@@ -120,13 +99,6 @@ def flat_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return flat
 
 
-def write_sweep_summary(rows: list[dict[str, Any]], path: Path) -> Path:
-    import pandas as pd
-
-    pd.DataFrame(flat_rows(rows)).to_csv(path, index=False)
-    return path
-
-
 def print_sweep_summary(rows: list[dict[str, Any]], title: str) -> None:
     flat = flat_rows(rows)
     swept = varying_keys(rows)
@@ -138,6 +110,10 @@ def print_sweep_summary(rows: list[dict[str, Any]], title: str) -> None:
         table.add_column(headers.get(column, column), justify="left" if column == "job" or column in swept else "right")
     for row in flat:
         table.add_row(*(_cell(row.get(c)) for c in columns))
+    print_table(table)
+
+
+def print_table(table: RichTable) -> None:
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: no terminal width to fit, so do not squeeze the columns
         console = Console(width=240)
@@ -157,12 +133,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def pd_frame(rows: list[dict[str, Any]]):
-    import pandas as pd
-
-    return pd.DataFrame(rows)
-
-
 def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
     metrics = [k.removesuffix("_mean") for k in groups[0] if k.endswith("_mean")]
     settings = [k for k in groups[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))]
@@ -175,7 +145,4 @@ def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
     for group in groups:
         cells = [str(group[k]) for k in settings] + [str(group["n"]), str(group["diverged"])]
         table.add_row(*cells, *(cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=240)
-    console.print(table)
+    print_table(table)

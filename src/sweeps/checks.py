@@ -29,14 +29,10 @@ def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
         )
 
 
-def validate_sweep(config: DictConfig) -> None:
-    validate_cv_and_seeds(config)
-    validate_launcher(config.hydra.launcher, config.get("torch_threads"))
-
-
 class SweepChecks(Callback):
     """Checks a multirun's settings in the launching process, before the first job starts."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
-            validate_sweep(config)
+            validate_cv_and_seeds(config)
+            validate_launcher(config.hydra.launcher, config.get("torch_threads"))

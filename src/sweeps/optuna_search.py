@@ -1,25 +1,24 @@
-"""An Optuna search that a second start continues and several processes share (docs/sweeps.md).
-
-The study lives in an RDB storage (SQLite in the search folder by default; PostgreSQL for many machines) and
-`n_trials` is its total; a trial's job folder is its trial number; a trial whose process was killed is marked FAIL
-at the next start on that machine; a failed job is told FAIL and the search goes on. Built on Hydra's Sweeper,
-Plugins and override parser and Optuna's public API; the storage URL's password is masked in all it prints or writes.
+"""An Optuna search that a second start continues and several processes share (docs/sweeps.md): the study lives
+in an RDB storage, `n_trials` is its total and a trial's job folder is its number; a killed process's trials are
+marked FAIL at the next start on that machine. The storage URL's password is masked in all it prints or writes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import math
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import optuna
+import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
@@ -33,9 +32,11 @@ from optuna.distributions import (
     LogUniformDistribution,
     UniformDistribution,
 )
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
 
-from src.errors import UserError
+from src.errors import UserError, user_errors_exit
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
@@ -47,8 +48,6 @@ def masked(url: str | None) -> str | None:
     """The storage URL with its password replaced by ***, for anything printed or written."""
     if not url or "://" not in url:
         return url
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: hide everything between :// and @
@@ -75,16 +74,11 @@ def creating_alone(lock_path: Path):
 
 
 def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:
-    """Write optuna's schema version into a new storage before optuna opens it.
+    """Write optuna's schema version into a new storage, committed, before optuna opens it.
 
-    optuna 2.10.1 (the newest that hydra-optuna-sweeper 1.3.0 allows) stamps the version on a connection it never
-    closes; under SQLAlchemy 2 that write is never committed and keeps the database locked, so every new storage
-    fails with a bare AssertionError (optuna/optuna#4375; optuna 3.1 stamps through alembic.command, #4390).
-    Stamped here in a committed transaction, optuna finds it and writes nothing. Only optuna's public RDBStorage.get_head_version and its documented alembic_version table are
-    used; tests/sweeps/test_optuna_search.py fails when optuna's own stamping works, and this can then go."""
-    import sqlalchemy
-    from optuna.storages import RDBStorage
-
+    optuna 2.10.1 (the newest hydra-optuna-sweeper 1.3.0 allows) stamps it on a connection it never closes; under
+    SQLAlchemy 2 that write is never committed and locks the database (optuna/optuna#4375, fixed in 3.1 by #4390).
+    tests/sweeps/test_optuna_search.py fails when optuna's own stamping works, and this can then go."""
     head = RDBStorage("sqlite://", skip_compatibility_check=True).get_head_version()  # in memory: nothing shared
     engine = sqlalchemy.create_engine(url, **engine_kwargs)
     try:
@@ -111,8 +105,6 @@ def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
         return None
-    from optuna.storages import RDBStorage
-
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up messages say nothing about the search
     engine_kwargs: dict[str, Any] = {}
     creation_lock: Any = contextlib.nullcontext()
@@ -137,19 +129,18 @@ def open_storage(url: str | None):
             f"hydra.sweeper.storage={masked(url)} needs the Python module {module!r}, which is not installed"
             + (" (pip install -e '.[postgres]')" if module.startswith("psycopg") else "")
         )
-    reason = str(last).strip().splitlines()[0] if last is not None and str(last).strip() else type(last).__name__
-    raise UserError(f"hydra.sweeper.storage={masked(url)} cannot be opened: {masked_in(reason, url)}")
+    raise UserError(f"hydra.sweeper.storage={masked(url)} cannot be opened: {masked_in(first_line(last), url)}")
+
+
+def first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def masked_in(text: str, url: str) -> str:
     """text with the URL's password, if any, replaced by ***."""
-    from sqlalchemy.engine import make_url
-
     with contextlib.suppress(Exception):
         password = make_url(url).password
         if password:
-            from urllib.parse import quote_plus
-
             for written in {str(password), quote_plus(str(password))}:
                 text = text.replace(f":{written}@", ":***@")
     return text
@@ -157,8 +148,7 @@ def masked_in(text: str, url: str) -> str:
 
 def mask_saved_copies(job_dirs: list[Path], url: str | None) -> None:
     """Hydra's copies of a job's settings (`.hydra/*.yaml`) without the storage URL's password."""
-    masked_url = masked(url)
-    if not url or masked_url == url:
+    if not url or masked(url) == url:
         return
     for job_dir in job_dirs:
         for copy in (job_dir / ".hydra").glob("**/*.yaml"):
@@ -172,8 +162,7 @@ def fail_abandoned_trials(study: optuna.Study) -> int:
     host = socket.gethostname()
     abandoned = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(trial.user_attrs.get("worker", ""))
-        worker_host, _, pid = worker.rpartition(":")
+        worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
         if worker_host == host and pid.isdigit() and not _alive(int(pid)):
             with contextlib.suppress(RuntimeError, ValueError):  # another worker told it first
                 study.tell(trial.number, state=TrialState.FAIL)
@@ -188,8 +177,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, another user's
+        pass
     return True
 
 
@@ -199,20 +188,8 @@ def trials_counted(study: optuna.Study) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False) if t.number not in abandoned)
 
 
-def consecutive_runs(numbers: list[int]) -> list[tuple[int, int]]:
-    """[(first index, count)] of runs of consecutive trial numbers, so each launch's job numbers are trial numbers."""
-    runs: list[tuple[int, int]] = []
-    for i, number in enumerate(numbers):
-        if runs and numbers[i - 1] + 1 == number:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((i, 1))
-    return runs
-
-
 def distribution(override: Override) -> BaseDistribution | str:
-    """The Optuna distribution of a sweep override (choice, range, interval with tag log), or a fixed value's text;
-    the same reading as hydra-optuna-sweeper's."""
+    """A sweep override's Optuna distribution, read as hydra-optuna-sweeper reads it, or a fixed value's text."""
     if not override.is_sweep_override():
         return override.get_value_element_as_str()
     value = override.value()
@@ -228,19 +205,6 @@ def distribution(override: Override) -> BaseDistribution | str:
             return IntLogUniformDistribution(value.start, value.end) if ints else LogUniformDistribution(value.start, value.end)
         return IntUniformDistribution(value.start, value.end) if ints else UniformDistribution(value.start, value.end)
     raise UserError(f"{override.input_line}: the Optuna search takes choice(...), range(...) or interval(...) sweeps")
-
-
-def suggest(trial: optuna.Trial, name: str, d: BaseDistribution) -> Any:
-    """trial.suggest_* for one distribution."""
-    if isinstance(d, CategoricalDistribution):
-        return trial.suggest_categorical(name, d.choices)
-    if isinstance(d, IntUniformDistribution):
-        return trial.suggest_int(name, d.low, d.high, step=d.step)
-    if isinstance(d, IntLogUniformDistribution):
-        return trial.suggest_int(name, d.low, d.high, log=True)
-    if isinstance(d, DiscreteUniformDistribution):
-        return trial.suggest_float(name, d.low, d.high, step=d.q)
-    return trial.suggest_float(name, d.low, d.high, log=isinstance(d, LogUniformDistribution))
 
 
 def grid_choices(name: str, d: BaseDistribution) -> list:
@@ -283,11 +247,8 @@ class ResumableOptunaSearch:
         )
 
     def sweep(self, arguments: list[str]) -> None:
-        try:
+        with user_errors_exit():
             self.search(arguments)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
 
     def search_space(self, arguments: list[str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
         parsed = OverridesParser.create().parse_overrides([*(f"{k}={v}" for k, v in self.params.items()), *arguments])
@@ -300,10 +261,8 @@ class ResumableOptunaSearch:
         return distributions, fixed
 
     def directions(self) -> list[str]:
-        directions = (
-            list(self.direction) if OmegaConf.is_list(self.direction) or isinstance(self.direction, list) else [self.direction]
-        )
-        directions = [getattr(d, "name", d) for d in directions]
+        given = self.direction if OmegaConf.is_list(self.direction) or isinstance(self.direction, list) else [self.direction]
+        directions = [getattr(d, "name", d) for d in given]
         if len(directions) != 1:
             raise UserError(f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
         return directions
@@ -331,42 +290,39 @@ class ResumableOptunaSearch:
             f"Study {study.study_name} in {masked(self.storage)}: {done} of {n_trials} trials done or running"
             + (f", {abandoned} abandoned by killed processes marked FAIL" if abandoned else "")
         )
+        sweep_dir = Path(self.config.hydra.sweep.dir)
         while (to_go := n_trials - trials_counted(study)) > 0:
-            trials = [study.ask() for _ in range(min(self.n_jobs, to_go))]
-            overrides = []
+            trials = [study.ask(fixed_distributions=distributions) for _ in range(min(self.n_jobs, to_go))]
             for trial in trials:
                 trial.set_user_attr("worker", WORKER)
-                params = {name: suggest(trial, name, d) for name, d in distributions.items()}
-                overrides.append(tuple(f"{name}={value}" for name, value in {**params, **fixed}.items()))
             returns = []
-            for first, count in consecutive_runs([t.number for t in trials]):
+            # a launch per run of consecutive trial numbers (number - position is constant along one): jobs numbered as trials
+            for _, run in itertools.groupby(trials, key=lambda t: t.number - trials.index(t)):
+                run = list(run)
+                numbers = range(run[0].number, run[0].number + len(run))
+                jobs = [tuple(f"{name}={value}" for name, value in {**t.params, **fixed}.items()) for t in run]
                 try:
-                    returns += self.launcher.launch(overrides[first : first + count], initial_job_idx=trials[first].number)
+                    returns += self.launcher.launch(jobs, initial_job_idx=numbers[0])
                 except Exception as exc:
                     from src.sweeps import stopped_jobs
 
                     self.write_results(study)
-                    numbers = range(trials[first].number, trials[first].number + count)
-                    stopped_jobs.report_stopped_jobs(
-                        exc, self.config, Path(self.config.hydra.sweep.dir), numbers, stopped_jobs.SEARCH_HINT
-                    )
+                    stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, numbers, stopped_jobs.SEARCH_HINT)
                     raise
             for trial, ret in zip(trials, returns):
                 self.tell(study, trial, ret)
-            mask_saved_copies([Path(self.config.hydra.sweep.dir) / str(t.number) for t in trials], self.storage)
+            mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
         self.write_results(study)
 
     @staticmethod
     def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> None:
         try:
             value = float(ret.return_value)
+            if not math.isfinite(value):
+                log.warning(f"trial {trial.number} failed: its value is {value}")
+                value = None
         except Exception as exc:  # noqa: BLE001 - the job failed: record it and go on
-            log.warning(
-                f"trial {trial.number} failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-            )
-            value = None
-        if value is not None and not math.isfinite(value):
-            log.warning(f"trial {trial.number} failed: its value is {value}")
+            log.warning(f"trial {trial.number} failed: {first_line(exc)}")
             value = None
         try:
             study.tell(trial, value) if value is not None else study.tell(trial, state=TrialState.FAIL)
@@ -377,10 +333,9 @@ class ResumableOptunaSearch:
     def write_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)
         abandoned = set(study.user_attrs.get(ABANDONED, []))
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
         results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "n_trials": len(trials)}
         results["storage"] = masked(self.storage)
-        if complete:
+        if any(t.state == TrialState.COMPLETE for t in trials):
             best = study.best_trial
             results.update(best_trial=best.number, best_params=best.params, best_value=best.value)
             log.info(f"Best parameters: {best.params}; best value: {best.value}")

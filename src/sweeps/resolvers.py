@@ -1,5 +1,5 @@
-"""Config resolvers for sweeps and shared services: how many parallel jobs fit the cores, which folder a resumed
-sweep continues in, and where MLflow artifacts go."""
+"""Config resolvers: how many parallel jobs fit the cores, which folder a resumed sweep continues in, where MLflow
+artifacts go."""
 
 from __future__ import annotations
 
@@ -23,15 +23,13 @@ def usable_cores() -> int:
 
 
 def parallel_jobs(torch_threads: int | None) -> int:
-    """`hydra.launcher.n_jobs` by default: as many jobs as the cores hold at torch_threads each (tiny networks slow
-    down many times over when jobs x threads exceeds the cores)."""
+    """`hydra.launcher.n_jobs` by default: as many jobs as the cores hold at torch_threads each."""
     return max(1, usable_cores() // (torch_threads or usable_cores()))
 
 
 def sweep_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that define a sweep's jobs (sorted; without the ones that only say how to start it). Hydra's own
-    settings (`hydra.launcher.partition=...`, `hydra/launcher=...`) are left out too: multirun.yaml keeps them apart
-    from the task's overrides, and a re-submission may change them (another partition, a longer time limit)."""
+    """The overrides that define a sweep's jobs, sorted, without START_KEYS and Hydra's own settings (multirun.yaml
+    keeps those apart, and a re-submission may change them: another partition, a longer time limit)."""
     return sorted(o for o in overrides if not o.startswith("-") and not _starts_only(o.split("=")[0].lstrip("+~")))
 
 
@@ -59,10 +57,8 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
 
 
 def mlflow_artifact_location(tracking_uri: str | None, local: str) -> str | None:
-    """conf/logger/mlflow.yaml's artifact_location: the folder beside a local tracking database, and None (the
-    server's choice: `mlflow-artifacts:/`, under its --artifacts-destination) for a tracking server, or when
-    MLFLOW_TRACKING_URI decides. A path sent to a server would be resolved on the server's disk and written by the
-    client straight to its own, bypassing the server."""
+    """conf/logger/mlflow.yaml's artifact_location: the folder beside a local tracking database; None (the server's
+    choice) for a tracking server, which would resolve a path on its own disk, or when MLFLOW_TRACKING_URI decides."""
     if tracking_uri is None or "://" in tracking_uri and not str(tracking_uri).startswith(("sqlite:", "file:")):
         return None
     return local

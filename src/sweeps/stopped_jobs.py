@@ -1,10 +1,6 @@
-"""A sweep whose SLURM jobs were stopped (time limit, preemption, scancel) ends in one line, not a traceback.
-
-submitit's launcher raises UncompletedJobError for a job that produced no result, with the job's whole stderr in
-the message. Each job that SLURM stops keeps checkpoints/last.ckpt and a metrics.json marked interrupted
-(src/runs/stop_on_signal.py), so the same command with resume=latest continues it (src/runs/resume.py). Here:
-the summary of the sweep's jobs is written as after any sweep, then one line names the stopped jobs and how to
-continue them, and the process exits with status 1.
+"""A sweep whose SLURM jobs were stopped (time limit, preemption, scancel) ends in one line, not submitit's
+UncompletedJobError with each job's stderr: the sweep summary is written, one line names the stopped jobs and how
+to continue them (each kept last.ckpt, src/runs/stop_on_signal.py), and the process exits with status 1.
 """
 
 from __future__ import annotations

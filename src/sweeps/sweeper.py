@@ -1,8 +1,5 @@
-"""The shorthands of the default sweeper (hydra_plugins/tabular_sweeps): `cv.folds=5` runs one job per fold,
-`seeds=5` one job per seed.
-
-`python -m src.train -m cv.folds=5` is `-m cv.folds=5 cv.fold=0,1,2,3,4`; `-m seeds=5` is `-m seed=0,1,2,3,4`
-(counting from `seed`). Both combine with any other sweep; the sweep summary reports mean ± std over them.
+"""The default sweeper's shorthands (hydra_plugins/tabular_sweeps): `-m cv.folds=5` is `-m cv.folds=5
+cv.fold=0,1,2,3,4` and `-m seeds=5` is `-m seed=0,1,2,3,4` (counting from `seed`); both combine with any other sweep.
 """
 
 from __future__ import annotations
