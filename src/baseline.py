@@ -71,7 +71,7 @@ def raw_splits(datamodule) -> dict[str, Split]:
 
 
 def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, threads: int) -> dict:
-    params = {
+    return {
         "objective": task,
         "metric": METRICS[task],
         "seed": seed,
@@ -80,10 +80,8 @@ def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, thread
         "force_col_wise": True,
         "verbose": -1,
         **settings,
+        **({"num_class": n_classes} if task == "multiclass" else {}),
     }
-    if task == "multiclass":
-        params["num_class"] = n_classes
-    return params
 
 
 def fit_lightgbm(train: Split, val: Split, params: dict, max_rounds: int, early_stopping_rounds: int) -> Fitted:
@@ -144,17 +142,15 @@ def search_on_validation(
 
 def fit_baseline(cfg: DictConfig, out_dir: Path):
     """Fit LightGBM on the network run's rows (searching when asked), test once, write the report."""
-
     from importlib.metadata import version
 
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import RunResult
+    from src.train import build_datamodule
 
     settings = cfg.baseline
     start, cpu_start = time.perf_counter(), time.process_time()
-    from src.train import build_datamodule
-
     datamodule = build_datamodule(cfg)
     task = datamodule.task
     if task not in METRICS:

@@ -13,7 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import user_errors_exit
+from src.errors import UserError, user_errors_exit
 
 RUNNERS = ("plain", "lightning", "lightgbm")  # lightgbm: its boosting rounds stand where the networks' epochs are
 
@@ -43,7 +43,6 @@ def compare(cfg: DictConfig) -> dict:
     from rich.table import Table
 
     from src.baseline import baseline
-    from src.errors import UserError
     from src.reporting.figures import overlaid_loss_curves_figure
     from src.train import train
 

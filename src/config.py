@@ -20,28 +20,10 @@ FEATURE_TRANSFORMS = ("standard", "quantile")
 LR_SCHEDULES = ("cosine", "onecycle")
 # torch.optim's optimizers that take a plain step() on dense gradients (tests/test_config.py keeps this list true):
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
-OPTIMIZERS = (
-    "ASGD",
-    "Adadelta",
-    "Adafactor",
-    "Adagrad",
-    "Adam",
-    "AdamW",
-    "Adamax",
-    "NAdam",
-    "RAdam",
-    "RMSprop",
-    "Rprop",
-    "SGD",
-)
+OPTIMIZERS = ("ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD")
 
-
-def repeat(value, times: int) -> list:
-    """`${repeat:256,3}` is [256, 256, 256]: lets a search sample a width and a depth for model.hidden."""
-    return [value] * times
-
-
-OmegaConf.register_new_resolver("repeat", repeat, replace=True)
+# `${repeat:256,3}` is [256, 256, 256]: lets a search sample a width and a depth for model.hidden
+OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, replace=True)
 register_sweep_resolvers()  # hydra.sweep.dir and the joblib launcher's n_jobs call them
 register_run_dir_resolvers()  # hydra.run.dir and the run names in conf/train.yaml call them
 
@@ -120,8 +102,8 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
     if missing_option:
         group, option = missing_option.groups()
-        options = [line for line in lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1 :]]
-        options = [o for o in options if "=" not in o and not o.startswith("Config search path")]
+        listed = lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1 :]
+        options = [o for o in listed if "=" not in o and not o.startswith("Config search path")]
         close = difflib.get_close_matches(option, options, n=1)
         hint = f"did you mean {group}={close[0]}?" if close else f"options: {', '.join(options)}"
         return f"{group}={option} is not an option of {group}: there is no conf/{group}/{option}.yaml ({hint})"
@@ -154,6 +136,18 @@ def _names(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
 
 
+def _int_at_least(key: str, value, low: int, null: bool = False, why: str = "") -> None:
+    if not ((null and value is None) or (_is_int(value) and value >= low)):
+        raise UserError(f"{key} must be {'null or ' if null else ''}an integer >= {low}{why}; got {value!r}")
+
+
+def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
+    """`null`: None when null is not allowed, else what null means (" (inferred)", or "" for nothing said)."""
+    if not (value in allowed or (null is not None and value is None)):
+        nullable = "" if null is None else f"null{null} or "
+        raise UserError(f"{key} must be {nullable}one of {', '.join(allowed)}; got {value!r}")
+
+
 def validate_run(cfg: DictConfig) -> None:
     trainer = cfg.trainer
     if cfg.runner not in ("lightning", "plain"):
@@ -164,9 +158,7 @@ def validate_run(cfg: DictConfig) -> None:
         )
     if not _is_int(cfg.seed):
         raise UserError(f"seed must be an integer; got {cfg.seed!r}")
-    threads = cfg.torch_threads
-    if not (threads is None or (_is_int(threads) and threads >= 1)):
-        raise UserError(f"torch_threads must be null or an integer >= 1; got {threads!r}")
+    _int_at_least("torch_threads", cfg.torch_threads, 1, null=True)
 
 
 def validate_data(data: DictConfig) -> None:
@@ -185,9 +177,7 @@ def validate_data(data: DictConfig) -> None:
     target = data.get("target")
     if not (target is None or (isinstance(target, str) and target != "")):
         raise UserError(f"data.target must be a column name; got {target!r}")
-    task = data.get("task")
-    if not (task is None or task in TASKS):
-        raise UserError(f"data.task must be null (inferred) or one of {', '.join(TASKS)}; got {task!r}")
+    _one_of("data.task", data.get("task"), TASKS, null=" (inferred)")
     features = _plain(data.get("features"))
     if not (features is None or (_names(features) and len(features) > 0)):
         raise UserError(
@@ -203,12 +193,8 @@ def validate_data(data: DictConfig) -> None:
         where = [f"data.{key}" for key, names in lists.items() if column in names]
         if len(where) > 1:
             raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
-    missing = data.get("missing", "impute")
-    if missing not in MISSING_POLICIES:
-        raise UserError(f"data.missing must be one of {', '.join(MISSING_POLICIES)}; got {missing!r}")
-    transform = data.get("feature_transform", "standard")
-    if transform not in FEATURE_TRANSFORMS:
-        raise UserError(f"data.feature_transform must be one of {', '.join(FEATURE_TRANSFORMS)}; got {transform!r}")
+    _one_of("data.missing", data.get("missing", "impute"), MISSING_POLICIES)
+    _one_of("data.feature_transform", data.get("feature_transform", "standard"), FEATURE_TRANSFORMS)
     if not isinstance(data.get("stratify", False), bool):
         raise UserError(f"data.stratify must be true or false; got {data.get('stratify')!r}")
     if not (data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1)):
@@ -222,9 +208,7 @@ def validate_data(data: DictConfig) -> None:
             "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
             f"got {data.test_fraction} + {data.val_fraction}"
         )
-    spe = data.steps_per_execution
-    if not (spe is None or (_is_int(spe) and spe >= 1)):
-        raise UserError(f"data.steps_per_execution must be null or an integer >= 1; got {spe!r}")
+    _int_at_least("data.steps_per_execution", data.steps_per_execution, 1, null=True)
 
 
 def validate_columns(data: DictConfig) -> None:
@@ -256,28 +240,19 @@ def validate_model(model: DictConfig) -> None:
     standardize = model.get("standardize_target", False)
     if not isinstance(standardize, bool):
         raise UserError(f"model.standardize_target must be true or false; got {standardize!r}")
-    schedule = model.get("lr_schedule")
-    if not (schedule is None or schedule in LR_SCHEDULES):
-        raise UserError(f"model.lr_schedule must be null or one of {', '.join(LR_SCHEDULES)}; got {schedule!r}")
-    validate_net(model.get("net"))
-    validate_optimizer(model.optimizer)
-
-
-def validate_net(net) -> None:
-    """Only the node's target (a class under src., nothing else is ever built): each net checks its own settings."""
+    _one_of("model.lr_schedule", model.get("lr_schedule"), LR_SCHEDULES, null="")
+    net = model.get("net")  # only its target (a class under src., nothing else is ever built): each net checks the rest
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
     if not (isinstance(target, str) and target.startswith("src.")):
         raise UserError(
             "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
             f"got {_plain(target)!r}"
         )
+    validate_optimizer(model.optimizer)
 
 
 def validate_optimizer(optimizer: DictConfig) -> None:
-    target = optimizer.get("_target_")
-    if not (isinstance(target, str) and target.startswith("torch.optim.") and target.removeprefix("torch.optim.") in OPTIMIZERS):
-        allowed = ", ".join(f"torch.optim.{name}" for name in OPTIMIZERS)
-        raise UserError(f"model.optimizer._target_ must be one of {allowed}; got {target!r}")
+    _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
     if not (_is_number(optimizer.get("lr")) and optimizer.lr > 0):
         raise UserError(f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
     decay = optimizer.get("weight_decay", 0.0)
@@ -303,38 +278,28 @@ LIGHTNING_ONLY = {
 def validate_training(cfg: DictConfig) -> None:
     """max_epochs, the checkpoint and early stopping, and the Trainer flags the fast steps apply or depend on."""
     trainer = cfg.trainer
-    if not (_is_int(trainer.max_epochs) and trainer.max_epochs >= 1):
-        raise UserError(f"trainer.max_epochs must be an integer >= 1; got {trainer.max_epochs!r}")
+    _int_at_least("trainer.max_epochs", trainer.max_epochs, 1)
     if cfg.runner == "lightning" and cfg.callbacks.get("model_checkpoint") is None:
         raise UserError(
             "callbacks.model_checkpoint is required with runner=lightning: the run tests its best.ckpt and "
             "eval, predict and ensembles read it (change its monitor or mode, but keep it)"
         )
-    es = cfg.callbacks.get("early_stopping")
-    if es is not None and not (_is_int(es.patience) and es.patience >= 0):
-        raise UserError(f"callbacks.early_stopping.patience must be an integer >= 0; got {es.patience!r}")
+    if cfg.runner == "lightning" and cfg.callbacks.model_checkpoint.get("monitor") is None:
+        raise UserError("callbacks.model_checkpoint.monitor must name the metric best.ckpt is chosen by, e.g. val_loss; got None")
+    if cfg.callbacks.get("early_stopping") is not None:
+        _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
     precision = str(trainer.get("precision", "32-true"))
-    if precision not in PRECISIONS:
-        raise UserError(f"trainer.precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    _one_of("trainer.precision", precision, PRECISIONS)
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
         raise UserError("trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed")
     clip = trainer.get("gradient_clip_val")
     if not (clip is None or (_is_number(clip) and clip >= 0)):
         raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
-    algorithm = trainer.get("gradient_clip_algorithm")
-    if not (algorithm is None or algorithm in CLIP_ALGORITHMS):
-        raise UserError(
-            f"trainer.gradient_clip_algorithm must be null (norm) or one of {', '.join(CLIP_ALGORITHMS)}; got {algorithm!r}"
-        )
-    accumulate = trainer.get("accumulate_grad_batches", 1)
-    if not (_is_int(accumulate) and accumulate >= 1):
-        raise UserError(f"trainer.accumulate_grad_batches must be an integer >= 1; got {accumulate!r}")
-    every = trainer.get("val_metrics_every_n_epochs", 1)
-    if not (_is_int(every) and every >= 1):
-        raise UserError(f"trainer.val_metrics_every_n_epochs must be an integer >= 1; got {every!r}")
-    profiler = trainer.get("profiler")
-    if not (profiler is None or profiler in PROFILERS or OmegaConf.is_dict(profiler)):
-        raise UserError(f"trainer.profiler must be null or one of {', '.join(PROFILERS)}; got {profiler!r}")
+    _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), CLIP_ALGORITHMS, null=" (norm)")
+    for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
+        _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
+    if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
+        _one_of("trainer.profiler", trainer.get("profiler"), PROFILERS, null="")
     interval = trainer.get("val_check_interval", 1.0)
     if interval not in (None, 1.0) and cfg.data.get("steps_per_execution") != 1:
         raise UserError(
@@ -356,15 +321,12 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
     """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
     cv = cfg.get("cv") or {}
     folds, fold = cv.get("folds"), cv.get("fold")
-    if folds is not None and not (_is_int(folds) and folds >= 2):
-        raise UserError(f"cv.folds must be null or an integer >= 2 (k-fold cross-validation); got {folds!r}")
+    _int_at_least("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
     if fold is not None and folds is None:
         raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
     if fold is not None and not (_is_int(fold) and 0 <= fold < folds):
         raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
-    seeds = cfg.get("seeds")
-    if seeds is not None and not (_is_int(seeds) and seeds >= 1):
-        raise UserError(f"seeds must be null or an integer >= 1 (a multirun over seed, seed+1, ...); got {seeds!r}")
+    _int_at_least("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
 
 
 def validate_importance(settings) -> None:
@@ -372,6 +334,4 @@ def validate_importance(settings) -> None:
     if settings is None:
         return
     for key, low in (("repeats", 0), ("max_rows", 1)):
-        value = settings.get(key)
-        if not (_is_int(value) and value >= low):
-            raise UserError(f"importance.{key} must be an integer >= {low}; got {value!r}")
+        _int_at_least(f"importance.{key}", settings.get(key), low)

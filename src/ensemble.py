@@ -68,9 +68,7 @@ def member_sources(runs: list[str]) -> list[Path]:
                     f"runs: {entry} holds no run with checkpoints/best.ckpt or {LIGHTGBM_MODEL} "
                     "(give run folders or a multirun folder)"
                 )
-            for job in sorted(jobs, key=lambda p: (len(p.name), p.name)):
-                best = job / "checkpoints" / "best.ckpt"
-                found.append(best if best.is_file() else job)
+            found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
         else:
             raise UserError(f"runs: no such run folder or checkpoint: {entry}")
     return found
@@ -167,15 +165,20 @@ def weighted(predictions: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return sum(w * p for w, p in zip(weights, predictions))
 
 
-def as_val(metrics: dict) -> dict:
-    return {f"val_{name.removeprefix('test_')}": value for name, value in metrics.items()}
+def scores(rows: Rows, test: np.ndarray, val: np.ndarray) -> dict:
+    """Predictions of the shared rows scored: test metrics and matrices, and validation metrics named val_*."""
+    from src.reporting.prediction_metrics import metrics_from_predictions
+
+    test_metrics, matrices = metrics_from_predictions(rows.task, rows.actual["test"], test, rows.threshold, rows.class_labels)
+    val_metrics, _ = metrics_from_predictions(rows.task, rows.actual["val"], val, rows.threshold)
+    val_metrics = {f"val_{name.removeprefix('test_')}": value for name, value in val_metrics.items()}
+    return {"test": test_metrics, "matrices": matrices, "val": val_metrics}
 
 
 def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     """Rebuild every member (a checkpoint with its data settings, a LightGBM run with its config.yaml), predict the
     validation and test rows they share, combine them as the mean prediction and as the blend fit on validation,
     and write metrics.json and the chosen combination's report."""
-    from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json
 
@@ -192,17 +195,9 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         if rows is None:
             rows = member_rows
         check_same_rows(rows, member_rows)
-        member.test, _ = metrics_from_predictions(rows.task, rows.actual["test"], member.predicted, rows.threshold)
-        member.val = as_val(metrics_from_predictions(rows.task, rows.actual["val"], member.val_predicted, rows.threshold)[0])
+        member_scores = scores(rows, member.predicted, member.val_predicted)
+        member.test, member.val = member_scores["test"], member_scores["val"]
         members.append(member)
-
-    labels = rows.class_labels
-
-    def scores(test: np.ndarray, val: np.ndarray) -> dict:
-        test_metrics, matrices = metrics_from_predictions(rows.task, rows.actual["test"], test, rows.threshold, labels)
-        val_metrics, _ = metrics_from_predictions(rows.task, rows.actual["val"], val, rows.threshold, labels)
-        return {"test": test_metrics, "matrices": matrices, "val": as_val(val_metrics)}
-
     weights = blend_weights([m.val_predicted for m in members], rows.actual["val"], rows.task)  # validation rows only
     for member, weight in zip(members, weights):
         member.weight = float(weight)
@@ -210,10 +205,11 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "mean": (np.mean([m.predicted for m in members], axis=0), np.mean([m.val_predicted for m in members], axis=0)),
         "blend": (weighted([m.predicted for m in members], weights), weighted([m.val_predicted for m in members], weights)),
     }
-    scored = {how: scores(test, val) for how, (test, val) in combined.items()}
+    scored = {how: scores(rows, test, val) for how, (test, val) in combined.items()}
     test, matrices = scored[combine]["test"], scored[combine]["matrices"]
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    labels = rows.class_labels
     write_prediction_report(
         out_dir, rows.actual["test"], combined[combine][0], rows.task, rows.target_name, labels, rows.threshold, matrices
     )
@@ -259,16 +255,12 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
             *(f"{member.test[n]:.4f}" for n in names),
         )
     table.add_row("mean of members", "", *(f"{metrics['members_mean'][n]:.4f}" for n in names))
-    chosen = {metrics["combine"]: {"style": "bold"}}
-    table.add_row(
-        "mean prediction", "", *(f"{metrics['mean_prediction']['test'][n]:.4f}" for n in names), **chosen.get("mean", {})
-    )
-    table.add_row(
-        "blend (weights fit on validation)",
-        "1.000",
-        *(f"{metrics['blend']['test'][n]:.4f}" for n in names),
-        **chosen.get("blend", {}),
-    )
+    for how, label, key, weight in (
+        ("mean", "mean prediction", "mean_prediction", ""),
+        ("blend", "blend (weights fit on validation)", "blend", "1.000"),
+    ):
+        bold = "bold" if how == metrics["combine"] else None
+        table.add_row(label, weight, *(f"{metrics[key]['test'][n]:.4f}" for n in names), style=bold)
     Console().print(table)
 
 

@@ -12,19 +12,10 @@ from omegaconf import DictConfig
 from src.errors import UserError, user_errors_exit
 
 
-def test_metrics(model, datamodule) -> tuple[dict[str, float], dict[str, list]]:
-    """The test split through the same evaluation code as training's test: the loss and torchmetrics' metrics."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        model.evaluate_batches(datamodule.eval_batches("test"), "test")
-        results = model.epoch_results("test")
-    return results, dict(model.matrices.get("test", {}))
-
-
 def evaluate(cfg: DictConfig) -> dict:
     """Rebuild, test, write metrics.json, test_predictions.csv and figures/ into the output dir; returns the metrics."""
+    import torch
+
     from src.reporting.report import write_test_report
     from src.reporting.results import print_report, print_run_folder, write_json
     from src.runs.checkpoints.read import check_table_file, load_saved_run
@@ -38,7 +29,9 @@ def evaluate(cfg: DictConfig) -> dict:
     if datamodule.feature_names != saved.feature_names:
         raise UserError(f"the data {saved.data_state.get('name')!r} no longer has the features {saved.path} was trained on")
 
-    test, matrices = test_metrics(saved.model, datamodule)
+    with torch.no_grad():  # the same evaluation code as training's test: the loss and torchmetrics' metrics
+        saved.model.evaluate_batches(datamodule.eval_batches("test"), "test")
+        test, matrices = saved.model.epoch_results("test"), dict(saved.model.matrices.get("test", {}))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     diagnosis = write_test_report(out_dir, saved.model, datamodule, matrices)

@@ -34,11 +34,6 @@ def check_threshold(threshold, saved) -> float | None:
     return float(threshold)
 
 
-def check_chunk_rows(value) -> int:
-    require_int("chunk_rows", value)
-    return value
-
-
 def check_output(output: Path, input_path: Path) -> None:
     if output.is_dir():
         raise UserError(f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
@@ -94,7 +89,7 @@ def with_carried_columns(carried, predictions, input_path: Path):
 
 def predict(cfg: DictConfig) -> int:
     """Check everything, predict chunk by chunk, write the output file; returns the number of rows predicted."""
-    import torch
+    import numpy as np
 
     from src.data.prediction_input import prediction_chunks
     from src.data.readers import is_parquet
@@ -104,7 +99,8 @@ def predict(cfg: DictConfig) -> int:
 
     ckpt_path, input_path, output = (required_path(cfg, key) for key in ("ckpt_path", "input", "output"))
     check_output(output, input_path)
-    chunk_rows = check_chunk_rows(cfg.get("chunk_rows", 100_000))
+    chunk_rows = cfg.get("chunk_rows", 100_000)
+    require_int("chunk_rows", chunk_rows)
     saved = load_saved_run(ckpt_path)
     threshold = check_threshold(cfg.get("threshold"), saved)
     datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
@@ -118,7 +114,7 @@ def predict(cfg: DictConfig) -> int:
             for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
                 x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
                 outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
-                if not torch.isfinite(torch.from_numpy(outputs)).all():
+                if not np.isfinite(outputs).all():
                     raise UserError(
                         f"the model produced non-finite predictions for {input_path} (values far outside the training data?)"
                     )

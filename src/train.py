@@ -124,31 +124,28 @@ def train(cfg: DictConfig) -> RunResult:
 def main(cfg: DictConfig) -> float:
     from src.runs.resume import in_multirun
 
-    if in_multirun():  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
-        try:
-            result = train(cfg)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise
-        if result.interrupted:  # a signal stops the sweep too (Ctrl+C, or the cluster's end of time)
-            sys.exit(128 + signal.Signals[result.interrupted_by])
-        return result.best_val_loss
+    multirun = in_multirun()  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
     try:
         result = train(cfg)
-    except UserError as exc:  # one line, and no run folder left behind when nothing of the run was written
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if multirun:
+            raise
         from hydra.core.hydra_config import HydraConfig
 
         from src.runs.run_dir import remove_refused_run_dir
 
+        # one line, and no run folder left behind when nothing of the run was written
         remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir), HydraConfig.get().output_subdir)
-        print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:  # Ctrl+C before training started: nothing to keep
-        print("interrupted before training started", file=sys.stderr)
+    except KeyboardInterrupt:
+        if multirun:
+            raise
+        print("interrupted before training started", file=sys.stderr)  # nothing to keep
         sys.exit(128 + signal.SIGINT)
-    if result.interrupted:
+    if result.interrupted:  # a signal stops a sweep too (Ctrl+C, or the cluster's end of time)
         sys.exit(128 + signal.Signals[result.interrupted_by])  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
-    if not math.isfinite(result.best_val_loss):
+    if not (multirun or math.isfinite(result.best_val_loss)):
         sys.exit(1)
     return result.best_val_loss
 

@@ -56,6 +56,7 @@ BAD_SETTINGS = [
     ("data.features=[]", ["data.features", "non-empty list", "got []"]),
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
     ("~callbacks.model_checkpoint", ["callbacks.model_checkpoint is required with runner=lightning", "best.ckpt"]),
+    ("callbacks.model_checkpoint.monitor=null", ["callbacks.model_checkpoint.monitor", "val_loss", "got None"]),
 ]
 
 

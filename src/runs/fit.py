@@ -113,10 +113,8 @@ def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
     suggestion = finder.suggestion()
     plot = Path(cfg.paths.output_dir) / "lr_find.png"
     finder.plot(suggest=suggestion is not None).savefig(plot, dpi=100)
-    if suggestion is None:
-        print(f"learning-rate finder: no suggestion from these losses; plot: {plot}")
-    else:
-        print(f"learning-rate finder: suggested model.optimizer.lr={suggestion:.3g}; plot: {plot}")
+    said = "no suggestion from these losses" if suggestion is None else f"suggested model.optimizer.lr={suggestion:.3g}"
+    print(f"learning-rate finder: {said}; plot: {plot}")
     return suggestion
 
 

@@ -1,9 +1,6 @@
-"""How a run starts in its folder: new, continued from a checkpoint, or a re-submitted sweep's job.
-
-`ckpt_path=<run>/checkpoints/last.ckpt` or `resume=latest` continue a run in its own folder, Lightning restoring its
-state; here it is checked that the run resumes with its own settings (its config.yaml). A re-submitted or requeued
-sweep job finds its folder: finished, it reports its metrics.json; with a last.ckpt, it resumes; else it starts over.
-"""
+"""How a run starts in its folder: new, continued from a checkpoint (`ckpt_path=<run>/checkpoints/last.ckpt` or
+`resume=latest`, with the run's own settings), or a re-submitted sweep's job (finished: its metrics.json is reported;
+with a last.ckpt: resumed; else started over)."""
 
 from __future__ import annotations
 
@@ -168,9 +165,9 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
         )
 
 
-def flatten_config(cfg: DictConfig | dict, resolve: bool = True) -> dict[str, Any]:
+def flatten_config(cfg: DictConfig | dict) -> dict[str, Any]:
     """Every leaf of the config under its dotted key (`a.b.c: value`); lists stay lists."""
-    node = OmegaConf.to_container(cfg, resolve=resolve) if isinstance(cfg, DictConfig) else cfg
+    node = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     flat: dict[str, Any] = {}
     for key, value in node.items():
         if isinstance(value, dict):

@@ -132,8 +132,6 @@ def load_saved_run(path: str | Path) -> SavedRun:
     from src.models.tabular_module import TabularModule
 
     path = checkpoint_file(path, "best.ckpt")
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
     checkpoint = read_checkpoint(path)
     rebuild = checkpoint.get("rebuild") if isinstance(checkpoint, dict) else None
     if not isinstance(rebuild, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
