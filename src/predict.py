@@ -4,6 +4,7 @@ CSV or Parquet, columns matched by name and preprocessed as the checkpoint saved
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -87,13 +88,44 @@ def with_carried_columns(carried, predictions, input_path: Path):
     return pd.concat([carried.reset_index(drop=True), predictions], axis=1)
 
 
-def predict(cfg: DictConfig) -> int:
-    """Check everything, predict chunk by chunk, write the output file; returns the number of rows predicted."""
+def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold) -> Iterator:
+    """Each chunk of the input's predictions, with the input columns it carries."""
     import numpy as np
 
     from src.data.prediction_input import prediction_chunks
-    from src.data.readers import is_parquet
     from src.models.inference import predict_in_batches
+
+    for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
+        x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
+        outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
+        if not np.isfinite(outputs).all():
+            raise UserError(f"the model produced non-finite predictions for {input_path} (values far outside the training data?)")
+        predictions = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
+        yield with_carried_columns(carried, predictions, input_path)
+
+
+def write_tables(tables: Iterator, handle, parquet: bool) -> int:
+    """Every table into the open file: one CSV with one header, or one Parquet file; the rows written."""
+    rows, writer = 0, None  # Parquet's writer, made with the first table's schema
+    with ExitStack() as writers:
+        for table in tables:
+            if parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                arrow = pa.Table.from_pandas(table, preserve_index=False)
+                if writer is None:
+                    writer = writers.enter_context(pq.ParquetWriter(handle, arrow.schema))
+                writer.write_table(arrow)
+            else:
+                table.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
+            rows += len(table)
+    return rows
+
+
+def predict(cfg: DictConfig) -> int:
+    """Check everything, predict chunk by chunk, write the output file; returns the number of rows predicted."""
+    from src.data.readers import is_parquet
     from src.runs.atomic import write_atomically
     from src.runs.checkpoints.read import load_saved_run
 
@@ -105,35 +137,10 @@ def predict(cfg: DictConfig) -> int:
     threshold = check_threshold(cfg.get("threshold"), saved)
     datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
-    rows, parquet = 0, is_parquet(output)
-
-    def write_chunks(handle) -> None:  # into a temporary file, renamed over `output` when every chunk is in
-        nonlocal rows
-        writer = None  # Parquet's, made with the first chunk's schema
-        with ExitStack() as writers:
-            for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
-                x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
-                outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
-                if not np.isfinite(outputs).all():
-                    raise UserError(
-                        f"the model produced non-finite predictions for {input_path} (values far outside the training data?)"
-                    )
-                predictions = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
-                table = with_carried_columns(carried, predictions, input_path)
-                if parquet:
-                    import pyarrow as pa
-                    import pyarrow.parquet as pq
-
-                    arrow = pa.Table.from_pandas(table, preserve_index=False)
-                    if writer is None:
-                        writer = writers.enter_context(pq.ParquetWriter(handle, arrow.schema))
-                    writer.write_table(arrow)
-                else:
-                    table.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
-                rows += len(frame)
-
-    write_atomically(output, write_chunks, text=not parquet)
-    return rows
+    tables = prediction_tables(saved, datamodule, input_path, chunk_rows, carry, threshold)
+    parquet = is_parquet(output)
+    # into a temporary file, renamed over `output` only when every chunk is in
+    return write_atomically(output, lambda handle: write_tables(tables, handle, parquet), text=not parquet)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")

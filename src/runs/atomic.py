@@ -9,9 +9,11 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from src.errors import UserError
+
+T = TypeVar("T")
 
 
 class WriteFailed(UserError):
@@ -27,8 +29,8 @@ def os_reason(exc: OSError) -> str:
     return f"{text} ({name})" if name else text
 
 
-def write_atomically(path: str | Path, write: Callable[[IO[Any]], object], text: bool = False) -> None:
-    """Call `write(handle)` on a temporary file beside `path`, then rename it to `path`."""
+def write_atomically(path: str | Path, write: Callable[[IO[Any]], T], text: bool = False) -> T:
+    """Call `write(handle)` on a temporary file beside `path`, then rename it to `path`; what `write` returned."""
     path = Path(path)
     tmp: str | None = None
     try:
@@ -37,9 +39,10 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], object], text:
         # 0o666 less the umask, as for any new file (mkstemp would make it 0600)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w" if text else "wb", **({"newline": "", "encoding": "utf-8"} if text else {})) as handle:
-            write(handle)
+            written = write(handle)
         os.replace(tmp, path)
         tmp = None
+        return written
     except OSError as exc:
         raise WriteFailed(path, exc) from None
     finally:
