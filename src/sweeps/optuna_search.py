@@ -297,10 +297,14 @@ class ResumableOptunaSearch:
                 trial.set_user_attr("worker", WORKER)
             returns = []
             # a launch per run of consecutive trial numbers (number - position is constant along one): jobs numbered as trials
-            for _, run in itertools.groupby(trials, key=lambda t: t.number - trials.index(t)):
-                run = list(run)
+            for _, group in itertools.groupby(enumerate(trials), key=lambda it: it[1].number - it[0]):
+                run = [t for _, t in group]
                 numbers = range(run[0].number, run[0].number + len(run))
-                jobs = [tuple(f"{name}={value}" for name, value in {**t.params, **fixed}.items()) for t in run]
+                # the search space's order, whatever order the storage gives the parameters back in
+                jobs = [
+                    tuple(f"{name}={value}" for name, value in {**{n: t.params[n] for n in distributions}, **fixed}.items())
+                    for t in run
+                ]
                 try:
                     returns += self.launcher.launch(jobs, initial_job_idx=numbers[0])
                 except Exception as exc:
