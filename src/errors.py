@@ -23,6 +23,12 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def first_line(exc: BaseException | None) -> str:
+    """An exception's message for a one-line error: its first line, or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def require_int(name: str, value, minimum: int = 1, null: bool = False) -> None:
     """`{name} must be [null or ]an integer >= {minimum}; got {value!r}` unless it is."""
     ok = (null and value is None) or (is_int(value) and value >= minimum)

@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from src.data.readers import column_names, csv_convert_options, csv_delimiter, csv_encoding, is_parquet, missing_text_mask
-from src.errors import UserError
+from src.errors import UserError, first_line
 
 CHUNK_ROWS = 100_000
 
@@ -143,7 +143,7 @@ def text_chunks(
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a readable CSV: {str(exc).strip().splitlines()[0]}") from None
+        raise UserError(f"{path} is not a readable CSV: {first_line(exc)}") from None
 
 
 def parquet_chunks(
@@ -152,7 +152,7 @@ def parquet_chunks(
     try:
         file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise UserError(f"{path} is not a readable Parquet file: {str(exc).strip().splitlines()[0]}") from None
+        raise UserError(f"{path} is not a readable Parquet file: {first_line(exc)}") from None
     raw_names = list(file.schema_arrow.names)
     names = column_names(raw_names)  # as training names them
     check_columns(path, names, list(kinds), allowed)

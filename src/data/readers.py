@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from src.errors import UserError
+from src.errors import UserError, first_line
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")  # tried in this order; a CSV's is the one that splits its first lines alike
@@ -155,14 +155,14 @@ def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> st
         exc = pandas_exc
     except (ValueError, OSError):  # pandas has nothing better to say: pyarrow's message stands
         pass
-    return str(exc).strip().splitlines()[0]
+    return first_line(exc)
 
 
 def read_parquet_table(file: Path) -> pa.Table:
     try:
         return pq.read_table(file)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise UserError(f"{file} is not a readable Parquet file: {str(exc).strip().splitlines()[0]}") from None
+        raise UserError(f"{file} is not a readable Parquet file: {first_line(exc)}") from None
 
 
 def available_memory() -> int:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from src.errors import UserError
+from src.errors import UserError, first_line
 
 
 def split_rows(
@@ -29,7 +29,7 @@ def split_rows(
             stratify=None if stratify is None else stratify[rest],
         )
     except ValueError as exc:  # a class too small to be in every split
-        raise UserError(f"data.stratify=true cannot split these rows: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"data.stratify=true cannot split these rows: {first_line(exc)}") from None
     return {"train": train, "val": val, "test": test}
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError
+from src.errors import UserError, first_line
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 
 if TYPE_CHECKING:
@@ -183,9 +183,8 @@ def read_run_config(run_dir: Path) -> dict:
     try:
         saved = OmegaConf.to_container(OmegaConf.load(path))
     except Exception as exc:  # unreadable, truncated or not YAML
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
-            f"{path} is not a readable run config ({reason}); the run cannot be checked, so it is not resumed"
+            f"{path} is not a readable run config ({first_line(exc)}); the run cannot be checked, so it is not resumed"
         ) from None
     if not isinstance(saved, dict) or "name" not in saved:
         raise UserError(

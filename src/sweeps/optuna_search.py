@@ -36,7 +36,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from src.errors import UserError, user_errors_exit
+from src.errors import UserError, first_line, user_errors_exit
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
@@ -130,10 +130,6 @@ def open_storage(url: str | None):
             + (" (pip install -e '.[postgres]')" if module.startswith("psycopg") else "")
         )
     raise UserError(f"hydra.sweeper.storage={masked(url)} cannot be opened: {masked_in(first_line(last), url)}")
-
-
-def first_line(exc: BaseException | None) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def masked_in(text: str, url: str) -> str:

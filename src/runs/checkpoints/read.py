@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from src.errors import UserError
+from src.errors import UserError, first_line
 
 if TYPE_CHECKING:
     from src.models.tabular_module import TabularModule
@@ -149,7 +149,7 @@ def load_saved_run(path: str | Path) -> SavedRun:
         model = model_class(**checkpoint["hyper_parameters"], optimizer=None)
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, RuntimeError, UserError) as exc:  # unknown hyperparameters or settings, weights of another shape
-        raise UserError(f"{path} is corrupt: its weights do not fit the model it describes ({first_line(exc)})") from None
+        raise UserError(f"{path} is corrupt: its weights do not fit the model it describes ({first_line(exc)[:200]})") from None
     model.eval()
     return SavedRun(path, model, datamodule_class, data_state, epoch=int(checkpoint.get("epoch", -1)) + 1)
 
@@ -166,8 +166,3 @@ def project_class(name: Any, package: str, base: type, path: Path) -> type:
     if not issubclass(cls, base):
         raise UserError(f"{path} is not a checkpoint of this project ({name} is not a {base.__name__})")
     return cls
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
