@@ -1,8 +1,6 @@
-"""Mini-batches cut straight from in-memory tensors, as the lesson does: randperm + index_select + split.
-
-Each epoch's order comes from its own generator seeded by (seed, epoch): independent of other random draws,
-replayed by a resumed run, and the same on every DDP rank.
-"""
+"""Mini-batches cut straight from in-memory tensors, as the lesson does (randperm + index_select + split). Each epoch's
+order comes from its own generator seeded by (seed, epoch), apart from other random draws: a resumed run replays it, and
+every DDP rank shares it."""
 
 from __future__ import annotations
 

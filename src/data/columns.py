@@ -1,8 +1,6 @@
-"""Column kinds, decided once on the training rows: numeric, categorical, date or ignored (plus the dropped).
-
-Numbers are numeric, text and booleans categorical, ISO dates dates; identifiers (nearly one distinct text per row,
-row numbers, pandas' index) are ignored. `data.categorical`, `data.numeric` and `data.drop` override any choice.
-"""
+"""Column kinds, decided once on the training rows: numbers are numeric, text and booleans categorical, ISO dates dates,
+identifiers (nearly one distinct text per row, row numbers, pandas' index) ignored; `data.categorical`, `data.numeric`
+and `data.drop` override any choice."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""One LightningDataModule for every table: `data.source` loads the rows; it splits, transforms and batches them.
-
-setup() fits the preprocessing on the training rows, then builds one float32 matrix with the rows in split order:
-each split's tensors are views of it.
-"""
+"""One LightningDataModule for every table: `data.source` loads the rows; setup() splits them, fits the preprocessing on
+the training rows and builds one float32 matrix in split order, of which each split's tensors are views."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""What is learned from the training rows, as plain data a checkpoint carries. The inputs' layout (only numeric
-columns and nothing missing give the lesson's scaled matrix):
-
-    [transformed numerics and date features] [missing indicators (0/1)] [category codes as floats]
-
-Numerics are standardised (data.feature_transform=standard) or first mapped to a normal distribution through their
-training quantiles (quantile: scikit-learn's QuantileTransformer, which tames skewed columns).
-"""
+"""What is learned from the training rows, as plain data a checkpoint carries. A row's inputs are laid out as
+[transformed numerics and date features] [missing indicators (0/1)] [category codes as floats]; numerics are standardised
+(data.feature_transform=standard) or first mapped through their training quantiles to a normal distribution (quantile)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""Where the rows come from: a source is one function returning a `Table`, named by `data.source._target_`.
-
-Adding a dataset is one function here (or anywhere under `src.`) and one YAML file in conf/data/ (docs/extending_data.md).
-"""
+"""Where the rows come from: a source is one function returning a `Table`, named by `data.source._target_`; adding a
+dataset is one such function and one YAML file in conf/data/ (docs/extending_data.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""The lesson's 60/20/20 split and k-fold cross-validation, as arrays of row positions (rows are never copied).
-
-k-fold keeps the lesson's test rows and cuts the rest into folds (stratified for classification).
-"""
+"""The lesson's 60/20/20 split and k-fold cross-validation (the lesson's test rows kept, the rest cut into folds,
+stratified for classification), as arrays of row positions: rows are never copied."""
 
 from __future__ import annotations
 

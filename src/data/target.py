@@ -1,7 +1,5 @@
-"""The target column: its task (given, known by the source, or inferred) and its values as numbers.
-
-Class labels are sorted (numerically when all are numbers), so code k is `class_labels[k]`.
-"""
+"""The target column: its task (given, known by the source, or inferred) and its values as numbers. Class labels are
+sorted (numerically when all are numbers), so code k is `class_labels[k]`."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""The lesson's hand-written training loop, kept as the reference the Lightning path must agree with.
-
-It uses the same DataModule, model, optimizer and metrics as the Lightning path; only the loop differs.
-Each block names the Lightning piece that replaces it. Where the lesson's own rules differ from Lightning's,
-this loop follows Lightning's (see the README's table): stop after `patience` epochs without improvement,
-keep the best weights only on strict improvement, and never treat a NaN loss as an improvement.
-"""
+"""The lesson's hand-written loop, the reference the Lightning path must agree with: the same DataModule, model,
+optimizer and metrics, and each block names the Lightning piece that replaces it. Where the lesson's rules differ, it
+follows Lightning's (the README's table): stop after `patience` epochs without improvement, keep the best weights only
+on strict improvement, and never treat a NaN loss as an improvement."""
 
 from __future__ import annotations
 
