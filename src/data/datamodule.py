@@ -10,7 +10,6 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from hydra.utils import get_method
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
@@ -24,7 +23,7 @@ from src.data.preprocessing import (
     transform_rows,
 )
 from src.data.readers import listed
-from src.data.sources import Table
+from src.data.sources import Table, source_function
 from src.data.splits import (
     check_enough_rows,
     fold_positions,
@@ -359,20 +358,10 @@ def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Cal
 
 
 def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
-    """Call the source: only functions of this project (src.) are called from a config or a checkpoint."""
     if callable(source):
         table = source()
     else:
-        target = source.get("_target_")
-        if not isinstance(target, str) or not target.startswith("src."):
-            raise UserError(
-                f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}"
-            )
-        try:
-            function = get_method(target)
-        except (ImportError, AttributeError, ValueError):
-            raise UserError(f"data.source._target_ names no function of this project: {target}") from None
-        table = function(**{k: v for k, v in source.items() if not k.startswith("_")})
+        table = source_function(source)(**{k: v for k, v in source.items() if not k.startswith("_")})
     if not isinstance(table, Table):
         raise TypeError(f"the data source {source!r} returned {type(table).__name__}, not a src.data.sources.Table")
     return table

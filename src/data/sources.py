@@ -4,10 +4,12 @@ dataset is one such function and one YAML file in conf/data/ (docs/extending_dat
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from hydra.utils import get_method
 from palmerpenguins import load_penguins
 from sklearn.datasets import fetch_california_housing, get_data_home, load_breast_cancer
 
@@ -33,6 +35,19 @@ class Table:
     @property
     def y(self) -> np.ndarray:
         return self.frame[self.target].to_numpy(dtype=np.float64)
+
+
+def source_function(source: dict) -> Callable[..., Table]:
+    """The function `source` names: only functions of this project (src.) are called from a config or a checkpoint."""
+    target = source.get("_target_")
+    if not isinstance(target, str) or not target.startswith("src."):
+        raise UserError(
+            f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}"
+        )
+    try:
+        return get_method(target)
+    except (ImportError, AttributeError, ValueError):
+        raise UserError(f"data.source._target_ names no function of this project: {target}") from None
 
 
 def breast_cancer() -> Table:

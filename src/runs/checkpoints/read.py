@@ -114,14 +114,11 @@ def check_table_file(datamodule, data_path: str | None) -> None:
 
 def source_arguments(source: dict) -> set[str]:
     """The arguments of a saved source's function (none if it names no function of this project)."""
-    from hydra.utils import get_method
+    from src.data.sources import source_function
 
-    target = source.get("_target_")
-    if not isinstance(target, str) or not target.startswith("src."):
-        return set()
     try:
-        return set(inspect.signature(get_method(target)).parameters)
-    except (ImportError, AttributeError, ValueError):
+        return set(inspect.signature(source_function(source)).parameters)
+    except UserError:
         return set()
 
 
