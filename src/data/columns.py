@@ -129,7 +129,7 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
     if by_kind["ignored"]:
         shown = [
             f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
-            f"data.{identifiers[c][2] if len(identifiers[c]) > 2 else 'categorical'}={override_list(c)} keeps it"
+            f"data.{identifiers[c][2]}={override_list(c)} keeps it"
             for c in by_kind["ignored"]
         ]
         parts.append(f"{len(by_kind['ignored'])} ignored ({'; '.join(shown)})")

@@ -139,7 +139,7 @@ def read_csv_table(file: Path) -> pa.Table:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None
         raise UserError(f"{file} is not a readable CSV: {csv_problem(file, delimiter, encoding, exc)}") from None
-    if table.num_columns and all(is_number(c) for c in table.column_names):
+    if table.num_columns and all(reads_as_number(c) for c in table.column_names):
         names = [c.strip() for c in table.column_names]
         raise UserError(f"{file} has no header: its first row is numbers ({listed(names, 5)}); add a row with the column names")
     return table
@@ -208,7 +208,7 @@ def check_fits_in_memory(file: Path) -> None:
         )
 
 
-def is_number(text) -> bool:
+def reads_as_number(text) -> bool:
     try:
         float(text)
     except (TypeError, ValueError):

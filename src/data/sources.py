@@ -14,7 +14,7 @@ from palmerpenguins import load_penguins
 from sklearn.datasets import fetch_california_housing, get_data_home, load_breast_cancer
 
 from src.data.readers import read_table_file
-from src.errors import UserError
+from src.errors import UserError, first_line
 
 
 @dataclass
@@ -65,12 +65,12 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
     try:
         bunch = fetch_california_housing(data_home=data_home, download_if_missing=download)
     except OSError as exc:  # no cache file, and either download=false or no network (URLError is an OSError)
-        hint = (
-            "point SCIKIT_LEARN_DATA (or data.source.data_home) at a folder holding cal_housing_py3.pkz, or run experiment=cancer"
-        )
-        failed = (str(getattr(exc, "reason", None) or exc).splitlines() or [type(exc).__name__])[0][:120]
+        failed = first_line(getattr(exc, "reason", None) or exc)[:120]
         reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({failed})"
-        raise UserError(f"California housing is not in scikit-learn's cache at {home} and {reason}; {hint}") from None
+        raise UserError(
+            f"California housing is not in scikit-learn's cache at {home} and {reason}; point SCIKIT_LEARN_DATA "
+            "(or data.source.data_home) at a folder holding cal_housing_py3.pkz, or run experiment=cancer"
+        ) from None
     frame = pd.DataFrame(bunch.data.astype(np.float64), columns=[str(n) for n in bunch.feature_names])
     frame["MedHouseVal"] = bunch.target.astype(np.float64)
     return Table(frame, "MedHouseVal", "california_housing", task="regression")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from src.data.columns import factorized_keys, number_text, sorted_labels
-from src.data.readers import is_number, listed
-from src.errors import UserError
+from src.data.readers import listed, reads_as_number
+from src.errors import UserError, is_number
 
 TASKS = ("regression", "binary", "multiclass")
 MAX_CLASSES = 20  # at most this many distinct whole-number labels are classes; more is a quantity to regress
@@ -91,7 +91,7 @@ def with_positive_label(target: Target, label, what: str) -> Target:
         return target
     if target.task != "binary":
         raise UserError(f"data.positive_label applies to a binary target; {what} is {target.task}: leave it null")
-    text = number_text(float(label)) if isinstance(label, (int, float)) and not isinstance(label, bool) else str(label)
+    text = number_text(float(label)) if is_number(label) else str(label)
     if text not in target.class_labels:
         raise UserError(f"data.positive_label={label!r} is not a label of {what} (labels: {listed(target.class_labels)})")
     if text == target.class_labels[0]:  # swap the two codes; rows without a target stay NaN
@@ -113,7 +113,7 @@ def infer_task(labels: list[str]) -> str:
     """Text labels: two are binary, more multiclass; numbers written as text: as numbers (see encode_target)."""
     if len(labels) == 2:
         return "binary"
-    if not all(is_number(k) for k in labels):
+    if not all(reads_as_number(k) for k in labels):
         return "multiclass"
     whole = all(float(k).is_integer() for k in labels)
     return "multiclass" if whole and len(labels) <= MAX_CLASSES else "regression"
