@@ -11,18 +11,21 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
 from src.errors import UserError
 from src.reporting.results import RunResult
+from src.runs.faults import files_kept_on_write_failure
+from src.runs.resume import in_multirun, started_run
+from src.runs.run_dir import remove_refused_run_dir, run_folder
 
 __all__ = ["build_datamodule", "build_model", "train"]
 
 
 def build_datamodule(cfg: DictConfig):
-    from hydra.utils import instantiate
-
     datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
     datamodule.setup("fit")  # data.task null: inferred from the data, and read from the DataModule from here on
     return datamodule
@@ -92,9 +95,6 @@ def train(cfg: DictConfig) -> RunResult:
 
     from src.reporting.loggers import build_loggers, hyperparameters
     from src.reporting.report import RunReport
-    from src.runs.faults import files_kept_on_write_failure
-    from src.runs.resume import started_run
-    from src.runs.run_dir import run_folder
 
     with started_run(cfg) as run:  # a read-only copy of cfg; a resume that would not continue the same run is refused
         if run.finished is not None:  # a re-submitted sweep's job that had finished
@@ -122,8 +122,6 @@ def train(cfg: DictConfig) -> RunResult:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from src.runs.resume import in_multirun
-
     multirun = in_multirun()  # a job's user error or diverged run is a failed job (Hydra, Optuna), and the sweep goes on
     try:
         result = train(cfg)
@@ -131,10 +129,6 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {exc}", file=sys.stderr)
         if multirun:
             raise
-        from hydra.core.hydra_config import HydraConfig
-
-        from src.runs.run_dir import remove_refused_run_dir
-
         # one line, and no run folder left behind when nothing of the run was written
         remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir), HydraConfig.get().output_subdir)
         sys.exit(2)
