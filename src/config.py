@@ -4,10 +4,14 @@ bad value, before any work starts. Nothing here imports torch or Lightning, so a
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -44,8 +48,6 @@ def check_command_line(config_name: str, args: list[str]) -> None:
     other flags (--help, --cfg ...) are left to Hydra."""
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
         return
-    from hydra import compose, initialize_config_dir
-
     args = [first_of_sweep(arg) for arg in args if arg not in ("-m", "--multirun")]
     if None in args:
         return
@@ -61,8 +63,6 @@ def check_command_line(config_name: str, args: list[str]) -> None:
 
 def first_of_sweep(arg: str) -> str | None:
     """`key=a,b` or `key=range(3)` as `key=a` or `key=0`; None for an interval (a sampler's)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     try:
         (override,) = OverridesParser.create().parse_overrides([arg])
     except Exception:  # noqa: BLE001  (a syntax error: compose reports it)
@@ -77,11 +77,6 @@ def first_of_sweep(arg: str) -> str | None:
 
 def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str]) -> str:
     """Hydra's message on one line, with `did you mean ...?` for a key or an option that is close to a real one."""
-    import difflib
-    import re
-
-    from hydra import compose, initialize_config_dir
-
     text = str(exc) + (f" {exc.__cause__}" if exc.__cause__ is not None and str(exc.__cause__) not in str(exc) else "")
     lines = [line.strip() for line in text.splitlines() if line.strip() and "object_type=" not in line]
     missing_key = re.search(r"full_key: (\S+)", text)

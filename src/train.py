@@ -4,10 +4,12 @@ Validate, build the DataModule, model and loggers, fit (src/runs/fit.py or src/r
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -15,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
+from src.config import check_command_line, validate_config  # importing it registers the resolvers Hydra composes with
 from src.errors import UserError
 from src.reporting.results import RunResult
 from src.runs.faults import files_kept_on_write_failure
@@ -64,9 +66,6 @@ LIGHTNING_NOISE = (
 
 
 def quiet_known_noise() -> None:
-    import logging
-    import warnings
-
     warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")  # we test the first: best
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs torch 2.13
     # piecewise-linear embeddings: a 0/1 or constant column has one bin, which is as it should be
@@ -86,8 +85,6 @@ def quiet_known_noise() -> None:
 
 def train(cfg: DictConfig) -> RunResult:
     """Validate; the data and the model; then, in the run's folder, fit, test and report. Returns the RunResult."""
-    from src.config import validate_config
-
     validate_config(cfg)  # before torch and Lightning are imported: a mistake is reported in about a second
     import lightning as L
     import torch
@@ -145,5 +142,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    src.config.check_command_line("train", sys.argv[1:])
+    check_command_line("train", sys.argv[1:])
     main()

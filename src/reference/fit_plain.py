@@ -4,16 +4,15 @@ path (src/runs/fit.py), and a Ctrl+C or SIGTERM ends it with the epochs it finis
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
+import torch
+from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
+from src.reference.plain_loop import train_plain
+from src.reporting.report import RunReport
 from src.reporting.results import RunResult
-
-if TYPE_CHECKING:
-    from lightning.pytorch.loggers import Logger
-
-    from src.reporting.report import RunReport
+from src.runs.stop_on_signal import signals_raise_keyboard_interrupt
 
 
 def fit_with_plain_loop(
@@ -21,11 +20,6 @@ def fit_with_plain_loop(
 ) -> RunResult:
     """`resume` is always None (src.runs.resume refuses runner=plain): the signature is the Lightning path's. `report`
     writes what the tested model shows, as RunReport does on the Lightning path when testing ends."""
-    import torch
-
-    from src.reference.plain_loop import train_plain
-    from src.runs.stop_on_signal import signals_raise_keyboard_interrupt
-
     # the lesson's loop on the trainer's accelerator: model and every split on the device, shuffled there
     on_gpu = cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
     datamodule.device = torch.device("cuda" if on_gpu else "cpu")

@@ -10,6 +10,7 @@ from pathlib import Path
 from src.errors import UserError
 from src.runs.atomic import WriteFailed, os_reason
 from src.runs.checkpoints.read import checkpoint_epoch
+from src.runs.resume import resume_command
 
 # what the file system says when it cannot take a file, as opposed to a bug of ours
 CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
@@ -17,8 +18,6 @@ CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 def kept_checkpoints(run_dir: Path) -> str:
     """`kept: .../best.ckpt (epoch 7), .../last.ckpt (epoch 9); make room, then resume with: ...`"""
-    from src.runs.resume import resume_command
-
     folder = run_dir.absolute() / "checkpoints"
     kept = {name: epoch for name in ("best.ckpt", "last.ckpt") if (epoch := checkpoint_epoch(folder / name))}
     if not kept:

@@ -7,16 +7,21 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+from hydra.utils import instantiate
+from lightning.pytorch import Callback
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.tuner import Tuner
 from omegaconf import DictConfig
 
+from src.models.fast_steps import build_trainer
+from src.reporting.history import LossHistory
 from src.reporting.results import RunResult
-from src.runs.checkpoints.read import ResumePoint
-
-if TYPE_CHECKING:
-    from lightning.pytorch import Callback
-    from lightning.pytorch.loggers import Logger
+from src.runs.checkpoints.latest import LatestCheckpoint
+from src.runs.checkpoints.read import ResumePoint, checkpoint_epoch
+from src.runs.rng_state import RNGState
+from src.runs.stop_on_signal import StopOnSignal
 
 
 def fit_with_lightning(
@@ -29,15 +34,6 @@ def fit_with_lightning(
     extra_callbacks=(),
 ) -> RunResult:
     """`report` (src/reporting/report.py's RunReport) writes what the tested model shows when testing ends."""
-    from hydra.utils import instantiate
-
-    from src.models.fast_steps import build_trainer
-    from src.reporting.history import LossHistory
-    from src.runs.checkpoints.latest import LatestCheckpoint
-    from src.runs.checkpoints.read import checkpoint_epoch
-    from src.runs.rng_state import RNGState
-    from src.runs.stop_on_signal import StopOnSignal
-
     start = time.perf_counter()
     history, stop = LossHistory(), StopOnSignal()
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
@@ -94,15 +90,9 @@ def fit_with_lightning(
 def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
     """Lightning's learning-rate finder (`trainer.lr_find=true`), one mini-batch per step on a Trainer of its own;
     saves lr_find.png in the run folder and prints and returns the suggested rate (None: no suggestion)."""
-    from pathlib import Path
-
     import matplotlib
 
-    matplotlib.use("Agg")
-    from lightning.pytorch.tuner import Tuner
-
-    from src.models.fast_steps import build_trainer
-
+    matplotlib.use("Agg")  # before the finder's plot imports pyplot
     quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
     trainer = build_trainer(cfg.trainer, model, callbacks=[], **quiet, num_sanity_val_steps=0)
     steps, datamodule.steps_per_execution = datamodule.steps_per_execution, 1  # each loss it records is one batch's

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, first_line
@@ -74,9 +76,6 @@ def run_start(cfg: DictConfig, run_dir: Path) -> RunStart:
 
 
 def in_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
@@ -195,8 +194,6 @@ def read_run_config(run_dir: Path) -> dict:
 
 def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
     """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named)."""
-    from hydra.core.hydra_config import HydraConfig
-
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
     path = run_dir.absolute() / "checkpoints" / checkpoint

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from omegaconf import OmegaConf
 
 from src.errors import UserError
+from src.runs.atomic import write_text_atomically
 
 if TYPE_CHECKING:
     from src.runs.resume import RunStart
@@ -131,8 +132,6 @@ def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
     if not writes_files:
         yield
         return
-    from src.runs.atomic import write_text_atomically
-
     with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
         if run.resume is None:
             write_text_atomically(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
