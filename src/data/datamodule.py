@@ -281,8 +281,7 @@ class TabularDataModule(L.LightningDataModule):
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return batch  # already on the training device (see on_device): skip Lightning's per-batch walk
 
-    # Saved in every checkpoint as plain lists, dicts and strings (loadable with torch.load(weights_only=True)):
-    # the constructor's arguments (what rebuilds this DataModule) and the preprocessing fitted on the training rows.
+    # in every checkpoint, as plain data for torch.load(weights_only=True): the constructor's arguments and what was fitted
     def state_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,

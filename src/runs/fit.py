@@ -63,8 +63,7 @@ def fit_with_lightning(
     best_path = str(checkpoint.best_model_path)
     best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
     test, matrices, tested = {}, {}, None
-    # without a finite best val_loss there is no model worth testing (ModelCheckpoint never prefers a NaN or inf
-    # val_loss to a finite one, so an earlier good best.ckpt is what gets tested after a non-finite epoch)
+    # no finite best val_loss, no model worth testing (ModelCheckpoint never prefers a non-finite val_loss to a finite one)
     if stop.signal is None and math.isfinite(best_val_loss):
         with stopped_by_signal(stop):
             trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)

@@ -1,6 +1,4 @@
-"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due (the file reaches the disk at
-most every `flush_every_s` seconds anyway, write.py), with best.ckpt, and at every stop.
-"""
+"""checkpoints/last.ckpt, where a run resumes from: a snapshot when its file is due, with best.ckpt, and at every stop."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""How checkpoint files reach the disk: whole or not at all (src/runs/atomic.py), and at most every `flush_every_s`
-seconds. The checkpoint callbacks decide what to save and when; this CheckpointIO decides when the bytes are written.
-"""
+"""When checkpoint files reach the disk (the callbacks decide what is saved): whole or not at all, at most every
+`flush_every_s` seconds."""
 
 from __future__ import annotations
 
@@ -50,8 +49,7 @@ class DeferredAtomicCheckpointIO(TorchCheckpointIO):
                 data = buffer.getbuffer()
                 write_atomically(key, lambda handle, data=data: handle.write(data))
             except BaseException:
-                # nothing after a failed file: a last.ckpt must never be newer than the best.ckpt it goes with,
-                # and Lightning's teardown, which flushes again, must not retry
+                # nothing after a failed file (a last.ckpt never outruns its best.ckpt), nor a retry at teardown
                 self.pending.clear()
                 raise
             del self.pending[key]
