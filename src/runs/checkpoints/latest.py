@@ -25,12 +25,11 @@ class LatestCheckpoint(ModelCheckpoint):
 
     @staticmethod
     def stopping(trainer: L.Trainer) -> bool:
-        max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
         return (
             trainer.should_stop  # EarlyStopping (patience or a non-finite loss), Timer(max_time)
             or trainer.received_sigterm  # Ctrl+C or SIGTERM, through StopOnSignal
-            or (max_epochs is not None and max_epochs >= 0 and trainer.current_epoch + 1 >= max_epochs)
-            or (max_steps >= 0 and trainer.global_step >= max_steps)
+            or 0 <= trainer.max_epochs <= trainer.current_epoch + 1  # -1: no limit
+            or 0 <= trainer.max_steps <= trainer.global_step
         )
 
     def time_due(self, trainer: L.Trainer) -> bool:

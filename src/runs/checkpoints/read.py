@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from src.models.tabular_module import TabularModule
 
 
-def checkpoint_file(path: str | Path, name: str, key: str = "ckpt_path") -> Path:
+def checkpoint_file(path: str | Path, name: str) -> Path:
     """`path` itself, or `<path>/checkpoints/<name>` when `path` is a run's folder."""
     path = Path(path)
     if not path.is_dir():
@@ -24,9 +24,9 @@ def checkpoint_file(path: str | Path, name: str, key: str = "ckpt_path") -> Path
     inside = path / "checkpoints" / name
     if inside.is_file():
         return inside
-    found = sorted(p.name for p in (path / "checkpoints").glob("*.ckpt")) if (path / "checkpoints").is_dir() else []
+    found = sorted(p.name for p in (path / "checkpoints").glob("*.ckpt"))
     hint = f"it has {', '.join(found)} in checkpoints/" if found else "it has no checkpoints/ folder with .ckpt files"
-    raise UserError(f"{key}={path} is a folder without checkpoints/{name} ({hint}); give a checkpoint file, e.g. {inside}")
+    raise UserError(f"ckpt_path={path} is a folder without checkpoints/{name} ({hint}); give a checkpoint file, e.g. {inside}")
 
 
 def read_checkpoint(path: str | Path) -> Any:
