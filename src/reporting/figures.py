@@ -59,7 +59,7 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     fig, ax = new_figure(6, 5)
     image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax)
-    dark = counts.max() / 2 if counts.size else 0
+    dark = counts.max() / 2
     for i in range(n):
         for j in range(n):
             color = "white" if counts[i, j] > dark else "black"
