@@ -1,6 +1,5 @@
-"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual, the residuals and
-each input column's permutation importance. Figures are built without pyplot, so no backend is chosen and nothing
-global is left open; matplotlib is imported only when one is drawn, which keeps `python -m src.train` quick to start.
+"""The lesson's pictures of a run, built without pyplot (no backend chosen, nothing global left open); matplotlib is
+imported only when a figure is drawn, which keeps `python -m src.train` quick to start.
 """
 
 from __future__ import annotations

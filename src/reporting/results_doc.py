@@ -2,8 +2,6 @@
 docs/results.json from what was measured, with the date, the machine and the library versions.
 
     python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md
-
-Overrides are added to every run and printed on the page; runs go to logs/results/.
 """
 
 from __future__ import annotations
