@@ -181,8 +181,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         val_loss=fitted.val_loss,
         matrices=matrices,
         stopped_early=len(fitted.val_loss) < rounds,
-        stop_reason="early_stopping" if len(fitted.val_loss) < rounds else "max_epochs",
-    )
+    ).finished()
     target_name = datamodule.target_name
     write_prediction_report(out_dir, test.y, predicted, task, target_name, class_labels, threshold, matrices, result)
     fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)

@@ -183,7 +183,7 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     from src.reporting.results import write_json
 
     start = time.perf_counter() if started_at is None else started_at
-    runs = cfg.runs if OmegaConf.is_list(cfg.runs) or isinstance(cfg.runs, list) else [cfg.runs]
+    runs = cfg.runs if OmegaConf.is_list(cfg.runs) else [cfg.runs]  # runs=dir or runs=[dir,dir,...]
     if not runs or runs[0] is None:
         raise UserError("runs is required: a multirun folder or a list of run folders, e.g. runs=logs/housing/multiruns/<time>")
     combine = cfg.get("combine", "mean")
@@ -192,8 +192,7 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     members, rows = [], None
     for source in member_sources([str(r) for r in runs]):
         member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)
-        if rows is None:
-            rows = member_rows
+        rows = rows or member_rows  # the first member's rows are the ones every other must share
         check_same_rows(rows, member_rows)
         member_scores = scores(rows, member.predicted, member.val_predicted)
         member.test, member.val = member_scores["test"], member_scores["val"]

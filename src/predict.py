@@ -77,20 +77,10 @@ def carried_columns(keep, state: dict) -> list[str] | None:
     return list(state.get("identifiers") or {}) if keep == "identifiers" else []
 
 
-def with_carried_columns(carried, predictions, input_path: Path):
-    import pandas as pd
-
-    clash = [c for c in carried.columns if c in predictions.columns]
-    if clash:
-        raise UserError(
-            f"{input_path} has columns named like the predictions ({', '.join(clash)}); rename them or set keep_columns=none"
-        )
-    return pd.concat([carried.reset_index(drop=True), predictions], axis=1)
-
-
 def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold) -> Iterator:
     """Each chunk of the input's predictions, with the input columns it carries."""
     import numpy as np
+    import pandas as pd
 
     from src.data.prediction_input import prediction_chunks
     from src.models.inference import predict_in_batches
@@ -101,7 +91,11 @@ def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carr
         if not np.isfinite(outputs).all():
             raise UserError(f"the model produced non-finite predictions for {input_path} (values far outside the training data?)")
         predictions = prediction_frame(outputs, saved.task, threshold, saved.class_labels)
-        yield with_carried_columns(carried, predictions, input_path)
+        if clash := [c for c in carried.columns if c in predictions.columns]:
+            raise UserError(
+                f"{input_path} has columns named like the predictions ({', '.join(clash)}); rename them or set keep_columns=none"
+            )
+        yield pd.concat([carried.reset_index(drop=True), predictions], axis=1)
 
 
 def write_tables(tables: Iterator, handle, parquet: bool) -> int:

@@ -34,10 +34,8 @@ class FoldsAndSeedsSweeper(Sweeper):
         choices: dict[str, list[str]] = {}  # a key given twice: the last one counts, as in Hydra's basic sweeper
         for override in parsed:
             key = override.get_key_element()
-            if override.is_sweep_override():
-                choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
-            else:
-                choices[key] = [f"{key}={override.get_value_element_as_str()}"]
+            values = override.sweep_string_iterator() if override.is_sweep_override() else [override.get_value_element_as_str()]
+            choices[key] = [f"{key}={value}" for value in values]
         jobs = [list(job) for job in itertools.product(*choices.values())]
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

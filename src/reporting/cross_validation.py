@@ -40,7 +40,7 @@ def write_oof_predictions(job_dirs: list[Path], path: Path) -> Path | None:
     return path
 
 
-def _finite(values: list[Any]) -> list[float]:
+def finite(values: list[Any]) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
@@ -55,10 +55,10 @@ def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str,
     metrics = ["best_val_loss", *dict.fromkeys(k for row in rows for k in row if k.startswith("test_"))]
     out = []
     for setting, members in groups.items():
-        finite = [m for m in members if _finite([m.get("best_val_loss")])]
-        summary: dict[str, Any] = {**dict(zip(setting_keys, setting)), "n": len(members), "diverged": len(members) - len(finite)}
+        kept = [m for m in members if finite([m.get("best_val_loss")])]  # not diverged
+        summary: dict[str, Any] = {**dict(zip(setting_keys, setting)), "n": len(members), "diverged": len(members) - len(kept)}
         for metric in metrics:
-            values = _finite([m.get(metric) for m in finite])
+            values = finite([m.get(metric) for m in kept])
             summary[f"{metric}_mean"] = statistics.fmean(values) if values else math.nan
             summary[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else math.nan
         out.append(summary)

@@ -1,6 +1,5 @@
-"""The lesson's pictures of a run: loss curves, the confusion matrix, predicted against actual, the residuals and
-each input column's permutation importance. Figures are built without pyplot, so no backend is chosen and nothing
-global is left open; matplotlib is imported only when one is drawn, which keeps `python -m src.train` quick to start.
+"""The lesson's pictures of a run, built without pyplot (no backend chosen, nothing global left open); matplotlib is
+imported only when a figure is drawn, which keeps `python -m src.train` quick to start.
 """
 
 from __future__ import annotations
@@ -59,7 +58,7 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     fig, ax = new_figure(6, 5)
     image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax)
-    dark = counts.max() / 2 if counts.size else 0
+    dark = counts.max() / 2
     for i in range(n):
         for j in range(n):
             color = "white" if counts[i, j] > dark else "black"

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,9 +26,6 @@ class Importance:
     rows: int  # validation rows scored (a sample above max_rows)
     seconds: float = 0.0
     kinds: dict[str, str] = field(default_factory=dict)  # column -> numeric, categorical or date
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def input_columns(state: dict) -> dict[str, list[int]]:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -58,9 +59,7 @@ class RunReport(L.Callback):
         self.diagnosis = write_test_report(self.run_dir, model, datamodule, matrices, self.loggers, step)
         self.importance = validation_importance(self.importance_settings, model, datamodule, self.seed)
         if self.importance is not None:  # what it learned
-            save_figures(
-                {"importance": importance_figure(self.importance.as_dict())}, self.run_dir / "figures", self.loggers, step
-            )
+            save_figures({"importance": importance_figure(asdict(self.importance))}, self.run_dir / "figures", self.loggers, step)
             log_importance(self.loggers, self.importance, step)
         if getattr(datamodule, "cv", None):  # a fold of a cv sweep: its out-of-fold predictions
             write_fold_predictions(self.run_dir / "val_predictions.csv", model, datamodule)
@@ -70,7 +69,7 @@ class RunReport(L.Callback):
         metrics.json, the table and, when the run did not end the ordinary way, one line that says why."""
         if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
             result.warnings, result.diagnostics = self.diagnosis.warnings, self.diagnosis.details
-            result.importance = self.importance.as_dict() if self.importance is not None else {}
+            result.importance = asdict(self.importance) if self.importance is not None else {}
             curves = loss_curves_figure(result.train_loss, result.val_loss, result.best_epoch)
             save_figures({"loss_curves": curves}, self.run_dir / "figures", self.loggers, result.stopped_epoch)
         if not result.interrupted:

@@ -29,7 +29,7 @@ class RunResult:
     matrices: dict[str, list] = field(default_factory=dict)
     tested_checkpoint: str | None = None
     stopped_early: bool = False
-    stop_reason: str = "max_epochs"  # max_epochs | early_stopping | non_finite_loss | interrupted (stop_reason below)
+    stop_reason: str = "max_epochs"  # max_epochs | early_stopping | non_finite_loss | interrupted (finished below)
     interrupted: bool = False  # by SIGINT or SIGTERM: no test metrics; resume from checkpoints/last.ckpt
     interrupted_by: str | None = None  # "SIGINT" or "SIGTERM"
     interrupted_epoch: int | None = None  # 1-based epoch that was running when the signal came
@@ -73,19 +73,15 @@ class RunResult:
 
     def finished(self) -> RunResult:
         """Why the run stopped; and no test metrics when no epoch had a finite val_loss (no model worth testing)."""
-        self.stop_reason = stop_reason(self)
+        if self.interrupted:
+            self.stop_reason = "interrupted"
+        elif self.val_loss and not math.isfinite(self.val_loss[-1]):
+            self.stop_reason = "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
+        else:
+            self.stop_reason = "early_stopping" if self.stopped_early else "max_epochs"
         if not math.isfinite(self.best_val_loss):
             self.test, self.matrices = {}, {}
         return self
-
-
-def stop_reason(result: RunResult) -> str:
-    """max_epochs | early_stopping | non_finite_loss | interrupted: the one word for metrics.json"""
-    if result.interrupted:
-        return "interrupted"
-    if result.val_loss and not math.isfinite(result.val_loss[-1]):
-        return "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
-    return "early_stopping" if result.stopped_early else "max_epochs"
 
 
 def stop_message(result: RunResult, resume_command: str | None = None) -> str | None:

@@ -2,8 +2,6 @@
 docs/results.json from what was measured, with the date, the machine and the library versions.
 
     python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md
-
-Overrides are added to every run and printed on the page; runs go to logs/results/.
 """
 
 from __future__ import annotations
@@ -248,6 +246,7 @@ def suite_section(suite: dict, measured: list[Measured]) -> list[str]:
     contenders, reference = list(suite["contenders"]), suite["reference"]
     scores = suite_scores(suite, measured)
     seeds = ", ".join(str(s) for s in suite["seeds"])
+    ratios = {c: [] for c in contenders if c != reference}
     lines = [
         "## Table suite",
         "",
@@ -255,14 +254,9 @@ def suite_section(suite: dict, measured: list[Measured]) -> list[str]:
         f"template's own split (experiment=csv), seed {seeds}. Score: test accuracy (classification) or test R2 "
         f"(regression); ratio: the score over `{reference}`'s on the same rows; seconds: training and testing.",
         "",
-        "| table | data | rows | task | "
-        + " | ".join(contenders)
-        + " | "
-        + " | ".join(f"{c} / {reference}" for c in contenders if c != reference)
-        + " |",
-        "| --- " * (4 + 2 * len(contenders) - 1) + "|",
+        "| " + " | ".join(["table", "data", "rows", "task", *contenders, *(f"{c} / {reference}" for c in ratios)]) + " |",
+        "| --- " * (4 + len(contenders) + len(ratios)) + "|",
     ]
-    ratios = {c: [] for c in contenders if c != reference}
     totals = {c: 0.0 for c in contenders}
     for table in suite["tables"]:
         cells, base = [], scores[table["name"], reference]

@@ -46,5 +46,4 @@ def file_stem(path) -> str:
     name = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     for suffix in (".gz", ".bz2", ".zst", ".xz", ".zip"):
         name = name.removesuffix(suffix)
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    return re.sub(r"[^\w.\-]+", "_", stem) or "csv"
+    return re.sub(r"[^\w.\-]+", "_", name.rsplit(".", 1)[0]) or "csv"

@@ -6,7 +6,6 @@ loss only, printed and saved as summary.csv; over jobs that differ in `seed` or 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +40,11 @@ class SweepSummary(Callback):
         rows = [read_job(d, sweep_dir) for d in job_dirs]
         if not rows:
             return
-        path = sweep_dir / self.filename
-        pd.DataFrame(flat_rows(rows)).to_csv(path, index=False)
-        print_sweep_summary(rows, title=f"{len(rows)} jobs, best val_loss first — {path}")
         swept = varying_keys(rows)
+        flat = flat_rows(rows, swept)
+        path = sweep_dir / self.filename
+        pd.DataFrame(flat).to_csv(path, index=False)
+        print_sweep_summary(flat, swept, title=f"{len(rows)} jobs, best val_loss first — {path}")
         if any(k in cv.REPEAT_KEYS for k in swept):
             groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"
@@ -75,12 +75,7 @@ def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
 
 def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best val_loss first; jobs without a finite one (unfinished, diverged) last."""
-
-    def key(row: dict[str, Any]) -> tuple:
-        loss = row.get("best_val_loss")
-        return (0, loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else (1, 0.0)
-
-    return sorted(rows, key=key)
+    return sorted(rows, key=lambda row: (0, row["best_val_loss"]) if cv.finite([row.get("best_val_loss")]) else (1, 0.0))
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
@@ -89,8 +84,7 @@ def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
     return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
 
 
-def flat_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    swept = varying_keys(rows)
+def flat_rows(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, Any]]:
     flat = []
     for row in ranked(rows):
         values = {k: v for k, v in row.items() if k not in ("job", "overrides")}
@@ -99,9 +93,7 @@ def flat_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return flat
 
 
-def print_sweep_summary(rows: list[dict[str, Any]], title: str) -> None:
-    flat = flat_rows(rows)
-    swept = varying_keys(rows)
+def print_sweep_summary(flat: list[dict[str, Any]], swept: list[str], title: str) -> None:
     tests = list(dict.fromkeys(k for row in flat for k in row if k.startswith("test_")))
     columns = ["job", *swept, "best_val_loss", *tests, "wall_time_s"]
     headers = {"best_val_loss": "best val_loss", "wall_time_s": "wall s", **{t: t.removeprefix("test_") for t in tests}}

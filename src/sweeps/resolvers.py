@@ -45,13 +45,8 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
         root = Path(sweeps_root)
         earlier = sorted((d for d in root.iterdir() if (d / "multirun.yaml").is_file()), reverse=True) if root.is_dir() else []
         for folder in earlier:
-            task = (
-                (yaml.safe_load((folder / "multirun.yaml").read_text()) or {})
-                .get("hydra", {})
-                .get("overrides", {})
-                .get("task", [])
-            )
-            if sweep_overrides(task) == wanted:
+            saved = yaml.safe_load((folder / "multirun.yaml").read_text()) or {}
+            if sweep_overrides(saved.get("hydra", {}).get("overrides", {}).get("task", [])) == wanted:
                 return str(folder)
     return str(Path(sweeps_root) / stamp)
 

@@ -13,14 +13,11 @@ from typing import Any
 
 def job_state(job_dir: Path) -> str | None:
     """How a job of the sweep ended: None when it finished, else a few words on where it stopped."""
-    metrics = job_dir / "metrics.json"
-    try:
-        saved = json.loads(metrics.read_text()) if metrics.is_file() else None
-    except ValueError:
-        saved = None
-    if saved is not None and not saved.get("interrupted", False):
-        return None
-    if saved is not None:
+    metrics = job_dir / "metrics.json"  # written whole or not at all (src/runs/atomic.py)
+    if metrics.is_file():
+        saved = json.loads(metrics.read_text())
+        if not saved.get("interrupted", False):
+            return None
         return f"stopped by {saved.get('interrupted_by') or 'a signal'} at epoch {saved.get('stopped_epoch')}, last.ckpt kept"
     if (job_dir / "checkpoints" / "last.ckpt").is_file():
         return "stopped, last.ckpt kept"
