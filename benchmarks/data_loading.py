@@ -91,7 +91,8 @@ def ms_per_epoch(path: Path, rows: int, epochs: int = 4) -> float:
     import torch
     from hydra import compose, initialize_config_dir
 
-    from src.train import build_datamodule, build_model, fit_with_lightning
+    from src.runs.fit import fit_with_lightning
+    from src.train import build_datamodule, build_model
 
     class EpochTimes(L.Callback):
         """From one training epoch's end to the next: training, validation, checkpoints and logging."""
