@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import UserError, require_int, user_errors_exit
+from src.errors import require, require_int, user_errors_exit
 
 METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}  # LightGBM's objective: the task
 
@@ -153,8 +153,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     start, cpu_start = time.perf_counter(), time.process_time()
     datamodule = build_datamodule(cfg)
     task = datamodule.task
-    if task not in METRICS:
-        raise UserError(f"the LightGBM baseline handles {', '.join(METRICS)} targets; this data's task is {task!r}")
+    require(task in METRICS, f"the LightGBM baseline handles {', '.join(METRICS)} targets; this data's task is {task!r}")
     splits = raw_splits(datamodule)
     class_labels = list(datamodule.class_labels)
     base = lightgbm_params(task, len(class_labels), dict(settings.params), cfg.seed, settings.threads)

@@ -12,7 +12,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, user_errors_exit
+from src.errors import UserError, require, user_errors_exit
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
@@ -187,8 +187,7 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     if not runs or runs[0] is None:
         raise UserError("runs is required: a multirun folder or a list of run folders, e.g. runs=logs/housing/multiruns/<time>")
     combine = cfg.get("combine", "mean")
-    if combine not in COMBINE:
-        raise UserError(f"combine must be one of {', '.join(COMBINE)}; got {combine!r}")
+    require(combine in COMBINE, f"combine must be one of {', '.join(COMBINE)}; got {combine!r}")
     members, rows = [], None
     for source in member_sources([str(r) for r in runs]):
         member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)

@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from src.errors import UserError, is_number, require_int, user_errors_exit
+from src.errors import UserError, is_number, require, require_int, user_errors_exit
 
 
 def required_path(cfg: DictConfig, key: str) -> Path:
@@ -25,8 +25,7 @@ def required_path(cfg: DictConfig, key: str) -> Path:
 
 def check_threshold(threshold, saved) -> float | None:
     if saved.task != "binary":
-        if threshold is not None:
-            raise UserError(f"threshold applies to binary classifiers only; {saved.path} is a {saved.task} model")
+        require(threshold is None, f"threshold applies to binary classifiers only; {saved.path} is a {saved.task} model")
         return None
     if threshold is None:
         return float(saved.model.threshold)
@@ -38,8 +37,7 @@ def check_threshold(threshold, saved) -> float | None:
 def check_output(output: Path, input_path: Path) -> None:
     if output.is_dir():
         raise UserError(f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
-    if not output.parent.is_dir():
-        raise UserError(f"output folder {output.parent} does not exist")
+    require(output.parent.is_dir(), f"output folder {output.parent} does not exist")
     if input_path.exists() and output.resolve() == input_path.resolve():
         raise UserError(f"output {output} is the input file; choose another name so the input is kept")
 
@@ -70,8 +68,7 @@ KEEP_COLUMNS = ("identifiers", "all", "none")
 
 def carried_columns(keep, state: dict) -> list[str] | None:
     """The input columns written beside the predictions: the identifiers training set aside, all (None), or none."""
-    if keep not in KEEP_COLUMNS:
-        raise UserError(f"keep_columns must be one of {', '.join(KEEP_COLUMNS)}; got {keep!r}")
+    require(keep in KEEP_COLUMNS, f"keep_columns must be one of {', '.join(KEEP_COLUMNS)}; got {keep!r}")
     if keep == "all":
         return None
     return list(state.get("identifiers") or {}) if keep == "identifiers" else []

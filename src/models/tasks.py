@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MetricCollection
 
-from src.errors import UserError
+from src.errors import UserError, require
 from src.models.metrics import plain_matrix, task_metrics
 from src.models.tabular_module import TabularModule
 
@@ -146,8 +146,7 @@ def task_module(
     """The module for `task`, its net built for the data's shape; `module` names a subclass of the task's module
     under `src.` (docs/extending.md). `optimizer` may be its config node (`_partial_: true`); `training_rows` (x, y)
     fit what a net learns before training, e.g. piecewise-linear bins."""
-    if task not in TASK_MODULES:
-        raise UserError(f"data.task must be one of {', '.join(TASK_MODULES)}; got {task!r}")
+    require(task in TASK_MODULES, f"data.task must be one of {', '.join(TASK_MODULES)}; got {task!r}")
     modules = {**TASK_MODULES, task: own_module(module, task)} if module is not None else TASK_MODULES
     if isinstance(optimizer, dict):
         from hydra.utils import instantiate

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     check_same_settings(cfg, run_dir)  # first: a checkpoint of other data says so, finished or not
     check_not_finished(run_dir)
     checkpoint = checkpoint_file(given, "last.ckpt")  # a run's folder: its last.ckpt
-    if not checkpoint.is_file():
-        raise UserError(f"ckpt_path={ckpt_path}: no such file")
+    require(checkpoint.is_file(), f"ckpt_path={ckpt_path}: no such file")
     return read_resume_point(checkpoint)
 
 

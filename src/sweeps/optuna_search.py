@@ -36,7 +36,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from src.errors import UserError, first_line, user_errors_exit
+from src.errors import UserError, first_line, require, user_errors_exit
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
@@ -259,8 +259,7 @@ class ResumableOptunaSearch:
     def directions(self) -> list[str]:
         given = self.direction if OmegaConf.is_list(self.direction) or isinstance(self.direction, list) else [self.direction]
         directions = [getattr(d, "name", d) for d in given]
-        if len(directions) != 1:
-            raise UserError(f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
+        require(len(directions) == 1, f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
         return directions
 
     def search(self, arguments: list[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from src.errors import UserError
+from src.errors import UserError, require
 
 SHAPE_ARGUMENTS = ("n_num_features", "cat_cardinalities", "n_outputs")  # given by the data, not by the config
 
@@ -25,8 +25,7 @@ def net_class(target: Any) -> type[nn.Module]:
         cls = get_class(target)
     except Exception:  # noqa: BLE001  (Hydra raises several types for a name it cannot import; each means the same)
         raise UserError(f"model.net._target_ names a class this project does not have: {target}") from None
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise UserError(f"model.net._target_ must name an nn.Module; got {target}")
+    require(isinstance(cls, type) and issubclass(cls, nn.Module), f"model.net._target_ must name an nn.Module; got {target}")
     return cls
 
 

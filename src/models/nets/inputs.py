@@ -43,8 +43,7 @@ def numeric_embedding(settings: dict, n_num_features: int) -> nn.Module:
         bins = settings.pop("bins", None)
         for fitting_only in ("n_bins", "tree"):
             settings.pop(fitting_only, None)
-        if bins is None:
-            raise UserError("model.net.embedding.bins are fitted from the training rows at build time; none were given")
+        require(bins is not None, "model.net.embedding.bins are fitted from the training rows at build time; none were given")
         tensors = [torch.tensor(b, dtype=torch.float32) for b in bins]
         return rne.PiecewiseLinearEmbeddings(tensors, **{"activation": False, "version": "B", **settings})
     if kind == "linear_relu":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 
 if TYPE_CHECKING:
     from src.models.tabular_module import TabularModule
@@ -33,8 +33,7 @@ def read_checkpoint(path: str | Path) -> Any:
     import torch
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+    require(path.is_file(), f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a file it cannot read; each means the same here
@@ -139,8 +138,7 @@ def load_saved_run(path: str | Path) -> SavedRun:
     if not isinstance(data_state, dict) or any(key not in data_state for key in DATA_KEYS):
         raise UserError(f"{path} is not a checkpoint of this project (no feature names or scaler in it)")
     net = checkpoint["hyper_parameters"].get("net")
-    if not isinstance(net, dict):
-        raise UserError(f"{path} is not a checkpoint of this project (no network settings in it)")
+    require(isinstance(net, dict), f"{path} is not a checkpoint of this project (no network settings in it)")
     project_class(net.get("_target_"), "src.", nn.Module, path)
     try:
         model = model_class(**checkpoint["hyper_parameters"], optimizer=None)
@@ -160,6 +158,5 @@ def project_class(name: Any, package: str, base: type, path: Path) -> type:
         cls = get_class(name)
     except Exception:
         raise UserError(f"{path} names a class this project does not have: {name}") from None
-    if not issubclass(cls, base):
-        raise UserError(f"{path} is not a checkpoint of this project ({name} is not a {base.__name__})")
+    require(issubclass(cls, base), f"{path} is not a checkpoint of this project ({name} is not a {base.__name__})")
     return cls
