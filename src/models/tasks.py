@@ -37,26 +37,24 @@ class RegressionModule(TabularModule):
         return F.mse_loss(preds, target)
 
 
-class BinaryModule(TabularModule):
-    """The lesson's binary classifier: a sigmoid, then binary cross-entropy (not BCE-with-logits: the parity tests
-    hold this project to the lesson's numbers)."""
+class ClassifierModule(TabularModule):
+    """What the classifiers share: integer targets, optional class weights (a buffer: checkpoints keep it), labels."""
 
     target_dtype = torch.long
 
-    def __init__(
-        self,
-        net: dict,
-        optimizer,
-        *,
-        threshold: float = 0.5,
-        class_weights: list[float] | None = None,
-        class_labels: list[str] | None = None,
-        **common,
-    ) -> None:
-        self.threshold = threshold  # make_metrics needs it before the base constructor returns
+    def __init__(self, net: dict, optimizer, *, class_weights: list[float] | None = None, class_labels=None, **common) -> None:
         super().__init__(net, optimizer, **common)
         self.class_labels = list(class_labels or [])
         self.register_buffer("class_weights", None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32))
+
+
+class BinaryModule(ClassifierModule):
+    """The lesson's binary classifier: a sigmoid, then binary cross-entropy (not BCE-with-logits: the parity tests
+    hold this project to the lesson's numbers)."""
+
+    def __init__(self, net: dict, optimizer, *, threshold: float = 0.5, **classifier) -> None:
+        self.threshold = threshold  # make_metrics needs it before the base constructor returns
+        super().__init__(net, optimizer, **classifier)
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(outputs)
@@ -72,25 +70,13 @@ class BinaryModule(TabularModule):
         return task_metrics("binary", threshold=self.threshold)
 
 
-class MulticlassModule(TabularModule):
+class MulticlassModule(ClassifierModule):
     """One output per class, softmax and cross-entropy on the logits."""
 
-    target_dtype = torch.long
-
-    def __init__(
-        self,
-        net: dict,
-        optimizer,
-        *,
-        n_outputs: int = 3,
-        class_weights: list[float] | None = None,
-        class_labels: list[str] | None = None,
-        **common,
-    ) -> None:
+    def __init__(self, net: dict, optimizer, *, n_outputs: int = 3, **classifier) -> None:
         self.n_classes = n_outputs  # make_metrics needs it before the base constructor returns
-        super().__init__(net, optimizer, n_outputs=n_outputs, **common)
-        self.class_labels = list(class_labels or [str(c) for c in range(n_outputs)])
-        self.register_buffer("class_weights", None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32))
+        super().__init__(net, optimizer, n_outputs=n_outputs, **classifier)
+        self.class_labels = self.class_labels or [str(c) for c in range(n_outputs)]
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.softmax(outputs, dim=-1)
@@ -172,18 +158,17 @@ def task_module(
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")
         if standardize_target and training_rows is not None:
             y = training_rows[1].double()
-            return modules[task](**common, target_mean=y.mean().item(), target_std=y.std().clamp_min(1e-12).item())
+            common.update(target_mean=y.mean().item(), target_std=y.std().clamp_min(1e-12).item())
         return modules[task](**common)
-    weights = None
     if class_weights is not None:
         if class_weights not in CLASS_WEIGHTS:
             raise UserError(f"model.class_weights must be null or one of {', '.join(CLASS_WEIGHTS)}; got {class_weights!r}")
         if class_counts is None:
             raise UserError("model.class_weights=balanced needs the training rows' class counts; the data gives none")
-        weights = balanced_class_weights(class_counts)
+        class_weights = balanced_class_weights(class_counts)
     if task == "binary":
-        return modules[task](**common, threshold=threshold, class_weights=weights, class_labels=class_labels)
-    return modules[task](**common, class_weights=weights, class_labels=class_labels)
+        common["threshold"] = threshold
+    return modules[task](**common, class_weights=class_weights, class_labels=class_labels)
 
 
 def own_module(name: str, task: str) -> type[TabularModule]:
