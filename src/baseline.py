@@ -1,7 +1,5 @@
-"""Gradient boosting on the network run's own split: `python -m src.baseline experiment=housing [baseline.trials=50]`.
-
-LightGBM trains on the network's rows and features (unscaled), stops early and may search its settings with Optuna
-on the validation rows; the test rows are used once, to report. Writes a network run's files into logs/<name>/baseline/.
+"""LightGBM on the network run's own split and unscaled features: `python -m src.baseline experiment=housing
+[baseline.trials=50]` (an Optuna search on the validation rows); tested once, reported as a run in logs/<name>/baseline/.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_
 
 @dataclass
 class Split:
-    """One split's unscaled rows: a DataFrame (categorical columns keep pandas' category dtype) and the target."""
-
     x: Any  # pandas.DataFrame, indexed by the row's position in the table
     y: np.ndarray
 

@@ -1,7 +1,5 @@
-"""Nets and trees blended in one command: `python -m src.blend experiment=housing_best baseline.trials=50 [seed=0]`.
-
-Trains the network `networks` times (the i-th on seed + 1000 i) and LightGBM on the same split, then blends them with
-weights fit on the validation rows (`src.ensemble` with combine=blend), into logs/<name>/blend/<time>/ (runs: members/).
+"""Nets and trees blended: `python -m src.blend experiment=housing_best baseline.trials=50`. Trains `networks` networks
+(the i-th on seed + 1000 i) and LightGBM on one split, blended with weights fit on validation (src.ensemble combine=blend).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Run the plain loop and Lightning on one config and put them side by side: `python -m src.compare [overrides]`.
-
-`runners=[lightning,lightgbm]` puts the network beside the LightGBM baseline on the same split (src/baseline.py).
+"""The plain loop and Lightning on one config, side by side: `python -m src.compare [overrides]`; with
+`runners=[lightning,lightgbm]`, the network beside the LightGBM baseline on the same split (src/baseline.py).
 """
 
 from __future__ import annotations
@@ -21,21 +20,15 @@ RUNNERS = ("plain", "lightning", "lightgbm")  # lightgbm: its boosting rounds st
 def compare_rows(results: dict) -> list[tuple[str, ...]]:
     """(quantity, one value per runner) rows: decisions first, then test metrics, then time."""
     runs = list(results.values())
-
-    def row(name: str, value) -> tuple[str, ...]:
-        return (name, *(value(run) for run in runs))
-
-    rows = [
-        row("best epoch", lambda r: str(r.best_epoch)),
-        row("stop epoch", lambda r: str(r.stopped_epoch)),
-        row("best val_loss", lambda r: f"{r.best_val_loss:.6e}"),
-    ]
-    rows += [row(name, lambda r, name=name: f"{r.test[name]:.6f}" if name in r.test else "") for name in runs[0].test]
-    rows += [
-        row("wall time (s)", lambda r: f"{r.wall_time_s:.2f}"),
-        row("ms / epoch", lambda r: f"{r.ms_per_epoch:.2f}"),
-    ]
-    return rows
+    cells = {
+        "best epoch": lambda r: str(r.best_epoch),
+        "stop epoch": lambda r: str(r.stopped_epoch),
+        "best val_loss": lambda r: f"{r.best_val_loss:.6e}",
+        **{name: lambda r, name=name: f"{r.test[name]:.6f}" if name in r.test else "" for name in runs[0].test},
+        "wall time (s)": lambda r: f"{r.wall_time_s:.2f}",
+        "ms / epoch": lambda r: f"{r.ms_per_epoch:.2f}",
+    }
+    return [(name, *(cell(run) for run in runs)) for name, cell in cells.items()]
 
 
 def compare(cfg: DictConfig) -> dict:

@@ -131,10 +131,7 @@ class InputEncoder(nn.Module):
         self.cat_cardinalities = list(cat_cardinalities)
         self.categorical = categorical
         self.numeric = numeric_embedding(embedding, n_num_features) if embedding and n_num_features else None
-        if self.numeric is not None:
-            width = int(torch.Size(self.numeric.get_output_shape()).numel())
-        else:
-            width = n_num_features
+        width = n_num_features if self.numeric is None else int(torch.Size(self.numeric.get_output_shape()).numel())
         if categorical == "embedding":
             dims = [cat_embedding_dim or default_cat_embedding_dim(c) for c in self.cat_cardinalities]
             self.cat_embeddings = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(self.cat_cardinalities, dims))

@@ -82,9 +82,8 @@ class TabM(nn.Module):
     ) -> dict[str, Any]:
         """Piecewise-linear `bins` from the preprocessed numeric training columns: quantiles or, with `tree`, a decision
         tree's splits on the target. Never from validation or test rows."""
-        if config.get("embedding", "piecewise_linear") != "piecewise_linear" or x_num_train.shape[1] == 0:
-            return {}
-        if config.get("bins") is not None:  # fitted already (a checkpoint's settings, or given by hand)
+        fitted = config.get("bins") is not None  # a checkpoint's settings, or given by hand
+        if fitted or config.get("embedding", "piecewise_linear") != "piecewise_linear" or x_num_train.shape[1] == 0:
             return {}
         tree = config.get("tree")
         if tree is not None and y_train is None:
