@@ -46,11 +46,8 @@ def blend(cfg: DictConfig) -> dict:
             sys.exit(128 + signal.Signals[result.interrupted_by])  # as src.train: 130 for SIGINT, 143 for SIGTERM
         if not math.isfinite(result.best_val_loss):
             raise UserError(f"the {kind} run of the blend ({folder}) has no finite validation loss to blend")
-    settings = {
-        "runs": [str(folder) for folder, _, _ in members.values()],
-        "combine": "blend",
-        "paths": {"output_dir": str(out_dir)},
-    }
+    runs = [str(folder) for folder, _, _ in members.values()]
+    settings = {"runs": runs, "combine": "blend", "paths": {"output_dir": str(out_dir)}}
     return ensemble(OmegaConf.create({**settings, "data_home": None, "download": None, "data_path": None}), started_at=start)
 
 

@@ -159,8 +159,7 @@ def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
                     "(leave hydra.run.dir and paths.output_dir at their defaults), or continue it: a sweep's job by "
                     "submitting the same command with resume=latest, a run with resume=latest or ckpt_path=<run>/checkpoints/last.ckpt"
                 )
-        lock.seek(0)
-        lock.truncate()
+        lock.truncate(0)  # "a+": the pid is then written at its start
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         yield path

@@ -36,14 +36,14 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *cluster_stop_signals())
 LIGHTNING_SIGNAL_LOGGER = "lightning.pytorch.trainer.connectors.signal_connector"
 
 
+def not_lightnings_sigterm_notice(record: logging.LogRecord) -> bool:
+    return "Received SIGTERM" not in record.getMessage()
+
+
 def lightnings_sigterm_handler():
     """The handler Trainer.fit registered for SIGTERM, or None where it registers none (Windows)."""
     handler = signal.getsignal(signal.SIGTERM)
     return handler if callable(handler) else None
-
-
-def not_lightnings_sigterm_notice(record: logging.LogRecord) -> bool:
-    return "Received SIGTERM" not in record.getMessage()
 
 
 class StopOnSignal(L.Callback):
@@ -79,24 +79,20 @@ class StopOnSignal(L.Callback):
             signal.signal(signum, stop_after_this_step)
         logging.getLogger(LIGHTNING_SIGNAL_LOGGER).addFilter(not_lightnings_sigterm_notice)
 
-    def forward_held(self, trainer: L.Trainer) -> None:
+    def forward_held(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.held is not None:
             (lightning_sigterm, signum), self.held = self.held, None
             self.epoch = trainer.current_epoch + 1  # the epoch the stop comes after
             lightning_sigterm(signum, None)
 
     # at an epoch's start; and at its end, before the checkpoint callbacks, for a signal held just as it started
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.forward_held(trainer)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.forward_held(trainer)
+    on_train_epoch_start = on_train_epoch_end = forward_held
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         logging.getLogger(LIGHTNING_SIGNAL_LOGGER).removeFilter(not_lightnings_sigterm_notice)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        logging.getLogger(LIGHTNING_SIGNAL_LOGGER).removeFilter(not_lightnings_sigterm_notice)
+        self.on_train_end(trainer, pl_module)
         # a signal outside training (Lightning's set-up, testing), or a second Ctrl+C
         if isinstance(exception, KeyboardInterrupt):
             self.record(signal.SIGINT, trainer)

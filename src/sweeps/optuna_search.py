@@ -65,12 +65,9 @@ def creating_alone(lock_path: Path):
     except OSError:  # a folder we cannot write a lock into: the retries below still apply
         yield
         return
-    with handle:
+    with handle:  # closing it releases the lock
         fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:

@@ -66,11 +66,9 @@ def check_embedding(embedding) -> None:
         f"model.net.embedding (kind={kind}) takes {', '.join(sorted(required))} and optionally "
         f"{', '.join(sorted(optional)) or 'nothing else'}; got {', '.join(sorted(given)) or 'nothing'}",
     )
-    for key in ("n_frequencies", "d_embedding"):
+    for key, minimum in (("n_frequencies", 1), ("d_embedding", 1), ("n_bins", 2)):
         if key in embedding:
-            check_int(f"embedding.{key}", embedding[key])
-    if "n_bins" in embedding:
-        check_int("embedding.n_bins", embedding["n_bins"], minimum=2)
+            check_int(f"embedding.{key}", embedding[key], minimum)
     if "frequency_init_scale" in embedding:
         scale = embedding["frequency_init_scale"]
         require(is_number(scale) and scale > 0, f"model.net.embedding.frequency_init_scale must be > 0; got {scale!r}")

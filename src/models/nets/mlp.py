@@ -19,10 +19,8 @@ def relu_stack(n_inputs: int, hidden: list[int], n_outputs: int = 1, norm: str =
     width = n_inputs
     for h in hidden:
         layers.append(nn.Linear(width, h))
-        if norm == "batch":
-            layers.append(nn.BatchNorm1d(h))
-        elif norm == "layer":
-            layers.append(nn.LayerNorm(h))
+        if norm != "none":
+            layers.append(nn.BatchNorm1d(h) if norm == "batch" else nn.LayerNorm(h))
         layers.append(nn.ReLU())
         if dropout > 0:
             layers.append(CheapDropout(dropout))
