@@ -201,13 +201,13 @@ def validate_columns(data: DictConfig) -> None:
             )
 
 
+def _project_target(key: str, target, what: str, example: str) -> None:
+    ok = isinstance(target, str) and target.startswith("src.")
+    require(ok, f"{key} must name {what} of this project under src. (e.g. {example}); got {_plain(target)!r}")
+
+
 def validate_model(model: DictConfig) -> None:
-    target = model.get("_target_")
-    if not (isinstance(target, str) and target.startswith("src.")):
-        raise UserError(
-            "model._target_ must name a function or class of this project under src. "
-            f"(e.g. src.models.tasks.task_module); got {target!r}"
-        )
+    _project_target("model._target_", model.get("_target_"), "a function or class", "src.models.tasks.task_module")
     if "threshold" in model and not (is_number(model.threshold) and 0 < model.threshold < 1):
         raise UserError(f"model.threshold must be in (0, 1); got {model.threshold!r}")
     standardize = model.get("standardize_target", False)
@@ -215,11 +215,7 @@ def validate_model(model: DictConfig) -> None:
     _one_of("model.lr_schedule", model.get("lr_schedule"), LR_SCHEDULES, null="")
     net = model.get("net")  # only its target (a class under src., nothing else is ever built): each net checks the rest
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
-    if not (isinstance(target, str) and target.startswith("src.")):
-        raise UserError(
-            "model.net._target_ must name a network class of this project under src. (e.g. src.models.nets.mlp.MLP); "
-            f"got {_plain(target)!r}"
-        )
+    _project_target("model.net._target_", target, "a network class", "src.models.nets.mlp.MLP")
     validate_optimizer(model.optimizer)
 
 

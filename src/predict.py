@@ -29,8 +29,7 @@ def check_threshold(threshold, saved) -> float | None:
         return None
     if threshold is None:
         return float(saved.model.threshold)
-    if not is_number(threshold) or not 0 <= threshold <= 1:
-        raise UserError(f"threshold must be a number in [0, 1]; got {threshold!r}")
+    require(is_number(threshold) and 0 <= threshold <= 1, f"threshold must be a number in [0, 1]; got {threshold!r}")
     return float(threshold)
 
 
