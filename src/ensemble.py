@@ -77,12 +77,10 @@ def member_sources(runs: list[str]) -> list[Path]:
 def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """The network's validation and test predictions, on the split its own checkpoint describes."""
     from src.models.inference import predict_in_batches
-    from src.runs.checkpoints.read import check_table_file, load_saved_run
+    from src.runs.checkpoints.read import load_saved_run
 
     saved = load_saved_run(checkpoint)
-    datamodule = saved.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
-    check_table_file(datamodule, cfg.data_path)
-    datamodule.setup("test")
+    datamodule = saved.test_datamodule(cfg)
     val, test = (
         predict_in_batches(saved.model, datamodule.splits[stage][0], datamodule.batch_size).numpy().astype(np.float64)
         for stage in ("val", "test")

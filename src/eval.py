@@ -18,14 +18,12 @@ def evaluate(cfg: DictConfig) -> dict:
 
     from src.reporting.report import write_test_report
     from src.reporting.results import print_report, print_run_folder, write_json
-    from src.runs.checkpoints.read import check_table_file, load_saved_run
+    from src.runs.checkpoints.read import load_saved_run
 
     if cfg.ckpt_path is None:
         raise UserError("ckpt_path is required, e.g. python -m src.eval ckpt_path=logs/cancer/runs/<run>/checkpoints/best.ckpt")
     saved = load_saved_run(str(cfg.ckpt_path))
-    datamodule = saved.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
-    check_table_file(datamodule, cfg.data_path)
-    datamodule.setup("test")
+    datamodule = saved.test_datamodule(cfg)
     if datamodule.feature_names != saved.feature_names:
         raise UserError(f"the data {saved.data_state.get('name')!r} no longer has the features {saved.path} was trained on")
 

@@ -103,12 +103,17 @@ class SavedRun:
         datamodule.load_state_dict(state)
         return datamodule
 
-
-def check_table_file(datamodule, data_path: str | None) -> None:
-    """A run on a file (data=csv) is re-evaluated on that file: if it has moved, say how to give its new place."""
-    path = datamodule.source.get("path") if isinstance(datamodule.source, dict) else None
-    if isinstance(path, str) and data_path is None and not Path(path).exists():
-        raise UserError(f"the table this checkpoint was trained on is no longer at {path}; give its place with data_path=FILE")
+    def test_datamodule(self, cfg: Any):
+        """The DataModule set up for testing, with cfg's data_home, download and data_path. A run on a file (data=csv)
+        is re-evaluated on that file: if it has moved, say how to give its new place."""
+        datamodule = self.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
+        path = datamodule.source.get("path") if isinstance(datamodule.source, dict) else None
+        if isinstance(path, str) and cfg.data_path is None and not Path(path).exists():
+            raise UserError(
+                f"the table this checkpoint was trained on is no longer at {path}; give its place with data_path=FILE"
+            )
+        datamodule.setup("test")
+        return datamodule
 
 
 def source_arguments(source: dict) -> set[str]:
