@@ -1,8 +1,5 @@
-"""A progress bar that ticks once an epoch and says how training is going:
-
-Epoch 12/109 ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ [00:03<01:15] train_loss 0.4121 · val_loss 0.3983 ·
-best 0.3901 @ 9 · stop in 97 · 1432 batches/s
-"""
+"""A progress bar that ticks once an epoch and says how training is going: `Epoch 12/109 ━━━━━━ [00:03<01:15]
+train_loss 0.4121 · val_loss 0.3983 · best 0.3901 @ 9 · stop in 97 · 1432 batches/s`."""
 
 from __future__ import annotations
 
@@ -51,10 +48,9 @@ class EpochProgressBar(ProgressBar):
             disable=self.plain,
             initial=trainer.current_epoch,  # a resumed run starts where it left off
             bar_format=BAR_FORMAT,
-            file=self.file or sys.stderr,
+            file=out,
             mininterval=self.refresh_s,
             dynamic_ncols=True,
-            leave=True,
         )
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -108,10 +104,8 @@ class EpochProgressBar(ProgressBar):
 
 
 def mini_batches_per_epoch(trainer: L.Trainer) -> int:
-    datamodule = getattr(trainer, "datamodule", None)
-    if datamodule is not None and hasattr(datamodule, "n_batches"):
-        return datamodule.n_batches("train")
-    return int(trainer.num_training_batches)
+    n_batches = getattr(trainer.datamodule, "n_batches", None)  # a step may run many mini-batches (FastSteps)
+    return n_batches("train") if n_batches is not None else int(trainer.num_training_batches)
 
 
 def horizon(trainer: L.Trainer) -> int | None:
