@@ -15,7 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, is_int, is_number, require, require_int, user_errors_exit
+from src.errors import UserError, user_errors_exit
 from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
@@ -115,12 +115,25 @@ def validate_config(cfg: DictConfig) -> None:
     validate_importance(cfg.get("importance"))
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _plain(value):
     return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 def _names(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
+
+
+def _int_at_least(key: str, value, low: int, null: bool = False, why: str = "") -> None:
+    if not ((null and value is None) or (_is_int(value) and value >= low)):
+        raise UserError(f"{key} must be {'null or ' if null else ''}an integer >= {low}{why}; got {value!r}")
 
 
 def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
@@ -132,13 +145,15 @@ def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
 
 def validate_run(cfg: DictConfig) -> None:
     trainer = cfg.trainer
-    require(cfg.runner in ("lightning", "plain"), f"runner must be lightning or plain; got {cfg.runner!r}")
+    if cfg.runner not in ("lightning", "plain"):
+        raise UserError(f"runner must be lightning or plain; got {cfg.runner!r}")
     if cfg.runner == "plain" and str(trainer.get("devices", 1)) not in ("1", "auto"):
         raise UserError(
             f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
         )
-    require(is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
-    require_int("torch_threads", cfg.torch_threads, 1, null=True)
+    if not _is_int(cfg.seed):
+        raise UserError(f"seed must be an integer; got {cfg.seed!r}")
+    _int_at_least("torch_threads", cfg.torch_threads, 1, null=True)
 
 
 def validate_data(data: DictConfig) -> None:
@@ -152,9 +167,11 @@ def validate_data(data: DictConfig) -> None:
         for key, example in (("path", "data.path=houses.csv"), ("target", "data.target=price")):
             if OmegaConf.is_missing(data, key):
                 raise UserError(f"data.{key} is required with data=csv, e.g. {example}")
-        require(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
+        if not (isinstance(data.path, str) and data.path.strip() != ""):
+            raise UserError(f"data.path must be a file name; got {data.path!r}")
     target = data.get("target")
-    require(target is None or (isinstance(target, str) and target != ""), f"data.target must be a column name; got {target!r}")
+    if not (target is None or (isinstance(target, str) and target != "")):
+        raise UserError(f"data.target must be a column name; got {target!r}")
     _one_of("data.task", data.get("task"), TASKS, null=" (inferred)")
     features = _plain(data.get("features"))
     if not (features is None or (_names(features) and len(features) > 0)):
@@ -164,25 +181,29 @@ def validate_data(data: DictConfig) -> None:
     lists = {}
     for key in ("categorical", "numeric", "drop"):
         value = _plain(data.get(key)) or []
-        require(_names(value), f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
+        if not _names(value):
+            raise UserError(f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
         lists[key] = value
     for column in dict.fromkeys(c for names in lists.values() for c in names):
         where = [f"data.{key}" for key, names in lists.items() if column in names]
-        require(len(where) <= 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+        if len(where) > 1:
+            raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
     _one_of("data.missing", data.get("missing", "impute"), MISSING_POLICIES)
     _one_of("data.feature_transform", data.get("feature_transform", "standard"), FEATURE_TRANSFORMS)
-    require(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
-    if not (data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1)):
+    if not isinstance(data.get("stratify", False), bool):
+        raise UserError(f"data.stratify must be true or false; got {data.get('stratify')!r}")
+    if not (data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1)):
         raise UserError(f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
         value = data[key]
-        require(is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
+        if not (_is_number(value) and 0 < value < 1):
+            raise UserError(f"data.{key} must be in (0, 1); got {value!r}")
     if data.test_fraction + data.val_fraction >= 1:
         raise UserError(
             "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
             f"got {data.test_fraction} + {data.val_fraction}"
         )
-    require_int("data.steps_per_execution", data.steps_per_execution, 1, null=True)
+    _int_at_least("data.steps_per_execution", data.steps_per_execution, 1, null=True)
 
 
 def validate_columns(data: DictConfig) -> None:
@@ -192,7 +213,8 @@ def validate_columns(data: DictConfig) -> None:
     columns = header_columns(data.path) if Path(data.path).is_file() else None
     if columns is None:  # no such file, or not readable by its header: the reader says why
         return
-    require(data.target in columns, f"data.target {data.target!r} is not a column of {data.path} (columns: {listed(columns)})")
+    if data.target not in columns:
+        raise UserError(f"data.target {data.target!r} is not a column of {data.path} (columns: {listed(columns)})")
     for key in ("features", "categorical", "numeric", "drop"):
         unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
         if unknown:
@@ -202,16 +224,17 @@ def validate_columns(data: DictConfig) -> None:
 
 
 def _project_target(key: str, target, what: str, example: str) -> None:
-    ok = isinstance(target, str) and target.startswith("src.")
-    require(ok, f"{key} must name {what} of this project under src. (e.g. {example}); got {_plain(target)!r}")
+    if not (isinstance(target, str) and target.startswith("src.")):
+        raise UserError(f"{key} must name {what} of this project under src. (e.g. {example}); got {_plain(target)!r}")
 
 
 def validate_model(model: DictConfig) -> None:
     _project_target("model._target_", model.get("_target_"), "a function or class", "src.models.tasks.task_module")
-    if "threshold" in model and not (is_number(model.threshold) and 0 < model.threshold < 1):
+    if "threshold" in model and not (_is_number(model.threshold) and 0 < model.threshold < 1):
         raise UserError(f"model.threshold must be in (0, 1); got {model.threshold!r}")
     standardize = model.get("standardize_target", False)
-    require(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
+    if not isinstance(standardize, bool):
+        raise UserError(f"model.standardize_target must be true or false; got {standardize!r}")
     _one_of("model.lr_schedule", model.get("lr_schedule"), LR_SCHEDULES, null="")
     net = model.get("net")  # only its target (a class under src., nothing else is ever built): each net checks the rest
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
@@ -221,9 +244,11 @@ def validate_model(model: DictConfig) -> None:
 
 def validate_optimizer(optimizer: DictConfig) -> None:
     _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
-    require(is_number(optimizer.get("lr")) and optimizer.lr > 0, f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
+    if not (_is_number(optimizer.get("lr")) and optimizer.lr > 0):
+        raise UserError(f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
     decay = optimizer.get("weight_decay", 0.0)
-    require(is_number(decay) and decay >= 0, f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
+    if not (_is_number(decay) and decay >= 0):
+        raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
@@ -244,7 +269,7 @@ LIGHTNING_ONLY = {
 def validate_training(cfg: DictConfig) -> None:
     """max_epochs, the checkpoint and early stopping, and the Trainer flags the fast steps apply or depend on."""
     trainer = cfg.trainer
-    require_int("trainer.max_epochs", trainer.max_epochs, 1)
+    _int_at_least("trainer.max_epochs", trainer.max_epochs, 1)
     if cfg.runner == "lightning" and cfg.callbacks.get("model_checkpoint") is None:
         raise UserError(
             "callbacks.model_checkpoint is required with runner=lightning: the run tests its best.ckpt and "
@@ -253,17 +278,17 @@ def validate_training(cfg: DictConfig) -> None:
     if cfg.runner == "lightning" and cfg.callbacks.model_checkpoint.get("monitor") is None:
         raise UserError("callbacks.model_checkpoint.monitor must name the metric best.ckpt is chosen by, e.g. val_loss; got None")
     if cfg.callbacks.get("early_stopping") is not None:
-        require_int("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
+        _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
     precision = str(trainer.get("precision", "32-true"))
     _one_of("trainer.precision", precision, PRECISIONS)
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
         raise UserError("trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed")
     clip = trainer.get("gradient_clip_val")
-    if not (clip is None or (is_number(clip) and clip >= 0)):
+    if not (clip is None or (_is_number(clip) and clip >= 0)):
         raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
     _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), CLIP_ALGORITHMS, null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
-        require_int(f"trainer.{key}", trainer.get(key, 1), 1)
+        _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
         _one_of("trainer.profiler", trainer.get("profiler"), PROFILERS, null="")
     interval = trainer.get("val_check_interval", 1.0)
@@ -287,12 +312,12 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
     """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
     cv = cfg.get("cv") or {}
     folds, fold = cv.get("folds"), cv.get("fold")
-    require_int("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
+    _int_at_least("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
     if fold is not None and folds is None:
         raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
-    if fold is not None and not (is_int(fold) and 0 <= fold < folds):
+    if fold is not None and not (_is_int(fold) and 0 <= fold < folds):
         raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
-    require_int("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
+    _int_at_least("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
 
 
 def validate_importance(settings) -> None:
@@ -300,4 +325,4 @@ def validate_importance(settings) -> None:
     if settings is None:
         return
     for key, low in (("repeats", 0), ("max_rows", 1)):
-        require_int(f"importance.{key}", settings.get(key), low)
+        _int_at_least(f"importance.{key}", settings.get(key), low)
