@@ -30,10 +30,6 @@ class Member:
     val: dict[str, float] | None = None
     weight: float | None = None  # in the blend
 
-    @property
-    def run(self) -> str:
-        return (self.source.parent.parent if self.kind == "network" else self.source).name
-
 
 @dataclass
 class Rows:
@@ -245,8 +241,9 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
         table.add_column(column, justify="left" if column == "model" else "right")
     for i, member in enumerate(members, start=1):
         at = "epoch" if member.kind == "network" else "round"
+        run = (member.source.parent.parent if member.kind == "network" else member.source).name  # the run's folder
         table.add_row(
-            f"member {i}: {member.kind} ({member.run}, {at} {member.epoch})",
+            f"member {i}: {member.kind} ({run}, {at} {member.epoch})",
             f"{member.weight:.3f}",
             *(f"{member.test[n]:.4f}" for n in names),
         )

@@ -145,14 +145,8 @@ def task_module(
         fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
         if fit is not None:
             net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
-    common = {
-        "net": net,
-        "optimizer": optimizer,
-        "n_num_features": n_num_features,
-        "cat_cardinalities": list(cat_cardinalities),
-        "n_outputs": n_outputs,
-        "lr_schedule": lr_schedule,
-    }
+    common = dict(net=net, optimizer=optimizer, n_num_features=n_num_features, n_outputs=n_outputs, lr_schedule=lr_schedule)
+    common["cat_cardinalities"] = list(cat_cardinalities)
     if task == "regression":
         if class_weights is not None:
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")
