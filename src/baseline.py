@@ -177,8 +177,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         matrices=matrices,
         stopped_early=len(fitted.val_loss) < rounds,
     ).finished()
-    target_name = datamodule.target_name
-    write_prediction_report(out_dir, test.y, predicted, task, target_name, class_labels, threshold, matrices, result)
+    write_prediction_report(out_dir, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result)
     fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)
     extra = {
         "experiment": cfg.name,

@@ -45,10 +45,8 @@ def is_run_dir(path: Path) -> bool:
 def latest_run_dir(runs_root: str | Path) -> Path | None:
     """The newest run under runs_root that has a last.ckpt (folder names start with the start time, so they sort)."""
     root = Path(runs_root)
-    if not root.is_dir():
-        return None
-    runs = [d for d in root.iterdir() if (d / "checkpoints" / "last.ckpt").is_file() and is_run_dir(d)]
-    return max(runs, key=lambda d: d.name) if runs else None
+    runs = [d for d in root.iterdir() if (d / "checkpoints" / "last.ckpt").is_file() and is_run_dir(d)] if root.is_dir() else []
+    return max(runs, key=lambda d: d.name, default=None)
 
 
 def unwritable_reason(folder: str | Path) -> str | None:

@@ -109,9 +109,7 @@ def signals_raise_keyboard_interrupt() -> Iterator[list[signal.Signals]]:
         received.append(signal.Signals(signum))
         raise KeyboardInterrupt
 
-    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, interrupt)
+    previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}  # signal() returns the old handler
     try:
         yield received
     finally:

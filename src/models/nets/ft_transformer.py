@@ -37,12 +37,9 @@ class FTTransformer(nn.Module):
             d_block % attention_n_heads == 0,
             f"model.net.d_block must be a multiple of model.net.attention_n_heads={attention_n_heads}; got {d_block}",
         )
-        for key, value in (
-            ("attention_dropout", attention_dropout),
-            ("ffn_dropout", ffn_dropout),
-            ("residual_dropout", residual_dropout),
-        ):
-            check_dropout(key, value)
+        check_dropout("attention_dropout", attention_dropout)
+        check_dropout("ffn_dropout", ffn_dropout)
+        check_dropout("residual_dropout", residual_dropout)
         self.n_num_features = n_num_features
         self.onehot = InputEncoder(n_num_features, cat_cardinalities, "onehot") if categorical == "onehot" else None
         n_cont = self.onehot.out_features if self.onehot is not None else n_num_features
