@@ -64,8 +64,7 @@ def read_resume_point(checkpoint: Path) -> ResumePoint:
     state = read_checkpoint(checkpoint)  # a truncated, foreign or unsafe file: one line that says which and why
     if not isinstance(state, dict) or "loops" not in state or "callbacks" not in state:
         raise UserError(f"{checkpoint} holds no training state (loops, callbacks); resume from a last.ckpt or best.ckpt of a run")
-    early_stopping = [s for key, s in state["callbacks"].items() if key.startswith("EarlyStopping")]
-    stopped = any(s.get("stopped_epoch", 0) > 0 for s in early_stopping)
+    stopped = any(s.get("stopped_epoch", 0) > 0 for key, s in state["callbacks"].items() if key.startswith("EarlyStopping"))
     return ResumePoint(checkpoint=checkpoint, epochs_done=int(state["epoch"]) + 1, training_done=stopped)
 
 
