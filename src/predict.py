@@ -68,9 +68,7 @@ KEEP_COLUMNS = ("identifiers", "all", "none")
 def carried_columns(keep, state: dict) -> list[str] | None:
     """The input columns written beside the predictions: the identifiers training set aside, all (None), or none."""
     require(keep in KEEP_COLUMNS, f"keep_columns must be one of {', '.join(KEEP_COLUMNS)}; got {keep!r}")
-    if keep == "all":
-        return None
-    return list(state.get("identifiers") or {}) if keep == "identifiers" else []
+    return {"identifiers": list(state.get("identifiers") or {}), "all": None, "none": []}[keep]
 
 
 def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold) -> Iterator:
