@@ -114,8 +114,7 @@ class TabularDataModule(L.LightningDataModule):
         return [c for c, kind in self.preprocessing["columns"].items() if kind in ("numeric", "categorical", "date")]
 
     def load_table(self) -> Table:
-        if self.source is None:
-            raise UserError("data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
+        require(self.source is not None, "data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
         return load_source(self.source)
 
     def setup(self, stage: str | None = None) -> None:
@@ -182,8 +181,7 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError(
                 f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}"
             )
-        if target not in columns:
-            raise UserError(f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
+        require(target in columns, f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
         features = self.features if self.features is not None else [c for c in columns if c != target]
         unknown = [f for f in features if f not in columns]
         require(not unknown, f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")

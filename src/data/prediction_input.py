@@ -1,6 +1,5 @@
 """New rows to predict, from a CSV (with a header) or a Parquet file, read in chunks and matched to the model's
-columns by name; a problem names the file, the columns, or the first bad value's column and row (1-based, after the header).
-"""
+columns by name; a problem names the file, the columns, or the first bad value's column and row (1-based, after the header)."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from src.data.readers import column_names, csv_convert_options, csv_delimiter, csv_encoding, is_parquet, missing_text_mask
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 
 CHUNK_ROWS = 100_000
 
@@ -27,8 +26,7 @@ def prediction_chunks(
 
     `carry`: columns passed through to the output as the file has them, where present (None: every column)."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input file not found: {path}")
+    require(path.is_file(), f"input file not found: {path}")
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
     allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
@@ -46,20 +44,17 @@ def prediction_chunks(
                 frame[column] = numeric_values(path, column, frame[column], done, missing)
         yield frame, carried, done
         done += len(frame)
-    if done == 0:
-        raise UserError(f"{path} has a header but no rows to predict")
+    require(done > 0, f"{path} has a header but no rows to predict")
 
 
 def check_columns(path: Path, columns: list[str], feature_names: list[str], allowed: set[str] = frozenset()) -> None:
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicated:
-        raise UserError(f"{path} has duplicated columns: {quoted(duplicated)}")
+    require(not duplicated, f"{path} has duplicated columns: {quoted(duplicated)}")
     missing = [name for name in feature_names if name not in columns]
     unknown = [name for name in columns if name not in feature_names and name not in allowed]
     problems = [f"missing feature columns: {quoted(missing)}"] if missing else []
     problems += [f"unknown columns (not features of the model; remove them): {quoted(unknown)}"] if unknown else []
-    if problems:
-        raise UserError(f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
+    require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
 
 
 def carried_columns(names: list[str], kinds: dict[str, str], carry: list[str] | None) -> list[str]:

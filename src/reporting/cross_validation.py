@@ -1,6 +1,5 @@
 """Cross-validation and seed reports: mean ± std over jobs that differ only in seed or fold; each fold's
-val_predictions.csv (validation rows by source row number), gathered after the last into `<sweep>/oof_predictions.csv`.
-"""
+val_predictions.csv (validation rows by source row number), gathered after the last into `<sweep>/oof_predictions.csv`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """Lightning's CSVLogger, except that a run resumed in its own folder keeps the rows already in csv/metrics.csv:
-Lightning's writer deletes them, so they are read first and handed to its public `log_metrics` before anything else.
-"""
+Lightning's writer deletes them, so they are read first and handed to its public `log_metrics` before anything else."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """Is the trained model any better than a constant guess, and if not, did its ReLU units die? With the lesson's
-narrow `[3, 3, 3]` regressor about one seed in five ends with a dead hidden layer, which loss curves do not show.
-"""
+narrow `[3, 3, 3]` regressor about one seed in five ends with a dead hidden layer, which loss curves do not show."""
 
 from __future__ import annotations
 

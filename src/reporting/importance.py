@@ -1,6 +1,5 @@
 """What the model learned: each table column's permutation importance on the validation rows (as scikit-learn's
-`permutation_importance`): the drop in R2 or accuracy when the column, with all its preprocessed inputs, is shuffled.
-"""
+`permutation_importance`): the drop in R2 or accuracy when the column, with all its preprocessed inputs, is shuffled."""
 
 from __future__ import annotations
 

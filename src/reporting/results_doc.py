@@ -1,8 +1,7 @@
 """`make results`: run every documented experiment (conf/results.yaml) on its seeds and write docs/results.md and
 docs/results.json from what was measured, with the date, the machine and the library versions.
 
-    python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md
-"""
+    python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md"""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """After a Hydra multirun (a callback in conf/train.yaml): every job, read back from its folder, ranked by validation
 loss only, printed and saved as summary.csv; over jobs that differ in `seed` or `cv.fold`, mean ± std
-(summary_mean_std.csv); after a `cv.folds` sweep, its out-of-fold validation predictions (oof_predictions.csv).
-"""
+(summary_mean_std.csv); after a `cv.folds` sweep, its out-of-fold validation predictions (oof_predictions.csv)."""
 
 from __future__ import annotations
 
