@@ -94,20 +94,13 @@ def validation_importance(settings, model, datamodule, seed: int) -> Importance 
     if settings is None or settings.get("repeats", 0) == 0:
         return None
     x_val, y_val = datamodule.splits["val"]
-    state = datamodule.preprocessing
+    columns = input_columns(datamodule.preprocessing)
+    batch_size = max(datamodule.batch_size, 4096)  # prediction only: larger batches are cheaper
+    threshold = float(getattr(model, "threshold", 0.5) or 0.5)
     importance = permutation_importance(
-        model,
-        x_val,
-        y_val,
-        datamodule.task,
-        input_columns(state),
-        repeats=settings.repeats,
-        max_rows=settings.max_rows,
-        seed=seed,
-        batch_size=max(datamodule.batch_size, 4096),  # prediction only: larger batches are cheaper
-        threshold=float(getattr(model, "threshold", 0.5) or 0.5),
+        model, x_val, y_val, datamodule.task, columns, settings.repeats, settings.max_rows, seed, batch_size, threshold
     )
-    importance.kinds = {c: state["columns"][c] for c in importance.mean}
+    importance.kinds = {c: datamodule.preprocessing["columns"][c] for c in importance.mean}
     return importance
 
 
