@@ -8,14 +8,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 REPEAT_KEYS = ("seed", "cv.fold")  # jobs that differ only in these are repeats of one setting
 
 
 def write_fold_predictions(path: Path, model, datamodule) -> None:
     """The fold's validation rows with the model's predictions (the model holds the tested, best weights)."""
-    import pandas as pd
-
-    from src.models.inference import predict_in_batches
+    from src.models.inference import predict_in_batches  # torch: not for the sweep summary
 
     cv, task = datamodule.cv, datamodule.task
     x_val, y_val = datamodule.splits["val"]
@@ -30,8 +30,6 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
 
 def write_oof_predictions(job_dirs: list[Path], path: Path) -> Path | None:
     """Every fold's val_predictions.csv in one file, by row; None when no job wrote one."""
-    import pandas as pd
-
     parts = [pd.read_csv(d / "val_predictions.csv") for d in job_dirs if (d / "val_predictions.csv").is_file()]
     if not parts:
         return None
