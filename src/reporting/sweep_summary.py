@@ -30,7 +30,7 @@ class SweepSummary(Callback):
             self.job_dirs.append(Path(config.hydra.runtime.output_dir).resolve())
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        # absolute, as Hydra gives each job's output_dir: a relative sweep.dir (the default logs/...) would match none
+        # absolute, as Hydra gives each job's output_dir (a relative sweep.dir would match none)
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
         # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
@@ -96,15 +96,18 @@ def print_sweep_summary(flat: list[dict[str, Any]], swept: list[str], title: str
     tests = list(dict.fromkeys(k for row in flat for k in row if k.startswith("test_")))
     columns = ["job", *swept, "best_val_loss", *tests, "wall_time_s"]
     headers = {"best_val_loss": "best val_loss", "wall_time_s": "wall s", **{t: t.removeprefix("test_") for t in tests}}
-    table = RichTable(title=title + "\n(test metrics are for reading, not for choosing)")
-    for column in columns:
-        table.add_column(headers.get(column, column), justify="left" if column == "job" or column in swept else "right")
-    for row in flat:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    print_table(table)
+    rows = [[_cell(row.get(c)) for c in columns] for row in flat]
+    title += "\n(test metrics are for reading, not for choosing)"
+    print_table(title, [headers.get(c, c) for c in columns], 1 + len(swept), rows)
 
 
-def print_table(table: RichTable) -> None:
+def print_table(title: str, headers: list[str], n_left: int, rows: list[list[str]]) -> None:
+    """The first `n_left` columns (the settings) left-aligned, the numbers after them right-aligned."""
+    table = RichTable(title=title)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < n_left else "right")
+    for row in rows:
+        table.add_row(*row)
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: no terminal width to fit, so do not squeeze the columns
         console = Console(width=240)
@@ -127,13 +130,10 @@ def _cell(value: Any) -> str:
 def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
     metrics = [k.removesuffix("_mean") for k in groups[0] if k.endswith("_mean")]
     settings = [k for k in groups[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))]
-    table = RichTable(title=title)
-    for column in [*settings, "n", "diverged", *metrics]:
-        table.add_column(
-            column.removeprefix("test_").replace("best_val_loss", "best val_loss"),
-            justify="left" if column in settings else "right",
-        )
-    for group in groups:
-        cells = [str(group[k]) for k in settings] + [str(group["n"]), str(group["diverged"])]
-        table.add_row(*cells, *(cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))
-    print_table(table)
+    headers = [c.removeprefix("test_").replace("best_val_loss", "best val_loss") for c in [*settings, "n", "diverged", *metrics]]
+    rows = [
+        [str(group[k]) for k in (*settings, "n", "diverged")]
+        + [cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics]
+        for group in groups
+    ]
+    print_table(title, headers, len(settings), rows)
