@@ -90,7 +90,7 @@ class TabularDataModule(L.LightningDataModule):
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
 
-    # what the model is built from (the data -> model contract in PLAN.md)
+    # what the model is built from
     @property
     def n_num_features(self) -> int:
         return len(numeric_input_names(self.preprocessing))

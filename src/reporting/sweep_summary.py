@@ -34,7 +34,8 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
         # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
-        in_folder = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_job_order)
+        in_folder = [p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        in_folder.sort(key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))  # job 10 after job 9
         job_dirs = list(dict.fromkeys([*in_folder, *(d for d in self.job_dirs if d.parent != sweep_dir)]))
         rows = [read_job(d, sweep_dir) for d in job_dirs]
         if not rows:
@@ -53,10 +54,6 @@ class SweepSummary(Callback):
             )
         if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
             print(f"out-of-fold validation predictions: {oof}")
-
-
-def _job_order(path: Path) -> tuple:
-    return (0, int(path.name)) if path.name.isdigit() else (1, path.name)
 
 
 def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
