@@ -23,7 +23,6 @@ def prediction_chunks(
     path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS, carry: list[str] | None = ()
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int]]:
     """(feature columns, carried columns, rows before it) per chunk, in file order; numeric features already float64.
-
     `carry`: columns passed through to the output as the file has them, where present (None: every column)."""
     path = Path(path)
     require(path.is_file(), f"input file not found: {path}")

@@ -42,9 +42,8 @@ def finite(values: list[Any]) -> list[float]:
 
 
 def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, Any]]:
-    """One row per setting: the jobs that share every swept override except seed and cv.fold, with n, how many
-    diverged (no finite best val_loss), and mean and std (sample, ddof=1) of best_val_loss and each test metric
-    over the jobs that did not."""
+    """One row per setting (the jobs sharing every swept override but seed and cv.fold): n, how many diverged (no
+    finite best val_loss), and the others' mean and sample std (ddof=1) of best_val_loss and each test metric."""
     setting_keys = [k for k in swept if k not in REPEAT_KEYS]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
