@@ -81,14 +81,10 @@ def csv_chunks(
         types |= {c: pa.string() for c in carried_columns(names, kinds, carry)}  # as the file writes them
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
+        read = pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1)
+        convert = csv_convert_options(column_types=types, include_columns=list(types))
         try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1),
-                parse_options=parse,
-                convert_options=csv_convert_options(column_types=types, include_columns=list(types)),
-            )
-            for batch in reader:
+            for batch in pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert):
                 frame = batch.to_pandas()
                 if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
                     break  # an empty cell or a NaN: the text reader tells which
@@ -113,20 +109,10 @@ def text_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Every cell as text (pandas), from row `skip` on: slower, but it sees the exact cell that is wrong."""
     try:
-        header = pd.read_csv(path, sep=delimiter, encoding=encoding, header=None, nrows=1, dtype=str, keep_default_na=False)
-        names = column_names(header.iloc[0].fillna(""))
+        as_text = {"sep": delimiter, "encoding": encoding, "dtype": str, "keep_default_na": False}
+        names = column_names(pd.read_csv(path, header=None, nrows=1, **as_text).iloc[0].fillna(""))
         check_columns(path, names, list(kinds), allowed)
-        reader = pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-            chunksize=chunk_rows,
-            skiprows=range(1, skip + 1),
-        )
-        for frame in reader:
+        for frame in pd.read_csv(path, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1), **as_text):
             frame.columns = names
             carried = frame[carried_columns(names, kinds, carry)]
             frame = frame[list(kinds)].copy()
