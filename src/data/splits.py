@@ -19,11 +19,9 @@ def split_rows(
     rows = np.arange(n_rows)
     try:
         rest, test = train_test_split(rows, test_size=test_fraction, random_state=random_state, stratify=stratify)
+        rest_labels = None if stratify is None else stratify[rest]
         train, val = train_test_split(
-            rest,
-            test_size=val_fraction / (1 - test_fraction),
-            random_state=random_state,
-            stratify=None if stratify is None else stratify[rest],
+            rest, test_size=val_fraction / (1 - test_fraction), random_state=random_state, stratify=rest_labels
         )
     except ValueError as exc:  # a class too small to be in every split
         raise UserError(f"data.stratify=true cannot split these rows: {first_line(exc)}") from None

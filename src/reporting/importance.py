@@ -73,9 +73,8 @@ def permutation_importance(
         for _ in range(repeats):
             order = torch.as_tensor(generator.permutation(len(x)))
             shuffled[:, positions] = x[:, positions][order]
-            drops.setdefault(column, []).append(
-                baseline - score(task, y, predict_in_batches(model, shuffled, batch_size), threshold)
-            )
+            predicted = predict_in_batches(model, shuffled, batch_size)
+            drops.setdefault(column, []).append(baseline - score(task, y, predicted, threshold))
         shuffled[:, positions] = x[:, positions]
     ranked = sorted(drops, key=lambda c: -float(np.mean(drops[c])))
     return Importance(

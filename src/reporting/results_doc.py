@@ -191,12 +191,8 @@ def results_table(experiments: list[Experiment], measured: list[Measured]) -> li
     for experiment in experiments:
         runs = [m for m in measured if m.experiment == experiment.name]
         for m in runs:
-            if m.error:
-                result = f"failed: {m.error}"
-            else:
-                result = ", ".join(
-                    f"{name.removeprefix('test_')} {m.test[name]:.4f}" for name in experiment.metrics if name in m.test
-                )
+            scores = [f"{name.removeprefix('test_')} {m.test[name]:.4f}" for name in experiment.metrics if name in m.test]
+            result = f"failed: {m.error}" if m.error else ", ".join(scores)
             seconds = f"{m.train_and_test_s:.1f} s" if m.train_and_test_s is not None else ""
             lines.append(
                 f"| `{m.experiment}` | {m.seed} | {result} | {m.best_epoch or ''} | {m.stopped_epoch or ''} | "

@@ -49,9 +49,8 @@ class SweepSummary(Callback):
             groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"
             pd.DataFrame(groups).to_csv(groups_path, index=False)
-            print_mean_std(
-                groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}"
-            )
+            repeats = " and ".join(k for k in cv.REPEAT_KEYS if k in swept)
+            print_mean_std(groups, title=f"mean ± std over {repeats} — {groups_path}")
         if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
             print(f"out-of-fold validation predictions: {oof}")
 
