@@ -77,15 +77,9 @@ def permutation_importance(
             drops.setdefault(column, []).append(baseline - score(task, y, predicted, threshold))
         shuffled[:, positions] = x[:, positions]
     ranked = sorted(drops, key=lambda c: -float(np.mean(drops[c])))
-    return Importance(
-        metric=METRIC[task],
-        baseline=baseline,
-        mean={c: float(np.mean(drops[c])) for c in ranked},
-        std={c: float(np.std(drops[c])) for c in ranked},
-        repeats=repeats,
-        rows=len(x),
-        seconds=time.perf_counter() - start,
-    )
+    mean = {c: float(np.mean(drops[c])) for c in ranked}
+    std = {c: float(np.std(drops[c])) for c in ranked}
+    return Importance(METRIC[task], baseline, mean, std, repeats, rows=len(x), seconds=time.perf_counter() - start)
 
 
 def validation_importance(settings, model, datamodule, seed: int) -> Importance | None:
