@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
 from src.data.columns import describe_columns, infer_column_kinds
-from src.data.preprocessing import cat_cardinalities, fit_preprocessing, numeric_input_names, prepare_columns, transform_rows
+from src.data.preprocessing import cat_cardinalities, fit_preprocessing, prepare_columns, transform_rows
 from src.data.readers import listed
 from src.data.sources import Table, source_function
 from src.data.splits import (
@@ -93,7 +93,8 @@ class TabularDataModule(L.LightningDataModule):
     # what the model is built from
     @property
     def n_num_features(self) -> int:
-        return len(numeric_input_names(self.preprocessing))
+        """Numeric and date inputs (a median each), then the missing indicators."""
+        return len(self.preprocessing["medians"]) + len(self.preprocessing["missing_indicators"])
 
     @property
     def cat_cardinalities(self) -> list[int]:
