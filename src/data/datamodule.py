@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
 from src.data.columns import describe_columns, infer_column_kinds
-from src.data.preprocessing import cat_cardinalities, fit_preprocessing, prepare_columns, transform_rows
+from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
 from src.data.readers import listed
 from src.data.sources import Table, source_function
 from src.data.splits import (
@@ -98,7 +98,8 @@ class TabularDataModule(L.LightningDataModule):
 
     @property
     def cat_cardinalities(self) -> list[int]:
-        return cat_cardinalities(self.preprocessing)
+        vocabularies = self.preprocessing["vocabularies"]
+        return [len(vocabularies[c]) + 2 for c in columns_of(self.preprocessing, "categorical")]  # + unknown and missing
 
     @property
     def n_outputs(self) -> int:

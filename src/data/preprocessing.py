@@ -205,10 +205,6 @@ def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray
     return result, (result == UNKNOWN)
 
 
-def cat_cardinalities(state: dict[str, Any]) -> list[int]:
-    return [len(state["vocabularies"][c]) + 2 for c in columns_of(state, "categorical")]
-
-
 def transform_rows(
     frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str, chunk_rows: int = CHUNK_ROWS
 ) -> np.ndarray:
