@@ -69,10 +69,8 @@ def csv_chunks(
     parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
         raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
-    except pa.ArrowInvalid as exc:
-        if "Empty CSV file" in str(exc):
-            raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
-        raw_names = None  # a malformed file: the text reader below names the problem
+    except pa.ArrowInvalid:
+        raw_names = None  # an empty or malformed file: the text reader below names the problem
     done = 0
     if raw_names is not None:
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
