@@ -278,11 +278,8 @@ class TabularDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.source is None and "source" not in state:  # a checkpoint from before data sources: data.name and data.path
             name = state.get("name")
-            self.source = (
-                {"_target_": "src.data.sources.read_file", "path": state.get("path")}
-                if name == "csv"
-                else {"_target_": f"src.data.sources.{name}"}
-            )
+            read_file = {"_target_": "src.data.sources.read_file", "path": state.get("path")}
+            self.source = read_file if name == "csv" else {"_target_": f"src.data.sources.{name}"}
         if "columns" not in state:  # a checkpoint from before column kinds: every feature was numeric
             state = {
                 **state,
