@@ -23,13 +23,7 @@ def auto_batch_size(train_rows: int) -> int:
 
 
 def shuffled_batches(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    seed: int,
-    epoch: int,
-    rank: int = 0,
-    world_size: int = 1,
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1
 ) -> list[Batch]:
     """One epoch of training batches; with several ranks, this rank's disjoint share of each global batch."""
     epoch_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
@@ -52,11 +46,8 @@ def ordered_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, rank: int
 
 
 class BatchGroups:
-    """What Lightning sees as a dataloader: each item is a group of batches that one Lightning step runs.
-
-    `steps_per_execution=None` puts a whole epoch in one Lightning step (Keras' `steps_per_execution`), so
-    Lightning's fixed per-step cost is paid once per epoch instead of once per mini-batch.
-    """
+    """What Lightning sees as a dataloader: each item is a group of batches that one Lightning step runs. Like Keras'
+    `steps_per_execution`, None puts a whole epoch in one step: Lightning's per-step cost is paid once an epoch."""
 
     def __init__(self, make_batches: Callable[[], list[Batch]], n_batches: int, steps_per_execution: int | None):
         self.make_batches = make_batches

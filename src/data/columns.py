@@ -30,16 +30,12 @@ def infer_column_kinds(
     name: str,
 ) -> dict[str, str]:
     """{column: kind} for every feature column, in table order, from the training rows only."""
-    chosen = dict.fromkeys(numeric, "numeric") | dict.fromkeys(categorical, "categorical") | dict.fromkeys(drop, "dropped")
-    kinds = {}
+    kinds = dict.fromkeys(numeric, "numeric") | dict.fromkeys(categorical, "categorical") | dict.fromkeys(drop, "dropped")
     for column in features:
-        if column in chosen:
-            kinds[column] = chosen[column]
-        elif is_row_number(frame[column], column):  # the file's layout, not a statistic: every row is looked at
-            kinds[column] = "ignored"
-        else:
-            kinds[column] = infer_kind(frame[column].iloc[train_rows], column, name)
-    return kinds
+        if column not in kinds:
+            row_number = is_row_number(frame[column], column)  # the file's layout, not a statistic: every row is looked at
+            kinds[column] = "ignored" if row_number else infer_kind(frame[column].iloc[train_rows], column, name)
+    return {column: kinds[column] for column in features}  # in table order
 
 
 def infer_kind(values: pd.Series, column: str, name: str) -> str:

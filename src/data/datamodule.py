@@ -15,13 +15,7 @@ from omegaconf import OmegaConf
 
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
 from src.data.columns import describe_columns, infer_column_kinds
-from src.data.preprocessing import (
-    cat_cardinalities,
-    fit_preprocessing,
-    numeric_input_names,
-    prepare_columns,
-    transform_rows,
-)
+from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
 from src.data.readers import listed
 from src.data.sources import Table, source_function
 from src.data.splits import (
@@ -31,20 +25,16 @@ from src.data.splits import (
     split_rows,
 )
 from src.data.target import describe_task, encode_target, with_positive_label
-from src.errors import UserError
+from src.errors import UserError, require
 
 STAGES = ("train", "val", "test")
 # saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
-FITTED_KEYS = (
-    "columns",
-    "medians",
-    "missing_indicators",
-    "vocabularies",
-    "identifiers",
-    "quantiles",
-    "scaler_mean",
-    "scaler_scale",
-)
+FITTED_KEYS = "columns medians missing_indicators vocabularies identifiers quantiles scaler_mean scaler_scale".split()
+# the constructor's settings a checkpoint keeps as they are
+SETTINGS = (
+    "source path positive_label categorical numeric drop missing feature_transform test_fraction val_fraction random_state"
+    " stratify batch_size name"
+).split()
 
 
 class TabularDataModule(L.LightningDataModule):
@@ -100,14 +90,16 @@ class TabularDataModule(L.LightningDataModule):
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
 
-    # what the model is built from (the data -> model contract in PLAN.md)
+    # what the model is built from
     @property
     def n_num_features(self) -> int:
-        return len(numeric_input_names(self.preprocessing))
+        """Numeric and date inputs (a median each), then the missing indicators."""
+        return len(self.preprocessing["medians"]) + len(self.preprocessing["missing_indicators"])
 
     @property
     def cat_cardinalities(self) -> list[int]:
-        return cat_cardinalities(self.preprocessing)
+        vocabularies = self.preprocessing["vocabularies"]
+        return [len(vocabularies[c]) + 2 for c in columns_of(self.preprocessing, "categorical")]  # + unknown and missing
 
     @property
     def n_outputs(self) -> int:
@@ -124,8 +116,7 @@ class TabularDataModule(L.LightningDataModule):
         return [c for c, kind in self.preprocessing["columns"].items() if kind in ("numeric", "categorical", "date")]
 
     def load_table(self) -> Table:
-        if self.source is None:
-            raise UserError("data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
+        require(self.source is not None, "data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
         return load_source(self.source)
 
     def setup(self, stage: str | None = None) -> None:
@@ -135,16 +126,10 @@ class TabularDataModule(L.LightningDataModule):
         self.name = table.name
         frame, target = table.frame, self.target or table.target
         features = self.check_columns(table, target)
-        own_target = target == table.target
-        encoded = encode_target(
-            frame[target],
-            f"data.target {target!r} of {table.name}",
-            self.requested_task,
-            self.missing,
-            known_task=table.task if own_target else None,
-            known_labels=table.class_labels if own_target else None,
-        )
-        encoded = with_positive_label(encoded, self.positive_label, f"data.target {target!r} of {table.name}")
+        what = f"data.target {target!r} of {table.name}"
+        known = (table.task, table.class_labels) if target == table.target else (None, None)
+        encoded = encode_target(frame[target], what, self.requested_task, self.missing, *known)
+        encoded = with_positive_label(encoded, self.positive_label, what)
         self.target_name, self.task, self.class_labels = target, encoded.task, encoded.class_labels
         rows = np.flatnonzero(encoded.keep)  # positions of the rows that have a target
         check_enough_rows(len(rows), self.test_fraction, self.val_fraction, table.name)
@@ -198,29 +183,24 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError(
                 f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}"
             )
-        if target not in columns:
-            raise UserError(f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
+        require(target in columns, f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
         features = self.features if self.features is not None else [c for c in columns if c != target]
         unknown = [f for f in features if f not in columns]
-        if unknown:
-            raise UserError(f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")
-        if target in features:
-            raise UserError(f"data.features includes the target {target!r}; a model cannot be given its own answer")
+        require(not unknown, f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")
+        require(target not in features, f"data.features includes the target {target!r}; a model cannot be given its own answer")
         overrides = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.drop": self.drop}
         for column in dict.fromkeys(c for names in overrides.values() for c in names):
             where = [key for key, names in overrides.items() if column in names]
-            if len(where) > 1:
-                raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+            require(len(where) == 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
         for key, names in overrides.items():
             strangers = [c for c in names if c not in features]
             if strangers:
                 raise UserError(
                     f"{key} names {', '.join(map(repr, strangers))}, not a feature column of {table.name} (columns: {listed(columns)})"
                 )
-        if not [f for f in features if f not in self.drop]:
-            raise UserError(f"data.features is empty: {table.name} needs at least one feature column besides {target!r}")
-        if len(table.frame) == 0:
-            raise UserError(f"{table.name} has a header but no rows")
+        kept = [f for f in features if f not in self.drop]
+        require(kept, f"data.features is empty: {table.name} needs at least one feature column besides {target!r}")
+        require(len(table.frame) > 0, f"{table.name} has a header but no rows")
         return features
 
     def transform_frame(self, frame, where: str, row_offset: int = 0) -> torch.Tensor:
@@ -284,23 +264,10 @@ class TabularDataModule(L.LightningDataModule):
     # in every checkpoint, as plain data for torch.load(weights_only=True): the constructor's arguments and what was fitted
     def state_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source,
-            "path": self.path,
+            **{key: getattr(self, key) for key in SETTINGS},
             "target": self.target_name,
             "task": self.task,
-            "positive_label": self.positive_label,
             "features": list(self.preprocessing["columns"]),  # every column considered, the ignored and dropped too
-            "categorical": self.categorical,
-            "numeric": self.numeric,
-            "drop": self.drop,
-            "missing": self.missing,
-            "feature_transform": self.feature_transform,
-            "test_fraction": self.test_fraction,
-            "val_fraction": self.val_fraction,
-            "random_state": self.random_state,
-            "stratify": self.stratify,
-            "batch_size": self.batch_size,
-            "name": self.name,
             "feature_names": list(self.feature_names),
             "target_name": self.target_name,
             "class_labels": list(self.class_labels),
@@ -311,11 +278,8 @@ class TabularDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.source is None and "source" not in state:  # a checkpoint from before data sources: data.name and data.path
             name = state.get("name")
-            self.source = (
-                {"_target_": "src.data.sources.read_file", "path": state.get("path")}
-                if name == "csv"
-                else {"_target_": f"src.data.sources.{name}"}
-            )
+            read_file = {"_target_": "src.data.sources.read_file", "path": state.get("path")}
+            self.source = read_file if name == "csv" else {"_target_": f"src.data.sources.{name}"}
         if "columns" not in state:  # a checkpoint from before column kinds: every feature was numeric
             state = {
                 **state,

@@ -1,6 +1,5 @@
 """New rows to predict, from a CSV (with a header) or a Parquet file, read in chunks and matched to the model's
-columns by name; a problem names the file, the columns, or the first bad value's column and row (1-based, after the header).
-"""
+columns by name; a problem names the file, the columns, or the first bad value's column and row (1-based, after the header)."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from src.data.readers import column_names, csv_convert_options, csv_delimiter, csv_encoding, is_parquet, missing_text_mask
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 
 CHUNK_ROWS = 100_000
 
@@ -24,11 +23,9 @@ def prediction_chunks(
     path: str | Path, state: dict[str, Any], chunk_rows: int = CHUNK_ROWS, carry: list[str] | None = ()
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int]]:
     """(feature columns, carried columns, rows before it) per chunk, in file order; numeric features already float64.
-
     `carry`: columns passed through to the output as the file has them, where present (None: every column)."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input file not found: {path}")
+    require(path.is_file(), f"input file not found: {path}")
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
     allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
@@ -46,20 +43,17 @@ def prediction_chunks(
                 frame[column] = numeric_values(path, column, frame[column], done, missing)
         yield frame, carried, done
         done += len(frame)
-    if done == 0:
-        raise UserError(f"{path} has a header but no rows to predict")
+    require(done > 0, f"{path} has a header but no rows to predict")
 
 
 def check_columns(path: Path, columns: list[str], feature_names: list[str], allowed: set[str] = frozenset()) -> None:
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicated:
-        raise UserError(f"{path} has duplicated columns: {quoted(duplicated)}")
+    require(not duplicated, f"{path} has duplicated columns: {quoted(duplicated)}")
     missing = [name for name in feature_names if name not in columns]
     unknown = [name for name in columns if name not in feature_names and name not in allowed]
     problems = [f"missing feature columns: {quoted(missing)}"] if missing else []
     problems += [f"unknown columns (not features of the model; remove them): {quoted(unknown)}"] if unknown else []
-    if problems:
-        raise UserError(f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
+    require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
 
 
 def carried_columns(names: list[str], kinds: dict[str, str], carry: list[str] | None) -> list[str]:
@@ -75,10 +69,8 @@ def csv_chunks(
     parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
         raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
-    except pa.ArrowInvalid as exc:
-        if "Empty CSV file" in str(exc):
-            raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
-        raw_names = None  # a malformed file: the text reader below names the problem
+    except pa.ArrowInvalid:
+        raw_names = None  # an empty or malformed file: the text reader below names the problem
     done = 0
     if raw_names is not None:
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
@@ -87,14 +79,10 @@ def csv_chunks(
         types |= {c: pa.string() for c in carried_columns(names, kinds, carry)}  # as the file writes them
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
+        read = pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1)
+        convert = csv_convert_options(column_types=types, include_columns=list(types))
         try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1),
-                parse_options=parse,
-                convert_options=csv_convert_options(column_types=types, include_columns=list(types)),
-            )
-            for batch in reader:
+            for batch in pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert):
                 frame = batch.to_pandas()
                 if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
                     break  # an empty cell or a NaN: the text reader tells which
@@ -119,20 +107,10 @@ def text_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Every cell as text (pandas), from row `skip` on: slower, but it sees the exact cell that is wrong."""
     try:
-        header = pd.read_csv(path, sep=delimiter, encoding=encoding, header=None, nrows=1, dtype=str, keep_default_na=False)
-        names = column_names(header.iloc[0].fillna(""))
+        as_text = {"sep": delimiter, "encoding": encoding, "dtype": str, "keep_default_na": False}
+        names = column_names(pd.read_csv(path, header=None, nrows=1, **as_text).iloc[0].fillna(""))
         check_columns(path, names, list(kinds), allowed)
-        reader = pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-            chunksize=chunk_rows,
-            skiprows=range(1, skip + 1),
-        )
-        for frame in reader:
+        for frame in pd.read_csv(path, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1), **as_text):
             frame.columns = names
             carried = frame[carried_columns(names, kinds, carry)]
             frame = frame[list(kinds)].copy()

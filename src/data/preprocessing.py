@@ -24,11 +24,6 @@ def columns_of(state: dict[str, Any], kind: str) -> list[str]:
     return [c for c, k in state["columns"].items() if k == kind]
 
 
-def numeric_input_names(state: dict[str, Any]) -> list[str]:
-    dates = [f"{c}.{f}" for c in columns_of(state, "date") for f in DATE_FEATURES]
-    return columns_of(state, "numeric") + dates + [f"{c}.missing" for c in state["missing_indicators"]]
-
-
 def prepare_columns(
     frame: pd.DataFrame, kinds: dict[str, str], rows: np.ndarray, missing: str, name: str, row_offset: int = 0
 ) -> None:
@@ -208,10 +203,6 @@ def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray
     per_key = np.array([MISSING if k is None else index.get(k, UNKNOWN) for k in keys] + [MISSING], dtype=np.int64)
     result = per_key[codes]  # code -1 (missing) takes the last entry
     return result, (result == UNKNOWN)
-
-
-def cat_cardinalities(state: dict[str, Any]) -> list[int]:
-    return [len(state["vocabularies"][c]) + 2 for c in columns_of(state, "categorical")]
 
 
 def transform_rows(

@@ -1,6 +1,5 @@
 """CSV and Parquet files read as typed columns by pyarrow (fast for millions of rows), checked against the
-machine's memory first. Only when pyarrow refuses a file does pandas' slower reader run, to name the bad line.
-"""
+machine's memory first. Only when pyarrow refuses a file does pandas' slower reader run, to name the bad line."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")  # tried in this order; a CSV's is the one that splits its first lines alike
@@ -37,16 +36,13 @@ def is_parquet(path: str | Path) -> bool:
 def read_table_file(path: str | Path) -> pd.DataFrame:
     """The whole file as a DataFrame of typed columns (stripped names); every problem is a one-line UserError."""
     file = Path(path)
-    if file.is_dir():
-        raise UserError(f"data.path {path} is a folder; give a CSV or Parquet file")
-    if not file.is_file():
-        raise UserError(f"data.path: no such file: {path}")
+    require(not file.is_dir(), f"data.path {path} is a folder; give a CSV or Parquet file")
+    require(file.is_file(), f"data.path: no such file: {path}")
     check_fits_in_memory(file)
     table = read_parquet_table(file) if is_parquet(file) else read_csv_table(file)
     names = column_names(table.column_names)
     duplicated = sorted({c for c in names if names.count(c) > 1})
-    if duplicated:
-        raise UserError(f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}")
+    require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}")
     table = table.rename_columns(names)
     # one block per column and the arrow buffers released as they are converted: no full copy of the table
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
@@ -128,13 +124,9 @@ def column_names(raw_names: list) -> list[str]:
 
 def read_csv_table(file: Path) -> pa.Table:
     delimiter, encoding = csv_delimiter(file), csv_encoding(file)
+    read, parse = pacsv.ReadOptions(encoding=encoding), pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
     try:
-        table = pacsv.read_csv(
-            file,
-            read_options=pacsv.ReadOptions(encoding=encoding),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-            convert_options=csv_convert_options(),
-        )
+        table = pacsv.read_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options())
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None

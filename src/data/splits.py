@@ -14,17 +14,14 @@ from src.errors import UserError, first_line
 def split_rows(
     n_rows: int, test_fraction: float, val_fraction: float, random_state: int, stratify: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
-    """Test first, then validation out of the rest: 0.2 and 0.2 of all rows give the lesson's 0.2 / 0.25 calls.
-
-    The positions come out in the order scikit-learn's train_test_split would give the rows themselves."""
+    """Test first, then validation out of the rest: 0.2 and 0.2 of all rows give the lesson's 0.2 / 0.25 calls; the
+    positions come out in the order scikit-learn's train_test_split would give the rows themselves."""
     rows = np.arange(n_rows)
     try:
         rest, test = train_test_split(rows, test_size=test_fraction, random_state=random_state, stratify=stratify)
+        rest_labels = None if stratify is None else stratify[rest]
         train, val = train_test_split(
-            rest,
-            test_size=val_fraction / (1 - test_fraction),
-            random_state=random_state,
-            stratify=None if stratify is None else stratify[rest],
+            rest, test_size=val_fraction / (1 - test_fraction), random_state=random_state, stratify=rest_labels
         )
     except ValueError as exc:  # a class too small to be in every split
         raise UserError(f"data.stratify=true cannot split these rows: {first_line(exc)}") from None

@@ -11,7 +11,7 @@ import pandas as pd
 
 from src.data.columns import factorized_keys, number_text, sorted_labels
 from src.data.readers import listed, reads_as_number
-from src.errors import UserError, is_number
+from src.errors import UserError, is_number, require
 
 TASKS = ("regression", "binary", "multiclass")
 MAX_CLASSES = 20  # at most this many distinct whole-number labels are classes; more is a quantity to regress
@@ -89,8 +89,7 @@ def with_positive_label(target: Target, label, what: str) -> Target:
     """Make `label` class 1 of a binary target (the one precision, recall and F1 are about); None keeps the sorted order."""
     if label is None:
         return target
-    if target.task != "binary":
-        raise UserError(f"data.positive_label applies to a binary target; {what} is {target.task}: leave it null")
+    require(target.task == "binary", f"data.positive_label applies to a binary target; {what} is {target.task}: leave it null")
     text = number_text(float(label)) if is_number(label) else str(label)
     if text not in target.class_labels:
         raise UserError(f"data.positive_label={label!r} is not a label of {what} (labels: {listed(target.class_labels)})")
@@ -100,8 +99,7 @@ def with_positive_label(target: Target, label, what: str) -> Target:
 
 
 def check_classes(labels: list[str], what: str, task: str) -> None:
-    if len(labels) < 2:
-        raise UserError(f"{what} has one class ({listed(labels)}); a classifier needs at least two")
+    require(len(labels) >= 2, f"{what} has one class ({listed(labels)}); a classifier needs at least two")
     if task == "binary" and len(labels) != 2:
         raise UserError(
             f"{what} must hold exactly two distinct labels for data.task=binary; got {len(labels)}: {listed(labels, 5)}; "

@@ -1,6 +1,5 @@
 """Cross-validation and seed reports: mean ± std over jobs that differ only in seed or fold; each fold's
-val_predictions.csv (validation rows by source row number), gathered after the last into `<sweep>/oof_predictions.csv`.
-"""
+val_predictions.csv (validation rows by source row number), gathered after the last into `<sweep>/oof_predictions.csv`."""
 
 from __future__ import annotations
 
@@ -9,14 +8,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 REPEAT_KEYS = ("seed", "cv.fold")  # jobs that differ only in these are repeats of one setting
 
 
 def write_fold_predictions(path: Path, model, datamodule) -> None:
     """The fold's validation rows with the model's predictions (the model holds the tested, best weights)."""
-    import pandas as pd
-
-    from src.models.inference import predict_in_batches
+    from src.models.inference import predict_in_batches  # torch: not for the sweep summary
 
     cv, task = datamodule.cv, datamodule.task
     x_val, y_val = datamodule.splits["val"]
@@ -31,8 +30,6 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
 
 def write_oof_predictions(job_dirs: list[Path], path: Path) -> Path | None:
     """Every fold's val_predictions.csv in one file, by row; None when no job wrote one."""
-    import pandas as pd
-
     parts = [pd.read_csv(d / "val_predictions.csv") for d in job_dirs if (d / "val_predictions.csv").is_file()]
     if not parts:
         return None
@@ -45,9 +42,8 @@ def finite(values: list[Any]) -> list[float]:
 
 
 def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, Any]]:
-    """One row per setting: the jobs that share every swept override except seed and cv.fold, with n, how many
-    diverged (no finite best val_loss), and mean and std (sample, ddof=1) of best_val_loss and each test metric
-    over the jobs that did not."""
+    """One row per setting (the jobs sharing every swept override but seed and cv.fold): n, how many diverged (no
+    finite best val_loss), and the others' mean and sample std (ddof=1) of best_val_loss and each test metric."""
     setting_keys = [k for k in swept if k not in REPEAT_KEYS]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:

@@ -1,6 +1,5 @@
 """Lightning's CSVLogger, except that a run resumed in its own folder keeps the rows already in csv/metrics.csv:
-Lightning's writer deletes them, so they are read first and handed to its public `log_metrics` before anything else.
-"""
+Lightning's writer deletes them, so they are read first and handed to its public `log_metrics` before anything else."""
 
 from __future__ import annotations
 
@@ -21,27 +20,18 @@ class CSVLogger(LightningCSVLogger):
             with path.open(newline="") as file:
                 self.earlier = list(csv.DictReader(file))
 
-    def log_hyperparams(self, *args, **kwargs) -> None:
-        self.write_earlier_rows()
-        super().log_hyperparams(*args, **kwargs)
-
-    def log_metrics(self, *args, **kwargs) -> None:
-        self.write_earlier_rows()
-        super().log_metrics(*args, **kwargs)
-
-    def save(self) -> None:
-        self.write_earlier_rows()
-        super().save()
-
-    def write_earlier_rows(self) -> None:
+    @property
+    def experiment(self):
+        """Lightning's writer; the first time, with the earlier rows handed to it (it has deleted metrics.csv)."""
         if self.earlier is None:
-            return
+            return super().experiment
         rows, self.earlier = self.earlier, None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
-            writer = self.experiment  # the new writer has deleted metrics.csv
+            writer = super().experiment
         for row in rows:
             step = row.pop("step")
             writer.log_metrics({k: float(v) for k, v in row.items() if v != ""}, step=int(float(step)))
         if rows:
-            self.save()
+            writer.save()
+        return writer

@@ -1,6 +1,5 @@
 """Is the trained model any better than a constant guess, and if not, did its ReLU units die? With the lesson's
-narrow `[3, 3, 3]` regressor about one seed in five ends with a dead hidden layer, which loss curves do not show.
-"""
+narrow `[3, 3, 3]` regressor about one seed in five ends with a dead hidden layer, which loss curves do not show."""
 
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 from torchmetrics.functional import r2_score
-from torchmetrics.functional.classification import binary_accuracy
 
 from src.models.inference import predict_in_batches
+from src.reporting.importance import score
 
 CONSTANT_R2 = 0.01  # validation R2 at or below this: no better than predicting the mean
 
@@ -91,16 +90,9 @@ def diagnose(
                 f"predicting the mean for every row. Likely cause: {cause}"
             )
     else:
-        if task == "multiclass":
-            accuracy = float((predicted.argmax(1) == target.long()).float().mean())
-            counts = torch.bincount(target.long(), minlength=predicted.shape[1])
-            majority, majority_rate = int(counts.argmax()), float(counts.max() / counts.sum())
-        else:
-            threshold = float(getattr(model, "threshold", 0.5))
-            accuracy = float(binary_accuracy(predicted, target.long(), threshold=threshold))
-            positive_rate = float(target.float().mean())
-            majority = int(positive_rate > 0.5)
-            majority_rate = max(positive_rate, 1 - positive_rate)
+        accuracy = score(task, target, predicted, float(getattr(model, "threshold", 0.5)))
+        counts = torch.bincount(target.long(), minlength=predicted.shape[1] if task == "multiclass" else 2)
+        majority, majority_rate = int(counts.argmax()), float(counts.max() / counts.sum())
         diagnosis.details.update(val_acc=accuracy, majority_class_rate=majority_rate)
         if accuracy <= majority_rate + 1e-9:
             labels = class_labels or []

@@ -1,6 +1,5 @@
 """The lesson's pictures of a run, built without pyplot (no backend chosen, nothing global left open); matplotlib is
-imported only when a figure is drawn, which keeps `python -m src.train` quick to start.
-"""
+imported only when a figure is drawn, which keeps `python -m src.train` quick to start."""
 
 from __future__ import annotations
 

@@ -14,14 +14,12 @@ class LossHistory(L.Callback):
         self.val_loss: list[float] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # validation has already run in this epoch, so both losses of the epoch are in callback_metrics; with
-        # trainer.check_val_every_n_epoch > 1 an epoch without validation keeps the latest val_loss, as callbacks see it
+        # validation has run by now; an epoch without it (check_val_every_n_epoch > 1) keeps the latest val_loss
         metrics = trainer.callback_metrics
         self.train_loss.append(float(metrics["train_loss"]))
         self.val_loss.append(float(metrics.get("val_loss", float("nan"))))
 
-    # One float64 tensor per history, not a list of floats: checkpoints can come every epoch, and a tensor
-    # is cloned and pickled in one piece while thousands of floats are walked one by one.
+    # a float64 tensor, not a list: a checkpoint every epoch pickles it in one piece, not float by float
     def state_dict(self) -> dict[str, Any]:
         return {name: torch.tensor(getattr(self, name), dtype=torch.float64) for name in ("train_loss", "val_loss")}
 

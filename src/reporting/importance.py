@@ -1,6 +1,5 @@
 """What the model learned: each table column's permutation importance on the validation rows (as scikit-learn's
-`permutation_importance`): the drop in R2 or accuracy when the column, with all its preprocessed inputs, is shuffled.
-"""
+`permutation_importance`): the drop in R2 or accuracy when the column, with all its preprocessed inputs, is shuffled."""
 
 from __future__ import annotations
 
@@ -74,20 +73,13 @@ def permutation_importance(
         for _ in range(repeats):
             order = torch.as_tensor(generator.permutation(len(x)))
             shuffled[:, positions] = x[:, positions][order]
-            drops.setdefault(column, []).append(
-                baseline - score(task, y, predict_in_batches(model, shuffled, batch_size), threshold)
-            )
+            predicted = predict_in_batches(model, shuffled, batch_size)
+            drops.setdefault(column, []).append(baseline - score(task, y, predicted, threshold))
         shuffled[:, positions] = x[:, positions]
     ranked = sorted(drops, key=lambda c: -float(np.mean(drops[c])))
-    return Importance(
-        metric=METRIC[task],
-        baseline=baseline,
-        mean={c: float(np.mean(drops[c])) for c in ranked},
-        std={c: float(np.std(drops[c])) for c in ranked},
-        repeats=repeats,
-        rows=len(x),
-        seconds=time.perf_counter() - start,
-    )
+    mean = {c: float(np.mean(drops[c])) for c in ranked}
+    std = {c: float(np.std(drops[c])) for c in ranked}
+    return Importance(METRIC[task], baseline, mean, std, repeats, rows=len(x), seconds=time.perf_counter() - start)
 
 
 def validation_importance(settings, model, datamodule, seed: int) -> Importance | None:
@@ -95,20 +87,13 @@ def validation_importance(settings, model, datamodule, seed: int) -> Importance 
     if settings is None or settings.get("repeats", 0) == 0:
         return None
     x_val, y_val = datamodule.splits["val"]
-    state = datamodule.preprocessing
+    columns = input_columns(datamodule.preprocessing)
+    batch_size = max(datamodule.batch_size, 4096)  # prediction only: larger batches are cheaper
+    threshold = float(getattr(model, "threshold", 0.5) or 0.5)
     importance = permutation_importance(
-        model,
-        x_val,
-        y_val,
-        datamodule.task,
-        input_columns(state),
-        repeats=settings.repeats,
-        max_rows=settings.max_rows,
-        seed=seed,
-        batch_size=max(datamodule.batch_size, 4096),  # prediction only: larger batches are cheaper
-        threshold=float(getattr(model, "threshold", 0.5) or 0.5),
+        model, x_val, y_val, datamodule.task, columns, settings.repeats, settings.max_rows, seed, batch_size, threshold
     )
-    importance.kinds = {c: state["columns"][c] for c in importance.mean}
+    importance.kinds = {c: datamodule.preprocessing["columns"][c] for c in importance.mean}
     return importance
 
 

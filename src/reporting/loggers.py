@@ -1,6 +1,5 @@
 """The run's loggers (conf/logger/, a named dict). Each epoch's scalars come from the task module; at the end of a
-run each logger gets the hyperparameters, the final metrics (`hp/...`) and the figures, as it takes them.
-"""
+run each logger gets the hyperparameters, the final metrics (`hp/...`) and the figures, as it takes them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """What a run leaves in its folder: `RunReport` writes what the tested model shows, then the run's summary;
-`src.eval` shares `write_test_report`, so evaluating the best checkpoint reproduces the training run's files.
-"""
+`src.eval` shares `write_test_report`, so evaluating the best checkpoint reproduces the training run's files."""
 
 from __future__ import annotations
 
@@ -13,16 +12,9 @@ import numpy as np
 import pandas as pd
 
 from src.models.inference import predict_in_batches
+from src.reporting import figures
 from src.reporting.cross_validation import write_fold_predictions
 from src.reporting.diagnosis import Diagnosis, diagnose
-from src.reporting.figures import (
-    confusion_matrix_figure,
-    importance_figure,
-    loss_curves_figure,
-    predicted_vs_actual_figure,
-    residuals_figure,
-    save_figures,
-)
 from src.reporting.importance import Importance, log_importance, validation_importance
 from src.reporting.loggers import log_final_metrics
 from src.reporting.results import RunResult, print_metrics_table, print_run_folder, stop_message, write_metrics_json
@@ -36,14 +28,7 @@ class RunReport(L.Callback):
     `write_test_outputs` itself. `finish` then writes metrics.json, the loggers' final metrics and the table."""
 
     def __init__(
-        self,
-        run_dir: Path,
-        name: str,
-        seed: int,
-        loggers=(),
-        hyperparameters: dict | None = None,
-        importance=None,
-        resume=None,
+        self, run_dir: Path, name: str, seed: int, loggers=(), hyperparameters=None, importance=None, resume=None
     ) -> None:
         self.run_dir, self.name, self.seed, self.loggers = Path(run_dir), name, seed, list(loggers)
         self.hyperparameters, self.importance_settings, self.resume = hyperparameters or {}, importance, resume
@@ -59,7 +44,8 @@ class RunReport(L.Callback):
         self.diagnosis = write_test_report(self.run_dir, model, datamodule, matrices, self.loggers, step)
         self.importance = validation_importance(self.importance_settings, model, datamodule, self.seed)
         if self.importance is not None:  # what it learned
-            save_figures({"importance": importance_figure(asdict(self.importance))}, self.run_dir / "figures", self.loggers, step)
+            importance = {"importance": figures.importance_figure(asdict(self.importance))}
+            figures.save_figures(importance, self.run_dir / "figures", self.loggers, step)
             log_importance(self.loggers, self.importance, step)
         if getattr(datamodule, "cv", None):  # a fold of a cv sweep: its out-of-fold predictions
             write_fold_predictions(self.run_dir / "val_predictions.csv", model, datamodule)
@@ -70,8 +56,8 @@ class RunReport(L.Callback):
         if result.test:  # an interrupted run, or one without a finite val_loss, tested nothing to report on
             result.warnings, result.diagnostics = self.diagnosis.warnings, self.diagnosis.details
             result.importance = asdict(self.importance) if self.importance is not None else {}
-            curves = loss_curves_figure(result.train_loss, result.val_loss, result.best_epoch)
-            save_figures({"loss_curves": curves}, self.run_dir / "figures", self.loggers, result.stopped_epoch)
+            curves = figures.loss_curves_figure(result.train_loss, result.val_loss, result.best_epoch)
+            figures.save_figures({"loss_curves": curves}, self.run_dir / "figures", self.loggers, result.stopped_epoch)
         if not result.interrupted:
             final = {"hp/best_val_loss": result.best_val_loss, **{f"hp/{k}": v for k, v in result.test.items()}}
             log_final_metrics(self.loggers, self.hyperparameters, final, step=result.stopped_epoch)
@@ -92,19 +78,14 @@ class RunReport(L.Callback):
 
 
 def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0) -> Diagnosis:
-    """test_predictions.csv and figures/*.png (also to the loggers); returns the diagnosis. The model holds the tested
-    weights."""
+    """test_predictions.csv and figures/*.png (also to the loggers); returns the diagnosis. The model holds the tested weights."""
     x_test, y_test = datamodule.splits["test"]
     actual = y_test.reshape(-1).numpy()
     predicted = predict_in_batches(model, x_test, datamodule.batch_size).numpy()
-    threshold = getattr(model, "threshold", None)
-    write_test_predictions(
-        out_dir / "test_predictions.csv", actual, predicted, datamodule.task, threshold, datamodule.class_labels
-    )
-
-    figures = prediction_figures(actual, predicted, datamodule.task, datamodule.target_name, datamodule.class_labels, matrices)
-    save_figures(figures, out_dir / "figures", loggers, step)
-
+    task, labels = datamodule.task, datamodule.class_labels
+    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, getattr(model, "threshold", None), labels)
+    pictures = prediction_figures(actual, predicted, task, datamodule.target_name, labels, matrices)
+    figures.save_figures(pictures, out_dir / "figures", loggers, step)
     x_val, y_val = datamodule.splits["val"]
     return diagnose(model, x_val, y_val, datamodule.task, datamodule.batch_size, datamodule.class_labels)
 
@@ -113,11 +94,11 @@ def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, tar
     """Regression: predicted against actual, and the residuals; classification: the confusion matrix."""
     if task == "regression":
         return {
-            "predicted_vs_actual": predicted_vs_actual_figure(actual, predicted, target_name),
-            "residuals": residuals_figure(actual, predicted, target_name),
+            "predicted_vs_actual": figures.predicted_vs_actual_figure(actual, predicted, target_name),
+            "residuals": figures.residuals_figure(actual, predicted, target_name),
         }
     if "test_confusion_matrix" in matrices:
-        return {"confusion_matrix": confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)}
+        return {"confusion_matrix": figures.confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)}
     return {}
 
 
@@ -129,12 +110,9 @@ def write_test_predictions(
         frame = pd.DataFrame({"actual": actual, "predicted": predicted})
     elif task == "multiclass":  # a probability per class, and the most probable class
         labels = list(class_labels) or [str(c) for c in range(predicted.shape[1])]
-        frame = pd.DataFrame(
-            {"actual": actual.astype(int), **{f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}}
-        )
-        frame["predicted"] = predicted.argmax(1)
-    else:
-        # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
+        probabilities = {f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}
+        frame = pd.DataFrame({"actual": actual.astype(int), **probabilities, "predicted": predicted.argmax(1)})
+    else:  # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
         frame = pd.DataFrame(
             {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
         )
@@ -152,16 +130,11 @@ def write_prediction_report(
     matrices: dict[str, list],
     history: RunResult | None = None,
 ) -> None:
-    """test_predictions.csv and figures/*.png from predictions alone: for models that are not a network
-    (the LightGBM baseline). Binary `predicted` holds probabilities; multiclass one probability per class."""
-    if task == "multiclass":
-        pd.DataFrame({"actual": actual.astype(int), "predicted": predicted.argmax(1)}).to_csv(
-            out_dir / "test_predictions.csv", index=False
-        )
-    else:
-        write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
-    figures = {}
+    """test_predictions.csv and figures/*.png from predictions alone, for the LightGBM baseline and ensembles: binary
+    `predicted` holds probabilities, multiclass one probability per class."""
+    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
+    pictures = {}
     if history is not None:
-        figures["loss_curves"] = loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
-    figures.update(prediction_figures(actual, predicted, task, target_name, class_labels, matrices))
-    save_figures(figures, out_dir / "figures")
+        pictures["loss_curves"] = figures.loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
+    pictures |= prediction_figures(actual, predicted, task, target_name, class_labels, matrices)
+    figures.save_figures(pictures, out_dir / "figures")

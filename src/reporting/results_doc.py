@@ -1,8 +1,7 @@
 """`make results`: run every documented experiment (conf/results.yaml) on its seeds and write docs/results.md and
 docs/results.json from what was measured, with the date, the machine and the library versions.
 
-    python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md
-"""
+    python -m src.reporting.results_doc --only cancer housing trainer.max_epochs=2 --out /tmp/results.md"""
 
 from __future__ import annotations
 
@@ -192,12 +191,8 @@ def results_table(experiments: list[Experiment], measured: list[Measured]) -> li
     for experiment in experiments:
         runs = [m for m in measured if m.experiment == experiment.name]
         for m in runs:
-            if m.error:
-                result = f"failed: {m.error}"
-            else:
-                result = ", ".join(
-                    f"{name.removeprefix('test_')} {m.test[name]:.4f}" for name in experiment.metrics if name in m.test
-                )
+            scores = [f"{name.removeprefix('test_')} {m.test[name]:.4f}" for name in experiment.metrics if name in m.test]
+            result = f"failed: {m.error}" if m.error else ", ".join(scores)
             seconds = f"{m.train_and_test_s:.1f} s" if m.train_and_test_s is not None else ""
             lines.append(
                 f"| `{m.experiment}` | {m.seed} | {result} | {m.best_epoch or ''} | {m.stopped_epoch or ''} | "
@@ -310,17 +305,13 @@ def main(argv: list[str] | None = None) -> int:
     args.overrides += [item for item in args.only or () if "=" in item]
     args.only = [item for item in args.only or () if "=" not in item] or None
     not_overrides = [item for item in args.overrides if "=" not in item]
-    if not_overrides:
+    unknown = sorted(set(args.only or ()) - {e.name for e in experiments})
+    if not_overrides or unknown:
         print(
             f"error: {', '.join(not_overrides)}: not a key=value override; to run several experiments, "
-            "list them after --only (--only housing cancer)",
-            file=sys.stderr,
-        )
-        return 2
-    unknown = set(args.only or ()) - {e.name for e in experiments}
-    if unknown:
-        print(
-            f"error: --only {', '.join(sorted(unknown))}: not in {EXPERIMENTS} ({', '.join(e.name for e in experiments)})",
+            "list them after --only (--only housing cancer)"
+            if not_overrides
+            else f"error: --only {', '.join(unknown)}: not in {EXPERIMENTS} ({', '.join(e.name for e in experiments)})",
             file=sys.stderr,
         )
         return 2

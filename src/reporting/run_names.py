@@ -5,17 +5,8 @@ from __future__ import annotations
 import re
 
 # where the run goes or how it shows progress, not what it learns: left out of the name
-NOT_IN_NAME = (
-    "experiment",
-    "name",
-    "paths.",
-    "hydra",
-    "logger",
-    "resume",
-    "ckpt_path",
-    "trainer.enable_progress_bar",
-    "torch_threads",
-    "data.path",
+NOT_IN_NAME = tuple(
+    "experiment name paths. hydra logger resume ckpt_path trainer.enable_progress_bar torch_threads data.path".split()
 )
 MAX_LENGTH = 120
 

@@ -1,7 +1,6 @@
 """After a Hydra multirun (a callback in conf/train.yaml): every job, read back from its folder, ranked by validation
 loss only, printed and saved as summary.csv; over jobs that differ in `seed` or `cv.fold`, mean ± std
-(summary_mean_std.csv); after a `cv.folds` sweep, its out-of-fold validation predictions (oof_predictions.csv).
-"""
+(summary_mean_std.csv); after a `cv.folds` sweep, its out-of-fold validation predictions (oof_predictions.csv)."""
 
 from __future__ import annotations
 
@@ -31,11 +30,12 @@ class SweepSummary(Callback):
             self.job_dirs.append(Path(config.hydra.runtime.output_dir).resolve())
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        # absolute, as Hydra gives each job's output_dir: a relative sweep.dir (the default logs/...) would match none
+        # absolute, as Hydra gives each job's output_dir (a relative sweep.dir would match none)
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
         # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
-        in_folder = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_job_order)
+        in_folder = [p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        in_folder.sort(key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))  # job 10 after job 9
         job_dirs = list(dict.fromkeys([*in_folder, *(d for d in self.job_dirs if d.parent != sweep_dir)]))
         rows = [read_job(d, sweep_dir) for d in job_dirs]
         if not rows:
@@ -49,15 +49,10 @@ class SweepSummary(Callback):
             groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"
             pd.DataFrame(groups).to_csv(groups_path, index=False)
-            print_mean_std(
-                groups, title=f"mean ± std over {' and '.join(k for k in cv.REPEAT_KEYS if k in swept)} — {groups_path}"
-            )
+            repeats = " and ".join(k for k in cv.REPEAT_KEYS if k in swept)
+            print_mean_std(groups, title=f"mean ± std over {repeats} — {groups_path}")
         if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
             print(f"out-of-fold validation predictions: {oof}")
-
-
-def _job_order(path: Path) -> tuple:
-    return (0, int(path.name)) if path.name.isdigit() else (1, path.name)
 
 
 def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
@@ -97,15 +92,18 @@ def print_sweep_summary(flat: list[dict[str, Any]], swept: list[str], title: str
     tests = list(dict.fromkeys(k for row in flat for k in row if k.startswith("test_")))
     columns = ["job", *swept, "best_val_loss", *tests, "wall_time_s"]
     headers = {"best_val_loss": "best val_loss", "wall_time_s": "wall s", **{t: t.removeprefix("test_") for t in tests}}
-    table = RichTable(title=title + "\n(test metrics are for reading, not for choosing)")
-    for column in columns:
-        table.add_column(headers.get(column, column), justify="left" if column == "job" or column in swept else "right")
-    for row in flat:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    print_table(table)
+    rows = [[_cell(row.get(c)) for c in columns] for row in flat]
+    title += "\n(test metrics are for reading, not for choosing)"
+    print_table(title, [headers.get(c, c) for c in columns], 1 + len(swept), rows)
 
 
-def print_table(table: RichTable) -> None:
+def print_table(title: str, headers: list[str], n_left: int, rows: list[list[str]]) -> None:
+    """The first `n_left` columns (the settings) left-aligned, the numbers after them right-aligned."""
+    table = RichTable(title=title)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < n_left else "right")
+    for row in rows:
+        table.add_row(*row)
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: no terminal width to fit, so do not squeeze the columns
         console = Console(width=240)
@@ -128,13 +126,10 @@ def _cell(value: Any) -> str:
 def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
     metrics = [k.removesuffix("_mean") for k in groups[0] if k.endswith("_mean")]
     settings = [k for k in groups[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))]
-    table = RichTable(title=title)
-    for column in [*settings, "n", "diverged", *metrics]:
-        table.add_column(
-            column.removeprefix("test_").replace("best_val_loss", "best val_loss"),
-            justify="left" if column in settings else "right",
-        )
-    for group in groups:
-        cells = [str(group[k]) for k in settings] + [str(group["n"]), str(group["diverged"])]
-        table.add_row(*cells, *(cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics))
-    print_table(table)
+    headers = [c.removeprefix("test_").replace("best_val_loss", "best val_loss") for c in [*settings, "n", "diverged", *metrics]]
+    rows = [
+        [str(group[k]) for k in (*settings, "n", "diverged")]
+        + [cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics]
+        for group in groups
+    ]
+    print_table(title, headers, len(settings), rows)
