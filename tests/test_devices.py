@@ -1,6 +1,7 @@
 """The same config on two CPU processes (DDP) and, where there is one, on a GPU."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -62,3 +63,14 @@ def test_gpu_keeps_the_splits_on_the_device_and_trains_like_the_cpu(make_config,
     assert gpu.train_loss == pytest.approx(cpu.train_loss, rel=1e-4)
     assert gpu.val_loss == pytest.approx(cpu.val_loss, rel=1e-4)
     assert gpu.test["test_acc"] == pytest.approx(cpu.test["test_acc"], abs=1 / 114)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+@pytest.mark.parametrize("net", ["mlp_cancer", "tabm_k8"])
+def test_mixed_precision_on_a_gpu_trains_the_binary_classifier(make_config, precision, net):
+    # CUDA's autocast refuses binary_cross_entropy, the lesson's loss; the CPU's does not
+    result = train(make_config("trainer=gpu", f"trainer.precision={precision}", f"model/net={net}", "trainer.max_epochs=30"))
+    assert all(map(math.isfinite, result.train_loss + result.val_loss))
+    assert result.test["test_acc"] > 0.85

@@ -60,6 +60,10 @@ class BinaryModule(ClassifierModule):
         return torch.sigmoid(outputs)
 
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        device = preds.device.type
+        if torch.is_autocast_enabled(device):  # CUDA's autocast refuses binary_cross_entropy: it runs in float32
+            with torch.autocast(device, enabled=False):
+                return self.prediction_loss(preds.float(), target.float())
         if self.class_weights is None:
             return F.binary_cross_entropy(preds, target)
         # each row weighted by its class, normalised by the weights' sum as CrossEntropyLoss(weight=...) does

@@ -110,3 +110,11 @@ def test_a_checkpoint_state_from_before_data_sources_still_rebuilds_the_data():
     again.setup("test")
     for stage in dm.splits:
         assert torch.equal(again.splits[stage][0], dm.splits[stage][0])
+
+
+def test_batches_stay_where_they_were_cut_and_the_model_summarys_example_row_moves_to_the_device():
+    datamodule = cancer_datamodule()
+    batches = next(iter(datamodule.train_dataloader()))
+    meta = torch.device("meta")  # stands in for a GPU: a tensor left on the CPU would show
+    assert datamodule.transfer_batch_to_device(batches, meta, 0) is batches
+    assert datamodule.transfer_batch_to_device(torch.zeros(1, datamodule.n_features), meta, 0).device == meta
