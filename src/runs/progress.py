@@ -82,8 +82,7 @@ class EpochProgressBar(ProgressBar):
         parts = [f"{name} {value:.4g}" for name, value in self.pending.items()]
         if self.best[1]:
             parts.append(f"best {self.best[0]:.4g} @ {self.best[1]}")
-        left = epochs_before_early_stop(trainer)
-        if left is not None:
+        if (left := epochs_before_early_stop(trainer)) is not None:
             parts.append(f"stop in {left}")
         parts.append(f"{self.rate:.0f} batches/s")
         done, total = trainer.current_epoch, horizon(trainer)
