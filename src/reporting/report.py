@@ -91,7 +91,6 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
 
 
 def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, target_name: str, class_labels, matrices) -> dict:
-    """Regression: predicted against actual, and the residuals; classification: the confusion matrix."""
     if task == "regression":
         return {
             "predicted_vs_actual": figures.predicted_vs_actual_figure(actual, predicted, target_name),
