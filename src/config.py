@@ -19,9 +19,6 @@ from src.errors import UserError, is_int, is_number, user_errors_exit
 from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
-MISSING_POLICIES = ("impute", "refuse")
-FEATURE_TRANSFORMS = ("standard", "quantile")
-LR_SCHEDULES = ("cosine", "onecycle")
 # torch.optim's optimizers that take a plain step() on dense gradients (tests/test_config.py keeps this list true):
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
 OPTIMIZERS = ("ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD")
@@ -180,8 +177,8 @@ def validate_data(data: DictConfig) -> None:
         where = [f"data.{key}" for key, names in lists.items() if column in names]
         if len(where) > 1:
             raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
-    _one_of("data.missing", data.get("missing", "impute"), MISSING_POLICIES)
-    _one_of("data.feature_transform", data.get("feature_transform", "standard"), FEATURE_TRANSFORMS)
+    _one_of("data.missing", data.get("missing", "impute"), ("impute", "refuse"))
+    _one_of("data.feature_transform", data.get("feature_transform", "standard"), ("standard", "quantile"))
     if not isinstance(data.get("stratify", False), bool):
         raise UserError(f"data.stratify must be true or false; got {data.get('stratify')!r}")
     if not (data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1)):
@@ -227,7 +224,7 @@ def validate_model(model: DictConfig) -> None:
     standardize = model.get("standardize_target", False)
     if not isinstance(standardize, bool):
         raise UserError(f"model.standardize_target must be true or false; got {standardize!r}")
-    _one_of("model.lr_schedule", model.get("lr_schedule"), LR_SCHEDULES, null="")
+    _one_of("model.lr_schedule", model.get("lr_schedule"), ("cosine", "onecycle"), null="")
     net = model.get("net")  # only its target (a class under src., nothing else is ever built): each net checks the rest
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
     _project_target("model.net._target_", target, "a network class", "src.models.nets.mlp.MLP")
@@ -243,9 +240,6 @@ def validate_optimizer(optimizer: DictConfig) -> None:
         raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
-PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
-PROFILERS = ("simple", "advanced", "pytorch")
-CLIP_ALGORITHMS = ("norm", "value")
 # Trainer flags the lesson's loop (runner=plain) does not have: refused there rather than ignored
 LIGHTNING_ONLY = {
     "gradient_clip_val": None,
@@ -272,17 +266,17 @@ def validate_training(cfg: DictConfig) -> None:
     if cfg.callbacks.get("early_stopping") is not None:
         _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
     precision = str(trainer.get("precision", "32-true"))
-    _one_of("trainer.precision", precision, PRECISIONS)
+    _one_of("trainer.precision", precision, ("32-true", "32", "bf16-mixed", "16-mixed"))
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
         raise UserError("trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed")
     clip = trainer.get("gradient_clip_val")
     if not (clip is None or (is_number(clip) and clip >= 0)):
         raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
-    _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), CLIP_ALGORITHMS, null=" (norm)")
+    _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), ("norm", "value"), null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
         _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
-        _one_of("trainer.profiler", trainer.get("profiler"), PROFILERS, null="")
+        _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
     interval = trainer.get("val_check_interval", 1.0)
     if interval not in (None, 1.0) and cfg.data.get("steps_per_execution") != 1:
         raise UserError(
