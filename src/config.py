@@ -15,13 +15,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, user_errors_exit
+from src.errors import UserError, is_int, is_number, user_errors_exit
 from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
-MISSING_POLICIES = ("impute", "refuse")
-FEATURE_TRANSFORMS = ("standard", "quantile")
-LR_SCHEDULES = ("cosine", "onecycle")
 # torch.optim's optimizers that take a plain step() on dense gradients (tests/test_config.py keeps this list true):
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
 OPTIMIZERS = ("ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD")
@@ -115,14 +112,6 @@ def validate_config(cfg: DictConfig) -> None:
     validate_importance(cfg.get("importance"))
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _plain(value):
     return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
@@ -132,7 +121,7 @@ def _names(value) -> bool:
 
 
 def _int_at_least(key: str, value, low: int, null: bool = False, why: str = "") -> None:
-    if not ((null and value is None) or (_is_int(value) and value >= low)):
+    if not ((null and value is None) or (is_int(value) and value >= low)):
         raise UserError(f"{key} must be {'null or ' if null else ''}an integer >= {low}{why}; got {value!r}")
 
 
@@ -151,7 +140,7 @@ def validate_run(cfg: DictConfig) -> None:
         raise UserError(
             f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
         )
-    if not _is_int(cfg.seed):
+    if not is_int(cfg.seed):
         raise UserError(f"seed must be an integer; got {cfg.seed!r}")
     _int_at_least("torch_threads", cfg.torch_threads, 1, null=True)
 
@@ -188,15 +177,15 @@ def validate_data(data: DictConfig) -> None:
         where = [f"data.{key}" for key, names in lists.items() if column in names]
         if len(where) > 1:
             raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
-    _one_of("data.missing", data.get("missing", "impute"), MISSING_POLICIES)
-    _one_of("data.feature_transform", data.get("feature_transform", "standard"), FEATURE_TRANSFORMS)
+    _one_of("data.missing", data.get("missing", "impute"), ("impute", "refuse"))
+    _one_of("data.feature_transform", data.get("feature_transform", "standard"), ("standard", "quantile"))
     if not isinstance(data.get("stratify", False), bool):
         raise UserError(f"data.stratify must be true or false; got {data.get('stratify')!r}")
-    if not (data.batch_size == "auto" or (_is_int(data.batch_size) and data.batch_size >= 1)):
+    if not (data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1)):
         raise UserError(f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
         value = data[key]
-        if not (_is_number(value) and 0 < value < 1):
+        if not (is_number(value) and 0 < value < 1):
             raise UserError(f"data.{key} must be in (0, 1); got {value!r}")
     if data.test_fraction + data.val_fraction >= 1:
         raise UserError(
@@ -230,12 +219,12 @@ def _project_target(key: str, target, what: str, example: str) -> None:
 
 def validate_model(model: DictConfig) -> None:
     _project_target("model._target_", model.get("_target_"), "a function or class", "src.models.tasks.task_module")
-    if "threshold" in model and not (_is_number(model.threshold) and 0 < model.threshold < 1):
+    if "threshold" in model and not (is_number(model.threshold) and 0 < model.threshold < 1):
         raise UserError(f"model.threshold must be in (0, 1); got {model.threshold!r}")
     standardize = model.get("standardize_target", False)
     if not isinstance(standardize, bool):
         raise UserError(f"model.standardize_target must be true or false; got {standardize!r}")
-    _one_of("model.lr_schedule", model.get("lr_schedule"), LR_SCHEDULES, null="")
+    _one_of("model.lr_schedule", model.get("lr_schedule"), ("cosine", "onecycle"), null="")
     net = model.get("net")  # only its target (a class under src., nothing else is ever built): each net checks the rest
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
     _project_target("model.net._target_", target, "a network class", "src.models.nets.mlp.MLP")
@@ -244,16 +233,13 @@ def validate_model(model: DictConfig) -> None:
 
 def validate_optimizer(optimizer: DictConfig) -> None:
     _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
-    if not (_is_number(optimizer.get("lr")) and optimizer.lr > 0):
+    if not (is_number(optimizer.get("lr")) and optimizer.lr > 0):
         raise UserError(f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
     decay = optimizer.get("weight_decay", 0.0)
-    if not (_is_number(decay) and decay >= 0):
+    if not (is_number(decay) and decay >= 0):
         raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
-PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")
-PROFILERS = ("simple", "advanced", "pytorch")
-CLIP_ALGORITHMS = ("norm", "value")
 # Trainer flags the lesson's loop (runner=plain) does not have: refused there rather than ignored
 LIGHTNING_ONLY = {
     "gradient_clip_val": None,
@@ -280,17 +266,17 @@ def validate_training(cfg: DictConfig) -> None:
     if cfg.callbacks.get("early_stopping") is not None:
         _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
     precision = str(trainer.get("precision", "32-true"))
-    _one_of("trainer.precision", precision, PRECISIONS)
+    _one_of("trainer.precision", precision, ("32-true", "32", "bf16-mixed", "16-mixed"))
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
         raise UserError("trainer.precision=16-mixed needs a GPU (trainer=gpu); on the CPU use trainer.precision=bf16-mixed")
     clip = trainer.get("gradient_clip_val")
-    if not (clip is None or (_is_number(clip) and clip >= 0)):
+    if not (clip is None or (is_number(clip) and clip >= 0)):
         raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
-    _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), CLIP_ALGORITHMS, null=" (norm)")
+    _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), ("norm", "value"), null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
         _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
-        _one_of("trainer.profiler", trainer.get("profiler"), PROFILERS, null="")
+        _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
     interval = trainer.get("val_check_interval", 1.0)
     if interval not in (None, 1.0) and cfg.data.get("steps_per_execution") != 1:
         raise UserError(
@@ -315,7 +301,7 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
     _int_at_least("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
     if fold is not None and folds is None:
         raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
-    if fold is not None and not (_is_int(fold) and 0 <= fold < folds):
+    if fold is not None and not (is_int(fold) and 0 <= fold < folds):
         raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
     _int_at_least("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
 

@@ -30,8 +30,7 @@ class CSVLogger(LightningCSVLogger):
             warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
             writer = super().experiment
         for row in rows:
-            step = row.pop("step")
-            writer.log_metrics({k: float(v) for k, v in row.items() if v != ""}, step=int(float(step)))
+            writer.log_metrics({k: float(v) for k, v in row.items() if v != "" and k != "step"}, step=int(float(row["step"])))
         if rows:
             writer.save()
         return writer

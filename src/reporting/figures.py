@@ -58,10 +58,8 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax)
     dark = counts.max() / 2
-    for i in range(n):
-        for j in range(n):
-            color = "white" if counts[i, j] > dark else "black"
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color=color)
+    for i, j in np.ndindex(n, n):
+        ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color="white" if counts[i, j] > dark else "black")
     ax.set_xticks(range(n), labels)
     ax.set_yticks(range(n), labels)
     ax.set(xlabel="predicted", ylabel="actual", title="confusion matrix (test)")

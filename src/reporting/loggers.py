@@ -16,9 +16,8 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     """One logger per entry of `cfg.logger` (`logger=none` or `~logger`: none), in the order of the config."""
     from hydra.utils import instantiate
 
-    nodes = cfg.get("logger") or {}
     loggers = []
-    for name, node in nodes.items():
+    for name, node in (cfg.get("logger") or {}).items():
         if node is None:  # `logger.csv=null` drops one logger of a group
             continue
         if not isinstance(node, DictConfig) or "_target_" not in node:

@@ -70,8 +70,7 @@ class RunReport(L.Callback):
         if self.resume is not None:
             extra["resumed_from"] = {"checkpoint": str(self.resume.checkpoint), "epoch": self.resume.epochs_done}
         write_metrics_json(self.run_dir / "metrics.json", result, extra=extra)
-        title = f"{self.name} ({result.runner}) test metrics"
-        print_metrics_table(result, title=title, class_labels=datamodule.class_labels)
+        print_metrics_table(result, title=f"{self.name} ({result.runner}) test metrics", class_labels=datamodule.class_labels)
         if message:
             print(message, file=sys.stderr)
         print_run_folder(self.run_dir, checkpoint=self.run_dir / "checkpoints" / "best.ckpt" if result.test else None)
@@ -86,12 +85,10 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
     write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, getattr(model, "threshold", None), labels)
     pictures = prediction_figures(actual, predicted, task, datamodule.target_name, labels, matrices)
     figures.save_figures(pictures, out_dir / "figures", loggers, step)
-    x_val, y_val = datamodule.splits["val"]
-    return diagnose(model, x_val, y_val, datamodule.task, datamodule.batch_size, datamodule.class_labels)
+    return diagnose(model, *datamodule.splits["val"], task, datamodule.batch_size, labels)
 
 
 def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, target_name: str, class_labels, matrices) -> dict:
-    """Regression: predicted against actual, and the residuals; classification: the confusion matrix."""
     if task == "regression":
         return {
             "predicted_vs_actual": figures.predicted_vs_actual_figure(actual, predicted, target_name),

@@ -38,5 +38,4 @@ def files_kept_on_write_failure(run_dir: Path) -> Iterator[None]:
     except OSError as exc:  # a write outside write_atomically (a logger, a folder Lightning creates)
         if exc.errno not in CANNOT_WRITE:
             raise
-        where = exc.filename or run_dir
-        raise UserError(f"could not write {where}: {os_reason(exc)}; {kept_checkpoints(run_dir)}") from None
+        raise UserError(f"could not write {exc.filename or run_dir}: {os_reason(exc)}; {kept_checkpoints(run_dir)}") from None

@@ -66,12 +66,9 @@ class EpochProgressBar(ProgressBar):
             now = batches / seconds
             self.rate = now if self.rate == 0 else 0.9 * self.rate + 0.1 * now
         metrics = trainer.callback_metrics
-        epoch = trainer.current_epoch + 1
-        numbers = {name: float(metrics[name]) for name in ("train_loss", "val_loss") if name in metrics}
-        val_loss = numbers.get("val_loss", math.nan)
-        if val_loss < self.best[0]:
-            self.best = (val_loss, epoch)
-        self.pending = numbers
+        self.pending = {name: float(metrics[name]) for name in ("train_loss", "val_loss") if name in metrics}
+        if (val_loss := self.pending.get("val_loss", math.nan)) < self.best[0]:
+            self.best = (val_loss, trainer.current_epoch + 1)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.draw(trainer, last=True)
@@ -85,8 +82,7 @@ class EpochProgressBar(ProgressBar):
         parts = [f"{name} {value:.4g}" for name, value in self.pending.items()]
         if self.best[1]:
             parts.append(f"best {self.best[0]:.4g} @ {self.best[1]}")
-        left = epochs_before_early_stop(trainer)
-        if left is not None:
+        if (left := epochs_before_early_stop(trainer)) is not None:
             parts.append(f"stop in {left}")
         parts.append(f"{self.rate:.0f} batches/s")
         done, total = trainer.current_epoch, horizon(trainer)

@@ -70,10 +70,8 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
             return str(given)
         if given.parent.name == "checkpoints" and is_run_dir(given.parent.parent):
             return str(given.parent.parent)
-    if resume == "latest" and ckpt_path is None:
-        existing = latest_run_dir(runs_root)
-        if existing is not None:
-            return str(existing)
+    if resume == "latest" and ckpt_path is None and (existing := latest_run_dir(runs_root)) is not None:
+        return str(existing)
     elastic_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
     if elastic_id != "none":  # started by torchrun (--standalone or --rdzv-id): every rank on every node names one folder
         return str(Path(runs_root) / f"torchrun_{elastic_id}")
@@ -149,14 +147,12 @@ def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
             except BlockingIOError:
                 holder = lock.read().strip() or "?"
                 raise UserError(f"{path} is in use by another training process (pid {holder}); wait for it to end") from None
-        if not resuming:
-            taken = [name for name in RUN_FILES if (path / name).exists()]
-            if taken:
-                raise UserError(
-                    f"{path} already holds a run ({', '.join(taken)}); a new run needs a new folder "
-                    "(leave hydra.run.dir and paths.output_dir at their defaults), or continue it: a sweep's job by "
-                    "submitting the same command with resume=latest, a run with resume=latest or ckpt_path=<run>/checkpoints/last.ckpt"
-                )
+        if not resuming and (taken := [name for name in RUN_FILES if (path / name).exists()]):
+            raise UserError(
+                f"{path} already holds a run ({', '.join(taken)}); a new run needs a new folder "
+                "(leave hydra.run.dir and paths.output_dir at their defaults), or continue it: a sweep's job by "
+                "submitting the same command with resume=latest, a run with resume=latest or ckpt_path=<run>/checkpoints/last.ckpt"
+            )
         lock.truncate(0)  # "a+": the pid is then written at its start
         lock.write(f"{os.getpid()}\n")
         lock.flush()

@@ -249,9 +249,7 @@ class ResumableOptunaSearch:
         for override in parsed:
             d = distribution(override)
             (distributions if isinstance(d, BaseDistribution) else fixed)[override.get_key_element()] = d
-        for name in fixed:
-            distributions.pop(name, None)
-        return distributions, fixed
+        return {name: d for name, d in distributions.items() if name not in fixed}, fixed
 
     def directions(self) -> list[str]:
         given = self.direction if OmegaConf.is_list(self.direction) or isinstance(self.direction, list) else [self.direction]
