@@ -34,8 +34,7 @@ def check_threshold(threshold, saved) -> float | None:
 
 
 def check_output(output: Path, input_path: Path) -> None:
-    if output.is_dir():
-        raise UserError(f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
+    require(not output.is_dir(), f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
     require(output.parent.is_dir(), f"output folder {output.parent} does not exist")
     if input_path.exists() and output.resolve() == input_path.resolve():
         raise UserError(f"output {output} is the input file; choose another name so the input is kept")

@@ -29,11 +29,10 @@ def prediction_chunks(
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
     allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
-    chunks = (
-        parquet_chunks(path, kinds, allowed, chunk_rows, carry)
-        if is_parquet(path)
-        else csv_chunks(path, kinds, allowed, missing, chunk_rows, carry)
-    )
+    if is_parquet(path):
+        chunks = parquet_chunks(path, kinds, allowed, chunk_rows, carry)
+    else:
+        chunks = csv_chunks(path, kinds, allowed, missing, chunk_rows, carry)
     done = 0
     for frame in chunks:
         carried = frame[[c for c in frame.columns if c not in kinds or carry is None]].copy()
