@@ -81,7 +81,6 @@ def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, thread
 
 
 def fit_lightgbm(train: Split, val: Split, params: dict, max_rounds: int, early_stopping_rounds: int) -> Fitted:
-    """Boost on the training rows; stop when the validation loss has not improved for early_stopping_rounds."""
     import lightgbm as lgb
 
     train_set = lgb.Dataset(train.x, train.y, free_raw_data=False)
@@ -137,7 +136,6 @@ def search_on_validation(
 
 
 def fit_baseline(cfg: DictConfig, out_dir: Path):
-    """Fit LightGBM on the network run's rows (searching when asked), test once, write the report."""
     from importlib.metadata import version
 
     from src.reporting.prediction_metrics import metrics_from_predictions
@@ -203,7 +201,6 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
 
 
 def baseline(cfg: DictConfig):
-    """Validate, fit, test, and write config.yaml, metrics.json and the report into the run folder."""
     from src.reporting.results import print_metrics_table, print_run_folder, write_metrics_json
 
     validate_baseline(cfg.baseline)
