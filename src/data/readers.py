@@ -116,8 +116,7 @@ def csv_convert_options(**options) -> pacsv.ConvertOptions:
 
 def column_names(raw_names: list) -> list[str]:
     """Names stripped; a column without one (a DataFrame's index written by pandas) is "Unnamed: <position>", as in pandas."""
-    names = [str(name).strip() for name in raw_names]
-    return [name or f"Unnamed: {i}" for i, name in enumerate(names)]
+    return [str(name).strip() or f"Unnamed: {i}" for i, name in enumerate(raw_names)]
 
 
 def read_csv_table(file: Path) -> pa.Table:
@@ -204,5 +203,4 @@ def reads_as_number(text) -> bool:
 
 
 def listed(names: list, limit: int = 20) -> str:
-    shown = ", ".join(map(str, names[:limit]))
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    return ", ".join(map(str, names[:limit])) + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -32,8 +32,7 @@ def split_like_the_lesson(
     x: np.ndarray, y: np.ndarray, test_fraction: float, val_fraction: float, random_state: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The split applied to arrays (the lesson's own calls give the same rows)."""
-    parts = split_rows(len(y), test_fraction, val_fraction, random_state)
-    return {stage: (x[rows], y[rows]) for stage, rows in parts.items()}
+    return {stage: (x[rows], y[rows]) for stage, rows in split_rows(len(y), test_fraction, val_fraction, random_state).items()}
 
 
 def split_sizes(n_rows: int, test_fraction: float, val_fraction: float) -> tuple[int, int, int]:

@@ -94,8 +94,7 @@ class FastSteps(L.LightningModule):
         return self.epoch_metrics[name]
 
     def monitorable_metrics(self) -> list[str]:
-        names = [f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR]
-        return ["train_loss", "val_loss", *names]
+        return ["train_loss", "val_loss", *(f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR)]
 
     def on_fit_start(self) -> None:
         self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m not in ("train_loss", "val_loss")}

@@ -86,9 +86,7 @@ def fit_embedding_to_training_rows(x_num_train: torch.Tensor, config: dict, y_tr
     """The `fit_to_training_rows` hook of the nets that take `embedding`: piecewise-linear bins, once."""
     embedding = config.get("embedding")
     check_embedding(embedding)  # before the work of fitting
-    if embedding is None:
-        return {}
-    return {"embedding": fit_piecewise_linear_bins(embedding, x_num_train, y_train, task)}
+    return {} if embedding is None else {"embedding": fit_piecewise_linear_bins(embedding, x_num_train, y_train, task)}
 
 
 def fit_piecewise_linear_bins(
