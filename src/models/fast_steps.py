@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
@@ -32,9 +34,6 @@ class StepSettings:
 
 def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -> L.Trainer:
     """The Trainer from its config; a FastSteps model takes the step flags, any other model leaves them to the Trainer."""
-    from hydra.utils import instantiate
-    from lightning.pytorch.callbacks import ProgressBar
-
     if not trainer_cfg.get("enable_progress_bar", True):  # the flag decides, whatever the callbacks config holds
         kwargs["callbacks"] = [c for c in kwargs.get("callbacks", []) if not isinstance(c, ProgressBar)]
     plain = OmegaConf.to_container(trainer_cfg, resolve=True)
