@@ -163,15 +163,14 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     predicted = np.asarray(fitted.booster.predict(test.x, num_iteration=fitted.best_iteration))
     threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
     metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold, class_labels)
-    result = RunResult(
-        runner="lightgbm",
-        test=metrics,
+    result = RunResult.from_history(
+        "lightgbm",
+        fitted.train_loss,
+        fitted.val_loss,
+        start,
         best_epoch=fitted.best_iteration,  # boosting rounds play the part of epochs
         best_val_loss=fitted.best_val_loss,
-        stopped_epoch=len(fitted.val_loss),
-        wall_time_s=time.perf_counter() - start,
-        train_loss=fitted.train_loss,
-        val_loss=fitted.val_loss,
+        test=metrics,
         matrices=matrices,
         stopped_early=len(fitted.val_loss) < rounds,
     ).finished()
