@@ -81,7 +81,6 @@ def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, thread
 
 
 def fit_lightgbm(train: Split, val: Split, params: dict, max_rounds: int, early_stopping_rounds: int) -> Fitted:
-    """Boost on the training rows; stop when the validation loss has not improved for early_stopping_rounds."""
     import lightgbm as lgb
 
     train_set = lgb.Dataset(train.x, train.y, free_raw_data=False)
@@ -137,7 +136,6 @@ def search_on_validation(
 
 
 def fit_baseline(cfg: DictConfig, out_dir: Path):
-    """Fit LightGBM on the network run's rows (searching when asked), test once, write the report."""
     from importlib.metadata import version
 
     from src.reporting.prediction_metrics import metrics_from_predictions
@@ -165,15 +163,14 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     predicted = np.asarray(fitted.booster.predict(test.x, num_iteration=fitted.best_iteration))
     threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
     metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold, class_labels)
-    result = RunResult(
-        runner="lightgbm",
-        test=metrics,
+    result = RunResult.from_history(
+        "lightgbm",
+        fitted.train_loss,
+        fitted.val_loss,
+        start,
         best_epoch=fitted.best_iteration,  # boosting rounds play the part of epochs
         best_val_loss=fitted.best_val_loss,
-        stopped_epoch=len(fitted.val_loss),
-        wall_time_s=time.perf_counter() - start,
-        train_loss=fitted.train_loss,
-        val_loss=fitted.val_loss,
+        test=metrics,
         matrices=matrices,
         stopped_early=len(fitted.val_loss) < rounds,
     ).finished()
@@ -203,7 +200,6 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
 
 
 def baseline(cfg: DictConfig):
-    """Validate, fit, test, and write config.yaml, metrics.json and the report into the run folder."""
     from src.reporting.results import print_metrics_table, print_run_folder, write_metrics_json
 
     validate_baseline(cfg.baseline)

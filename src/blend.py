@@ -19,7 +19,6 @@ from src.errors import UserError, is_int, user_errors_exit
 
 
 def blend(cfg: DictConfig) -> dict:
-    """Validate, train the network, fit LightGBM, blend on validation, report; returns the blend's metrics."""
     from src.baseline import baseline, validate_baseline
     from src.config import validate_config
     from src.ensemble import ensemble

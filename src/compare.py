@@ -66,8 +66,7 @@ def compare(cfg: DictConfig) -> dict:
     if not networks:
         return results
     styles = ", ".join(f"{runner} ({style})" for runner, style in zip(networks, ["solid", "dashed"]))
-    figure = overlaid_loss_curves_figure(networks, title=f"{cfg.name}: {styles}")
-    figure.savefig(out / "loss_curves.png", dpi=120)
+    overlaid_loss_curves_figure(networks, title=f"{cfg.name}: {styles}").savefig(out / "loss_curves.png", dpi=120)
     print(f"figure: {out / 'loss_curves.png'}")
     return results
 

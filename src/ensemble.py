@@ -205,7 +205,6 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     write_prediction_report(
         out_dir, rows.actual["test"], combined[combine][0], rows.task, rows.target_name, labels, rows.threshold, matrices
     )
-    member_means = {name: float(np.mean([m.test[name] for m in members])) for name in test}
     metrics = {
         "data": rows.state.get("name"),
         "n_members": len(members),
@@ -223,7 +222,7 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
             {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": m.weight, "val": m.val, "test": m.test}
             for m in members
         ],
-        "members_mean": member_means,
+        "members_mean": {name: float(np.mean([m.test[name] for m in members])) for name in test},
         "wall_time_s": time.perf_counter() - start,
     }
     write_json(out_dir / "metrics.json", metrics)

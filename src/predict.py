@@ -34,8 +34,7 @@ def check_threshold(threshold, saved) -> float | None:
 
 
 def check_output(output: Path, input_path: Path) -> None:
-    if output.is_dir():
-        raise UserError(f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
+    require(not output.is_dir(), f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
     require(output.parent.is_dir(), f"output folder {output.parent} does not exist")
     if input_path.exists() and output.resolve() == input_path.resolve():
         raise UserError(f"output {output} is the input file; choose another name so the input is kept")
@@ -72,7 +71,6 @@ def carried_columns(keep, state: dict) -> list[str] | None:
 
 
 def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold) -> Iterator:
-    """Each chunk of the input's predictions, with the input columns it carries."""
     import numpy as np
     import pandas as pd
 
@@ -112,7 +110,6 @@ def write_tables(tables: Iterator, handle, parquet: bool) -> int:
 
 
 def predict(cfg: DictConfig) -> int:
-    """Check everything, predict chunk by chunk, write the output file; returns the number of rows predicted."""
     from src.data.readers import is_parquet
     from src.runs.atomic import write_atomically
     from src.runs.checkpoints.read import load_saved_run

@@ -147,11 +147,10 @@ class TabularDataModule(L.LightningDataModule):
             self.batch_size = auto_batch_size(len(parts["train"]))
             print_once(f"batch size: {self.batch_size} (data.batch_size=auto for {len(parts['train']):,} training rows)")
         fitting = self.preprocessing is None  # a checkpoint's preprocessing, when restored, is used as it is
-        kinds = (
-            infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)
-            if fitting
-            else self.preprocessing["columns"]
-        )
+        if fitting:
+            kinds = infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)
+        else:
+            kinds = self.preprocessing["columns"]
         prepare_columns(frame, kinds, np.sort(rows), self.missing, table.name)
         if fitting:
             self.preprocessing = fit_preprocessing(frame, parts["train"], kinds, self.feature_transform, table.name)

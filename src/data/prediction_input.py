@@ -4,6 +4,7 @@ columns by name; a problem names the file, the columns, or the first bad value's
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,10 @@ def prediction_chunks(
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
     allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
-    chunks = (
-        parquet_chunks(path, kinds, allowed, chunk_rows, carry)
-        if is_parquet(path)
-        else csv_chunks(path, kinds, allowed, missing, chunk_rows, carry)
-    )
+    if is_parquet(path):
+        chunks = parquet_chunks(path, kinds, allowed, chunk_rows, carry)
+    else:
+        chunks = csv_chunks(path, kinds, allowed, missing, chunk_rows, carry)
     done = 0
     for frame in chunks:
         carried = frame[[c for c in frame.columns if c not in kinds or carry is None]].copy()
@@ -67,12 +67,10 @@ def csv_chunks(
     """Typed by pyarrow; when pyarrow refuses a value, pandas reads the rest as text and names the exact cell."""
     delimiter, encoding = csv_delimiter(path), csv_encoding(path)
     parse = pacsv.ParseOptions(delimiter=delimiter)
-    try:
-        raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
-    except pa.ArrowInvalid:
-        raw_names = None  # an empty or malformed file: the text reader below names the problem
     done = 0
-    if raw_names is not None:
+    # an empty or malformed file, a malformed row or a value that is not a number: the text reader names it, from `done` on
+    with suppress(pa.ArrowInvalid):
+        raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
         check_columns(path, names, list(kinds), allowed)
         types = {c: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
@@ -81,17 +79,14 @@ def csv_chunks(
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
         read = pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1)
         convert = csv_convert_options(column_types=types, include_columns=list(types))
-        try:
-            for batch in pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert):
-                frame = batch.to_pandas()
-                if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
-                    break  # an empty cell or a NaN: the text reader tells which
-                yield frame[[c for c in names if c in types]]
-                done += len(frame)
-            else:
-                return
-        except pa.ArrowInvalid:
-            pass  # a value that is not a number, or a malformed row: the text reader names it, from `done` on
+        for batch in pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert):
+            frame = batch.to_pandas()
+            if missing == "refuse" and any(frame[c].isna().any() for c, k in kinds.items() if k == "numeric"):
+                break  # an empty cell or a NaN: the text reader tells which
+            yield frame[[c for c in names if c in types]]
+            done += len(frame)
+        else:
+            return
     yield from text_chunks(path, delimiter, encoding, kinds, allowed, chunk_rows, skip=done, carry=carry)
 
 

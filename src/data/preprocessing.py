@@ -86,9 +86,7 @@ def checked_dates(values: pd.Series, rows: np.ndarray, column: str, name: str, r
 
 def float_values(values: pd.Series) -> np.ndarray:
     """The column as float64 with NaN for missing: a view when it already is one (to_numpy with na_value copies)."""
-    if values.dtype == np.float64:
-        return values.to_numpy()
-    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values.to_numpy() if values.dtype == np.float64 else values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def numeric_block(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,7 @@ from src.errors import UserError, first_line, require
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")  # tried in this order; a CSV's is the one that splits its first lines alike
 # a cell spelled like one of these is missing: pyarrow's default null spellings and the UCI repository's "?"
-MISSING_SPELLINGS = frozenset(
-    ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA", "NULL", "NaN")
-    + ("n/a", "nan", "null", "?")
-)
+MISSING_SPELLINGS = frozenset([*pacsv.ConvertOptions().null_values, "?"])
 NAN_SPELLINGS = ("nan", "-nan", "+nan")  # in any case
 # bytes of memory per cell while a table is loaded: the typed read (8), the float32 inputs (4), the training
 # split's float64 copy that fits the scaler (8) and slack for the text of categorical columns
@@ -118,8 +116,7 @@ def csv_convert_options(**options) -> pacsv.ConvertOptions:
 
 def column_names(raw_names: list) -> list[str]:
     """Names stripped; a column without one (a DataFrame's index written by pandas) is "Unnamed: <position>", as in pandas."""
-    names = [str(name).strip() for name in raw_names]
-    return [name or f"Unnamed: {i}" for i, name in enumerate(names)]
+    return [str(name).strip() or f"Unnamed: {i}" for i, name in enumerate(raw_names)]
 
 
 def read_csv_table(file: Path) -> pa.Table:
@@ -159,13 +156,10 @@ def read_parquet_table(file: Path) -> pa.Table:
 
 def available_memory() -> int:
     """Bytes this process could still use: MemAvailable from /proc/meminfo, else the machine's physical memory."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    with suppress(OSError), open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
@@ -209,5 +203,4 @@ def reads_as_number(text) -> bool:
 
 
 def listed(names: list, limit: int = 20) -> str:
-    shown = ", ".join(map(str, names[:limit]))
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    return ", ".join(map(str, names[:limit])) + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -52,10 +52,8 @@ def source_function(source: dict) -> Callable[..., Table]:
 
 def breast_cancer() -> Table:
     """The lesson's binary classification table (ships inside scikit-learn: works offline)."""
-    bunch = load_breast_cancer()
-    frame = pd.DataFrame(bunch.data.astype(np.float64), columns=[str(n) for n in bunch.feature_names])
-    frame["target"] = bunch.target.astype(np.int64)
-    return Table(frame, "target", "breast_cancer", task="binary", class_labels=[str(n) for n in bunch.target_names])
+    bunch = load_breast_cancer(as_frame=True)
+    return Table(bunch.frame, "target", "breast_cancer", task="binary", class_labels=[str(n) for n in bunch.target_names])
 
 
 def california_housing(data_home: str | None = None, download: bool = True) -> Table:
@@ -63,7 +61,7 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
     data_home = data_home or os.environ.get("SCIKIT_LEARN_DATA")
     home = get_data_home(data_home)
     try:
-        bunch = fetch_california_housing(data_home=data_home, download_if_missing=download)
+        bunch = fetch_california_housing(data_home=data_home, download_if_missing=download, as_frame=True)
     except OSError as exc:  # no cache file, and either download=false or no network (URLError is an OSError)
         failed = first_line(getattr(exc, "reason", None) or exc)[:120]
         reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({failed})"
@@ -71,9 +69,7 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
             f"California housing is not in scikit-learn's cache at {home} and {reason}; point SCIKIT_LEARN_DATA "
             "(or data.source.data_home) at a folder holding cal_housing_py3.pkz, or run experiment=cancer"
         ) from None
-    frame = pd.DataFrame(bunch.data.astype(np.float64), columns=[str(n) for n in bunch.feature_names])
-    frame["MedHouseVal"] = bunch.target.astype(np.float64)
-    return Table(frame, "MedHouseVal", "california_housing", task="regression")
+    return Table(bunch.frame, "MedHouseVal", "california_housing", task="regression")
 
 
 def penguins() -> Table:

@@ -16,9 +16,8 @@ def split_rows(
 ) -> dict[str, np.ndarray]:
     """Test first, then validation out of the rest: 0.2 and 0.2 of all rows give the lesson's 0.2 / 0.25 calls; the
     positions come out in the order scikit-learn's train_test_split would give the rows themselves."""
-    rows = np.arange(n_rows)
     try:
-        rest, test = train_test_split(rows, test_size=test_fraction, random_state=random_state, stratify=stratify)
+        rest, test = train_test_split(np.arange(n_rows), test_size=test_fraction, random_state=random_state, stratify=stratify)
         rest_labels = None if stratify is None else stratify[rest]
         train, val = train_test_split(
             rest, test_size=val_fraction / (1 - test_fraction), random_state=random_state, stratify=rest_labels
@@ -32,8 +31,7 @@ def split_like_the_lesson(
     x: np.ndarray, y: np.ndarray, test_fraction: float, val_fraction: float, random_state: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The split applied to arrays (the lesson's own calls give the same rows)."""
-    parts = split_rows(len(y), test_fraction, val_fraction, random_state)
-    return {stage: (x[rows], y[rows]) for stage, rows in parts.items()}
+    return {stage: (x[rows], y[rows]) for stage, rows in split_rows(len(y), test_fraction, val_fraction, random_state).items()}
 
 
 def split_sizes(n_rows: int, test_fraction: float, val_fraction: float) -> tuple[int, int, int]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
@@ -32,9 +34,6 @@ class StepSettings:
 
 def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -> L.Trainer:
     """The Trainer from its config; a FastSteps model takes the step flags, any other model leaves them to the Trainer."""
-    from hydra.utils import instantiate
-    from lightning.pytorch.callbacks import ProgressBar
-
     if not trainer_cfg.get("enable_progress_bar", True):  # the flag decides, whatever the callbacks config holds
         kwargs["callbacks"] = [c for c in kwargs.get("callbacks", []) if not isinstance(c, ProgressBar)]
     plain = OmegaConf.to_container(trainer_cfg, resolve=True)
@@ -94,8 +93,7 @@ class FastSteps(L.LightningModule):
         return self.epoch_metrics[name]
 
     def monitorable_metrics(self) -> list[str]:
-        names = [f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR]
-        return ["train_loss", "val_loss", *names]
+        return ["train_loss", "val_loss", *(f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR)]
 
     def on_fit_start(self) -> None:
         self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m not in ("train_loss", "val_loss")}

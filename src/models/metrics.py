@@ -33,34 +33,30 @@ def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> Me
             "r2": R2Score(),
         }
     elif task == "binary":
-        t = threshold
         metrics = {
-            "acc": BinaryAccuracy(threshold=t),
-            "precision": BinaryPrecision(threshold=t),
-            "recall": BinaryRecall(threshold=t),
-            "f1": BinaryF1Score(threshold=t),
+            "acc": BinaryAccuracy(threshold=threshold),
+            "precision": BinaryPrecision(threshold=threshold),
+            "recall": BinaryRecall(threshold=threshold),
+            "f1": BinaryF1Score(threshold=threshold),
             "auroc": BinaryAUROC(),
-            "confusion_matrix": BinaryConfusionMatrix(threshold=t),
+            "confusion_matrix": BinaryConfusionMatrix(threshold=threshold),
         }
     else:
-        n = n_classes
         metrics = {
-            "acc": MulticlassAccuracy(n, average="micro"),
-            "f1_macro": MulticlassF1Score(n, average="macro"),
-            "f1_weighted": MulticlassF1Score(n, average="weighted"),
-            "auroc": MulticlassAUROC(n, average="macro"),  # one-vs-rest, averaged over the classes
-            "precision_per_class": MulticlassPrecision(n, average=None),
-            "recall_per_class": MulticlassRecall(n, average=None),
-            "confusion_matrix": MulticlassConfusionMatrix(n),
+            "acc": MulticlassAccuracy(n_classes, average="micro"),
+            "f1_macro": MulticlassF1Score(n_classes, average="macro"),
+            "f1_weighted": MulticlassF1Score(n_classes, average="weighted"),
+            "auroc": MulticlassAUROC(n_classes, average="macro"),  # one-vs-rest, averaged over the classes
+            "precision_per_class": MulticlassPrecision(n_classes, average=None),
+            "recall_per_class": MulticlassRecall(n_classes, average=None),
+            "confusion_matrix": MulticlassConfusionMatrix(n_classes),
         }
     return MetricCollection(metrics, compute_groups=False)
 
 
 def plain_matrix(value, class_labels: list[str] | None = None):
     """A metric with more than one value for metrics.json: per class by name when named, else nested lists."""
-    if value.ndim == 1 and class_labels:
-        return dict(zip(class_labels, value.tolist()))
-    return value.tolist()
+    return dict(zip(class_labels, value.tolist())) if value.ndim == 1 and class_labels else value.tolist()
 
 
 class RowWeightedMean(Metric):

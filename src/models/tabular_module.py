@@ -92,8 +92,7 @@ class TabularModule(FastSteps):
             return optimizer
         # one scheduler step per optimizer step: accumulation steps once every accumulate_grad_batches mini-batches
         steps_per_epoch = math.ceil(self.trainer.datamodule.n_batches("train") / self.step_settings.accumulate_grad_batches)
-        total_steps = self.trainer.max_epochs * steps_per_epoch
-        scheduler = self.make_lr_scheduler(optimizer, total_steps)
+        scheduler = self.make_lr_scheduler(optimizer, self.trainer.max_epochs * steps_per_epoch)
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -8,10 +8,14 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, get_object, instantiate
+from omegaconf import OmegaConf
 from torchmetrics import MetricCollection
 
 from src.errors import UserError, require
 from src.models.metrics import plain_matrix, task_metrics
+from src.models.nets.build import check_net_settings, check_settings, net_class
 from src.models.tabular_module import TabularModule
 
 CLASS_WEIGHTS = ("balanced",)
@@ -139,13 +143,9 @@ def task_module(
     require(task in TASK_MODULES, f"data.task must be one of {', '.join(TASK_MODULES)}; got {task!r}")
     modules = {**TASK_MODULES, task: own_module(module, task)} if module is not None else TASK_MODULES
     if isinstance(optimizer, dict):
-        from hydra.utils import instantiate
-
         optimizer = instantiate(optimizer)
     net = dict(net)
     if training_rows is not None:
-        from src.models.nets.build import net_class
-
         fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
         if fit is not None:
             net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
@@ -170,8 +170,6 @@ def task_module(
 
 
 def own_module(name: str, task: str) -> type[TabularModule]:
-    from hydra.utils import get_class
-
     expected = TASK_MODULES[task]
     try:
         cls = get_class(name) if name.startswith("src.") else None
@@ -186,12 +184,6 @@ def own_module(name: str, task: str) -> type[TabularModule]:
 
 def build_for_data(model_config, datamodule) -> TabularModule:
     """The `model` config node built for a set-up DataModule: its task, its input shape, its training rows."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import get_object, instantiate
-    from omegaconf import OmegaConf
-
-    from src.models.nets.build import check_net_settings, check_settings, net_class
-
     filled_in = ("task", "n_num_features", "cat_cardinalities", "n_outputs", "class_counts", "class_labels", "training_rows")
     settings = [key for key in model_config if not str(key).startswith("_")]
     check_settings(get_object(model_config._target_), dict.fromkeys(settings), "model", model_config._target_, filled_in)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from hydra.utils import get_class
 from torch import nn
 
 from src.errors import UserError, require
@@ -15,8 +16,6 @@ SHAPE_ARGUMENTS = ("n_num_features", "cat_cardinalities", "n_outputs")  # given 
 
 
 def net_class(target: Any) -> type[nn.Module]:
-    from hydra.utils import get_class
-
     if not isinstance(target, str) or not target.startswith("src."):
         raise UserError(
             f"model.net._target_ must name a class of this project under src. (e.g. src.models.nets.mlp.MLP); got {target!r}"

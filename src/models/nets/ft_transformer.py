@@ -42,11 +42,10 @@ class FTTransformer(nn.Module):
         check_dropout("residual_dropout", residual_dropout)
         self.n_num_features = n_num_features
         self.onehot = InputEncoder(n_num_features, cat_cardinalities, "onehot") if categorical == "onehot" else None
-        n_cont = self.onehot.out_features if self.onehot is not None else n_num_features
         self.cat_cardinalities = [] if self.onehot is not None else list(cat_cardinalities)
         self.model = with_cheap_dropout(
             rtdl_revisiting_models.FTTransformer(
-                n_cont_features=n_cont,
+                n_cont_features=self.onehot.out_features if self.onehot is not None else n_num_features,
                 cat_cardinalities=self.cat_cardinalities,
                 d_out=n_outputs,
                 n_blocks=n_blocks,

@@ -5,6 +5,7 @@ a learned embedding each (`categorical: embedding`) or one-hot (`categorical: on
 
 from __future__ import annotations
 
+import rtdl_num_embeddings as rne
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,8 +34,6 @@ def default_cat_embedding_dim(cardinality: int) -> int:
 
 def numeric_embedding(settings: dict, n_num_features: int) -> nn.Module:
     """An `rtdl_num_embeddings` module for `model.net.embedding`: (batch, features) -> (batch, features, d)."""
-    import rtdl_num_embeddings as rne
-
     settings = dict(settings)
     kind = settings.pop("kind", None)
     if kind == "periodic":  # PLR: ReLU(Linear([cos 2πcx, sin 2πcx])), learned frequencies c per feature
@@ -86,9 +85,7 @@ def fit_embedding_to_training_rows(x_num_train: torch.Tensor, config: dict, y_tr
     """The `fit_to_training_rows` hook of the nets that take `embedding`: piecewise-linear bins, once."""
     embedding = config.get("embedding")
     check_embedding(embedding)  # before the work of fitting
-    if embedding is None:
-        return {}
-    return {"embedding": fit_piecewise_linear_bins(embedding, x_num_train, y_train, task)}
+    return {} if embedding is None else {"embedding": fit_piecewise_linear_bins(embedding, x_num_train, y_train, task)}
 
 
 def fit_piecewise_linear_bins(
@@ -98,8 +95,6 @@ def fit_piecewise_linear_bins(
     piecewise-linear: quantile bins, or with `tree: {min_samples_leaf: 64, ...}` a decision tree's target-aware ones."""
     if not embedding or embedding.get("kind") != "piecewise_linear" or embedding.get("bins") is not None:
         return embedding
-    import rtdl_num_embeddings as rne
-
     tree = embedding.get("tree")
     n_bins = min(int(embedding.get("n_bins", 48)), len(x_num) - 1)
     # a column constant on the training rows gets one bin (it carries nothing, and rtdl cannot bin it)
