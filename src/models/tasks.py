@@ -149,8 +149,14 @@ def task_module(
         fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
         if fit is not None:
             net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
-    common = dict(net=net, optimizer=optimizer, n_num_features=n_num_features, n_outputs=n_outputs, lr_schedule=lr_schedule)
-    common["cat_cardinalities"] = list(cat_cardinalities)
+    common = {
+        "net": net,
+        "optimizer": optimizer,
+        "n_num_features": n_num_features,
+        "cat_cardinalities": list(cat_cardinalities),
+        "n_outputs": n_outputs,
+        "lr_schedule": lr_schedule,
+    }
     if task == "regression":
         if class_weights is not None:
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")

@@ -91,7 +91,16 @@ def validation_importance(settings, model, datamodule, seed: int) -> Importance 
     batch_size = max(datamodule.batch_size, 4096)  # prediction only: larger batches are cheaper
     threshold = float(getattr(model, "threshold", 0.5) or 0.5)
     importance = permutation_importance(
-        model, x_val, y_val, datamodule.task, columns, settings.repeats, settings.max_rows, seed, batch_size, threshold
+        model,
+        x_val,
+        y_val,
+        datamodule.task,
+        columns,
+        repeats=settings.repeats,
+        max_rows=settings.max_rows,
+        seed=seed,
+        batch_size=batch_size,
+        threshold=threshold,
     )
     importance.kinds = {c: datamodule.preprocessing["columns"][c] for c in importance.mean}
     return importance

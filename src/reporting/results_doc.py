@@ -305,13 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     args.overrides += [item for item in args.only or () if "=" in item]
     args.only = [item for item in args.only or () if "=" not in item] or None
     not_overrides = [item for item in args.overrides if "=" not in item]
-    unknown = sorted(set(args.only or ()) - {e.name for e in experiments})
-    if not_overrides or unknown:
+    if not_overrides:
         print(
             f"error: {', '.join(not_overrides)}: not a key=value override; to run several experiments, "
-            "list them after --only (--only housing cancer)"
-            if not_overrides
-            else f"error: --only {', '.join(unknown)}: not in {EXPERIMENTS} ({', '.join(e.name for e in experiments)})",
+            "list them after --only (--only housing cancer)",
+            file=sys.stderr,
+        )
+        return 2
+    unknown = sorted(set(args.only or ()) - {e.name for e in experiments})
+    if unknown:
+        print(
+            f"error: --only {', '.join(unknown)}: not in {EXPERIMENTS} ({', '.join(e.name for e in experiments)})",
             file=sys.stderr,
         )
         return 2

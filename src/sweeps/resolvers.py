@@ -30,8 +30,12 @@ def parallel_jobs(torch_threads: int | None) -> int:
 def sweep_overrides(overrides: list[str]) -> list[str]:
     """The overrides that define a sweep's jobs, sorted, without START_KEYS and Hydra's own settings (multirun.yaml
     keeps those apart, and a re-submission may change them: another partition, a longer time limit)."""
-    keys = [(o, o.split("=")[0].lstrip("+~")) for o in overrides if not o.startswith("-")]
-    return sorted(o for o, key in keys if key not in (*START_KEYS, "hydra") and not key.startswith(("hydra.", "hydra/")))
+    return sorted(o for o in overrides if not o.startswith("-") and not starts_only(o.split("=")[0].lstrip("+~")))
+
+
+def starts_only(key: str) -> bool:
+    """A key that says how a sweep starts or runs, not what its jobs are."""
+    return key in START_KEYS or key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
 def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:

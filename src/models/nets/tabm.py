@@ -13,7 +13,7 @@ from torch import nn
 from src.errors import UserError, require
 from src.models.nets.cheap_dropout import with_cheap_dropout
 from src.models.nets.checks import check_choice, check_dropout, check_int
-from src.models.nets.inputs import fit_piecewise_linear_bins, numeric_embedding, split_inputs
+from src.models.nets.inputs import fit_piecewise_linear_bins, numeric_embedding
 
 ARCH_TYPES = ("tabm", "tabm-mini", "tabm-packed")
 EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
@@ -72,8 +72,10 @@ class TabM(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x_num, x_cat = split_inputs(x, self.n_num_features)
-        return self.tabm(x_num if self.n_num_features else None, x_cat if self.cat_cardinalities else None)
+        # no empty slices: tabm takes None for a kind of input the table does not have
+        x_num = x[:, : self.n_num_features] if self.n_num_features else None
+        x_cat = x[:, self.n_num_features :].long() if self.cat_cardinalities else None
+        return self.tabm(x_num, x_cat)
 
     @staticmethod
     def fit_to_training_rows(
