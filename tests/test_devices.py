@@ -74,3 +74,25 @@ def test_mixed_precision_on_a_gpu_trains_the_binary_classifier(make_config, prec
     result = train(make_config("trainer=gpu", f"trainer.precision={precision}", f"model/net={net}", "trainer.max_epochs=30"))
     assert all(map(math.isfinite, result.train_loss + result.val_loss))
     assert result.test["test_acc"] > 0.85
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+@pytest.mark.parametrize(
+    ("overrides", "metric"),
+    [
+        (("experiment=penguins",), "test_acc"),
+        (("experiment=penguins", "model/net=tabm_k8"), "test_acc"),  # an ensemble's loss: log of the mean softmax
+        (("experiment=housing",), "test_r2"),
+    ],
+    ids=["multiclass", "multiclass-tabm", "regression"],
+)
+def test_mixed_precision_on_a_gpu_learns_the_multiclass_and_regression_tasks_as_float32_does(
+    make_config, precision, overrides, metric
+):
+    epochs = "trainer.max_epochs=20"
+    mixed = train(make_config(*overrides, "trainer=gpu", f"trainer.precision={precision}", epochs, subdir="mixed"))
+    full = train(make_config(*overrides, "trainer=gpu", epochs, subdir="float32"))
+    assert all(map(math.isfinite, mixed.train_loss + mixed.val_loss))
+    assert mixed.test[metric] == pytest.approx(full.test[metric], abs=0.05)
