@@ -86,21 +86,16 @@ def validation_importance(settings, model, datamodule, seed: int) -> Importance 
     """The run's importance on its validation rows with the settings of `importance` (None when turned off)."""
     if settings is None or settings.get("repeats", 0) == 0:
         return None
-    x_val, y_val = datamodule.splits["val"]
-    columns = input_columns(datamodule.preprocessing)
-    batch_size = max(datamodule.batch_size, 4096)  # prediction only: larger batches are cheaper
-    threshold = float(getattr(model, "threshold", 0.5) or 0.5)
     importance = permutation_importance(
         model,
-        x_val,
-        y_val,
+        *datamodule.splits["val"],
         datamodule.task,
-        columns,
+        input_columns(datamodule.preprocessing),
         repeats=settings.repeats,
         max_rows=settings.max_rows,
         seed=seed,
-        batch_size=batch_size,
-        threshold=threshold,
+        batch_size=max(datamodule.batch_size, 4096),  # prediction only: larger batches are cheaper
+        threshold=float(getattr(model, "threshold", 0.5) or 0.5),
     )
     importance.kinds = {c: datamodule.preprocessing["columns"][c] for c in importance.mean}
     return importance

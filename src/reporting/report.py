@@ -81,22 +81,11 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
     x_test, y_test = datamodule.splits["test"]
     actual = y_test.reshape(-1).numpy()
     predicted = predict_in_batches(model, x_test, datamodule.batch_size).numpy()
-    task, labels = datamodule.task, datamodule.class_labels
-    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, getattr(model, "threshold", None), labels)
-    pictures = prediction_figures(actual, predicted, task, datamodule.target_name, labels, matrices)
-    figures.save_figures(pictures, out_dir / "figures", loggers, step)
+    task, labels, threshold = datamodule.task, datamodule.class_labels, getattr(model, "threshold", None)
+    write_prediction_report(
+        out_dir, actual, predicted, task, datamodule.target_name, labels, threshold, matrices, loggers=loggers, step=step
+    )
     return diagnose(model, *datamodule.splits["val"], task, datamodule.batch_size, labels)
-
-
-def prediction_figures(actual: np.ndarray, predicted: np.ndarray, task: str, target_name: str, class_labels, matrices) -> dict:
-    if task == "regression":
-        return {
-            "predicted_vs_actual": figures.predicted_vs_actual_figure(actual, predicted, target_name),
-            "residuals": figures.residuals_figure(actual, predicted, target_name),
-        }
-    if "test_confusion_matrix" in matrices:
-        return {"confusion_matrix": figures.confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)}
-    return {}
 
 
 def write_test_predictions(
@@ -126,12 +115,18 @@ def write_prediction_report(
     threshold: float | None,
     matrices: dict[str, list],
     history: RunResult | None = None,
+    loggers=(),
+    step: int = 0,
 ) -> None:
-    """test_predictions.csv and figures/*.png from predictions alone, for the LightGBM baseline and ensembles: binary
-    `predicted` holds probabilities, multiclass one probability per class."""
+    """test_predictions.csv and figures/*.png (also to the loggers) from predictions alone, for a network's test, the
+    LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class."""
     write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
     pictures = {}
     if history is not None:
         pictures["loss_curves"] = figures.loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
-    pictures |= prediction_figures(actual, predicted, task, target_name, class_labels, matrices)
-    figures.save_figures(pictures, out_dir / "figures")
+    if task == "regression":
+        pictures["predicted_vs_actual"] = figures.predicted_vs_actual_figure(actual, predicted, target_name)
+        pictures["residuals"] = figures.residuals_figure(actual, predicted, target_name)
+    elif "test_confusion_matrix" in matrices:
+        pictures["confusion_matrix"] = figures.confusion_matrix_figure(matrices["test_confusion_matrix"], class_labels)
+    figures.save_figures(pictures, out_dir / "figures", loggers, step)

@@ -42,8 +42,7 @@ class Experiment:
     metrics: list[str]
     lesson: str | None = None
     in_readme: bool = True  # false for a variant that shows what one choice costs: results.md only
-    table: str | None = None  # the table suite's runs (`make suite`): which table and which contender
-    contender: str | None = None
+    table: str | None = None  # the table suite's runs (`make suite`): which table
 
 
 @dataclass
@@ -83,7 +82,6 @@ def suite_experiments(suite: dict | None) -> list[Experiment]:
             metrics=list(SUITE_METRICS),
             in_readme=False,
             table=table["name"],
-            contender=contender,
         )
         for table in suite["tables"]
         for contender, command in suite["contenders"].items()
