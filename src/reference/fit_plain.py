@@ -34,7 +34,6 @@ def fit_with_plain_loop(
         for logger in loggers:  # at the step the Lightning path uses for an epoch: its 0-based index
             logger.log_metrics(metrics, step=epoch - 1)
 
-    signal_name = None
     with signals_raise_keyboard_interrupt() as received:
         try:
             result = train_plain(
@@ -45,18 +44,16 @@ def fit_with_plain_loop(
                 log_epoch=log_epoch,
             )
         except KeyboardInterrupt:
-            signal_name = received[0].name if received else "SIGINT"
-    if signal_name is not None:
-        val_loss = history["val_loss"]
-        return RunResult.from_history(
-            "plain",
-            history["train_loss"],
-            val_loss,
-            start,
-            interrupted=True,
-            interrupted_by=signal_name,
-            interrupted_epoch=len(val_loss) + 1,
-        )
+            val_loss = history["val_loss"]
+            return RunResult.from_history(
+                "plain",
+                history["train_loss"],
+                val_loss,
+                start,
+                interrupted=True,
+                interrupted_by=received[0].name if received else "SIGINT",
+                interrupted_epoch=len(val_loss) + 1,
+            )
     result = result.finished()  # the lesson's loop builds its own RunResult; this adds why it stopped
     if report is not None and result.test:  # the model holds the best weights, which were tested
         report.write_test_outputs(model, datamodule, step=result.stopped_epoch)

@@ -24,7 +24,7 @@ class WriteFailed(UserError):
 
 def os_reason(exc: OSError) -> str:
     """`No space left on device (ENOSPC)`: the OS's words and the name to search for."""
-    name = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+    name = errno.errorcode.get(exc.errno, "")
     text = exc.strerror or str(exc) or type(exc).__name__
     return f"{text} ({name})" if name else text
 

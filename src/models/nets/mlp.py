@@ -14,21 +14,6 @@ from src.models.nets.inputs import InputEncoder, check_input_settings, fit_embed
 NORMS = ("none", "batch", "layer")
 
 
-def relu_stack(n_inputs: int, hidden: list[int], n_outputs: int = 1, norm: str = "none", dropout: float = 0.0) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    width = n_inputs
-    for h in hidden:
-        layers.append(nn.Linear(width, h))
-        if norm != "none":
-            layers.append(nn.BatchNorm1d(h) if norm == "batch" else nn.LayerNorm(h))
-        layers.append(nn.ReLU())
-        if dropout > 0:
-            layers.append(CheapDropout(dropout))
-        width = h
-    layers.append(nn.Linear(width, n_outputs))
-    return layers
-
-
 class MLP(nn.Sequential):
     """A plain nn.Sequential, so `net[0]` is the first Linear of the lesson's network (or the input encoder)."""
 
@@ -54,6 +39,15 @@ class MLP(nn.Sequential):
             encoder = InputEncoder(n_num_features, cat_cardinalities, categorical, cat_embedding_dim, embedding)
             layers.append(encoder)
             width = encoder.out_features
-        super().__init__(*layers, *relu_stack(width, list(hidden), n_outputs, norm, dropout))
+        for h in hidden:
+            layers.append(nn.Linear(width, h))
+            if norm != "none":
+                layers.append(nn.BatchNorm1d(h) if norm == "batch" else nn.LayerNorm(h))
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(CheapDropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, n_outputs))
+        super().__init__(*layers)
 
     fit_to_training_rows = staticmethod(fit_embedding_to_training_rows)  # piecewise-linear bins, if any
