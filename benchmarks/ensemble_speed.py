@@ -19,20 +19,20 @@ import time
 import torch
 from torch import nn
 
-from src.models.nets.mlp import relu_stack
+from src.models.nets.mlp import MLP
 from src.models.nets.tabm import TabM, numeric_embeddings
 
 TRAIN_ROWS, N_FEATURES, BATCH_SIZE = 12384, 8, 256  # the lesson's housing training split and batch size
 
 
 class EmbeddedMLP(nn.Module):
-    """One MLP with TabM's blocks (Linear, ReLU, Dropout: the project's ReLU stack, with the same CheapDropout) behind
+    """One MLP with TabM's blocks (Linear, ReLU, Dropout: the project's MLP, with the same CheapDropout) behind
     the same numeric embeddings: the k = 1 reference, differing from TabM only in the members."""
 
     def __init__(self, bins: list[list[float]], d_block: int, n_blocks: int, d_embedding: int = 16, dropout: float = 0.1):
         super().__init__()
         self.embeddings = numeric_embeddings("piecewise_linear", len(bins), d_embedding, bins)
-        self.mlp = nn.Sequential(*relu_stack(len(bins) * d_embedding, [d_block] * n_blocks, 1, dropout=dropout))
+        self.mlp = MLP(len(bins) * d_embedding, hidden=[d_block] * n_blocks, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.embeddings(x).flatten(1))
