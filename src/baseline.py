@@ -125,7 +125,6 @@ def search_on_validation(
 
     def objective(trial) -> float:
         fitted = fit_lightgbm(train, val, {**base, **search_space(trial)}, max_rounds, early_stopping_rounds)
-        trial.set_user_attr("best_iteration", fitted.best_iteration)
         if "fitted" not in best or fitted.best_val_loss < best["fitted"].best_val_loss:
             best["fitted"] = fitted
         return fitted.best_val_loss

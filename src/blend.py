@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
-from src.errors import UserError, is_int, user_errors_exit
+from src.errors import UserError, require_int, user_errors_exit
 
 
 def blend(cfg: DictConfig) -> dict:
@@ -27,8 +27,7 @@ def blend(cfg: DictConfig) -> dict:
     validate_config(cfg)
     validate_baseline(cfg.baseline)
     networks = cfg.networks
-    if not is_int(networks) or networks < 1:
-        raise UserError(f"networks must be an integer >= 1 (how many network runs the blend trains); got {networks!r}")
+    require_int("networks", networks, why=" (how many network runs the blend trains)")
     start = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

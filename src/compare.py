@@ -32,11 +32,9 @@ def compare_rows(results: dict) -> list[tuple[str, ...]]:
 
 
 def compare(cfg: DictConfig) -> dict:
-    from rich.console import Console
-    from rich.table import Table
-
     from src.baseline import baseline
     from src.reporting.figures import overlaid_loss_curves_figure
+    from src.reporting.sweep_summary import print_table
     from src.train import train
 
     runners = list(cfg.runners)
@@ -55,12 +53,7 @@ def compare(cfg: DictConfig) -> dict:
         if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
             sys.exit(128 + signal.Signals[results[runner].interrupted_by])
 
-    table = Table(title=f"{cfg.name}: {' vs '.join(runners)} (seed {cfg.seed})")
-    for column in ("", *runners):
-        table.add_column(column, justify="right" if column else "left")
-    for row in compare_rows(results):
-        table.add_row(*row)
-    Console().print(table)
+    print_table(f"{cfg.name}: {' vs '.join(runners)} (seed {cfg.seed})", ["", *runners], 1, compare_rows(results))
 
     networks = {runner: result for runner, result in results.items() if runner != "lightgbm"}  # rounds are not epochs
     if not networks:

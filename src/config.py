@@ -167,12 +167,10 @@ def validate_data(data: DictConfig) -> None:
         raise UserError(
             f"data.features must be null or a non-empty list of column names, e.g. [MedInc,HouseAge]; got {features!r}"
         )
-    lists = {}
-    for key in ("categorical", "numeric", "drop"):
-        value = _plain(data.get(key)) or []
+    lists = {key: _plain(data.get(key)) or [] for key in ("categorical", "numeric", "drop")}
+    for key, value in lists.items():
         if not _names(value):
             raise UserError(f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
-        lists[key] = value
     for column in dict.fromkeys(c for names in lists.values() for c in names):
         where = [f"data.{key}" for key, names in lists.items() if column in names]
         if len(where) > 1:

@@ -24,9 +24,8 @@ class Member:
     source: Path  # a network run's checkpoint, or a LightGBM run's folder
     kind: str  # network | lightgbm
     epoch: int  # the network's best epoch; LightGBM's best boosting round
-    val_predicted: np.ndarray  # validation predictions in split order (binary: probabilities of class 1)
-    predicted: np.ndarray  # test predictions in split order
-    test: dict[str, float]
+    predicted: dict[str, np.ndarray]  # val and test predictions in split order (binary: probabilities of class 1)
+    test: dict[str, float] | None = None
     val: dict[str, float] | None = None
     weight: float | None = None  # in the blend
 
@@ -77,12 +76,12 @@ def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
 
     saved = load_saved_run(checkpoint)
     datamodule = saved.test_datamodule(cfg)
-    val, test = (
-        predict_in_batches(saved.model, datamodule.splits[stage][0], datamodule.batch_size).numpy().astype(np.float64)
+    predicted = {
+        stage: predict_in_batches(saved.model, datamodule.splits[stage][0], datamodule.batch_size).numpy().astype(np.float64)
         for stage in ("val", "test")
-    )
+    }
     threshold = float(getattr(saved.model, "threshold", 0.5) or 0.5)
-    return Member(checkpoint, "network", saved.epoch, val, test, {}), shared_rows(checkpoint, datamodule, threshold)
+    return Member(checkpoint, "network", saved.epoch, predicted), shared_rows(checkpoint, datamodule, threshold)
 
 
 def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
@@ -105,11 +104,11 @@ def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     datamodule = build_datamodule(run_cfg)
     splits = raw_splits(datamodule)
     booster = lgb.Booster(model_file=str(run_dir / LIGHTGBM_MODEL))  # saved at its best round
-    val, test = (np.asarray(booster.predict(splits[stage].x), dtype=np.float64) for stage in ("val", "test"))
+    predicted = {stage: np.asarray(booster.predict(splits[stage].x), dtype=np.float64) for stage in ("val", "test")}
     metrics_file = run_dir / "metrics.json"
     epoch = json.loads(metrics_file.read_text()).get("best_epoch", 0) if metrics_file.is_file() else 0
     threshold = float(run_cfg.model.get("threshold", 0.5) or 0.5)
-    return Member(run_dir, "lightgbm", epoch, val, test, {}), shared_rows(run_dir, datamodule, threshold)
+    return Member(run_dir, "lightgbm", epoch, predicted), shared_rows(run_dir, datamodule, threshold)
 
 
 def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
@@ -155,10 +154,6 @@ def blend_weights(predictions: list[np.ndarray], actual: np.ndarray, task: str) 
     return weights / weights.sum()
 
 
-def weighted(predictions: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    return sum(w * p for w, p in zip(weights, predictions))
-
-
 def scores(rows: Rows, test: np.ndarray, val: np.ndarray) -> dict:
     """Predictions of the shared rows scored: test metrics and matrices, and validation metrics named val_*."""
     from src.reporting.prediction_metrics import metrics_from_predictions
@@ -187,23 +182,22 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)
         rows = rows or member_rows  # the first member's rows are the ones every other must share
         check_same_rows(rows, member_rows)
-        member_scores = scores(rows, member.predicted, member.val_predicted)
+        member_scores = scores(rows, member.predicted["test"], member.predicted["val"])
         member.test, member.val = member_scores["test"], member_scores["val"]
         members.append(member)
-    weights = blend_weights([m.val_predicted for m in members], rows.actual["val"], rows.task)  # validation rows only
+    weights = blend_weights([m.predicted["val"] for m in members], rows.actual["val"], rows.task)  # validation rows only
     for member, weight in zip(members, weights):
         member.weight = float(weight)
     combined = {
-        "mean": (np.mean([m.predicted for m in members], axis=0), np.mean([m.val_predicted for m in members], axis=0)),
-        "blend": (weighted([m.predicted for m in members], weights), weighted([m.val_predicted for m in members], weights)),
+        how: {stage: np.average([m.predicted[stage] for m in members], axis=0, weights=w) for stage in ("test", "val")}
+        for how, w in (("mean", None), ("blend", weights))
     }
-    scored = {how: scores(rows, test, val) for how, (test, val) in combined.items()}
+    scored = {how: scores(rows, predicted["test"], predicted["val"]) for how, predicted in combined.items()}
     test, matrices = scored[combine]["test"], scored[combine]["matrices"]
-    out_dir = Path(cfg.paths.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
     labels = rows.class_labels
     write_prediction_report(
-        out_dir, rows.actual["test"], combined[combine][0], rows.task, rows.target_name, labels, rows.threshold, matrices
+        out_dir, rows.actual["test"], combined[combine]["test"], rows.task, rows.target_name, labels, rows.threshold, matrices
     )
     metrics = {
         "data": rows.state.get("name"),

@@ -29,10 +29,10 @@ def first_line(exc: BaseException | None) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def require_int(name: str, value, minimum: int = 1, null: bool = False) -> None:
-    """`{name} must be [null or ]an integer >= {minimum}; got {value!r}` unless it is."""
+def require_int(name: str, value, minimum: int = 1, null: bool = False, why: str = "") -> None:
+    """`{name} must be [null or ]an integer >= {minimum}[ (why)]; got {value!r}` unless it is."""
     ok = (null and value is None) or (is_int(value) and value >= minimum)
-    require(ok, f"{name} must be {'null or ' if null else ''}an integer >= {minimum}; got {value!r}")
+    require(ok, f"{name} must be {'null or ' if null else ''}an integer >= {minimum}{why}; got {value!r}")
 
 
 @contextmanager

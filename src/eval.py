@@ -30,8 +30,7 @@ def evaluate(cfg: DictConfig) -> dict:
     with torch.no_grad():  # the same evaluation code as training's test: the loss and torchmetrics' metrics
         saved.model.evaluate_batches(datamodule.eval_batches("test"), "test")
         test, matrices = saved.model.epoch_results("test"), dict(saved.model.matrices.get("test", {}))
-    out_dir = Path(cfg.paths.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
     diagnosis = write_test_report(out_dir, saved.model, datamodule, matrices)
     metrics = {
         "checkpoint": str(saved.path),

@@ -239,10 +239,6 @@ class ResumableOptunaSearch:
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def sweep(self, arguments: list[str]) -> None:
-        with user_errors_exit():
-            self.search(arguments)
-
     def search_space(self, arguments: list[str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
         parsed = OverridesParser.create().parse_overrides([*(f"{k}={v}" for k, v in self.params.items()), *arguments])
         distributions, fixed = {}, {}
@@ -257,7 +253,8 @@ class ResumableOptunaSearch:
         require(len(directions) == 1, f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
         return directions
 
-    def search(self, arguments: list[str]) -> None:
+    @user_errors_exit()
+    def sweep(self, arguments: list[str]) -> None:
         distributions, fixed = self.search_space(arguments)
         n_trials = self.n_trials
         if isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler:

@@ -43,12 +43,10 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
     overrides, so each of its jobs finds its own folder (`<sweep>/<job number>`) again."""
     if resume == "latest":
         wanted = sweep_overrides(sys.argv[1:])
-        root = Path(sweeps_root)
-        earlier = sorted((d for d in root.iterdir() if (d / "multirun.yaml").is_file()), reverse=True) if root.is_dir() else []
-        for folder in earlier:
-            saved = yaml.safe_load((folder / "multirun.yaml").read_text()) or {}
+        for multirun_file in sorted(Path(sweeps_root).glob("*/multirun.yaml"), reverse=True):  # newest first
+            saved = yaml.safe_load(multirun_file.read_text()) or {}
             if sweep_overrides(saved.get("hydra", {}).get("overrides", {}).get("task", [])) == wanted:
-                return str(folder)
+                return str(multirun_file.parent)
     return str(Path(sweeps_root) / stamp)
 
 
