@@ -203,9 +203,7 @@ def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray
     return result, (result == UNKNOWN)
 
 
-def transform_rows(
-    frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str, chunk_rows: int = CHUNK_ROWS
-) -> np.ndarray:
+def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str) -> np.ndarray:
     """The model's float32 inputs for `rows` (positions in frame), in that order; unseen categories are warned about."""
     categorical = columns_of(state, "categorical")
     indicators = state["missing_indicators"]
@@ -213,8 +211,8 @@ def transform_rows(
     n_block = len(medians)
     out = np.empty((len(rows), n_block + len(indicators) + len(categorical)), dtype=np.float32)
     unseen: dict[str, list] = {c: [0, None] for c in categorical}
-    for start in range(0, len(rows), chunk_rows):
-        part = rows[start : start + chunk_rows]
+    for start in range(0, len(rows), CHUNK_ROWS):
+        part = rows[start : start + CHUNK_ROWS]
         stop = start + len(part)
         block, missing = numeric_block(frame, part, state)
         if n_block:
