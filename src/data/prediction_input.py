@@ -46,18 +46,15 @@ def prediction_chunks(
     require(done > 0, f"{path} has a header but no rows to predict")
 
 
-def check_columns(path: Path, columns: list[str], feature_names: list[str], allowed: set[str] = frozenset()) -> None:
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+def check_header(path: Path, names: list[str], kinds: dict[str, str], allowed: set[str], carry: list[str] | None) -> list[str]:
+    """The columns to read besides the features, in file order (carry None: all), once the header is checked."""
+    duplicated = sorted({c for c in names if names.count(c) > 1})
     require(not duplicated, f"{path} has duplicated columns: {quoted(duplicated)}")
-    missing = [name for name in feature_names if name not in columns]
-    unknown = [name for name in columns if name not in feature_names and name not in allowed]
+    missing = [name for name in kinds if name not in names]
+    unknown = [name for name in names if name not in kinds and name not in allowed]
     problems = [f"missing feature columns: {quoted(missing)}"] if missing else []
     problems += [f"unknown columns (not features of the model; remove them): {quoted(unknown)}"] if unknown else []
-    require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
-
-
-def carried_columns(names: list[str], kinds: dict[str, str], carry: list[str] | None) -> list[str]:
-    """The file's columns to read besides the features, in file order (None: all of them)."""
+    require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(kinds)} named features)")
     return [c for c in names if c not in kinds and (carry is None or c in carry)]
 
 
@@ -72,9 +69,8 @@ def csv_chunks(
     with suppress(pa.ArrowInvalid):
         raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
-        check_columns(path, names, list(kinds), allowed)
         types = {c: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
-        types |= {c: pa.string() for c in carried_columns(names, kinds, carry)}  # as the file writes them
+        types |= {c: pa.string() for c in check_header(path, names, kinds, allowed, carry)}  # as the file writes them
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
         read = pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1)
@@ -104,10 +100,10 @@ def text_chunks(
     try:
         as_text = {"sep": delimiter, "encoding": encoding, "dtype": str, "keep_default_na": False}
         names = column_names(pd.read_csv(path, header=None, nrows=1, **as_text).iloc[0].fillna(""))
-        check_columns(path, names, list(kinds), allowed)
+        carried_names = check_header(path, names, kinds, allowed, carry)
         for frame in pd.read_csv(path, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1), **as_text):
             frame.columns = names
-            carried = frame[carried_columns(names, kinds, carry)]
+            carried = frame[carried_names]
             frame = frame[list(kinds)].copy()
             for column, kind in kinds.items():
                 text = frame[column].fillna("").str.strip()  # a short row's missing cells are empty
@@ -128,9 +124,8 @@ def parquet_chunks(
         raise UserError(f"{path} is not a readable Parquet file: {first_line(exc)}") from None
     raw_names = list(file.schema_arrow.names)
     names = column_names(raw_names)  # as training names them
-    check_columns(path, names, list(kinds), allowed)
+    read = [*kinds, *check_header(path, names, kinds, allowed, carry)]
     raw = dict(zip(names, raw_names))
-    read = [*kinds, *carried_columns(names, kinds, carry)]
     for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in read]):
         yield batch.to_pandas(date_as_object=False).set_axis(read, axis=1)
 
