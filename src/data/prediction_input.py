@@ -134,7 +134,6 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
     """The column as float64; empty cells and NaN are missing (imputed, or refused with data.missing=refuse)."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-        empty = np.zeros(len(values), dtype=bool)
     else:
         text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
@@ -145,7 +144,7 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
         if not_numbers.any():
             row = first_row(not_numbers)
             raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row - 1]!r} in row {row + row_offset}")
-    bad = np.isinf(values) | (np.isnan(values) & ~empty if missing == "refuse" else False)
+    bad = np.isinf(values) | (np.isnan(values) & (missing == "refuse"))  # an empty cell under refuse is named above
     if bad.any():
         kind = "NaN or infinite" if missing == "refuse" else "infinite"
         raise UserError(
