@@ -139,23 +139,19 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
         empty = (text == "").to_numpy()
         if missing == "refuse" and empty.any():
-            raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty) + row_offset}")
+            raise UserError(f"{path}: column '{name}' has an empty value in row {int(np.argmax(empty)) + 1 + row_offset}")
         not_numbers = np.isnan(values) & ~missing_text_mask(text).to_numpy()  # "NA", "?", ... are missing, not wrong
         if not_numbers.any():
-            row = first_row(not_numbers)
-            raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row - 1]!r} in row {row + row_offset}")
+            row = int(np.argmax(not_numbers))
+            raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row]!r} in row {row + 1 + row_offset}")
     bad = np.isinf(values) | (np.isnan(values) & (missing == "refuse"))  # an empty cell under refuse is named above
     if bad.any():
         kind = "NaN or infinite" if missing == "refuse" else "infinite"
         raise UserError(
-            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}"
+            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {int(np.argmax(bad)) + 1 + row_offset}"
         )
     return values
 
 
 def quoted(names: list[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
-
-
-def first_row(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0]) + 1
