@@ -57,14 +57,13 @@ def checked_numbers(
             )
         values = converted = numbers
     taken = float_values(values)[rows]
-    nan, infinite = np.isnan(taken), np.isinf(taken)
-    if infinite.any() or (missing == "refuse" and nan.any()):
-        counted = nan if missing == "refuse" else np.zeros_like(nan)
-        first = int(rows[infinite | counted].min()) + row_offset + 1
+    nan, infinite = np.isnan(taken) & (missing == "refuse"), np.isinf(taken)  # NaN is imputed unless refused
+    if (nan | infinite).any():
+        first = int(rows[nan | infinite].min()) + row_offset + 1
         fix = "fill or drop those rows first" if missing == "refuse" else "replace them with numbers (empty cells are imputed)"
         raise UserError(
-            f"{what} has {int(counted.sum() + infinite.sum())} missing or infinite values "
-            f"({int(counted.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
+            f"{what} has {int(nan.sum() + infinite.sum())} missing or infinite values "
+            f"({int(nan.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
         )
     return converted
 
