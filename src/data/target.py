@@ -62,8 +62,7 @@ def encode_target(
     inferred = task is None
     if inferred and numbers:
         distinct = np.unique(y[keep])
-        finite = distinct[np.isfinite(distinct)]
-        whole = bool(np.all(finite == np.round(finite)))
+        whole = bool(np.all(distinct == np.round(distinct)))  # infinity counts as whole
         task = "binary" if len(distinct) == 2 else "multiclass" if whole and len(distinct) <= MAX_CLASSES else "regression"
     elif inferred:
         task = infer_task([k for k in dict.fromkeys(keys) if k is not None])
