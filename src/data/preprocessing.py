@@ -187,10 +187,9 @@ def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
 
 
 def identifier_counts(values: pd.Series) -> list:
-    """[distinct values, rows, the data.<kind> list that would keep the column] for the printed columns line."""
-    present = values.dropna()
+    """[distinct values, rows with a value, the data.<kind> list that would keep the column] for the printed columns line."""
     keep_as = "numeric" if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) else "categorical"
-    return [int(present.nunique()), len(present), keep_as]
+    return [int(values.nunique()), int(values.count()), keep_as]
 
 
 def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
