@@ -176,8 +176,7 @@ def fit_preprocessing(
 
 
 def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
-    codes, keys = factorized_keys(values)
-    seen = [keys[i] for i in np.unique(codes[codes >= 0]) if keys[i] is not None]
+    seen = [key for key in factorized_keys(values)[1] if key is not None]  # pandas' uniques: the values present
     if not seen:
         raise UserError(
             f"categorical column {column!r} of {name} has only missing values in the training rows; "
