@@ -103,12 +103,10 @@ def text_chunks(
         carried_names = check_header(path, names, kinds, allowed, carry)
         for frame in pd.read_csv(path, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1), **as_text):
             frame.columns = names
-            carried = frame[carried_names]
-            frame = frame[list(kinds)].copy()
             for column, kind in kinds.items():
                 text = frame[column].fillna("").str.strip()  # a short row's missing cells are empty
                 frame[column] = text if kind == "numeric" else text.where(text != "", None)
-            yield pd.concat([frame, carried], axis=1)
+            yield frame[[*kinds, *carried_names]]
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
