@@ -61,13 +61,11 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
     return frame
 
 
-KEEP_COLUMNS = ("identifiers", "all", "none")
-
-
 def carried_columns(keep, state: dict) -> list[str] | None:
     """The input columns written beside the predictions: the identifiers training set aside, all (None), or none."""
-    require(keep in KEEP_COLUMNS, f"keep_columns must be one of {', '.join(KEEP_COLUMNS)}; got {keep!r}")
-    return {"identifiers": list(state.get("identifiers") or {}), "all": None, "none": []}[keep]
+    choices = {"identifiers": list(state.get("identifiers") or {}), "all": None, "none": []}
+    require(keep in choices, f"keep_columns must be one of {', '.join(choices)}; got {keep!r}")
+    return choices[keep]
 
 
 def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold) -> Iterator:

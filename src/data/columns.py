@@ -67,10 +67,9 @@ def is_row_number(values: pd.Series, column: str) -> bool:
     distinct whole numbers under a blank header (the index pandas writes, in any order)."""
     if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
-    numbers = values.to_numpy(dtype=np.int64)
     if column.startswith("Unnamed: "):
-        return len(np.unique(numbers)) == len(numbers)
-    steps = np.diff(numbers)
+        return values.is_unique
+    steps = np.diff(values.to_numpy(dtype=np.int64))
     return bool(steps[0] != 0 and np.all(steps == steps[0]))
 
 

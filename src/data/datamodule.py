@@ -117,7 +117,13 @@ class TabularDataModule(L.LightningDataModule):
 
     def load_table(self) -> Table:
         require(self.source is not None, "data.source is required, e.g. {_target_: src.data.sources.breast_cancer}")
-        return load_source(self.source)
+        if callable(self.source):
+            table = self.source()
+        else:
+            table = source_function(self.source)(**{k: v for k, v in self.source.items() if not k.startswith("_")})
+        if not isinstance(table, Table):
+            raise TypeError(f"the data source {self.source!r} returned {type(table).__name__}, not a src.data.sources.Table")
+        return table
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -319,16 +325,6 @@ def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Cal
     if callable(source):
         return source
     raise TypeError(f"data.source must be a config node or a function returning a Table; got {type(source).__name__}")
-
-
-def load_source(source: dict[str, Any] | Callable[[], Table]) -> Table:
-    if callable(source):
-        table = source()
-    else:
-        table = source_function(source)(**{k: v for k, v in source.items() if not k.startswith("_")})
-    if not isinstance(table, Table):
-        raise TypeError(f"the data source {source!r} returned {type(table).__name__}, not a src.data.sources.Table")
-    return table
 
 
 @rank_zero_only  # under DDP every rank sets up its data; one prints

@@ -46,18 +46,15 @@ def prediction_chunks(
     require(done > 0, f"{path} has a header but no rows to predict")
 
 
-def check_columns(path: Path, columns: list[str], feature_names: list[str], allowed: set[str] = frozenset()) -> None:
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+def check_header(path: Path, names: list[str], kinds: dict[str, str], allowed: set[str], carry: list[str] | None) -> list[str]:
+    """The columns to read besides the features, in file order (carry None: all), once the header is checked."""
+    duplicated = sorted({c for c in names if names.count(c) > 1})
     require(not duplicated, f"{path} has duplicated columns: {quoted(duplicated)}")
-    missing = [name for name in feature_names if name not in columns]
-    unknown = [name for name in columns if name not in feature_names and name not in allowed]
+    missing = [name for name in kinds if name not in names]
+    unknown = [name for name in names if name not in kinds and name not in allowed]
     problems = [f"missing feature columns: {quoted(missing)}"] if missing else []
     problems += [f"unknown columns (not features of the model; remove them): {quoted(unknown)}"] if unknown else []
-    require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(feature_names)} named features)")
-
-
-def carried_columns(names: list[str], kinds: dict[str, str], carry: list[str] | None) -> list[str]:
-    """The file's columns to read besides the features, in file order (None: all of them)."""
+    require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(kinds)} named features)")
     return [c for c in names if c not in kinds and (carry is None or c in carry)]
 
 
@@ -72,9 +69,8 @@ def csv_chunks(
     with suppress(pa.ArrowInvalid):
         raw_names = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=encoding), parse_options=parse).schema.names
         names = column_names(raw_names)  # read under these names (not the file's): two blank headers stay two columns
-        check_columns(path, names, list(kinds), allowed)
         types = {c: (pa.float64() if kind == "numeric" else pa.string()) for c, kind in kinds.items()}
-        types |= {c: pa.string() for c in carried_columns(names, kinds, carry)}  # as the file writes them
+        types |= {c: pa.string() for c in check_header(path, names, kinds, allowed, carry)}  # as the file writes them
         # about chunk_rows rows per block: 16 bytes per cell is a generous guess at a CSV cell's width
         block = max(1 << 20, min(1 << 28, chunk_rows * len(raw_names) * 16))
         read = pacsv.ReadOptions(encoding=encoding, block_size=block, column_names=names, skip_rows=1)
@@ -104,15 +100,13 @@ def text_chunks(
     try:
         as_text = {"sep": delimiter, "encoding": encoding, "dtype": str, "keep_default_na": False}
         names = column_names(pd.read_csv(path, header=None, nrows=1, **as_text).iloc[0].fillna(""))
-        check_columns(path, names, list(kinds), allowed)
+        carried_names = check_header(path, names, kinds, allowed, carry)
         for frame in pd.read_csv(path, skipinitialspace=True, chunksize=chunk_rows, skiprows=range(1, skip + 1), **as_text):
             frame.columns = names
-            carried = frame[carried_columns(names, kinds, carry)]
-            frame = frame[list(kinds)].copy()
             for column, kind in kinds.items():
                 text = frame[column].fillna("").str.strip()  # a short row's missing cells are empty
                 frame[column] = text if kind == "numeric" else text.where(text != "", None)
-            yield pd.concat([frame, carried], axis=1)
+            yield frame[[*kinds, *carried_names]]
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -128,9 +122,8 @@ def parquet_chunks(
         raise UserError(f"{path} is not a readable Parquet file: {first_line(exc)}") from None
     raw_names = list(file.schema_arrow.names)
     names = column_names(raw_names)  # as training names them
-    check_columns(path, names, list(kinds), allowed)
+    read = [*kinds, *check_header(path, names, kinds, allowed, carry)]
     raw = dict(zip(names, raw_names))
-    read = [*kinds, *carried_columns(names, kinds, carry)]
     for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in read]):
         yield batch.to_pandas(date_as_object=False).set_axis(read, axis=1)
 
@@ -139,29 +132,24 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
     """The column as float64; empty cells and NaN are missing (imputed, or refused with data.missing=refuse)."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-        empty = np.zeros(len(values), dtype=bool)
     else:
         text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
         empty = (text == "").to_numpy()
         if missing == "refuse" and empty.any():
-            raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty) + row_offset}")
+            raise UserError(f"{path}: column '{name}' has an empty value in row {int(np.argmax(empty)) + 1 + row_offset}")
         not_numbers = np.isnan(values) & ~missing_text_mask(text).to_numpy()  # "NA", "?", ... are missing, not wrong
         if not_numbers.any():
-            row = first_row(not_numbers)
-            raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row - 1]!r} in row {row + row_offset}")
-    bad = np.isinf(values) | (np.isnan(values) & ~empty if missing == "refuse" else False)
+            row = int(np.argmax(not_numbers))
+            raise UserError(f"{path}: column '{name}' has a non-numeric value {text.iloc[row]!r} in row {row + 1 + row_offset}")
+    bad = np.isinf(values) | (np.isnan(values) & (missing == "refuse"))  # an empty cell under refuse is named above
     if bad.any():
         kind = "NaN or infinite" if missing == "refuse" else "infinite"
         raise UserError(
-            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}"
+            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {int(np.argmax(bad)) + 1 + row_offset}"
         )
     return values
 
 
 def quoted(names: list[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
-
-
-def first_row(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0]) + 1

@@ -57,14 +57,13 @@ def checked_numbers(
             )
         values = converted = numbers
     taken = float_values(values)[rows]
-    nan, infinite = np.isnan(taken), np.isinf(taken)
-    if infinite.any() or (missing == "refuse" and nan.any()):
-        counted = nan if missing == "refuse" else np.zeros_like(nan)
-        first = int(rows[infinite | counted].min()) + row_offset + 1
+    nan, infinite = np.isnan(taken) & (missing == "refuse"), np.isinf(taken)  # NaN is imputed unless refused
+    if (nan | infinite).any():
+        first = int(rows[nan | infinite].min()) + row_offset + 1
         fix = "fill or drop those rows first" if missing == "refuse" else "replace them with numbers (empty cells are imputed)"
         raise UserError(
-            f"{what} has {int(counted.sum() + infinite.sum())} missing or infinite values "
-            f"({int(counted.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
+            f"{what} has {int(nan.sum() + infinite.sum())} missing or infinite values "
+            f"({int(nan.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
         )
     return converted
 
@@ -177,8 +176,7 @@ def fit_preprocessing(
 
 
 def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
-    codes, keys = factorized_keys(values)
-    seen = [keys[i] for i in np.unique(codes[codes >= 0]) if keys[i] is not None]
+    seen = [key for key in factorized_keys(values)[1] if key is not None]  # pandas' uniques: the values present
     if not seen:
         raise UserError(
             f"categorical column {column!r} of {name} has only missing values in the training rows; "
@@ -188,10 +186,9 @@ def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
 
 
 def identifier_counts(values: pd.Series) -> list:
-    """[distinct values, rows, the data.<kind> list that would keep the column] for the printed columns line."""
-    present = values.dropna()
+    """[distinct values, rows with a value, the data.<kind> list that would keep the column] for the printed columns line."""
     keep_as = "numeric" if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) else "categorical"
-    return [int(present.nunique()), len(present), keep_as]
+    return [int(values.nunique()), int(values.count()), keep_as]
 
 
 def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -203,9 +200,7 @@ def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray
     return result, (result == UNKNOWN)
 
 
-def transform_rows(
-    frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str, chunk_rows: int = CHUNK_ROWS
-) -> np.ndarray:
+def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str) -> np.ndarray:
     """The model's float32 inputs for `rows` (positions in frame), in that order; unseen categories are warned about."""
     categorical = columns_of(state, "categorical")
     indicators = state["missing_indicators"]
@@ -213,8 +208,8 @@ def transform_rows(
     n_block = len(medians)
     out = np.empty((len(rows), n_block + len(indicators) + len(categorical)), dtype=np.float32)
     unseen: dict[str, list] = {c: [0, None] for c in categorical}
-    for start in range(0, len(rows), chunk_rows):
-        part = rows[start : start + chunk_rows]
+    for start in range(0, len(rows), CHUNK_ROWS):
+        part = rows[start : start + CHUNK_ROWS]
         stop = start + len(part)
         block, missing = numeric_block(frame, part, state)
         if n_block:

@@ -52,7 +52,7 @@ def header_columns(path: str | Path) -> list[str] | None:
     try:
         if is_parquet(file):
             return column_names(pq.read_schema(file).names)
-        with decompressed(file) as stream:
+        with pa.input_stream(str(file), compression="detect") as stream:
             first = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()[:1]
         return column_names(next(csv.reader(first, delimiter=csv_delimiter(file)))) if first else None
     except Exception:  # noqa: BLE001  (a broken file is reported, with its reason, by read_table_file)
@@ -69,14 +69,10 @@ def missing_text_mask(text: pd.Series) -> pd.Series:
     return text.isin(MISSING_SPELLINGS) | text.str.lower().isin(NAN_SPELLINGS)
 
 
-def decompressed(file: Path):
-    """The file's bytes as pyarrow's reader sees them: a .csv.gz, .bz2, .zst or .lz4 file decompressed on the fly."""
-    return pa.input_stream(str(file), compression="detect")
-
-
 def csv_delimiter(file: Path) -> str:
     """The delimiter that splits the header and the next lines into the same number (> 1) of fields."""
-    with decompressed(file) as stream:
+    # the bytes as pyarrow's reader sees them: a .csv.gz, .bz2, .zst or .lz4 file decompressed on the fly
+    with pa.input_stream(str(file), compression="detect") as stream:
         sample = stream.read(1 << 20)
     lines = [line for line in sample.decode("utf-8", errors="replace").splitlines(keepends=True)[:20] if line.strip()]
     fields = {}
@@ -99,7 +95,7 @@ def csv_encoding(file: Path) -> str:
     for encoding in ("utf-8", "cp1252"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            with decompressed(file) as stream:
+            with pa.input_stream(str(file), compression="detect") as stream:
                 while chunk := stream.read(1 << 24):
                     if decoder.getstate()[0] or np.frombuffer(chunk, np.uint8).max() >= 0x80:  # ASCII needs no decoding
                         decoder.decode(chunk)

@@ -3,7 +3,6 @@ dataset is one such function and one YAML file in conf/data/ (docs/extending_dat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,10 +57,9 @@ def breast_cancer() -> Table:
 
 def california_housing(data_home: str | None = None, download: bool = True) -> Table:
     """The lesson's regression table, from scikit-learn's cache (`data_home`, else $SCIKIT_LEARN_DATA)."""
-    data_home = data_home or os.environ.get("SCIKIT_LEARN_DATA")
-    home = get_data_home(data_home)
+    home = get_data_home(data_home or None)  # None: scikit-learn's own choice, $SCIKIT_LEARN_DATA or ~/scikit_learn_data
     try:
-        bunch = fetch_california_housing(data_home=data_home, download_if_missing=download, as_frame=True)
+        bunch = fetch_california_housing(data_home=home, download_if_missing=download, as_frame=True)
     except OSError as exc:  # no cache file, and either download=false or no network (URLError is an OSError)
         failed = first_line(getattr(exc, "reason", None) or exc)[:120]
         reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({failed})"

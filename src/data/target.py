@@ -60,25 +60,17 @@ def encode_target(
         )
 
     inferred = task is None
-    if numbers:
+    if inferred and numbers:
         distinct = np.unique(y[keep])
-        finite = distinct[np.isfinite(distinct)]
-        if inferred:
-            whole = bool(np.all(finite == np.round(finite)))
-            task = "binary" if len(distinct) == 2 else "multiclass" if whole and len(distinct) <= MAX_CLASSES else "regression"
-        if task == "regression":
-            return Target(regression_values(values, what, keep), keep, task, [], inferred)
-        labels = [number_text(float(v)) for v in distinct]
-        codes_of_rows = np.where(keep, np.searchsorted(distinct, np.where(keep, y, distinct[0] if len(distinct) else 0)), np.nan)
-        check_classes(labels, what, task)
-        return Target(codes_of_rows.astype(np.float64), keep, task, labels, inferred)
-
-    present = [k for k in dict.fromkeys(keys) if k is not None]
-    if inferred:
-        task = infer_task(present)
+        whole = bool(np.all(distinct == np.round(distinct)))  # infinity counts as whole
+        task = "binary" if len(distinct) == 2 else "multiclass" if whole and len(distinct) <= MAX_CLASSES else "regression"
+    elif inferred:
+        task = infer_task([k for k in dict.fromkeys(keys) if k is not None])
     if task == "regression":
         return Target(regression_values(values, what, keep), keep, task, [], inferred)
-    labels = sorted_labels(present)
+    if numbers:  # keyed only now: a regression target's million distinct numbers need no Python call each
+        codes, keys = factorized_keys(values)
+    labels = sorted_labels(k for k in keys if k is not None)
     check_classes(labels, what, task)
     index = {label: float(i) for i, label in enumerate(labels)}
     per_key = np.array([np.nan if k is None else index[k] for k in keys] + [np.nan])
