@@ -106,7 +106,7 @@ def text_chunks(
             for column, kind in kinds.items():
                 text = frame[column].fillna("").str.strip()  # a short row's missing cells are empty
                 frame[column] = text if kind == "numeric" else text.where(text != "", None)
-            yield frame[[*kinds, *carried_names]]
+            yield frame[[c for c in names if c in kinds or c in carried_names]]  # in file order, as pyarrow's chunks
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: expected a header with the feature names and one row per example") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -122,7 +122,8 @@ def parquet_chunks(
         raise UserError(f"{path} is not a readable Parquet file: {first_line(exc)}") from None
     raw_names = list(file.schema_arrow.names)
     names = column_names(raw_names)  # as training names them
-    read = [*kinds, *check_header(path, names, kinds, allowed, carry)]
+    carried = check_header(path, names, kinds, allowed, carry)
+    read = [c for c in names if c in kinds or c in carried]  # in file order, as the CSV readers' chunks
     raw = dict(zip(names, raw_names))
     for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in read]):
         yield batch.to_pandas(date_as_object=False).set_axis(read, axis=1)

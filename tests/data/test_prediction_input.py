@@ -84,3 +84,23 @@ def test_parquet_input_reads_like_csv(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(UserError, match="input file not found: .*nope.csv"):
         read(tmp_path / "nope.csv", state())
+
+
+def test_carried_columns_keep_the_file_order_when_a_short_row_sends_the_rest_to_the_text_reader(tmp_path):
+    # pyarrow reads the first block (1 MiB) typed; the short row after it sends the rest to pandas' text reader
+    rows = [f"id{i},{i},{i * 10},{i % 7}" for i in range(60_000)]
+    rows[-1] = "last,1,2"
+    path = write(tmp_path, "code,age,income,rooms\n" + "\n".join(rows) + "\n")
+    chunks = list(prediction_chunks(path, state("impute", code="ignored"), 20_000, carry=None))
+    assert np.isnan(chunks[-1][0]["rooms"].iloc[-1])  # the text reader read the short row: its missing cell is empty
+    assert {tuple(carried.columns) for _, carried, _ in chunks} == {("code", "age", "income", "rooms")}
+    assert list(pd.concat([carried for _, carried, _ in chunks])["code"]) == [row.split(",")[0] for row in rows]
+
+
+def test_a_parquet_file_carries_its_columns_in_file_order_as_a_csv_does(tmp_path):
+    frame = pd.DataFrame({"code": ["a", "b"], "age": [1.0, 2.0], "income": [3.0, 4.0], "rooms": [5.0, 6.0]})
+    frame.to_parquet(tmp_path / "new.parquet", index=False)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    for name in ("new.parquet", "new.csv"):
+        [(_, carried, _)] = prediction_chunks(tmp_path / name, state(code="ignored"), carry=None)
+        assert list(carried.columns) == ["code", "age", "income", "rooms"]
