@@ -188,9 +188,10 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     weights = blend_weights([m.predicted["val"] for m in members], rows.actual["val"], rows.task)  # validation rows only
     for member, weight in zip(members, weights):
         member.weight = float(weight)
+    stages = ("test", "val")
     combined = {
-        how: {stage: np.average([m.predicted[stage] for m in members], axis=0, weights=w) for stage in ("test", "val")}
-        for how, w in (("mean", None), ("blend", weights))
+        "mean": {stage: np.mean([m.predicted[stage] for m in members], axis=0) for stage in stages},
+        "blend": {stage: sum(w * m.predicted[stage] for w, m in zip(weights, members)) for stage in stages},
     }
     scored = {how: scores(rows, predicted["test"], predicted["val"]) for how, predicted in combined.items()}
     test, matrices = scored[combine]["test"], scored[combine]["matrices"]

@@ -64,7 +64,7 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
 def carried_columns(keep, state: dict) -> list[str] | None:
     """The input columns written beside the predictions: the identifiers training set aside, all (None), or none."""
     choices = {"identifiers": list(state.get("identifiers") or {}), "all": None, "none": []}
-    require(keep in choices, f"keep_columns must be one of {', '.join(choices)}; got {keep!r}")
+    require(isinstance(keep, str) and keep in choices, f"keep_columns must be one of {', '.join(choices)}; got {keep!r}")
     return choices[keep]
 
 

@@ -44,6 +44,8 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
     if resume == "latest":
         wanted = sweep_overrides(sys.argv[1:])
         for multirun_file in sorted(Path(sweeps_root).glob("*/multirun.yaml"), reverse=True):  # newest first
+            if not multirun_file.is_file():
+                continue
             saved = yaml.safe_load(multirun_file.read_text()) or {}
             if sweep_overrides(saved.get("hydra", {}).get("overrides", {}).get("task", [])) == wanted:
                 return str(multirun_file.parent)
