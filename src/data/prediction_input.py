@@ -14,7 +14,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from src.data.readers import column_names, csv_convert_options, csv_delimiter, csv_encoding, is_parquet, missing_text_mask
+from src.data.readers import (
+    column_names,
+    csv_convert_options,
+    csv_delimiter,
+    csv_encoding,
+    first_row,
+    is_parquet,
+    missing_text_mask,
+)
 from src.errors import UserError, first_line, require
 
 CHUNK_ROWS = 100_000
@@ -138,7 +146,7 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
         empty = (text == "").to_numpy()
         if missing == "refuse" and empty.any():
-            raise UserError(f"{path}: column '{name}' has an empty value in row {int(np.argmax(empty)) + 1 + row_offset}")
+            raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty) + row_offset}")
         not_numbers = np.isnan(values) & ~missing_text_mask(text).to_numpy()  # "NA", "?", ... are missing, not wrong
         if not_numbers.any():
             row = int(np.argmax(not_numbers))
@@ -147,7 +155,7 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
     if bad.any():
         kind = "NaN or infinite" if missing == "refuse" else "infinite"
         raise UserError(
-            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {int(np.argmax(bad)) + 1 + row_offset}"
+            f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}"
         )
     return values
 

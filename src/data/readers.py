@@ -200,3 +200,8 @@ def reads_as_number(text) -> bool:
 
 def listed(names: list, limit: int = 20) -> str:
     return ", ".join(map(str, names[:limit])) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def first_row(mask: np.ndarray) -> int:
+    """The first flagged row, counted from 1 as the error messages count rows."""
+    return int(np.argmax(mask)) + 1

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.columns import factorized_keys, number_text, sorted_labels
-from src.data.readers import listed, reads_as_number
+from src.data.readers import first_row, listed, reads_as_number
 from src.errors import UserError, is_number, require
 
 TASKS = ("regression", "binary", "multiclass")
@@ -46,7 +46,7 @@ def encode_target(
         if missing == "refuse":
             raise UserError(
                 f"{what} has {int(missing_rows.sum())} missing or infinite values ({int(missing_rows.sum())} NaN or empty, 0 infinite), "
-                f"first in row {int(np.argmax(missing_rows)) + 1}; fill or drop those rows first"
+                f"first in row {first_row(missing_rows)}; fill or drop those rows first"
             )
         warnings.warn(f"{what}: {int(missing_rows.sum())} row(s) without a target are left out", UserWarning, stacklevel=2)
     keep = ~missing_rows
@@ -123,7 +123,7 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray) -> np.ndar
     if infinite.any():
         raise UserError(
             f"{what} has {int(infinite.sum())} missing or infinite values (0 NaN or empty, {int(infinite.sum())} infinite), "
-            f"first in row {int(np.argmax(infinite)) + 1}; fill or drop those rows first"
+            f"first in row {first_row(infinite)}; fill or drop those rows first"
         )
     return y
 
