@@ -61,7 +61,9 @@ def fit_with_lightning(
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
     stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
     best_path = str(checkpoint.best_model_path)
-    best_val_loss = float(checkpoint.best_model_score) if best_path else math.inf
+    best_epoch = (checkpoint_epoch(best_path) or 0) if best_path else 0
+    # the val_loss of the epoch best.ckpt holds: its score is another metric when the checkpoint monitors one
+    best_val_loss = val_loss[best_epoch - 1] if 0 < best_epoch <= len(val_loss) else math.inf
     test, matrices, tested = {}, {}, None
     # no finite best val_loss, no model worth testing (ModelCheckpoint never prefers a non-finite val_loss to a finite one)
     if stop.signal is None and math.isfinite(best_val_loss):
@@ -73,7 +75,7 @@ def fit_with_lightning(
         train_loss,
         val_loss,
         start,
-        best_epoch=(checkpoint_epoch(best_path) or 0) if best_path else 0,
+        best_epoch=best_epoch,
         best_val_loss=best_val_loss,
         test=test,
         matrices=matrices,

@@ -29,6 +29,7 @@ class EpochProgressBar(ProgressBar):
         self.best: tuple[float, int] = (math.inf, 0)
         self.epoch_started = 0.0
         self.rate = 0.0  # mini-batches per second, smoothed
+        self.batches_per_epoch = 0
         self.pending: dict | None = None  # the ended epoch's numbers, drawn when the next one starts
 
     def disable(self) -> None:
@@ -41,6 +42,7 @@ class EpochProgressBar(ProgressBar):
         if not self.enabled or not trainer.is_global_zero:  # under DDP one bar, rank 0's
             return
         out = self.file or sys.stderr
+        self.batches_per_epoch = mini_batches_per_epoch(trainer)  # once: counting them cuts an epoch's batches
         if self.plain is None:
             self.plain = not (hasattr(out, "isatty") and out.isatty())
         self.bar = tqdm(
@@ -61,9 +63,8 @@ class EpochProgressBar(ProgressBar):
         if self.bar is None:
             return
         seconds = time.perf_counter() - self.epoch_started
-        batches = mini_batches_per_epoch(trainer)
-        if seconds > 0 and batches:
-            now = batches / seconds
+        if seconds > 0 and self.batches_per_epoch:
+            now = self.batches_per_epoch / seconds
             self.rate = now if self.rate == 0 else 0.9 * self.rate + 0.1 * now
         metrics = trainer.callback_metrics
         self.pending = {name: float(metrics[name]) for name in ("train_loss", "val_loss") if name in metrics}

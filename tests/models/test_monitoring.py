@@ -23,6 +23,8 @@ def test_early_stopping_and_the_best_checkpoint_can_watch_validation_accuracy(ma
     assert result.stopped_early and result.stopped_epoch < 40  # val_acc stops improving long before val_loss does
     metrics = json.loads((cfg_path(cfg) / "metrics.json").read_text())
     assert metrics["test"]["test_acc"] > 0.8
+    # "best val_loss" is the val_loss of the checkpoint chosen by val_auroc, not its val_auroc
+    assert metrics["best_val_loss"] == result.val_loss[result.best_epoch - 1]
 
 
 @needs_housing
