@@ -14,9 +14,8 @@ from tests.support.checkpoints import evaluate_test_loss
 # until it overflows to inf (here at epoch 9); a higher rate overflows in the first epoch
 DIVERGING = ("experiment=housing", "model.net.hidden=[]", "model.optimizer._target_=torch.optim.SGD", "trainer.max_epochs=50")
 
-pytestmark = needs_housing
 
-
+@needs_housing
 @pytest.mark.parametrize("runner", ["lightning", "plain"])
 def test_a_non_finite_loss_stops_training_and_the_best_model_before_it_is_tested(make_config, tmp_path, capsys, runner):
     cfg = make_config(*DIVERGING, "model.optimizer.lr=0.5", f"runner={runner}")
@@ -40,6 +39,7 @@ def test_a_non_finite_loss_stops_training_and_the_best_model_before_it_is_tested
         assert result.test["test_loss"] == pytest.approx(evaluate_test_loss(checkpoints / "best.ckpt", cfg), rel=1e-6)
 
 
+@needs_housing
 @pytest.mark.slow  # a subprocess run of the command
 def test_a_loss_that_is_never_finite_exits_with_one_line_and_no_test(tmp_path):
     proc = run_module(
@@ -54,3 +54,13 @@ def test_a_loss_that_is_never_finite_exits_with_one_line_and_no_test(tmp_path):
     [metrics_file] = tmp_path.rglob("metrics.json")
     metrics = json.loads(metrics_file.read_text())
     assert metrics["stop_reason"] == "non_finite_loss" and metrics["stopped_epoch"] == 1 and metrics["test"] == {}
+
+
+@pytest.mark.parametrize("class_weights", ["null", "balanced"])
+def test_a_diverged_binary_classifier_stops_and_tests_the_model_before_it(make_config, capsys, class_weights):
+    # its sigmoid gives NaN probabilities, which binary cross-entropy refuses: the run stops as a regressor's does
+    result = train(make_config("model.optimizer.lr=1e6", "trainer.max_epochs=20", f"model.class_weights={class_weights}"))
+    assert result.stop_reason == "non_finite_loss" and math.isnan(result.val_loss[-1]) and result.stopped_epoch < 20
+    assert result.test and math.isfinite(result.best_val_loss)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("stopped:")]
+    assert line.startswith(f"stopped: val_loss became nan at epoch {result.stopped_epoch}; tested ")

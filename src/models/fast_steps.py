@@ -54,11 +54,21 @@ def monitors(callbacks) -> list[tuple[str, str]]:
 
 def check_monitors(callbacks, model: FastSteps) -> None:
     allowed = model.monitorable_metrics()
-    for name, metric in monitors(callbacks):
-        if metric not in allowed:
+    val_metrics = dict(model.epoch_metrics["val"].items(keep_base=False, copy_state=False))
+    for callback in callbacks:
+        name, metric = type(callback).__name__, getattr(callback, "monitor", None)
+        if metric and metric not in allowed:
             raise UserError(
                 f"{name} monitors {metric!r}, which this model does not log; it logs {', '.join(allowed)} "
                 "(set e.g. callbacks.early_stopping.monitor=val_loss)"
+            )
+        higher = getattr(val_metrics.get(metric), "higher_is_better", None)  # torchmetrics says which way is better
+        if higher is not None and getattr(callback, "mode", None) == ("min" if higher else "max"):
+            better = "max" if higher else "min"
+            raise UserError(
+                f"{name} monitors {metric!r} with mode={callback.mode}, but a {'higher' if higher else 'lower'} "
+                f"{metric} is better: it would keep the worst epoch (set its mode: {better}, e.g. "
+                f"callbacks.model_checkpoint.mode={better} callbacks.early_stopping.mode={better})"
             )
 
 

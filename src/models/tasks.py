@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -68,11 +69,18 @@ class BinaryModule(ClassifierModule):
         if torch.is_autocast_enabled(device):  # CUDA's autocast refuses binary_cross_entropy: it runs in float32
             with torch.autocast(device, enabled=False):
                 return self.prediction_loss(preds.float(), target.float())
-        if self.class_weights is None:
-            return F.binary_cross_entropy(preds, target)
-        # each row weighted by its class, normalised by the weights' sum as CrossEntropyLoss(weight=...) does
-        weights = self.class_weights[target.long()]
-        return (weights * F.binary_cross_entropy(preds, target, reduction="none")).sum() / weights.sum()
+        try:
+            if self.class_weights is None:
+                return F.binary_cross_entropy(preds, target)
+            # each row weighted by its class, normalised by the weights' sum as CrossEntropyLoss(weight=...) does
+            weights = self.class_weights[target.long()]
+            return (weights * F.binary_cross_entropy(preds, target, reduction="none")).sum() / weights.sum()
+        except RuntimeError:
+            # a diverged net's NaN probabilities, which torch refuses: a NaN loss, so early stopping ends the run and
+            # the best model before it is tested, as for the other tasks
+            if not preds.isnan().any():
+                raise
+            return preds.sum() * math.nan
 
     def make_metrics(self) -> MetricCollection:
         return task_metrics("binary", threshold=self.threshold)

@@ -62,3 +62,21 @@ def test_a_run_that_validates_every_second_epoch_trains_tests_and_reports(make_c
     assert result.val_loss[0] != result.val_loss[0]  # NaN: nothing validated yet
     assert result.val_loss[2] == result.val_loss[1]  # epoch 3 keeps epoch 2's val_loss, as the callbacks saw it
     assert result.test
+
+
+@pytest.mark.parametrize(
+    ("overrides", "better"),
+    [
+        pytest.param(("callbacks.model_checkpoint.monitor=val_auroc",), "max", id="auroc-with-the-default-mode-min"),
+        pytest.param(
+            ("experiment=housing", "callbacks.early_stopping.monitor=val_mae", "callbacks.early_stopping.mode=max"),
+            "min",
+            marks=needs_housing,
+            id="mae-with-mode-max",
+        ),
+    ],
+)
+def test_a_monitor_watched_the_wrong_way_is_an_error_before_training(make_config, tmp_path, overrides, better):
+    with pytest.raises(UserError, match=rf"would keep the worst epoch \(set its mode: {better},"):
+        train(make_config(*overrides))
+    assert not any((tmp_path / "run").glob("checkpoints/*.ckpt"))
