@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.reporting import cross_validation as cv
+from src.sweeps.resolvers import starts_only
 
 
 class SweepSummary(Callback):
@@ -74,8 +75,9 @@ def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
-    """The override keys whose values differ between jobs (the ones every job shares say nothing here)."""
-    keys = dict.fromkeys(k for row in rows for k in row["overrides"])
+    """The override keys whose values differ between jobs (the ones every job shares say nothing here, and resume=latest
+    of a re-submission says how a job started, not what it computes)."""
+    keys = dict.fromkeys(k for row in rows for k in row["overrides"] if not starts_only(k))
     return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
 
 

@@ -6,13 +6,26 @@ import math
 import pandas as pd
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
-from src.reporting.sweep_summary import ranked, varying_keys
+from src.reporting.sweep_summary import SweepSummary, ranked, varying_keys
 from tests.conftest import needs_housing, run_module
 
 
 def jobs_metrics(sweep_dir) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")}
+
+
+def finished_job(sweep_dir, number: int, overrides: list[str], loss: float, acc: float) -> None:
+    """A job's folder as a finished run leaves it: Hydra's overrides.yaml and the run's metrics.json."""
+    (sweep_dir / str(number) / ".hydra").mkdir(parents=True)
+    (sweep_dir / str(number) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    metrics = {"best_val_loss": loss, "best_epoch": 3, "stopped_epoch": 5, "test": {"test_acc": acc}, "wall_time_s": 1.0}
+    (sweep_dir / str(number) / "metrics.json").write_text(json.dumps(metrics))
+
+
+def summarize(sweep_dir) -> None:
+    SweepSummary().on_multirun_end(config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}}))
 
 
 @pytest.mark.slow  # a subprocess run of the command
@@ -55,6 +68,19 @@ def test_ranking_puts_unfinished_and_diverged_jobs_last():
         {"job": "3", "overrides": {"seed": "3"}, "best_val_loss": 0.1},
     ]
     assert [r["job"] for r in ranked(rows)] == ["3", "0", "1", "2"]
+
+
+def test_a_resubmitted_sweep_is_one_setting_over_its_seeds(tmp_path):
+    # `-m seeds=3` stopped after job 1, then the same command with resume=latest: only job 2 started with it
+    finished_job(tmp_path, 0, ["seeds=3", "seed=0"], 0.2, 0.9)
+    finished_job(tmp_path, 1, ["seeds=3", "seed=1"], 0.4, 0.8)
+    finished_job(tmp_path, 2, ["seeds=3", "resume=latest", "seed=2"], 0.6, 0.7)
+    summarize(tmp_path)
+    assert "resume" not in pd.read_csv(tmp_path / "summary.csv").columns
+    groups = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
+    assert [(g["n"], g["best_val_loss_mean"], g["test_acc_mean"]) for g in groups] == [
+        (3, pytest.approx(0.4), pytest.approx(0.8))
+    ]
 
 
 def test_only_the_swept_keys_become_columns():
