@@ -52,7 +52,9 @@ class SweepSummary(Callback):
             pd.DataFrame(groups).to_csv(groups_path, index=False)
             repeats = " and ".join(k for k in cv.REPEAT_KEYS if k in swept)
             print_mean_std(groups, title=f"mean ± std over {repeats} — {groups_path}")
-        if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
+        settings = [{k: row["overrides"].get(k, "") for k in swept if k != "cv.fold"} for row in rows]
+        oof = "cv.fold" in swept and cv.write_oof_predictions([*zip(job_dirs, settings)], sweep_dir / "oof_predictions.csv")
+        if oof:
             print(f"out-of-fold validation predictions: {oof}")
 
 

@@ -83,6 +83,22 @@ def test_a_resubmitted_sweep_is_one_setting_over_its_seeds(tmp_path):
     ]
 
 
+def test_out_of_fold_predictions_say_which_seed_predicted_each_row(tmp_path):
+    # `-m cv.folds=2 seeds=2`: each of the 4 non-test rows is validated once per seed, by the fold that holds it out
+    for number, (fold, seed) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        finished_job(tmp_path, number, ["cv.folds=2", f"cv.fold={fold}", f"seed={seed}"], 0.5, 0.8)
+        rows = [0, 3] if fold == 0 else [1, 2]
+        predictions = {"row": rows, "fold": fold, "actual": 1.0, "probability": [seed + row / 10 for row in rows]}
+        pd.DataFrame(predictions).to_csv(tmp_path / str(number) / "val_predictions.csv", index=False)
+    summarize(tmp_path)
+    oof = pd.read_csv(tmp_path / "oof_predictions.csv")
+    assert list(oof.columns) == ["seed", "row", "fold", "actual", "probability"]
+    for seed in (0, 1):
+        mine = oof[oof["seed"] == seed]
+        assert list(mine["row"]) == [0, 1, 2, 3] and list(mine["fold"]) == [0, 1, 1, 0]
+        assert list(mine["probability"]) == pytest.approx([seed + row / 10 for row in range(4)])
+
+
 def test_only_the_swept_keys_become_columns():
     rows = [{"overrides": {"experiment": "housing", "seed": str(s)}} for s in range(3)]
     assert varying_keys(rows) == ["seed"]
