@@ -42,6 +42,12 @@ def test_a_misspelt_key_gets_a_suggestion(name):
     assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "-m", "trainer.max_epoch=1,2")  # a sweep too
 
 
+def test_a_sweep_shorthand_without_dash_m_says_to_add_it(name):
+    # without -m, cv.folds=3 crashed with a TypeError and seeds=3 ran one run at seed 0
+    assert "cv.folds=3 runs one job per fold with -m" in refused(f"name={name}", "cv.folds=3")
+    assert "seeds=3 runs one job per seed with -m" in refused(f"name={name}", "seeds=3")
+
+
 def test_an_unknown_target_is_refused_from_the_header_without_importing_torch(name, tmp_path):
     table = tmp_path / "houses.csv"
     table.write_text("rooms,area,price\n3,70,100\n4,90,150\n")
