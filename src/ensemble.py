@@ -180,6 +180,8 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     members, rows = [], None
     for source in member_sources([str(r) for r in runs]):
         member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)
+        if not all(np.isfinite(p).all() for p in member.predicted.values()):  # its val_loss was never finite
+            raise UserError(f"{source} predicts NaN or inf: its run diverged; leave it out of runs (runs=[run_dir,...])")
         rows = rows or member_rows  # the first member's rows are the ones every other must share
         check_same_rows(rows, member_rows)
         member_scores = scores(rows, member.predicted["test"], member.predicted["val"])

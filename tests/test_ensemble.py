@@ -128,6 +128,18 @@ def test_nets_and_trees_are_blended_with_weights_from_the_validation_rows_only(t
     assert changed["test"]["test_r2"] < metrics["test"]["test_r2"] - 0.1
 
 
+def test_a_diverged_member_is_refused_by_name(tmp_path):
+    # a sweep's diverged job keeps a best.ckpt whose predictions are NaN: the blend's least squares crashed on them
+    from src.train import train
+
+    regression_table(tmp_path / "t.csv")
+    data = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=price", "trainer.max_epochs=2"]
+    for run, lr in (("net", "0.01"), ("diverged", "1e30")):
+        train(compose_config(*data, f"model.optimizer.lr={lr}", output_dir=tmp_path / run))
+    with pytest.raises(UserError, match=r"diverged/checkpoints/best.ckpt predicts NaN or inf: .*leave it out of runs"):
+        ensemble(compose_ensemble([tmp_path / "net", tmp_path / "diverged"], tmp_path / "ensemble"))
+
+
 def test_trees_of_another_split_are_refused(tmp_path):
     from src.baseline import baseline
     from src.train import train
