@@ -255,8 +255,16 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")
 def main(cfg: DictConfig) -> None:
-    with user_errors_exit():
-        ensemble(cfg)
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.runs.run_dir import remove_refused_run_dir
+
+    try:
+        with user_errors_exit():
+            ensemble(cfg)
+    except SystemExit:  # a refused ensemble leaves no folder under logs/ensemble/
+        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir))
+        raise
 
 
 if __name__ == "__main__":

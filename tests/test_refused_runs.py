@@ -88,3 +88,9 @@ def test_a_refused_evaluation_leaves_no_folder_under_logs_eval(tmp_path):
     done = run_module("src.eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip().startswith("error: checkpoint not found"), done.stderr[-2000:]
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_refused_ensemble_leaves_no_folder_under_logs_ensemble(tmp_path):
+    done = run_module("src.ensemble", f"runs={tmp_path / 'missing'}", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: runs: no such run folder"), done.stderr[-2000:]
+    assert not (tmp_path / "logs").exists()
