@@ -306,18 +306,16 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
 
 
 def refuse_sweep_shorthands(cfg: DictConfig) -> None:
-    """cv.folds without cv.fold and seeds stand for a sweep: a single run would crash on them or ignore them (a sweep
-    job resumed alone with ckpt_path keeps its seeds=N, as its resume command says)."""
+    """cv.folds without cv.fold and seeds stand for the default sweeper's sweeps: a single run or an Optuna trial would
+    crash on them or ignore them (a sweep job resumed alone with ckpt_path keeps its seeds=N, as its resume command says)."""
     folds = cfg.cv.folds if cfg.get("cv") and cfg.cv.get("fold") is None else None
+    only = "which only the default sweeper runs (python -m src.train -m"
     if folds is not None:
         raise UserError(
-            f"cv.folds={folds} runs one job per fold with -m (python -m src.train -m cv.folds={folds} ...); "
-            f"one fold alone: cv.folds={folds} cv.fold=0..{folds - 1}"
+            f"cv.folds={folds} stands for one job per fold, {only} cv.folds={folds} ...); one fold: cv.fold=0..{folds - 1}"
         )
     if cfg.get("seeds") is not None and cfg.get("ckpt_path") is None:
-        raise UserError(
-            f"seeds={cfg.seeds} runs one job per seed with -m (python -m src.train -m seeds={cfg.seeds} ...); one run: seed=<n>"
-        )
+        raise UserError(f"seeds={cfg.seeds} stands for one job per seed, {only} seeds={cfg.seeds} ...); one run: seed=<n>")
 
 
 def validate_importance(settings) -> None:

@@ -44,8 +44,14 @@ def test_a_misspelt_key_gets_a_suggestion(name):
 
 def test_a_sweep_shorthand_without_dash_m_says_to_add_it(name):
     # without -m, cv.folds=3 crashed with a TypeError and seeds=3 ran one run at seed 0
-    assert "cv.folds=3 runs one job per fold with -m" in refused(f"name={name}", "cv.folds=3")
-    assert "seeds=3 runs one job per seed with -m" in refused(f"name={name}", "seeds=3")
+    assert "cv.folds=3 stands for one job per fold, which only the default sweeper runs (python -m src.train -m cv.folds=3" in (
+        refused(f"name={name}", "cv.folds=3")
+    )
+    assert "seeds=3 stands for one job per seed" in refused(f"name={name}", "seeds=3")
+    # an Optuna search ran every trial into the same TypeError, or ignored seeds
+    search = [f"name={name}", "hparams_search=cancer_optuna", f"hydra.sweeper.study_name={name}"]
+    assert "one fold: cv.fold=0..2" in refused(*search, "cv.folds=3")
+    assert "one run: seed=<n>" in refused(*search, "seeds=3")
 
 
 def test_an_unknown_target_is_refused_from_the_header_without_importing_torch(name, tmp_path):
