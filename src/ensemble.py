@@ -250,7 +250,8 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
     ):
         bold = "bold" if how == metrics["combine"] else None
         table.add_row(label, weight, *(f"{metrics[key]['test'][n]:.4f}" for n in names), style=bold)
-    Console().print(table)
+    console = Console()
+    (console if console.is_terminal else Console(width=240)).print(table)  # a pipe or log file: no width to squeeze into
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")

@@ -25,9 +25,13 @@ def train_cancer(tmp_path_factory, *overrides):
     return run_dir
 
 
-def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path):
+def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path, capsys):
     run_dir, result = cancer_run
     metrics = ensemble(compose_ensemble([run_dir, run_dir], tmp_path))
+    # printed to a pipe or a log file, each row's label on one line, not cut to "mean predicti…" in 80 columns
+    printed = capsys.readouterr().out
+    for label in ("member 1: network (", "mean of members", "mean prediction", "blend (weights fit on validation)"):
+        assert f"│ {label}" in printed
     assert metrics["n_members"] == 2
     # the training run's own test metrics (its test_loss is a mean over batches; here it is over rows)
     assert {k: v for k, v in metrics["test"].items() if k != "test_loss"} == pytest.approx(
