@@ -116,6 +116,7 @@ def test_optuna_search_minimises_the_validation_loss(tmp_path):
         f"paths.log_dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "setup plugin alembic" not in proc.stdout + proc.stderr  # optuna's import: 7 lines of alembic's set-up
     sweep_dir = tmp_path / "housing_optuna" / "searches" / "housing_optuna"  # the same at every start (docs/sweeps.md)
     metrics = jobs_metrics(sweep_dir)
     assert len(metrics) == 2
