@@ -59,5 +59,6 @@ def report_refused_jobs(config: Any, refused: dict[int, BaseException], n_jobs: 
     for number, exc in refused.items():
         by_message.setdefault(str(exc), []).append(str(number))
     causes = "; ".join(f"job {', '.join(numbers)}: {message}" for message, numbers in by_message.items())
-    print(f"error: {len(refused)} of {n_jobs} jobs were refused, the others ran: {causes}", file=sys.stderr)
+    others = ", the others ran" if len(refused) < n_jobs else ""
+    print(f"error: {len(refused)} of {n_jobs} jobs were refused{others}: {causes}", file=sys.stderr)
     sys.exit(2)
