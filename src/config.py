@@ -35,6 +35,7 @@ class ChecksBeforeRunFolder(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
             validate_config(config)
+            refuse_sweep_shorthands(config)
             if config.data.source._target_ == "src.data.sources.read_file":  # the DataModule checks the whole table
                 validate_columns(config.data)
 
@@ -302,6 +303,19 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
     if fold is not None and not (is_int(fold) and 0 <= fold < folds):
         raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
     _int_at_least("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
+
+
+def refuse_sweep_shorthands(cfg: DictConfig) -> None:
+    """cv.folds without cv.fold and seeds stand for the default sweeper's sweeps: a single run or an Optuna trial would
+    crash on them or ignore them (a sweep job resumed alone with ckpt_path keeps its seeds=N, as its resume command says)."""
+    folds = cfg.cv.folds if cfg.get("cv") and cfg.cv.get("fold") is None else None
+    only = "which only the default sweeper runs (python -m src.train -m"
+    if folds is not None:
+        raise UserError(
+            f"cv.folds={folds} stands for one job per fold, {only} cv.folds={folds} ...); one fold: cv.fold=0..{folds - 1}"
+        )
+    if cfg.get("seeds") is not None and cfg.get("ckpt_path") is None:
+        raise UserError(f"seeds={cfg.seeds} stands for one job per seed, {only} seeds={cfg.seeds} ...); one run: seed=<n>")
 
 
 def validate_importance(settings) -> None:

@@ -180,6 +180,8 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     members, rows = [], None
     for source in member_sources([str(r) for r in runs]):
         member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)
+        if not all(np.isfinite(p).all() for p in member.predicted.values()):  # its val_loss was never finite
+            raise UserError(f"{source} predicts NaN or inf: its run diverged; leave it out of runs (runs=[run_dir,...])")
         rows = rows or member_rows  # the first member's rows are the ones every other must share
         check_same_rows(rows, member_rows)
         member_scores = scores(rows, member.predicted["test"], member.predicted["val"])
@@ -248,13 +250,22 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
     ):
         bold = "bold" if how == metrics["combine"] else None
         table.add_row(label, weight, *(f"{metrics[key]['test'][n]:.4f}" for n in names), style=bold)
-    Console().print(table)
+    console = Console()
+    (console if console.is_terminal else Console(width=240)).print(table)  # a pipe or log file: no width to squeeze into
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")
 def main(cfg: DictConfig) -> None:
-    with user_errors_exit():
-        ensemble(cfg)
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.runs.run_dir import remove_refused_run_dir
+
+    try:
+        with user_errors_exit():
+            ensemble(cfg)
+    except SystemExit:  # a refused ensemble leaves no folder under logs/ensemble/
+        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir))
+        raise
 
 
 if __name__ == "__main__":

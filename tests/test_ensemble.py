@@ -25,9 +25,13 @@ def train_cancer(tmp_path_factory, *overrides):
     return run_dir
 
 
-def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path):
+def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path, capsys):
     run_dir, result = cancer_run
     metrics = ensemble(compose_ensemble([run_dir, run_dir], tmp_path))
+    # printed to a pipe or a log file, each row's label on one line, not cut to "mean predicti…" in 80 columns
+    printed = capsys.readouterr().out
+    for label in ("member 1: network (", "mean of members", "mean prediction", "blend (weights fit on validation)"):
+        assert f"│ {label}" in printed
     assert metrics["n_members"] == 2
     # the training run's own test metrics (its test_loss is a mean over batches; here it is over rows)
     assert {k: v for k, v in metrics["test"].items() if k != "test_loss"} == pytest.approx(
@@ -70,6 +74,13 @@ def test_members_of_another_split_are_refused(cancer_run, tmp_path_factory, tmp_
     other = train_cancer(tmp_path_factory, "data.random_state=7")
     with pytest.raises(UserError, match=r"another split .*random_state differ"):
         ensemble(compose_ensemble([cancer_run[0], other], tmp_path))
+
+
+def test_members_of_other_folds_are_refused(tmp_path_factory, tmp_path):
+    # each fold's checkpoint was rebuilt on the lesson's split: the blend was fit on rows some members trained on
+    folds = [train_cancer(tmp_path_factory, "cv.folds=3", f"cv.fold={fold}", "trainer.max_epochs=1") for fold in (0, 1)]
+    with pytest.raises(UserError, match=r"another split .*the validation or test rows differ"):
+        ensemble(compose_ensemble(folds, tmp_path))
 
 
 def test_blend_weights_are_the_least_squares_mix_of_the_members():
@@ -126,6 +137,18 @@ def test_nets_and_trees_are_blended_with_weights_from_the_validation_rows_only(t
     assert changed["blend"]["weights"] == pytest.approx(metrics["blend"]["weights"], abs=1e-9)
     assert changed["blend"]["val"] == pytest.approx(metrics["blend"]["val"])
     assert changed["test"]["test_r2"] < metrics["test"]["test_r2"] - 0.1
+
+
+def test_a_diverged_member_is_refused_by_name(tmp_path):
+    # a sweep's diverged job keeps a best.ckpt whose predictions are NaN: the blend's least squares crashed on them
+    from src.train import train
+
+    regression_table(tmp_path / "t.csv")
+    data = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=price", "trainer.max_epochs=2"]
+    for run, lr in (("net", "0.01"), ("diverged", "1e30")):
+        train(compose_config(*data, f"model.optimizer.lr={lr}", output_dir=tmp_path / run))
+    with pytest.raises(UserError, match=r"diverged/checkpoints/best.ckpt predicts NaN or inf: .*leave it out of runs"):
+        ensemble(compose_ensemble([tmp_path / "net", tmp_path / "diverged"], tmp_path / "ensemble"))
 
 
 def test_trees_of_another_split_are_refused(tmp_path):

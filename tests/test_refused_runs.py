@@ -42,6 +42,18 @@ def test_a_misspelt_key_gets_a_suggestion(name):
     assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "-m", "trainer.max_epoch=1,2")  # a sweep too
 
 
+def test_a_sweep_shorthand_without_dash_m_says_to_add_it(name):
+    # without -m, cv.folds=3 crashed with a TypeError and seeds=3 ran one run at seed 0
+    assert "cv.folds=3 stands for one job per fold, which only the default sweeper runs (python -m src.train -m cv.folds=3" in (
+        refused(f"name={name}", "cv.folds=3")
+    )
+    assert "seeds=3 stands for one job per seed" in refused(f"name={name}", "seeds=3")
+    # an Optuna search ran every trial into the same TypeError, or ignored seeds
+    search = [f"name={name}", "hparams_search=cancer_optuna", f"hydra.sweeper.study_name={name}"]
+    assert "one fold: cv.fold=0..2" in refused(*search, "cv.folds=3")
+    assert "one run: seed=<n>" in refused(*search, "seeds=3")
+
+
 def test_an_unknown_target_is_refused_from_the_header_without_importing_torch(name, tmp_path):
     table = tmp_path / "houses.csv"
     table.write_text("rooms,area,price\n3,70,100\n4,90,150\n")
@@ -81,4 +93,10 @@ def test_a_refused_evaluation_leaves_no_folder_under_logs_eval(tmp_path):
     # from a working folder of its own, so that other evaluations' folders under the repository's logs/ do not count
     done = run_module("src.eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip().startswith("error: checkpoint not found"), done.stderr[-2000:]
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_refused_ensemble_leaves_no_folder_under_logs_ensemble(tmp_path):
+    done = run_module("src.ensemble", f"runs={tmp_path / 'missing'}", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: runs: no such run folder"), done.stderr[-2000:]
     assert not (tmp_path / "logs").exists()

@@ -11,6 +11,8 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
+from src.errors import UserError
+
 
 class FoldsAndSeedsSweeper(Sweeper):
     """Hydra's basic sweeper (every combination of the swept values, in batches of max_batch_size jobs), with
@@ -41,7 +43,7 @@ class FoldsAndSeedsSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # resume=latest finds the sweep by it
         size = self.max_batch_size or max(len(jobs), 1)
-        returns = []
+        returns, refused = [], {}
         for first in range(0, len(jobs), size):
             batch = jobs[first : first + size]
             self.validate_batch_is_legal(batch)
@@ -52,9 +54,16 @@ class FoldsAndSeedsSweeper(Sweeper):
 
                 report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
                 raise
-            for result in results:
-                _ = result.return_value  # a failed job raises here, as in Hydra's basic sweeper
+            for number, result in enumerate(results, start=first):
+                try:
+                    _ = result.return_value  # a failed job raises here, as in Hydra's basic sweeper
+                except UserError as exc:  # a job's mistake, printed as its error: line: the other jobs go on
+                    refused[number] = exc
             returns.append(results)
+        if refused:
+            from src.sweeps.stopped_jobs import report_refused_jobs
+
+            report_refused_jobs(self.config, refused, len(jobs))  # exits
         return returns
 
 

@@ -30,10 +30,10 @@ from src.errors import UserError, require
 STAGES = ("train", "val", "test")
 # saved in the state_dict besides the constructor's arguments: what was fitted on the training rows
 FITTED_KEYS = "columns medians missing_indicators vocabularies identifiers quantiles scaler_mean scaler_scale".split()
-# the constructor's settings a checkpoint keeps as they are
+# the constructor's settings a checkpoint keeps as they are (cv: a fold's checkpoint validates on its own fold)
 SETTINGS = (
     "source path positive_label categorical numeric drop missing feature_transform test_fraction val_fraction random_state"
-    " stratify batch_size name"
+    " stratify batch_size name cv"
 ).split()
 
 

@@ -59,6 +59,11 @@ def fold_rows(
     """([validation rows of fold 0, ..., fold k-1], test rows): the folds partition every row that is not a test row."""
     # the test rows exactly as the lesson's first train_test_split(x, y, test_size, random_state) cuts them
     rest, test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=random_state)
+    if len(rest) < 2 * folds:  # two validation rows a fold, as check_enough_rows asks of the lesson's split
+        raise UserError(
+            f"cv.folds={folds} is too many for the {len(rest)} rows that are not test rows: each fold needs 2 validation "
+            f"rows at least (cv.folds <= {len(rest) // 2})"
+        )
     splitter = (StratifiedKFold if stratify else KFold)(folds, shuffle=True, random_state=random_state)
     labels = np.asarray(y)[rest] if stratify else None
     return [rest[val] for _, val in splitter.split(rest, labels)], test

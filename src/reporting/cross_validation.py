@@ -28,12 +28,14 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
     frame.to_csv(path, index=False)
 
 
-def write_oof_predictions(job_dirs: list[Path], path: Path) -> Path | None:
-    """Every fold's val_predictions.csv in one file, by row; None when no job wrote one."""
-    parts = [pd.read_csv(d / "val_predictions.csv") for d in job_dirs if (d / "val_predictions.csv").is_file()]
+def write_oof_predictions(jobs: list[tuple[Path, dict[str, str]]], path: Path) -> Path | None:
+    """Every fold's val_predictions.csv in one file, by row, after the job's other swept settings (a row is predicted
+    once for each: seed=0, seed=1, ...); None when no job wrote one."""
+    parts = [pd.read_csv(d / "val_predictions.csv").assign(**s) for d, s in jobs if (d / "val_predictions.csv").is_file()]
     if not parts:
         return None
-    pd.concat(parts).sort_values("row").to_csv(path, index=False)
+    frame, settings = pd.concat(parts).sort_values("row", kind="stable"), list(jobs[0][1])
+    frame[[*settings, *frame.columns.drop(settings)]].to_csv(path, index=False)
     return path
 
 

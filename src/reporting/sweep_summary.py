@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.reporting import cross_validation as cv
+from src.sweeps.resolvers import starts_only
 
 
 class SweepSummary(Callback):
@@ -51,7 +52,9 @@ class SweepSummary(Callback):
             pd.DataFrame(groups).to_csv(groups_path, index=False)
             repeats = " and ".join(k for k in cv.REPEAT_KEYS if k in swept)
             print_mean_std(groups, title=f"mean ± std over {repeats} — {groups_path}")
-        if "cv.fold" in swept and (oof := cv.write_oof_predictions(job_dirs, sweep_dir / "oof_predictions.csv")):
+        settings = [{k: row["overrides"].get(k, "") for k in swept if k != "cv.fold"} for row in rows]
+        oof = "cv.fold" in swept and cv.write_oof_predictions([*zip(job_dirs, settings)], sweep_dir / "oof_predictions.csv")
+        if oof:
             print(f"out-of-fold validation predictions: {oof}")
 
 
@@ -74,8 +77,9 @@ def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
-    """The override keys whose values differ between jobs (the ones every job shares say nothing here)."""
-    keys = dict.fromkeys(k for row in rows for k in row["overrides"])
+    """The override keys whose values differ between jobs (the ones every job shares say nothing here, and resume=latest
+    of a re-submission says how a job started, not what it computes)."""
+    keys = dict.fromkeys(k for row in rows for k in row["overrides"] if not starts_only(k))
     return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.config import validate_cv_and_seeds
+from src.config import refuse_sweep_shorthands, validate_cv_and_seeds
 from src.errors import UserError, is_int, user_errors_exit
 from src.sweeps.resolvers import usable_cores
 
@@ -35,4 +35,6 @@ class SweepChecks(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
             validate_cv_and_seeds(config)
+            if not str(config.hydra.sweeper.get("_target_", "")).endswith("FoldsAndSeedsSweeper"):  # an Optuna search
+                refuse_sweep_shorthands(config)
             validate_launcher(config.hydra.launcher, config.get("torch_threads"))

@@ -102,7 +102,6 @@ def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
         return None
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up messages say nothing about the search
     engine_kwargs: dict[str, Any] = {}
     creation_lock: Any = contextlib.nullcontext()
     if url.startswith("sqlite:///"):

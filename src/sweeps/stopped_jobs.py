@@ -1,6 +1,7 @@
 """A sweep whose SLURM jobs were stopped (time limit, preemption, scancel) ends in one line, not submitit's
 UncompletedJobError with each job's stderr: the sweep summary is written, one line names the stopped jobs and how
-to continue them (each kept last.ckpt, src/runs/stop_on_signal.py), and the process exits with status 1.
+to continue them (each kept last.ckpt, src/runs/stop_on_signal.py), and the process exits with status 1. A sweep
+with jobs refused by a user mistake ends the same way, not in a traceback, with status 2.
 """
 
 from __future__ import annotations
@@ -47,3 +48,17 @@ def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_nu
         file=sys.stderr,
     )
     sys.exit(1)
+
+
+def report_refused_jobs(config: Any, refused: dict[int, BaseException], n_jobs: int) -> None:
+    """Jobs that a UserError refused (each printed its error: line): the sweep summary, one line, exit 2."""
+    from src.reporting.sweep_summary import SweepSummary
+
+    SweepSummary().on_multirun_end(config=config)
+    by_message: dict[str, list[str]] = {}
+    for number, exc in refused.items():
+        by_message.setdefault(str(exc), []).append(str(number))
+    causes = "; ".join(f"job {', '.join(numbers)}: {message}" for message, numbers in by_message.items())
+    others = ", the others ran" if len(refused) < n_jobs else ""
+    print(f"error: {len(refused)} of {n_jobs} jobs were refused{others}: {causes}", file=sys.stderr)
+    sys.exit(2)

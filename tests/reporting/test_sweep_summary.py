@@ -6,13 +6,26 @@ import math
 import pandas as pd
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
-from src.reporting.sweep_summary import ranked, varying_keys
+from src.reporting.sweep_summary import SweepSummary, ranked, varying_keys
 from tests.conftest import needs_housing, run_module
 
 
 def jobs_metrics(sweep_dir) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")}
+
+
+def finished_job(sweep_dir, number: int, overrides: list[str], loss: float, acc: float) -> None:
+    """A job's folder as a finished run leaves it: Hydra's overrides.yaml and the run's metrics.json."""
+    (sweep_dir / str(number) / ".hydra").mkdir(parents=True)
+    (sweep_dir / str(number) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    metrics = {"best_val_loss": loss, "best_epoch": 3, "stopped_epoch": 5, "test": {"test_acc": acc}, "wall_time_s": 1.0}
+    (sweep_dir / str(number) / "metrics.json").write_text(json.dumps(metrics))
+
+
+def summarize(sweep_dir) -> None:
+    SweepSummary().on_multirun_end(config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}}))
 
 
 @pytest.mark.slow  # a subprocess run of the command
@@ -57,6 +70,35 @@ def test_ranking_puts_unfinished_and_diverged_jobs_last():
     assert [r["job"] for r in ranked(rows)] == ["3", "0", "1", "2"]
 
 
+def test_a_resubmitted_sweep_is_one_setting_over_its_seeds(tmp_path):
+    # `-m seeds=3` stopped after job 1, then the same command with resume=latest: only job 2 started with it
+    finished_job(tmp_path, 0, ["seeds=3", "seed=0"], 0.2, 0.9)
+    finished_job(tmp_path, 1, ["seeds=3", "seed=1"], 0.4, 0.8)
+    finished_job(tmp_path, 2, ["seeds=3", "resume=latest", "seed=2"], 0.6, 0.7)
+    summarize(tmp_path)
+    assert "resume" not in pd.read_csv(tmp_path / "summary.csv").columns
+    groups = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
+    assert [(g["n"], g["best_val_loss_mean"], g["test_acc_mean"]) for g in groups] == [
+        (3, pytest.approx(0.4), pytest.approx(0.8))
+    ]
+
+
+def test_out_of_fold_predictions_say_which_seed_predicted_each_row(tmp_path):
+    # `-m cv.folds=2 seeds=2`: each of the 4 non-test rows is validated once per seed, by the fold that holds it out
+    for number, (fold, seed) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        finished_job(tmp_path, number, ["cv.folds=2", f"cv.fold={fold}", f"seed={seed}"], 0.5, 0.8)
+        rows = [0, 3] if fold == 0 else [1, 2]
+        predictions = {"row": rows, "fold": fold, "actual": 1.0, "probability": [seed + row / 10 for row in rows]}
+        pd.DataFrame(predictions).to_csv(tmp_path / str(number) / "val_predictions.csv", index=False)
+    summarize(tmp_path)
+    oof = pd.read_csv(tmp_path / "oof_predictions.csv")
+    assert list(oof.columns) == ["seed", "row", "fold", "actual", "probability"]
+    for seed in (0, 1):
+        mine = oof[oof["seed"] == seed]
+        assert list(mine["row"]) == [0, 1, 2, 3] and list(mine["fold"]) == [0, 1, 1, 0]
+        assert list(mine["probability"]) == pytest.approx([seed + row / 10 for row in range(4)])
+
+
 def test_only_the_swept_keys_become_columns():
     rows = [{"overrides": {"experiment": "housing", "seed": str(s)}} for s in range(3)]
     assert varying_keys(rows) == ["seed"]
@@ -74,6 +116,7 @@ def test_optuna_search_minimises_the_validation_loss(tmp_path):
         f"paths.log_dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "setup plugin alembic" not in proc.stdout + proc.stderr  # optuna's import: 7 lines of alembic's set-up
     sweep_dir = tmp_path / "housing_optuna" / "searches" / "housing_optuna"  # the same at every start (docs/sweeps.md)
     metrics = jobs_metrics(sweep_dir)
     assert len(metrics) == 2

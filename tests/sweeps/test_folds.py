@@ -53,3 +53,17 @@ def test_datamodule_trains_on_the_other_folds(make_config):
     assert len(datamodule.splits["val"][0]) == len(folds[2])
     assert len(datamodule.splits["train"][0]) == sum(len(f) for i, f in enumerate(folds) if i != 2)
     assert len(datamodule.splits["test"][0]) == len(test)
+
+
+def test_more_folds_than_rows_is_one_error_line(make_config, tmp_path):
+    # scikit-learn's ValueError (n_splits=12 greater than the number of samples) came out as every job's traceback
+    from src.errors import UserError
+    from src.train import build_datamodule
+
+    rows = np.random.default_rng(0).normal(size=(10, 2))
+    (tmp_path / "ten.csv").write_text("x,y\n" + "".join(f"{x},{y}\n" for x, y in rows))
+    table = ["experiment=csv", f"data.path={tmp_path / 'ten.csv'}", "data.target=y"]
+    for folds in (12, 5):  # 5: folds of 1 validation row, for which R2 and the report's spread mean nothing
+        with pytest.raises(UserError, match=rf"^cv.folds={folds} is too many for the 8 rows that are not test rows: .*<= 4\)$"):
+            build_datamodule(make_config(*table, f"cv.folds={folds}", "cv.fold=0"))
+    assert len(build_datamodule(make_config(*table, "cv.folds=4", "cv.fold=0")).splits["val"][0]) == 2

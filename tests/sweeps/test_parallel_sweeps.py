@@ -72,3 +72,17 @@ def test_seeds_shorthand_runs_one_job_per_seed_and_groups_them(tmp_path):
     groups = pd.read_csv(folder / "summary_mean_std.csv")
     assert sorted(groups["model.optimizer.lr"]) == [0.001, 0.01] and list(groups["n"]) == [2, 2]
     assert "mean ± std over seed" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_refused_job_ends_the_sweep_with_its_summary_and_one_line(tmp_path, launcher):
+    # a traceback and no summary.csv before, though the other job had finished
+    args = ["data.val_fraction=1.2,0.2", f"hydra/launcher={launcher}", f"paths.log_dir={tmp_path}"]
+    done = run_module("src.train", "-m", *TINY, *args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: 1 of 2 jobs were refused, the others ran: job 0: data.val_fraction must be in (0, 1); got 1.2"
+    )
+    summary = pd.read_csv(sweep_folder(tmp_path) / "summary.csv")
+    assert list(summary["data.val_fraction"]) == [0.2, 1.2] and summary["best_val_loss"].notna().tolist() == [True, False]
