@@ -241,3 +241,23 @@ def test_a_real_table_trains_evaluates_and_predicts_from_the_checkpoint_alone(tm
             assert kept["probability"].to_numpy() == pytest.approx(preds["probability"].to_numpy(), rel=1e-6)
     with pytest.raises(UserError, match="keep_columns must be one of identifiers, all, none; got 'some'"):
         predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=some"))
+
+
+def test_columns_of_the_training_table_left_out_by_data_features_may_stay(tmp_path, make_config):
+    """The training table's other columns are not features, but not strangers either; a misspelt one still is."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    train(make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "data.features=[size,colour]"))
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    new = table(rows=20, seed=5).drop(columns=["kind"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert (
+        predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=all")) == 20
+    )
+    assert list(pd.read_csv(out).columns) == [*new.columns, "probability", "class", "label"]
+    new.rename(columns={"weight": "wieght"}).to_csv(tmp_path / "misspelt.csv", index=False)
+    with pytest.raises(UserError, match="unknown columns .*: 'wieght'"):
+        predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'misspelt.csv'}", f"output={out}"))

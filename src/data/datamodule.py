@@ -129,7 +129,7 @@ class TabularDataModule(L.LightningDataModule):
         if self.splits:
             return
         table = self.load_table()
-        self.name = table.name
+        self.name, self.table_columns = table.name, list(table.frame.columns)  # predict accepts any of them
         frame, target = table.frame, self.target or table.target
         features = self.check_columns(table, target)
         what = f"data.target {target!r} of {table.name}"
@@ -275,6 +275,7 @@ class TabularDataModule(L.LightningDataModule):
             "target": self.target_name,
             "task": self.task,
             "features": list(self.preprocessing["columns"]),  # every column considered, the ignored and dropped too
+            "table_columns": self.table_columns,
             "feature_names": list(self.feature_names),
             "target_name": self.target_name,
             "class_labels": list(self.class_labels),

@@ -36,7 +36,7 @@ def prediction_chunks(
     path = Path(path)
     require(path.is_file(), f"input file not found: {path}")
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
-    allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
+    allowed = set(state["columns"]) | set(state.get("table_columns", ())) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
     if is_parquet(path):
         chunks = parquet_chunks(path, kinds, allowed, chunk_rows, carry)
