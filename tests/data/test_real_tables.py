@@ -358,3 +358,18 @@ def test_predict_reads_each_of_two_nameless_columns_under_its_own_name(tmp_path)
     ((rows, _, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
     np.testing.assert_array_equal(rows["Unnamed: 0"].to_numpy(), new["size"].to_numpy())
     np.testing.assert_array_equal(rows["Unnamed: 1"].to_numpy(), new["weight"].to_numpy())
+
+
+@pytest.mark.parametrize("spelling", [{True: "true", False: "false"}, {True: "TRUE", False: "FALSE"}])
+def test_a_true_false_column_predicts_as_it_trained(tmp_path, spelling):
+    """pyarrow reads true/TRUE in a training CSV as booleans; predict's text reader must know them as the same categories."""
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table()
+    frame["indoor"] = frame["indoor"].map(spelling)
+    dm = setup(frame, tmp_path)
+    ((rows, _, done),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
+        x = dm.transform_frame(rows, "t.csv", done)
+    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
