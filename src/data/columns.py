@@ -74,7 +74,7 @@ def is_row_number(values: pd.Series, column: str) -> bool:
 
 
 def category_key(value) -> str | None:
-    """The text a category is known by: numbers and booleans in one spelling (4, 4.0 and "4"; True and "true"), text stripped."""
+    """The text a category is known by: numbers, booleans and dates in one spelling (4, 4.0 and "4"; True and "true"), text stripped."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -84,6 +84,8 @@ def category_key(value) -> str | None:
     text = str(value).strip()
     if is_missing_spelling(text):
         return None
+    if ISO_DATE.match(text) and (moment := pd.to_datetime(text, errors="coerce")) is not pd.NaT:
+        return str(moment)  # as pyarrow's timestamps in training ("2024-03-01 00:00:00"); predict reads text
     if text.lower() in ("true", "false"):  # pyarrow types a CSV's true/TRUE as a boolean in training, not in predict
         return text.capitalize()
     try:

@@ -373,3 +373,17 @@ def test_a_true_false_column_predicts_as_it_trained(tmp_path, spelling):
         warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
         x = dm.transform_frame(rows, "t.csv", done)
     assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+
+
+def test_a_date_column_kept_as_a_category_predicts_as_it_trained(tmp_path):
+    """pyarrow reads a training CSV's ISO dates as timestamps; as a category, predict's text must be the same category."""
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table()
+    frame["day"] = np.where(frame["weight"] > 52, "2024-02-01", "2024-03-01 12:30:00")
+    dm = setup(frame, tmp_path, categorical=["day"])
+    ((rows, _, done),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
+        x = dm.transform_frame(rows, "t.csv", done)
+    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
