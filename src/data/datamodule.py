@@ -143,7 +143,7 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError("data.stratify=true needs class labels; the target is a regression target (set data.stratify=false)")
         labels = encoded.y[rows] if self.stratify else None
         if self.cv is None:
-            positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels)
+            positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels, self.class_labels)
         else:  # k-fold: fold i validates, the other folds train; the lesson's test rows stay the test rows
             folds, fold, by_class = self.cv["folds"], self.cv["fold"], self.task != "regression"
             positions = fold_positions(encoded.y[rows], self.test_fraction, self.random_state, folds, fold, by_class)

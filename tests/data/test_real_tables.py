@@ -139,6 +139,11 @@ def test_stratified_split_keeps_class_shares(tmp_path):
     assert all(share == pytest.approx(0.1, abs=0.01) for share in shares.values())
     with pytest.raises(UserError, match="data.stratify=true needs class labels"):
         setup(frame.assign(kind=np.arange(200.0) / 7), tmp_path, name="r.csv", stratify=True)
+    frame.loc[7, "kind"] = "unique"  # one row: it cannot be in every split; the error names it as the file does
+    with pytest.raises(
+        UserError, match=r"cannot split these rows: classes with fewer than 3 rows cannot have one in each split: 'unique' \(1\)"
+    ):
+        setup(frame, tmp_path, name="u.csv", stratify=True)
 
 
 def test_nothing_about_validation_or_test_rows_is_fitted(tmp_path):
