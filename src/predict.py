@@ -102,7 +102,7 @@ def write_tables(tables: Iterator, handle, parquet: bool) -> int:
                     writer = writers.enter_context(pq.ParquetWriter(handle, arrow.schema))
                 writer.write_table(arrow)
             else:
-                table.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
+                table.to_csv(handle, index=False, header=handle.tell() == 0)  # floats in their shortest exact spelling
             rows += len(table)
     return rows
 

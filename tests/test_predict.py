@@ -249,7 +249,15 @@ def test_columns_of_the_training_table_left_out_by_data_features_may_stay(tmp_pa
     from tests.support.tables import table
 
     table().to_csv(tmp_path / "train.csv", index=False)
-    train(make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "data.features=[size,colour]"))
+    train(
+        make_config(
+            "data=csv",
+            f"data.path={tmp_path / 'train.csv'}",
+            "data.target=kind",
+            "data.features=[size,colour]",
+            "trainer.max_epochs=1",
+        )
+    )
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
     new = table(rows=20, seed=5).drop(columns=["kind"])
     new.to_csv(tmp_path / "new.csv", index=False)
@@ -261,3 +269,22 @@ def test_columns_of_the_training_table_left_out_by_data_features_may_stay(tmp_pa
     new.rename(columns={"weight": "wieght"}).to_csv(tmp_path / "misspelt.csv", index=False)
     with pytest.raises(UserError, match="unknown columns .*: 'wieght'"):
         predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'misspelt.csv'}", f"output={out}"))
+
+
+def test_keep_columns_all_writes_the_input_numbers_unrounded(tmp_path, make_config):
+    """keep_columns=all carries the input's columns; a number keeps every digit (a 9-digit format cut them)."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    train(make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=1"))
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    new = table(rows=20, seed=5).drop(columns=["kind"])
+    new.loc[0, "weight"] = 12345678901.5
+    new.to_csv(tmp_path / "new.csv", index=False)
+    predict(
+        compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'p.csv'}", "keep_columns=all")
+    )
+    kept = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_array_equal(kept["weight"].to_numpy(), new["weight"].to_numpy())
+    np.testing.assert_array_equal(kept["size"].to_numpy(), new["size"].to_numpy())
