@@ -288,3 +288,27 @@ def test_keep_columns_all_writes_the_input_numbers_unrounded(tmp_path, make_conf
     kept = pd.read_csv(tmp_path / "p.csv")
     np.testing.assert_array_equal(kept["weight"].to_numpy(), new["weight"].to_numpy())
     np.testing.assert_array_equal(kept["size"].to_numpy(), new["size"].to_numpy())
+
+
+def test_keep_columns_all_into_parquet_after_a_short_row_deep_in_the_csv(tmp_path, make_config):
+    """A short row past pyarrow's first block sends the rest to the text reader; its chunks must carry the same types."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    train(make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=1"))
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    lines = table(rows=30_000, seed=5).drop(columns=["kind"]).to_csv(index=False).splitlines()  # over a megabyte
+    lines[-5] = ",".join(lines[-5].split(",")[:3])  # a short row: its missing cells are empty
+    (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
+    for suffix in ("csv", "parquet"):
+        out = tmp_path / f"p.{suffix}"
+        predict(
+            compose_predict(
+                f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=all", "chunk_rows=5000"
+            )
+        )
+    numbers = ["size", "weight", "cylinders", "probability", "class"]
+    as_parquet, as_csv = pd.read_parquet(tmp_path / "p.parquet"), pd.read_csv(tmp_path / "p.csv")
+    assert list(as_parquet.columns) == list(as_csv.columns) and len(as_parquet) == 30_000
+    pd.testing.assert_frame_equal(as_parquet[numbers], as_csv[numbers], check_dtype=False)
