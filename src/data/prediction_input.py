@@ -134,7 +134,7 @@ def parquet_chunks(
     read = [c for c in names if c in kinds or c in carried]  # in file order, as the CSV readers' chunks
     raw = dict(zip(names, raw_names))
     for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in read]):
-        yield batch.to_pandas(date_as_object=False).set_axis(read, axis=1)
+        yield batch.to_pandas(date_as_object=False, ignore_metadata=True).set_axis(read, axis=1)  # as training: no index
 
 
 def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missing: str) -> np.ndarray:

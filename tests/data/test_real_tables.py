@@ -392,3 +392,20 @@ def test_a_date_column_kept_as_a_category_predicts_as_it_trained(tmp_path):
         warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
         x = dm.transform_frame(rows, "t.csv", done)
     assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+
+
+def test_the_index_pandas_saves_in_a_parquet_file_is_an_identifier(tmp_path):
+    """A filtered or shuffled frame's index goes into Parquet as `__index_level_0__`: the rows' old positions, which
+    must not become an input (in a file sorted by class it gives the answer away), as the CSV's nameless index does not."""
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table().sample(frac=1, random_state=0)
+    dm = setup(frame, tmp_path, name="t.parquet")
+    assert dm.preprocessing["columns"]["__index_level_0__"] == "ignored"
+    frame.drop(columns=["kind"]).head(5).to_csv(tmp_path / "new.csv", index=False)  # without it
+    ((rows, _, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    assert len(rows) == 5
+    ((rows, carried, _),) = prediction_chunks(tmp_path / "t.parquet", dm.state_dict(), carry=["__index_level_0__"])
+    assert list(carried["__index_level_0__"]) == list(frame.index) and torch.equal(
+        dm.transform_frame(rows, "t.parquet")[dm.split_positions["test"]], dm.splits["test"][0]
+    )
