@@ -102,6 +102,7 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={good}", f"ckpt_path={foreign}"], "is not a checkpoint of this project"),
         ([f"input={good}", "threshold=1.5"], "threshold must be a number in [0, 1]; got 1.5"),
         ([f"input={good}", f"output={good}"], "is the input file"),
+        ([f"input={good}", f"output={tmp_path / 'preds.csv.gz'}"], "preds.csv.gz would be a plain CSV under a compressed name"),
     ]
 
 
@@ -113,7 +114,7 @@ def test_bad_requests_are_refused_and_leave_no_output(cancer_run, tmp_path):
         with pytest.raises(UserError) as info:
             predict(cfg)
         assert expected in str(info.value), (overrides, str(info.value))
-        assert not output.exists()
+        assert not output.exists() and not (tmp_path / "preds.csv.gz").exists()
     assert not list(tmp_path.glob(".*.tmp"))
 
 
