@@ -44,11 +44,13 @@ def prediction_chunks(
         chunks = csv_chunks(path, kinds, allowed, missing, chunk_rows, carry)
     done = 0
     for frame in chunks:
-        for column, kind in kinds.items():  # before carrying: pyarrow's and the text reader's chunks carry float64 alike
-            if kind == "numeric":
-                frame[column] = numeric_values(path, column, frame[column], done, missing)
         carried = frame[[c for c in frame.columns if c not in kinds or carry is None]].copy()
         frame = frame[list(kinds)]
+        for column, kind in kinds.items():
+            if kind == "numeric":
+                frame[column] = numeric_values(path, column, frame[column], done, missing)
+                if column in carried and not is_parquet(path):  # CSV: the text reader's chunks carry float64, as pyarrow's
+                    carried[column] = frame[column]
         yield frame, carried, done
         done += len(frame)
     require(done > 0, f"{path} has a header but no rows to predict")

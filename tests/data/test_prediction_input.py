@@ -104,3 +104,10 @@ def test_a_parquet_file_carries_its_columns_in_file_order_as_a_csv_does(tmp_path
     for name in ("new.parquet", "new.csv"):
         [(_, carried, _)] = prediction_chunks(tmp_path / name, state(code="ignored"), carry=None)
         assert list(carried.columns) == ["code", "age", "income", "rooms"]
+
+
+def test_keep_columns_all_carries_a_parquet_files_columns_with_their_types(tmp_path):
+    frame = pd.DataFrame({"age": [40, 50], "income": [1.5, 2.5], "rooms": [3, 4]})
+    frame.to_parquet(tmp_path / "new.parquet")
+    ((_, carried, _),) = prediction_chunks(tmp_path / "new.parquet", state(), carry=None)
+    pd.testing.assert_frame_equal(carried, frame)
