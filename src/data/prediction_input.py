@@ -130,7 +130,8 @@ def parquet_chunks(
         file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise UserError(f"{path} is not a readable Parquet file: {first_line(exc)}") from None
-    raw_names = list(file.schema_arrow.names)
+    index = (file.schema_arrow.pandas_metadata or {}).get("index_columns", [])  # pandas reads them back as the index
+    raw_names = [n for n in file.schema_arrow.names if n not in index or n.strip() in allowed]  # unknown to the model: skipped
     names = column_names(raw_names)  # as training names them
     carried = check_header(path, names, kinds, allowed, carry)
     read = [c for c in names if c in kinds or c in carried]  # in file order, as the CSV readers' chunks
