@@ -74,7 +74,7 @@ def is_row_number(values: pd.Series, column: str) -> bool:
 
 
 def category_key(value) -> str | None:
-    """The text a category is known by: numbers, booleans and dates in one spelling (4, 4.0 and "4"; True and "true"), text stripped."""
+    """The text a category is known by: numbers in one spelling (4, 4.0 and "4" are one category), text stripped."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -84,15 +84,20 @@ def category_key(value) -> str | None:
     text = str(value).strip()
     if is_missing_spelling(text):
         return None
-    if ISO_DATE.match(text) and (moment := pd.to_datetime(text, errors="coerce")) is not pd.NaT:
-        return str(moment)  # as pyarrow's timestamps in training ("2024-03-01 00:00:00"); predict reads text
-    if text.lower() in ("true", "false"):  # pyarrow types a CSV's true/TRUE as a boolean in training, not in predict
-        return text.capitalize()
     try:
         number = float(text)
     except ValueError:
         return text
     return number_text(number) if np.isfinite(number) else text
+
+
+def typed_spelling(key: str) -> str:
+    """How a training CSV read by pyarrow, which types true/TRUE as booleans and ISO dates as timestamps, spells the
+    text `key` that predict reads: True, or 2024-03-01 00:00:00."""
+    if key.lower() in ("true", "false"):
+        return key.capitalize()
+    moment = pd.to_datetime(key, errors="coerce") if ISO_DATE.match(key) else pd.NaT
+    return key if moment is pd.NaT else str(moment)
 
 
 def number_text(number: float) -> str:

@@ -409,3 +409,14 @@ def test_the_index_pandas_saves_in_a_parquet_file_is_an_identifier(tmp_path):
     assert list(carried["__index_level_0__"]) == list(frame.index) and torch.equal(
         dm.transform_frame(rows, "t.parquet")[dm.split_positions["test"]], dm.splits["test"][0]
     )
+
+
+def test_a_text_column_of_dates_and_true_false_keeps_its_categories(tmp_path):
+    """Where pyarrow reads the cells as text in training too (a stray word among them), the categories are the
+    file's own spellings, as checkpoints of every version hold them."""
+    frame = table()
+    frame["day"] = np.where(frame["weight"] > 52, "2024-02-01", "unknown")
+    frame["indoor"] = np.where(frame["size"] > 10, "true", "maybe")
+    dm = setup(frame, tmp_path, categorical=["day"])
+    assert dm.preprocessing["vocabularies"]["day"] == ["2024-02-01", "unknown"]
+    assert dm.preprocessing["vocabularies"]["indoor"] == ["maybe", "true"]
