@@ -53,6 +53,8 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
     ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
     with pytest.raises(UserError, match=r"no longer at .*t\.csv; give its place with data_path=FILE"):
         evaluate(compose_eval(ckpt, output_dir=tmp_path / "eval1"))
+    with pytest.raises(UserError, match=r"^data_path: no such file: .*mvoed\.csv$"):  # the setting given, not data.path
+        evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'mvoed.csv'}", output_dir=tmp_path / "eval3"))
     metrics = evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'moved.csv'}", output_dir=tmp_path / "eval2"))
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
 
