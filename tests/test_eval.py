@@ -59,6 +59,18 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
 
 
+def test_eval_of_an_ensemble_reproduces_its_members_scores(tmp_path):
+    """TabM (experiment=csv) reports each of its k members alone under test_members: eval's report has them too."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "t.csv", index=False)
+    settings = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=kind", "trainer.max_epochs=2"]
+    result = train(compose_config(*settings, output_dir=tmp_path / "run"))
+    assert "test_members" in result.matrices
+    check_eval_reproduces_training(tmp_path / "run", result, tmp_path / "eval")
+
+
 def test_eval_data_home_reaches_the_built_in_source_and_data_path_is_refused_there(housing_run, tmp_path):
     run_dir, _ = housing_run
     ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
