@@ -30,6 +30,10 @@ def evaluate(cfg: DictConfig) -> dict:
     with torch.no_grad():  # the same evaluation code as training's test: the loss and torchmetrics' metrics
         saved.model.evaluate_batches(datamodule.eval_batches("test"), "test")
         test, matrices = saved.model.epoch_results("test"), dict(saved.model.matrices.get("test", {}))
+        if saved.model.member_outputs:  # an ensemble: each member scored alone, as training's test does
+            matrices["test_members"] = saved.model.score_members(
+                *(torch.cat(parts) for parts in zip(*saved.model.member_outputs))
+            )
     out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
     diagnosis = write_test_report(out_dir, saved.model, datamodule, matrices)
     metrics = {

@@ -36,6 +36,8 @@ def check_threshold(threshold, saved) -> float | None:
 def check_output(output: Path, input_path: Path) -> None:
     require(not output.is_dir(), f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
     require(output.parent.is_dir(), f"output folder {output.parent} does not exist")
+    if output.suffix.lower() in (".gz", ".bz2", ".zst", ".lz4", ".xz", ".zip"):
+        raise UserError(f"output {output} would be a plain CSV under a compressed name; write .csv, or .parquet (compressed)")
     if input_path.exists() and output.resolve() == input_path.resolve():
         raise UserError(f"output {output} is the input file; choose another name so the input is kept")
 
@@ -102,7 +104,7 @@ def write_tables(tables: Iterator, handle, parquet: bool) -> int:
                     writer = writers.enter_context(pq.ParquetWriter(handle, arrow.schema))
                 writer.write_table(arrow)
             else:
-                table.to_csv(handle, index=False, header=handle.tell() == 0, float_format="%.9g")
+                table.to_csv(handle, index=False, header=handle.tell() == 0)  # floats in their shortest exact spelling
             rows += len(table)
     return rows
 

@@ -53,8 +53,22 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
     ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
     with pytest.raises(UserError, match=r"no longer at .*t\.csv; give its place with data_path=FILE"):
         evaluate(compose_eval(ckpt, output_dir=tmp_path / "eval1"))
+    with pytest.raises(UserError, match=r"^data_path: no such file: .*mvoed\.csv$"):  # the setting given, not data.path
+        evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'mvoed.csv'}", output_dir=tmp_path / "eval3"))
     metrics = evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'moved.csv'}", output_dir=tmp_path / "eval2"))
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
+
+
+def test_eval_of_an_ensemble_reproduces_its_members_scores(tmp_path):
+    """TabM (experiment=csv) reports each of its k members alone under test_members: eval's report has them too."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "t.csv", index=False)
+    settings = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=kind", "trainer.max_epochs=2"]
+    result = train(compose_config(*settings, output_dir=tmp_path / "run"))
+    assert "test_members" in result.matrices
+    check_eval_reproduces_training(tmp_path / "run", result, tmp_path / "eval")
 
 
 def test_eval_data_home_reaches_the_built_in_source_and_data_path_is_refused_there(housing_run, tmp_path):

@@ -102,6 +102,7 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={good}", f"ckpt_path={foreign}"], "is not a checkpoint of this project"),
         ([f"input={good}", "threshold=1.5"], "threshold must be a number in [0, 1]; got 1.5"),
         ([f"input={good}", f"output={good}"], "is the input file"),
+        ([f"input={good}", f"output={tmp_path / 'preds.csv.gz'}"], "preds.csv.gz would be a plain CSV under a compressed name"),
     ]
 
 
@@ -113,7 +114,7 @@ def test_bad_requests_are_refused_and_leave_no_output(cancer_run, tmp_path):
         with pytest.raises(UserError) as info:
             predict(cfg)
         assert expected in str(info.value), (overrides, str(info.value))
-        assert not output.exists()
+        assert not output.exists() and not (tmp_path / "preds.csv.gz").exists()
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -241,3 +242,74 @@ def test_a_real_table_trains_evaluates_and_predicts_from_the_checkpoint_alone(tm
             assert kept["probability"].to_numpy() == pytest.approx(preds["probability"].to_numpy(), rel=1e-6)
     with pytest.raises(UserError, match="keep_columns must be one of identifiers, all, none; got 'some'"):
         predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=some"))
+
+
+def test_columns_of_the_training_table_left_out_by_data_features_may_stay(tmp_path, make_config):
+    """The training table's other columns are not features, but not strangers either; a misspelt one still is."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    train(
+        make_config(
+            "data=csv",
+            f"data.path={tmp_path / 'train.csv'}",
+            "data.target=kind",
+            "data.features=[size,colour]",
+            "trainer.max_epochs=1",
+        )
+    )
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    new = table(rows=20, seed=5).drop(columns=["kind"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert (
+        predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=all")) == 20
+    )
+    assert list(pd.read_csv(out).columns) == [*new.columns, "probability", "class", "label"]
+    new.rename(columns={"weight": "wieght"}).to_csv(tmp_path / "misspelt.csv", index=False)
+    with pytest.raises(UserError, match="unknown columns .*: 'wieght'"):
+        predict(compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'misspelt.csv'}", f"output={out}"))
+
+
+def test_keep_columns_all_writes_the_input_numbers_unrounded(tmp_path, make_config):
+    """keep_columns=all carries the input's columns; a number keeps every digit (a 9-digit format cut them)."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    train(make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=1"))
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    new = table(rows=20, seed=5).drop(columns=["kind"])
+    new.loc[0, "weight"] = 12345678901.5
+    new.to_csv(tmp_path / "new.csv", index=False)
+    predict(
+        compose_predict(f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={tmp_path / 'p.csv'}", "keep_columns=all")
+    )
+    kept = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_array_equal(kept["weight"].to_numpy(), new["weight"].to_numpy())
+    np.testing.assert_array_equal(kept["size"].to_numpy(), new["size"].to_numpy())
+
+
+def test_keep_columns_all_into_parquet_after_a_short_row_deep_in_the_csv(tmp_path, make_config):
+    """A short row past pyarrow's first block sends the rest to the text reader; its chunks must carry the same types."""
+    from src.train import train
+    from tests.support.tables import table
+
+    table().to_csv(tmp_path / "train.csv", index=False)
+    train(make_config("data=csv", f"data.path={tmp_path / 'train.csv'}", "data.target=kind", "trainer.max_epochs=1"))
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    lines = table(rows=30_000, seed=5).drop(columns=["kind"]).to_csv(index=False).splitlines()  # over a megabyte
+    lines[-5] = ",".join(lines[-5].split(",")[:3])  # a short row: its missing cells are empty
+    (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
+    for suffix in ("csv", "parquet"):
+        out = tmp_path / f"p.{suffix}"
+        predict(
+            compose_predict(
+                f"ckpt_path={ckpt}", f"input={tmp_path / 'new.csv'}", f"output={out}", "keep_columns=all", "chunk_rows=5000"
+            )
+        )
+    numbers = ["size", "weight", "cylinders", "probability", "class"]
+    as_parquet, as_csv = pd.read_parquet(tmp_path / "p.parquet"), pd.read_csv(tmp_path / "p.csv")
+    assert list(as_parquet.columns) == list(as_csv.columns) and len(as_parquet) == 30_000
+    pd.testing.assert_frame_equal(as_parquet[numbers], as_csv[numbers], check_dtype=False)

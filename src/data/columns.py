@@ -64,10 +64,10 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
 
 def is_row_number(values: pd.Series, column: str) -> bool:
     """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or
-    distinct whole numbers under a blank header (the index pandas writes, in any order)."""
+    distinct whole numbers under a blank header or `__index_level_0__` (the index pandas writes to a CSV or a Parquet file)."""
     if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
-    if column.startswith("Unnamed: "):
+    if column.startswith(("Unnamed: ", "__index_level_")):
         return values.is_unique
     steps = np.diff(values.to_numpy(dtype=np.int64))
     return bool(steps[0] != 0 and np.all(steps == steps[0]))
@@ -89,6 +89,15 @@ def category_key(value) -> str | None:
     except ValueError:
         return text
     return number_text(number) if np.isfinite(number) else text
+
+
+def typed_spelling(key: str) -> str:
+    """How a training CSV read by pyarrow, which types true/TRUE as booleans and ISO dates as timestamps, spells the
+    text `key` that predict reads: True, or 2024-03-01 00:00:00."""
+    if key.lower() in ("true", "false"):
+        return key.capitalize()
+    moment = pd.to_datetime(key, errors="coerce") if ISO_DATE.match(key) else pd.NaT
+    return key if moment is pd.NaT else str(moment)
 
 
 def number_text(number: float) -> str:

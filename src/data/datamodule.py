@@ -129,7 +129,7 @@ class TabularDataModule(L.LightningDataModule):
         if self.splits:
             return
         table = self.load_table()
-        self.name = table.name
+        self.name, self.table_columns = table.name, list(table.frame.columns)  # predict accepts any of them
         frame, target = table.frame, self.target or table.target
         features = self.check_columns(table, target)
         what = f"data.target {target!r} of {table.name}"
@@ -143,7 +143,7 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError("data.stratify=true needs class labels; the target is a regression target (set data.stratify=false)")
         labels = encoded.y[rows] if self.stratify else None
         if self.cv is None:
-            positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels)
+            positions = split_rows(len(rows), self.test_fraction, self.val_fraction, self.random_state, labels, self.class_labels)
         else:  # k-fold: fold i validates, the other folds train; the lesson's test rows stay the test rows
             folds, fold, by_class = self.cv["folds"], self.cv["fold"], self.task != "regression"
             positions = fold_positions(encoded.y[rows], self.test_fraction, self.random_state, folds, fold, by_class)
@@ -275,6 +275,7 @@ class TabularDataModule(L.LightningDataModule):
             "target": self.target_name,
             "task": self.task,
             "features": list(self.preprocessing["columns"]),  # every column considered, the ignored and dropped too
+            "table_columns": self.table_columns,
             "feature_names": list(self.feature_names),
             "target_name": self.target_name,
             "class_labels": list(self.class_labels),

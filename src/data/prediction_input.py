@@ -36,7 +36,7 @@ def prediction_chunks(
     path = Path(path)
     require(path.is_file(), f"input file not found: {path}")
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
-    allowed = set(state["columns"]) | {state.get("target_name") or state.get("target")}
+    allowed = set(state["columns"]) | set(state.get("table_columns", ())) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")
     if is_parquet(path):
         chunks = parquet_chunks(path, kinds, allowed, chunk_rows, carry)
@@ -49,6 +49,8 @@ def prediction_chunks(
         for column, kind in kinds.items():
             if kind == "numeric":
                 frame[column] = numeric_values(path, column, frame[column], done, missing)
+                if column in carried and not is_parquet(path):  # CSV: the text reader's chunks carry float64, as pyarrow's
+                    carried[column] = frame[column]
         yield frame, carried, done
         done += len(frame)
     require(done > 0, f"{path} has a header but no rows to predict")
@@ -128,13 +130,14 @@ def parquet_chunks(
         file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise UserError(f"{path} is not a readable Parquet file: {first_line(exc)}") from None
-    raw_names = list(file.schema_arrow.names)
+    index = (file.schema_arrow.pandas_metadata or {}).get("index_columns", [])  # pandas reads them back as the index
+    raw_names = [n for n in file.schema_arrow.names if n not in index or n.strip() in allowed]  # unknown to the model: skipped
     names = column_names(raw_names)  # as training names them
     carried = check_header(path, names, kinds, allowed, carry)
     read = [c for c in names if c in kinds or c in carried]  # in file order, as the CSV readers' chunks
     raw = dict(zip(names, raw_names))
     for batch in file.iter_batches(batch_size=chunk_rows, columns=[raw[c] for c in read]):
-        yield batch.to_pandas(date_as_object=False).set_axis(read, axis=1)
+        yield batch.to_pandas(date_as_object=False, ignore_metadata=True).set_axis(read, axis=1)  # as training: no index
 
 
 def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missing: str) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
-from src.data.columns import factorized_keys, sorted_labels
+from src.data.columns import factorized_keys, sorted_labels, typed_spelling
 from src.data.readers import missing_text_mask
 from src.errors import UserError
 
@@ -195,7 +195,9 @@ def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray
     """Codes (0 unknown, 1 missing, 2.. the vocabulary) and the mask of unknown values."""
     codes, keys = factorized_keys(values)
     index = {key: i + 2 for i, key in enumerate(vocabulary)}
-    per_key = np.array([MISSING if k is None else index.get(k, UNKNOWN) for k in keys] + [MISSING], dtype=np.int64)
+    # a value unknown as written may be known as training's typed read spelt it (True, a timestamp)
+    per_key = [MISSING if k is None else index.get(k) or index.get(typed_spelling(k), UNKNOWN) for k in keys]
+    per_key = np.array(per_key + [MISSING], dtype=np.int64)
     result = per_key[codes]  # code -1 (missing) takes the last entry
     return result, (result == UNKNOWN)
 

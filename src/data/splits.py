@@ -12,7 +12,12 @@ from src.errors import UserError, first_line
 
 
 def split_rows(
-    n_rows: int, test_fraction: float, val_fraction: float, random_state: int, stratify: np.ndarray | None = None
+    n_rows: int,
+    test_fraction: float,
+    val_fraction: float,
+    random_state: int,
+    stratify: np.ndarray | None = None,
+    class_labels: list[str] = (),
 ) -> dict[str, np.ndarray]:
     """Test first, then validation out of the rest: 0.2 and 0.2 of all rows give the lesson's 0.2 / 0.25 calls; the
     positions come out in the order scikit-learn's train_test_split would give the rows themselves."""
@@ -22,8 +27,10 @@ def split_rows(
         train, val = train_test_split(
             rest, test_size=val_fraction / (1 - test_fraction), random_state=random_state, stratify=rest_labels
         )
-    except ValueError as exc:  # a class too small to be in every split
-        raise UserError(f"data.stratify=true cannot split these rows: {first_line(exc)}") from None
+    except ValueError as exc:  # a class too small to be in every split: named by its label, not scikit-learn's code
+        few = [f"{class_labels[int(c)]!r} ({n})" for c, n in zip(*np.unique(stratify, return_counts=True)) if n < 3]
+        problem = f"classes with fewer than 3 rows cannot have one in each split: {', '.join(few)}" if few else first_line(exc)
+        raise UserError(f"data.stratify=true cannot split these rows: {problem}; set data.stratify=false") from None
     return {"train": train, "val": val, "test": test}
 
 

@@ -104,3 +104,19 @@ def test_a_parquet_file_carries_its_columns_in_file_order_as_a_csv_does(tmp_path
     for name in ("new.parquet", "new.csv"):
         [(_, carried, _)] = prediction_chunks(tmp_path / name, state(code="ignored"), carry=None)
         assert list(carried.columns) == ["code", "age", "income", "rooms"]
+
+
+def test_keep_columns_all_carries_a_parquet_files_columns_with_their_types(tmp_path):
+    frame = pd.DataFrame({"age": [40, 50], "income": [1.5, 2.5], "rooms": [3, 4]})
+    frame.to_parquet(tmp_path / "new.parquet")
+    ((_, carried, _),) = prediction_chunks(tmp_path / "new.parquet", state(), carry=None)
+    pd.testing.assert_frame_equal(carried, frame)
+
+
+def test_the_index_pandas_saved_in_a_parquet_file_is_not_an_unknown_column(tmp_path):
+    """A filtered frame's to_parquet keeps its index (`__index_level_0__`, or the index's name): pandas reads it back
+    as the index, not a column, so a user cannot see the column predict would refuse."""
+    frame = pd.DataFrame({"age": [1.0, 2.0, 3.0], "income": [4.0, 5.0, 6.0], "rooms": [7.0, 8.0, 9.0]}).iloc[[2, 0, 1]]
+    for name, saved in (("filtered", frame), ("named", frame.rename_axis("row"))):
+        saved.to_parquet(tmp_path / f"{name}.parquet")
+        np.testing.assert_array_equal(read(tmp_path / f"{name}.parquet", state())[FEATURES].to_numpy(), frame.to_numpy())

@@ -139,6 +139,11 @@ def test_stratified_split_keeps_class_shares(tmp_path):
     assert all(share == pytest.approx(0.1, abs=0.01) for share in shares.values())
     with pytest.raises(UserError, match="data.stratify=true needs class labels"):
         setup(frame.assign(kind=np.arange(200.0) / 7), tmp_path, name="r.csv", stratify=True)
+    frame.loc[7, "kind"] = "unique"  # one row: it cannot be in every split; the error names it as the file does
+    with pytest.raises(
+        UserError, match=r"cannot split these rows: classes with fewer than 3 rows cannot have one in each split: 'unique' \(1\)"
+    ):
+        setup(frame, tmp_path, name="u.csv", stratify=True)
 
 
 def test_nothing_about_validation_or_test_rows_is_fitted(tmp_path):
@@ -358,3 +363,60 @@ def test_predict_reads_each_of_two_nameless_columns_under_its_own_name(tmp_path)
     ((rows, _, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
     np.testing.assert_array_equal(rows["Unnamed: 0"].to_numpy(), new["size"].to_numpy())
     np.testing.assert_array_equal(rows["Unnamed: 1"].to_numpy(), new["weight"].to_numpy())
+
+
+@pytest.mark.parametrize("spelling", [{True: "true", False: "false"}, {True: "TRUE", False: "FALSE"}])
+def test_a_true_false_column_predicts_as_it_trained(tmp_path, spelling):
+    """pyarrow reads true/TRUE in a training CSV as booleans; predict's text reader must know them as the same categories."""
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table()
+    frame["indoor"] = frame["indoor"].map(spelling)
+    dm = setup(frame, tmp_path)
+    ((rows, _, done),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
+        x = dm.transform_frame(rows, "t.csv", done)
+    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+
+
+def test_a_date_column_kept_as_a_category_predicts_as_it_trained(tmp_path):
+    """pyarrow reads a training CSV's ISO dates as timestamps; as a category, predict's text must be the same category."""
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table()
+    frame["day"] = np.where(frame["weight"] > 52, "2024-02-01", "2024-03-01 12:30:00")
+    dm = setup(frame, tmp_path, categorical=["day"])
+    ((rows, _, done),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
+        x = dm.transform_frame(rows, "t.csv", done)
+    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+
+
+def test_the_index_pandas_saves_in_a_parquet_file_is_an_identifier(tmp_path):
+    """A filtered or shuffled frame's index goes into Parquet as `__index_level_0__`: the rows' old positions, which
+    must not become an input (in a file sorted by class it gives the answer away), as the CSV's nameless index does not."""
+    from src.data.prediction_input import prediction_chunks
+
+    frame = table().sample(frac=1, random_state=0)
+    dm = setup(frame, tmp_path, name="t.parquet")
+    assert dm.preprocessing["columns"]["__index_level_0__"] == "ignored"
+    frame.drop(columns=["kind"]).head(5).to_csv(tmp_path / "new.csv", index=False)  # without it
+    ((rows, _, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    assert len(rows) == 5
+    ((rows, carried, _),) = prediction_chunks(tmp_path / "t.parquet", dm.state_dict(), carry=["__index_level_0__"])
+    assert list(carried["__index_level_0__"]) == list(frame.index) and torch.equal(
+        dm.transform_frame(rows, "t.parquet")[dm.split_positions["test"]], dm.splits["test"][0]
+    )
+
+
+def test_a_text_column_of_dates_and_true_false_keeps_its_categories(tmp_path):
+    """Where pyarrow reads the cells as text in training too (a stray word among them), the categories are the
+    file's own spellings, as checkpoints of every version hold them."""
+    frame = table()
+    frame["day"] = np.where(frame["weight"] > 52, "2024-02-01", "unknown")
+    frame["indoor"] = np.where(frame["size"] > 10, "true", "maybe")
+    dm = setup(frame, tmp_path, categorical=["day"])
+    assert dm.preprocessing["vocabularies"]["day"] == ["2024-02-01", "unknown"]
+    assert dm.preprocessing["vocabularies"]["indoor"] == ["maybe", "true"]

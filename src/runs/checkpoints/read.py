@@ -106,6 +106,7 @@ class SavedRun:
         """The DataModule set up for testing, with cfg's data_home, download and data_path. A run on a file (data=csv)
         is re-evaluated on that file: if it has moved, say how to give its new place."""
         datamodule = self.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
+        require(cfg.data_path is None or Path(cfg.data_path).is_file(), f"data_path: no such file: {cfg.data_path}")
         path = datamodule.source.get("path") if isinstance(datamodule.source, dict) else None
         if isinstance(path, str) and cfg.data_path is None and not Path(path).exists():
             raise UserError(
