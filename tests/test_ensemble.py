@@ -40,7 +40,7 @@ def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path, capsys):
     assert metrics["members"][0]["test"] == metrics["members"][1]["test"] == pytest.approx(metrics["test"])
     trained = pd.read_csv(run_dir / "test_predictions.csv")
     averaged = pd.read_csv(tmp_path / "test_predictions.csv")
-    np.testing.assert_allclose(averaged.to_numpy(), trained.to_numpy(), atol=1e-6)
+    pd.testing.assert_frame_equal(averaged, trained, check_exact=False, rtol=0, atol=1e-6)  # labels exactly
 
 
 def test_the_ensemble_predicts_the_mean_of_its_members(cancer_run, tmp_path_factory, tmp_path):

@@ -22,8 +22,7 @@ def check_eval_reproduces_training(run_dir, result, eval_dir):
     # the data behind the figures, then the figures themselves
     trained = pd.read_csv(run_dir / "test_predictions.csv")
     evaluated = pd.read_csv(eval_dir / "test_predictions.csv")
-    assert list(evaluated.columns) == list(trained.columns)
-    np.testing.assert_allclose(evaluated.to_numpy(), trained.to_numpy(), rtol=0, atol=1e-6)
+    pd.testing.assert_frame_equal(evaluated, trained, check_exact=False, rtol=0, atol=1e-6)  # labels exactly
     figures = sorted(p.name for p in (eval_dir / "figures").glob("*.png"))
     assert figures and set(figures) < {p.name for p in (run_dir / "figures").glob("*.png")}  # all but the loss curves
     for name in figures:

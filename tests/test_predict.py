@@ -40,6 +40,8 @@ def test_classifier_predictions_of_new_rows_match_the_training_report(cancer_run
     assert (preds["class"] == report["predicted"]).all()
     assert set(preds["class"]) == {0, 1}
     assert (preds["label"] == preds["class"].map({0: "malignant", 1: "benign"})).all()
+    assert (report["predicted_label"] == preds["label"]).all()  # the report names the classes as predict does
+    assert (report["actual_label"] == report["actual"].map({0: "malignant", 1: "benign"})).all()
 
     threshold = float(preds["probability"].median())
     predict(

@@ -102,6 +102,8 @@ def write_test_predictions(
         frame = pd.DataFrame(
             {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
         )
+    if task != "regression" and class_labels:  # the classes as the table names them, beside their codes
+        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
     write_atomically(path, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
 
 
