@@ -74,7 +74,7 @@ def fit_with_lightning(
         "lightning",
         train_loss,
         val_loss,
-        start,
+        start - history.seconds_before,  # a resumed run's wall time counts its training before the resume
         best_epoch=best_epoch,
         best_val_loss=best_val_loss,
         test=test,

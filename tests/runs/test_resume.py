@@ -178,8 +178,13 @@ def test_a_signal_after_an_epochs_checkpoints_stops_after_the_next_epoch_with_it
     assert stopped.stopped_epoch == stopped.interrupted_epoch == stopped.last_checkpoint_epoch == epoch + 1
     assert checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == epoch + 1
 
+    # the seconds trained up to the snapshot count in the resumed run's wall time and ms/epoch, not only its own
+    before = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["LossHistory"]["seconds"]
+    assert 0 < before < stopped.wall_time_s
     train(compose_config(*RUN, SNAPSHOT_ONCE, *probe, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
-    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone[1])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert_same_run(metrics, left_alone[1])
+    assert metrics["wall_time_s"] > before and metrics["ms_per_epoch"] == 1000 * metrics["wall_time_s"] / metrics["stopped_epoch"]
 
 
 def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
