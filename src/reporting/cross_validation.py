@@ -21,7 +21,8 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
     x_val, y_val = datamodule.splits["val"]
     predicted = predict_in_batches(model, x_val, datamodule.batch_size).numpy()
     frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": y_val.reshape(-1).numpy()})
-    if task == "multiclass":  # the most probable class's code
+    if task == "multiclass":  # a probability per class (what stacking needs), then the most probable class's code
+        frame = frame.assign(**{f"probability_{label}": predicted[:, c] for c, label in enumerate(datamodule.class_labels)})
         frame["predicted"] = predicted.argmax(1)
     else:
         frame["probability" if task == "binary" else "predicted"] = predicted

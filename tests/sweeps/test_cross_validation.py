@@ -37,3 +37,13 @@ def test_each_runner_validates_on_the_same_fold(make_config, runner, tmp_path):
     folds, _ = fold_rows(np.asarray(y, dtype=np.float32), 0.2, 21, 3, stratify=True)
     assert written["row"].tolist() == folds[1].tolist()
     assert (written["fold"] == 1).all()
+
+
+def test_a_multiclass_fold_writes_each_class_probability_of_its_validation_rows(make_config, tmp_path):
+    from src.train import train
+
+    train(make_config("experiment=penguins", "cv.folds=3", "cv.fold=0", "trainer.max_epochs=2"))
+    written = pd.read_csv(tmp_path / "run" / "val_predictions.csv")
+    probabilities = written[["probability_Adelie", "probability_Chinstrap", "probability_Gentoo"]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert (written["predicted"] == probabilities.argmax(1)).all()
