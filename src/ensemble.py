@@ -4,6 +4,7 @@ LightGBM runs as their mean prediction and as a blend fit on the validation rows
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,21 @@ def member_sources(runs: list[str]) -> list[Path]:
                     f"runs: {entry} holds no run with checkpoints/best.ckpt or {LIGHTGBM_MODEL} "
                     "(give run folders or a multirun folder)"
                 )
+            unfinished = [str(job) for job in jobs if not finished(job)]
+            if unfinished:  # a best.ckpt from the middle of training: an ensemble's members are finished runs
+                raise UserError(
+                    f"runs: jobs of {entry} did not finish (interrupted, or still training): {', '.join(sorted(unfinished))}; "
+                    "resume them first, or give the finished ones (runs=[run_dir,...])"
+                )
             found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
         else:
             raise UserError(f"runs: no such run folder or checkpoint: {entry}")
     return found
+
+
+def finished(run_dir: Path) -> bool:
+    metrics = run_dir / "metrics.json"  # written when a run ends; an interrupted run's says so
+    return metrics.is_file() and json.loads(metrics.read_text()).get("stop_reason") != "interrupted"
 
 
 def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:

@@ -60,14 +60,30 @@ def test_a_multirun_folder_gives_its_jobs_in_job_order_networks_and_lightgbm_ali
     for job in ("0", "1", "10", "2"):
         (tmp_path / job / "checkpoints").mkdir(parents=True)
         (tmp_path / job / "checkpoints" / "best.ckpt").touch()
+        (tmp_path / job / "metrics.json").write_text('{"stop_reason": "early_stopping"}')
     (tmp_path / "3").mkdir()
     (tmp_path / "3" / "lightgbm_model.txt").touch()  # a LightGBM run (src.baseline) is a member too: its folder
+    (tmp_path / "3" / "metrics.json").write_text("{}")
     (tmp_path / ".hydra").mkdir()
     found = member_sources([str(tmp_path)])
     assert [p.parent.parent.name if p.suffix == ".ckpt" else p.name for p in found] == ["0", "1", "2", "3", "10"]
     assert found[3] == tmp_path / "3"
     with pytest.raises(UserError, match="holds no run with checkpoints/best.ckpt"):
         member_sources([str(tmp_path / ".hydra")])
+
+
+def test_a_multirun_folder_with_an_unfinished_job_is_refused_by_name(tmp_path):
+    # an interrupted job (a cluster's time limit, Ctrl+C) or one still training has a best.ckpt from mid-training
+    for job, metrics in (("0", '{"stop_reason": "max_epochs"}'), ("1", '{"stop_reason": "interrupted"}'), ("2", None)):
+        (tmp_path / job / "checkpoints").mkdir(parents=True)
+        (tmp_path / job / "checkpoints" / "best.ckpt").touch()
+        if metrics:
+            (tmp_path / job / "metrics.json").write_text(metrics)
+    with pytest.raises(
+        UserError, match=rf"did not finish \(interrupted, or still training\): {tmp_path / '1'}, {tmp_path / '2'}; resume"
+    ):
+        member_sources([str(tmp_path)])
+    assert member_sources([str(tmp_path / "0")]) == [tmp_path / "0" / "checkpoints" / "best.ckpt"]  # named alone: taken
 
 
 def test_members_of_another_split_are_refused(cancer_run, tmp_path_factory, tmp_path):
