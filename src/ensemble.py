@@ -13,7 +13,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, require, user_errors_exit
+from src.errors import UserError, require
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
@@ -268,16 +268,10 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")
 def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
+    from src.runs.run_dir import refused_leaves_no_folder
 
-    from src.runs.run_dir import remove_refused_run_dir
-
-    try:
-        with user_errors_exit():
-            ensemble(cfg)
-    except SystemExit:  # a refused ensemble leaves no folder under logs/ensemble/
-        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir))
-        raise
+    with refused_leaves_no_folder():  # a refused ensemble leaves no folder under logs/
+        ensemble(cfg)
 
 
 if __name__ == "__main__":

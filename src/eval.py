@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from src.errors import UserError, user_errors_exit
+from src.errors import UserError
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -55,16 +55,10 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
+    from src.runs.run_dir import refused_leaves_no_folder
 
-    from src.runs.run_dir import remove_refused_run_dir
-
-    try:
-        with user_errors_exit():
-            evaluate(cfg)
-    except SystemExit:  # a refused evaluation leaves no folder under logs/eval/
-        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir))
-        raise
+    with refused_leaves_no_folder():  # a refused evaluation leaves no folder under logs/
+        evaluate(cfg)
 
 
 if __name__ == "__main__":

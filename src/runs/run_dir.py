@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import OmegaConf
 
-from src.errors import UserError
+from src.errors import UserError, user_errors_exit
 from src.runs.atomic import write_text_atomically
 
 if TYPE_CHECKING:
@@ -102,6 +102,20 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("run_label", run_label, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("mlflow_run_name", mlflow_run_name, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("file_stem", file_stem, replace=True)
+
+
+@contextmanager
+def refused_leaves_no_folder() -> Iterator[None]:
+    """Around a Hydra command's work: a user mistake is one `error:` line and exit 2 (user_errors_exit), and the
+    folder Hydra made for the command goes with it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        with user_errors_exit():
+            yield
+    except SystemExit:
+        remove_refused_run_dir(Path(HydraConfig.get().runtime.output_dir))
+        raise
 
 
 def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> None:

@@ -365,33 +365,32 @@ def test_predict_reads_each_of_two_nameless_columns_under_its_own_name(tmp_path)
     np.testing.assert_array_equal(rows["Unnamed: 1"].to_numpy(), new["weight"].to_numpy())
 
 
+def assert_training_rows_predict_as_trained(dm, path):
+    """predict's reader of the training file gives the training rows' inputs exactly, with no value unseen."""
+    from src.data.prediction_input import prediction_chunks
+
+    ((rows, _, done),) = prediction_chunks(path, dm.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
+        x = dm.transform_frame(rows, path.name, done)
+    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+
+
 @pytest.mark.parametrize("spelling", [{True: "true", False: "false"}, {True: "TRUE", False: "FALSE"}])
 def test_a_true_false_column_predicts_as_it_trained(tmp_path, spelling):
     """pyarrow reads true/TRUE in a training CSV as booleans; predict's text reader must know them as the same categories."""
-    from src.data.prediction_input import prediction_chunks
-
     frame = table()
     frame["indoor"] = frame["indoor"].map(spelling)
     dm = setup(frame, tmp_path)
-    ((rows, _, done),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
-        x = dm.transform_frame(rows, "t.csv", done)
-    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+    assert_training_rows_predict_as_trained(dm, tmp_path / "t.csv")
 
 
 def test_a_date_column_kept_as_a_category_predicts_as_it_trained(tmp_path):
     """pyarrow reads a training CSV's ISO dates as timestamps; as a category, predict's text must be the same category."""
-    from src.data.prediction_input import prediction_chunks
-
     frame = table()
     frame["day"] = np.where(frame["weight"] > 52, "2024-02-01", "2024-03-01 12:30:00")
     dm = setup(frame, tmp_path, categorical=["day"])
-    ((rows, _, done),) = prediction_chunks(tmp_path / "t.csv", dm.state_dict())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # no value of the training file is unseen
-        x = dm.transform_frame(rows, "t.csv", done)
-    assert torch.equal(x[dm.split_positions["train"]], dm.splits["train"][0])
+    assert_training_rows_predict_as_trained(dm, tmp_path / "t.csv")
 
 
 def test_the_index_pandas_saves_in_a_parquet_file_is_an_identifier(tmp_path):
