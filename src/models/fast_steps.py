@@ -85,6 +85,9 @@ class FastSteps(L.LightningModule):
         self.every_metric = True  # the plain loop computes every metric every epoch; Lightning's every n epochs
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
         self.for_loggers: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
+        # the latest value of each scalar (train_loss every epoch, val_* at each validation), for callbacks:
+        # trainer.callback_metrics holds only val_loss and the monitored metrics, as each `self.log` has a cost
+        self.latest_scalars: dict[str, float] = {}
         self.matrices: dict[str, dict] = {}  # non-scalar results (the confusion matrix) per stage
         self.member_outputs: Batches = []  # an ensemble's test outputs, scored per member
         self.test_results: dict[str, float] = {}
@@ -106,7 +109,7 @@ class FastSteps(L.LightningModule):
         return ["train_loss", "val_loss", *(f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR)]
 
     def on_fit_start(self) -> None:
-        self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m not in ("train_loss", "val_loss")}
+        self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m != "val_loss"}
 
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
@@ -140,16 +143,12 @@ class FastSteps(L.LightningModule):
         group_loss = self.add_losses("train", torch.stack(losses), batches)
         if ends_epoch:
             self.step_schedulers("epoch")
-            self.for_loggers.update(self.epoch_results("train"))
-            self.log(
-                "train_loss",
-                self.for_loggers["train_loss"],
-                on_step=False,
-                on_epoch=True,
-                batch_size=1,
-                logger=False,
-                sync_dist=True,
-            )
+            results = self.epoch_results("train")
+            self.keep_scalars(results)
+            if "train_loss" in self.monitored:
+                self.log(
+                    "train_loss", results["train_loss"], on_step=False, on_epoch=True, batch_size=1, logger=False, sync_dist=True
+                )
         return group_loss  # what Lightning's learning-rate finder reads
 
     def step_schedulers(self, interval: str) -> None:
@@ -220,9 +219,13 @@ class FastSteps(L.LightningModule):
         results = self.epoch_results("val")
         if self.trainer.sanity_checking:
             return
-        self.for_loggers.update(results)
+        self.keep_scalars(results)
         watched = {k: v for k, v in results.items() if k == "val_loss" or k in self.monitored}
         self.log_dict(watched, batch_size=1, logger=False, sync_dist=True)  # for EarlyStopping, ModelCheckpoint, ...
+
+    def keep_scalars(self, results: dict[str, float]) -> None:
+        self.for_loggers.update(results)
+        self.latest_scalars.update(results)
 
     def on_train_epoch_end(self) -> None:
         # Validation has run: the epoch's scalars go to the loggers in one call, at the step where Lightning logs

@@ -4,6 +4,7 @@ resumed run has them all."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
@@ -22,7 +23,7 @@ class LossHistory(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # validation has run by now; an epoch without it (check_val_every_n_epoch > 1) keeps the latest val_loss
-        metrics = trainer.callback_metrics
+        metrics = latest_scalars(trainer, pl_module)
         self.train_loss.append(float(metrics["train_loss"]))
         self.val_loss.append(float(metrics.get("val_loss", float("nan"))))
 
@@ -35,3 +36,9 @@ class LossHistory(L.Callback):
         self.train_loss = torch.as_tensor(state_dict["train_loss"]).tolist()
         self.val_loss = torch.as_tensor(state_dict["val_loss"]).tolist()
         self.seconds_before = float(state_dict.get("seconds", 0.0))  # older checkpoints have none
+
+
+def latest_scalars(trainer: L.Trainer, pl_module: L.LightningModule) -> Mapping[str, Any]:
+    """The latest losses and metrics: all of them for the project's modules (src/models/fast_steps.py), which
+    `self.log` only what callbacks monitor; what was logged for any other module."""
+    return getattr(pl_module, "latest_scalars", None) or trainer.callback_metrics

@@ -11,6 +11,8 @@ import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 from tqdm import tqdm
 
+from src.reporting.history import latest_scalars
+
 BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
 
 
@@ -66,7 +68,7 @@ class EpochProgressBar(ProgressBar):
         if seconds > 0 and self.batches_per_epoch:
             now = self.batches_per_epoch / seconds
             self.rate = now if self.rate == 0 else 0.9 * self.rate + 0.1 * now
-        metrics = trainer.callback_metrics
+        metrics = latest_scalars(trainer, pl_module)
         self.pending = {name: float(metrics[name]) for name in ("train_loss", "val_loss") if name in metrics}
         if (val_loss := self.pending.get("val_loss", math.nan)) < self.best[0]:
             self.best = (val_loss, trainer.current_epoch + 1)

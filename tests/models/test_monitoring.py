@@ -80,3 +80,18 @@ def test_a_monitor_watched_the_wrong_way_is_an_error_before_training(make_config
     with pytest.raises(UserError, match=rf"would keep the worst epoch \(set its mode: {better},"):
         train(make_config(*overrides))
     assert not any((tmp_path / "run").glob("checkpoints/*.ckpt"))
+
+
+def test_early_stopping_can_watch_the_training_loss(make_config):
+    patience = 3
+    cfg = make_config(
+        "trainer.max_epochs=200",
+        "model.optimizer.lr=0.05",
+        "callbacks.early_stopping.monitor=train_loss",
+        f"callbacks.early_stopping.patience={patience}",
+    )
+    result = train(cfg)
+    best = min(range(len(result.train_loss)), key=result.train_loss.__getitem__) + 1
+    assert result.stopped_early
+    assert result.stopped_epoch == best + patience == len(result.train_loss)  # its patience ran out on train_loss
+    assert min(result.val_loss[best:]) < result.val_loss[best - 1]  # not on val_loss, which still improved
