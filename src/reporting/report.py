@@ -27,11 +27,9 @@ class RunReport(L.Callback):
     check, each column's importance and, in a fold of a cv sweep, val_predictions.csv. runner=plain calls
     `write_test_outputs` itself. `finish` then writes metrics.json, the loggers' final metrics and the table."""
 
-    def __init__(
-        self, run_dir: Path, name: str, seed: int, loggers=(), hyperparameters=None, importance=None, resume=None
-    ) -> None:
+    def __init__(self, run_dir: Path, name: str, seed: int, loggers, hyperparameters: dict, importance, resume) -> None:
         self.run_dir, self.name, self.seed, self.loggers = Path(run_dir), name, seed, list(loggers)
-        self.hyperparameters, self.importance_settings, self.resume = hyperparameters or {}, importance, resume
+        self.hyperparameters, self.importance_settings, self.resume = hyperparameters, importance, resume
         self.diagnosis = Diagnosis()
         self.importance: Importance | None = None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import datetime
 import json
 import os
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from src.runs.atomic import write_text_atomically
@@ -62,18 +62,16 @@ class Measured:
 
 
 def read_experiments(path: Path = EXPERIMENTS) -> list[Experiment]:
-    spec = yaml.safe_load(path.read_text())
-    return [Experiment(**entry) for entry in spec["experiments"]] + suite_experiments(spec.get("suite"))
+    experiments = yaml.safe_load(path.read_text())["experiments"]
+    return [Experiment(**entry) for entry in experiments] + suite_experiments(read_suite(path))
 
 
 def read_suite(path: Path = EXPERIMENTS) -> dict:
     return yaml.safe_load(path.read_text()).get("suite") or {"tables": [], "contenders": {}, "seeds": []}
 
 
-def suite_experiments(suite: dict | None) -> list[Experiment]:
+def suite_experiments(suite: dict) -> list[Experiment]:
     """The table suite as experiments: every contender's command on every table's CSV (benchmarks/suite.py)."""
-    if not suite:
-        return []
     return [
         Experiment(
             name=f"suite/{table['name']}/{contender}",
@@ -211,33 +209,25 @@ def results_table(experiments: list[Experiment], measured: list[Measured]) -> li
     return lines
 
 
-def suite_scores(suite: dict, measured: list[Measured]) -> dict[tuple[str, str], tuple[float, float] | None]:
-    """(table, contender) -> (score, seconds of training and testing), each the mean over the seeds that finished;
-    None where no run finished."""
-    scores = {}
-    for table in suite["tables"]:
-        for contender in suite["contenders"]:
-            runs = [m for m in measured if m.experiment == f"suite/{table['name']}/{contender}" and not m.error]
-            values = [next(m.test[k] for k in SUITE_METRICS if k in m.test) for m in runs if set(SUITE_METRICS) & set(m.test)]
-            seconds = [m.train_and_test_s or m.wall_time_s for m in runs]
-            scores[table["name"], contender] = (statistics.mean(values), statistics.mean(seconds)) if values else None
-    return scores
+def suite_score(experiment: str, measured: list[Measured]) -> tuple[float, float] | None:
+    """(score, seconds of training and testing) of one contender on one table, each the mean over the seeds that
+    finished; None where no run finished."""
+    runs = [m for m in measured if m.experiment == experiment and not m.error]
+    values = [next(m.test[k] for k in SUITE_METRICS if k in m.test) for m in runs if set(SUITE_METRICS) & set(m.test)]
+    seconds = [m.train_and_test_s or m.wall_time_s for m in runs]
+    return (statistics.mean(values), statistics.mean(seconds)) if values else None
 
 
 def table_rows(name: str) -> str:
     """The rows of a suite table's CSV, as benchmarks/suite.py wrote it ("" before it has)."""
     path = ROOT / SUITE_TABLES / f"{name}.csv"
-    if not path.is_file():
-        return ""
-    with path.open(newline="") as file:
-        return f"{sum(1 for _ in csv.reader(file)) - 1:,}"
+    return f"{len(pd.read_csv(path)):,}" if path.is_file() else ""
 
 
 def suite_section(suite: dict, measured: list[Measured]) -> list[str]:
     """The table suite (`make suite`): each contender's test score and seconds per table, and its ratio to the
     reference contender (LightGBM) on the same split; then the mean and worst ratio and the summed seconds."""
     contenders, reference = list(suite["contenders"]), suite["reference"]
-    scores = suite_scores(suite, measured)
     seeds = ", ".join(str(s) for s in suite["seeds"])
     ratios = {c: [] for c in contenders if c != reference}
     lines = [
@@ -252,14 +242,14 @@ def suite_section(suite: dict, measured: list[Measured]) -> list[str]:
     ]
     totals = {c: 0.0 for c in contenders}
     for table in suite["tables"]:
-        cells, base = [], scores[table["name"], reference]
-        for contender in contenders:
-            score = scores[table["name"], contender]
+        scores = {c: suite_score(f"suite/{table['name']}/{c}", measured) for c in contenders}
+        cells, base = [], scores[reference]
+        for contender, score in scores.items():
             ran = any(m.experiment == f"suite/{table['name']}/{contender}" for m in measured)
             cells.append(f"{score[0]:.4f} ({score[1]:.0f} s)" if score else "failed" if ran else "not run")
             totals[contender] += score[1] if score else 0.0
         for contender in ratios:
-            score = scores[table["name"], contender]
+            score = scores[contender]
             if ok := score is not None and base is not None and base[0] > 0:
                 ratios[contender].append(score[0] / base[0])
             cells.append(f"{score[0] / base[0]:.3f}" if ok else "")

@@ -109,9 +109,7 @@ def print_table(title: str, headers: list[str], n_left: int, rows: list[list[str
     for row in rows:
         table.add_row(*row)
     console = Console()
-    if not console.is_terminal:  # a log file or a pipe: no terminal width to fit, so do not squeeze the columns
-        console = Console(width=240)
-    console.print(table)
+    (console if console.is_terminal else Console(width=240)).print(table)  # a pipe or log file: no width to squeeze into
 
 
 def _cell(value: Any) -> str:
