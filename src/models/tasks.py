@@ -14,7 +14,7 @@ from hydra.utils import get_class, get_object, instantiate
 from torchmetrics import MetricCollection
 
 from src.errors import UserError, require
-from src.models.metrics import plain_matrix, task_metrics
+from src.models.metrics import task_metrics
 from src.models.nets.build import check_net_settings, check_settings, net_class
 from src.models.tabular_module import TabularModule
 
@@ -108,9 +108,6 @@ class MulticlassModule(ClassifierModule):
 
     def make_metrics(self) -> MetricCollection:
         return task_metrics("multiclass", n_classes=self.n_classes)
-
-    def non_scalar(self, name: str, value: torch.Tensor):
-        return plain_matrix(value, self.class_labels)  # a value per class by class name, or the confusion matrix
 
 
 TASK_MODULES: dict[str, type[TabularModule]] = {
