@@ -197,7 +197,6 @@ def build_for_data(model_config, datamodule) -> TabularModule:
     """The `model` config node built for a set-up DataModule: its task, its input shape, its training rows."""
     filled_in = ("task", "n_num_features", "cat_cardinalities", "n_outputs", "class_counts", "class_labels", "training_rows")
     check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, filled_in)
-    classification = datamodule.task != "regression"
     try:
         return instantiate(
             model_config,
@@ -205,8 +204,8 @@ def build_for_data(model_config, datamodule) -> TabularModule:
             n_num_features=datamodule.n_num_features,
             cat_cardinalities=list(datamodule.cat_cardinalities),
             n_outputs=datamodule.n_outputs,
-            class_counts=list(datamodule.class_counts) if classification else None,
-            class_labels=list(datamodule.class_labels) if classification else None,
+            class_counts=list(datamodule.class_counts),  # a regressor takes neither
+            class_labels=list(datamodule.class_labels),
             training_rows=datamodule.splits["train"],  # e.g. piecewise-linear bins are fitted on these rows only
             _convert_="all",
         )
