@@ -12,11 +12,13 @@ import torch
 from torchmetrics import MetricCollection
 
 from src.models.fast_steps import FastSteps
+from src.models.metrics import plain_matrix
 from src.models.nets.build import build_net
 
 
 class TabularModule(FastSteps):
     target_dtype = torch.float32  # what the task's metrics expect as targets
+    class_labels: tuple[str, ...] = ()  # a classifier sets the names of its classes, by class code
 
     def __init__(
         self,
@@ -112,7 +114,7 @@ class TabularModule(FastSteps):
         return None
 
     def non_scalar(self, name: str, value: torch.Tensor):
-        return value.tolist()  # a matrix as nested lists
+        return plain_matrix(value, self.class_labels)  # a value per class by class name, or the confusion matrix
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # plain strings, so eval and predict rebuild model and data from a weights_only load

@@ -11,11 +11,10 @@ import torch
 import torch.nn.functional as F
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, get_object, instantiate
-from omegaconf import OmegaConf
 from torchmetrics import MetricCollection
 
 from src.errors import UserError, require
-from src.models.metrics import plain_matrix, task_metrics
+from src.models.metrics import task_metrics
 from src.models.nets.build import check_net_settings, check_settings, net_class
 from src.models.tabular_module import TabularModule
 
@@ -110,9 +109,6 @@ class MulticlassModule(ClassifierModule):
     def make_metrics(self) -> MetricCollection:
         return task_metrics("multiclass", n_classes=self.n_classes)
 
-    def non_scalar(self, name: str, value: torch.Tensor):
-        return plain_matrix(value, self.class_labels)  # a value per class by class name, or the confusion matrix
-
 
 TASK_MODULES: dict[str, type[TabularModule]] = {
     "regression": RegressionModule,
@@ -153,10 +149,11 @@ def task_module(
     if isinstance(optimizer, dict):
         optimizer = instantiate(optimizer)
     net = dict(net)
-    if training_rows is not None:
-        fit = getattr(net_class(net["_target_"]), "fit_to_training_rows", None)
-        if fit is not None:
-            net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
+    net_type = net_class(net.get("_target_"))
+    check_net_settings(net_type, net)  # a misspelt key is refused before the work of fitting
+    fit = getattr(net_type, "fit_to_training_rows", None)
+    if fit is not None and training_rows is not None:
+        net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
     common = {
         "net": net,
         "optimizer": optimizer,
@@ -199,11 +196,7 @@ def own_module(name: str, task: str) -> type[TabularModule]:
 def build_for_data(model_config, datamodule) -> TabularModule:
     """The `model` config node built for a set-up DataModule: its task, its input shape, its training rows."""
     filled_in = ("task", "n_num_features", "cat_cardinalities", "n_outputs", "class_counts", "class_labels", "training_rows")
-    settings = [key for key in model_config if not str(key).startswith("_")]
-    check_settings(get_object(model_config._target_), dict.fromkeys(settings), "model", model_config._target_, filled_in)
-    net = OmegaConf.to_container(model_config.net, resolve=True)
-    check_net_settings(net_class(net.get("_target_")), {k: v for k, v in net.items() if not k.startswith("_")})
-    classification = datamodule.task != "regression"
+    check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, filled_in)
     try:
         return instantiate(
             model_config,
@@ -211,8 +204,8 @@ def build_for_data(model_config, datamodule) -> TabularModule:
             n_num_features=datamodule.n_num_features,
             cat_cardinalities=list(datamodule.cat_cardinalities),
             n_outputs=datamodule.n_outputs,
-            class_counts=list(datamodule.class_counts) if classification else None,
-            class_labels=list(datamodule.class_labels) if classification else None,
+            class_counts=list(datamodule.class_counts),  # a regressor takes neither
+            class_labels=list(datamodule.class_labels),
             training_rows=datamodule.splits["train"],  # e.g. piecewise-linear bins are fitted on these rows only
             _convert_="all",
         )

@@ -5,6 +5,7 @@ classes under `src.` are ever built, so a checkpoint cannot make us import and r
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from hydra.utils import get_class
@@ -33,14 +34,14 @@ def check_net_settings(cls: type, settings: dict) -> None:
     check_settings(cls.__init__, settings, "model.net", f"{cls.__module__}.{cls.__qualname__}", SHAPE_ARGUMENTS)
 
 
-def check_settings(function, settings: dict, node: str, name: str, filled_in: tuple[str, ...] = ()) -> None:
-    """Every key of a config node must be an argument of what it builds (`filled_in` ones come from the data)."""
+def check_settings(function, settings: Iterable[str], node: str, name: str, filled_in: tuple[str, ...] = ()) -> None:
+    """Each key but Hydra's (`_target_`, ...) must be an argument of what the node builds (`filled_in` ones: the data's)."""
     parameters = inspect.signature(function).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
     allowed = [name for name in parameters if name not in ("self", *filled_in)]
     for key in settings:
-        if key not in allowed:
+        if key not in allowed and not str(key).startswith("_"):
             raise UserError(
                 f"{node}.{key} is not a setting of {name} (settings: {', '.join(allowed)}); "
                 f"if an experiment set it for something else, drop it with ~{node}.{key}"

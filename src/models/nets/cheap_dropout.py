@@ -25,9 +25,7 @@ class CheapDropout(nn.Dropout):
 
 def with_cheap_dropout(module: nn.Module) -> nn.Module:
     """`module` with every `nn.Dropout` inside it replaced by a `CheapDropout` of the same rate (no weights change)."""
-    for name, child in module.named_children():
-        if type(child) is nn.Dropout:
-            setattr(module, name, CheapDropout(child.p))
-        else:
-            with_cheap_dropout(child)
+    for name, child in list(module.named_modules(remove_duplicate=False)):
+        if type(child) is nn.Dropout and name:
+            module.set_submodule(name, CheapDropout(child.p))
     return module
