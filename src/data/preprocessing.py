@@ -153,18 +153,16 @@ def fit_preprocessing(
     state: dict[str, Any] = {"columns": dict(kinds), "missing_indicators": [], "feature_transform": feature_transform}
     block, missing = numeric_block(frame, train_rows, state)
     block = np.ascontiguousarray(block)  # row-major as the lesson's matrix: the scaler's sums, to the last bit
-    medians = []
-    for j in range(block.shape[1]):
-        column = block[:, j]
-        if np.isnan(column).all():
-            source = (columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES])[j]
-            raise UserError(
-                f"column {source!r} of {name} has no values in the training rows (all {len(column)} missing); "
-                f"leave it out with data.drop=[{source}]"
-            )
-        medians.append(float(np.nanmedian(column)))  # also fills a hole that only validation, test or predict rows have
-        column[np.isnan(column)] = medians[-1]
-    state["medians"] = medians
+    empty = np.isnan(block).all(axis=0)
+    if empty.any():
+        source = (columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES])[np.argmax(empty)]
+        raise UserError(
+            f"column {source!r} of {name} has no values in the training rows (all {len(block)} missing); "
+            f"leave it out with data.drop=[{source}]"
+        )
+    medians = np.nanmedian(block, axis=0)  # also fills a hole that only validation, test or predict rows have
+    np.copyto(block, medians, where=np.isnan(block))
+    state["medians"] = medians.tolist()
     state["missing_indicators"] = [c for c, mask in missing.items() if mask.any()]
     if block.shape[1]:
         state.update(fit_feature_transform(feature_transform, block))
