@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 from src.data.columns import factorized_keys, sorted_labels, typed_spelling
-from src.data.readers import missing_text_mask
+from src.data.readers import missing_text_mask, missing_values_error
 from src.errors import UserError
 
 UNKNOWN, MISSING = 0, 1  # the reserved category codes; a vocabulary's values take 2, 3, ...
@@ -61,10 +61,7 @@ def checked_numbers(
     if (nan | infinite).any():
         first = int(rows[nan | infinite].min()) + row_offset + 1
         fix = "fill or drop those rows first" if missing == "refuse" else "replace them with numbers (empty cells are imputed)"
-        raise UserError(
-            f"{what} has {int(nan.sum() + infinite.sum())} missing or infinite values "
-            f"({int(nan.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
-        )
+        raise missing_values_error(what, int(nan.sum()), int(infinite.sum()), first, fix)
     return converted
 
 
