@@ -204,7 +204,6 @@ def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any],
     medians = np.asarray(state["medians"], dtype=np.float64)
     n_block = len(medians)
     out = np.empty((len(rows), n_block + len(indicators) + len(categorical)), dtype=np.float32)
-    unseen: dict[str, list] = {c: [0, None] for c in categorical}
     for start in range(0, len(rows), CHUNK_ROWS):
         part = rows[start : start + CHUNK_ROWS]
         stop = start + len(part)
@@ -215,16 +214,14 @@ def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any],
         for i, column in enumerate(indicators):
             out[start:stop, n_block + i] = missing[column]
         for i, column in enumerate(categorical):
-            values = frame[column].iloc[part]
-            codes, unknown = category_codes(values, state["vocabularies"][column])
+            codes, _ = category_codes(frame[column].iloc[part], state["vocabularies"][column])
             out[start:stop, n_block + len(indicators) + i] = codes
-            if unknown.any():
-                unseen[column][0] += int(unknown.sum())
-                unseen[column][1] = unseen[column][1] or str(values.iloc[int(np.argmax(unknown))]).strip()
-    for column, (count, example) in unseen.items():
-        if count:
+    for i, column in enumerate(categorical):
+        unknown = out[:, n_block + len(indicators) + i] == UNKNOWN
+        if unknown.any():
+            example = str(frame[column].iloc[rows[np.argmax(unknown)]]).strip()
             warnings.warn(
-                f"{count} value(s) of column {column!r} in {where} never appear in the training rows "
+                f"{int(unknown.sum())} value(s) of column {column!r} in {where} never appear in the training rows "
                 f"(e.g. {example!r}); the model reads them as unknown",
                 UserWarning,
                 stacklevel=2,
