@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 from src.data.columns import factorized_keys, sorted_labels, typed_spelling
-from src.data.readers import missing_text_mask
+from src.data.readers import missing_text_mask, missing_values_error
 from src.errors import UserError
 
 UNKNOWN, MISSING = 0, 1  # the reserved category codes; a vocabulary's values take 2, 3, ...
@@ -61,10 +61,7 @@ def checked_numbers(
     if (nan | infinite).any():
         first = int(rows[nan | infinite].min()) + row_offset + 1
         fix = "fill or drop those rows first" if missing == "refuse" else "replace them with numbers (empty cells are imputed)"
-        raise UserError(
-            f"{what} has {int(nan.sum() + infinite.sum())} missing or infinite values "
-            f"({int(nan.sum())} NaN or empty, {int(infinite.sum())} infinite), first in row {first}; {fix}"
-        )
+        raise missing_values_error(what, int(nan.sum()), int(infinite.sum()), first, fix)
     return converted
 
 
@@ -153,18 +150,16 @@ def fit_preprocessing(
     state: dict[str, Any] = {"columns": dict(kinds), "missing_indicators": [], "feature_transform": feature_transform}
     block, missing = numeric_block(frame, train_rows, state)
     block = np.ascontiguousarray(block)  # row-major as the lesson's matrix: the scaler's sums, to the last bit
-    medians = []
-    for j in range(block.shape[1]):
-        column = block[:, j]
-        if np.isnan(column).all():
-            source = (columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES])[j]
-            raise UserError(
-                f"column {source!r} of {name} has no values in the training rows (all {len(column)} missing); "
-                f"leave it out with data.drop=[{source}]"
-            )
-        medians.append(float(np.nanmedian(column)))  # also fills a hole that only validation, test or predict rows have
-        column[np.isnan(column)] = medians[-1]
-    state["medians"] = medians
+    empty = np.isnan(block).all(axis=0)
+    if empty.any():
+        source = (columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES])[np.argmax(empty)]
+        raise UserError(
+            f"column {source!r} of {name} has no values in the training rows (all {len(block)} missing); "
+            f"leave it out with data.drop=[{source}]"
+        )
+    medians = np.nanmedian(block, axis=0)  # also fills a hole that only validation, test or predict rows have
+    np.copyto(block, medians, where=np.isnan(block))
+    state["medians"] = medians.tolist()
     state["missing_indicators"] = [c for c, mask in missing.items() if mask.any()]
     if block.shape[1]:
         state.update(fit_feature_transform(feature_transform, block))
@@ -209,7 +204,6 @@ def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any],
     medians = np.asarray(state["medians"], dtype=np.float64)
     n_block = len(medians)
     out = np.empty((len(rows), n_block + len(indicators) + len(categorical)), dtype=np.float32)
-    unseen: dict[str, list] = {c: [0, None] for c in categorical}
     for start in range(0, len(rows), CHUNK_ROWS):
         part = rows[start : start + CHUNK_ROWS]
         stop = start + len(part)
@@ -220,16 +214,14 @@ def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any],
         for i, column in enumerate(indicators):
             out[start:stop, n_block + i] = missing[column]
         for i, column in enumerate(categorical):
-            values = frame[column].iloc[part]
-            codes, unknown = category_codes(values, state["vocabularies"][column])
+            codes, _ = category_codes(frame[column].iloc[part], state["vocabularies"][column])
             out[start:stop, n_block + len(indicators) + i] = codes
-            if unknown.any():
-                unseen[column][0] += int(unknown.sum())
-                unseen[column][1] = unseen[column][1] or str(values.iloc[int(np.argmax(unknown))]).strip()
-    for column, (count, example) in unseen.items():
-        if count:
+    for i, column in enumerate(categorical):
+        unknown = out[:, n_block + len(indicators) + i] == UNKNOWN
+        if unknown.any():
+            example = str(frame[column].iloc[rows[np.argmax(unknown)]]).strip()
             warnings.warn(
-                f"{count} value(s) of column {column!r} in {where} never appear in the training rows "
+                f"{int(unknown.sum())} value(s) of column {column!r} in {where} never appear in the training rows "
                 f"(e.g. {example!r}); the model reads them as unknown",
                 UserWarning,
                 stacklevel=2,

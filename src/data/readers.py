@@ -202,6 +202,14 @@ def listed(names: list, limit: int = 20) -> str:
     return ", ".join(map(str, names[:limit])) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+def missing_values_error(what: str, nan: int, infinite: int, first: int, fix: str = "fill or drop those rows first") -> UserError:
+    """One message for the NaN, empty and infinite numbers of a feature or a target column (`first`: 1-based row)."""
+    return UserError(
+        f"{what} has {nan + infinite} missing or infinite values ({nan} NaN or empty, {infinite} infinite), "
+        f"first in row {first}; {fix}"
+    )
+
+
 def first_row(mask: np.ndarray) -> int:
     """The first flagged row, counted from 1 as the error messages count rows."""
     return int(np.argmax(mask)) + 1

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.columns import factorized_keys, number_text, sorted_labels
-from src.data.readers import first_row, listed, reads_as_number
+from src.data.readers import first_row, listed, missing_values_error, reads_as_number
 from src.errors import UserError, is_number, require
 
 TASKS = ("regression", "binary", "multiclass")
@@ -44,10 +44,7 @@ def encode_target(
         missing_rows = np.array([k is None for k in keys] + [True])[codes]
     if missing_rows.any():
         if missing == "refuse":
-            raise UserError(
-                f"{what} has {int(missing_rows.sum())} missing or infinite values ({int(missing_rows.sum())} NaN or empty, 0 infinite), "
-                f"first in row {first_row(missing_rows)}; fill or drop those rows first"
-            )
+            raise missing_values_error(what, int(missing_rows.sum()), 0, first_row(missing_rows))
         warnings.warn(f"{what}: {int(missing_rows.sum())} row(s) without a target are left out", UserWarning, stacklevel=2)
     keep = ~missing_rows
     if known_task is not None:
@@ -121,10 +118,7 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray) -> np.ndar
             raise UserError(f"{what} is not numeric: row {row + 1} holds {text.iloc[row]!r}; use data.task=multiclass for labels")
     infinite = np.isinf(y)
     if infinite.any():
-        raise UserError(
-            f"{what} has {int(infinite.sum())} missing or infinite values (0 NaN or empty, {int(infinite.sum())} infinite), "
-            f"first in row {first_row(infinite)}; fill or drop those rows first"
-        )
+        raise missing_values_error(what, 0, int(infinite.sum()), first_row(infinite))
     return y
 
 
