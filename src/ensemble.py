@@ -14,6 +14,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, require
+from src.runs.run_dir import refused_leaves_no_folder
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
@@ -98,8 +99,6 @@ def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
 
 def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """A LightGBM run's validation and test predictions, on the split its config.yaml describes (src.baseline)."""
-    import json
-
     import lightgbm as lgb
 
     from src.baseline import raw_splits
@@ -268,8 +267,6 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")
 def main(cfg: DictConfig) -> None:
-    from src.runs.run_dir import refused_leaves_no_folder
-
     with refused_leaves_no_folder():  # a refused ensemble leaves no folder under logs/
         ensemble(cfg)
 
