@@ -172,7 +172,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         test=metrics,
         matrices=matrices,
         stopped_early=len(fitted.val_loss) < rounds,
-    ).finished()
+    )
     write_prediction_report(out_dir, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result)
     fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)
     extra = {

@@ -14,13 +14,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
+from src.config import validate_config  # importing it registers the resolvers Hydra composes with
 from src.errors import UserError, require_int, user_errors_exit
 
 
 def blend(cfg: DictConfig) -> dict:
     from src.baseline import baseline, validate_baseline
-    from src.config import validate_config
     from src.ensemble import ensemble
     from src.train import train
 

@@ -14,6 +14,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, require
+from src.runs.run_dir import refused_leaves_no_folder
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
@@ -98,8 +99,6 @@ def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
 
 def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """A LightGBM run's validation and test predictions, on the split its config.yaml describes (src.baseline)."""
-    import json
-
     import lightgbm as lgb
 
     from src.baseline import raw_splits
@@ -240,36 +239,27 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
 
 
 def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from src.reporting.sweep_summary import print_table
 
     names = list(metrics["test"])
-    table = Table(title=title)
-    for column in ("model", "blend weight", *names):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    rows = []
     for i, member in enumerate(members, start=1):
         at = "epoch" if member.kind == "network" else "round"
         run = (member.source.parent.parent if member.kind == "network" else member.source).name  # the run's folder
-        table.add_row(
-            f"member {i}: {member.kind} ({run}, {at} {member.epoch})",
-            f"{member.weight:.3f}",
-            *(f"{member.test[n]:.4f}" for n in names),
-        )
-    table.add_row("mean of members", "", *(f"{metrics['members_mean'][n]:.4f}" for n in names))
+        label = f"member {i}: {member.kind} ({run}, {at} {member.epoch})"
+        rows.append([label, f"{member.weight:.3f}", *(f"{member.test[n]:.4f}" for n in names)])
+    rows.append(["mean of members", "", *(f"{metrics['members_mean'][n]:.4f}" for n in names)])
     for how, label, key, weight in (
         ("mean", "mean prediction", "mean_prediction", ""),
         ("blend", "blend (weights fit on validation)", "blend", "1.000"),
     ):
-        bold = "bold" if how == metrics["combine"] else None
-        table.add_row(label, weight, *(f"{metrics[key]['test'][n]:.4f}" for n in names), style=bold)
-    console = Console()
-    (console if console.is_terminal else Console(width=240)).print(table)  # a pipe or log file: no width to squeeze into
+        cells = [label, weight, *(f"{metrics[key]['test'][n]:.4f}" for n in names)]
+        rows.append([f"[bold]{cell}[/bold]" for cell in cells] if how == metrics["combine"] else cells)  # the one chosen
+    print_table(title, ["model", "blend weight", *names], 1, rows)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ensemble")
 def main(cfg: DictConfig) -> None:
-    from src.runs.run_dir import refused_leaves_no_folder
-
     with refused_leaves_no_folder():  # a refused ensemble leaves no folder under logs/
         ensemble(cfg)
 

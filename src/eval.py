@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 from src.errors import UserError
+from src.runs.run_dir import refused_leaves_no_folder
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -55,8 +56,6 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from src.runs.run_dir import refused_leaves_no_folder
-
     with refused_leaves_no_folder():  # a refused evaluation leaves no folder under logs/
         evaluate(cfg)
 

@@ -4,6 +4,7 @@ Validate, build the DataModule, model and loggers, fit (src/runs/fit.py or src/r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -42,14 +43,10 @@ def build_model(cfg: DictConfig, datamodule):
     model = build_for_data(cfg.model, datamodule)
     # an example row: the model summary shows each layer's sizes and FLOPs, when torch's FLOP counter can follow the net
     example = torch.zeros(1, datamodule.n_features)
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False):
-            model.eval()(example)
+    with contextlib.suppress(AssertionError, RuntimeError), torch.no_grad(), FlopCounterMode(display=False):
+        model.eval()(example)
         model.example_input_array = example
-    except (AssertionError, RuntimeError):
-        pass
-    finally:
-        model.train()
+    model.train()
     return model
 
 

@@ -129,7 +129,6 @@ def open_storage(url: str | None):
 
 
 def masked_in(text: str, url: str) -> str:
-    """text with the URL's password, if any, replaced by ***."""
     with contextlib.suppress(Exception):
         password = make_url(url).password
         if password:
