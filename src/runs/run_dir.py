@@ -14,9 +14,11 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from src.errors import UserError, user_errors_exit
+from src.reporting.run_names import file_stem, mlflow_run_name, run_label
 from src.runs.atomic import write_text_atomically
 
 if TYPE_CHECKING:
@@ -97,8 +99,6 @@ def register_resolvers() -> None:
     # only look, never create, as OmegaConf also evaluates them while merging configs that replace hydra.run.dir
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
-    from src.reporting.run_names import file_stem, mlflow_run_name, run_label
-
     OmegaConf.register_new_resolver("run_label", run_label, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("mlflow_run_name", mlflow_run_name, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("file_stem", file_stem, replace=True)
@@ -108,8 +108,6 @@ def register_resolvers() -> None:
 def refused_leaves_no_folder() -> Iterator[None]:
     """Around a Hydra command's work: a user mistake is one `error:` line and exit 2 (user_errors_exit), and the
     folder Hydra made for the command goes with it."""
-    from hydra.core.hydra_config import HydraConfig
-
     try:
         with user_errors_exit():
             yield
@@ -122,7 +120,7 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
     """After a refused run: its folder when Hydra's files are all it holds, and the empty folders above it; in an
     earlier run's folder (a refused resume), only this start's copy of the config (`.hydra/resumed_...`)."""
     path = path.absolute()
-    if hydra_subdir and hydra_subdir != ".hydra" and Path(hydra_subdir).parent.name == ".hydra":
+    if hydra_subdir and Path(hydra_subdir).parent.name == ".hydra":
         shutil.rmtree(path / hydra_subdir, ignore_errors=True)
         return
     if not path.is_dir() or not {p.name for p in path.iterdir() if p.suffix != ".log"} <= {".hydra"}:  # a .lock: a run held it
