@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
@@ -79,11 +78,10 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
         return str(Path(runs_root) / f"torchrun_{elastic_id}")
     reason = unwritable_reason(runs_root)
     if reason is not None:  # Hydra would create the folder next and fail with a traceback: one line instead
-        print(
-            f"error: no run folder can be made under {runs_root}: {reason}; set paths.log_dir to a folder you can write to",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+        with user_errors_exit():
+            raise UserError(
+                f"no run folder can be made under {runs_root}: {reason}; set paths.log_dir to a folder you can write to"
+            )
     return str(new_run_dir(runs_root, stamp))
 
 
