@@ -45,8 +45,7 @@ def is_run_dir(path: Path) -> bool:
 
 def latest_run_dir(runs_root: str | Path) -> Path | None:
     """The newest run under runs_root that has a last.ckpt (folder names start with the start time, so they sort)."""
-    root = Path(runs_root)
-    runs = [d for d in root.iterdir() if (d / "checkpoints" / "last.ckpt").is_file() and is_run_dir(d)] if root.is_dir() else []
+    runs = [c.parents[1] for c in Path(runs_root).glob("*/checkpoints/last.ckpt") if c.is_file() and is_run_dir(c.parents[1])]
     return max(runs, key=lambda d: d.name, default=None)
 
 
