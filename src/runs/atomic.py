@@ -18,8 +18,7 @@ T = TypeVar("T")
 
 class WriteFailed(UserError):
     def __init__(self, path: str | Path, cause: OSError) -> None:
-        self.path, self.cause = Path(path), cause
-        super().__init__(f"could not write {self.path}: {os_reason(cause)}")
+        super().__init__(f"could not write {Path(path)}: {os_reason(cause)}")
 
 
 def os_reason(exc: OSError) -> str:

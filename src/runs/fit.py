@@ -88,9 +88,9 @@ def fit_with_lightning(
     )
 
 
-def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
+def find_learning_rate(cfg: DictConfig, datamodule, model) -> None:
     """Lightning's learning-rate finder (`trainer.lr_find=true`), one mini-batch per step on a Trainer of its own;
-    saves lr_find.png in the run folder and prints and returns the suggested rate (None: no suggestion)."""
+    saves lr_find.png in the run folder and prints the suggested rate."""
     import matplotlib
 
     matplotlib.use("Agg")  # before the finder's plot imports pyplot
@@ -106,7 +106,6 @@ def find_learning_rate(cfg: DictConfig, datamodule, model) -> float | None:
     finder.plot(suggest=suggestion is not None).savefig(plot, dpi=100)
     said = "no suggestion from these losses" if suggestion is None else f"suggested model.optimizer.lr={suggestion:.3g}"
     print(f"learning-rate finder: {said}; plot: {plot}")
-    return suggestion
 
 
 @contextmanager

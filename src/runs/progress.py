@@ -109,7 +109,7 @@ def mini_batches_per_epoch(trainer: L.Trainer) -> int:
 
 def horizon(trainer: L.Trainer) -> int | None:
     """The epoch training stops at if val_loss does not improve again: now + what early stopping allows, capped."""
-    ends = [trainer.max_epochs] if trainer.max_epochs and trainer.max_epochs > 0 else []
+    ends = [trainer.max_epochs] if trainer.max_epochs > 0 else []
     if (left := epochs_before_early_stop(trainer)) is not None:
         ends.append(trainer.current_epoch + left)
     return min(ends, default=None)

@@ -81,7 +81,7 @@ def in_multirun() -> bool:
 
 def requeued() -> bool:
     """SLURM started this job again after it had begun (its SLURM_RESTART_COUNT counts the restarts)."""
-    return (os.environ.get("SLURM_RESTART_COUNT") or "0").strip() not in ("", "0")
+    return os.environ.get("SLURM_RESTART_COUNT", "").strip() not in ("", "0")
 
 
 def resubmitted_sweep_job(cfg: DictConfig) -> bool:

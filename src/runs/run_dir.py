@@ -7,16 +7,17 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from src.errors import UserError, user_errors_exit
+from src.reporting.run_names import file_stem, mlflow_run_name, run_label
 from src.runs.atomic import write_text_atomically
 
 if TYPE_CHECKING:
@@ -44,8 +45,7 @@ def is_run_dir(path: Path) -> bool:
 
 def latest_run_dir(runs_root: str | Path) -> Path | None:
     """The newest run under runs_root that has a last.ckpt (folder names start with the start time, so they sort)."""
-    root = Path(runs_root)
-    runs = [d for d in root.iterdir() if (d / "checkpoints" / "last.ckpt").is_file() and is_run_dir(d)] if root.is_dir() else []
+    runs = [c.parents[1] for c in Path(runs_root).glob("*/checkpoints/last.ckpt") if c.is_file() and is_run_dir(c.parents[1])]
     return max(runs, key=lambda d: d.name, default=None)
 
 
@@ -77,11 +77,10 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
         return str(Path(runs_root) / f"torchrun_{elastic_id}")
     reason = unwritable_reason(runs_root)
     if reason is not None:  # Hydra would create the folder next and fail with a traceback: one line instead
-        print(
-            f"error: no run folder can be made under {runs_root}: {reason}; set paths.log_dir to a folder you can write to",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+        with user_errors_exit():
+            raise UserError(
+                f"no run folder can be made under {runs_root}: {reason}; set paths.log_dir to a folder you can write to"
+            )
     return str(new_run_dir(runs_root, stamp))
 
 
@@ -97,8 +96,6 @@ def register_resolvers() -> None:
     # only look, never create, as OmegaConf also evaluates them while merging configs that replace hydra.run.dir
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
-    from src.reporting.run_names import file_stem, mlflow_run_name, run_label
-
     OmegaConf.register_new_resolver("run_label", run_label, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("mlflow_run_name", mlflow_run_name, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("file_stem", file_stem, replace=True)
@@ -108,8 +105,6 @@ def register_resolvers() -> None:
 def refused_leaves_no_folder() -> Iterator[None]:
     """Around a Hydra command's work: a user mistake is one `error:` line and exit 2 (user_errors_exit), and the
     folder Hydra made for the command goes with it."""
-    from hydra.core.hydra_config import HydraConfig
-
     try:
         with user_errors_exit():
             yield
@@ -122,7 +117,7 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
     """After a refused run: its folder when Hydra's files are all it holds, and the empty folders above it; in an
     earlier run's folder (a refused resume), only this start's copy of the config (`.hydra/resumed_...`)."""
     path = path.absolute()
-    if hydra_subdir and hydra_subdir != ".hydra" and Path(hydra_subdir).parent.name == ".hydra":
+    if hydra_subdir and Path(hydra_subdir).parent.name == ".hydra":
         shutil.rmtree(path / hydra_subdir, ignore_errors=True)
         return
     if not path.is_dir() or not {p.name for p in path.iterdir() if p.suffix != ".log"} <= {".hydra"}:  # a .lock: a run held it
