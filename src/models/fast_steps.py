@@ -6,7 +6,9 @@ optimizer (hooks, profiler, `global_step`), the others through the plain torch o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import torch
@@ -70,6 +72,12 @@ def check_monitors(callbacks, model: FastSteps) -> None:
                 f"{metric} is better: it would keep the worst epoch (set its mode: {better}, e.g. "
                 f"callbacks.model_checkpoint.mode={better} callbacks.early_stopping.mode={better})"
             )
+
+
+def latest_scalars(trainer: L.Trainer, pl_module: L.LightningModule) -> Mapping[str, Any]:
+    """The latest losses and metrics: all of them for a FastSteps module, which `self.log`s only what callbacks
+    monitor; what was logged for any other module."""
+    return getattr(pl_module, "latest_scalars", None) or trainer.callback_metrics
 
 
 class FastSteps(L.LightningModule):

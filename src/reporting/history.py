@@ -4,11 +4,12 @@ resumed run has them all."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
 import torch
+
+from src.models.fast_steps import latest_scalars
 
 
 class LossHistory(L.Callback):
@@ -36,9 +37,3 @@ class LossHistory(L.Callback):
         self.train_loss = torch.as_tensor(state_dict["train_loss"]).tolist()
         self.val_loss = torch.as_tensor(state_dict["val_loss"]).tolist()
         self.seconds_before = float(state_dict.get("seconds", 0.0))  # older checkpoints have none
-
-
-def latest_scalars(trainer: L.Trainer, pl_module: L.LightningModule) -> Mapping[str, Any]:
-    """The latest losses and metrics: all of them for the project's modules (src/models/fast_steps.py), which
-    `self.log` only what callbacks monitor; what was logged for any other module."""
-    return getattr(pl_module, "latest_scalars", None) or trainer.callback_metrics

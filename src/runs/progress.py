@@ -11,7 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 from tqdm import tqdm
 
-from src.reporting.history import latest_scalars
+from src.models.fast_steps import latest_scalars
 
 BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
 

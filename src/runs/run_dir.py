@@ -17,7 +17,6 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from src.errors import UserError, user_errors_exit
-from src.reporting.run_names import file_stem, mlflow_run_name, run_label
 from src.runs.atomic import write_text_atomically
 
 if TYPE_CHECKING:
@@ -96,6 +95,8 @@ def register_resolvers() -> None:
     # only look, never create, as OmegaConf also evaluates them while merging configs that replace hydra.run.dir
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
+    from src.reporting.run_names import file_stem, mlflow_run_name, run_label  # reporting is above runs
+
     OmegaConf.register_new_resolver("run_label", run_label, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("mlflow_run_name", mlflow_run_name, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("file_stem", file_stem, replace=True)
