@@ -57,7 +57,7 @@ def raw_splits(datamodule) -> dict[str, Split]:
             columns.update({f"{column}.{name}": features[:, i] for i, name in enumerate(DATE_FEATURES)})
         else:  # the network's codes (0 unknown, 1 missing, 2.. the vocabulary), with unknown read as missing
             vocabulary = state["vocabularies"][column]
-            codes, _ = category_codes(frame[column], vocabulary)
+            codes = category_codes(frame[column], vocabulary)
             columns[column] = pd.Categorical.from_codes(np.where(codes >= 2, codes - 2, -1), categories=vocabulary)
     x = pd.DataFrame(columns, index=frame.index)
     return {

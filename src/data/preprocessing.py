@@ -186,15 +186,14 @@ def identifier_counts(values: pd.Series) -> list:
     return [int(values.nunique()), int(values.count()), keep_as]
 
 
-def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (0 unknown, 1 missing, 2.. the vocabulary) and the mask of unknown values."""
+def category_codes(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
+    """Codes: 0 unknown, 1 missing, 2.. the vocabulary."""
     codes, keys = factorized_keys(values)
     index = {key: i + 2 for i, key in enumerate(vocabulary)}
     # a value unknown as written may be known as training's typed read spelt it (True, a timestamp)
     per_key = [MISSING if k is None else index.get(k) or index.get(typed_spelling(k), UNKNOWN) for k in keys]
     per_key = np.array(per_key + [MISSING], dtype=np.int64)
-    result = per_key[codes]  # code -1 (missing) takes the last entry
-    return result, (result == UNKNOWN)
+    return per_key[codes]  # code -1 (missing) takes the last entry
 
 
 def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any], where: str) -> np.ndarray:
@@ -214,7 +213,7 @@ def transform_rows(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any],
         for i, column in enumerate(indicators):
             out[start:stop, n_block + i] = missing[column]
         for i, column in enumerate(categorical):
-            codes, _ = category_codes(frame[column].iloc[part], state["vocabularies"][column])
+            codes = category_codes(frame[column].iloc[part], state["vocabularies"][column])
             out[start:stop, n_block + len(indicators) + i] = codes
     for i, column in enumerate(categorical):
         unknown = out[:, n_block + len(indicators) + i] == UNKNOWN
