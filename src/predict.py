@@ -36,8 +36,9 @@ def check_threshold(threshold, saved) -> float | None:
 def check_output(output: Path, input_path: Path) -> None:
     require(not output.is_dir(), f"output {output} is a folder; give a file name, e.g. {output / 'preds.csv'}")
     require(output.parent.is_dir(), f"output folder {output.parent} does not exist")
-    if output.suffix.lower() in (".gz", ".bz2", ".zst", ".lz4", ".xz", ".zip"):
-        raise UserError(f"output {output} would be a plain CSV under a compressed name; write .csv, or .parquet (compressed)")
+    suffix = output.suffix.lower()
+    if suffix not in ("", ".csv", ".txt", ".parquet", ".pq"):  # e.g. .xlsx, .json, .gz: a CSV under another format's name
+        raise UserError(f"output {output} would be a plain CSV under a {suffix} name; write .csv, or .parquet (compressed)")
     if input_path.exists() and output.resolve() == input_path.resolve():
         raise UserError(f"output {output} is the input file; choose another name so the input is kept")
 

@@ -54,6 +54,12 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
         evaluate(compose_eval(ckpt, output_dir=tmp_path / "eval1"))
     with pytest.raises(UserError, match=r"^data_path: no such file: .*mvoed\.csv$"):  # the setting given, not data.path
         evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'mvoed.csv'}", output_dir=tmp_path / "eval3"))
+    # a file without some of the trained columns: named as such, not as data.features or data.target the user never set
+    table().drop(columns=["kind", table().columns[0]]).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(
+        UserError, match=rf"short\.csv lacks the column\(s\) {table().columns[0]}, kind this model was trained with"
+    ):
+        evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'short.csv'}", output_dir=tmp_path / "eval4"))
     metrics = evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'moved.csv'}", output_dir=tmp_path / "eval2"))
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
 

@@ -104,7 +104,8 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={good}", f"ckpt_path={foreign}"], "is not a checkpoint of this project"),
         ([f"input={good}", "threshold=1.5"], "threshold must be a number in [0, 1]; got 1.5"),
         ([f"input={good}", f"output={good}"], "is the input file"),
-        ([f"input={good}", f"output={tmp_path / 'preds.csv.gz'}"], "preds.csv.gz would be a plain CSV under a compressed name"),
+        ([f"input={good}", f"output={tmp_path / 'preds.csv.gz'}"], "preds.csv.gz would be a plain CSV under a .gz name"),
+        ([f"input={good}", f"output={tmp_path / 'preds.xlsx'}"], "preds.xlsx would be a plain CSV under a .xlsx name"),
     ]
 
 
@@ -116,7 +117,7 @@ def test_bad_requests_are_refused_and_leave_no_output(cancer_run, tmp_path):
         with pytest.raises(UserError) as info:
             predict(cfg)
         assert expected in str(info.value), (overrides, str(info.value))
-        assert not output.exists() and not (tmp_path / "preds.csv.gz").exists()
+        assert not output.exists() and not list(tmp_path.glob("preds.*"))
     assert not list(tmp_path.glob(".*.tmp"))
 
 

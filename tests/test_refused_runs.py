@@ -48,6 +48,8 @@ def test_a_sweep_shorthand_without_dash_m_says_to_add_it(name):
         refused(f"name={name}", "cv.folds=3")
     )
     assert "seeds=3 stands for one job per seed" in refused(f"name={name}", "seeds=3")
+    # with a sweep of seed as well, the sweep won and seeds=3 was dropped without a word
+    assert "seeds=3 and a sweep of seed both choose the seeds" in refused("-m", f"name={name}", "seeds=3", "seed=0,1")
     # an Optuna search ran every trial into the same TypeError, or ignored seeds
     search = [f"name={name}", "hparams_search=cancer_optuna", f"hydra.sweeper.study_name={name}"]
     assert "one fold: cv.fold=0..2" in refused(*search, "cv.folds=3")

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from src.config import refuse_sweep_shorthands, validate_cv_and_seeds
 from src.errors import UserError, is_int, user_errors_exit
 from src.sweeps.resolvers import usable_cores
+from src.sweeps.sweeper import swept_keys
 
 
 def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
@@ -37,4 +38,10 @@ class SweepChecks(Callback):
             validate_cv_and_seeds(config)
             if not str(config.hydra.sweeper.get("_target_", "")).endswith("FoldsAndSeedsSweeper"):  # an Optuna search
                 refuse_sweep_shorthands(config)
+            seeds = config.get("seeds")
+            if seeds and "seed" in swept_keys(list(config.hydra.overrides.task)):
+                raise UserError(
+                    f"seeds={seeds} and a sweep of seed both choose the seeds; keep one: seeds={seeds} (seed, seed+1, ...) "
+                    "or seed=<a>,<b>,..."
+                )
             validate_launcher(config.hydra.launcher, config.get("torch_threads"))

@@ -46,7 +46,10 @@ def test_default_jobs_fill_the_cores_without_exceeding_them():
 def test_shorthands_expand_to_their_sweeps():
     cfg = OmegaConf.create({"seed": 3, "seeds": 4, "cv": {"folds": 5, "fold": None}})
     assert shorthand_sweeps(cfg, []) == ["cv.fold=range(0,5)", "seed=range(3,7)"]
-    assert shorthand_sweeps(cfg, ["seed=1,2", "cv.fold=0"]) == []
+    assert shorthand_sweeps(cfg, ["seed=1,2", "cv.fold=0,1"]) == []  # the command's own sweeps win
+    # one value of seed is where the seeds start: `-m seeds=3 seed=5` ran seed 5 alone
+    cfg = OmegaConf.create({"seed": 5, "seeds": 3, "cv": {"folds": None, "fold": None}})
+    assert shorthand_sweeps(cfg, ["seeds=3", "seed=5"]) == ["seed=range(5,8)"]
     assert shorthand_sweeps(OmegaConf.create({"seed": 0, "seeds": None, "cv": {"folds": None, "fold": None}}), []) == []
 
 
