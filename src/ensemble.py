@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, require
 from src.runs.run_dir import refused_leaves_no_folder
+from src.sweeps.stopped_jobs import job_state
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
@@ -65,7 +66,7 @@ def member_sources(runs: list[str]) -> list[Path]:
                     f"runs: {entry} holds no run with checkpoints/best.ckpt or {LIGHTGBM_MODEL} "
                     "(give run folders or a multirun folder)"
                 )
-            unfinished = [str(job) for job in jobs if not finished(job)]
+            unfinished = [str(job) for job in jobs if job_state(job) is not None]  # as the sweep's own report says
             if unfinished:  # a best.ckpt from the middle of training: an ensemble's members are finished runs
                 raise UserError(
                     f"runs: jobs of {entry} did not finish (interrupted, or still training): {', '.join(sorted(unfinished))}; "
@@ -75,11 +76,6 @@ def member_sources(runs: list[str]) -> list[Path]:
         else:
             raise UserError(f"runs: no such run folder or checkpoint: {entry}")
     return found
-
-
-def finished(run_dir: Path) -> bool:
-    metrics = run_dir / "metrics.json"  # written when a run ends; an interrupted run's says so
-    return metrics.is_file() and json.loads(metrics.read_text()).get("stop_reason") != "interrupted"
 
 
 def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:

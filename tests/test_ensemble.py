@@ -74,7 +74,7 @@ def test_a_multirun_folder_gives_its_jobs_in_job_order_networks_and_lightgbm_ali
 
 def test_a_multirun_folder_with_an_unfinished_job_is_refused_by_name(tmp_path):
     # an interrupted job (a cluster's time limit, Ctrl+C) or one still training has a best.ckpt from mid-training
-    for job, metrics in (("0", '{"stop_reason": "max_epochs"}'), ("1", '{"stop_reason": "interrupted"}'), ("2", None)):
+    for job, metrics in (("0", '{"interrupted": false}'), ("1", '{"interrupted": true}'), ("2", None)):
         (tmp_path / job / "checkpoints").mkdir(parents=True)
         (tmp_path / job / "checkpoints" / "best.ckpt").touch()
         if metrics:
