@@ -274,6 +274,7 @@ def validate_training(cfg: DictConfig) -> None:
     _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), ("norm", "value"), null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
         _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
+    _int_at_least("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
         _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
     interval = trainer.get("val_check_interval", 1.0)
@@ -289,7 +290,14 @@ def validate_training(cfg: DictConfig) -> None:
             if value != default and not (key == "precision" and str(value) == "32"):
                 raise UserError(
                     f"trainer.{key}={value} is a Lightning Trainer flag; runner=plain is the lesson's loop without it "
-                    f"(use runner=lightning, or trainer.{key}={default})"
+                    f"(use runner=lightning, or trainer.{key}={'null' if default is None else default})"
+                )
+        for key in ("model_checkpoint", "early_stopping"):  # the lesson keeps and stops on the lowest val_loss
+            node = cfg.callbacks.get(key) or {}
+            if (node.get("monitor", "val_loss"), node.get("mode", "min")) != ("val_loss", "min"):
+                raise UserError(
+                    f"callbacks.{key} watches {node.get('monitor')} (mode={node.get('mode', 'min')}); runner=plain is the "
+                    "lesson's loop, which watches val_loss (mode=min) (use runner=lightning)"
                 )
 
 

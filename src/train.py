@@ -38,6 +38,7 @@ def build_model(cfg: DictConfig, datamodule):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from src.models.fast_steps import FastSteps, check_monitors
     from src.models.tasks import build_for_data
 
     model = build_for_data(cfg.model, datamodule)
@@ -47,6 +48,13 @@ def build_model(cfg: DictConfig, datamodule):
         model.eval()(example)
         model.example_input_array = example
     model.train()
+    # refused here, before the run's folder is used: what the callbacks watch, and a GPU that is not there
+    if cfg.runner == "lightning" and isinstance(model, FastSteps):
+        check_monitors(cfg.callbacks, model)
+    accelerator = str(cfg.trainer.get("accelerator"))
+    mps = accelerator == "gpu" and torch.backends.mps.is_available()  # Lightning's "gpu" is CUDA or Apple's MPS
+    if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):
+        raise UserError(f"trainer.accelerator={accelerator}, but torch sees no GPU on this machine; use trainer.accelerator=cpu")
     return model
 
 

@@ -26,6 +26,7 @@ def test_fast_from_the_command_line_leaves_no_file_behind(tmp_path):
     proc = run_module("src.train", "debug=fast", "trainer.enable_progress_bar=false", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "test_acc" in proc.stdout
+    assert "(temporary: removed when the run ends" in proc.stdout and "src.eval ckpt_path" not in proc.stdout  # no dead commands
     assert not list(tmp_path.iterdir()), f"files left behind: {os.listdir(tmp_path)}"
 
 

@@ -36,6 +36,15 @@ def test_a_net_setting_refused_after_the_data_is_read_leaves_no_run_folder(name)
     assert "model.net.hidden must be a list of positive integers" in message
 
 
+def test_a_monitor_or_device_refused_once_the_model_is_built_leaves_no_run_folder(name):
+    message = refused(f"name={name}", "callbacks.early_stopping.monitor=val_xyz", "trainer.max_epochs=1")
+    assert "EarlyStopping monitors 'val_xyz', which this model does not log" in message
+    import torch
+
+    if not torch.cuda.is_available():  # a traceback from Lightning before
+        assert "torch sees no GPU on this machine" in refused(f"name={name}", "trainer.accelerator=gpu", "trainer.max_epochs=1")
+
+
 def test_a_misspelt_key_gets_a_suggestion(name):
     assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "trainer.max_epoch=5")
     assert "did you mean data=cancer?" in refused(f"name={name}", "data=cancr")

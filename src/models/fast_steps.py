@@ -43,7 +43,6 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
     taken = {key: plain.pop(key) for key in (*STEP_FLAGS, "val_metrics_every_n_epochs") if key in plain}
     if isinstance(model, FastSteps):
         model.step_settings = StepSettings(**{k: v for k, v in taken.items() if v is not None})
-        check_monitors(kwargs.get("callbacks", []), model)
     else:
         plain.update({k: v for k, v in taken.items() if k in STEP_FLAGS})
     return instantiate(OmegaConf.create(plain), **kwargs)
@@ -54,23 +53,27 @@ def monitors(callbacks) -> list[tuple[str, str]]:
     return [(type(c).__name__, c.monitor) for c in callbacks if getattr(c, "monitor", None)]
 
 
-def check_monitors(callbacks, model: FastSteps) -> None:
+def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
+    """Each callback of the config that has a `monitor` watches a metric the model logs, the way it gets better."""
     allowed = model.monitorable_metrics()
     val_metrics = dict(model.epoch_metrics["val"].items(keep_base=False, copy_state=False))
-    for callback in callbacks:
-        name, metric = type(callback).__name__, getattr(callback, "monitor", None)
-        if metric and metric not in allowed:
+    for key, node in callback_nodes.items():
+        metric = (node or {}).get("monitor")
+        if not metric:
+            continue
+        name, mode = str(node.get("_target_", key)).rsplit(".", 1)[-1], node.get("mode", "min")
+        if metric not in allowed:
             raise UserError(
                 f"{name} monitors {metric!r}, which this model does not log; it logs {', '.join(allowed)} "
                 "(set e.g. callbacks.early_stopping.monitor=val_loss)"
             )
-        higher = getattr(val_metrics.get(metric), "higher_is_better", None)  # torchmetrics says which way is better
-        if higher is not None and getattr(callback, "mode", None) == ("min" if higher else "max"):
+        # a loss is better lower; a metric as torchmetrics says
+        higher = False if metric.endswith("_loss") else getattr(val_metrics.get(metric), "higher_is_better", None)
+        if higher is not None and mode == ("min" if higher else "max"):
             better = "max" if higher else "min"
             raise UserError(
-                f"{name} monitors {metric!r} with mode={callback.mode}, but a {'higher' if higher else 'lower'} "
-                f"{metric} is better: it would keep the worst epoch (set its mode: {better}, e.g. "
-                f"callbacks.model_checkpoint.mode={better} callbacks.early_stopping.mode={better})"
+                f"{name} monitors {metric!r} with mode={mode}, but a {'higher' if higher else 'lower'} "
+                f"{metric} is better: it would keep the worst epoch (set its mode: callbacks.{key}.mode={better})"
             )
 
 

@@ -19,7 +19,7 @@ from src.reporting.importance import Importance, log_importance, validation_impo
 from src.reporting.loggers import log_final_metrics
 from src.reporting.results import RunResult, print_metrics_table, print_run_folder, stop_message, write_metrics_json
 from src.runs.atomic import write_atomically
-from src.runs.resume import resume_command
+from src.runs.resume import TEMPORARY_RUN_PREFIX, resume_command
 
 
 class RunReport(L.Callback):
@@ -71,7 +71,10 @@ class RunReport(L.Callback):
         print_metrics_table(result, title=f"{self.name} ({result.runner}) test metrics", class_labels=datamodule.class_labels)
         if message:
             print(message, file=sys.stderr)
-        print_run_folder(self.run_dir, checkpoint=self.run_dir / "checkpoints" / "best.ckpt" if result.test else None)
+        if self.run_dir.name.startswith(TEMPORARY_RUN_PREFIX):  # no commands for a folder about to go
+            print(f"run: {self.run_dir} (temporary: removed when the run ends; nothing is kept)")
+        else:
+            print_run_folder(self.run_dir, checkpoint=self.run_dir / "checkpoints" / "best.ckpt" if result.test else None)
 
 
 def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list], loggers=(), step: int = 0) -> Diagnosis:

@@ -32,10 +32,13 @@ MAY_DIFFER = (
     "paths.",
     "trainer.max_epochs",
     "trainer.enable_progress_bar",
-    "data.data_home",
-    "data.download",
+    "data.source.data_home",
+    "data.source.download",
     "logger.",
 )
+
+
+TEMPORARY_RUN_PREFIX = "tabular-debug-"  # a run folder removed when the run ends (paths.output_dir: null)
 
 
 @dataclass
@@ -54,7 +57,7 @@ def started_run(cfg: DictConfig) -> Iterator[RunStart]:
     cfg = copy.deepcopy(cfg)
     with ExitStack() as stack:
         if cfg.paths.output_dir is None:
-            cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tabular-debug-"))
+            cfg.paths.output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix=TEMPORARY_RUN_PREFIX))
         OmegaConf.set_readonly(cfg, True)
         yield run_start(cfg, Path(cfg.paths.output_dir))
 

@@ -233,6 +233,13 @@ def test_model_summary_shows_the_network_and_its_parameters(tmp_path, capsys):
             "trainer.gradient_clip_val=0.5 is a Lightning Trainer flag; runner=plain is the lesson's loop",
         ),
         (("runner=plain", "trainer.precision=bf16-mixed"), "trainer.precision=bf16-mixed is a Lightning Trainer flag"),
+        (("runner=plain", "trainer.profiler=simple"), "(use runner=lightning, or trainer.profiler=null)"),  # not None
+        # the lesson's loop keeps and stops on the lowest val_loss: another monitor was ignored
+        (
+            ("runner=plain", "callbacks.early_stopping.monitor=val_acc", "callbacks.early_stopping.mode=max"),
+            "callbacks.early_stopping watches val_acc (mode=max); runner=plain is the lesson's loop, which watches val_loss",
+        ),
+        (("trainer.check_val_every_n_epoch=0",), "trainer.check_val_every_n_epoch must be null or an integer >= 1; got 0"),
     ],
 )
 def test_a_flag_whose_meaning_cannot_be_kept_is_refused_in_one_line(overrides, message):

@@ -68,6 +68,8 @@ def test_a_run_that_validates_every_second_epoch_trains_tests_and_reports(make_c
     ("overrides", "better"),
     [
         pytest.param(("callbacks.model_checkpoint.monitor=val_auroc",), "max", id="auroc-with-the-default-mode-min"),
+        # what the hint said when early stopping alone watched val_auroc: best.ckpt became the highest val_loss
+        pytest.param(("callbacks.model_checkpoint.mode=max",), "min", id="val_loss-with-mode-max"),
         pytest.param(
             ("experiment=housing", "callbacks.early_stopping.monitor=val_mae", "callbacks.early_stopping.mode=max"),
             "min",
@@ -77,7 +79,7 @@ def test_a_run_that_validates_every_second_epoch_trains_tests_and_reports(make_c
     ],
 )
 def test_a_monitor_watched_the_wrong_way_is_an_error_before_training(make_config, tmp_path, overrides, better):
-    with pytest.raises(UserError, match=rf"would keep the worst epoch \(set its mode: {better},"):
+    with pytest.raises(UserError, match=rf"would keep the worst epoch \(set its mode: callbacks\.\w+\.mode={better}\)$"):
         train(make_config(*overrides))
     assert not any((tmp_path / "run").glob("checkpoints/*.ckpt"))
 

@@ -313,3 +313,18 @@ def test_a_run_that_is_still_training_cannot_be_resumed_by_another_process(tmp_p
     with hold_run_dir(run_dir, resuming=True):  # as the live training process holds it
         with pytest.raises(UserError, match=f"in use by another training process \\(pid {os.getpid()}\\)"):
             resume(run_dir)
+
+
+def test_a_resume_may_move_the_data_cache_but_not_change_the_run(tmp_path):
+    from omegaconf import OmegaConf
+
+    from src.runs.resume import check_same_settings
+
+    (tmp_path / "config.yaml").write_text(
+        OmegaConf.to_yaml(compose_config("experiment=housing", output_dir=tmp_path), resolve=True)
+    )
+    # docs/reliability.md: where the data cache lives may change (data.data_home was the name checked: it does not exist)
+    moved = ["experiment=housing", "data.source.data_home=/elsewhere", "data.source.download=false"]
+    check_same_settings(compose_config(*moved, output_dir=tmp_path), tmp_path)
+    with pytest.raises(UserError, match="seed=0 \\(run\\) vs 1 \\(now\\)"):
+        check_same_settings(compose_config("experiment=housing", "seed=1", output_dir=tmp_path), tmp_path)
