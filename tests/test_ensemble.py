@@ -121,6 +121,8 @@ def regression_table(path, rows=400, seed=0):
 
 
 def test_nets_and_trees_are_blended_with_weights_from_the_validation_rows_only(tmp_path):
+    import torch
+
     from src.baseline import baseline
     from src.train import build_datamodule, train
 
@@ -149,7 +151,14 @@ def test_nets_and_trees_are_blended_with_weights_from_the_validation_rows_only(t
     test_rows = build_datamodule(compose_config(*data, output_dir=tmp_path / "unused")).split_positions["test"]
     frame.loc[test_rows, "price"] = frame.loc[test_rows, "price"].sample(frac=1, random_state=1).to_numpy()
     frame.to_csv(tmp_path / "other_test_targets.csv", index=False)
-    changed = blend(tmp_path / "blend2", f"data_path={tmp_path / 'other_test_targets.csv'}")
+    other = f"data_path={tmp_path / 'other_test_targets.csv'}"
+    with pytest.raises(UserError, match=r"^the test rows of .*other_test_targets\.csv are not the ones .*net/checkpoints/best"):
+        blend(tmp_path / "refused", other)  # the network's checkpoint knows its test rows
+    # a checkpoint from before test fingerprints is blended on such a table as before: the weights never saw the test rows
+    checkpoint = torch.load(tmp_path / "net" / "checkpoints" / "best.ckpt", weights_only=True)
+    del checkpoint["TabularDataModule"]["test_fingerprint"]
+    torch.save(checkpoint, tmp_path / "net" / "checkpoints" / "best.ckpt")
+    changed = blend(tmp_path / "blend2", other)
     assert changed["blend"]["weights"] == pytest.approx(metrics["blend"]["weights"], abs=1e-9)
     assert changed["blend"]["val"] == pytest.approx(metrics["blend"]["val"])
     assert changed["test"]["test_r2"] < metrics["test"]["test_r2"] - 0.1

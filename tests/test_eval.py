@@ -64,6 +64,48 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
 
 
+def test_eval_refuses_a_table_whose_test_rows_changed_since_training(tmp_path):
+    """Rows appended or shuffled, or data_path naming another table with the same columns: the saved split settings would
+    pick other test rows (some of them training rows), so eval refuses rather than report other numbers."""
+    import torch
+
+    from src.train import train
+    from tests.support.tables import table
+
+    original = table()
+    original.to_csv(tmp_path / "t.csv", index=False)
+    run_dir = tmp_path / "run"
+    settings = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target=kind", "trainer.max_epochs=1"]
+    result = train(compose_config(*settings, output_dir=run_dir))
+    ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
+
+    def refused(file: str) -> str:
+        return (
+            rf"^the test rows of .*{file} are not the ones .*best\.ckpt was trained and tested on \(the file changed since "
+            r"training, or data_path names another table\); eval scores the test split of training$"
+        )
+
+    changes = {"appended": pd.concat([original, original.head(50)]), "shuffled": original.sample(frac=1, random_state=1)}
+    for change, frame in changes.items():
+        frame.to_csv(tmp_path / "t.csv", index=False)
+        with pytest.raises(UserError, match=refused("t.csv")):
+            evaluate(compose_eval(ckpt, output_dir=tmp_path / change))
+        assert not (tmp_path / change).exists()  # no metrics.json, no report
+    table(seed=1).to_csv(tmp_path / "other.csv", index=False)  # the same columns, other rows
+    with pytest.raises(UserError, match=refused("other.csv")):
+        evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'other.csv'}", output_dir=tmp_path / "other"))
+    assert not (tmp_path / "other").exists()
+    original.to_csv(tmp_path / "t.csv", index=False)
+    metrics = evaluate(compose_eval(ckpt, output_dir=tmp_path / "unchanged"))
+    assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
+    # a checkpoint saved before test rows were fingerprinted is evaluated as before
+    checkpoint = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
+    del checkpoint["TabularDataModule"]["test_fingerprint"]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    changes["shuffled"].to_csv(tmp_path / "t.csv", index=False)
+    assert evaluate(compose_eval(f"ckpt_path={tmp_path / 'old.ckpt'}", output_dir=tmp_path / "old"))["test"]
+
+
 def test_eval_of_an_ensemble_reproduces_its_members_scores(tmp_path):
     """TabM (experiment=csv) reports each of its k members alone under test_members: eval's report has them too."""
     from src.train import train

@@ -4,6 +4,8 @@ the training rows and builds one float32 matrix in split order, of which each sp
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,6 +89,7 @@ class TabularDataModule(L.LightningDataModule):
         self.preprocessing: dict[str, Any] | None = None  # fitted on the training rows, or restored from a checkpoint
         self.cv = dict(cv) if cv and cv.get("folds") else None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.test_fingerprint: str | None = None  # of the test rows as setup() made them; eval compares it to the saved one
         self._device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.device = torch.device("cpu")  # where batches live when no Trainer is attached (the plain loop)
 
@@ -177,6 +180,7 @@ class TabularDataModule(L.LightningDataModule):
         y = torch.from_numpy(encoded.y[order]).float().unsqueeze(1)
         sizes = [len(parts[s]) for s in STAGES]
         self.splits = dict(zip(STAGES, zip(x.split(sizes), y.split(sizes))))  # views of x and y
+        self.test_fingerprint = split_fingerprint(*self.splits["test"], self.class_labels)
         if self.task != "regression":
             train_codes = self.splits["train"][1].reshape(-1).long()
             self.class_counts = torch.bincount(train_codes, minlength=len(self.class_labels)).tolist()
@@ -280,6 +284,7 @@ class TabularDataModule(L.LightningDataModule):
             "target_name": self.target_name,
             "class_labels": list(self.class_labels),
             "class_counts": list(self.class_counts),
+            "test_fingerprint": self.test_fingerprint,
             **{key: self.preprocessing[key] for key in FITTED_KEYS},
         }
 
@@ -303,6 +308,7 @@ class TabularDataModule(L.LightningDataModule):
         self.task = state["task"]
         self.class_labels = list(state.get("class_labels") or [])
         self.class_counts = list(state.get("class_counts") or [])
+        # test_fingerprint is left as setup() computed it (or None before setup): the saved one is what it is checked against
 
     @property
     def scaler_mean(self) -> list[float] | None:
@@ -311,6 +317,16 @@ class TabularDataModule(L.LightningDataModule):
     @property
     def scaler_scale(self) -> list[float] | None:
         return None if self.preprocessing is None else self.preprocessing["scaler_scale"]
+
+
+def split_fingerprint(x: torch.Tensor, y: torch.Tensor, class_labels: list[str]) -> str:
+    """sha256 of a split's rows as the model gets them (x, y) and of the class labels y's codes stand for."""
+    digest = hashlib.sha256(
+        json.dumps([list(x.shape), list(y.shape), str(x.dtype), str(y.dtype), class_labels], default=str).encode()
+    )
+    for tensor in (x, y):  # the contiguous bytes at once: no loop over rows, cheap for million-row tables
+        digest.update(np.ascontiguousarray(tensor.detach().cpu().numpy()).data)
+    return digest.hexdigest()
 
 
 def source_config(source: Mapping | Callable[[], Table]) -> dict[str, Any] | Callable[[], Table]:

@@ -104,7 +104,8 @@ class SavedRun:
 
     def test_datamodule(self, cfg: Any):
         """The DataModule set up for testing, with cfg's data_home, download and data_path. A run on a file (data=csv)
-        is re-evaluated on that file: if it has moved, say how to give its new place."""
+        is re-evaluated on that file: if it has moved, say how to give its new place; if its test rows are not those of
+        training (the file changed, or data_path names another table), refuse rather than score other rows."""
         from src.data.readers import header_columns, listed
 
         datamodule = self.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
@@ -118,6 +119,12 @@ class SavedRun:
                 f"the table this checkpoint was trained on is no longer at {path}; give its place with data_path=FILE"
             )
         datamodule.setup("test")
+        saved = self.data_state.get("test_fingerprint")  # None in a checkpoint from before test fingerprints
+        if saved is not None and saved != datamodule.test_fingerprint:
+            raise UserError(
+                f"the test rows of {datamodule.name} are not the ones {self.path} was trained and tested on (the file changed "
+                "since training, or data_path names another table); eval scores the test split of training"
+            )
         return datamodule
 
 
