@@ -18,6 +18,7 @@ NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a
 IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
 IDENTIFIER_MIN_VALUES = 10
 ROW_NUMBER_MIN_VALUES = 20  # rows at least, for whole numbers stepping evenly down the file to be a row number
+COMMA_NUMBER = re.compile(r"[-+]?\d[\d.]*,\d+")  # 3,14 or 1.234,5 (decimal commas), 1,000 (thousands separators)
 
 
 def infer_column_kinds(
@@ -54,12 +55,22 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
         )
     if pd.to_numeric(text, errors="coerce").notna().mean() >= NUMBER_SHARE:
         return "numeric"  # a number column with a stray word: the numeric check names its row
+    check_no_comma_numbers(text, f"column {column!r} of {name}")
     if text.str.match(ISO_DATE).all():
         return "date"
     distinct = text.nunique()
     if distinct >= IDENTIFIER_MIN_VALUES and distinct >= IDENTIFIER_SHARE * len(text):
         return "ignored"
     return "categorical"
+
+
+def check_no_comma_numbers(text: pd.Series, what: str) -> None:
+    """Numbers written with a comma read as text: as categories or class labels they would train a nonsense model."""
+    if len(text) and text.str.fullmatch(COMMA_NUMBER).mean() >= NUMBER_SHARE:
+        raise UserError(
+            f"{what} holds numbers written with a comma ({text.iloc[0]!r}): write the file with decimal points and no "
+            "thousands separators (pandas: to_csv(..., decimal='.'))"
+        )
 
 
 def is_row_number(values: pd.Series, column: str) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from src.data.columns import factorized_keys, number_text, sorted_labels
+from src.data.columns import check_no_comma_numbers, factorized_keys, number_text, sorted_labels
 from src.data.readers import first_row, listed, missing_values_error, reads_as_number
 from src.errors import UserError, is_number, require
 
@@ -42,6 +42,7 @@ def encode_target(
     else:
         codes, keys = factorized_keys(values)
         missing_rows = np.array([k is None for k in keys] + [True])[codes]
+        check_no_comma_numbers(pd.Series([k for k in keys if k is not None], dtype=object), what)
     if missing_rows.any():
         if missing == "refuse":
             raise missing_values_error(what, int(missing_rows.sum()), 0, first_row(missing_rows))

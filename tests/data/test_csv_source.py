@@ -173,6 +173,21 @@ BAD_CSVS = [
     ),
     (NUMBERS, "y", None, {"categorical": ["a"], "drop": ["a"]}, ["column 'a' is in both data.categorical and data.drop"]),
     ("a,b,y\n1,2,3\n4,5,6,7,8\n", "y", None, {}, ["is not a readable CSV", "line 3"]),
+    # a European CSV: `;` between cells and decimal commas, which read as text (a 20-class "price", a categorical area)
+    (
+        "a;price\n" + "".join(f"{i};{i * 1.5 + 100:.2f}\n".replace(".", ",") for i in range(20)),
+        "price",
+        None,
+        {},
+        ["data.target 'price'", "holds numbers written with a comma ('100,00')", "decimal points"],
+    ),
+    (
+        "area;y\n" + "".join(f"{i * 1.5 + 100:.2f};{i % 2}\n".replace(".", ",") for i in range(20)),
+        "y",
+        None,
+        {},
+        ["column 'area'", "holds numbers written with a comma ('100,00')"],
+    ),
 ]
 
 
