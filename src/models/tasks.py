@@ -162,6 +162,8 @@ def task_module(
         "n_outputs": n_outputs,
         "lr_schedule": lr_schedule,
     }
+    if task != "binary" and threshold != 0.5:  # a regressor's values and a multiclass argmax have no threshold
+        raise UserError(f"model.threshold applies to binary classification; data.task is {task} (got {threshold!r})")
     if task == "regression":
         if class_weights is not None:
             raise UserError(f"model.class_weights applies to classification; data.task is regression (got {class_weights!r})")

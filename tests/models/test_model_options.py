@@ -5,6 +5,7 @@ from functools import partial
 import pytest
 import torch
 
+from src.errors import UserError
 from src.models.nets.mlp import MLP
 from src.models.tasks import task_module
 
@@ -96,6 +97,9 @@ def test_model_follows_the_task_and_keeps_its_options_in_the_hyperparameters():
     rebuilt = type(classifier)(**classifier.hparams, optimizer=None)
     assert rebuilt.net.state_dict().keys() == classifier.net.state_dict().keys()
     assert classifier.hparams["net"] == {**net, "norm": "layer"}  # plain settings, with the class as a string
+    for task in ("regression", "multiclass"):  # a setting that cannot apply is refused, not ignored
+        with pytest.raises(UserError, match=f"model.threshold applies to binary classification; data.task is {task}"):
+            task_module(task, net, adam, n_num_features=8, threshold=0.3)
 
 
 def learning_rates(schedule: str, total_steps: int = 100) -> list[float]:
