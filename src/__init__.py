@@ -5,3 +5,19 @@ import warnings
 warnings.filterwarnings(
     "ignore", message=r"(?s).*'hydra/(launcher/(joblib|submitit_local|submitit_slurm)|sweeper/basic)' is validated against"
 )
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """The project's own warnings (a column's unseen categories, rows without a target) print as one `warning:` line,
+    as its errors do; every other warning keeps Python's format, with its file and line."""
+    if category is UserWarning and filename.startswith(__path__[0]):
+        import sys
+
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _show_warning  # the hook Python documents for replacing how warnings are shown

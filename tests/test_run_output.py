@@ -26,3 +26,17 @@ def test_the_run_folder_and_the_printed_eval_command_can_be_pasted(tmp_path):
     evaluated = run_module("src.eval", *command[3:], cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert any(line.startswith("run: logs/eval/") for line in evaluated.stdout.splitlines())
+
+
+@pytest.mark.slow  # a subprocess run of the command
+def test_the_projects_warnings_are_one_line_each_without_a_source_path(tmp_path):
+    from tests.support.tables import table
+
+    frame = table()
+    frame.loc[[3, 5], "kind"] = None  # two rows without a target
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    args = ["experiment=csv", "data.path=t.csv", "data.target=kind", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]
+    done = run_module("src.train", *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warning: data.target 'kind' of t.csv: 2 row(s) without a target are left out\n" in done.stderr
+    assert "UserWarning" not in done.stderr and "warnings.warn(" not in done.stderr  # not Python's file:line form
