@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 ABANDONED = "abandoned_trials"  # the study's user attribute: numbers of trials whose process was killed
+FIXED = "fixed_settings"  # the study's user attribute: the settings its trials share, from the start that began it
+# fixed settings a later start may change: where files go and how a run shows itself, not what a trial measures
+MAY_CHANGE = ("paths.", "trainer.enable_progress_bar", "logger", "data.source.data_home", "data.source.download")
 
 
 def masked(url: str | None) -> str | None:
@@ -146,6 +149,21 @@ def mask_saved_copies(job_dirs: list[Path], url: str | None) -> None:
             text = copy.read_text()
             if (hidden := masked_in(text, url)) != text:
                 copy.write_text(hidden)
+
+
+def check_same_fixed_settings(study: optuna.Study, fixed: dict[str, str]) -> None:
+    """A study's trials compare only under the same fixed settings (epochs, data, ...): a start with others is refused."""
+    started = study.user_attrs.get(FIXED)
+    if started is None:  # a new study, or one begun before the settings were kept
+        study.set_user_attr(FIXED, fixed)
+        return
+    differ = [f"{k}={started.get(k, '<unset>')} (study) vs {fixed.get(k, '<unset>')} (now)" for k in sorted({*started, *fixed})
+              if started.get(k) != fixed.get(k)]  # fmt: skip
+    if differ:
+        raise UserError(
+            f"study {study.study_name} was started with other fixed settings, so its trials would not compare: "
+            f"{'; '.join(differ)}; continue it with the same settings, or start another with hydra.sweeper.study_name=<name>"
+        )
 
 
 def fail_abandoned_trials(study: optuna.Study) -> int:
@@ -267,6 +285,7 @@ class ResumableOptunaSearch:
             directions=self.directions(),
             load_if_exists=True,
         )
+        check_same_fixed_settings(study, {k: v for k, v in fixed.items() if not k.lstrip("+~").startswith(MAY_CHANGE)})
         abandoned = fail_abandoned_trials(study)
         done = trials_counted(study)
         if done and hasattr(self.sampler, "reseed_rng"):

@@ -59,6 +59,13 @@ def test_search_started_again_continues_the_same_study(tmp_path):
     assert results["best_value"] == min(t["value"] for t in complete)
     summary = (search_folder(tmp_path) / "summary.csv").read_text().splitlines()
     assert len(summary) == 1 + 5  # a header and every trial
+    # the same study with other fixed settings: its best trial would be one trained under other settings
+    other = [a.replace("trainer.max_epochs=2", "trainer.max_epochs=3") for a in SEARCH]
+    refused = run_module("src.train", *other, "hydra.sweeper.n_trials=6", log_dir)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "error: study cancer_optuna was started with other fixed settings" in refused.stderr
+    assert "trainer.max_epochs=2 (study) vs 3 (now)" in refused.stderr
+    assert len(check_every_trial_kept(tmp_path)) == 5  # no trial ran
 
 
 @pytest.mark.slow
