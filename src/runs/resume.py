@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, first_line, require
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
+from src.runs.run_dir import latest_run_dir
 
 if TYPE_CHECKING:
     from src.reporting.results import RunResult
@@ -107,6 +108,12 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     given = run_dir if resume == "latest" else Path(ckpt_path).absolute()
     if resume == "latest" and not (run_dir / "checkpoints" / "last.ckpt").is_file():
         runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
+        finished = latest_run_dir(runs, finished_too=True)  # resume=latest passes over finished runs
+        require(
+            finished is None,
+            f"resume=latest: every {cfg.name} run under {runs} has finished (the newest: {finished}), so there is "
+            "nothing to resume; leave out resume=latest to start a new run",
+        )
         raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
     # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one
     if given != run_dir and given.parent != run_dir / "checkpoints":

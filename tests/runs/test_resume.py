@@ -305,6 +305,36 @@ def test_resume_latest_without_any_run_names_the_folder(tmp_path):
     )
 
 
+CTRL_C_AT_4 = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
+
+
+@pytest.mark.slow  # a subprocess run of the command
+def test_resume_latest_passes_over_a_newer_finished_run(tmp_path):
+    log_dir = tmp_path / "logs"
+    runs = log_dir / "cancer" / "runs"
+    interrupted, finished = runs / "2026-01-01_00-00-00_000000", runs / "2026-01-02_00-00-00_000000"
+    assert train(compose_config("seed=7", "trainer.max_epochs=8", *CTRL_C_AT_4, output_dir=interrupted)).interrupted
+    train(compose_config("seed=8", "trainer.max_epochs=2", output_dir=finished))  # newer, and it has a last.ckpt too
+    finished_files = {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
+
+    args = ("seed=7", "trainer.max_epochs=8", *CTRL_C_AT_4, f"paths.log_dir={log_dir}", "resume=latest")
+    resumed = run_module("src.train", *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    metrics = json.loads((interrupted / "metrics.json").read_text())
+    assert not metrics["interrupted"] and metrics["stopped_epoch"] == 8 and metrics["resumed_from"]["epoch"] == 4
+    assert {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()} == finished_files
+    assert sorted(runs.iterdir()) == [interrupted, finished]
+
+    # both finished now: nothing to resume, and the message says so rather than that no run exists
+    again = run_module("src.train", *args)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"error: resume=latest: every cancer run under {runs} has finished (the newest: {finished.absolute()}), so "
+        "there is nothing to resume; leave out resume=latest to start a new run"
+    )
+    assert sorted(runs.iterdir()) == [interrupted, finished]
+
+
 def test_a_run_that_is_still_training_cannot_be_resumed_by_another_process(tmp_path):
     from src.runs.run_dir import hold_run_dir
 
