@@ -125,7 +125,9 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     check_not_finished(run_dir)
     checkpoint = checkpoint_file(given, "last.ckpt")  # a run's folder: its last.ckpt
     require(checkpoint.is_file(), f"ckpt_path={ckpt_path}: no such file")
-    return read_resume_point(checkpoint)
+    point = read_resume_point(checkpoint)
+    check_epochs_left(cfg, run_dir, point)
+    return point
 
 
 def check_not_finished(run_dir: Path) -> None:
@@ -141,6 +143,20 @@ def check_not_finished(run_dir: Path) -> None:
             f"the run in {run_dir} has finished (stopped at epoch {result.get('stopped_epoch')}, "
             f"{result.get('stop_reason', 'completed')}); its results are in metrics.json and there is nothing to resume"
         )
+
+
+def check_epochs_left(cfg: DictConfig, run_dir: Path, point: ResumePoint) -> None:
+    """A resumed trainer.max_epochs must leave epochs to train, unless the run's training was over (early stopping
+    had stopped it, or it had trained its own max_epochs) and only its testing is left; else Lightning refuses the
+    checkpoint with a traceback after the loggers have made their folders."""
+    max_epochs = cfg.trainer.max_epochs
+    own = read_run_config(run_dir).get("trainer", {}).get("max_epochs")
+    if point.training_done or max_epochs > point.epochs_done or max_epochs == point.epochs_done == own:
+        return
+    raise UserError(
+        f"trainer.max_epochs={max_epochs} is not above the {point.epochs_done} epochs {run_dir} has trained; "
+        "resume with a larger trainer.max_epochs"
+    )
 
 
 def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:

@@ -243,6 +243,9 @@ def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(
     assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone)
 
 
+CTRL_C_AT_4 = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
+
+
 def finished_run(tmp_path) -> Path:
     run_dir = tmp_path / "run"
     train(compose_config("trainer.max_epochs=3", output_dir=run_dir))
@@ -284,6 +287,26 @@ def test_resuming_refuses_what_would_not_continue_the_same_run(tmp_path, change,
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
 
 
+def test_resuming_with_no_epoch_left_to_train_is_refused_before_anything_is_written(tmp_path):
+    run_dir = tmp_path / "run"
+    assert train(compose_config("trainer.max_epochs=8", *CTRL_C_AT_4, output_dir=run_dir)).stopped_epoch == 4
+    files = {p: p.read_bytes() if p.is_file() else None for p in run_dir.rglob("*")}  # folders too: no new logger's
+    for max_epochs in (2, 4):  # max_epochs may change on resume, but Lightning cannot go back, nor train 0 epochs
+        with pytest.raises(UserError, match=f"trainer.max_epochs={max_epochs} is not above the 4 epochs {run_dir} has"):
+            train(compose_config(f"trainer.max_epochs={max_epochs}", *CTRL_C_AT_4, f"ckpt_path={run_dir}", output_dir=run_dir))
+        assert {p: p.read_bytes() if p.is_file() else None for p in run_dir.rglob("*")} == files
+
+
+def test_a_run_killed_while_testing_after_its_last_epoch_is_only_tested_when_resumed(tmp_path):
+    run_dir = finished_run(tmp_path)
+    before = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").unlink()  # as a SIGKILL while testing leaves it
+    with pytest.raises(UserError, match="trainer.max_epochs=2 is not above the 3 epochs"):
+        resume(run_dir, "trainer.max_epochs=2")
+    resume(run_dir)  # its own trainer.max_epochs=3: nothing left to train, only testing
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), before)
+
+
 def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp_path):
     run_dir = finished_run(tmp_path)
     (run_dir / "metrics.json").unlink()
@@ -303,9 +326,6 @@ def test_resume_latest_without_any_run_names_the_folder(tmp_path):
         proc.stderr.strip().splitlines()[-1]
         == f"error: resume=latest: no cancer run with checkpoints/last.ckpt under {tmp_path}/cancer/runs"
     )
-
-
-CTRL_C_AT_4 = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
 
 
 @pytest.mark.slow  # a subprocess run of the command
