@@ -297,6 +297,30 @@ def test_resuming_with_no_epoch_left_to_train_is_refused_before_anything_is_writ
         assert {p: p.read_bytes() if p.is_file() else None for p in run_dir.rglob("*")} == files
 
 
+@pytest.mark.slow  # subprocess runs of the command: Hydra's folders and the logger's name come from the command line
+def test_a_resumed_run_with_more_epochs_writes_to_its_first_tensorboard_folder(tmp_path):
+    log_dir = tmp_path / "logs"
+    common = (*CTRL_C_AT_4, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false")
+    stopped = run_module("src.train", "trainer.max_epochs=8", *common)
+    assert stopped.returncode == 130, stopped.stderr[-3000:]
+    run_dir = only_run_dir(log_dir)
+    [first] = (run_dir / "tensorboard").iterdir()
+    assert first.name.startswith("trainer.max_epochs=8,")  # named by the overrides, to compare runs (and sweep jobs)
+    events = set(first.glob("events.out.tfevents.*"))
+
+    # no epoch left to train: refused before Hydra's copy of the config or a logger's folder stays behind
+    paths = sorted(run_dir.rglob("*"))
+    refused = run_module("src.train", "trainer.max_epochs=4", *common, "resume=latest")
+    assert refused.returncode == 2 and "trainer.max_epochs=4 is not above the 4 epochs" in refused.stderr
+    assert sorted(run_dir.rglob("*")) == paths
+
+    resumed = run_module("src.train", "trainer.max_epochs=10", *common, "resume=latest")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run_dir / "metrics.json").read_text())["stopped_epoch"] == 10
+    assert list((run_dir / "tensorboard").iterdir()) == [first]  # both parts in one TensorBoard run
+    assert set(first.glob("events.out.tfevents.*")) > events  # the resumed part's events beside the first part's
+
+
 def test_a_run_killed_while_testing_after_its_last_epoch_is_only_tested_when_resumed(tmp_path):
     run_dir = finished_run(tmp_path)
     before = json.loads((run_dir / "metrics.json").read_text())
