@@ -178,13 +178,21 @@ def test_a_signal_after_an_epochs_checkpoints_stops_after_the_next_epoch_with_it
     assert stopped.stopped_epoch == stopped.interrupted_epoch == stopped.last_checkpoint_epoch == epoch + 1
     assert checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == epoch + 1
 
-    # the seconds trained up to the snapshot count in the resumed run's wall time and ms/epoch, not only its own
+    # the seconds trained up to the snapshot count in the resumed run's wall time and ms/epoch, not only its own:
+    # those of last.ckpt, not of the older best.ckpt that testing restores the callbacks from (marked here to tell)
     before = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["LossHistory"]["seconds"]
     assert 0 < before < stopped.wall_time_s
+    for name, seconds in (("last.ckpt", 1000.0), ("best.ckpt", 500.0)):
+        state = torch.load(run_dir / "checkpoints" / name, weights_only=True)
+        state["callbacks"]["LossHistory"]["seconds"] = seconds
+        torch.save(state, run_dir / "checkpoints" / name)
+    started = time.perf_counter()
     train(compose_config(*RUN, SNAPSHOT_ONCE, *probe, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    took = time.perf_counter() - started
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert_same_run(metrics, left_alone[1])
-    assert metrics["wall_time_s"] > before and metrics["ms_per_epoch"] == 1000 * metrics["wall_time_s"] / metrics["stopped_epoch"]
+    assert_same_run(metrics, left_alone[1])  # best.ckpt is still the first part's
+    assert 1000 < metrics["wall_time_s"] < 1000 + took
+    assert metrics["ms_per_epoch"] == 1000 * metrics["wall_time_s"] / metrics["stopped_epoch"]
 
 
 def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
