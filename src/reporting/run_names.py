@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import yaml
 
 # where the run goes or how it shows progress, not what it learns: left out of the name
 NOT_IN_NAME = tuple(
@@ -24,7 +27,18 @@ def run_label() -> str:
 
     if not HydraConfig.initialized():
         return ""
-    return overrides_label(list(HydraConfig.get().overrides.task))
+    hydra = HydraConfig.get()
+    return overrides_label(first_overrides(Path(hydra.runtime.output_dir), list(hydra.overrides.task)))
+
+
+def first_overrides(run_dir: Path, overrides: list[str]) -> list[str]:
+    """The overrides the run in `run_dir` first started with (its first `.hydra/overrides.yaml`), else `overrides`:
+    a resumed run that changes trainer.max_epochs keeps its TensorBoard folder and MLflow name."""
+    try:
+        first = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, yaml.YAMLError):  # not written yet (a new run), or hydra.output_subdir=null
+        return overrides
+    return [str(o) for o in first] if isinstance(first, list) else overrides
 
 
 def mlflow_run_name(name: str) -> str:

@@ -59,6 +59,7 @@ def fit_with_lightning(
     # a resumed run that took no snapshot of its own (interrupted early, or only testing) still has the one it resumed from
     last_checkpoint_epoch = (latest.epoch or (resume.epochs_done if resume else 0)) if latest is not None else None
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
+    seconds_before = history.seconds_before  # testing from best.ckpt restores the older seconds saved there
     stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
     best_path = str(checkpoint.best_model_path)
     best_epoch = (checkpoint_epoch(best_path) or 0) if best_path else 0
@@ -74,7 +75,7 @@ def fit_with_lightning(
         "lightning",
         train_loss,
         val_loss,
-        start - history.seconds_before,  # a resumed run's wall time counts its training before the resume
+        start - seconds_before,  # a resumed run's wall time counts its training before the resume
         best_epoch=best_epoch,
         best_val_loss=best_val_loss,
         test=test,

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, first_line, require
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
+from src.runs.run_dir import latest_run_dir
 
 if TYPE_CHECKING:
     from src.reporting.results import RunResult
@@ -110,6 +111,12 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     given = run_dir if resume == "latest" else Path(ckpt_path).absolute()
     if resume == "latest" and not (run_dir / "checkpoints" / "last.ckpt").is_file():
         runs = Path(cfg.paths.log_dir) / cfg.name / "runs"
+        finished = latest_run_dir(runs, finished_too=True)  # resume=latest passes over finished runs
+        require(
+            finished is None,
+            f"resume=latest: every {cfg.name} run under {runs} has finished (the newest: {finished}), so there is "
+            "nothing to resume; leave out resume=latest to start a new run",
+        )
         raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
     # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one
     if given != run_dir and given.parent != run_dir / "checkpoints":
@@ -121,7 +128,9 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     check_not_finished(run_dir)
     checkpoint = checkpoint_file(given, "last.ckpt")  # a run's folder: its last.ckpt
     require(checkpoint.is_file(), f"ckpt_path={ckpt_path}: no such file")
-    return read_resume_point(checkpoint)
+    point = read_resume_point(checkpoint)
+    check_epochs_left(cfg, run_dir, point)
+    return point
 
 
 def check_not_finished(run_dir: Path) -> None:
@@ -137,6 +146,20 @@ def check_not_finished(run_dir: Path) -> None:
             f"the run in {run_dir} has finished (stopped at epoch {result.get('stopped_epoch')}, "
             f"{result.get('stop_reason', 'completed')}); its results are in metrics.json and there is nothing to resume"
         )
+
+
+def check_epochs_left(cfg: DictConfig, run_dir: Path, point: ResumePoint) -> None:
+    """A resumed trainer.max_epochs must leave epochs to train, unless the run's training was over (early stopping
+    had stopped it, or it had trained its own max_epochs) and only its testing is left; else Lightning refuses the
+    checkpoint with a traceback after the loggers have made their folders."""
+    max_epochs = cfg.trainer.max_epochs
+    own = read_run_config(run_dir).get("trainer", {}).get("max_epochs")
+    if point.training_done or max_epochs > point.epochs_done or max_epochs == point.epochs_done == own:
+        return
+    raise UserError(
+        f"trainer.max_epochs={max_epochs} is not above the {point.epochs_done} epochs {run_dir} has trained; "
+        "resume with a larger trainer.max_epochs"
+    )
 
 
 def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:

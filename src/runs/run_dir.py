@@ -42,10 +42,24 @@ def is_run_dir(path: Path) -> bool:
     return (path / "config.yaml").is_file()
 
 
-def latest_run_dir(runs_root: str | Path) -> Path | None:
-    """The newest run under runs_root that has a last.ckpt (folder names start with the start time, so they sort)."""
+def latest_run_dir(runs_root: str | Path, finished_too: bool = False) -> Path | None:
+    """The newest run under runs_root that has a last.ckpt and did not finish (every finished run has a last.ckpt
+    too), or with finished_too the newest of all; folder names start with the start time, so they sort."""
     runs = [c.parents[1] for c in Path(runs_root).glob("*/checkpoints/last.ckpt") if c.is_file() and is_run_dir(c.parents[1])]
+    if not finished_too:
+        runs = [run for run in runs if not has_finished(run)]
     return max(runs, key=lambda d: d.name, default=None)
+
+
+def has_finished(run: Path) -> bool:
+    """A run whose metrics.json says it finished; a damaged metrics.json counts as unfinished, so resuming it names
+    the damage (src/runs/resume.py check_not_finished)."""
+    from src.sweeps.stopped_jobs import job_state  # the project's one reading of "finished" (sweeps are above runs)
+
+    try:
+        return job_state(run) is None
+    except (OSError, ValueError):
+        return False
 
 
 def unwritable_reason(folder: str | Path) -> str | None:

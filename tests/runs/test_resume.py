@@ -178,13 +178,21 @@ def test_a_signal_after_an_epochs_checkpoints_stops_after_the_next_epoch_with_it
     assert stopped.stopped_epoch == stopped.interrupted_epoch == stopped.last_checkpoint_epoch == epoch + 1
     assert checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt") == epoch + 1
 
-    # the seconds trained up to the snapshot count in the resumed run's wall time and ms/epoch, not only its own
+    # the seconds trained up to the snapshot count in the resumed run's wall time and ms/epoch, not only its own:
+    # those of last.ckpt, not of the older best.ckpt that testing restores the callbacks from (marked here to tell)
     before = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["LossHistory"]["seconds"]
     assert 0 < before < stopped.wall_time_s
+    for name, seconds in (("last.ckpt", 1000.0), ("best.ckpt", 500.0)):
+        state = torch.load(run_dir / "checkpoints" / name, weights_only=True)
+        state["callbacks"]["LossHistory"]["seconds"] = seconds
+        torch.save(state, run_dir / "checkpoints" / name)
+    started = time.perf_counter()
     train(compose_config(*RUN, SNAPSHOT_ONCE, *probe, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    took = time.perf_counter() - started
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert_same_run(metrics, left_alone[1])
-    assert metrics["wall_time_s"] > before and metrics["ms_per_epoch"] == 1000 * metrics["wall_time_s"] / metrics["stopped_epoch"]
+    assert_same_run(metrics, left_alone[1])  # best.ckpt is still the first part's
+    assert 1000 < metrics["wall_time_s"] < 1000 + took
+    assert metrics["ms_per_epoch"] == 1000 * metrics["wall_time_s"] / metrics["stopped_epoch"]
 
 
 def test_a_stop_in_mid_epoch_resumes_exactly_from_the_newest_snapshot(tmp_path):
@@ -243,6 +251,9 @@ def test_a_run_with_dropout_batch_norm_and_a_one_cycle_schedule_resumes_exactly(
     assert_same_run(json.loads((run_dir / "metrics.json").read_text()), left_alone)
 
 
+CTRL_C_AT_4 = ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=4")
+
+
 def finished_run(tmp_path) -> Path:
     run_dir = tmp_path / "run"
     train(compose_config("trainer.max_epochs=3", output_dir=run_dir))
@@ -284,6 +295,50 @@ def test_resuming_refuses_what_would_not_continue_the_same_run(tmp_path, change,
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
 
 
+def test_resuming_with_no_epoch_left_to_train_is_refused_before_anything_is_written(tmp_path):
+    run_dir = tmp_path / "run"
+    assert train(compose_config("trainer.max_epochs=8", *CTRL_C_AT_4, output_dir=run_dir)).stopped_epoch == 4
+    files = {p: p.read_bytes() if p.is_file() else None for p in run_dir.rglob("*")}  # folders too: no new logger's
+    for max_epochs in (2, 4):  # max_epochs may change on resume, but Lightning cannot go back, nor train 0 epochs
+        with pytest.raises(UserError, match=f"trainer.max_epochs={max_epochs} is not above the 4 epochs {run_dir} has"):
+            train(compose_config(f"trainer.max_epochs={max_epochs}", *CTRL_C_AT_4, f"ckpt_path={run_dir}", output_dir=run_dir))
+        assert {p: p.read_bytes() if p.is_file() else None for p in run_dir.rglob("*")} == files
+
+
+@pytest.mark.slow  # subprocess runs of the command: Hydra's folders and the logger's name come from the command line
+def test_a_resumed_run_with_more_epochs_writes_to_its_first_tensorboard_folder(tmp_path):
+    log_dir = tmp_path / "logs"
+    common = (*CTRL_C_AT_4, f"paths.log_dir={log_dir}", "trainer.enable_progress_bar=false")
+    stopped = run_module("src.train", "trainer.max_epochs=8", *common)
+    assert stopped.returncode == 130, stopped.stderr[-3000:]
+    run_dir = only_run_dir(log_dir)
+    [first] = (run_dir / "tensorboard").iterdir()
+    assert first.name.startswith("trainer.max_epochs=8,")  # named by the overrides, to compare runs (and sweep jobs)
+    events = set(first.glob("events.out.tfevents.*"))
+
+    # no epoch left to train: refused before Hydra's copy of the config or a logger's folder stays behind
+    paths = sorted(run_dir.rglob("*"))
+    refused = run_module("src.train", "trainer.max_epochs=4", *common, "resume=latest")
+    assert refused.returncode == 2 and "trainer.max_epochs=4 is not above the 4 epochs" in refused.stderr
+    assert sorted(run_dir.rglob("*")) == paths
+
+    resumed = run_module("src.train", "trainer.max_epochs=10", *common, "resume=latest")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run_dir / "metrics.json").read_text())["stopped_epoch"] == 10
+    assert list((run_dir / "tensorboard").iterdir()) == [first]  # both parts in one TensorBoard run
+    assert set(first.glob("events.out.tfevents.*")) > events  # the resumed part's events beside the first part's
+
+
+def test_a_run_killed_while_testing_after_its_last_epoch_is_only_tested_when_resumed(tmp_path):
+    run_dir = finished_run(tmp_path)
+    before = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").unlink()  # as a SIGKILL while testing leaves it
+    with pytest.raises(UserError, match="trainer.max_epochs=2 is not above the 3 epochs"):
+        resume(run_dir, "trainer.max_epochs=2")
+    resume(run_dir)  # its own trainer.max_epochs=3: nothing left to train, only testing
+    assert_same_run(json.loads((run_dir / "metrics.json").read_text()), before)
+
+
 def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp_path):
     run_dir = finished_run(tmp_path)
     (run_dir / "metrics.json").unlink()
@@ -303,6 +358,33 @@ def test_resume_latest_without_any_run_names_the_folder(tmp_path):
         proc.stderr.strip().splitlines()[-1]
         == f"error: resume=latest: no cancer run with checkpoints/last.ckpt under {tmp_path}/cancer/runs"
     )
+
+
+@pytest.mark.slow  # a subprocess run of the command
+def test_resume_latest_passes_over_a_newer_finished_run(tmp_path):
+    log_dir = tmp_path / "logs"
+    runs = log_dir / "cancer" / "runs"
+    interrupted, finished = runs / "2026-01-01_00-00-00_000000", runs / "2026-01-02_00-00-00_000000"
+    assert train(compose_config("seed=7", "trainer.max_epochs=8", *CTRL_C_AT_4, output_dir=interrupted)).interrupted
+    train(compose_config("seed=8", "trainer.max_epochs=2", output_dir=finished))  # newer, and it has a last.ckpt too
+    finished_files = {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
+
+    args = ("seed=7", "trainer.max_epochs=8", *CTRL_C_AT_4, f"paths.log_dir={log_dir}", "resume=latest")
+    resumed = run_module("src.train", *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    metrics = json.loads((interrupted / "metrics.json").read_text())
+    assert not metrics["interrupted"] and metrics["stopped_epoch"] == 8 and metrics["resumed_from"]["epoch"] == 4
+    assert {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()} == finished_files
+    assert sorted(runs.iterdir()) == [interrupted, finished]
+
+    # both finished now: nothing to resume, and the message says so rather than that no run exists
+    again = run_module("src.train", *args)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"error: resume=latest: every cancer run under {runs} has finished (the newest: {finished.absolute()}), so "
+        "there is nothing to resume; leave out resume=latest to start a new run"
+    )
+    assert sorted(runs.iterdir()) == [interrupted, finished]
 
 
 def test_a_run_that_is_still_training_cannot_be_resumed_by_another_process(tmp_path):

@@ -80,18 +80,24 @@ def test_a_new_run_pointed_at_an_earlier_runs_folder_is_refused_and_changes_noth
     assert "seed=5" not in (run_dir / ".hydra" / "overrides.yaml").read_text()
 
 
-def test_resume_latest_picks_the_newest_run_that_has_a_last_checkpoint(tmp_path):
+def test_resume_latest_picks_the_newest_unfinished_run_that_has_a_last_checkpoint(tmp_path):
+    finished, interrupted = json.dumps({"interrupted": False}), json.dumps({"interrupted": True})
     for name, files in [
-        ("2026-01-01_00-00-00_000000", ["config.yaml", "checkpoints/last.ckpt"]),
-        ("2026-01-02_00-00-00_000000", ["config.yaml", "checkpoints/last.ckpt"]),
-        ("2026-01-03_00-00-00_000000", ["config.yaml"]),  # stopped before its first epoch ended
-        ("2026-01-04_00-00-00_000000", []),  # a folder Hydra made for a rejected command
+        ("2026-01-01_00-00-00_000000", {"config.yaml": "", "checkpoints/last.ckpt": ""}),  # killed: no metrics.json
+        ("2026-01-02_00-00-00_000000", {"config.yaml": "", "checkpoints/last.ckpt": "", "metrics.json": interrupted}),
+        ("2026-01-03_00-00-00_000000", {"config.yaml": "", "checkpoints/last.ckpt": "", "metrics.json": finished}),
+        ("2026-01-04_00-00-00_000000", {"config.yaml": ""}),  # stopped before its first epoch ended
+        ("2026-01-05_00-00-00_000000", {}),  # a folder Hydra made for a rejected command
     ]:
         (tmp_path / name).mkdir()
-        for f in files:
+        for f, text in files.items():
             (tmp_path / name / f).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / name / f).write_text("")
+            (tmp_path / name / f).write_text(text)
+    # every finished run has a last.ckpt too: the newest one is passed over
     assert latest_run_dir(tmp_path).name == "2026-01-02_00-00-00_000000"
+    assert latest_run_dir(tmp_path, finished_too=True).name == "2026-01-03_00-00-00_000000"
+    (tmp_path / "2026-01-02_00-00-00_000000" / "metrics.json").write_text(finished)
+    assert latest_run_dir(tmp_path).name == "2026-01-01_00-00-00_000000"
     assert latest_run_dir(tmp_path / "missing") is None
 
 
