@@ -14,8 +14,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, require
-from src.runs.run_dir import refused_leaves_no_folder
-from src.sweeps.stopped_jobs import job_state
+from src.runs.run_dir import job_state, refused_leaves_no_folder
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder

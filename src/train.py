@@ -22,8 +22,8 @@ from src.config import check_command_line, validate_config  # importing it regis
 from src.errors import UserError
 from src.reporting.results import RunResult
 from src.runs.faults import files_kept_on_write_failure
-from src.runs.resume import in_multirun, started_run
-from src.runs.run_dir import remove_refused_run_dir, run_folder
+from src.runs.resume import in_multirun, run_folder, started_run
+from src.runs.run_dir import remove_refused_run_dir
 
 __all__ = ["build_datamodule", "build_model", "train"]
 

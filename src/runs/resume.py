@@ -20,8 +20,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, first_line, require
+from src.runs.atomic import write_text_atomically
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
-from src.runs.run_dir import latest_run_dir
+from src.runs.run_dir import hold_run_dir, latest_run_dir
 
 if TYPE_CHECKING:
     from src.reporting.results import RunResult
@@ -223,3 +224,15 @@ def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
     kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
     path = run_dir.absolute() / "checkpoints" / checkpoint
     return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={path}"])
+
+
+@contextmanager
+def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
+    """Around fitting and reporting: the folder held and a new run's config.yaml written (only rank 0 writes)."""
+    if not writes_files:
+        yield
+        return
+    with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
+        if run.resume is None:
+            write_text_atomically(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
+        yield

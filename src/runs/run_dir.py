@@ -5,22 +5,18 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from src.errors import UserError, user_errors_exit
-from src.runs.atomic import write_text_atomically
-
-if TYPE_CHECKING:
-    from src.runs.resume import RunStart
 
 try:
     import fcntl
@@ -51,11 +47,22 @@ def latest_run_dir(runs_root: str | Path, finished_too: bool = False) -> Path | 
     return max(runs, key=lambda d: d.name, default=None)
 
 
+def job_state(job_dir: Path) -> str | None:
+    """How a run (or a sweep's job) ended: None when it finished, else a few words on where it stopped."""
+    metrics = job_dir / "metrics.json"  # written whole or not at all (src/runs/atomic.py)
+    if metrics.is_file():
+        saved = json.loads(metrics.read_text())
+        if not saved.get("interrupted", False):
+            return None
+        return f"stopped by {saved.get('interrupted_by') or 'a signal'} at epoch {saved.get('stopped_epoch')}, last.ckpt kept"
+    if (job_dir / "checkpoints" / "last.ckpt").is_file():
+        return "stopped, last.ckpt kept"
+    return "stopped before its first checkpoint"
+
+
 def has_finished(run: Path) -> bool:
     """A run whose metrics.json says it finished; a damaged metrics.json counts as unfinished, so resuming it names
     the damage (src/runs/resume.py check_not_finished)."""
-    from src.sweeps.stopped_jobs import job_state  # the project's one reading of "finished" (sweeps are above runs)
-
     try:
         return job_state(run) is None
     except (OSError, ValueError):
@@ -144,18 +151,6 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
         if parent == Path.cwd() or any(parent.iterdir()):
             break
         parent.rmdir()
-
-
-@contextmanager
-def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
-    """Around fitting and reporting: the folder held and a new run's config.yaml written (only rank 0 writes)."""
-    if not writes_files:
-        yield
-        return
-    with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
-        if run.resume is None:
-            write_text_atomically(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
-        yield
 
 
 @contextmanager

@@ -6,24 +6,11 @@ with jobs refused by a user mistake ends the same way, not in a traceback, with 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-
-def job_state(job_dir: Path) -> str | None:
-    """How a job of the sweep ended: None when it finished, else a few words on where it stopped."""
-    metrics = job_dir / "metrics.json"  # written whole or not at all (src/runs/atomic.py)
-    if metrics.is_file():
-        saved = json.loads(metrics.read_text())
-        if not saved.get("interrupted", False):
-            return None
-        return f"stopped by {saved.get('interrupted_by') or 'a signal'} at epoch {saved.get('stopped_epoch')}, last.ckpt kept"
-    if (job_dir / "checkpoints" / "last.ckpt").is_file():
-        return "stopped, last.ckpt kept"
-    return "stopped before its first checkpoint"
-
+from src.runs.run_dir import job_state
 
 RESUME_HINT = (
     "Continue them with the same command and resume=latest (finished jobs are not run again; "
