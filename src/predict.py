@@ -71,7 +71,16 @@ def carried_columns(keep, state: dict) -> list[str] | None:
     return choices[keep]
 
 
-def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold) -> Iterator:
+def whole_numbers_as_written(carried):
+    """A CSV's whole numbers come back as the file writes them (71, not 71.0): its numeric columns are read as floats."""
+    for name in carried.select_dtypes("float").columns:
+        known = carried[name].dropna()
+        if ((known % 1 == 0) & (known.abs() < 2**53)).all():
+            carried[name] = carried[name].astype("Int64")
+    return carried
+
+
+def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold, csv_to_csv: bool) -> Iterator:
     import numpy as np
     import pandas as pd
 
@@ -79,6 +88,7 @@ def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carr
     from src.models.inference import predict_in_batches
 
     for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
+        carried = whole_numbers_as_written(carried) if csv_to_csv else carried
         x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
         outputs = predict_in_batches(saved.model, x, batch_size=4096).numpy()
         if not np.isfinite(outputs).all():
@@ -123,8 +133,8 @@ def predict(cfg: DictConfig) -> int:
     threshold = check_threshold(cfg.get("threshold"), saved)
     datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
-    tables = prediction_tables(saved, datamodule, input_path, chunk_rows, carry, threshold)
     parquet = is_parquet(output)
+    tables = prediction_tables(saved, datamodule, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path)))
     # into a temporary file, renamed over `output` only when every chunk is in
     return write_atomically(output, lambda handle: write_tables(tables, handle, parquet), text=not parquet)
 
