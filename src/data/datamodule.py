@@ -137,7 +137,8 @@ class TabularDataModule(L.LightningDataModule):
         features = self.check_columns(table, target)
         what = f"data.target {target!r} of {table.name}"
         known = (table.task, table.class_labels) if target == table.target else (None, None)
-        encoded = encode_target(frame[target], what, self.requested_task, self.missing, *known)
+        trained = self.preprocessing is not None  # a checkpoint's: its task is the model's
+        encoded = encode_target(frame[target], what, self.requested_task, self.missing, *known, trained=trained)
         encoded = with_positive_label(encoded, self.positive_label, what)
         self.target_name, self.task, self.class_labels = target, encoded.task, encoded.class_labels
         rows = np.flatnonzero(encoded.keep)  # positions of the rows that have a target

@@ -33,8 +33,10 @@ def encode_target(
     missing: str,
     known_task: str | None = None,
     known_labels: list[str] | None = None,
+    trained: bool = False,
 ) -> Target:
-    """`what` names the column in messages, e.g. "data.target 'y' of houses.csv"."""
+    """`what` names the column in messages, e.g. "data.target 'y' of houses.csv"; `trained`: `task` is a trained
+    model's (eval), which data.task cannot change."""
     numbers = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numbers:  # no Python call per row: a million distinct targets stay cheap
         y = values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -65,11 +67,11 @@ def encode_target(
     elif inferred:
         task = infer_task([k for k in dict.fromkeys(keys) if k is not None])
     if task == "regression":
-        return Target(regression_values(values, what, keep), keep, task, [], inferred)
+        return Target(regression_values(values, what, keep, trained), keep, task, [], inferred)
     if numbers:  # keyed only now: a regression target's million distinct numbers need no Python call each
         codes, keys = factorized_keys(values)
     labels = sorted_labels(k for k in keys if k is not None)
-    check_classes(labels, what, task)
+    check_classes(labels, what, task, trained)
     index = {label: float(i) for i, label in enumerate(labels)}
     per_key = np.array([np.nan if k is None else index[k] for k in keys] + [np.nan])
     return Target(per_key[codes], keep, task, labels, inferred)
@@ -88,13 +90,13 @@ def with_positive_label(target: Target, label, what: str) -> Target:
     return target
 
 
-def check_classes(labels: list[str], what: str, task: str) -> None:
+def check_classes(labels: list[str], what: str, task: str, trained: bool = False) -> None:
     require(len(labels) >= 2, f"{what} has one class ({listed(labels)}); a classifier needs at least two")
     if task == "binary" and len(labels) != 2:
-        raise UserError(
-            f"{what} must hold exactly two distinct labels for data.task=binary; got {len(labels)}: {listed(labels, 5)}; "
-            "use data.task=multiclass for more classes"
-        )
+        got = f"got {len(labels)}: {listed(labels, 5)}"
+        if trained:
+            raise UserError(f"{what} must hold two distinct labels, as this binary classifier was trained on; {got}")
+        raise UserError(f"{what} must hold exactly two distinct labels for data.task=binary; {got}; use data.task=multiclass for more classes")
 
 
 def infer_task(labels: list[str]) -> str:
@@ -107,7 +109,7 @@ def infer_task(labels: list[str]) -> str:
     return "multiclass" if whole and len(labels) <= MAX_CLASSES else "regression"
 
 
-def regression_values(values: pd.Series, what: str, keep: np.ndarray) -> np.ndarray:
+def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: bool = False) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         y = values.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -116,7 +118,8 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray) -> np.ndar
         bad = np.isnan(y) & keep
         if bad.any():
             row = int(np.argmax(bad))
-            raise UserError(f"{what} is not numeric: row {row + 1} holds {text.iloc[row]!r}; use data.task=multiclass for labels")
+            hint = "the model is a regressor" if trained else "use data.task=multiclass for labels"
+            raise UserError(f"{what} is not numeric: row {row + 1} holds {text.iloc[row]!r}; {hint}")
     infinite = np.isinf(y)
     if infinite.any():
         raise missing_values_error(what, 0, int(infinite.sum()), first_row(infinite))

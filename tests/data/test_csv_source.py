@@ -278,3 +278,14 @@ def test_csv_checkpoint_evaluates_and_predicts_with_the_original_labels(tmp_path
     preds = pd.read_csv(tmp_path / "preds.csv")
     assert set(preds["label"]) <= {"benign", "malignant"}
     assert (preds["label"] == np.where(preds["class"] == 1, "malignant", "benign")).all()
+
+
+def test_a_trained_models_target_error_suggests_no_setting_eval_does_not_take():
+    """Training may choose data.task; eval re-encodes the target for the task the model was trained for."""
+    from src.data.target import encode_target
+
+    values, what = pd.Series(["1.5", "2", "n/a?", "4"]), "data.target 'y' of t.csv"
+    with pytest.raises(UserError, match=r"row 3 holds 'n/a\?'; use data.task=multiclass for labels$"):
+        encode_target(values, what, "regression", "impute")
+    with pytest.raises(UserError, match=r"row 3 holds 'n/a\?'; the model is a regressor$"):
+        encode_target(values, what, "regression", "impute", trained=True)
