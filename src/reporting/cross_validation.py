@@ -20,12 +20,16 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
     cv, task = datamodule.cv, datamodule.task
     x_val, y_val = datamodule.splits["val"]
     predicted = predict_in_batches(model, x_val, datamodule.batch_size).numpy()
-    frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": y_val.reshape(-1).numpy()})
+    actual = y_val.reshape(-1).numpy()
+    actual = actual if task == "regression" else actual.astype(int)  # a class code, as in test_predictions.csv
+    frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": actual})
     if task == "multiclass":  # a probability per class (what stacking needs), then the most probable class's code
         frame = frame.assign(**{f"probability_{label}": predicted[:, c] for c, label in enumerate(datamodule.class_labels)})
         frame["predicted"] = predicted.argmax(1)
+    elif task == "binary":  # class 1 when the probability is above the model's threshold, as its test metrics count
+        frame = frame.assign(probability=predicted, predicted=(predicted > model.threshold).astype(int))
     else:
-        frame["probability" if task == "binary" else "predicted"] = predicted
+        frame["predicted"] = predicted
     frame.to_csv(path, index=False)
 
 
