@@ -44,7 +44,8 @@ class SweepSummary(Callback):
         swept = varying_keys(rows)
         flat = flat_rows(rows, swept)
         path = sweep_dir / self.filename
-        pd.DataFrame(flat).to_csv(path, index=False)
+        frame = pd.DataFrame(flat)  # epochs as 3, not 3.0, when a refused job's row has none
+        frame.astype(dict.fromkeys([c for c in ("best_epoch", "stopped_epoch") if c in frame], "Int64")).to_csv(path, index=False)
         print_sweep_summary(flat, swept, title=f"{len(rows)} jobs, best val_loss first — {path}")
         if any(k in cv.REPEAT_KEYS for k in swept):
             groups = cv.mean_and_std(rows, swept)

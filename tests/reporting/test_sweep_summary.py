@@ -138,3 +138,15 @@ def test_optuna_search_minimises_the_validation_loss(tmp_path):
     assert config["data"]["batch_size"] == params["data.batch_size"]
     assert 0.0003 <= config["model"]["optimizer"]["lr"] <= 0.003
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2
+
+
+def test_epochs_stay_whole_numbers_in_summary_csv_when_a_job_was_refused(tmp_path):
+    # `-m data.val_fraction=0.2,1.2`: job 1 is refused before training and leaves no metrics.json
+    finished_job(tmp_path, 0, ["data.val_fraction=0.2"], 0.5, 0.8)
+    (tmp_path / "1" / ".hydra").mkdir(parents=True)
+    (tmp_path / "1" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["data.val_fraction=1.2"]))
+    summarize(tmp_path)
+    lines = (tmp_path / "summary.csv").read_text().splitlines()
+    assert lines[0].startswith("job,data.val_fraction,best_val_loss,best_epoch,stopped_epoch,")
+    assert lines[1].startswith("0,0.2,0.5,3,5,")  # not 3.0 and 5.0
+    assert lines[2].startswith("1,1.2,,,,")
