@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 from pathlib import Path
 
@@ -86,3 +87,16 @@ def test_a_refused_job_ends_the_sweep_with_its_summary_and_one_line(tmp_path, la
     )
     summary = pd.read_csv(sweep_folder(tmp_path) / "summary.csv")
     assert list(summary["data.val_fraction"]) == [0.2, 1.2] and summary["best_val_loss"].notna().tolist() == [True, False]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_sweep_prints_the_sweeps_command_with_resume_latest(tmp_path):
+    # the job's own command (no -m, its last.ckpt) was printed: it resumed that job and left the sweep's others unrun
+    ctrl_c = ["+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=2"]
+    args = [*TINY, "seeds=2", *ctrl_c, f"paths.log_dir={tmp_path}"]
+    done = run_module("src.train", "-m", "hydra/launcher=basic", *args)
+    assert done.returncode == 130, done.stderr[-2000:]
+    (line,) = [line for line in (done.stdout + done.stderr).splitlines() if "resume with: " in line]
+    command = shlex.split(line.split("resume with: ")[1])
+    assert command == ["python", "-m", "src.train", "-m", "hydra/launcher=basic", *args, "resume=latest"]
+    assert not (sweep_folder(tmp_path) / "1").exists()  # the job the sweep had not started yet
