@@ -49,6 +49,10 @@ class FoldsAndSeedsSweeper(Sweeper):
             self.validate_batch_is_legal(batch)
             try:
                 results = self.launcher.launch(batch, initial_job_idx=first)
+            except KeyboardInterrupt:  # Ctrl+C reached this process while other processes ran the jobs (joblib)
+                from src.sweeps.stopped_jobs import report_interrupted_sweep
+
+                report_interrupted_sweep(self.config)  # exits
             except Exception as exc:
                 from src.sweeps.stopped_jobs import report_stopped_jobs
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import ROOT, run_module
 
 TINY = ["experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "torch_threads=1"]
 
@@ -100,3 +105,28 @@ def test_ctrl_c_in_a_sweep_prints_the_sweeps_command_with_resume_latest(tmp_path
     command = shlex.split(line.split("resume with: ")[1])
     assert command == ["python", "-m", "src.train", "-m", "hydra/launcher=basic", *args, "resume=latest"]
     assert not (sweep_folder(tmp_path) / "1").exists()  # the job the sweep had not started yet
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_joblib_sweep_ends_with_its_summary_and_one_line_not_a_traceback(tmp_path):
+    marker = tmp_path / "epochs"
+    args = [*TINY, "trainer.max_epochs=100000", "seeds=2", "+callbacks.marker._target_=tests.support.probes.EpochMarker"]
+    args += [f"+callbacks.marker.path={marker}", "hydra/launcher=joblib", f"paths.log_dir={tmp_path}"]
+    # a session of its own: Ctrl+C in a terminal signals the whole foreground group, the workers and this process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "src.train", "-m", *args],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (marker.is_file() and int(marker.read_text() or 0) >= 3) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith("interrupted by SIGINT: continue the sweep with python -m src.train -m ")
+    assert stderr.strip().endswith("resume=latest (finished jobs are not run again)")
+    assert (sweep_folder(tmp_path) / "summary.csv").is_file()
