@@ -49,12 +49,14 @@ def finite(values: list[Any]) -> list[float]:
 
 
 def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, Any]]:
-    """One row per setting (the jobs sharing every swept override but seed and cv.fold): n, how many diverged (no
-    finite best val_loss), and the others' mean and sample std (ddof=1) of best_val_loss and each test metric."""
+    """One row per setting (the jobs sharing every swept override but seed and cv.fold): n (jobs that ran: a refused
+    job has no results), how many diverged (no finite best val_loss), and the others' mean and sample std (ddof=1) of
+    best_val_loss and each test metric."""
     setting_keys = [k for k in swept if k not in REPEAT_KEYS]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(row["overrides"].get(k, "") for k in setting_keys), []).append(row)
+        members = groups.setdefault(tuple(row["overrides"].get(k, "") for k in setting_keys), [])
+        members += [row] if "best_val_loss" in row else []  # a refused job's row has its overrides only
     metrics = ["best_val_loss", *dict.fromkeys(k for row in rows for k in row if k.startswith("test_"))]
     out = []
     for setting, members in groups.items():
