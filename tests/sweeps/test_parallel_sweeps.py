@@ -87,6 +87,7 @@ def test_a_refused_job_ends_the_sweep_with_its_summary_and_one_line(tmp_path, la
     args = ["data.val_fraction=1.2,0.2", f"hydra/launcher={launcher}", f"paths.log_dir={tmp_path}"]
     done = run_module("src.train", "-m", *TINY, *args)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "Error executing job" not in done.stderr  # Hydra's repeat of the error: line, as a Python list
     assert done.stderr.strip().splitlines()[-1] == (
         "error: 1 of 2 jobs were refused, the others ran: job 0: data.val_fraction must be in (0, 1); got 1.2"
     )
