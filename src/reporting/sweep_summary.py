@@ -4,6 +4,7 @@ loss only, printed and saved as summary.csv; over jobs that differ in `seed` or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pandas as pd
 import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -33,6 +34,9 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # absolute, as Hydra gives each job's output_dir (a relative sweep.dir would match none)
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
+        if OmegaConf.select(config, "paths.output_dir", default="") is None:  # debug=fast: the jobs kept nothing
+            remove_empty_sweep(sweep_dir)
+            return
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
         # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
         in_folder = [p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -57,6 +61,17 @@ class SweepSummary(Callback):
         oof = "cv.fold" in swept and cv.write_oof_predictions([*zip(job_dirs, settings)], sweep_dir / "oof_predictions.csv")
         if oof:
             print(f"out-of-fold validation predictions: {oof}")
+
+
+def remove_empty_sweep(sweep_dir: Path) -> None:
+    """The folder of a sweep whose jobs ran in temporary folders: Hydra's empty job folders and multirun.yaml go, and
+    the folder with them unless something else is in it."""
+    for job in sweep_dir.iterdir():
+        if job.is_dir() and not any(job.iterdir()):
+            job.rmdir()
+    (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        sweep_dir.rmdir()
 
 
 def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
