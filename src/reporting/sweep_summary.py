@@ -34,7 +34,8 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # absolute, as Hydra gives each job's output_dir (a relative sweep.dir would match none)
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
-        if OmegaConf.select(config, "paths.output_dir", default="") is None:  # debug=fast: the jobs kept nothing
+        paths = config.get("paths") or {}  # read unresolved: it names Hydra's job folder, unknown here
+        if "output_dir" in paths and OmegaConf.to_container(paths)["output_dir"] is None:  # debug=fast: jobs kept nothing
             remove_empty_sweep(sweep_dir)
             return
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a

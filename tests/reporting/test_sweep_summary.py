@@ -25,7 +25,9 @@ def finished_job(sweep_dir, number: int, overrides: list[str], loss: float, acc:
 
 
 def summarize(sweep_dir) -> None:
-    SweepSummary().on_multirun_end(config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}}))
+    # paths.output_dir as conf/ has it: an interpolation that only a job can resolve
+    paths = {"output_dir": "${hydra:runtime.output_dir}"}
+    SweepSummary().on_multirun_end(config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}, "paths": paths}))
 
 
 @pytest.mark.slow  # a subprocess run of the command
