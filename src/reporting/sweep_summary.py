@@ -120,13 +120,15 @@ def print_sweep_summary(flat: list[dict[str, Any]], swept: list[str], title: str
 
 def print_table(title: str, headers: list[str], n_left: int, rows: list[list[str]]) -> None:
     """The first `n_left` columns (the settings) left-aligned, the numbers after them right-aligned."""
-    table = RichTable(title=title)
+    table = RichTable()
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < n_left else "right")
     for row in rows:
         table.add_row(*row)
     console = Console()
-    (console if console.is_terminal else Console(width=240)).print(table)  # a pipe or log file: no width to squeeze into
+    console = console if console.is_terminal else Console(width=240)  # a pipe or log file: no width to squeeze into
+    console.print(title, soft_wrap=True, markup=False, highlight=False)  # not wrapped to the table: a path stays whole
+    console.print(table)
 
 
 def _cell(value: Any) -> str:

@@ -152,3 +152,14 @@ def test_epochs_stay_whole_numbers_in_summary_csv_when_a_job_was_refused(tmp_pat
     assert lines[0].startswith("job,data.val_fraction,best_val_loss,best_epoch,stopped_epoch,")
     assert lines[1].startswith("0,0.2,0.5,3,5,")  # not 3.0 and 5.0
     assert lines[2].startswith("1,1.2,,,,")
+
+
+def test_the_summary_file_is_named_whole_on_one_line_above_a_narrow_table(tmp_path, capsys):
+    # jobs without numbers (refused, or stopped before any) make a narrow table, and its title wrapped the path mid-name
+    sweep_dir = tmp_path / "logs" / "cancer" / "multiruns" / "2026-12-05_06-10-08_735261"
+    for number in (0, 1):
+        (sweep_dir / str(number) / ".hydra").mkdir(parents=True)
+        (sweep_dir / str(number) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={number}"]))
+    summarize(sweep_dir)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(str(sweep_dir / "summary.csv") in line for line in lines), "\n".join(lines)
