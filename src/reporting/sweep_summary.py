@@ -50,6 +50,8 @@ class SweepSummary(Callback):
         flat = flat_rows(rows, swept)
         path = sweep_dir / self.filename
         frame = pd.DataFrame(flat)  # epochs as 3, not 3.0, when a refused job's row has none
+        last = [c for c in ("wall_time_s", "overrides") if c in frame]  # after the test metrics of every job's task
+        frame = frame[[c for c in frame if c not in last] + last]
         frame.astype(dict.fromkeys([c for c in ("best_epoch", "stopped_epoch") if c in frame], "Int64")).to_csv(path, index=False)
         print_sweep_summary(flat, swept, title=f"{len(rows)} jobs, best val_loss first — {path}")
         if any(k in cv.REPEAT_KEYS for k in swept):

@@ -163,3 +163,17 @@ def test_the_summary_file_is_named_whole_on_one_line_above_a_narrow_table(tmp_pa
     summarize(sweep_dir)
     lines = capsys.readouterr().out.splitlines()
     assert any(str(sweep_dir / "summary.csv") in line for line in lines), "\n".join(lines)
+
+
+def test_jobs_with_other_test_metrics_keep_them_beside_the_others_and_overrides_last(tmp_path):
+    # `-m experiment=cancer,penguins`: the multiclass job's f1_macro came after the overrides column
+    finished_job(tmp_path, 0, ["experiment=cancer"], 0.5, 0.8)
+    finished_job(tmp_path, 1, ["experiment=penguins"], 0.9, 0.9)
+    metrics = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    metrics["test"]["test_f1_macro"] = 0.7
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps(metrics))
+    summarize(tmp_path)
+    header = (tmp_path / "summary.csv").read_text().splitlines()[0].split(",")
+    assert header == [
+        "job", "experiment", "best_val_loss", "best_epoch", "stopped_epoch", "test_acc", "test_f1_macro", "wall_time_s", "overrides"
+    ]  # fmt: skip
