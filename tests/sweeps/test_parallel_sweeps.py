@@ -131,3 +131,16 @@ def test_ctrl_c_in_a_joblib_sweep_ends_with_its_summary_and_one_line_not_a_trace
     assert stderr.strip().splitlines()[-1].startswith("interrupted by SIGINT: continue the sweep with python -m src.train -m ")
     assert stderr.strip().endswith("resume=latest (finished jobs are not run again)")
     assert (sweep_folder(tmp_path) / "summary.csv").is_file()
+
+
+@pytest.mark.slow
+def test_resume_latest_of_a_sweep_never_started_is_refused_not_started_anew(tmp_path):
+    # it started a new sweep in silence: a resubmission with another trainer.max_epochs trained every job from epoch 1
+    done = run_module("src.train", "-m", *TINY, "seeds=2", "resume=latest", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: resume=latest: no sweep under {tmp_path}/cancer/multiruns was started with these overrides (")
+    )
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
