@@ -85,6 +85,8 @@ def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     metrics_file = job_dir / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
+        if metrics.get("interrupted"):  # stopped by a signal: where an unfinished run stands, not its result
+            return row
         row.update({key: metrics[key] for key in ("best_val_loss", "best_epoch", "stopped_epoch")})
         row.update(metrics["test"], wall_time_s=metrics["wall_time_s"])
     return row

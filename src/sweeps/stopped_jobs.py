@@ -57,7 +57,11 @@ def report_interrupted_sweep(config: Any) -> None:
     from src.reporting.sweep_summary import SweepSummary
 
     SweepSummary().on_multirun_end(config=config)
+    jobs = sorted((p for p in Path(config.hydra.sweep.dir).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    stopped = "; ".join(f"{job} ({state})" for job in jobs if (state := job_state(job)) is not None)
     arguments = [a for a in sys.argv[1:] if a.split("=")[0] not in ("resume", "ckpt_path")]
     command = shlex.join(["python", "-m", "src.train", *arguments, "resume=latest"])
-    print(f"interrupted by SIGINT: continue the sweep with {command} (finished jobs are not run again)", file=sys.stderr)
+    print(
+        f"interrupted by SIGINT: {stopped}. Continue the sweep with {command} (finished jobs are not run again)", file=sys.stderr
+    )
     sys.exit(130)

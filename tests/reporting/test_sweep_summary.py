@@ -177,3 +177,16 @@ def test_jobs_with_other_test_metrics_keep_them_beside_the_others_and_overrides_
     assert header == [
         "job", "experiment", "best_val_loss", "best_epoch", "stopped_epoch", "test_acc", "test_f1_macro", "wall_time_s", "overrides"
     ]  # fmt: skip
+
+
+def test_a_job_stopped_by_a_signal_has_no_result_in_the_summary_or_the_mean(tmp_path):
+    # Ctrl+C in a joblib sweep: job 1 wrote metrics.json with interrupted: true at its best epoch so far
+    finished_job(tmp_path, 0, ["seed=0"], 0.5, 0.8)
+    finished_job(tmp_path, 1, ["seed=1"], 0.1, 0.9)
+    metrics = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps({**metrics, "interrupted": True, "test": {}}))
+    summarize(tmp_path)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary["best_val_loss"].tolist()[0] == 0.5 and math.isnan(summary["best_val_loss"].tolist()[1])
+    (group,) = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
+    assert (group["n"], group["diverged"], group["best_val_loss_mean"]) == (1, 0, 0.5)  # not 0.3 with the stopped job's 0.1

@@ -128,7 +128,9 @@ def test_ctrl_c_in_a_joblib_sweep_ends_with_its_summary_and_one_line_not_a_trace
     os.killpg(proc.pid, signal.SIGINT)
     stderr = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
-    assert stderr.strip().splitlines()[-1].startswith("interrupted by SIGINT: continue the sweep with python -m src.train -m ")
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted by SIGINT: {sweep_folder(tmp_path)}/0 (stopped"), last  # each unfinished job named
+    assert ". Continue the sweep with python -m src.train -m " in last
     assert stderr.strip().endswith("resume=latest (finished jobs are not run again)")
     assert (sweep_folder(tmp_path) / "summary.csv").is_file()
 
