@@ -66,6 +66,7 @@ LIGHTNING_NOISE = (
     "`Trainer(val_check_interval=1.0)` was configured",
     "Restoring states from the checkpoint path",  # the table says which checkpoint was tested
     "Loaded model weights from the checkpoint",
+    ".lr_find_",  # trainer.lr_find=true: the finder's own temporary checkpoint, restored and deleted
     "`Trainer.fit` stopped:",  # the progress bar's last line and the report say where and why
 )
 
@@ -80,6 +81,9 @@ def quiet_known_noise() -> None:
         warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
         lambda record: not any(line in record.getMessage() for line in LIGHTNING_NOISE)
+    )
+    logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
+        lambda record: "`weights_only` was not set" not in record.getMessage()  # only the finder's checkpoint, its own
     )
     # logger=mlflow: the tracking database's set-up, line by line, and a notice for each new experiment
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
