@@ -66,6 +66,7 @@ LIGHTNING_NOISE = (
     "`Trainer(val_check_interval=1.0)` was configured",
     "Restoring states from the checkpoint path",  # the table says which checkpoint was tested
     "Loaded model weights from the checkpoint",
+    ".lr_find_",  # trainer.lr_find=true: the finder's own temporary checkpoint, restored and deleted
     "`Trainer.fit` stopped:",  # the progress bar's last line and the report say where and why
 )
 
@@ -75,10 +76,14 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs torch 2.13
     # piecewise-linear embeddings: a 0/1 or constant column has one bin, which is as it should be
     warnings.filterwarnings("ignore", message=r"The \d+-th feature has just two bin edges")
+    warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")  # bf16: its MB estimate
     if "SLURM_JOB_ID" not in os.environ:  # not under SLURM: Lightning's hint to use srun only because srun is installed
         warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
         lambda record: not any(line in record.getMessage() for line in LIGHTNING_NOISE)
+    )
+    logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
+        lambda record: "`weights_only` was not set" not in record.getMessage()  # only the finder's checkpoint, its own
     )
     # logger=mlflow: the tracking database's set-up, line by line, and a notice for each new experiment
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")

@@ -30,6 +30,17 @@ def test_fast_from_the_command_line_leaves_no_file_behind(tmp_path):
     assert not list(tmp_path.iterdir()), f"files left behind: {os.listdir(tmp_path)}"
 
 
+@pytest.mark.slow  # a subprocess run of the command
+def test_fast_over_a_sweep_leaves_no_file_behind_either(tmp_path):
+    # a sweep folder was left with multirun.yaml, empty job folders and a summary.csv of two empty rows
+    args = ["-m", "debug=fast", "model/net=mlp,resnet", "trainer.enable_progress_bar=false"]
+    proc = run_module("src.train", *args, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("test_acc") == 2  # each job's table
+    assert "jobs, best val_loss first" not in proc.stdout  # no summary of jobs whose folders are gone
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], f"files left behind: {list(tmp_path.rglob('*'))}"
+
+
 def test_overfit_drives_the_training_loss_of_two_batches_towards_zero(make_config):
     result = train(make_config("debug=overfit"))
     assert result.stopped_epoch == 300  # no early stopping, though validation gets worse

@@ -40,3 +40,24 @@ def test_the_projects_warnings_are_one_line_each_without_a_source_path(tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning: data.target 'kind' of t.csv: 2 row(s) without a target are left out\n" in done.stderr
     assert "UserWarning" not in done.stderr and "warnings.warn(" not in done.stderr  # not Python's file:line form
+
+
+@pytest.mark.slow  # a subprocess run of the command
+def test_bf16_mixed_precision_prints_no_python_warning(tmp_path):
+    args = ["trainer.precision=bf16-mixed", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]
+    done = run_module("src.train", *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Lightning's model summary cannot size bf16 weights: a file:line warning about a size nobody asked for
+    assert "model_summary.py" not in done.stderr and "not supported by the model summary" not in done.stderr
+    assert "Total params" in done.stdout  # the summary itself is still printed
+
+
+@pytest.mark.slow  # a subprocess run of the command
+def test_the_learning_rate_finder_prints_no_lines_about_its_temporary_checkpoint(tmp_path):
+    args = ["trainer.lr_find=true", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]
+    done = run_module("src.train", *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    output = done.stdout + done.stderr
+    assert "learning-rate finder: suggested model.optimizer.lr=" in output
+    # Lightning restores the weights from a hidden .lr_find_<uuid>.ckpt it then deletes; the user never gave a checkpoint
+    assert ".lr_find_" not in output and "`weights_only` was not set" not in output

@@ -8,6 +8,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
@@ -49,16 +50,22 @@ class FoldsAndSeedsSweeper(Sweeper):
             self.validate_batch_is_legal(batch)
             try:
                 results = self.launcher.launch(batch, initial_job_idx=first)
+            except KeyboardInterrupt:  # Ctrl+C reached this process while other processes ran the jobs (joblib)
+                from src.sweeps.stopped_jobs import report_interrupted_sweep
+
+                report_interrupted_sweep(self.config)  # exits
             except Exception as exc:
                 from src.sweeps.stopped_jobs import report_stopped_jobs
 
                 report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
                 raise
             for number, result in enumerate(results, start=first):
-                try:
-                    _ = result.return_value  # a failed job raises here, as in Hydra's basic sweeper
-                except UserError as exc:  # a job's mistake, printed as its error: line: the other jobs go on
-                    refused[number] = exc
+                # a job's mistake, printed as its error: line: the other jobs go on. Read without Hydra's getter, which
+                # would print "Error executing job with overrides: [...]" under that line
+                if result.status == JobStatus.FAILED and isinstance(result._return_value, UserError):
+                    refused[number] = result._return_value
+                else:
+                    _ = result.return_value  # any other failure raises here, as in Hydra's basic sweeper
             returns.append(results)
         if refused:
             from src.sweeps.stopped_jobs import report_refused_jobs

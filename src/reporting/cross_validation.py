@@ -20,12 +20,16 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
     cv, task = datamodule.cv, datamodule.task
     x_val, y_val = datamodule.splits["val"]
     predicted = predict_in_batches(model, x_val, datamodule.batch_size).numpy()
-    frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": y_val.reshape(-1).numpy()})
+    actual = y_val.reshape(-1).numpy()
+    actual = actual if task == "regression" else actual.astype(int)  # a class code, as in test_predictions.csv
+    frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": actual})
     if task == "multiclass":  # a probability per class (what stacking needs), then the most probable class's code
         frame = frame.assign(**{f"probability_{label}": predicted[:, c] for c, label in enumerate(datamodule.class_labels)})
         frame["predicted"] = predicted.argmax(1)
+    elif task == "binary":  # class 1 when the probability is above the model's threshold, as its test metrics count
+        frame = frame.assign(probability=predicted, predicted=(predicted > model.threshold).astype(int))
     else:
-        frame["probability" if task == "binary" else "predicted"] = predicted
+        frame["predicted"] = predicted
     frame.to_csv(path, index=False)
 
 
@@ -45,12 +49,14 @@ def finite(values: list[Any]) -> list[float]:
 
 
 def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, Any]]:
-    """One row per setting (the jobs sharing every swept override but seed and cv.fold): n, how many diverged (no
-    finite best val_loss), and the others' mean and sample std (ddof=1) of best_val_loss and each test metric."""
+    """One row per setting (the jobs sharing every swept override but seed and cv.fold): n (jobs that ran: a refused
+    job has no results), how many diverged (no finite best val_loss), and the others' mean and sample std (ddof=1) of
+    best_val_loss and each test metric."""
     setting_keys = [k for k in swept if k not in REPEAT_KEYS]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(row["overrides"].get(k, "") for k in setting_keys), []).append(row)
+        members = groups.setdefault(tuple(row["overrides"].get(k, "") for k in setting_keys), [])
+        members += [row] if "best_val_loss" in row else []  # a refused job's row has its overrides only
     metrics = ["best_val_loss", *dict.fromkeys(k for row in rows for k in row if k.startswith("test_"))]
     out = []
     for setting, members in groups.items():

@@ -4,6 +4,7 @@ loss only, printed and saved as summary.csv; over jobs that differ in `seed` or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pandas as pd
 import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -33,6 +34,10 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # absolute, as Hydra gives each job's output_dir (a relative sweep.dir would match none)
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
+        paths = config.get("paths") or {}  # read unresolved: it names Hydra's job folder, unknown here
+        if "output_dir" in paths and OmegaConf.to_container(paths)["output_dir"] is None:  # debug=fast: jobs kept nothing
+            remove_empty_sweep(sweep_dir)
+            return
         # the sweep folder holds the jobs of launchers that run them in other processes, and of earlier starts of a
         # resumed sweep or search; job_dirs adds the jobs of this process that wrote elsewhere
         in_folder = [p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -44,7 +49,10 @@ class SweepSummary(Callback):
         swept = varying_keys(rows)
         flat = flat_rows(rows, swept)
         path = sweep_dir / self.filename
-        pd.DataFrame(flat).to_csv(path, index=False)
+        frame = pd.DataFrame(flat)  # epochs as 3, not 3.0, when a refused job's row has none
+        last = [c for c in ("wall_time_s", "overrides") if c in frame]  # after the test metrics of every job's task
+        frame = frame[[c for c in frame if c not in last] + last]
+        frame.astype(dict.fromkeys([c for c in ("best_epoch", "stopped_epoch") if c in frame], "Int64")).to_csv(path, index=False)
         print_sweep_summary(flat, swept, title=f"{len(rows)} jobs, best val_loss first — {path}")
         if any(k in cv.REPEAT_KEYS for k in swept):
             groups = cv.mean_and_std(rows, swept)
@@ -58,6 +66,17 @@ class SweepSummary(Callback):
             print(f"out-of-fold validation predictions: {oof}")
 
 
+def remove_empty_sweep(sweep_dir: Path) -> None:
+    """The folder of a sweep whose jobs ran in temporary folders: Hydra's empty job folders and multirun.yaml go, and
+    the folder with them unless something else is in it."""
+    for job in sweep_dir.iterdir():
+        if job.is_dir() and not any(job.iterdir()):
+            job.rmdir()
+    (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        sweep_dir.rmdir()
+
+
 def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
@@ -66,6 +85,8 @@ def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     metrics_file = job_dir / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
+        if metrics.get("interrupted"):  # stopped by a signal: where an unfinished run stands, not its result
+            return row
         row.update({key: metrics[key] for key in ("best_val_loss", "best_epoch", "stopped_epoch")})
         row.update(metrics["test"], wall_time_s=metrics["wall_time_s"])
     return row
@@ -103,13 +124,15 @@ def print_sweep_summary(flat: list[dict[str, Any]], swept: list[str], title: str
 
 def print_table(title: str, headers: list[str], n_left: int, rows: list[list[str]]) -> None:
     """The first `n_left` columns (the settings) left-aligned, the numbers after them right-aligned."""
-    table = RichTable(title=title)
+    table = RichTable()
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < n_left else "right")
     for row in rows:
         table.add_row(*row)
     console = Console()
-    (console if console.is_terminal else Console(width=240)).print(table)  # a pipe or log file: no width to squeeze into
+    console = console if console.is_terminal else Console(width=240)  # a pipe or log file: no width to squeeze into
+    console.print(title, soft_wrap=True, markup=False, highlight=False)  # not wrapped to the table: a path stays whole
+    console.print(table)
 
 
 def _cell(value: Any) -> str:

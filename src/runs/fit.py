@@ -96,7 +96,8 @@ def find_learning_rate(cfg: DictConfig, datamodule, model) -> None:
 
     matplotlib.use("Agg")  # before the finder's plot imports pyplot
     quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
-    trainer = build_trainer(cfg.trainer, model, callbacks=[], **quiet, num_sanity_val_steps=0)
+    # max_epochs=-1: its own steps (100) end it, not the run's epochs (3 epochs of 11 batches stopped it at 33)
+    trainer = build_trainer(cfg.trainer, model, callbacks=[], **quiet, num_sanity_val_steps=0, max_epochs=-1)
     steps, datamodule.steps_per_execution = datamodule.steps_per_execution, 1  # each loss it records is one batch's
     try:
         finder = Tuner(trainer).lr_find(model, datamodule=datamodule, update_attr=False)

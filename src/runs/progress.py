@@ -73,6 +73,13 @@ class EpochProgressBar(ProgressBar):
         if (val_loss := self.pending.get("val_loss", math.nan)) < self.best[0]:
             self.best = (val_loss, trainer.current_epoch + 1)
 
+    # in the checkpoints: a resumed run's bar goes on from the best epoch before the resume, as its report does
+    def state_dict(self) -> dict[str, float]:
+        return {"best_val_loss": self.best[0], "best_epoch": self.best[1]}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.best = (float(state_dict["best_val_loss"]), int(state_dict["best_epoch"]))
+
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.draw(trainer, last=True)
         if self.bar is not None:

@@ -219,11 +219,27 @@ def read_run_config(run_dir: Path) -> dict:
 
 
 def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
-    """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named)."""
+    """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named); for a
+    job of a grid sweep, the sweep's own command with resume=latest, which also runs the jobs it had not started."""
+    if checkpoint == "last.ckpt" and (command := grid_sweep_command()):
+        return shlex.join([*command, "resume=latest"])
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
     path = run_dir.absolute() / "checkpoints" / checkpoint
     return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={path}"])
+
+
+def grid_sweep_command() -> list[str] | None:
+    """`python -m src.train -m ...` as this job's sweep was started (its multirun.yaml), when it is a grid sweep."""
+    if not in_multirun() or "FoldsAndSeeds" not in HydraConfig.get().sweeper._target_:  # an Optuna search restarts as is
+        return None
+    sweep_file = Path(HydraConfig.get().sweep.dir) / "multirun.yaml"
+    if not sweep_file.is_file():
+        return None
+    saved = OmegaConf.load(sweep_file).hydra.overrides
+    task = [o for o in saved.task if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
+    launcher = [o for o in saved.hydra if not o.startswith("hydra.mode=")]  # hydra/launcher=joblib, say
+    return ["python", "-m", "src.train", "-m", *launcher, *task]
 
 
 @contextmanager

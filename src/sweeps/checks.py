@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -9,7 +10,7 @@ from omegaconf import DictConfig
 
 from src.config import refuse_sweep_shorthands, validate_cv_and_seeds
 from src.errors import UserError, is_int, user_errors_exit
-from src.sweeps.resolvers import usable_cores
+from src.sweeps.resolvers import sweep_overrides, usable_cores
 from src.sweeps.sweeper import swept_keys
 
 
@@ -36,8 +37,15 @@ class SweepChecks(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():
             validate_cv_and_seeds(config)
-            if not str(config.hydra.sweeper.get("_target_", "")).endswith("FoldsAndSeedsSweeper"):  # an Optuna search
+            grid = str(config.hydra.sweeper.get("_target_", "")).endswith("FoldsAndSeedsSweeper")
+            if not grid:  # an Optuna search
                 refuse_sweep_shorthands(config)
+            sweep_dir = Path(config.hydra.sweep.dir)
+            if grid and config.get("resume") == "latest" and not (sweep_dir / "multirun.yaml").is_file():
+                raise UserError(  # as a single run's resume=latest with nothing to resume: not a new start in silence
+                    f"resume=latest: no sweep under {sweep_dir.parent} was started with these overrides "
+                    f"({' '.join(sweep_overrides(list(config.hydra.overrides.task)))}); leave out resume=latest to start one"
+                )
             seeds = config.get("seeds")
             if seeds and "seed" in swept_keys(list(config.hydra.overrides.task)):
                 raise UserError(

@@ -6,6 +6,7 @@ with jobs refused by a user mistake ends the same way, not in a traceback, with 
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,18 @@ def report_refused_jobs(config: Any, refused: dict[int, BaseException], n_jobs: 
     others = ", the others ran" if len(refused) < n_jobs else ""
     print(f"error: {len(refused)} of {n_jobs} jobs were refused{others}: {causes}", file=sys.stderr)
     sys.exit(2)
+
+
+def report_interrupted_sweep(config: Any) -> None:
+    """Ctrl+C while parallel workers ran the jobs: the summary of what they left, the command that continues, exit 130."""
+    from src.reporting.sweep_summary import SweepSummary
+
+    SweepSummary().on_multirun_end(config=config)
+    jobs = sorted((p for p in Path(config.hydra.sweep.dir).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    stopped = "; ".join(f"{job} ({state})" for job in jobs if (state := job_state(job)) is not None)
+    arguments = [a for a in sys.argv[1:] if a.split("=")[0] not in ("resume", "ckpt_path")]
+    command = shlex.join(["python", "-m", "src.train", *arguments, "resume=latest"])
+    print(
+        f"interrupted by SIGINT: {stopped}. Continue the sweep with {command} (finished jobs are not run again)", file=sys.stderr
+    )
+    sys.exit(130)

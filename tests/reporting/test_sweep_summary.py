@@ -25,7 +25,9 @@ def finished_job(sweep_dir, number: int, overrides: list[str], loss: float, acc:
 
 
 def summarize(sweep_dir) -> None:
-    SweepSummary().on_multirun_end(config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}}))
+    # paths.output_dir as conf/ has it: an interpolation that only a job can resolve
+    paths = {"output_dir": "${hydra:runtime.output_dir}"}
+    SweepSummary().on_multirun_end(config=OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}, "paths": paths}))
 
 
 @pytest.mark.slow  # a subprocess run of the command
@@ -138,3 +140,53 @@ def test_optuna_search_minimises_the_validation_loss(tmp_path):
     assert config["data"]["batch_size"] == params["data.batch_size"]
     assert 0.0003 <= config["model"]["optimizer"]["lr"] <= 0.003
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2
+
+
+def test_epochs_stay_whole_numbers_in_summary_csv_when_a_job_was_refused(tmp_path):
+    # `-m data.val_fraction=0.2,1.2`: job 1 is refused before training and leaves no metrics.json
+    finished_job(tmp_path, 0, ["data.val_fraction=0.2"], 0.5, 0.8)
+    (tmp_path / "1" / ".hydra").mkdir(parents=True)
+    (tmp_path / "1" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["data.val_fraction=1.2"]))
+    summarize(tmp_path)
+    lines = (tmp_path / "summary.csv").read_text().splitlines()
+    assert lines[0].startswith("job,data.val_fraction,best_val_loss,best_epoch,stopped_epoch,")
+    assert lines[1].startswith("0,0.2,0.5,3,5,")  # not 3.0 and 5.0
+    assert lines[2].startswith("1,1.2,,,,")
+
+
+def test_the_summary_file_is_named_whole_on_one_line_above_a_narrow_table(tmp_path, capsys):
+    # jobs without numbers (refused, or stopped before any) make a narrow table, and its title wrapped the path mid-name
+    sweep_dir = tmp_path / "logs" / "cancer" / "multiruns" / "2026-12-05_06-10-08_735261"
+    for number in (0, 1):
+        (sweep_dir / str(number) / ".hydra").mkdir(parents=True)
+        (sweep_dir / str(number) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={number}"]))
+    summarize(sweep_dir)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(str(sweep_dir / "summary.csv") in line for line in lines), "\n".join(lines)
+
+
+def test_jobs_with_other_test_metrics_keep_them_beside_the_others_and_overrides_last(tmp_path):
+    # `-m experiment=cancer,penguins`: the multiclass job's f1_macro came after the overrides column
+    finished_job(tmp_path, 0, ["experiment=cancer"], 0.5, 0.8)
+    finished_job(tmp_path, 1, ["experiment=penguins"], 0.9, 0.9)
+    metrics = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    metrics["test"]["test_f1_macro"] = 0.7
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps(metrics))
+    summarize(tmp_path)
+    header = (tmp_path / "summary.csv").read_text().splitlines()[0].split(",")
+    assert header == [
+        "job", "experiment", "best_val_loss", "best_epoch", "stopped_epoch", "test_acc", "test_f1_macro", "wall_time_s", "overrides"
+    ]  # fmt: skip
+
+
+def test_a_job_stopped_by_a_signal_has_no_result_in_the_summary_or_the_mean(tmp_path):
+    # Ctrl+C in a joblib sweep: job 1 wrote metrics.json with interrupted: true at its best epoch so far
+    finished_job(tmp_path, 0, ["seed=0"], 0.5, 0.8)
+    finished_job(tmp_path, 1, ["seed=1"], 0.1, 0.9)
+    metrics = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps({**metrics, "interrupted": True, "test": {}}))
+    summarize(tmp_path)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary["best_val_loss"].tolist()[0] == 0.5 and math.isnan(summary["best_val_loss"].tolist()[1])
+    (group,) = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
+    assert (group["n"], group["diverged"], group["best_val_loss_mean"]) == (1, 0, 0.5)  # not 0.3 with the stopped job's 0.1

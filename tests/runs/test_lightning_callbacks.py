@@ -59,3 +59,16 @@ def test_the_learning_rate_finder_saves_its_plot_and_prints_its_suggestion(make_
     assert (tmp_path / "run" / "lr_find.png").is_file()
     assert "learning-rate finder: suggested model.optimizer.lr=" in capsys.readouterr().out
     assert result.stopped_epoch == 12 and result.test  # then the run trains as configured
+
+
+def test_the_learning_rate_finder_is_not_cut_short_by_the_runs_max_epochs(make_config, monkeypatch):
+    from lightning.pytorch.tuner import Tuner
+
+    finders = []
+    lr_find = Tuner.lr_find
+    monkeypatch.setattr(
+        Tuner, "lr_find", lambda self, *args, **kwargs: finders.append(lr_find(self, *args, **kwargs)) or finders[-1]
+    )
+    train(make_config("trainer.max_epochs=2", "trainer.lr_find=true"))
+    # its rates go from 1e-8 towards 1 (it stops where the loss diverges); 2 epochs stopped it at 22 mini-batches, 4e-7
+    assert finders[0].results["lr"][-1] > 1e-2

@@ -4,7 +4,7 @@ import io
 import re
 
 import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from src.models.fast_steps import build_trainer
 from src.runs.progress import EpochProgressBar
@@ -12,15 +12,25 @@ from src.train import build_datamodule, build_model
 from tests.conftest import compose_config
 
 
-def fit_with_bar(tmp_path, bar: EpochProgressBar, max_epochs: int, patience: int, *overrides: str) -> str:
+def fit_with_bar(
+    tmp_path, bar: EpochProgressBar, max_epochs: int, patience: int, *overrides: str, last_ckpt: bool = False, ckpt_path=None
+) -> str:
     cfg = compose_config(f"trainer.max_epochs={max_epochs}", "trainer.enable_progress_bar=true", *overrides, output_dir=tmp_path)
     L.seed_everything(0)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
     callbacks = [bar, EarlyStopping(monitor="val_loss", patience=patience)]
+    if last_ckpt:  # tmp_path/last.ckpt, at each epoch's end
+        callbacks.append(ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0, save_on_train_epoch_end=True))
     build_trainer(
-        cfg.trainer, model, callbacks=callbacks, logger=False, enable_checkpointing=False, enable_model_summary=False, plugins=[]
-    ).fit(model, datamodule=datamodule)
+        cfg.trainer,
+        model,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=last_ckpt,
+        enable_model_summary=False,
+        plugins=[],
+    ).fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     return bar.file.getvalue()
 
 
@@ -55,3 +65,24 @@ def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_hori
         best = int(re.search(r"best \S+ @ (\d+)", line).group(1))
         assert total == min(best + 5, 300), line  # where training stops if nothing improves, not max_epochs
     assert numbers[-1][0] == numbers[-1][1] < 300  # the last line: stopped where the bar said it would
+
+
+def test_a_resumed_run_shows_the_best_epoch_from_before_the_resume(tmp_path):
+    # lr 0.05: val_loss bottoms out within the first 6 epochs and rises after, so the best stays before the resume
+    first = fit_with_bar(
+        tmp_path, EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=1), 6, 50, "model.optimizer.lr=0.05", last_ckpt=True
+    )
+    best_before = re.search(r"best (\S+) @ (\d+)", first.splitlines()[-1]).groups()
+    resumed = fit_with_bar(
+        tmp_path,
+        EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=1),
+        8,
+        50,
+        "model.optimizer.lr=0.05",
+        ckpt_path=tmp_path / "last.ckpt",
+    )
+    val_losses = [float(v) for v in re.findall(r"val_loss (\S+)", first + resumed)]
+    assert len(val_losses) == 8
+    best_after = re.search(r"best (\S+) @ (\d+)", resumed.splitlines()[-1]).groups()
+    assert float(best_after[0]) == min(val_losses)  # over all 8 epochs, not only the 2 trained after the resume
+    assert int(best_after[1]) <= 6 and best_after == best_before, (first, resumed)

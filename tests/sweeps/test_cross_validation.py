@@ -47,3 +47,22 @@ def test_a_multiclass_fold_writes_each_class_probability_of_its_validation_rows(
     probabilities = written[["probability_Adelie", "probability_Chinstrap", "probability_Gentoo"]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
     assert (written["predicted"] == probabilities.argmax(1)).all()
+
+
+def test_a_binary_fold_writes_class_codes_and_the_predicted_class_as_test_predictions_does(make_config, tmp_path):
+    from src.train import train
+
+    train(make_config("cv.folds=3", "cv.fold=0", "trainer.max_epochs=2", "model.optimizer.lr=0.01"))
+    written = pd.read_csv(tmp_path / "run" / "val_predictions.csv")
+    assert list(written.columns) == ["row", "fold", "actual", "probability", "predicted"]  # as docs/sweeps.md says
+    assert written["actual"].dtype == np.int64 and set(written["actual"]) == {0, 1}  # class codes, not 0.0 and 1.0
+    assert (written["predicted"] == (written["probability"] > 0.5).astype(int)).all()  # model.threshold, as in the test
+
+
+def test_a_refused_job_is_not_counted_as_diverged():
+    # `-m seeds=2 data.val_fraction=0.2,1.2`: the 1.2 jobs are refused before training and leave no metrics.json
+    refused = [{"overrides": {"data.val_fraction": "1.2", "seed": s}} for s in ("0", "1")]
+    ran = [{"overrides": {"data.val_fraction": "0.2", "seed": "0"}, "best_val_loss": 0.5, "test_acc": 0.8}]
+    groups = {g["data.val_fraction"]: g for g in mean_and_std([*ran, *refused], ["data.val_fraction", "seed"])}
+    assert (groups["1.2"]["n"], groups["1.2"]["diverged"]) == (0, 0)  # no job of it ran: none diverged
+    assert (groups["0.2"]["n"], groups["0.2"]["diverged"], groups["0.2"]["best_val_loss_mean"]) == (1, 0, 0.5)

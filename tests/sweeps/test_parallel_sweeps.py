@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import signal
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import ROOT, run_module
 
 TINY = ["experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "torch_threads=1"]
 
@@ -81,8 +87,62 @@ def test_a_refused_job_ends_the_sweep_with_its_summary_and_one_line(tmp_path, la
     args = ["data.val_fraction=1.2,0.2", f"hydra/launcher={launcher}", f"paths.log_dir={tmp_path}"]
     done = run_module("src.train", "-m", *TINY, *args)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "Error executing job" not in done.stderr  # Hydra's repeat of the error: line, as a Python list
     assert done.stderr.strip().splitlines()[-1] == (
         "error: 1 of 2 jobs were refused, the others ran: job 0: data.val_fraction must be in (0, 1); got 1.2"
     )
     summary = pd.read_csv(sweep_folder(tmp_path) / "summary.csv")
     assert list(summary["data.val_fraction"]) == [0.2, 1.2] and summary["best_val_loss"].notna().tolist() == [True, False]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_sweep_prints_the_sweeps_command_with_resume_latest(tmp_path):
+    # the job's own command (no -m, its last.ckpt) was printed: it resumed that job and left the sweep's others unrun
+    ctrl_c = ["+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=2"]
+    args = [*TINY, "seeds=2", *ctrl_c, f"paths.log_dir={tmp_path}"]
+    done = run_module("src.train", "-m", "hydra/launcher=basic", *args)
+    assert done.returncode == 130, done.stderr[-2000:]
+    (line,) = [line for line in (done.stdout + done.stderr).splitlines() if "resume with: " in line]
+    command = shlex.split(line.split("resume with: ")[1])
+    assert command == ["python", "-m", "src.train", "-m", "hydra/launcher=basic", *args, "resume=latest"]
+    assert not (sweep_folder(tmp_path) / "1").exists()  # the job the sweep had not started yet
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_joblib_sweep_ends_with_its_summary_and_one_line_not_a_traceback(tmp_path):
+    marker = tmp_path / "epochs"
+    args = [*TINY, "trainer.max_epochs=100000", "seeds=2", "+callbacks.marker._target_=tests.support.probes.EpochMarker"]
+    args += [f"+callbacks.marker.path={marker}", "hydra/launcher=joblib", f"paths.log_dir={tmp_path}"]
+    # a session of its own: Ctrl+C in a terminal signals the whole foreground group, the workers and this process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "src.train", "-m", *args],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (marker.is_file() and int(marker.read_text() or 0) >= 3) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted by SIGINT: {sweep_folder(tmp_path)}/0 (stopped"), last  # each unfinished job named
+    assert ". Continue the sweep with python -m src.train -m " in last
+    assert stderr.strip().endswith("resume=latest (finished jobs are not run again)")
+    assert (sweep_folder(tmp_path) / "summary.csv").is_file()
+
+
+@pytest.mark.slow
+def test_resume_latest_of_a_sweep_never_started_is_refused_not_started_anew(tmp_path):
+    # it started a new sweep in silence: a resubmission with another trainer.max_epochs trained every job from epoch 1
+    done = run_module("src.train", "-m", *TINY, "seeds=2", "resume=latest", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: resume=latest: no sweep under {tmp_path}/cancer/multiruns was started with these overrides (")
+    )
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
