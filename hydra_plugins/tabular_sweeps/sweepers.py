@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
@@ -60,12 +62,16 @@ class FoldsAndSeedsSweeper(Sweeper):
                 report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
                 raise
             for number, result in enumerate(results, start=first):
-                # a job's mistake, printed as its error: line: the other jobs go on. Read without Hydra's getter, which
-                # would print "Error executing job with overrides: [...]" under that line
-                if result.status == JobStatus.FAILED and isinstance(result._return_value, UserError):
-                    refused[number] = result._return_value
-                else:
-                    _ = result.return_value  # any other failure raises here, as in Hydra's basic sweeper
+                # Hydra's getter raises a failed job's exception (as its basic sweeper does) after writing "Error
+                # executing job with overrides: [...]": a job's mistake has printed its error: line, so that is held back
+                try:
+                    with contextlib.redirect_stderr(io.StringIO()) as held:
+                        _ = result.return_value
+                except UserError as exc:  # a job's mistake: the other jobs go on
+                    refused[number] = exc
+                except BaseException:
+                    sys.stderr.write(held.getvalue())
+                    raise
             returns.append(results)
         if refused:
             from src.sweeps.stopped_jobs import report_refused_jobs
