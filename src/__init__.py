@@ -5,6 +5,9 @@ import warnings
 warnings.filterwarnings(
     "ignore", message=r"(?s).*'hydra/(launcher/(joblib|submitit_local|submitit_slurm)|sweeper/basic)' is validated against"
 )
+# piecewise-linear embeddings: a 0/1 or constant column has one bin, which is as it should be (train, eval and predict
+# build the net)
+warnings.filterwarnings("ignore", message=r"The \d+-th feature has just two bin edges")
 
 _python_showwarning = warnings.showwarning
 

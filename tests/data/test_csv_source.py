@@ -278,3 +278,19 @@ def test_csv_checkpoint_evaluates_and_predicts_with_the_original_labels(tmp_path
     preds = pd.read_csv(tmp_path / "preds.csv")
     assert set(preds["label"]) <= {"benign", "malignant"}
     assert (preds["label"] == np.where(preds["class"] == 1, "malignant", "benign")).all()
+
+
+@pytest.mark.slow  # subprocess runs of the commands
+def test_eval_and_predict_of_a_table_with_a_0_1_column_print_no_library_notice(tmp_path, make_config):
+    """experiment=csv's piecewise-linear embeddings give a 0/1 column one bin; rebuilding the net must not print
+    rtdl's notice (a file:line warning per such column), as training does not."""
+    path = regression_csv(tmp_path / "houses.csv", rows=60)
+    frame = pd.read_csv(path).assign(flag=np.arange(60) % 2)
+    frame.to_csv(path, index=False)
+    cfg = make_config("experiment=csv", f"data.path={path}", "data.target=price", "trainer.max_epochs=1")
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    predicted = run_module("src.predict", f"ckpt_path={ckpt}", f"input={path}", f"output={tmp_path / 'preds.csv'}")
+    evaluated = run_module("src.eval", f"ckpt_path={ckpt}", f"paths.log_dir={tmp_path / 'logs'}")
+    assert predicted.returncode == 0 and evaluated.returncode == 0, predicted.stderr + evaluated.stderr
+    assert predicted.stderr == "" and "bin edges" not in evaluated.stderr
