@@ -25,6 +25,7 @@ from src.data.splits import (
     fold_positions,
     split_like_the_lesson,  # noqa: F401  (re-exported for the lesson's notebook)
     split_rows,
+    warn_of_absent_classes,
 )
 from src.data.target import describe_task, encode_target, with_positive_label
 from src.errors import UserError, require
@@ -182,8 +183,10 @@ class TabularDataModule(L.LightningDataModule):
         self.splits = dict(zip(STAGES, zip(x.split(sizes), y.split(sizes))))  # views of x and y
         self.test_fingerprint = split_fingerprint(*self.splits["test"], self.class_labels)
         if self.task != "regression":
-            train_codes = self.splits["train"][1].reshape(-1).long()
-            self.class_counts = torch.bincount(train_codes, minlength=len(self.class_labels)).tolist()
+            codes = {stage: y.reshape(-1).long().numpy() for stage, (_, y) in self.splits.items()}
+            self.class_counts = np.bincount(codes["train"], minlength=len(self.class_labels)).tolist()
+            hint = "" if self.stratify or self.cv else "; data.stratify=true puts every class in every split"
+            warn_of_absent_classes(codes, self.class_labels, hint)
 
     def check_columns(self, table: Table, target: str | None) -> list[str]:
         """The feature columns, after checking data.target, data.features and the kind overrides name real columns."""

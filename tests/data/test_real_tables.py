@@ -146,6 +146,30 @@ def test_stratified_split_keeps_class_shares(tmp_path):
         setup(frame, tmp_path, name="u.csv", stratify=True)
 
 
+def test_a_class_missing_from_a_split_is_warned_about_once_per_split(tmp_path):
+    """An unstratified split of a rare class: a split without it would report a recall of 0 and an AUROC of 0 unexplained."""
+    frame = table()
+    frame["kind"] = "common"
+    rare = [0, 1, 2]
+    frame.loc[rare, "kind"] = "rare"
+    dm = datamodule(tmp_path / "t.csv")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.warns(UserWarning) as caught:
+        dm.setup("fit")
+    absent = [s for s in ("val", "test") if not (dm.splits[s][1] == dm.class_labels.index("rare")).any()]
+    assert absent  # this seed leaves the rare class out of a split
+    names = {"val": "validation", "test": "test"}
+    assert [str(w.message) for w in caught if "holds no row" in str(w.message)] == [
+        f"the {names[s]} split holds no row of class 'rare' (3 of 200 rows): its metrics cannot judge it; "
+        "data.stratify=true puts every class in every split"
+        for s in absent
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # stratified: every class in every split, nothing to say
+        frame.loc[[3, 4, 5, 6, 7], "kind"] = "rare"
+        setup(frame, tmp_path, name="s.csv", stratify=True)
+
+
 def test_nothing_about_validation_or_test_rows_is_fitted(tmp_path):
     frame = table()
     fitted = setup(frame, tmp_path).state_dict()
