@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 from src.errors import UserError, first_line, require
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# other formats a table is often saved in: read as a CSV, their bytes would come out as column names
+OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl", ".zip", ".feather", ".arrow", ".pkl", ".pickle", ".h5")
 DELIMITERS = (",", ";", "\t", "|")  # tried in this order; a CSV's is the one that splits its first lines alike
 # a cell spelled like one of these is missing: pyarrow's default null spellings and the UCI repository's "?"
 MISSING_SPELLINGS = frozenset([*pacsv.ConvertOptions().null_values, "?"])
@@ -36,6 +38,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     file = Path(path)
     require(not file.is_dir(), f"data.path {path} is a folder; give a CSV or Parquet file")
     require(file.is_file(), f"data.path: no such file: {path}")
+    check_table_format(file, "data.path")
     check_fits_in_memory(file)
     table = read_parquet_table(file) if is_parquet(file) else read_csv_table(file)
     names = column_names(table.column_names)
@@ -46,9 +49,18 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
 
 
-def header_columns(path: str | Path) -> list[str] | None:
+def check_table_format(file: Path, what: str) -> None:
+    suffix = file.suffix.lower()
+    if suffix in OTHER_FORMATS:
+        raise UserError(
+            f"{what} {file} is a {suffix} file; save the table as CSV (a header row, then one row per example) or Parquet"
+        )
+
+
+def header_columns(path: str | Path, what: str = "data.path") -> list[str] | None:
     """The column names in a file's header, without reading the table (None when unreadable: the full reader says why)."""
     file = Path(path)
+    check_table_format(file, what)
     try:
         if is_parquet(file):
             return column_names(pq.read_schema(file).names)

@@ -45,7 +45,9 @@ def warn_of_absent_classes(codes: dict[str, np.ndarray], class_labels: list[str]
         if absent:
             effect = "the model cannot learn it" if stage == "train" else "its metrics cannot judge it"
             name = {"train": "training", "val": "validation"}.get(stage, stage)
-            warnings.warn(f"the {name} split holds no row of class {', '.join(absent)}: {effect}{hint}", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"the {name} split holds no row of class {', '.join(absent)}: {effect}{hint}", UserWarning, stacklevel=2
+            )
 
 
 def split_like_the_lesson(

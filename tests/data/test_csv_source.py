@@ -2,6 +2,7 @@
 
 import inspect
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,27 @@ def test_unknown_feature_column_is_named(tmp_path):
     dm = file_datamodule(path, "y", "regression", batch_size=8, features=["a", "z"])
     with pytest.raises(UserError, match=r"data.features 'z' not in .*data.csv \(columns: a, b, y\)"):
         dm.setup("fit")
+
+
+def test_a_spreadsheet_or_json_file_is_named_as_such_not_read_as_a_csv(tmp_path):
+    """Read as a CSV, an Excel workbook's zip bytes or a JSON file's records came out as column names in the error."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    pd.read_csv(regression_csv(tmp_path / "houses.csv")).to_json(tmp_path / "houses.json", orient="records")
+    with zipfile.ZipFile(tmp_path / "houses.xlsx", "w") as workbook:  # an .xlsx file is a zip of XML parts
+        workbook.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    for name in ("houses.xlsx", "houses.json"):
+        path = tmp_path / name
+        expected = (
+            f"data.path {path} is a {path.suffix} file; save the table as CSV (a header row, then one row per example) or Parquet"
+        )
+        with pytest.raises(UserError) as checked:  # the check before the run folder, then the reader
+            validate_columns(OmegaConf.create({"path": str(path), "target": "price"}))
+        with pytest.raises(UserError) as read:
+            file_datamodule(path, "price").setup("fit")
+        assert str(checked.value) == str(read.value) == expected
 
 
 @pytest.mark.slow  # a subprocess run of the command
