@@ -165,6 +165,8 @@ BAD_CSVS = [
         ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"],
     ),
     ("a,y\n" + "".join(f"{i},same\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has one class (same)"]),
+    ("a,y\n" + "".join(f"{i},\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has no values: all 20 rows are empty"]),
+    ("a,y\n" + "".join(f"{i},NA\n" for i in range(20)), "y", "regression", {}, ["data.target 'y'", "all 20 rows are empty"]),
     (
         "a,c,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(20)),
         "y",
