@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from src.data.readers import is_missing_spelling, missing_text_mask
+from src.data.readers import is_missing_spelling, listed, missing_text_mask
 from src.errors import UserError
 
 KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
@@ -140,13 +140,15 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
         more = ", ..." if len(by_kind["categorical"]) > 8 else ""
         parts.append(f"{len(by_kind['categorical'])} categorical ({', '.join(shown)}{more})")
     if by_kind["date"]:
-        parts.append(f"{len(by_kind['date'])} date ({', '.join(by_kind['date'])}: year, month, day of year and day of week)")
+        parts.append(f"{len(by_kind['date'])} date ({listed(by_kind['date'], 8)}: year, month, day of year and day of week)")
     if by_kind["ignored"]:
         shown = [
             f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
             f"data.{identifiers[c][2]}={override_list(c)} keeps it"
-            for c in by_kind["ignored"]
+            for c in by_kind["ignored"][:3]
         ]
+        more = by_kind["ignored"][3:]  # a wide table's many text columns: named, not each explained
+        shown += [f"and {listed(more, 8)}, likewise"] if more else []
         parts.append(f"{len(by_kind['ignored'])} ignored ({'; '.join(shown)})")
     if by_kind["dropped"]:
         parts.append(f"{len(by_kind['dropped'])} dropped by data.drop ({', '.join(by_kind['dropped'])})")

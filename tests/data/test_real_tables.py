@@ -51,6 +51,22 @@ def test_each_column_kind_is_inferred_on_training_rows_and_printed(tmp_path, cap
     assert dm.preprocessing["vocabularies"]["cylinders"] == ["4", "6", "8"]
 
 
+def test_a_wide_table_names_its_many_identifier_columns_in_a_readable_line(tmp_path, capsys):
+    """30 free-text columns: each explained in full made the columns line about 2,700 characters long."""
+    frame = table()
+    for i in range(30):
+        frame[f"note{i}"] = [f"n{i}-{row}" for row in range(len(frame))]
+    setup(frame, tmp_path)
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("feature columns:"))
+    assert len(line) < 600
+    assert (
+        "31 ignored (code: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[code] keeps it; "
+        "note0: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[note0] keeps it; "
+        "note1: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[note1] keeps it; "
+        "and note2, note3, note4, note5, note6, note7, note8, note9, ... (28 in all), likewise)"
+    ) in line
+
+
 def test_missing_numbers_take_the_training_median_and_an_indicator(tmp_path):
     dm = setup(table(), tmp_path)
     frame, train = table(), dm_train_rows(dm)
