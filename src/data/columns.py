@@ -46,7 +46,14 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
         return "numeric"
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
-    text = values.dropna().astype(str).str.strip()
+    cells = values.dropna()
+    if len(cells) and isinstance(cells.iloc[0], (list, tuple, dict, np.ndarray)):  # a Parquet list or struct column
+        held = "records" if isinstance(cells.iloc[0], dict) else "lists"
+        raise UserError(
+            f"column {column!r} of {name} holds {held}, not one number, text or date per cell; "
+            f"leave it out with data.drop=[{column}]"
+        )
+    text = cells.astype(str).str.strip()
     text = text[~missing_text_mask(text)]
     if len(text) == 0:
         raise UserError(

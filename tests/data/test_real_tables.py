@@ -213,6 +213,17 @@ def test_parquet_trains_exactly_like_the_same_csv(tmp_path):
         assert state_csv[key] == state_parquet[key], key
 
 
+@pytest.mark.parametrize("cell, held", [([1, 2], "lists"), ({"p": 1}, "records")])
+def test_a_parquet_list_or_struct_column_is_named_not_a_traceback(tmp_path, cell, held):
+    frame = table().assign(tags=lambda f: [cell] * len(f))
+    with pytest.raises(UserError) as info:
+        setup(frame, tmp_path, name="t.parquet")
+    assert str(info.value) == (
+        f"column 'tags' of {tmp_path / 't.parquet'} holds {held}, not one number, text or date per cell; leave it out with data.drop=[tags]"
+    )
+    assert setup(frame, tmp_path, name="t.parquet", drop=["tags"]).preprocessing["columns"]["tags"] == "dropped"
+
+
 def test_state_alone_rebuilds_the_same_inputs_and_loads_weights_only(tmp_path):
     import inspect
 
