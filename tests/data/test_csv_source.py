@@ -318,3 +318,23 @@ def test_eval_and_predict_of_a_table_with_a_0_1_column_print_no_library_notice(t
     evaluated = run_module("src.eval", f"ckpt_path={ckpt}", f"paths.log_dir={tmp_path / 'logs'}")
     assert predicted.returncode == 0 and evaluated.returncode == 0, predicted.stderr + evaluated.stderr
     assert predicted.stderr == "" and "bin edges" not in evaluated.stderr
+
+
+@pytest.mark.slow  # a subprocess run of the command: its warnings as a user sees them
+def test_a_rare_class_missing_from_the_evaluation_splits_is_named_without_library_notices(tmp_path):
+    frame = pd.read_csv(regression_csv(tmp_path / "rare.csv", rows=200))
+    frame["fraud"] = 0
+    frame.loc[[5, 50, 120], "fraud"] = 1  # no row of class 1 in the validation or test split
+    frame.drop(columns="price").to_csv(tmp_path / "rare.csv", index=False)
+    proc = run_module(
+        "src.train",
+        *csv_overrides(tmp_path / "rare.csv", "fraud", "binary", "trainer.max_epochs=1", "logger=none"),
+        f"paths.log_dir={tmp_path / 'logs'}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    for split in ("validation", "test"):
+        assert (
+            f"warning: the {split} split holds no row of class '1' (3 of 200 rows): its metrics cannot judge it; "
+            "data.stratify=true puts every class in every split"
+        ) in proc.stderr
+    assert "samples in targets" not in proc.stderr  # torchmetrics' own notices, in Python's file:line format
