@@ -65,7 +65,8 @@ def header_columns(path: str | Path, what: str = "data.path") -> list[str] | Non
         if is_parquet(file):
             return column_names(pq.read_schema(file).names)
         with pa.input_stream(str(file), compression="detect") as stream:
-            first = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()[:1]
+            lines = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()
+        first = [line for line in lines if line.strip()][:1]  # blank lines before the header: pyarrow skips them too
         return column_names(next(csv.reader(first, delimiter=csv_delimiter(file)))) if first else None
     except Exception:  # noqa: BLE001  (a broken file is reported, with its reason, by read_table_file)
         return None

@@ -236,6 +236,20 @@ def test_unknown_feature_column_is_named(tmp_path):
         dm.setup("fit")
 
 
+def test_blank_lines_before_the_header_are_skipped_by_the_header_check_as_by_the_reader(tmp_path):
+    """The check before the run folder read the blank first line as the header: 'data.target 'y' is not a column
+    of data.csv (columns: )', for a file pyarrow reads."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    path = write(tmp_path, "\n\n" + NUMBERS)
+    validate_columns(OmegaConf.create({"path": str(path), "target": "y", "features": ["a", "b"]}))
+    dm = file_datamodule(path, "y", "regression", batch_size=8)
+    dm.setup("fit")
+    assert list(dm.preprocessing["columns"]) == ["a", "b"] and sum(len(y) for _, y in dm.splits.values()) == 20
+
+
 def test_a_spreadsheet_or_json_file_is_named_as_such_not_read_as_a_csv(tmp_path):
     """Read as a CSV, an Excel workbook's zip bytes or a JSON file's records came out as column names in the error."""
     from omegaconf import OmegaConf
