@@ -34,8 +34,10 @@ def infer_column_kinds(
     kinds = dict.fromkeys(numeric, "numeric") | dict.fromkeys(categorical, "categorical") | dict.fromkeys(drop, "dropped")
     for column in features:
         if column not in kinds:
-            row_number = is_row_number(frame[column], column)  # the file's layout, not a statistic: every row is looked at
-            kinds[column] = "ignored" if row_number else infer_kind(frame[column].iloc[train_rows], column, name)
+            # the file's layout, not a statistic: every row is looked at; a blank header over empty cells is what a
+            # delimiter at the end of every line leaves
+            layout = is_row_number(frame[column], column) or (column.startswith("Unnamed: ") and frame[column].isna().all())
+            kinds[column] = "ignored" if layout else infer_kind(frame[column].iloc[train_rows], column, name)
     return {column: kinds[column] for column in features}  # in table order
 
 
@@ -150,7 +152,9 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
         parts.append(f"{len(by_kind['date'])} date ({listed(by_kind['date'], 8)}: year, month, day of year and day of week)")
     if by_kind["ignored"]:
         shown = [
-            f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
+            f"{c}: no header and no values"
+            if identifiers[c][1] == 0
+            else f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
             f"data.{identifiers[c][2]}={override_list(c)} keeps it"
             for c in by_kind["ignored"][:3]
         ]

@@ -296,6 +296,22 @@ def test_semicolon_tab_and_pipe_files_read_like_the_comma_file(tmp_path, delimit
         assert torch.equal(from_comma.splits[s][1], other.splits[s][1])
 
 
+def test_a_delimiter_ending_every_line_leaves_an_ignored_empty_column_not_an_error(tmp_path, capsys):
+    """Kaggle's breast cancer CSV ends each line with a comma: an 'Unnamed: 32' column of empty cells, which stopped
+    the run ('has no values in the training rows') until data.drop named it."""
+    from src.predict import carried_columns
+
+    frame = table()
+    (tmp_path / "t.csv").write_text(frame.to_csv(index=False).replace("\n", ",\n"))
+    dm = datamodule(tmp_path / "t.csv")
+    dm.setup("fit")
+    reference = setup(frame, tmp_path, name="plain.csv")
+    assert dm.preprocessing["columns"] == {**reference.preprocessing["columns"], "Unnamed: 8": "ignored"}
+    assert torch.equal(dm.splits["train"][0], reference.splits["train"][0])
+    assert "Unnamed: 8: no header and no values" in capsys.readouterr().out
+    assert carried_columns("identifiers", dm.state_dict()) == ["code"]  # predict does not copy the empty column out
+
+
 def test_question_marks_are_missing_cells_in_numbers_categories_and_the_target(tmp_path):
     frame = table().astype({"weight": object, "size": object})
     frame.loc[frame["size"].isna(), "size"] = "?"  # the UCI repository's spelling of a missing value
