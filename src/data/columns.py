@@ -18,6 +18,7 @@ NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a
 IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
 IDENTIFIER_MIN_VALUES = 10
 ROW_NUMBER_MIN_VALUES = 20  # rows at least, for whole numbers stepping evenly down the file to be a row number
+ID_NAME = re.compile(r"(^|[_ ])(id|ID|Id)$|[a-z](Id|ID)$")  # id, customer_id, PassengerId, CustomerID; not paid or valid
 COMMA_NUMBER = re.compile(r"[-+]?\d[\d.]*,\d+")  # 3,14 or 1.234,5 (decimal commas), 1,000 (thousands separators)
 
 
@@ -84,10 +85,11 @@ def check_no_comma_numbers(text: pd.Series, what: str) -> None:
 
 def is_row_number(values: pd.Series, column: str) -> bool:
     """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or
-    distinct whole numbers under a blank header or `__index_level_0__` (the index pandas writes to a CSV or a Parquet file)."""
+    distinct whole numbers under a blank header, `__index_level_0__` (the index pandas writes to a CSV or a Parquet
+    file) or a name like id, customer_id or PassengerId."""
     if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
-    if column.startswith(("Unnamed: ", "__index_level_")):
+    if column.startswith(("Unnamed: ", "__index_level_")) or ID_NAME.search(column):
         return values.is_unique
     steps = np.diff(values.to_numpy(dtype=np.int64))
     return bool(steps[0] != 0 and np.all(steps == steps[0]))

@@ -332,13 +332,16 @@ def test_whole_numbers_stepping_down_the_file_and_a_nameless_index_are_identifie
     frame.insert(0, "PassengerId", np.arange(1, 201))
     frame["shuffled"] = rng.permutation(200)  # distinct whole numbers in no order: a quantity
     frame["sorted"] = np.cumsum(rng.integers(1, 50, 200))  # rising, but unevenly: a quantity (a time, a count)
+    frame["id"] = rng.choice(10**8, 200, replace=False)  # Kaggle's breast cancer CSV: distinct codes named id
+    frame["CustomerID"] = rng.permutation(200) + 1000
+    frame["paid"] = rng.permutation(200)  # a quantity whose name merely ends in "id"
     frame.sample(frac=1, random_state=0).to_csv(tmp_path / "shuffled.csv")  # pandas' index, shuffled, under no name
     frame.to_csv(tmp_path / "t.csv")
     dm = datamodule(tmp_path / "t.csv")
     dm.setup("fit")
     kinds = dm.preprocessing["columns"]
-    assert (kinds["Unnamed: 0"], kinds["PassengerId"]) == ("ignored", "ignored")
-    assert (kinds["shuffled"], kinds["sorted"]) == ("numeric", "numeric")
+    assert (kinds["Unnamed: 0"], kinds["PassengerId"], kinds["id"], kinds["CustomerID"]) == ("ignored",) * 4
+    assert (kinds["shuffled"], kinds["sorted"], kinds["paid"]) == ("numeric", "numeric", "numeric")
     out = capsys.readouterr().out
     assert "PassengerId: 120 distinct values in 120 rows, looks like an identifier; data.numeric=[PassengerId] keeps it" in out
     assert "data.numeric=['Unnamed: 0'] keeps it" in out
