@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from src.data.readers import is_missing_spelling, listed, missing_text_mask
+from src.data.readers import is_missing_spelling, listed, missing_text_mask, reads_as_number
 from src.errors import UserError
 
 KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
@@ -169,5 +169,7 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
 
 
 def override_list(column: str) -> str:
-    """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -"""
-    return f"[{column}]" if re.fullmatch(r"[\w.\-]+", column) else f"['{column}']"
+    """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -
+    or Hydra would read it as a number, true/false or null"""
+    plain = re.fullmatch(r"[\w.\-]+", column) and not reads_as_number(column) and column.lower() not in ("true", "false", "null")
+    return f"[{column}]" if plain else f"['{column}']"

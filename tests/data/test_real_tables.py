@@ -353,6 +353,17 @@ def test_whole_numbers_stepping_down_the_file_and_a_nameless_index_are_identifie
     assert kept.preprocessing["columns"]["PassengerId"] == "numeric"
 
 
+def test_the_printed_override_that_keeps_an_identifier_quotes_a_name_hydra_reads_as_a_number(tmp_path, capsys):
+    """data.categorical=[2024] is read by Hydra as the number 2024, which names no column."""
+    frame = table()
+    frame["2024"] = [f"c{i}" for i in range(len(frame))]
+    setup(frame, tmp_path)
+    assert "2024: 120 distinct values in 120 rows, looks like an identifier; data.categorical=['2024'] keeps it" in (
+        capsys.readouterr().out
+    )
+    assert setup(frame, tmp_path, categorical=["2024"]).preprocessing["columns"]["2024"] == "categorical"
+
+
 def test_predict_reads_a_semicolon_file_with_question_marks(tmp_path):
     from src.data.prediction_input import prediction_chunks
 
