@@ -207,13 +207,13 @@ def quoting_hint(key: str, value) -> str:
 
 def validate_columns(data: DictConfig) -> None:
     """data=csv: the columns the settings name are in the file's header (the DataModule checks the whole table later)."""
-    from src.data.readers import header_columns, listed
+    from src.data.readers import header_columns, listed, not_a_column
 
     columns = header_columns(data.path) if Path(data.path).is_file() else None
     if columns is None:  # no such file, or not readable by its header: the reader says why
         return
     if data.target not in columns:
-        raise UserError(f"data.target {data.target!r} is not a column of {data.path} (columns: {listed(columns)})")
+        raise UserError(not_a_column("data.target", data.target, columns, data.path))
     for key in ("features", "categorical", "numeric", "drop"):
         unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
         if unknown:

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
 from src.data.columns import describe_columns, infer_column_kinds
 from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
-from src.data.readers import listed
+from src.data.readers import listed, not_a_column
 from src.data.sources import Table, source_function
 from src.data.splits import (
     check_enough_rows,
@@ -195,7 +195,7 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError(
                 f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}"
             )
-        require(target in columns, f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
+        require(target in columns, not_a_column("data.target", target, columns, table.name))
         features = self.features if self.features is not None else [c for c in columns if c != target]
         unknown = [f for f in features if f not in columns]
         require(not unknown, f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")

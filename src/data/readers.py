@@ -215,6 +215,14 @@ def listed(names: list, limit: int = 20) -> str:
     return ", ".join(map(str, names[:limit])) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+def not_a_column(setting: str, name: str, columns: list[str], where: str) -> str:
+    """The message for a column name the table lacks; one spelled in another case is suggested (it may be past the list's end)."""
+    alike = [c for c in columns if c.casefold() == str(name).casefold()]
+    return f"{setting} {name!r} is not a column of {where} " + (
+        f"(did you mean {alike[0]!r}?)" if alike else f"(columns: {listed(columns)})"
+    )
+
+
 def missing_values_error(what: str, nan: int, infinite: int, first: int, fix: str = "fill or drop those rows first") -> UserError:
     """One message for the NaN, empty and infinite numbers of a feature or a target column (`first`: 1-based row)."""
     return UserError(

@@ -127,6 +127,7 @@ BAD_CSVS = [
     ("", "y", "regression", {}, ["is empty", "header row"]),
     ("1,2,3\n4,5,6\n", "y", "regression", {}, ["has no header", "(1, 2, 3)"]),
     (NUMBERS, "price", "regression", {}, ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
+    (NUMBERS, "Y", "regression", {}, ["data.target 'Y' is not a column of", "data.csv (did you mean 'y'?)"]),
     (
         NUMBERS.replace("\n5,10,", "\n5,ten,"),
         "y",
@@ -248,6 +249,18 @@ def test_blank_lines_before_the_header_are_skipped_by_the_header_check_as_by_the
     dm = file_datamodule(path, "y", "regression", batch_size=8)
     dm.setup("fit")
     assert list(dm.preprocessing["columns"]) == ["a", "b"] and sum(len(y) for _, y in dm.splits.values()) == 20
+
+
+def test_a_target_in_another_case_is_suggested_even_past_the_listed_columns(tmp_path):
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    frame = pd.DataFrame(np.zeros((10, 40)), columns=[f"x{i}" for i in range(39)] + ["SalePrice"])
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    with pytest.raises(UserError) as info:
+        validate_columns(OmegaConf.create({"path": str(tmp_path / "wide.csv"), "target": "saleprice"}))
+    assert str(info.value) == f"data.target 'saleprice' is not a column of {tmp_path / 'wide.csv'} (did you mean 'SalePrice'?)"
 
 
 def test_a_spreadsheet_or_json_file_is_named_as_such_not_read_as_a_csv(tmp_path):
