@@ -55,6 +55,9 @@ def check_table_format(file: Path, what: str) -> None:
         raise UserError(
             f"{what} {file} is a {suffix} file; save the table as CSV (a header row, then one row per example) or Parquet"
         )
+    with open(file, "rb") as handle:  # Excel's "Unicode Text" and Windows PowerShell write UTF-16, which no CSV reader here takes
+        utf16 = handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    require(not utf16, f"{what} {file} is UTF-16 text; save it as CSV UTF-8 (Excel: Save As 'CSV UTF-8') and give that file")
 
 
 def header_columns(path: str | Path, what: str = "data.path") -> list[str] | None:

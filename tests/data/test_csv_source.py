@@ -251,6 +251,22 @@ def test_blank_lines_before_the_header_are_skipped_by_the_header_check_as_by_the
     assert list(dm.preprocessing["columns"]) == ["a", "b"] and sum(len(y) for _, y in dm.splits.values()) == 20
 
 
+def test_a_utf_16_file_is_named_as_such_not_read_as_nul_filled_column_names(tmp_path):
+    """Excel's 'Unicode Text' export: read as cp1252, its header came out as 'ÿþa\\x00', '\\x00b\\x00', ... in the error."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    path = tmp_path / "houses.txt"
+    pd.read_csv(regression_csv(tmp_path / "houses.csv")).to_csv(path, sep="\t", index=False, encoding="utf-16")
+    expected = f"data.path {path} is UTF-16 text; save it as CSV UTF-8 (Excel: Save As 'CSV UTF-8') and give that file"
+    with pytest.raises(UserError) as checked:
+        validate_columns(OmegaConf.create({"path": str(path), "target": "price"}))
+    with pytest.raises(UserError) as read:
+        file_datamodule(path, "price").setup("fit")
+    assert str(checked.value) == str(read.value) == expected
+
+
 def test_a_target_in_another_case_is_suggested_even_past_the_listed_columns(tmp_path):
     from omegaconf import OmegaConf
 
