@@ -40,6 +40,7 @@ def warn_of_absent_classes(codes: dict[str, np.ndarray], class_labels: list[str]
     or test cannot judge it (its recall is 0 and a binary AUROC undefined); said once per split."""
     counts = {stage: np.bincount(y, minlength=len(class_labels)) for stage, y in codes.items()}
     total = sum(counts.values())
+    hint = hint if total.min() >= 3 else ""  # stratify refuses a class of fewer rows than splits
     for stage, count in counts.items():
         absent = [f"{class_labels[c]!r} ({total[c]} of {total.sum()} rows)" for c in np.flatnonzero(count == 0)]
         if absent:

@@ -180,6 +180,14 @@ def test_a_class_missing_from_a_split_is_warned_about_once_per_split(tmp_path):
         "data.stratify=true puts every class in every split"
         for s in absent
     ]
+    frame.loc[[1, 2], "kind"] = "common"  # one rare row: data.stratify=true would refuse it, so it is not offered
+    (tmp_path / "one").mkdir()
+    frame.to_csv(tmp_path / "one" / "t.csv", index=False)
+    with pytest.warns(UserWarning) as caught:
+        datamodule(tmp_path / "one" / "t.csv").setup("fit")
+    assert [str(w.message) for w in caught if "holds no row" in str(w.message)]
+    assert not [w for w in caught if "stratify" in str(w.message)]
+    frame.loc[[1, 2], "kind"] = "rare"
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # stratified: every class in every split, nothing to say
         frame.loc[[3, 4, 5, 6, 7], "kind"] = "rare"
