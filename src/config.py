@@ -161,7 +161,7 @@ def validate_data(data: DictConfig) -> None:
             raise UserError(f"data.path must be a file name; got {data.path!r}")
     target = data.get("target")
     if not (target is None or (isinstance(target, str) and target != "")):
-        raise UserError(f"data.target must be a column name; got {target!r}")
+        raise UserError(f"data.target must be a column name; got {target!r}{quoting_hint('data.target', target)}")
     _one_of("data.task", data.get("task"), TASKS, null=" (inferred)")
     features = _plain(data.get("features"))
     if not (features is None or (_names(features) and len(features) > 0)):
@@ -171,7 +171,9 @@ def validate_data(data: DictConfig) -> None:
     lists = {key: _plain(data.get(key)) or [] for key in ("categorical", "numeric", "drop")}
     for key, value in lists.items():
         if not _names(value):
-            raise UserError(f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}")
+            raise UserError(
+                f"data.{key} must be a list of column names, e.g. [island,sex]; got {value!r}{quoting_hint(f'data.{key}', value)}"
+            )
     for column in dict.fromkeys(c for names in lists.values() for c in names):
         where = [f"data.{key}" for key, names in lists.items() if column in names]
         if len(where) > 1:
@@ -194,15 +196,24 @@ def validate_data(data: DictConfig) -> None:
     _int_at_least("data.steps_per_execution", data.steps_per_execution, 1, null=True)
 
 
+def quoting_hint(key: str, value) -> str:
+    """Hydra reads data.target=2024 as a number: a column named 2024 (or true) is given quoted."""
+    values = value if isinstance(value, list) else [value]
+    if not any(isinstance(v, (int, float)) for v in values) or not all(isinstance(v, (str, int, float)) for v in values):
+        return ""
+    quoted = ",".join(f"'{v}'" for v in values)
+    return f' (quote a name that reads as a number or true/false: {key}="{f"[{quoted}]" if isinstance(value, list) else quoted}")'
+
+
 def validate_columns(data: DictConfig) -> None:
     """data=csv: the columns the settings name are in the file's header (the DataModule checks the whole table later)."""
-    from src.data.readers import header_columns, listed
+    from src.data.readers import header_columns, listed, not_a_column
 
     columns = header_columns(data.path) if Path(data.path).is_file() else None
     if columns is None:  # no such file, or not readable by its header: the reader says why
         return
     if data.target not in columns:
-        raise UserError(f"data.target {data.target!r} is not a column of {data.path} (columns: {listed(columns)})")
+        raise UserError(not_a_column("data.target", data.target, columns, data.path))
     for key in ("features", "categorical", "numeric", "drop"):
         unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
         if unknown:

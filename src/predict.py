@@ -66,7 +66,8 @@ def prediction_frame(outputs, task: str, threshold: float | None, class_labels: 
 
 def carried_columns(keep, state: dict) -> list[str] | None:
     """The input columns written beside the predictions: the identifiers training set aside, all (None), or none."""
-    choices = {"identifiers": list(state.get("identifiers") or {}), "all": None, "none": []}
+    identifiers = [c for c, (_, rows, *_) in (state.get("identifiers") or {}).items() if rows]  # not an empty column
+    choices = {"identifiers": identifiers, "all": None, "none": []}
     require(isinstance(keep, str) and keep in choices, f"keep_columns must be one of {', '.join(choices)}; got {keep!r}")
     return choices[keep]
 

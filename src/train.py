@@ -74,8 +74,6 @@ LIGHTNING_NOISE = (
 def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")  # we test the first: best
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # Lightning vs torch 2.13
-    # piecewise-linear embeddings: a 0/1 or constant column has one bin, which is as it should be
-    warnings.filterwarnings("ignore", message=r"The \d+-th feature has just two bin edges")
     warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")  # bf16: its MB estimate
     if "SLURM_JOB_ID" not in os.environ:  # not under SLURM: Lightning's hint to use srun only because srun is installed
         warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")

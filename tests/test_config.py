@@ -54,6 +54,8 @@ BAD_SETTINGS = [
     ("data.missing=zero", ["data.missing", "impute, refuse", "'zero'"]),
     ("data.categorical=[a] data.drop=[a]", ["column 'a' is in both data.categorical and data.drop"]),
     ("data.features=[]", ["data.features", "non-empty list", "got []"]),
+    ("data=csv data.path=t.csv data.target=2024", ["data.target must be a column name; got 2024", "data.target=\"'2024'\""]),
+    ("data.categorical=[0,a]", ["data.categorical", "got [0, 'a']", "data.categorical=\"['0','a']\""]),
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
     ("~callbacks.model_checkpoint", ["callbacks.model_checkpoint is required with runner=lightning", "best.ckpt"]),
     ("callbacks.model_checkpoint.monitor=null", ["callbacks.model_checkpoint.monitor", "val_loss", "got None"]),

@@ -90,6 +90,10 @@ def bad_requests(run_dir, tmp_path):
     torch.save({"state_dict": {}}, foreign)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
+    json_file = tmp_path / "new.json"
+    frame.to_json(json_file, orient="records")
+    utf16 = tmp_path / "utf16.csv"
+    frame.to_csv(utf16, index=False, encoding="utf-16")
     return [
         ([f"input={csv('missing.csv', frame.drop(columns=['mean radius']))}"], "missing feature columns: 'mean radius'"),
         (
@@ -100,6 +104,8 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={csv('inf.csv', infinite)}"], "column 'worst radius' has 1 infinite value(s), first in row 4"),
         ([f"input={empty}"], "is empty"),
         ([f"input={tmp_path / 'nope.csv'}"], "input file not found"),
+        ([f"input={json_file}"], "new.json is a .json file; save the table as CSV"),
+        ([f"input={utf16}"], "utf16.csv is UTF-16 text; save it as CSV UTF-8"),
         ([f"input={good}", f"ckpt_path={corrupt}"], "is not a readable checkpoint"),
         ([f"input={good}", f"ckpt_path={foreign}"], "is not a checkpoint of this project"),
         ([f"input={good}", "threshold=1.5"], "threshold must be a number in [0, 1]; got 1.5"),

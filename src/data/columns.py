@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from src.data.readers import is_missing_spelling, missing_text_mask
+from src.data.readers import is_missing_spelling, listed, missing_text_mask, reads_as_number
 from src.errors import UserError
 
 KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
@@ -18,6 +18,7 @@ NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a
 IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
 IDENTIFIER_MIN_VALUES = 10
 ROW_NUMBER_MIN_VALUES = 20  # rows at least, for whole numbers stepping evenly down the file to be a row number
+ID_NAME = re.compile(r"(^|[_ ])(id|ID|Id)$|[a-z](Id|ID)$")  # id, customer_id, PassengerId, CustomerID; not paid or valid
 COMMA_NUMBER = re.compile(r"[-+]?\d[\d.]*,\d+")  # 3,14 or 1.234,5 (decimal commas), 1,000 (thousands separators)
 
 
@@ -34,8 +35,10 @@ def infer_column_kinds(
     kinds = dict.fromkeys(numeric, "numeric") | dict.fromkeys(categorical, "categorical") | dict.fromkeys(drop, "dropped")
     for column in features:
         if column not in kinds:
-            row_number = is_row_number(frame[column], column)  # the file's layout, not a statistic: every row is looked at
-            kinds[column] = "ignored" if row_number else infer_kind(frame[column].iloc[train_rows], column, name)
+            # the file's layout, not a statistic: every row is looked at; a blank header over empty cells is what a
+            # delimiter at the end of every line leaves
+            layout = is_row_number(frame[column], column) or (column.startswith("Unnamed: ") and frame[column].isna().all())
+            kinds[column] = "ignored" if layout else infer_kind(frame[column].iloc[train_rows], column, name)
     return {column: kinds[column] for column in features}  # in table order
 
 
@@ -46,7 +49,14 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
         return "numeric"
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
-    text = values.dropna().astype(str).str.strip()
+    cells = values.dropna()
+    if len(cells) and isinstance(cells.iloc[0], (list, tuple, dict, np.ndarray)):  # a Parquet list or struct column
+        held = "records" if isinstance(cells.iloc[0], dict) else "lists"
+        raise UserError(
+            f"column {column!r} of {name} holds {held}, not one number, text or date per cell; "
+            f"leave it out with data.drop=[{column}]"
+        )
+    text = cells.astype(str).str.strip()
     text = text[~missing_text_mask(text)]
     if len(text) == 0:
         raise UserError(
@@ -75,10 +85,11 @@ def check_no_comma_numbers(text: pd.Series, what: str) -> None:
 
 def is_row_number(values: pd.Series, column: str) -> bool:
     """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or
-    distinct whole numbers under a blank header or `__index_level_0__` (the index pandas writes to a CSV or a Parquet file)."""
+    distinct whole numbers under a blank header, `__index_level_0__` (the index pandas writes to a CSV or a Parquet
+    file) or a name like id, customer_id or PassengerId."""
     if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
-    if column.startswith(("Unnamed: ", "__index_level_")):
+    if column.startswith(("Unnamed: ", "__index_level_")) or ID_NAME.search(column):
         return values.is_unique
     steps = np.diff(values.to_numpy(dtype=np.int64))
     return bool(steps[0] != 0 and np.all(steps == steps[0]))
@@ -140,13 +151,17 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
         more = ", ..." if len(by_kind["categorical"]) > 8 else ""
         parts.append(f"{len(by_kind['categorical'])} categorical ({', '.join(shown)}{more})")
     if by_kind["date"]:
-        parts.append(f"{len(by_kind['date'])} date ({', '.join(by_kind['date'])}: year, month, day of year and day of week)")
+        parts.append(f"{len(by_kind['date'])} date ({listed(by_kind['date'], 8)}: year, month, day of year and day of week)")
     if by_kind["ignored"]:
         shown = [
-            f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
+            f"{c}: no header and no values"
+            if identifiers[c][1] == 0
+            else f"{c}: {identifiers[c][0]} distinct values in {identifiers[c][1]} rows, looks like an identifier; "
             f"data.{identifiers[c][2]}={override_list(c)} keeps it"
-            for c in by_kind["ignored"]
+            for c in by_kind["ignored"][:3]
         ]
+        more = by_kind["ignored"][3:]  # a wide table's many text columns: named, not each explained
+        shown += [f"and {listed(more, 8)}, likewise"] if more else []
         parts.append(f"{len(by_kind['ignored'])} ignored ({'; '.join(shown)})")
     if by_kind["dropped"]:
         parts.append(f"{len(by_kind['dropped'])} dropped by data.drop ({', '.join(by_kind['dropped'])})")
@@ -154,5 +169,7 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
 
 
 def override_list(column: str) -> str:
-    """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -"""
-    return f"[{column}]" if re.fullmatch(r"[\w.\-]+", column) else f"['{column}']"
+    """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -
+    or Hydra would read it as a number, true/false or null"""
+    plain = re.fullmatch(r"[\w.\-]+", column) and not reads_as_number(column) and column.lower() not in ("true", "false", "null")
+    return f"[{column}]" if plain else f"['{column}']"

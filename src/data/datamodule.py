@@ -18,13 +18,14 @@ from omegaconf import OmegaConf
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
 from src.data.columns import describe_columns, infer_column_kinds
 from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
-from src.data.readers import listed
+from src.data.readers import listed, not_a_column
 from src.data.sources import Table, source_function
 from src.data.splits import (
     check_enough_rows,
     fold_positions,
     split_like_the_lesson,  # noqa: F401  (re-exported for the lesson's notebook)
     split_rows,
+    warn_of_absent_classes,
 )
 from src.data.target import describe_task, encode_target, with_positive_label
 from src.errors import UserError, require
@@ -183,8 +184,10 @@ class TabularDataModule(L.LightningDataModule):
         self.splits = dict(zip(STAGES, zip(x.split(sizes), y.split(sizes))))  # views of x and y
         self.test_fingerprint = split_fingerprint(*self.splits["test"], self.class_labels)
         if self.task != "regression":
-            train_codes = self.splits["train"][1].reshape(-1).long()
-            self.class_counts = torch.bincount(train_codes, minlength=len(self.class_labels)).tolist()
+            codes = {stage: y.reshape(-1).long().numpy() for stage, (_, y) in self.splits.items()}
+            self.class_counts = np.bincount(codes["train"], minlength=len(self.class_labels)).tolist()
+            hint = "" if self.stratify or self.cv else "; data.stratify=true puts every class in every split"
+            warn_of_absent_classes(codes, self.class_labels, hint)
 
     def check_columns(self, table: Table, target: str | None) -> list[str]:
         """The feature columns, after checking data.target, data.features and the kind overrides name real columns."""
@@ -193,7 +196,7 @@ class TabularDataModule(L.LightningDataModule):
             raise UserError(
                 f"data.target is required for {table.name}: name the column to predict, e.g. data.target={columns[-1]}"
             )
-        require(target in columns, f"data.target {target!r} is not a column of {table.name} (columns: {listed(columns)})")
+        require(target in columns, not_a_column("data.target", target, columns, table.name))
         features = self.features if self.features is not None else [c for c in columns if c != target]
         unknown = [f for f in features if f not in columns]
         require(not unknown, f"data.features {', '.join(map(repr, unknown))} not in {table.name} (columns: {listed(columns)})")

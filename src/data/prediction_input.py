@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from src.data.readers import (
+    check_table_format,
     column_names,
     csv_convert_options,
     csv_delimiter,
@@ -35,6 +36,7 @@ def prediction_chunks(
     `carry`: columns passed through to the output as the file has them, where present (None: every column)."""
     path = Path(path)
     require(path.is_file(), f"input file not found: {path}")
+    check_table_format(path, "input")
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}
     allowed = set(state["columns"]) | set(state.get("table_columns", ())) | {state.get("target_name") or state.get("target")}
     missing = state.get("missing", "impute")

@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 from src.errors import UserError, first_line, require
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# other formats a table is often saved in: read as a CSV, their bytes would come out as column names
+OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl", ".zip", ".feather", ".arrow", ".pkl", ".pickle", ".h5")
 DELIMITERS = (",", ";", "\t", "|")  # tried in this order; a CSV's is the one that splits its first lines alike
 # a cell spelled like one of these is missing: pyarrow's default null spellings and the UCI repository's "?"
 MISSING_SPELLINGS = frozenset([*pacsv.ConvertOptions().null_values, "?"])
@@ -36,6 +38,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     file = Path(path)
     require(not file.is_dir(), f"data.path {path} is a folder; give a CSV or Parquet file")
     require(file.is_file(), f"data.path: no such file: {path}")
+    check_table_format(file, "data.path")
     check_fits_in_memory(file)
     table = read_parquet_table(file) if is_parquet(file) else read_csv_table(file)
     names = column_names(table.column_names)
@@ -46,14 +49,27 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
 
 
-def header_columns(path: str | Path) -> list[str] | None:
+def check_table_format(file: Path, what: str) -> None:
+    suffix = file.suffix.lower()
+    if suffix in OTHER_FORMATS:
+        raise UserError(
+            f"{what} {file} is a {suffix} file; save the table as CSV (a header row, then one row per example) or Parquet"
+        )
+    with open(file, "rb") as handle:  # Excel's "Unicode Text" and Windows PowerShell write UTF-16, which no CSV reader here takes
+        utf16 = handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    require(not utf16, f"{what} {file} is UTF-16 text; save it as CSV UTF-8 (Excel: Save As 'CSV UTF-8') and give that file")
+
+
+def header_columns(path: str | Path, what: str = "data.path") -> list[str] | None:
     """The column names in a file's header, without reading the table (None when unreadable: the full reader says why)."""
     file = Path(path)
+    check_table_format(file, what)
     try:
         if is_parquet(file):
             return column_names(pq.read_schema(file).names)
         with pa.input_stream(str(file), compression="detect") as stream:
-            first = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()[:1]
+            lines = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()
+        first = [line for line in lines if line.strip()][:1]  # blank lines before the header: pyarrow skips them too
         return column_names(next(csv.reader(first, delimiter=csv_delimiter(file)))) if first else None
     except Exception:  # noqa: BLE001  (a broken file is reported, with its reason, by read_table_file)
         return None
@@ -200,6 +216,14 @@ def reads_as_number(text) -> bool:
 
 def listed(names: list, limit: int = 20) -> str:
     return ", ".join(map(str, names[:limit])) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def not_a_column(setting: str, name: str, columns: list[str], where: str) -> str:
+    """The message for a column name the table lacks; one spelled in another case is suggested (it may be past the list's end)."""
+    alike = [c for c in columns if c.casefold() == str(name).casefold()]
+    return f"{setting} {name!r} is not a column of {where} " + (
+        f"(did you mean {alike[0]!r}?)" if alike else f"(columns: {listed(columns)})"
+    )
 
 
 def missing_values_error(what: str, nan: int, infinite: int, first: int, fix: str = "fill or drop those rows first") -> UserError:

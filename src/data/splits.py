@@ -4,6 +4,7 @@ stratified for classification), as arrays of row positions: rows are never copie
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -32,6 +33,22 @@ def split_rows(
         problem = f"classes with fewer than 3 rows cannot have one in each split: {', '.join(few)}" if few else first_line(exc)
         raise UserError(f"data.stratify=true cannot split these rows: {problem}; set data.stratify=false") from None
     return {"train": train, "val": val, "test": test}
+
+
+def warn_of_absent_classes(codes: dict[str, np.ndarray], class_labels: list[str], hint: str) -> None:
+    """A class without a row in a split (a rare class, an unstratified split): training cannot learn it, and validation
+    or test cannot judge it (its recall is 0 and a binary AUROC undefined); said once per split."""
+    counts = {stage: np.bincount(y, minlength=len(class_labels)) for stage, y in codes.items()}
+    total = sum(counts.values())
+    hint = hint if total.min() >= 3 else ""  # stratify refuses a class of fewer rows than splits
+    for stage, count in counts.items():
+        absent = [f"{class_labels[c]!r} ({total[c]} of {total.sum()} rows)" for c in np.flatnonzero(count == 0)]
+        if absent:
+            effect = "the model cannot learn it" if stage == "train" else "its metrics cannot judge it"
+            name = {"train": "training", "val": "validation"}.get(stage, stage)
+            warnings.warn(
+                f"the {name} split holds no row of class {', '.join(absent)}: {effect}{hint}", UserWarning, stacklevel=2
+            )
 
 
 def split_like_the_lesson(

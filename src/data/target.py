@@ -45,6 +45,7 @@ def encode_target(
         codes, keys = factorized_keys(values)
         missing_rows = np.array([k is None for k in keys] + [True])[codes]
         check_no_comma_numbers(pd.Series([k for k in keys if k is not None], dtype=object), what)
+    require(not missing_rows.all(), f"{what} has no values: all {len(missing_rows)} rows are empty; choose another column")
     if missing_rows.any():
         if missing == "refuse":
             raise missing_values_error(what, int(missing_rows.sum()), 0, first_row(missing_rows))

@@ -18,6 +18,7 @@ from torchmetrics.classification import (
     MulticlassPrecision,
     MulticlassRecall,
 )
+from torchmetrics.utilities import dim_zero_cat
 
 # metrics with more than one value: reported as matrices in metrics.json, never monitored
 NON_SCALAR = ("confusion_matrix", "precision_per_class", "recall_per_class")
@@ -46,12 +47,24 @@ def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> Me
             "acc": MulticlassAccuracy(n_classes, average="micro"),
             "f1_macro": MulticlassF1Score(n_classes, average="macro"),
             "f1_weighted": MulticlassF1Score(n_classes, average="weighted"),
-            "auroc": MulticlassAUROC(n_classes, average="macro"),  # one-vs-rest, averaged over the classes
+            "auroc": PresentClassesAUROC(n_classes),  # one-vs-rest, averaged over the classes
             "precision_per_class": MulticlassPrecision(n_classes, average=None),
             "recall_per_class": MulticlassRecall(n_classes, average=None),
             "confusion_matrix": MulticlassConfusionMatrix(n_classes),
         }
     return MetricCollection(metrics, compute_groups=False)
+
+
+class PresentClassesAUROC(MulticlassAUROC):
+    """One-vs-rest AUROC averaged over the classes the targets hold: torchmetrics scores a class without rows as 0,
+    so a rare class missing from a small test split would pull the mean down."""
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__(n_classes, average=None)
+
+    def compute(self) -> torch.Tensor:
+        present = torch.bincount(dim_zero_cat(self.target), minlength=self.num_classes) > 0
+        return super().compute()[present].mean()
 
 
 def plain_matrix(value, class_labels: list[str] | None = None):

@@ -2,6 +2,7 @@
 
 import inspect
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,7 @@ BAD_CSVS = [
     ("", "y", "regression", {}, ["is empty", "header row"]),
     ("1,2,3\n4,5,6\n", "y", "regression", {}, ["has no header", "(1, 2, 3)"]),
     (NUMBERS, "price", "regression", {}, ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
+    (NUMBERS, "Y", "regression", {}, ["data.target 'Y' is not a column of", "data.csv (did you mean 'y'?)"]),
     (
         NUMBERS.replace("\n5,10,", "\n5,ten,"),
         "y",
@@ -164,6 +166,8 @@ BAD_CSVS = [
         ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"],
     ),
     ("a,y\n" + "".join(f"{i},same\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has one class (same)"]),
+    ("a,y\n" + "".join(f"{i},\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has no values: all 20 rows are empty"]),
+    ("a,y\n" + "".join(f"{i},NA\n" for i in range(20)), "y", "regression", {}, ["data.target 'y'", "all 20 rows are empty"]),
     (
         "a,c,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(20)),
         "y",
@@ -233,6 +237,69 @@ def test_unknown_feature_column_is_named(tmp_path):
         dm.setup("fit")
 
 
+def test_blank_lines_before_the_header_are_skipped_by_the_header_check_as_by_the_reader(tmp_path):
+    """The check before the run folder read the blank first line as the header: 'data.target 'y' is not a column
+    of data.csv (columns: )', for a file pyarrow reads."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    path = write(tmp_path, "\n\n" + NUMBERS)
+    validate_columns(OmegaConf.create({"path": str(path), "target": "y", "features": ["a", "b"]}))
+    dm = file_datamodule(path, "y", "regression", batch_size=8)
+    dm.setup("fit")
+    assert list(dm.preprocessing["columns"]) == ["a", "b"] and sum(len(y) for _, y in dm.splits.values()) == 20
+
+
+def test_a_utf_16_file_is_named_as_such_not_read_as_nul_filled_column_names(tmp_path):
+    """Excel's 'Unicode Text' export: read as cp1252, its header came out as 'ÿþa\\x00', '\\x00b\\x00', ... in the error."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    path = tmp_path / "houses.txt"
+    pd.read_csv(regression_csv(tmp_path / "houses.csv")).to_csv(path, sep="\t", index=False, encoding="utf-16")
+    expected = f"data.path {path} is UTF-16 text; save it as CSV UTF-8 (Excel: Save As 'CSV UTF-8') and give that file"
+    with pytest.raises(UserError) as checked:
+        validate_columns(OmegaConf.create({"path": str(path), "target": "price"}))
+    with pytest.raises(UserError) as read:
+        file_datamodule(path, "price").setup("fit")
+    assert str(checked.value) == str(read.value) == expected
+
+
+def test_a_target_in_another_case_is_suggested_even_past_the_listed_columns(tmp_path):
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    frame = pd.DataFrame(np.zeros((10, 40)), columns=[f"x{i}" for i in range(39)] + ["SalePrice"])
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    with pytest.raises(UserError) as info:
+        validate_columns(OmegaConf.create({"path": str(tmp_path / "wide.csv"), "target": "saleprice"}))
+    assert str(info.value) == f"data.target 'saleprice' is not a column of {tmp_path / 'wide.csv'} (did you mean 'SalePrice'?)"
+
+
+def test_a_spreadsheet_or_json_file_is_named_as_such_not_read_as_a_csv(tmp_path):
+    """Read as a CSV, an Excel workbook's zip bytes or a JSON file's records came out as column names in the error."""
+    from omegaconf import OmegaConf
+
+    from src.config import validate_columns
+
+    pd.read_csv(regression_csv(tmp_path / "houses.csv")).to_json(tmp_path / "houses.json", orient="records")
+    with zipfile.ZipFile(tmp_path / "houses.xlsx", "w") as workbook:  # an .xlsx file is a zip of XML parts
+        workbook.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    for name in ("houses.xlsx", "houses.json"):
+        path = tmp_path / name
+        expected = (
+            f"data.path {path} is a {path.suffix} file; save the table as CSV (a header row, then one row per example) or Parquet"
+        )
+        with pytest.raises(UserError) as checked:  # the check before the run folder, then the reader
+            validate_columns(OmegaConf.create({"path": str(path), "target": "price"}))
+        with pytest.raises(UserError) as read:
+            file_datamodule(path, "price").setup("fit")
+        assert str(checked.value) == str(read.value) == expected
+
+
 @pytest.mark.slow  # a subprocess run of the command
 def test_bad_csv_from_the_command_line_exits_2_and_writes_no_checkpoint(tmp_path):
     path = write(tmp_path, NUMBERS)
@@ -289,3 +356,39 @@ def test_a_trained_models_target_error_suggests_no_setting_eval_does_not_take():
         encode_target(values, what, "regression", "impute")
     with pytest.raises(UserError, match=r"row 3 holds 'n/a\?'; the model is a regressor$"):
         encode_target(values, what, "regression", "impute", trained=True)
+
+
+@pytest.mark.slow  # subprocess runs of the commands
+def test_eval_and_predict_of_a_table_with_a_0_1_column_print_no_library_notice(tmp_path, make_config):
+    """experiment=csv's piecewise-linear embeddings give a 0/1 column one bin; rebuilding the net must not print
+    rtdl's notice (a file:line warning per such column), as training does not."""
+    path = regression_csv(tmp_path / "houses.csv", rows=60)
+    frame = pd.read_csv(path).assign(flag=np.arange(60) % 2)
+    frame.to_csv(path, index=False)
+    cfg = make_config("experiment=csv", f"data.path={path}", "data.target=price", "trainer.max_epochs=1")
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    predicted = run_module("src.predict", f"ckpt_path={ckpt}", f"input={path}", f"output={tmp_path / 'preds.csv'}")
+    evaluated = run_module("src.eval", f"ckpt_path={ckpt}", f"paths.log_dir={tmp_path / 'logs'}")
+    assert predicted.returncode == 0 and evaluated.returncode == 0, predicted.stderr + evaluated.stderr
+    assert predicted.stderr == "" and "bin edges" not in evaluated.stderr
+
+
+@pytest.mark.slow  # a subprocess run of the command: its warnings as a user sees them
+def test_a_rare_class_missing_from_the_evaluation_splits_is_named_without_library_notices(tmp_path):
+    frame = pd.read_csv(regression_csv(tmp_path / "rare.csv", rows=200))
+    frame["fraud"] = 0
+    frame.loc[[5, 50, 120], "fraud"] = 1  # no row of class 1 in the validation or test split
+    frame.drop(columns="price").to_csv(tmp_path / "rare.csv", index=False)
+    proc = run_module(
+        "src.train",
+        *csv_overrides(tmp_path / "rare.csv", "fraud", "binary", "trainer.max_epochs=1", "logger=none"),
+        f"paths.log_dir={tmp_path / 'logs'}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    for split in ("validation", "test"):
+        assert (
+            f"warning: the {split} split holds no row of class '1' (3 of 200 rows): its metrics cannot judge it; "
+            "data.stratify=true puts every class in every split"
+        ) in proc.stderr
+    assert "samples in targets" not in proc.stderr  # torchmetrics' own notices, in Python's file:line format

@@ -51,6 +51,22 @@ def test_each_column_kind_is_inferred_on_training_rows_and_printed(tmp_path, cap
     assert dm.preprocessing["vocabularies"]["cylinders"] == ["4", "6", "8"]
 
 
+def test_a_wide_table_names_its_many_identifier_columns_in_a_readable_line(tmp_path, capsys):
+    """30 free-text columns: each explained in full made the columns line about 2,700 characters long."""
+    frame = table()
+    for i in range(30):
+        frame[f"note{i}"] = [f"n{i}-{row}" for row in range(len(frame))]
+    setup(frame, tmp_path)
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("feature columns:"))
+    assert len(line) < 600
+    assert (
+        "31 ignored (code: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[code] keeps it; "
+        "note0: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[note0] keeps it; "
+        "note1: 120 distinct values in 120 rows, looks like an identifier; data.categorical=[note1] keeps it; "
+        "and note2, note3, note4, note5, note6, note7, note8, note9, ... (28 in all), likewise)"
+    ) in line
+
+
 def test_missing_numbers_take_the_training_median_and_an_indicator(tmp_path):
     dm = setup(table(), tmp_path)
     frame, train = table(), dm_train_rows(dm)
@@ -146,6 +162,38 @@ def test_stratified_split_keeps_class_shares(tmp_path):
         setup(frame, tmp_path, name="u.csv", stratify=True)
 
 
+def test_a_class_missing_from_a_split_is_warned_about_once_per_split(tmp_path):
+    """An unstratified split of a rare class: a split without it would report a recall of 0 and an AUROC of 0 unexplained."""
+    frame = table()
+    frame["kind"] = "common"
+    rare = [0, 1, 2]
+    frame.loc[rare, "kind"] = "rare"
+    dm = datamodule(tmp_path / "t.csv")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.warns(UserWarning) as caught:
+        dm.setup("fit")
+    absent = [s for s in ("val", "test") if not (dm.splits[s][1] == dm.class_labels.index("rare")).any()]
+    assert absent  # this seed leaves the rare class out of a split
+    names = {"val": "validation", "test": "test"}
+    assert [str(w.message) for w in caught if "holds no row" in str(w.message)] == [
+        f"the {names[s]} split holds no row of class 'rare' (3 of 200 rows): its metrics cannot judge it; "
+        "data.stratify=true puts every class in every split"
+        for s in absent
+    ]
+    frame.loc[[1, 2], "kind"] = "common"  # one rare row: data.stratify=true would refuse it, so it is not offered
+    (tmp_path / "one").mkdir()
+    frame.to_csv(tmp_path / "one" / "t.csv", index=False)
+    with pytest.warns(UserWarning) as caught:
+        datamodule(tmp_path / "one" / "t.csv").setup("fit")
+    assert [str(w.message) for w in caught if "holds no row" in str(w.message)]
+    assert not [w for w in caught if "stratify" in str(w.message)]
+    frame.loc[[1, 2], "kind"] = "rare"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # stratified: every class in every split, nothing to say
+        frame.loc[[3, 4, 5, 6, 7], "kind"] = "rare"
+        setup(frame, tmp_path, name="s.csv", stratify=True)
+
+
 def test_nothing_about_validation_or_test_rows_is_fitted(tmp_path):
     frame = table()
     fitted = setup(frame, tmp_path).state_dict()
@@ -171,6 +219,17 @@ def test_parquet_trains_exactly_like_the_same_csv(tmp_path):
     state_csv, state_parquet = from_csv.state_dict(), from_parquet.state_dict()
     for key in ("columns", "vocabularies", "missing_indicators", "class_labels", "task"):
         assert state_csv[key] == state_parquet[key], key
+
+
+@pytest.mark.parametrize("cell, held", [([1, 2], "lists"), ({"p": 1}, "records")])
+def test_a_parquet_list_or_struct_column_is_named_not_a_traceback(tmp_path, cell, held):
+    frame = table().assign(tags=lambda f: [cell] * len(f))
+    with pytest.raises(UserError) as info:
+        setup(frame, tmp_path, name="t.parquet")
+    assert str(info.value) == (
+        f"column 'tags' of {tmp_path / 't.parquet'} holds {held}, not one number, text or date per cell; leave it out with data.drop=[tags]"
+    )
+    assert setup(frame, tmp_path, name="t.parquet", drop=["tags"]).preprocessing["columns"]["tags"] == "dropped"
 
 
 def test_state_alone_rebuilds_the_same_inputs_and_loads_weights_only(tmp_path):
@@ -245,6 +304,22 @@ def test_semicolon_tab_and_pipe_files_read_like_the_comma_file(tmp_path, delimit
         assert torch.equal(from_comma.splits[s][1], other.splits[s][1])
 
 
+def test_a_delimiter_ending_every_line_leaves_an_ignored_empty_column_not_an_error(tmp_path, capsys):
+    """Kaggle's breast cancer CSV ends each line with a comma: an 'Unnamed: 32' column of empty cells, which stopped
+    the run ('has no values in the training rows') until data.drop named it."""
+    from src.predict import carried_columns
+
+    frame = table()
+    (tmp_path / "t.csv").write_text(frame.to_csv(index=False).replace("\n", ",\n"))
+    dm = datamodule(tmp_path / "t.csv")
+    dm.setup("fit")
+    reference = setup(frame, tmp_path, name="plain.csv")
+    assert dm.preprocessing["columns"] == {**reference.preprocessing["columns"], "Unnamed: 8": "ignored"}
+    assert torch.equal(dm.splits["train"][0], reference.splits["train"][0])
+    assert "Unnamed: 8: no header and no values" in capsys.readouterr().out
+    assert carried_columns("identifiers", dm.state_dict()) == ["code"]  # predict does not copy the empty column out
+
+
 def test_question_marks_are_missing_cells_in_numbers_categories_and_the_target(tmp_path):
     frame = table().astype({"weight": object, "size": object})
     frame.loc[frame["size"].isna(), "size"] = "?"  # the UCI repository's spelling of a missing value
@@ -265,13 +340,16 @@ def test_whole_numbers_stepping_down_the_file_and_a_nameless_index_are_identifie
     frame.insert(0, "PassengerId", np.arange(1, 201))
     frame["shuffled"] = rng.permutation(200)  # distinct whole numbers in no order: a quantity
     frame["sorted"] = np.cumsum(rng.integers(1, 50, 200))  # rising, but unevenly: a quantity (a time, a count)
+    frame["id"] = rng.choice(10**8, 200, replace=False)  # Kaggle's breast cancer CSV: distinct codes named id
+    frame["CustomerID"] = rng.permutation(200) + 1000
+    frame["paid"] = rng.permutation(200)  # a quantity whose name merely ends in "id"
     frame.sample(frac=1, random_state=0).to_csv(tmp_path / "shuffled.csv")  # pandas' index, shuffled, under no name
     frame.to_csv(tmp_path / "t.csv")
     dm = datamodule(tmp_path / "t.csv")
     dm.setup("fit")
     kinds = dm.preprocessing["columns"]
-    assert (kinds["Unnamed: 0"], kinds["PassengerId"]) == ("ignored", "ignored")
-    assert (kinds["shuffled"], kinds["sorted"]) == ("numeric", "numeric")
+    assert (kinds["Unnamed: 0"], kinds["PassengerId"], kinds["id"], kinds["CustomerID"]) == ("ignored",) * 4
+    assert (kinds["shuffled"], kinds["sorted"], kinds["paid"]) == ("numeric", "numeric", "numeric")
     out = capsys.readouterr().out
     assert "PassengerId: 120 distinct values in 120 rows, looks like an identifier; data.numeric=[PassengerId] keeps it" in out
     assert "data.numeric=['Unnamed: 0'] keeps it" in out
@@ -281,6 +359,17 @@ def test_whole_numbers_stepping_down_the_file_and_a_nameless_index_are_identifie
     kept = datamodule(tmp_path / "t.csv", numeric=["PassengerId"])
     kept.setup("fit")
     assert kept.preprocessing["columns"]["PassengerId"] == "numeric"
+
+
+def test_the_printed_override_that_keeps_an_identifier_quotes_a_name_hydra_reads_as_a_number(tmp_path, capsys):
+    """data.categorical=[2024] is read by Hydra as the number 2024, which names no column."""
+    frame = table()
+    frame["2024"] = [f"c{i}" for i in range(len(frame))]
+    setup(frame, tmp_path)
+    assert "2024: 120 distinct values in 120 rows, looks like an identifier; data.categorical=['2024'] keeps it" in (
+        capsys.readouterr().out
+    )
+    assert setup(frame, tmp_path, categorical=["2024"]).preprocessing["columns"]["2024"] == "categorical"
 
 
 def test_predict_reads_a_semicolon_file_with_question_marks(tmp_path):

@@ -58,6 +58,20 @@ def test_multiclass_metrics_equal_scikit_learns():
     assert results["test_loss"] == pytest.approx(float(ce), rel=1e-5)  # batches of equal size: the mean is the mean
 
 
+def test_auroc_averages_the_classes_the_test_rows_hold():
+    """A rare class with no test row (a small table, an unstratified split) has no AUROC: it is left out of the mean,
+    instead of counting as 0 (the mean of scikit-learn's AUROC of each class present)."""
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 3, (60,), generator=generator)  # class 3 ('rare') is in training only
+    logits = torch.randn(60, 4, generator=generator) + 1.5 * torch.nn.functional.one_hot(target, 4)
+    model = MulticlassModule(MLP, adam, n_num_features=1, n_outputs=4, class_labels=["a", "b", "c", "rare"])
+    results, _ = evaluated(model, logits, target)
+
+    probs = torch.softmax(logits, 1).numpy().astype(np.float64)
+    present = [sk.roc_auc_score(target.numpy() == k, probs[:, k]) for k in range(3)]
+    assert results["test_auroc"] == pytest.approx(np.mean(present), rel=1e-5)
+
+
 @pytest.mark.parametrize("module, n_outputs", [(RegressionModule, 1), (BinaryModule, 1), (MulticlassModule, 3)])
 def test_an_ensemble_trains_on_its_members_and_predicts_their_mean(module, n_outputs):
     generator = torch.Generator().manual_seed(1)

@@ -110,7 +110,8 @@ class SavedRun:
 
         datamodule = self.build_datamodule(data_home=cfg.data_home, download=cfg.download, path=cfg.data_path)
         require(cfg.data_path is None or Path(cfg.data_path).is_file(), f"data_path: no such file: {cfg.data_path}")
-        if cfg.data_path is not None and (columns := header_columns(cfg.data_path)):  # unreadable: the reader says why
+        columns = header_columns(cfg.data_path, "data_path") if cfg.data_path is not None else None
+        if columns:  # None: unreadable, the reader says why
             missing = [c for c in [*self.data_state.get("features", []), self.data_state.get("target")] if c not in columns]
             require(not missing, f"data_path {cfg.data_path} lacks the column(s) {listed(missing)} this model was trained with")
         path = datamodule.source.get("path") if isinstance(datamodule.source, dict) else None
