@@ -135,7 +135,9 @@ def predict(cfg: DictConfig) -> int:
     datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
     parquet = is_parquet(output)
-    tables = prediction_tables(saved, datamodule, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path)))
+    tables = prediction_tables(
+        saved, datamodule, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path))
+    )
     # into a temporary file, renamed over `output` only when every chunk is in
     return write_atomically(output, lambda handle: write_tables(tables, handle, parquet), text=not parquet)
 

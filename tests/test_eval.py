@@ -96,8 +96,11 @@ def test_eval_refuses_a_table_whose_test_rows_changed_since_training(tmp_path):
         evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'other.csv'}", output_dir=tmp_path / "other"))
     assert not (tmp_path / "other").exists()
     original.assign(kind=original["kind"].where(original.index % 9 > 0, "medium")).to_csv(tmp_path / "three.csv", index=False)
-    with pytest.raises(UserError, match=r"^data.target 'kind' of .*three.csv must hold two distinct labels, as this binary "
-                       r"classifier was trained on; got 3: heavy, light, medium$"):  # no data.task hint: eval takes none
+    with pytest.raises(
+        UserError,
+        match=r"^data.target 'kind' of .*three.csv must hold two distinct labels, as this binary "
+        r"classifier was trained on; got 3: heavy, light, medium$",
+    ):  # no data.task hint: eval takes none
         evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'three.csv'}", output_dir=tmp_path / "three"))
     original.to_csv(tmp_path / "t.csv", index=False)
     metrics = evaluate(compose_eval(ckpt, output_dir=tmp_path / "unchanged"))

@@ -97,7 +97,9 @@ def check_classes(labels: list[str], what: str, task: str, trained: bool = False
         got = f"got {len(labels)}: {listed(labels, 5)}"
         if trained:
             raise UserError(f"{what} must hold two distinct labels, as this binary classifier was trained on; {got}")
-        raise UserError(f"{what} must hold exactly two distinct labels for data.task=binary; {got}; use data.task=multiclass for more classes")
+        raise UserError(
+            f"{what} must hold exactly two distinct labels for data.task=binary; {got}; use data.task=multiclass for more classes"
+        )
 
 
 def infer_task(labels: list[str]) -> str:

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from tqdm import tqdm
 
 from src.models.fast_steps import latest_scalars
+from src.reporting.history import LossHistory
 
 BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
 
@@ -45,6 +46,11 @@ class EpochProgressBar(ProgressBar):
             return
         out = self.file or sys.stderr
         self.batches_per_epoch = mini_batches_per_epoch(trainer)  # once: counting them cuts an epoch's batches
+        # a resumed run's bar goes on from the best epoch before the resume, as its report does: the restored losses
+        # (not a state of the bar's own, which a resume without the bar would be warned about)
+        history = next((c for c in trainer.callbacks if isinstance(c, LossHistory)), None)
+        if history is not None and (known := [(v, e) for e, v in enumerate(history.val_loss, 1) if not math.isnan(v)]):
+            self.best = min(known)
         if self.plain is None:
             self.plain = not (hasattr(out, "isatty") and out.isatty())
         self.bar = tqdm(
@@ -72,13 +78,6 @@ class EpochProgressBar(ProgressBar):
         self.pending = {name: float(metrics[name]) for name in ("train_loss", "val_loss") if name in metrics}
         if (val_loss := self.pending.get("val_loss", math.nan)) < self.best[0]:
             self.best = (val_loss, trainer.current_epoch + 1)
-
-    # in the checkpoints: a resumed run's bar goes on from the best epoch before the resume, as its report does
-    def state_dict(self) -> dict[str, float]:
-        return {"best_val_loss": self.best[0], "best_epoch": self.best[1]}
-
-    def load_state_dict(self, state_dict: dict[str, float]) -> None:
-        self.best = (float(state_dict["best_val_loss"]), int(state_dict["best_epoch"]))
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.draw(trainer, last=True)

@@ -7,19 +7,26 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from src.models.fast_steps import build_trainer
+from src.reporting.history import LossHistory
 from src.runs.progress import EpochProgressBar
 from src.train import build_datamodule, build_model
 from tests.conftest import compose_config
 
 
 def fit_with_bar(
-    tmp_path, bar: EpochProgressBar, max_epochs: int, patience: int, *overrides: str, last_ckpt: bool = False, ckpt_path=None
+    tmp_path,
+    bar: EpochProgressBar | None,
+    max_epochs: int,
+    patience: int,
+    *overrides: str,
+    last_ckpt: bool = False,
+    ckpt_path=None,
 ) -> str:
     cfg = compose_config(f"trainer.max_epochs={max_epochs}", "trainer.enable_progress_bar=true", *overrides, output_dir=tmp_path)
     L.seed_everything(0)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
-    callbacks = [bar, EarlyStopping(monitor="val_loss", patience=patience)]
+    callbacks = [*([bar] if bar else []), EarlyStopping(monitor="val_loss", patience=patience), LossHistory()]
     if last_ckpt:  # tmp_path/last.ckpt, at each epoch's end
         callbacks.append(ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0, save_on_train_epoch_end=True))
     build_trainer(
@@ -31,7 +38,7 @@ def fit_with_bar(
         enable_model_summary=False,
         plugins=[],
     ).fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    return bar.file.getvalue()
+    return bar.file.getvalue() if bar else ""
 
 
 def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_path):
@@ -86,3 +93,11 @@ def test_a_resumed_run_shows_the_best_epoch_from_before_the_resume(tmp_path):
     best_after = re.search(r"best (\S+) @ (\d+)", resumed.splitlines()[-1]).groups()
     assert float(best_after[0]) == min(val_losses)  # over all 8 epochs, not only the 2 trained after the resume
     assert int(best_after[1]) <= 6 and best_after == best_before, (first, resumed)
+
+
+def test_a_run_resumed_without_the_bar_is_not_warned_of_a_missing_callback(tmp_path, recwarn):
+    # the bar keeps no state of its own in the checkpoint: Lightning would ask for the bar back (a file:line warning)
+    fit_with_bar(tmp_path, EpochProgressBar(file=io.StringIO()), 3, 50, last_ckpt=True)
+    recwarn.clear()
+    fit_with_bar(tmp_path, None, 5, 50, "trainer.enable_progress_bar=false", last_ckpt=True, ckpt_path=tmp_path / "last.ckpt")
+    assert not [w for w in recwarn if "callbacks used to create the checkpoint" in str(w.message)]
