@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,13 @@ def member_sources(runs: list[str]) -> list[Path]:
                     "resume them first, or give the finished ones (runs=[run_dir,...])"
                 )
             found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
+            if without := sorted({p.name for p in entry.iterdir() if p.name.isdigit()} - {j.name for j in jobs}, key=int):
+                warnings.warn(  # a refused job, or one stopped before its first checkpoint: the sweep summary says which
+                    f"runs: job(s) {', '.join(without)} of {entry} have no model (refused, or stopped before a checkpoint) "
+                    "and are left out",
+                    UserWarning,
+                    stacklevel=2,
+                )
         else:
             raise UserError(f"runs: no such run folder or checkpoint: {entry}")
     return found
@@ -229,7 +237,7 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "wall_time_s": time.perf_counter() - start,
     }
     write_json(out_dir / "metrics.json", metrics)
-    print_ensemble_table(metrics, members, title=f"{len(members)} runs combined, test split — {out_dir}")
+    print_ensemble_table(metrics, members, title=f"{len(members)} run{'s' * (len(members) > 1)} combined, test split — {out_dir}")
     return metrics
 
 

@@ -65,7 +65,9 @@ def test_a_multirun_folder_gives_its_jobs_in_job_order_networks_and_lightgbm_ali
     (tmp_path / "3" / "lightgbm_model.txt").touch()  # a LightGBM run (src.baseline) is a member too: its folder
     (tmp_path / "3" / "metrics.json").write_text("{}")
     (tmp_path / ".hydra").mkdir()
-    found = member_sources([str(tmp_path)])
+    (tmp_path / "4").mkdir()  # a refused job: Hydra made its folder, the job no model
+    with pytest.warns(UserWarning, match=r"^runs: job\(s\) 4 of .* have no model \(refused, or stopped before a checkpoint\)"):
+        found = member_sources([str(tmp_path)])
     assert [p.parent.parent.name if p.suffix == ".ckpt" else p.name for p in found] == ["0", "1", "2", "3", "10"]
     assert found[3] == tmp_path / "3"
     with pytest.raises(UserError, match="holds no run with checkpoints/best.ckpt"):
