@@ -6,6 +6,7 @@ optimizer (hooks, profiler, `global_step`), the others through the plain torch o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,10 @@ from src.models.metrics import NON_SCALAR, RowWeightedMean
 STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
+
+# the loggers get the epochs' scalars at most this often and when training ends: a TensorBoard writer wakes its
+# thread for every scalar, which on a small table costs more than the epoch's validation
+LOGGERS_EVERY_S = 1.0
 
 
 @dataclass
@@ -95,7 +100,9 @@ class FastSteps(L.LightningModule):
         self.batch_in_epoch = 0
         self.every_metric = True  # the plain loop computes every metric every epoch; Lightning's every n epochs
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
-        self.for_loggers: dict[str, float] = {}  # this epoch's scalars, written to the loggers at its end
+        self.for_loggers: dict[str, float] = {}  # this epoch's scalars, for the loggers at its end
+        self.held_for_loggers: list[tuple[int, dict[str, float]]] = []  # (step, scalars) of epochs not yet handed over
+        self.loggers_due = 0.0  # time.monotonic() from which the held epochs go to the loggers
         # the latest value of each scalar (train_loss every epoch, val_* at each validation), for callbacks:
         # trainer.callback_metrics holds only val_loss and the monitored metrics, as each `self.log` has a cost
         self.latest_scalars: dict[str, float] = {}
@@ -239,12 +246,24 @@ class FastSteps(L.LightningModule):
         self.latest_scalars.update(results)
 
     def on_train_epoch_end(self) -> None:
-        # Validation has run: the epoch's scalars go to the loggers in one call, at the step where Lightning logs
-        # an epoch's metrics, so they line up with LearningRateMonitor's
+        # Validation has run: the epoch's scalars are held for the loggers at the step where Lightning logs an
+        # epoch's metrics, so they line up with LearningRateMonitor's
         step = (self.current_epoch + 1) * self.trainer.num_training_batches - 1
-        for logger in self.loggers:
-            logger.log_metrics(self.for_loggers, step=step)
+        self.held_for_loggers.append((step, self.for_loggers))
         self.for_loggers = {}
+        now = time.monotonic()
+        if now >= self.loggers_due:
+            self.hand_scalars_to_loggers()
+            self.loggers_due = now + LOGGERS_EVERY_S
+
+    def on_train_end(self) -> None:
+        self.hand_scalars_to_loggers()
+
+    def hand_scalars_to_loggers(self) -> None:
+        for step, scalars in self.held_for_loggers:
+            for logger in self.loggers:
+                logger.log_metrics(scalars, step=step)
+        self.held_for_loggers = []
 
     def test_step(self, batches: Batches) -> None:
         self.evaluate_batches(batches, "test")

@@ -1,13 +1,16 @@
 """Each logger of conf/logger/, read back with its own reader: the epoch scalars, the hyperparameters and the final
 test metrics (TensorBoard's are read in test_tensorboard.py)."""
 
+import itertools
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import yaml
 
+from src.models import fast_steps
 from src.reporting.loggers import build_loggers
 from src.train import train
 from tests.conftest import compose_config
@@ -38,6 +41,18 @@ def test_csv_logger_holds_each_epoch_the_settings_and_the_final_metrics(tmp_path
         and hparams["model.optimizer._target_"] == "torch.optim.Adam"
     )
     assert not (run_dir / "tensorboard").exists()
+
+
+def test_the_loggers_get_the_epochs_at_least_once_a_second_and_every_epoch_when_training_ends(tmp_path, monkeypatch):
+    ticks = itertools.count()  # a clock that moves 0.4 s an epoch
+    monkeypatch.setattr(fast_steps, "time", SimpleNamespace(monotonic=lambda: 0.4 * next(ticks)))
+    probe = ("+callbacks.seen._target_=tests.support.probes.LoggedSteps", f"+callbacks.seen.path={tmp_path / 'seen'}")
+    run_dir, _ = run(tmp_path, "logger=csv", "trainer.max_epochs=6", *probe)
+    seen = [json.loads(line) for line in (tmp_path / "seen").read_text().splitlines()]
+    # the first epoch at once, then the epochs held while less than a second has passed, then the rest at the end
+    assert seen == [[], [0], [0], [0], [0, 1, 2, 3], [0, 1, 2, 3]]
+    epochs = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["val_loss"])
+    assert epochs["step"].tolist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_a_resumed_run_keeps_the_csv_rows_of_its_earlier_epochs(tmp_path):

@@ -1,5 +1,6 @@
 """Test-only callbacks that let a test see inside a training process: which epoch it has finished, what it drew."""
 
+import json
 import os
 import random
 import signal
@@ -23,6 +24,18 @@ class EpochMarker(L.Callback):
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(str(trainer.current_epoch + 1))
         tmp.replace(self.path)
+
+
+class LoggedSteps(L.Callback):
+    """Appends to `path`, at each epoch's start, the steps the CSV logger has been handed so far (a JSON list a line)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        [csv_logger] = trainer.loggers
+        with self.path.open("a") as f:
+            f.write(json.dumps([row["step"] for row in csv_logger.experiment.metrics]) + "\n")
 
 
 class RandomDraws(L.Callback):
