@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from src.errors import UserError, first_line, require
 from src.runs.atomic import write_text_atomically
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
-from src.runs.run_dir import hold_run_dir, latest_run_dir
+from src.runs.run_dir import hold_run_dir, latest_run_dir, without_start_keys
 
 if TYPE_CHECKING:
     from src.reporting.results import RunResult
@@ -224,9 +224,8 @@ def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
     if checkpoint == "last.ckpt" and (command := grid_sweep_command()):
         return shlex.join([*command, "resume=latest"])
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
     path = run_dir.absolute() / "checkpoints" / checkpoint
-    return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={path}"])
+    return shlex.join(["python", "-m", "src.train", *without_start_keys(overrides), f"ckpt_path={path}"])
 
 
 def grid_sweep_command() -> list[str] | None:
@@ -237,9 +236,8 @@ def grid_sweep_command() -> list[str] | None:
     if not sweep_file.is_file():
         return None
     saved = OmegaConf.load(sweep_file).hydra.overrides
-    task = [o for o in saved.task if o.split("=")[0].lstrip("+~") not in ("ckpt_path", "resume")]
     launcher = [o for o in saved.hydra if not o.startswith("hydra.mode=")]  # hydra/launcher=joblib, say
-    return ["python", "-m", "src.train", "-m", *launcher, *task]
+    return ["python", "-m", "src.train", "-m", *launcher, *without_start_keys(saved.task)]
 
 
 @contextmanager

@@ -18,6 +18,9 @@ from omegaconf import OmegaConf
 
 from src.errors import UserError, user_errors_exit
 
+# overrides that say where a run starts from, not what it computes: a command that resumes drops them
+START_KEYS = ("resume", "ckpt_path")
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; the other checks still apply
@@ -176,3 +179,8 @@ def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         yield path
+
+
+def without_start_keys(overrides: list[str]) -> list[str]:
+    """The overrides less START_KEYS (written `key=`, `+key=` or `~key`)."""
+    return [o for o in overrides if o.split("=")[0].lstrip("+~") not in START_KEYS]

@@ -10,8 +10,7 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-# keys that say how to start, not what a job computes: a re-submitted sweep matches its first start without them
-START_KEYS = ("resume", "ckpt_path")
+from src.runs.run_dir import START_KEYS
 
 
 def usable_cores() -> int:

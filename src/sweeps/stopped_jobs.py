@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from src.runs.run_dir import job_state
+from src.runs.run_dir import job_state, without_start_keys
 
 RESUME_HINT = (
     "Continue them with the same command and resume=latest (finished jobs are not run again; "
@@ -59,9 +59,7 @@ def report_interrupted_sweep(config: Any) -> None:
     SweepSummary().on_multirun_end(config=config)
     jobs = sorted((p for p in Path(config.hydra.sweep.dir).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     stopped = "; ".join(f"{job} ({state})" for job in jobs if (state := job_state(job)) is not None)
-    arguments = [a for a in sys.argv[1:] if a.split("=")[0] not in ("resume", "ckpt_path")]
-    command = shlex.join(["python", "-m", "src.train", *arguments, "resume=latest"])
-    print(
-        f"interrupted by SIGINT: {stopped}. Continue the sweep with {command} (finished jobs are not run again)", file=sys.stderr
-    )
+    command = shlex.join(["python", "-m", "src.train", *without_start_keys(sys.argv[1:]), "resume=latest"])
+    where = f": {stopped}" if stopped else ""
+    print(f"interrupted by SIGINT{where}. Continue the sweep with {command} (finished jobs are not run again)", file=sys.stderr)
     sys.exit(130)

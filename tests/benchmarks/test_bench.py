@@ -1,5 +1,6 @@
 """The benchmark's yardstick is the lesson's loop on the project's own data, and both runners are timed alike."""
 
+import pytest
 import torch
 
 from benchmarks.bench import EPOCHS, lesson_command, lightning_command
@@ -32,3 +33,17 @@ def test_overrides_reach_only_the_lightning_runs_and_come_last():
     assert command[-2:] == ["model.optimizer.foreach=false", "+model.optimizer.fused=true"]
     optimizer = compose_config(*command[3:]).model.optimizer  # what the run composes
     assert optimizer.fused is True and optimizer.foreach is False
+
+
+@pytest.mark.slow
+def test_the_lightning_floor_runs_the_lessons_arithmetic_so_what_differs_is_lightnings_cost(tmp_path, monkeypatch):
+    from benchmarks.lightning_floor import VARIANTS, train_variant
+
+    monkeypatch.chdir(tmp_path)  # Lightning's own folder, if any, lands here
+    weights = {}
+    for variant in VARIANTS[:3]:
+        torch.manual_seed(0)
+        weights[variant] = train_variant(variant, epochs=5, skip=0)[1].state_dict()
+    lesson = weights["lesson"]
+    for variant in VARIANTS[1:3]:
+        assert all(torch.equal(lesson[name], value) for name, value in weights[variant].items()), variant

@@ -108,6 +108,23 @@ def test_ctrl_c_in_a_sweep_prints_the_sweeps_command_with_resume_latest(tmp_path
     assert not (sweep_folder(tmp_path) / "1").exists()  # the job the sweep had not started yet
 
 
+def test_the_command_that_continues_an_interrupted_sweep_drops_its_start_overrides_however_written(tmp_path, monkeypatch, capsys):
+    from omegaconf import OmegaConf
+
+    from src.sweeps.stopped_jobs import report_interrupted_sweep
+
+    argv = ["-m", "seed=0,1", "+ckpt_path=/old/last.ckpt", "~resume", "hydra/launcher=joblib", "resume=latest"]
+    monkeypatch.setattr(sys, "argv", ["src/train.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        report_interrupted_sweep(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    assert stop.value.code == 130
+    command = "python -m src.train -m seed=0,1 hydra/launcher=joblib resume=latest"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"interrupted by SIGINT. Continue the sweep with {command} (finished jobs are not run again)"
+    )
+
+
 @pytest.mark.slow
 def test_ctrl_c_in_a_joblib_sweep_ends_with_its_summary_and_one_line_not_a_traceback(tmp_path):
     marker = tmp_path / "epochs"
