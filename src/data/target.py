@@ -73,6 +73,7 @@ def encode_target(
         codes, keys = factorized_keys(values)
     labels = sorted_labels(k for k in keys if k is not None)
     check_classes(labels, what, task, trained)
+    warn_of_labels_alike_but_for_case(labels, what)
     index = {label: float(i) for i, label in enumerate(labels)}
     per_key = np.array([np.nan if k is None else index[k] for k in keys] + [np.nan])
     return Target(per_key[codes], keep, task, labels, inferred)
@@ -99,6 +100,21 @@ def check_classes(labels: list[str], what: str, task: str, trained: bool = False
             raise UserError(f"{what} must hold two distinct labels, as this binary classifier was trained on; {got}")
         raise UserError(
             f"{what} must hold exactly two distinct labels for data.task=binary; {got}; use data.task=multiclass for more classes"
+        )
+
+
+def warn_of_labels_alike_but_for_case(labels: list[str], what: str) -> None:
+    """'Yes' and 'yes' are two classes: most often one class written two ways, so the user is told."""
+    by_folded: dict[str, list[str]] = {}
+    for label in labels:
+        by_folded.setdefault(label.casefold(), []).append(label)
+    alike = [" and ".join(repr(label) for label in group) for group in by_folded.values() if len(group) > 1]
+    if alike:
+        warnings.warn(
+            f"{what} has labels that differ only in case ({'; '.join(alike[:3])}): each is a class of its own; "
+            "if they mean one class, write them alike in the file",
+            UserWarning,
+            stacklevel=3,
         )
 
 

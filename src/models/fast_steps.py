@@ -132,7 +132,9 @@ class FastSteps(L.LightningModule):
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self.batch_in_epoch = 0
-        self.epoch_metrics["train_loss"].reset()  # an epoch cut short (a learning-rate finder's) left its sums
+        losses = self.epoch_metrics["train_loss"]
+        if losses.update_count:  # an epoch cut short (a learning-rate finder's) left its sums
+            losses.reset()
 
     def training_step(self, batches: Batches) -> torch.Tensor:
         accumulate = self.step_settings.accumulate_grad_batches
@@ -143,9 +145,10 @@ class FastSteps(L.LightningModule):
         # so all but the group's last optimizer step use the plain torch optimizer and backward
         every_batch_through_lightning = self.trainer.precision in ("16-mixed", "16")
         optimizers = {True: self.optimizers(), False: self.optimizers(use_pl_optimizer=False)}
+        last_step, step_schedulers = (steps[-1] if steps else None), self.schedulers("step")
         losses = []
         for i, (x, y) in enumerate(batches):
-            lightning = every_batch_through_lightning or (bool(steps) and i == steps[-1])
+            lightning = every_batch_through_lightning or i == last_step
             loss = self.loss(self(x), y)
             scaled = loss / accumulate if accumulate > 1 else loss
             self.manual_backward(scaled) if lightning else scaled.backward()
@@ -155,12 +158,14 @@ class FastSteps(L.LightningModule):
                     self.clip(optimizer)
                 optimizer.step()
                 optimizer.zero_grad()
-                self.step_schedulers("step")
+                for scheduler in step_schedulers:
+                    scheduler.step()
             losses.append(loss.detach())
         self.batch_in_epoch += len(batches)
         group_loss = self.add_losses("train", torch.stack(losses), batches)
         if ends_epoch:
-            self.step_schedulers("epoch")
+            for scheduler in self.schedulers("epoch"):
+                scheduler.step()
             results = self.epoch_results("train")
             self.keep_scalars(results)
             if "train_loss" in self.monitored:
@@ -169,12 +174,10 @@ class FastSteps(L.LightningModule):
                 )
         return group_loss  # what Lightning's learning-rate finder reads
 
-    def step_schedulers(self, interval: str) -> None:
+    def schedulers(self, interval: str) -> list:
         """Manual optimization leaves schedulers to us: each is stepped at its config's interval, as Lightning would
         (a task's schedule every optimizer step; StochasticWeightAveraging's every epoch)."""
-        for config in self.trainer.lr_scheduler_configs:
-            if config.interval == interval:
-                config.scheduler.step()
+        return [config.scheduler for config in self.trainer.lr_scheduler_configs if config.interval == interval]
 
     def on_before_optimizer_step(self, optimizer) -> None:
         self.clip(optimizer)  # after Lightning's precision plugin unscaled the gradients

@@ -358,6 +358,18 @@ def test_a_trained_models_target_error_suggests_no_setting_eval_does_not_take():
         encode_target(values, what, "regression", "impute", trained=True)
 
 
+def test_labels_that_differ_only_in_case_are_named_since_each_is_a_class_of_its_own(recwarn):
+    from src.data.target import encode_target
+
+    what = "data.target 'answer' of t.csv"
+    with pytest.warns(UserWarning, match=r"differ only in case \('No' and 'no'; 'Yes' and 'yes'\): each is a class of its own"):
+        target = encode_target(pd.Series(["Yes", "no", "yes", "No", "Yes", "maybe"]), what, None, "impute")
+    assert target.task == "multiclass" and len(target.class_labels) == 5
+    recwarn.clear()
+    encode_target(pd.Series(["yes", "no", "yes", "maybe"]), what, None, "impute")
+    assert not recwarn.list
+
+
 @pytest.mark.slow  # subprocess runs of the commands
 def test_eval_and_predict_of_a_table_with_a_0_1_column_print_no_library_notice(tmp_path, make_config):
     """experiment=csv's piecewise-linear embeddings give a 0/1 column one bin; rebuilding the net must not print
