@@ -3,6 +3,7 @@ sorted (numerically when all are numbers), so code k is `class_labels[k]`."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ class Target:
     task: str
     class_labels: list[str]
     inferred: bool  # the task was inferred (and is printed)
+
+
+# a regression target beyond this in absolute value: its squared errors overflow float32 (max 3.4e38)
+LARGEST_TARGET = 1e19
 
 
 def encode_target(
@@ -142,6 +147,13 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: b
     infinite = np.isinf(y)
     if infinite.any():
         raise missing_values_error(what, 0, int(infinite.sum()), first_row(infinite))
+    largest = float(np.abs(y[keep]).max())
+    if largest > LARGEST_TARGET:
+        divisor = 10.0 ** (math.floor(math.log10(largest)) - 2)
+        raise UserError(
+            f"{what} holds values up to {largest:.3g}: their squared errors overflow the float32 training loss; "
+            f"rescale the column first (e.g. divide it by {divisor:.0e})"
+        )
     return y
 
 

@@ -358,6 +358,18 @@ def test_a_trained_models_target_error_suggests_no_setting_eval_does_not_take():
         encode_target(values, what, "regression", "impute", trained=True)
 
 
+def test_a_regression_target_whose_squares_overflow_float32_is_refused_with_a_rescaling_hint():
+    # it trained to a NaN loss at epoch 1, and the error then suggested a lower learning rate
+    from src.data.target import encode_target
+
+    what = "data.target 'y' of t.csv"
+    with pytest.raises(
+        UserError, match=r"holds values up to 2.5e\+20: .* overflow .*; rescale the column first \(e.g. divide it by 1e\+18\)$"
+    ):
+        encode_target(pd.Series([1.0, -2.5e20, 3.0, None]), what, "regression", "impute")
+    assert encode_target(pd.Series([1.0, -2.5e18, 3.0]), what, "regression", "impute").task == "regression"
+
+
 def test_labels_that_differ_only_in_case_are_named_since_each_is_a_class_of_its_own(recwarn):
     from src.data.target import encode_target
 
