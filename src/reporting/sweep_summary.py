@@ -68,13 +68,18 @@ class SweepSummary(Callback):
 
 def remove_empty_sweep(sweep_dir: Path) -> None:
     """The folder of a sweep whose jobs ran in temporary folders: Hydra's empty job folders and multirun.yaml go, and
-    the folder with them unless something else is in it."""
+    the folder with them unless something else is in it, then the folders above it that Hydra made for it (those left
+    empty, below the working folder: logs/<name>/multiruns)."""
     for job in sweep_dir.iterdir():
         if job.is_dir() and not any(job.iterdir()):
             job.rmdir()
     (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):  # a folder that is not empty stops it
         sweep_dir.rmdir()
+        for parent in sweep_dir.parents:
+            if not parent.is_relative_to(Path.cwd()) or parent == Path.cwd():
+                break
+            parent.rmdir()
 
 
 def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
