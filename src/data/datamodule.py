@@ -138,7 +138,7 @@ class TabularDataModule(L.LightningDataModule):
         features = self.check_columns(table, target)
         what = f"data.target {target!r} of {table.name}"
         known = (table.task, table.class_labels) if target == table.target else (None, None)
-        trained = self.preprocessing is not None  # a checkpoint's: its task is the model's
+        trained = self.preprocessing is not None  # a checkpoint's: its task is the model's, its preprocessing used as it is
         encoded = encode_target(frame[target], what, self.requested_task, self.missing, *known, trained=trained)
         encoded = with_positive_label(encoded, self.positive_label, what)
         self.target_name, self.task, self.class_labels = target, encoded.task, encoded.class_labels
@@ -157,13 +157,12 @@ class TabularDataModule(L.LightningDataModule):
         if self.batch_size == "auto":
             self.batch_size = auto_batch_size(len(parts["train"]))
             print_once(f"batch size: {self.batch_size} (data.batch_size=auto for {len(parts['train']):,} training rows)")
-        fitting = self.preprocessing is None  # a checkpoint's preprocessing, when restored, is used as it is
-        if fitting:
-            kinds = infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)
-        else:
+        if trained:
             kinds = self.preprocessing["columns"]
+        else:
+            kinds = infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)
         prepare_columns(frame, kinds, np.sort(rows), self.missing, table.name)
-        if fitting:
+        if not trained:
             self.preprocessing = fit_preprocessing(frame, parts["train"], kinds, self.feature_transform, table.name)
             print_once(describe_columns(kinds, self.preprocessing["vocabularies"], self.preprocessing["identifiers"]))
             if encoded.inferred:
