@@ -24,6 +24,12 @@ import lightning as L
 
 from benchmarks.bench import lightning_command
 
+
+def epoch_gaps(starts: list[float], skip: int = 20) -> list[float]:
+    """The time between consecutive epoch starts, the first `skip` epochs left out."""
+    return [b - a for a, b in zip(starts, starts[1:])][skip:]
+
+
 VARIANTS = ("lesson", "lightning bare", "lightning + early stopping, checkpoint, self.log", "the default path (src.train)")
 
 
@@ -45,8 +51,7 @@ class EpochClock(L.Callback):
         self.starts.append(time.process_time())
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        times = [b - a for a, b in zip(self.starts, self.starts[1:])][20:]
-        print(f"EPOCH_MS {1000 * statistics.median(times)}", flush=True)
+        print(f"EPOCH_MS {1000 * statistics.median(epoch_gaps(self.starts))}", flush=True)
 
 
 def train_variant(variant: str, epochs: int, skip: int = 20):
@@ -81,7 +86,7 @@ def train_variant(variant: str, epochs: int, skip: int = 20):
                 optimizer.step()
             with torch.no_grad():
                 val_loss()
-        return [b - a for a, b in zip(starts, starts[1:])][skip:], net
+        return epoch_gaps(starts, skip), net
 
     class OneGroup:  # one Lightning step per epoch: the epoch's mini-batches as one batch
         def __init__(self, make):
@@ -136,7 +141,7 @@ def train_variant(variant: str, epochs: int, skip: int = 20):
         num_sanity_val_steps=0,
     )
     trainer.fit(Module(), OneGroup(train_batches), OneGroup(lambda: None))
-    return [b - a for a, b in zip(starts, starts[1:])][skip:], net
+    return epoch_gaps(starts, skip), net
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, require
-from src.runs.run_dir import job_state, refused_leaves_no_folder
+from src.runs.run_dir import job_state, numbered_jobs, refused_leaves_no_folder
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
 LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
@@ -73,7 +73,8 @@ def member_sources(runs: list[str]) -> list[Path]:
                     "resume them first, or give the finished ones (runs=[run_dir,...])"
                 )
             found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
-            if without := sorted({p.name for p in entry.iterdir() if p.name.isdigit()} - {j.name for j in jobs}, key=int):
+            with_model = {job.name for job in jobs}
+            if without := [p.name for p in numbered_jobs(entry) if p.name not in with_model]:
                 warnings.warn(  # a refused job, or one stopped before its first checkpoint: the sweep summary says which
                     f"runs: job(s) {', '.join(without)} of {entry} have no model (refused, or stopped before a checkpoint) "
                     "and are left out",

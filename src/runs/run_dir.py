@@ -50,6 +50,11 @@ def latest_run_dir(runs_root: str | Path, finished_too: bool = False) -> Path | 
     return max(runs, key=lambda d: d.name, default=None)
 
 
+def numbered_jobs(sweep_dir: Path) -> list[Path]:
+    """A sweep folder's job folders (named by their number), in number order: job 10 after job 9."""
+    return sorted((p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+
+
 def job_state(job_dir: Path) -> str | None:
     """How a run (or a sweep's job) ended: None when it finished, else a few words on where it stopped."""
     metrics = job_dir / "metrics.json"  # written whole or not at all (src/runs/atomic.py)

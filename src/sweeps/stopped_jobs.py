@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from src.runs.run_dir import job_state, without_start_keys
+from src.runs.run_dir import job_state, numbered_jobs, without_start_keys
 
 RESUME_HINT = (
     "Continue them with the same command and resume=latest (finished jobs are not run again; "
@@ -57,7 +57,7 @@ def report_interrupted_sweep(config: Any) -> None:
     from src.reporting.sweep_summary import SweepSummary
 
     SweepSummary().on_multirun_end(config=config)
-    jobs = sorted((p for p in Path(config.hydra.sweep.dir).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    jobs = numbered_jobs(Path(config.hydra.sweep.dir))
     stopped = "; ".join(f"{job} ({state})" for job in jobs if (state := job_state(job)) is not None)
     command = shlex.join(["python", "-m", "src.train", *without_start_keys(sys.argv[1:]), "resume=latest"])
     where = f": {stopped}" if stopped else ""
