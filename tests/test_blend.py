@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.results import Experiment, run_experiment
 from src.blend import blend
-from src.reporting.results_doc import Experiment, run_experiment
 from tests.conftest import compose_config
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from src.reporting.results_doc import (
+from benchmarks.results import (
     README_END,
     README_START,
     Experiment,
@@ -73,7 +73,7 @@ def test_seeds_of_one_experiment_end_in_their_mean_and_sd_and_the_readme_shows_t
 def test_rows_kept_from_an_earlier_page_keep_their_date(tmp_path, monkeypatch):
     """`--only` reruns one experiment: the page says when each kept row was measured, not only today; a variant
     (`in_readme: false`) is on the page but not in the README's table."""
-    import src.reporting.results_doc as results_doc
+    import benchmarks.results as results_doc
 
     experiments = [
         Experiment("cancer", "python -m src.train experiment=cancer", [0], ["test_acc"]),
@@ -101,7 +101,7 @@ def test_rows_kept_from_an_earlier_page_keep_their_date(tmp_path, monkeypatch):
 
 
 def test_several_names_after_only_run_those_and_a_stray_name_is_refused_before_any_run(tmp_path, monkeypatch, capsys):
-    import src.reporting.results_doc as results_doc
+    import benchmarks.results as results_doc
 
     experiments = [Experiment(name, f"python -m src.train experiment={name}", [0], ["test_acc"]) for name in ("a", "b", "c")]
     ran = []
@@ -122,7 +122,7 @@ def test_several_names_after_only_run_those_and_a_stray_name_is_refused_before_a
 
 
 def test_a_failed_run_is_reported_by_its_error_not_by_hydras_hint():
-    from src.reporting.results_doc import error_line
+    from benchmarks.results import error_line
 
     hydra = "Error parsing override 'k8'\nmissing EQUAL at '<EOF>'\nSee https://hydra.cc/docs/x\n\nSet the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n"
     assert error_line(hydra, 1) == "Error parsing override 'k8'"
@@ -145,7 +145,7 @@ SUITE = {
 
 
 def test_the_suite_runs_every_contender_on_every_table_and_shows_each_ratio_to_the_reference():
-    from src.reporting.results_doc import suite_experiments, suite_section
+    from benchmarks.results import suite_experiments, suite_section
 
     experiments = suite_experiments(SUITE)
     assert [e.name for e in experiments] == [
@@ -170,7 +170,7 @@ def test_the_suite_runs_every_contender_on_every_table_and_shows_each_ratio_to_t
 
 def test_two_only_runs_at_once_keep_each_others_rows(tmp_path, monkeypatch):
     """The rows of experiments not run are read when the page is written, not when the run started."""
-    import src.reporting.results_doc as results_doc
+    import benchmarks.results as results_doc
 
     experiments = [Experiment(name, f"python -m src.train experiment={name}", [0], ["test_acc"]) for name in ("a", "b")]
     out = tmp_path / "results.md"
