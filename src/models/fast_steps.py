@@ -140,12 +140,12 @@ class FastSteps(L.LightningModule):
         accumulate = self.step_settings.accumulate_grad_batches
         ends_epoch = self.trainer.is_last_batch  # the epoch's last batch always steps
         first = self.batch_in_epoch
-        steps = [i for i in range(len(batches)) if (first + i + 1) % accumulate == 0 or (ends_epoch and i == len(batches) - 1)]
+        steps = {i for i in range(len(batches)) if (first + i + 1) % accumulate == 0 or (ends_epoch and i == len(batches) - 1)}
         # Lightning's precision plugin scales 16-bit losses at every backward and step; otherwise it adds only hooks,
         # so all but the group's last optimizer step use the plain torch optimizer and backward
         every_batch_through_lightning = self.trainer.precision in ("16-mixed", "16")
         optimizers = {True: self.optimizers(), False: self.optimizers(use_pl_optimizer=False)}
-        last_step, step_schedulers = (steps[-1] if steps else None), self.schedulers("step")
+        last_step, step_schedulers = max(steps, default=None), self.schedulers("step")
         losses = []
         for i, (x, y) in enumerate(batches):
             lightning = every_batch_through_lightning or i == last_step
