@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from src.runs.atomic import write_text_atomically
+from src.atomic import write_text_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "conf" / "results.yaml"

@@ -122,8 +122,8 @@ def write_tables(tables: Iterator, handle, parquet: bool) -> int:
 
 
 def predict(cfg: DictConfig) -> int:
+    from src.atomic import write_atomically
     from src.data.readers import is_parquet
-    from src.runs.atomic import write_atomically
     from src.runs.checkpoints.read import load_saved_run
 
     ckpt_path, input_path, output = (required_path(cfg, key) for key in ("ckpt_path", "input", "output"))

@@ -22,7 +22,7 @@ from src.config import check_command_line, validate_config  # importing it regis
 from src.errors import UserError
 from src.reporting.results import RunResult
 from src.runs.faults import files_kept_on_write_failure
-from src.runs.resume import in_multirun, run_folder, started_run
+from src.runs.resume import flatten_config, in_multirun, resume_command, run_folder, started_run
 from src.runs.run_dir import remove_refused_run_dir
 
 __all__ = ["build_datamodule", "build_model", "train"]
@@ -117,7 +117,9 @@ def train(cfg: DictConfig) -> RunResult:
         else:
             from src.runs.fit import fit_with_lightning as fit
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
-        report = RunReport(run_dir, cfg.name, cfg.seed, loggers, hyperparameters(cfg), cfg.get("importance"), run.resume)
+        settings = hyperparameters(flatten_config(cfg))
+        command = None if run.temporary else resume_command(run_dir)
+        report = RunReport(run_dir, cfg.name, cfg.seed, loggers, settings, cfg.get("importance"), run.resume, command)
         with files_kept_on_write_failure(run_dir), run_folder(run, writes_files):
             result = fit(cfg, datamodule, model, loggers, run.resume, report)
             if writes_files:

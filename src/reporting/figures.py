@@ -128,8 +128,8 @@ def residuals_figure(actual: np.ndarray, predicted: np.ndarray, target_name: str
 def save_figures(figures: dict[str, Figure], directory: Path, loggers=(), step: int = 0) -> list[Path]:
     """Each figure as `<name>.png` in directory (whole or not at all), and to each logger that takes images or
     artifacts (src/reporting/loggers.py)."""
+    from src.atomic import write_atomically
     from src.reporting.loggers import log_figure
-    from src.runs.atomic import write_atomically
 
     paths = []
     for name, fig in figures.items():

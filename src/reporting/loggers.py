@@ -9,7 +9,6 @@ from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
 from src.errors import UserError
-from src.runs.resume import flatten_config
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
@@ -28,12 +27,12 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return loggers
 
 
-def hyperparameters(cfg: DictConfig) -> dict[str, int | float | str | bool]:
-    """The settings a logger's hyperparameter table shows: plain values (lists as text), the class names (`_target_`)
-    but not Hydra's other underscore keys (`_partial_`)."""
+def hyperparameters(settings: dict) -> dict[str, int | float | str | bool]:
+    """The settings (the config flattened to dotted keys) a logger's hyperparameter table shows: plain values (lists
+    as text), the class names (`_target_`) but not Hydra's other underscore keys (`_partial_`)."""
     return {
         key: value if isinstance(value, (int, float, str, bool)) else str(value)
-        for key, value in flatten_config(cfg).items()
+        for key, value in settings.items()
         if key.rsplit(".", 1)[-1] == "_target_" or not key.rsplit(".", 1)[-1].startswith("_")
     }
 

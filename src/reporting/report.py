@@ -11,6 +11,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 
+from src.atomic import write_atomically
 from src.models.inference import predict_in_batches
 from src.reporting import figures
 from src.reporting.cross_validation import write_fold_predictions
@@ -18,18 +19,20 @@ from src.reporting.diagnosis import Diagnosis, diagnose
 from src.reporting.importance import Importance, log_importance, validation_importance
 from src.reporting.loggers import log_final_metrics
 from src.reporting.results import RunResult, print_metrics_table, print_run_folder, stop_message, write_metrics_json
-from src.runs.atomic import write_atomically
-from src.runs.resume import TEMPORARY_RUN_PREFIX, resume_command
 
 
 class RunReport(L.Callback):
     """When testing ends, with the tested (best) weights in the model: test_predictions.csv, figures/, the constant-guess
     check, each column's importance and, in a fold of a cv sweep, val_predictions.csv. runner=plain calls
-    `write_test_outputs` itself. `finish` then writes metrics.json, the loggers' final metrics and the table."""
+    `write_test_outputs` itself. `finish` then writes metrics.json, the loggers' final metrics and the table.
+    `resume_command`: the line that continues the run; None for a temporary folder, which is removed at the end."""
 
-    def __init__(self, run_dir: Path, name: str, seed: int, loggers, hyperparameters: dict, importance, resume) -> None:
+    def __init__(
+        self, run_dir: Path, name: str, seed: int, loggers, hyperparameters: dict, importance, resume, resume_command: str | None
+    ) -> None:
         self.run_dir, self.name, self.seed, self.loggers = Path(run_dir), name, seed, list(loggers)
         self.hyperparameters, self.importance_settings, self.resume = hyperparameters, importance, resume
+        self.resume_command = resume_command
         self.diagnosis = Diagnosis()
         self.importance: Importance | None = None
 
@@ -61,7 +64,7 @@ class RunReport(L.Callback):
             log_final_metrics(self.loggers, self.hyperparameters, final, step=result.stopped_epoch)
         for logger in self.loggers:
             logger.finalize("success")
-        message = stop_message(result, resume_command(self.run_dir))
+        message = stop_message(result, self.resume_command)
         extra = {"experiment": self.name, "seed": self.seed, "stop_message": message}
         if datamodule.task == "binary":  # class 1: the one precision, recall and F1 are about
             extra["positive_class"] = datamodule.class_labels[1]
@@ -71,7 +74,7 @@ class RunReport(L.Callback):
         print_metrics_table(result, title=f"{self.name} ({result.runner}) test metrics", class_labels=datamodule.class_labels)
         if message:
             print(message, file=sys.stderr)
-        if self.run_dir.name.startswith(TEMPORARY_RUN_PREFIX):  # no commands for a folder about to go
+        if self.resume_command is None:  # no commands for a folder about to go
             print(f"run: {self.run_dir} (temporary: removed when the run ends; nothing is kept)")
         else:
             print_run_folder(self.run_dir, checkpoint=self.run_dir / "checkpoints" / "best.ckpt" if result.test else None)

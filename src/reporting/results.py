@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from src.runs.atomic import write_text_atomically
+from src.atomic import write_text_atomically
 
 
 @dataclass
@@ -110,7 +110,7 @@ def write_metrics_json(path: Path, result: RunResult, extra: dict | None = None)
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Whole or not at all (src/runs/atomic.py): an interrupted write never leaves a half file where a good one was."""
+    """Whole or not at all (src/atomic.py): an interrupted write never leaves a half file where a good one was."""
     write_text_atomically(path, json.dumps(payload, indent=2, allow_nan=True))
 
 

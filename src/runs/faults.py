@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from src.atomic import WriteFailed, os_reason
 from src.errors import UserError
-from src.runs.atomic import WriteFailed, os_reason
 from src.runs.checkpoints.read import checkpoint_epoch
 from src.runs.resume import resume_command
 

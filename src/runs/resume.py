@@ -19,8 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from src.atomic import write_text_atomically
 from src.errors import UserError, first_line, require
-from src.runs.atomic import write_text_atomically
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 from src.runs.run_dir import hold_run_dir, latest_run_dir, without_start_keys
 
@@ -50,6 +50,10 @@ class RunStart:
     resume: ResumePoint | None = None  # the checkpoint this start continues from
     start_over: bool = False  # a re-submitted sweep's job that saved no snapshot: it starts again in its folder
     finished: RunResult | None = None  # a re-submitted sweep's job that had finished: nothing runs again
+
+    @property
+    def temporary(self) -> bool:
+        return self.run_dir.name.startswith(TEMPORARY_RUN_PREFIX)
 
 
 @contextmanager

@@ -57,7 +57,7 @@ def numbered_jobs(sweep_dir: Path) -> list[Path]:
 
 def job_state(job_dir: Path) -> str | None:
     """How a run (or a sweep's job) ended: None when it finished, else a few words on where it stopped."""
-    metrics = job_dir / "metrics.json"  # written whole or not at all (src/runs/atomic.py)
+    metrics = job_dir / "metrics.json"  # written whole or not at all (src/atomic.py)
     if metrics.is_file():
         saved = json.loads(metrics.read_text())
         if not saved.get("interrupted", False):

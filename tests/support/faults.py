@@ -1,4 +1,4 @@
-"""A file system that refuses some files: writes through src.runs.atomic fail half-way with the OSError a full
+"""A file system that refuses some files: writes through src.atomic fail half-way with the OSError a full
 disk (ENOSPC) or a read-only folder (EACCES) gives, after `after` successful writes of that file."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class FailingHandle:
 def refuse_writes(monkeypatch, name: str, after: int = 0, code: int = errno.ENOSPC) -> list[Path]:
     """Make the (after+1)-th and later writes of files called `name` fail with `code`; returns the temporary files
     those failed writes used, to check they are gone."""
-    import src.runs.atomic as atomic
+    import src.atomic as atomic
 
     real_fdopen = atomic.os.fdopen
     seen = {"writes": 0}

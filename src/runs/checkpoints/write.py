@@ -12,7 +12,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
 
-from src.runs.atomic import write_atomically
+from src.atomic import write_atomically
 
 
 class DeferredAtomicCheckpointIO(TorchCheckpointIO):
