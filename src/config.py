@@ -250,16 +250,30 @@ def validate_optimizer(optimizer: DictConfig) -> None:
         raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
+# Trainer flags counted in Lightning steps, of which one runs data.steps_per_execution mini-batches (null: an epoch)
+COUNTED_IN_STEPS = {
+    "val_check_interval": 1.0,
+    "limit_train_batches": 1.0,
+    "limit_val_batches": 1.0,
+    "limit_test_batches": 1.0,
+    "overfit_batches": 0.0,
+}
 # Trainer flags the lesson's loop (runner=plain) does not have: refused there rather than ignored
 LIGHTNING_ONLY = {
+    **COUNTED_IN_STEPS,
     "gradient_clip_val": None,
     "accumulate_grad_batches": 1,
     "precision": "32-true",
     "detect_anomaly": False,
     "profiler": None,
     "check_val_every_n_epoch": 1,
-    "val_check_interval": 1.0,
+    "max_time": None,
+    "max_steps": -1,
+    "fast_dev_run": False,
+    "lr_find": False,
 }
+# the callbacks the lesson's loop has its own code for (src/reference/plain_loop.py)
+PLAIN_CALLBACKS = ("model_checkpoint", "last_checkpoint", "early_stopping", "progress_bar")
 
 
 def validate_training(cfg: DictConfig) -> None:
@@ -288,13 +302,15 @@ def validate_training(cfg: DictConfig) -> None:
     _int_at_least("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
         _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
-    interval = trainer.get("val_check_interval", 1.0)
-    if interval not in (None, 1.0) and cfg.data.get("steps_per_execution") != 1:
-        raise UserError(
-            f"trainer.val_check_interval={interval} is counted in Lightning steps, and one step runs "
-            f"data.steps_per_execution={cfg.data.get('steps_per_execution')!r} mini-batches (null: a whole epoch); "
-            "set data.steps_per_execution=1 or use trainer.check_val_every_n_epoch"
-        )
+    steps = cfg.data.get("steps_per_execution")
+    for key, default in COUNTED_IN_STEPS.items():
+        value = trainer.get(key, default)
+        if value not in (None, default) and steps != 1 and cfg.runner == "lightning":
+            raise UserError(
+                f"trainer.{key}={value} is counted in Lightning steps, and one step runs data.steps_per_execution={steps!r} "
+                "mini-batches (null: a whole epoch); set data.steps_per_execution=1"
+                + (" or use trainer.check_val_every_n_epoch" if key == "val_check_interval" else "")
+            )
     if cfg.runner == "plain":
         for key, default in LIGHTNING_ONLY.items():
             value = trainer.get(key, default)
@@ -302,6 +318,12 @@ def validate_training(cfg: DictConfig) -> None:
                 raise UserError(
                     f"trainer.{key}={value} is a Lightning Trainer flag; runner=plain is the lesson's loop without it "
                     f"(use runner=lightning, or trainer.{key}={'null' if default is None else default})"
+                )
+        for key, node in cfg.callbacks.items():
+            if node is not None and key not in PLAIN_CALLBACKS:
+                raise UserError(
+                    f"callbacks.{key} is a Lightning callback; runner=plain is the lesson's loop without it "
+                    f"(use runner=lightning, or leave out callbacks.{key})"
                 )
         for key in ("model_checkpoint", "early_stopping"):  # the lesson keeps and stops on the lowest val_loss
             node = cfg.callbacks.get(key) or {}

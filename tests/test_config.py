@@ -59,6 +59,24 @@ BAD_SETTINGS = [
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
     ("~callbacks.model_checkpoint", ["callbacks.model_checkpoint is required with runner=lightning", "best.ckpt"]),
     ("callbacks.model_checkpoint.monitor=null", ["callbacks.model_checkpoint.monitor", "val_loss", "got None"]),
+    # counted in Lightning steps, of which one is a whole epoch by default: the limit would not limit anything
+    ("+trainer.limit_train_batches=2", ["trainer.limit_train_batches=2", "Lightning steps", "data.steps_per_execution=1"]),
+    ("+trainer.overfit_batches=2", ["trainer.overfit_batches=2", "Lightning steps", "data.steps_per_execution=1"]),
+    # the lesson's loop has none of these: refused rather than ignored
+    ("runner=plain +trainer.max_time=00:00:00:05", ["trainer.max_time=00:00:00:05", "runner=plain", "runner=lightning"]),
+    ("runner=plain trainer.lr_find=true", ["trainer.lr_find=True", "runner=plain"]),
+    (
+        "runner=plain data.steps_per_execution=1 +trainer.limit_train_batches=2",
+        ["trainer.limit_train_batches=2 is a Lightning Trainer flag", "runner=plain"],
+    ),
+    (
+        "runner=plain +callbacks.swa._target_=lightning.pytorch.callbacks.StochasticWeightAveraging +callbacks.swa.swa_lrs=0.01",
+        ["callbacks.swa is a Lightning callback", "runner=plain", "leave out callbacks.swa"],
+    ),
+    (
+        "model.net.norm=batch +callbacks.swa._target_=lightning.pytorch.callbacks.StochasticWeightAveraging +callbacks.swa.swa_lrs=0.01",
+        ["callbacks.swa", "BatchNorm", "leave out the callback"],
+    ),
 ]
 
 

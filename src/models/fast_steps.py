@@ -6,6 +6,7 @@ optimizer (hooks, profiler, `global_step`), the others through the plain torch o
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ProgressBar, StochasticWeightAveraging
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
-from src.errors import UserError
+from src.errors import UserError, first_line
 from src.models.metrics import NON_SCALAR, RowWeightedMean
 
 # Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning
@@ -50,7 +53,12 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
         model.step_settings = StepSettings(**{k: v for k, v in taken.items() if v is not None})
     else:
         plain.update({k: v for k, v in taken.items() if k in STEP_FLAGS})
-    return instantiate(OmegaConf.create(plain), **kwargs)
+    try:
+        return instantiate(OmegaConf.create(plain), **kwargs)
+    except InstantiationException as exc:  # Lightning's word for settings it refuses, e.g. two progress bars
+        if isinstance(exc.__cause__, MisconfigurationException):
+            raise UserError(f"the Trainer refuses these settings: {first_line(exc.__cause__)}") from None
+        raise
 
 
 def monitors(callbacks) -> list[tuple[str, str]]:
@@ -79,6 +87,23 @@ def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
             raise UserError(
                 f"{name} monitors {metric!r} with mode={mode}, but a {'higher' if higher else 'lower'} "
                 f"{metric} is better: it would keep the worst epoch (set its mode: callbacks.{key}.mode={better})"
+            )
+
+
+def check_weight_averaging(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
+    """StochasticWeightAveraging adds an epoch that only updates BatchNorm statistics, skipping its backward under
+    automatic optimization only: the fast steps would train it as an ordinary epoch."""
+    from hydra.utils import get_class
+
+    batch_norm = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
+    for key, node in callback_nodes.items():
+        averages = False
+        with contextlib.suppress(Exception):  # a target that is not a class: Hydra says so when it is built
+            averages = issubclass(get_class(node["_target_"]), StochasticWeightAveraging)
+        if averages and any(isinstance(m, batch_norm) for m in model.modules()):
+            raise UserError(
+                f"callbacks.{key}: StochasticWeightAveraging's BatchNorm update epoch would be trained as an ordinary "
+                "epoch by the fast steps; use a net without BatchNorm layers, or leave out the callback"
             )
 
 

@@ -23,10 +23,12 @@ class LossHistory(L.Callback):
         self.started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # validation has run by now; an epoch without it (check_val_every_n_epoch > 1) keeps the latest val_loss
+        # validation has run by now; an epoch without it (check_val_every_n_epoch > 1) keeps the latest val_loss,
+        # which after a resume is the restored history's until the next validation
         metrics = latest_scalars(trainer, pl_module)
         self.train_loss.append(float(metrics["train_loss"]))
-        self.val_loss.append(float(metrics.get("val_loss", float("nan"))))
+        latest = self.val_loss[-1] if self.val_loss else float("nan")
+        self.val_loss.append(float(metrics.get("val_loss", latest)))
 
     # a float64 tensor, not a list: a checkpoint every epoch pickles it in one piece, not float by float
     def state_dict(self) -> dict[str, Any]:

@@ -29,7 +29,8 @@ class RunResult:
     matrices: dict[str, list] = field(default_factory=dict)
     tested_checkpoint: str | None = None
     stopped_early: bool = False
-    stop_reason: str = "max_epochs"  # max_epochs | early_stopping | non_finite_loss | interrupted (finished below)
+    out_of_time: bool = False  # trainer.max_time ended training
+    stop_reason: str = "max_epochs"  # max_epochs | max_time | early_stopping | non_finite_loss | interrupted (finished below)
     interrupted: bool = False  # by SIGINT or SIGTERM: no test metrics; resume from checkpoints/last.ckpt
     interrupted_by: str | None = None  # "SIGINT" or "SIGTERM"
     interrupted_epoch: int | None = None  # 1-based epoch that was running when the signal came
@@ -78,7 +79,7 @@ class RunResult:
         elif self.val_loss and not math.isfinite(self.val_loss[-1]):
             self.stop_reason = "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
         else:
-            self.stop_reason = "early_stopping" if self.stopped_early else "max_epochs"
+            self.stop_reason = "early_stopping" if self.stopped_early else "max_time" if self.out_of_time else "max_epochs"
         if not math.isfinite(self.best_val_loss):
             self.test, self.matrices = {}, {}
         return self

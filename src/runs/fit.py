@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.tuner import Tuner
 from omegaconf import DictConfig
@@ -61,6 +62,8 @@ def fit_with_lightning(
     train_loss, val_loss = list(history.train_loss), list(history.val_loss)
     seconds_before = history.seconds_before  # testing from best.ckpt restores the older seconds saved there
     stopped_early = early_stopping is not None and early_stopping.stopped_epoch > 0
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)  # trainer.max_time's
+    out_of_time = timer is not None and (timer.time_remaining("train") or 0) <= 0
     best_path = str(checkpoint.best_model_path)
     best_epoch = (checkpoint_epoch(best_path) or 0) if best_path else 0
     # the val_loss of the epoch best.ckpt holds: its score is another metric when the checkpoint monitors one
@@ -82,6 +85,7 @@ def fit_with_lightning(
         matrices=matrices,
         tested_checkpoint=tested,
         stopped_early=stopped_early,
+        out_of_time=out_of_time,
         interrupted=stop.signal is not None,
         interrupted_by=stop.signal.name if stop.signal is not None else None,
         interrupted_epoch=stop.epoch,

@@ -122,7 +122,11 @@ def horizon(trainer: L.Trainer) -> int | None:
 
 
 def epochs_before_early_stop(trainer: L.Trainer) -> int | None:
+    """Epochs left if val_loss does not improve: patience counts validations, one every check_val_every_n_epoch."""
     stopper = trainer.early_stopping_callback
     if stopper is None:
         return None
-    return max(stopper.patience - stopper.wait_count, 0)
+    validations = max(stopper.patience - stopper.wait_count, 0)
+    every = trainer.check_val_every_n_epoch or 1
+    # validation runs at the end of epochs n, 2n, ...: the next one is `every - done % every` epochs away
+    return 0 if validations == 0 else every - trainer.current_epoch % every + (validations - 1) * every

@@ -72,3 +72,19 @@ def test_the_learning_rate_finder_is_not_cut_short_by_the_runs_max_epochs(make_c
     train(make_config("trainer.max_epochs=2", "trainer.lr_find=true"))
     # its rates go from 1e-8 towards 1 (it stops where the loss diverges); 2 epochs stopped it at 22 mini-batches, 4e-7
     assert finders[0].results["lr"][-1] > 1e-2
+
+
+def test_a_second_progress_bar_is_refused_in_one_line_naming_lightnings_reason(make_config):
+    from src.errors import UserError
+
+    rich = "+callbacks.rich={_target_:lightning.pytorch.callbacks.RichProgressBar}"  # beside the epoch bar, not instead
+    with pytest.raises(UserError, match=r"^the Trainer refuses these settings: You added multiple progress bar callbacks"):
+        train(make_config("trainer.max_epochs=2", "trainer.enable_progress_bar=true", rich))
+
+
+def test_a_run_stopped_by_max_time_says_so(make_config):
+    result = train(
+        make_config("trainer.max_epochs=100000", "callbacks.early_stopping.patience=100000", "+trainer.max_time=00:00:00:01")
+    )
+    assert result.stop_reason == "max_time" and 1 < result.stopped_epoch < 100000
+    assert not result.stopped_early and result.test  # an ordinary end: the best epoch is tested

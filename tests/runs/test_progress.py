@@ -74,6 +74,27 @@ def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_hori
     assert numbers[-1][0] == numbers[-1][1] < 300  # the last line: stopped where the bar said it would
 
 
+def test_the_horizon_counts_epochs_when_validation_runs_every_few_epochs(tmp_path):
+    # patience counts validations: with one every 3 epochs, the run stops 3 * patience epochs after its best
+    text = fit_with_bar(
+        tmp_path,
+        EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=1),
+        300,
+        2,
+        "model.optimizer.lr=0.05",
+        "trainer.check_val_every_n_epoch=3",
+    )
+    lines = text.splitlines()
+    numbers = [tuple(map(int, re.match(r"Epoch (\d+)/(\d+) · ", line).groups())) for line in lines]
+    stopped = numbers[-1][0]
+    final_best = int(re.search(r"best \S+ @ (\d+)", lines[-1]).group(1))
+    assert stopped == final_best + 6 < 300
+    for line, (_, total) in zip(lines, numbers):
+        best = re.search(r"best \S+ @ (\d+)", line)  # none before the first validation
+        if best and int(best.group(1)) == final_best:
+            assert total == stopped, line  # from the best epoch on, the bar says where training stops
+
+
 def test_a_resumed_run_shows_the_best_epoch_from_before_the_resume(tmp_path):
     # lr 0.05: val_loss bottoms out within the first 6 epochs and rises after, so the best stays before the resume
     first = fit_with_bar(

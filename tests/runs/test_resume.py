@@ -410,3 +410,19 @@ def test_a_resume_may_move_the_data_cache_but_not_change_the_run(tmp_path):
     check_same_settings(compose_config(*moved, output_dir=tmp_path), tmp_path)
     with pytest.raises(UserError, match="seed=0 \\(run\\) vs 1 \\(now\\)"):
         check_same_settings(compose_config("experiment=housing", "seed=1", output_dir=tmp_path), tmp_path)
+
+
+def test_a_resume_between_validations_keeps_the_carried_val_loss_of_the_run_left_alone(tmp_path):
+    # validation every 3 epochs: epochs 7 and 8 carry epoch 6's val_loss; a run stopped after epoch 7 and resumed must
+    # carry it too, from the history its checkpoint holds
+    every_third = ("experiment=cancer", "seed=0", "trainer.max_epochs=12", "trainer.check_val_every_n_epoch=3")
+    left_alone = train(compose_config(*every_third, output_dir=tmp_path / "left_alone"))
+    run_dir, ctrl_c = (
+        tmp_path / "run",
+        ("+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=7"),
+    )
+    assert train(compose_config(*every_third, *ctrl_c, output_dir=run_dir)).last_checkpoint_epoch == 7
+    resumed = train(compose_config(*every_third, *ctrl_c, f"ckpt_path={run_dir}/checkpoints/last.ckpt", output_dir=run_dir))
+    assert resumed.val_loss[7] == resumed.val_loss[5] == left_alone.val_loss[7]  # epoch 8 carries epoch 6's
+    assert repr(resumed.val_loss) == repr(left_alone.val_loss)  # exactly, NaN (no validation yet) included
+    assert resumed.train_loss == left_alone.train_loss
