@@ -15,6 +15,7 @@ from src.errors import UserError
 KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 NUMBER_SHARE = 0.9  # a text column this much numbers is a numeric column with a few bad cells, named as errors
+MOSTLY_NUMBERS = 0.75  # a text column this much numbers but less than NUMBER_SHARE is refused until given a kind
 IDENTIFIER_SHARE = 0.5  # distinct values per (non-missing) training row above which text is an identifier
 IDENTIFIER_MIN_VALUES = 10
 ROW_NUMBER_MIN_VALUES = 20  # rows at least, for whole numbers stepping evenly down the file to be a row number
@@ -54,18 +55,25 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
         held = "records" if isinstance(cells.iloc[0], dict) else "lists"
         raise UserError(
             f"column {column!r} of {name} holds {held}, not one number, text or date per cell; "
-            f"leave it out with data.drop=[{column}]"
+            f"leave it out with data.drop={override_list(column)}"
         )
     text = cells.astype(str).str.strip()
     text = text[~missing_text_mask(text)]
     if len(text) == 0:
         raise UserError(
             f"column {column!r} of {name} has no values in the training rows (all {len(values)} missing); "
-            f"leave it out with data.drop=[{column}]"
+            f"leave it out with data.drop={override_list(column)}"
         )
-    if pd.to_numeric(text, errors="coerce").notna().mean() >= NUMBER_SHARE:
+    numbers = pd.to_numeric(text, errors="coerce").notna()
+    if numbers.mean() >= NUMBER_SHARE:
         return "numeric"  # a number column with a stray word: the numeric check names its row
     check_no_comma_numbers(text, f"column {column!r} of {name}")
+    if numbers.mean() >= MOSTLY_NUMBERS:  # numbers with placeholder words, or text: not for us to guess which
+        raise UserError(
+            f"column {column!r} of {name} is {numbers.mean():.0%} numbers and {1 - numbers.mean():.0%} text (e.g. "
+            f"{text[~numbers].iloc[0]!r}) in the training rows: write those cells as numbers or leave them empty, or give "
+            f"the column a kind: data.categorical={override_list(column)} or data.drop={override_list(column)}"
+        )
     if text.str.match(ISO_DATE).all():
         return "date"
     distinct = text.nunique()
@@ -76,10 +84,12 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
 
 def check_no_comma_numbers(text: pd.Series, what: str) -> None:
     """Numbers written with a comma read as text: as categories or class labels they would train a nonsense model."""
-    if len(text) and text.str.fullmatch(COMMA_NUMBER).mean() >= NUMBER_SHARE:
+    commas = text.astype(str).str.fullmatch(COMMA_NUMBER)
+    # numbers over 999 with a thousands separator and the others without it are numbers too
+    if commas.any() and (commas | pd.to_numeric(text, errors="coerce").notna()).mean() >= NUMBER_SHARE:
         raise UserError(
-            f"{what} holds numbers written with a comma ({text.iloc[0]!r}): write the file with decimal points and no "
-            "thousands separators (pandas: to_csv(..., decimal='.'))"
+            f"{what} holds numbers written with a comma ({text[commas].iloc[0]!r}): write the file with decimal points and "
+            "no thousands separators (pandas: to_csv(..., decimal='.'))"
         )
 
 
@@ -171,5 +181,9 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
 def override_list(column: str) -> str:
     """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -
     or Hydra would read it as a number, true/false or null"""
-    plain = re.fullmatch(r"[\w.\-]+", column) and not reads_as_number(column) and column.lower() not in ("true", "false", "null")
+    plain = (
+        re.fullmatch(r"[A-Za-z0-9_.\-]+", column)
+        and not reads_as_number(column)
+        and column.lower() not in ("true", "false", "null")
+    )
     return f"[{column}]" if plain else f"['{column}']"

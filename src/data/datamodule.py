@@ -16,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from src.data.batches import BatchGroups, auto_batch_size, ordered_batches, shuffled_batches
-from src.data.columns import describe_columns, infer_column_kinds
+from src.data.columns import describe_columns, infer_column_kinds, override_list
 from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
 from src.data.readers import listed, not_a_column
 from src.data.sources import Table, source_function
@@ -161,6 +161,12 @@ class TabularDataModule(L.LightningDataModule):
             kinds = self.preprocessing["columns"]
         else:
             kinds = infer_column_kinds(frame, features, parts["train"], self.categorical, self.numeric, self.drop, table.name)
+        unused = [c for c, kind in kinds.items() if kind not in ("numeric", "categorical", "date")]
+        if len(unused) == len(kinds):
+            raise UserError(
+                f"no feature column of {table.name} is left to train on: {', '.join(f'{c} ({kinds[c]})' for c in unused)}; "
+                f"give one a kind, e.g. data.categorical={override_list(unused[0])}"
+            )
         prepare_columns(frame, kinds, np.sort(rows), self.missing, table.name)
         if not trained:
             self.preprocessing = fit_preprocessing(frame, parts["train"], kinds, self.feature_transform, table.name)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
-from src.data.columns import factorized_keys, sorted_labels, typed_spelling
+from src.data.columns import factorized_keys, override_list, sorted_labels, typed_spelling
 from src.data.readers import missing_text_mask, missing_values_error
 from src.errors import UserError
 
@@ -53,7 +53,7 @@ def checked_numbers(
             row = int(bad_rows.min())
             raise UserError(
                 f"{what} is not numeric: row {row + row_offset + 1} holds {text.iloc[row]!r}; fix that row, "
-                f"or make it a category with data.categorical=[{column}], or choose the columns with data.features=[...]"
+                f"or make it a category with data.categorical={override_list(column)}, or choose the columns with data.features=[...]"
             )
         values = converted = numbers
     taken = float_values(values)[rows]
@@ -155,7 +155,7 @@ def fit_preprocessing(
         source = (columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES])[np.argmax(empty)]
         raise UserError(
             f"column {source!r} of {name} has no values in the training rows (all {len(block)} missing); "
-            f"leave it out with data.drop=[{source}]"
+            f"leave it out with data.drop={override_list(source)}"
         )
     medians = np.nanmedian(block, axis=0)  # also fills a hole that only validation, test or predict rows have
     np.copyto(block, medians, where=np.isnan(block))
@@ -175,7 +175,7 @@ def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:
     if not seen:
         raise UserError(
             f"categorical column {column!r} of {name} has only missing values in the training rows; "
-            f"leave it out with data.drop=[{column}]"
+            f"leave it out with data.drop={override_list(column)}"
         )
     return sorted_labels(seen)
 

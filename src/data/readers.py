@@ -133,9 +133,16 @@ def column_names(raw_names: list) -> list[str]:
 
 def read_csv_table(file: Path) -> pa.Table:
     delimiter, encoding = csv_delimiter(file), csv_encoding(file)
-    read, parse = pacsv.ReadOptions(encoding=encoding), pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
+    read = pacsv.ReadOptions(encoding=encoding)
     try:
-        table = pacsv.read_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options())
+        try:  # blocks split at any line end (fast, in parallel); a quoted cell holding a line end needs them whole
+            parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
+            table = pacsv.read_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options())
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                raise
+            parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+            table = pacsv.read_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options())
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None
