@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,10 +61,18 @@ def raw_splits(datamodule) -> dict[str, Split]:
             codes = category_codes(frame[column], vocabulary)
             columns[column] = pd.Categorical.from_codes(np.where(codes >= 2, codes - 2, -1), categories=vocabulary)
     x = pd.DataFrame(columns, index=frame.index)
+    x.columns = lightgbm_names(list(columns))
     return {
         stage: Split(x.iloc[positions], datamodule.splits[stage][1].reshape(-1).numpy())
         for stage, positions in datamodule.split_positions.items()
     }
+
+
+def lightgbm_names(columns: list[str]) -> list[str]:
+    """Column names LightGBM takes: it refuses the characters of JSON's syntax ("price [usd]", "a:b"), so those become
+    _, and a name that then repeats another gets its position appended."""
+    names = [re.sub(r'[",:\[\]{}]', "_", c) for c in columns]
+    return [f"{n}_{i}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
 def lightgbm_params(task: str, n_classes: int, settings: dict, seed: int, threads: int) -> dict:

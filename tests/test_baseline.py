@@ -116,3 +116,14 @@ def test_a_real_table_reaches_lightgbm_as_the_network_reads_it(tmp_path):
     assert list(x["cylinders"].cat.categories) == ["4", "6", "8"] and list(x["indoor"].cat.categories) == ["False", "True"]
     assert int(x["colour"].isna().sum()) == int(frame.loc[x.index, "colour"].isna().sum())
     assert result.test["test_acc"] > 0.9  # the kind is the weight above 50
+
+
+def test_column_names_with_brackets_colons_or_quotes_reach_lightgbm(tmp_path):
+    """LightGBM refuses JSON's syntax characters in feature names: 'area [m2]' ended the baseline in a traceback."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"area [m2]": rng.uniform(30, 200, 300), "ratio: a/b": rng.normal(size=300), 'say "hi"': 1.0})
+    frame["price, usd"] = frame["area [m2]"] * 3000 + rng.normal(size=300) * 1e4
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    overrides = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target='price, usd'", "baseline.max_rounds=50"]
+    result = baseline(baseline_config(tmp_path, *overrides))
+    assert result.test["test_r2"] > 0.9  # the area is the price

@@ -46,9 +46,8 @@ def warn_of_absent_classes(codes: dict[str, np.ndarray], class_labels: list[str]
         if absent:
             effect = "the model cannot learn it" if stage == "train" else "its metrics cannot judge it"
             name = {"train": "training", "val": "validation"}.get(stage, stage)
-            warnings.warn(
-                f"the {name} split holds no row of class {', '.join(absent)}: {effect}{hint}", UserWarning, stacklevel=2
-            )
+            named = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more classes" if len(absent) > 10 else "")
+            warnings.warn(f"the {name} split holds no row of class {named}: {effect}{hint}", UserWarning, stacklevel=2)
 
 
 def split_like_the_lesson(

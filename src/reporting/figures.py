@@ -3,12 +3,15 @@ imported only when a figure is drawn, which keeps `python -m src.train` quick to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (figure, console) up to this many classes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -58,10 +61,13 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_labels: Seque
     image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax)
     dark = counts.max() / 2
-    for i, j in np.ndindex(n, n):
-        ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color="white" if counts[i, j] > dark else "black")
-    ax.set_xticks(range(n), labels)
-    ax.set_yticks(range(n), labels)
+    if n <= WRITTEN_CLASSES:  # beyond, the counts would not fit their cells (and take minutes to draw)
+        for i, j in np.ndindex(n, n):
+            color = "white" if counts[i, j] > dark else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=14, color=color)
+    ticks = range(0, n, math.ceil(n / WRITTEN_CLASSES))  # every class, or as many as fit
+    ax.set_xticks(ticks, [labels[k] for k in ticks], rotation=90 if n > WRITTEN_CLASSES else 0)
+    ax.set_yticks(ticks, [labels[k] for k in ticks])
     ax.set(xlabel="predicted", ylabel="actual", title="confusion matrix (test)")
     return fig
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.atomic import write_text_atomically
+from src.reporting.figures import WRITTEN_CLASSES
 
 
 @dataclass
@@ -169,6 +170,8 @@ def print_report(
             table.add_row(f"{name} ({len(next(iter(matrix.values()), []))} alone)", "\n".join(lines))
         elif isinstance(matrix, dict):  # a value per class, by class name
             table.add_row(name, "\n".join(f"{label}: {value:.4f}" for label, value in matrix.items()))
+        elif len(matrix) > WRITTEN_CLASSES:
+            table.add_row(name, f"{len(matrix)} x {len(matrix)} counts: in metrics.json, and as colours in figures/")
         else:
             table.add_row(name, "\n".join(matrix_lines(matrix, class_labels)))
     for name, value in rows:

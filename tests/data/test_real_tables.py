@@ -508,3 +508,17 @@ def test_a_text_column_of_dates_and_true_false_keeps_its_categories(tmp_path):
     dm = setup(frame, tmp_path, categorical=["day"])
     assert dm.preprocessing["vocabularies"]["day"] == ["2024-02-01", "unknown"]
     assert dm.preprocessing["vocabularies"]["indoor"] == ["maybe", "true"]
+
+
+def test_a_split_missing_many_classes_names_ten_of_them_in_its_warning():
+    import numpy as np
+
+    from src.data.splits import warn_of_absent_classes
+
+    labels = [f"c{i}" for i in range(40)]
+    codes = {"train": np.arange(40), "val": np.array([0, 1, 2, 3, 4]), "test": np.arange(40)}
+    with pytest.warns(UserWarning) as caught:
+        warn_of_absent_classes(codes, labels, "")
+    [message] = [str(w.message) for w in caught]
+    assert message.startswith("the validation split holds no row of class 'c5' (2 of 85 rows), 'c6'")
+    assert "'c14' (2 of 85 rows) and 25 more classes: its metrics cannot judge it" in message

@@ -35,6 +35,16 @@ def test_confusion_matrix_shows_counts_by_actual_row_and_predicted_column_with_c
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "actual")
 
 
+def test_a_confusion_matrix_of_hundreds_of_classes_is_colours_with_some_class_names_not_written_counts():
+    # 200 x 200 written counts took minutes to draw and could not be read
+    n = 200
+    counts = np.diag(np.arange(1, n + 1)).tolist()
+    ax = confusion_matrix_figure(counts, [f"class {i}" for i in range(n)]).axes[0]
+    assert len(ax.texts) == 0 and ax.images[0].get_array().shape == (n, n)
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert 10 <= len(names) <= 20 and names[0] == "class 0 (0)" and names[1] == "class 10 (10)"
+
+
 def test_regression_figures_have_the_identity_line_and_the_residuals():
     actual = np.array([1.0, 2.0, 3.0, 5.0])
     predicted = np.array([1.5, 1.5, 3.5, 4.0])
