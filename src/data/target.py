@@ -154,6 +154,8 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: b
             f"{what} holds values up to {largest:.3g}: their squared errors overflow the float32 training loss; "
             f"rescale the column first (e.g. divide it by {divisor:.0e})"
         )
+    if not trained and np.ptp(y[keep]) == 0:  # every metric of a constant would be perfect or undefined
+        raise UserError(f"{what} has one value ({y[keep][0]:g}) in every row: there is nothing to predict; choose another column")
     return y
 
 
