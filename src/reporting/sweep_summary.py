@@ -86,7 +86,9 @@ def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
     job = job_dir.relative_to(sweep_dir) if job_dir.is_relative_to(sweep_dir) else job_dir
-    row: dict[str, Any] = {"job": str(job), "overrides": dict(o.partition("=")[::2] for o in overrides)}
+    # resume=latest of a re-submission says how a job started, not what it computes
+    settings = dict(o.partition("=")[::2] for o in overrides)
+    row: dict[str, Any] = {"job": str(job), "overrides": {k: v for k, v in settings.items() if not starts_only(k.lstrip("+~"))}}
     metrics_file = job_dir / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
@@ -103,9 +105,8 @@ def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
-    """The override keys whose values differ between jobs (the ones every job shares say nothing here, and resume=latest
-    of a re-submission says how a job started, not what it computes)."""
-    keys = dict.fromkeys(k for row in rows for k in row["overrides"] if not starts_only(k))
+    """The override keys whose values differ between jobs (the ones every job shares say nothing here)."""
+    keys = dict.fromkeys(k for row in rows for k in row["overrides"])
     return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
 
 

@@ -78,7 +78,9 @@ def test_a_resubmitted_sweep_is_one_setting_over_its_seeds(tmp_path):
     finished_job(tmp_path, 1, ["seeds=3", "seed=1"], 0.4, 0.8)
     finished_job(tmp_path, 2, ["seeds=3", "resume=latest", "seed=2"], 0.6, 0.7)
     summarize(tmp_path)
-    assert "resume" not in pd.read_csv(tmp_path / "summary.csv").columns
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert "resume" not in table.columns
+    assert set(table["overrides"]) == {"seeds=3 seed=0", "seeds=3 seed=1", "seeds=3 seed=2"}  # as the jobs were asked
     groups = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
     assert [(g["n"], g["best_val_loss_mean"], g["test_acc_mean"]) for g in groups] == [
         (3, pytest.approx(0.4), pytest.approx(0.8))
