@@ -102,3 +102,12 @@ def test_a_bad_setting_is_named(setting):
     key = setting.split("=")[0]
     with pytest.raises(UserError, match=rf"{key} must be an integer"):
         validate_importance(cfg.importance)
+
+
+def test_ms_per_epoch_leaves_out_the_importance_which_is_timed_on_its_own():
+    # a 600-column table: 194 s of importance after 6 s of training read as 40,000 ms an epoch
+    from src.reporting.results import RunResult
+
+    result = RunResult("lightning", {}, 3, 0.1, stopped_epoch=150, wall_time_s=200.0, importance={"seconds": 194.0})
+    assert result.ms_per_epoch == pytest.approx(40.0)
+    assert RunResult("lightning", {}, 3, 0.1, stopped_epoch=150, wall_time_s=6.0).ms_per_epoch == pytest.approx(40.0)
