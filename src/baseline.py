@@ -234,4 +234,7 @@ def validate_baseline(settings: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from src.config import check_command_line
+
+    check_command_line("baseline", sys.argv[1:])
     main()

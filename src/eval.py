@@ -4,6 +4,7 @@ split, scaling and model are rebuilt from the checkpoint, so the report equals t
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -61,4 +62,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from src.config import check_command_line
+
+    check_command_line("eval", sys.argv[1:])
     main()

@@ -126,6 +126,23 @@ def test_another_optimizer_and_every_new_option_learn_together(make_config):
     assert result.test["test_acc"] > 0.9
 
 
+@pytest.mark.slow  # a subprocess run of each command
+@pytest.mark.parametrize(
+    "module, argument, expected",
+    [
+        ("src.predict", "ouput=p.csv", "error: ouput is not a setting (did you mean output?)"),
+        ("src.eval", "ckpt=best.ckpt", "error: ckpt is not a setting (did you mean ckpt_path?)"),
+        ("src.ensemble", "run=logs", "error: run is not a setting (did you mean runs?)"),
+        ("src.baseline", "baseline.trial=3", "error: baseline.trial is not a setting (did you mean baseline.trials?)"),
+    ],
+)
+def test_every_entry_point_names_a_misspelt_key_in_one_line(module, argument, expected):
+    result = run_module(module, argument)
+    assert (
+        result.returncode == 2 and result.stderr.strip() == expected + f"; to add a new key, write +{argument.split('=')[0]}=..."
+    )
+
+
 @pytest.mark.parametrize(
     "override, expected",
     [

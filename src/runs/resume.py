@@ -224,9 +224,12 @@ def read_run_config(run_dir: Path) -> dict:
 
 def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
     """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named); for a
-    job of a grid sweep, the sweep's own command with resume=latest, which also runs the jobs it had not started."""
+    job of a grid sweep, the sweep's own command with resume=latest, which also runs the jobs it had not started; for
+    a trial of an Optuna search, which continues its study, the search's own command."""
     if checkpoint == "last.ckpt" and (command := grid_sweep_command()):
         return shlex.join([*command, "resume=latest"])
+    if checkpoint == "last.ckpt" and in_multirun() and "Optuna" in HydraConfig.get().sweeper._target_:
+        return "the command that started the search, again (its study marks this trial failed and runs another)"
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     path = run_dir.absolute() / "checkpoints" / checkpoint
     return shlex.join(["python", "-m", "src.train", *without_start_keys(overrides), f"ckpt_path={path}"])

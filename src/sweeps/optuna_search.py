@@ -31,18 +31,20 @@ from optuna.distributions import (
     IntUniformDistribution,
     LogUniformDistribution,
     UniformDistribution,
+    distribution_to_json,
 )
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from src.errors import UserError, first_line, require, user_errors_exit
+from src.errors import UserError, first_line, require, require_int, user_errors_exit
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 ABANDONED = "abandoned_trials"  # the study's user attribute: numbers of trials whose process was killed
 FIXED = "fixed_settings"  # the study's user attribute: the settings its trials share, from the start that began it
+SPACE = "search_space"  # the study's user attribute: each swept setting's distribution, as Optuna writes it in JSON
 # fixed settings a later start may change: where files go and how a run shows itself, not what a trial measures
 MAY_CHANGE = ("paths.", "trainer.enable_progress_bar", "logger", "data.source.data_home", "data.source.download")
 
@@ -166,6 +168,21 @@ def check_same_fixed_settings(study: optuna.Study, fixed: dict[str, str]) -> Non
         )
 
 
+def check_same_search_space(study: optuna.Study, distributions: dict[str, BaseDistribution]) -> None:
+    """A second start samples the study's own space: another one (a wider choice) breaks its sampler's history."""
+    space = {name: distribution_to_json(d) for name, d in distributions.items()}
+    started = study.user_attrs.get(SPACE)
+    if started is None:  # a new study, or one begun before the space was kept
+        study.set_user_attr(SPACE, space)
+        return
+    if started != space:
+        differ = [name for name in sorted({*started, *space}) if started.get(name) != space.get(name)]
+        raise UserError(
+            f"study {study.study_name} was started with another search space ({', '.join(differ)} differ); continue it "
+            "with the same hydra.sweeper.params, or start another with hydra.sweeper.study_name=<name>"
+        )
+
+
 def fail_abandoned_trials(study: optuna.Study) -> int:
     """RUNNING trials of processes of this machine that have ended (killed) are FAIL: they will not finish."""
     host = socket.gethostname()
@@ -259,18 +276,26 @@ class ResumableOptunaSearch:
         parsed = OverridesParser.create().parse_overrides([*(f"{k}={v}" for k, v in self.params.items()), *arguments])
         distributions, fixed = {}, {}
         for override in parsed:
-            d = distribution(override)
+            try:
+                d = distribution(override)
+            except ValueError as exc:  # Optuna's word for bounds it cannot sample, e.g. a log interval from 0
+                raise UserError(f"{override.input_line}: {first_line(exc)}") from None
             (distributions if isinstance(d, BaseDistribution) else fixed)[override.get_key_element()] = d
         return {name: d for name, d in distributions.items() if name not in fixed}, fixed
 
     def directions(self) -> list[str]:
         given = self.direction if OmegaConf.is_list(self.direction) or isinstance(self.direction, list) else [self.direction]
         directions = [getattr(d, "name", d) for d in given]
-        require(len(directions) == 1, f"hydra.sweeper.direction must be one direction (minimize or maximize); got {directions}")
+        require(
+            len(directions) == 1 and directions[0] in ("minimize", "maximize"),
+            f"hydra.sweeper.direction must be one direction, minimize or maximize; got {', '.join(map(str, directions))}",
+        )
         return directions
 
     @user_errors_exit()
     def sweep(self, arguments: list[str]) -> None:
+        require_int("hydra.sweeper.n_trials", self.n_trials)
+        require_int("hydra.sweeper.n_jobs", self.n_jobs, why=" (trials asked for at once)")
         distributions, fixed = self.search_space(arguments)
         n_trials = self.n_trials
         if isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler:
@@ -286,6 +311,7 @@ class ResumableOptunaSearch:
             load_if_exists=True,
         )
         check_same_fixed_settings(study, {k: v for k, v in fixed.items() if not k.lstrip("+~").startswith(MAY_CHANGE)})
+        check_same_search_space(study, distributions)
         abandoned = fail_abandoned_trials(study)
         done = trials_counted(study)
         if done and hasattr(self.sampler, "reseed_rng"):

@@ -162,15 +162,15 @@ class FakeLauncher:
         return [SimpleNamespace(return_value=float(dict(o.split("=") for o in trial)["search.width"])) for trial in overrides]
 
 
-def fake_sweeper(tmp_path, sampler, n_trials):
+def fake_sweeper(tmp_path, sampler, n_trials, n_jobs=1, direction="minimize", width="choice(8, 16, 32)"):
     from omegaconf import OmegaConf
 
     from src.sweeps.optuna_search import ResumableOptunaSearch
 
     sweeper = ResumableOptunaSearch(
-        sampler=sampler, direction="minimize", storage=f"sqlite:///{tmp_path}/optuna.db", study_name="s",
-        n_trials=n_trials, n_jobs=1, max_failure_rate=1.0, search_space=None, custom_search_space=None,
-        params=OmegaConf.create({"search.width": "choice(8, 16, 32)"}),
+        sampler=sampler, direction=direction, storage=f"sqlite:///{tmp_path}/optuna.db", study_name="s",
+        n_trials=n_trials, n_jobs=n_jobs, max_failure_rate=1.0, search_space=None, custom_search_space=None,
+        params=OmegaConf.create({"search.width": width}),
     )  # fmt: skip
     sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
     sweeper.launcher = FakeLauncher()
@@ -199,3 +199,43 @@ def test_grid_sampler_runs_the_grid_once(tmp_path):
     assert sweeper.launcher.job_numbers == [0, 1, 2]
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert sorted(t["params"]["search.width"] for t in results["trials"]) == [8, 16, 32]
+
+
+@pytest.mark.parametrize(
+    "settings, arguments, expected",
+    [
+        # n_jobs=0 asked for no trial at a time, for ever; -1 is joblib's "every core", not Optuna's
+        ({"n_jobs": 0}, [], "error: hydra.sweeper.n_jobs must be an integer >= 1 (trials asked for at once); got 0"),
+        ({"n_jobs": -1}, [], "error: hydra.sweeper.n_jobs must be an integer >= 1 (trials asked for at once); got -1"),
+        (
+            {},
+            ["model.optimizer.lr=tag(log,interval(0,0.01))"],
+            "error: model.optimizer.lr=tag(log,interval(0,0.01)): The `low` value must be larger than 0 for a log distribution (low=0.0, high=0.01).",
+        ),
+        (
+            {"direction": "maximise"},
+            [],
+            "error: hydra.sweeper.direction must be one direction, minimize or maximize; got maximise",
+        ),
+    ],
+)
+def test_a_search_setting_optuna_cannot_take_is_one_line(tmp_path, capsys, settings, arguments, expected):
+    import optuna
+
+    sweeper = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=2, **settings)
+    with pytest.raises(SystemExit) as exit_info:
+        sweeper.sweep(arguments)
+    assert exit_info.value.code == 2 and sweeper.launcher.job_numbers == []
+    assert capsys.readouterr().err.strip() == expected
+
+
+def test_a_second_start_with_another_search_space_is_refused_and_leaves_no_trial_behind(tmp_path, capsys):
+    import optuna
+
+    fake_sweeper(tmp_path, optuna.samplers.TPESampler(seed=0), n_trials=3).sweep([])
+    wider = fake_sweeper(tmp_path, optuna.samplers.TPESampler(seed=0), n_trials=6, width="choice(8, 16, 32, 128)")
+    with pytest.raises(SystemExit):
+        wider.sweep([])
+    assert capsys.readouterr().err.startswith("error: study s was started with another search space (search.width differ)")
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3  # no trial left RUNNING for ever

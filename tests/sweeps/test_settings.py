@@ -110,3 +110,17 @@ def test_storage_password_is_masked():
     assert masked(url) == "postgresql+psycopg://optuna:***@db.example.org:5432/optuna"
     assert "s3cret" not in masked_in(f"storage: {url}\n", url)
     assert masked("sqlite:///logs/x/optuna.db") == "sqlite:///logs/x/optuna.db"
+
+
+def test_an_interrupted_optuna_trial_is_resumed_by_the_searchs_own_command_not_a_single_run(monkeypatch, tmp_path):
+    # the single-run command a trial printed dropped the study's name and ran a new search whose trials all failed
+    from types import SimpleNamespace
+
+    import src.runs.resume as resume
+
+    search = SimpleNamespace(sweeper=SimpleNamespace(_target_="hydra_plugins.tabular_sweeps.sweepers.ResumableOptunaSweeper"))
+    monkeypatch.setattr(resume, "in_multirun", lambda: True)
+    monkeypatch.setattr(resume.HydraConfig, "get", staticmethod(lambda: search))
+    assert resume.resume_command(tmp_path) == (
+        "the command that started the search, again (its study marks this trial failed and runs another)"
+    )
