@@ -155,3 +155,11 @@ def test_eval_command_rejects_a_missing_checkpoint_in_one_line(tmp_path):
     proc = run_module("src.eval", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"paths.log_dir={tmp_path}")
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: checkpoint not found: {tmp_path / 'nope.ckpt'}"
+
+
+def test_eval_takes_the_run_folder_or_its_checkpoints_folder_for_best_ckpt(cancer_run, tmp_path):
+    # the checkpoints/ folder was refused, suggesting checkpoints/checkpoints/best.ckpt
+    run_dir, result = cancer_run
+    for given in (run_dir, run_dir / "checkpoints"):
+        metrics = evaluate(compose_eval(f"ckpt_path={given}", output_dir=tmp_path / given.name))
+        assert metrics["epoch"] == result.best_epoch and metrics["test"] == pytest.approx(result.test, rel=1e-6)

@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 
 
 def checkpoint_file(path: str | Path, name: str) -> Path:
-    """`path` itself, or `<path>/checkpoints/<name>` when `path` is a run's folder."""
+    """`path` itself, or `<path>/checkpoints/<name>` when `path` is a run's folder (`<path>/<name>` when it is the
+    run's checkpoints/ folder)."""
     path = Path(path)
     if not path.is_dir():
         return path
     inside = path / "checkpoints" / name
-    if inside.is_file():
-        return inside
+    for candidate in (inside, path / name):
+        if candidate.is_file():
+            return candidate
     found = sorted(p.name for p in (path / "checkpoints").glob("*.ckpt"))
     hint = f"it has {', '.join(found)} in checkpoints/" if found else "it has no checkpoints/ folder with .ckpt files"
     raise UserError(f"ckpt_path={path} is a folder without checkpoints/{name} ({hint}); give a checkpoint file, e.g. {inside}")
