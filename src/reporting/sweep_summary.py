@@ -53,7 +53,8 @@ class SweepSummary(Callback):
         last = [c for c in ("wall_time_s", "overrides") if c in frame]  # after the test metrics of every job's task
         frame = frame[[c for c in frame if c not in last] + last]
         frame.astype(dict.fromkeys([c for c in ("best_epoch", "stopped_epoch") if c in frame], "Int64")).to_csv(path, index=False)
-        print_sweep_summary(flat, swept, title=f"{len(rows)} jobs, best val_loss first — {path}")
+        jobs = f"{len(rows)} job{'s' * (len(rows) != 1)}"
+        print_sweep_summary(flat, swept, title=f"{jobs}, best val_loss first — {path}")
         if any(k in cv.REPEAT_KEYS for k in swept):
             groups = cv.mean_and_std(rows, swept)
             groups_path = sweep_dir / "summary_mean_std.csv"

@@ -192,3 +192,9 @@ def test_a_job_stopped_by_a_signal_has_no_result_in_the_summary_or_the_mean(tmp_
     assert summary["best_val_loss"].tolist()[0] == 0.5 and math.isnan(summary["best_val_loss"].tolist()[1])
     (group,) = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
     assert (group["n"], group["diverged"], group["best_val_loss_mean"]) == (1, 0, 0.5)  # not 0.3 with the stopped job's 0.1
+
+
+def test_a_sweep_of_one_job_is_one_job(tmp_path, capsys):
+    finished_job(tmp_path, 0, ["seed=0"], 0.2, 0.9)
+    summarize(tmp_path)
+    assert "1 job, best val_loss first" in capsys.readouterr().out
