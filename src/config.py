@@ -79,13 +79,13 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
     lines = [line.strip() for line in text.splitlines() if line.strip() and "object_type=" not in line]
     missing_key = re.search(r"full_key: (\S+)", text)
     missing_option = re.search(r"Could not find '([^']+)/([^']+)'", text)
-    if missing_key and "not in struct" in text:
+    if missing_key and ("not in struct" in text or re.search(r"not in '\w+Conf'", text)):  # a Hydra node: its dataclass
         key = missing_key.group(1)
         parent, _, name = key.rpartition(".")
         others = [a for a in args if not a.split("=")[0].lstrip("+~").startswith(key)]
         try:
             with initialize_config_dir(conf, version_base="1.3"):
-                composed = compose(config_name, overrides=others)
+                composed = compose(config_name, overrides=others, return_hydra_config=key.startswith("hydra."))
             node = OmegaConf.select(composed, parent) if parent else composed
         except Exception:  # noqa: BLE001  (another override is wrong too: no suggestion then)
             node = None
@@ -94,7 +94,7 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         hint = (
             f"did you mean {f'{parent}.' if parent else ''}{close[0]}?"
             if close
-            else f"{parent or 'the config'} has {', '.join(keys)}"
+            else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
         )
         return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
     if missing_option:

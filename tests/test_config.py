@@ -126,6 +126,26 @@ def test_another_optimizer_and_every_new_option_learn_together(make_config):
     assert result.test["test_acc"] > 0.9
 
 
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        (["trainer.max_epoch=3"], "trainer.max_epoch is not a setting (did you mean trainer.max_epochs?)"),
+        # Hydra's own nodes: they said "Key 'n_trial' not in 'OptunaSweeperConf'" in six words and no suggestion
+        (
+            ["hparams_search=cancer_optuna", "hydra.sweeper.n_trial=3"],
+            "hydra.sweeper.n_trial is not a setting (did you mean hydra.sweeper.n_trials?)",
+        ),
+        (["hydra.job.chdirr=true"], "hydra.job.chdirr is not a setting (did you mean hydra.job.chdir?)"),
+    ],
+)
+def test_a_misspelt_key_gets_the_nearest_real_one(capsys, arguments, expected):
+    from src.config import check_command_line
+
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line("train", arguments)
+    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+
+
 @pytest.mark.slow  # a subprocess run of each command
 @pytest.mark.parametrize(
     "module, argument, expected",
