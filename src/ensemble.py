@@ -143,6 +143,13 @@ def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
 def check_same_rows(first: Rows, other: Rows) -> None:
     """Members of other data or another split are refused: their predictions are of other rows."""
     differing = [k for k in SPLIT_KEYS if other.state.get(k) != first.state.get(k)]
+    folds = [(rows.state.get("cv") or {}).get("fold") for rows in (first, other)]
+    if not differing and folds[0] != folds[1]:
+        raise UserError(
+            f"{other.source} and {first.source} are folds {folds[1]} and {folds[0]} of a cross-validation: they validate "
+            "on different rows, and an ensemble is fit and scored on the rows its members share; combine the seeds of "
+            "one fold instead (-m seeds=N cv.folds=K cv.fold=I)"
+        )
     if not differing and any(not np.array_equal(first.positions[s], other.positions[s]) for s in first.positions):
         differing = ["the validation or test rows"]
     if differing:

@@ -97,7 +97,7 @@ def test_members_of_another_split_are_refused(cancer_run, tmp_path_factory, tmp_
 def test_members_of_other_folds_are_refused(tmp_path_factory, tmp_path):
     # each fold's checkpoint was rebuilt on the lesson's split: the blend was fit on rows some members trained on
     folds = [train_cancer(tmp_path_factory, "cv.folds=3", f"cv.fold={fold}", "trainer.max_epochs=1") for fold in (0, 1)]
-    with pytest.raises(UserError, match=r"another split .*the validation or test rows differ"):
+    with pytest.raises(UserError, match=r"are folds 1 and 0 of a cross-validation: .*combine the seeds of one fold instead"):
         ensemble(compose_ensemble(folds, tmp_path))
 
 
