@@ -104,6 +104,7 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={csv('inf.csv', infinite)}"], "column 'worst radius' has 1 infinite value(s), first in row 4"),
         ([f"input={empty}"], "is empty"),
         ([f"input={tmp_path / 'nope.csv'}"], "input file not found"),
+        ([f"input={tmp_path}"], f"input={tmp_path} is a folder; give the CSV or Parquet file of the rows to predict"),
         ([f"input={json_file}"], "new.json is a .json file; save the table as CSV"),
         ([f"input={utf16}"], "utf16.csv is UTF-16 text; save it as CSV UTF-8"),
         ([f"input={good}", f"ckpt_path={corrupt}"], "is not a readable checkpoint"),

@@ -35,6 +35,7 @@ def prediction_chunks(
     """(feature columns, carried columns, rows before it) per chunk, in file order; numeric features already float64.
     `carry`: columns passed through to the output as the file has them, where present (None: every column)."""
     path = Path(path)
+    require(not path.is_dir(), f"input={path} is a folder; give the CSV or Parquet file of the rows to predict")
     require(path.is_file(), f"input file not found: {path}")
     check_table_format(path, "input")
     kinds = {c: k for c, k in state["columns"].items() if k in ("numeric", "categorical", "date")}

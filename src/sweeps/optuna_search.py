@@ -297,6 +297,11 @@ class ResumableOptunaSearch:
         require_int("hydra.sweeper.n_trials", self.n_trials)
         require_int("hydra.sweeper.n_jobs", self.n_jobs, why=" (trials asked for at once)")
         distributions, fixed = self.search_space(arguments)
+        require(
+            "resume" not in fixed,
+            "resume=latest is for a grid sweep; an Optuna search continues its study when the same command is run again "
+            "without it (a killed process's trials are marked failed and replaced)",
+        )
         n_trials = self.n_trials
         if isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler:
             # as the plugin does: the grid is built from the search space, and n_trials is at most its size
