@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (figure, console) up to this many classes
+from src.reporting.results import WRITTEN_CLASSES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

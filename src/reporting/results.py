@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.atomic import write_text_atomically
-from src.reporting.figures import WRITTEN_CLASSES
+
+WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, figure) up to this many classes
 
 
 @dataclass
