@@ -153,15 +153,21 @@ def mask_saved_copies(job_dirs: list[Path], url: str | None) -> None:
                 copy.write_text(hidden)
 
 
+def changed_since_start(study: optuna.Study, attribute: str, now: dict) -> tuple[dict, list[str]]:
+    """(what the study's first start kept under `attribute`, the keys whose values differ now); a new study, or one
+    begun before it was kept, keeps `now`."""
+    started = study.user_attrs.get(attribute)
+    if started is None:
+        study.set_user_attr(attribute, now)
+        return now, []
+    return started, [k for k in sorted({*started, *now}) if started.get(k) != now.get(k)]
+
+
 def check_same_fixed_settings(study: optuna.Study, fixed: dict[str, str]) -> None:
     """A study's trials compare only under the same fixed settings (epochs, data, ...): a start with others is refused."""
-    started = study.user_attrs.get(FIXED)
-    if started is None:  # a new study, or one begun before the settings were kept
-        study.set_user_attr(FIXED, fixed)
-        return
-    differ = [f"{k}={started.get(k, '<unset>')} (study) vs {fixed.get(k, '<unset>')} (now)" for k in sorted({*started, *fixed})
-              if started.get(k) != fixed.get(k)]  # fmt: skip
-    if differ:
+    started, changed = changed_since_start(study, FIXED, fixed)
+    if changed:
+        differ = [f"{k}={started.get(k, '<unset>')} (study) vs {fixed.get(k, '<unset>')} (now)" for k in changed]
         raise UserError(
             f"study {study.study_name} was started with other fixed settings, so its trials would not compare: "
             f"{'; '.join(differ)}; continue it with the same settings, or start another with hydra.sweeper.study_name=<name>"
@@ -170,15 +176,10 @@ def check_same_fixed_settings(study: optuna.Study, fixed: dict[str, str]) -> Non
 
 def check_same_search_space(study: optuna.Study, distributions: dict[str, BaseDistribution]) -> None:
     """A second start samples the study's own space: another one (a wider choice) breaks its sampler's history."""
-    space = {name: distribution_to_json(d) for name, d in distributions.items()}
-    started = study.user_attrs.get(SPACE)
-    if started is None:  # a new study, or one begun before the space was kept
-        study.set_user_attr(SPACE, space)
-        return
-    if started != space:
-        differ = [name for name in sorted({*started, *space}) if started.get(name) != space.get(name)]
+    _, changed = changed_since_start(study, SPACE, {name: distribution_to_json(d) for name, d in distributions.items()})
+    if changed:
         raise UserError(
-            f"study {study.study_name} was started with another search space ({', '.join(differ)} differ); continue it "
+            f"study {study.study_name} was started with another search space ({', '.join(changed)} differ); continue it "
             "with the same hydra.sweeper.params, or start another with hydra.sweeper.study_name=<name>"
         )
 
