@@ -65,12 +65,13 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
             f"leave it out with data.drop={override_list(column)}"
         )
     numbers = pd.to_numeric(text, errors="coerce").notna()
-    if numbers.mean() >= NUMBER_SHARE:
+    share = numbers.mean()
+    if share >= NUMBER_SHARE:
         return "numeric"  # a number column with a stray word: the numeric check names its row
     check_no_comma_numbers(text, f"column {column!r} of {name}")
-    if numbers.mean() >= MOSTLY_NUMBERS:  # numbers with placeholder words, or text: not for us to guess which
+    if share >= MOSTLY_NUMBERS:  # numbers with placeholder words, or text: not for us to guess which
         raise UserError(
-            f"column {column!r} of {name} is {numbers.mean():.0%} numbers and {1 - numbers.mean():.0%} text (e.g. "
+            f"column {column!r} of {name} is {share:.0%} numbers and {1 - share:.0%} text (e.g. "
             f"{text[~numbers].iloc[0]!r}) in the training rows: write those cells as numbers or leave them empty, or give "
             f"the column a kind: data.categorical={override_list(column)} or data.drop={override_list(column)}"
         )

@@ -133,16 +133,19 @@ def column_names(raw_names: list) -> list[str]:
 
 def read_csv_table(file: Path) -> pa.Table:
     delimiter, encoding = csv_delimiter(file), csv_encoding(file)
-    read = pacsv.ReadOptions(encoding=encoding)
+
+    def read(newlines_in_values: bool) -> pa.Table:
+        parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values)
+        read_options = pacsv.ReadOptions(encoding=encoding)
+        return pacsv.read_csv(file, read_options=read_options, parse_options=parse, convert_options=csv_convert_options())
+
     try:
         try:  # blocks split at any line end (fast, in parallel); a quoted cell holding a line end needs them whole
-            parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
-            table = pacsv.read_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options())
+            table = read(newlines_in_values=False)
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc):
                 raise
-            parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-            table = pacsv.read_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options())
+            table = read(newlines_in_values=True)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None
