@@ -200,7 +200,7 @@ def estimated_shape(file: Path) -> tuple[int, int]:
         return len(lines), 1
     columns = lines[0].count(csv_delimiter(file).encode()) + 1
     body = lines[1:-1] if len(sample) == 1 << 20 and len(lines) > 2 else lines[1:]  # the last line may be cut
-    bytes_per_row = max(sum(len(line) + 1 for line in body) / max(len(body), 1), 1.0)
+    bytes_per_row = sum(len(line) + 1 for line in body) / len(body)
     return int((file.stat().st_size - len(lines[0]) - 1) / bytes_per_row), columns
 
 
