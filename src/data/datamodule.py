@@ -167,7 +167,7 @@ class TabularDataModule(L.LightningDataModule):
                 f"no feature column of {table.name} is left to train on: {', '.join(f'{c} ({kinds[c]})' for c in unused)}; "
                 f"give one a kind, e.g. data.categorical={override_list(unused[0])}"
             )
-        prepare_columns(frame, kinds, np.sort(rows), self.missing, table.name)
+        prepare_columns(frame, kinds, rows, self.missing, table.name)
         if not trained:
             self.preprocessing = fit_preprocessing(frame, parts["train"], kinds, self.feature_transform, table.name)
             print_once(describe_columns(kinds, self.preprocessing["vocabularies"], self.preprocessing["identifiers"]))
