@@ -15,8 +15,7 @@ AUTO_BATCH_RANGE = (32, 1024)  # ...between the lesson's batch and the large-tab
 
 
 def auto_batch_size(train_rows: int) -> int:
-    """The power of two nearest to train_rows / 100, within 32..1024: 32 for the lesson's 341 rows, 128 for
-    housing's 12,384, 1024 from about 72,000 rows on (an epoch of a million rows is then ~1,000 steps, not 31,000)."""
+    """The power of two nearest to train_rows / 100, within 32..1024: 32 for the lesson's 341 rows, 128 for housing's."""
     low, high = AUTO_BATCH_RANGE
     wanted = max(train_rows / AUTO_STEPS_PER_EPOCH, 1.0)
     return int(min(max(2 ** round(np.log2(wanted)), low), high))

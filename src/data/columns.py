@@ -95,9 +95,8 @@ def check_no_comma_numbers(text: pd.Series, what: str) -> None:
 
 
 def is_row_number(values: pd.Series, column: str) -> bool:
-    """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or
-    distinct whole numbers under a blank header, `__index_level_0__` (the index pandas writes to a CSV or a Parquet
-    file) or a name like id, customer_id or PassengerId."""
+    """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or distinct
+    whole numbers under a blank header, pandas' written index (`__index_level_0__`) or an ID-like name (ID_NAME)."""
     if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
     if column.startswith(("Unnamed: ", "__index_level_")) or ID_NAME.search(column):
@@ -180,8 +179,7 @@ def describe_columns(kinds: dict[str, str], vocabularies: dict[str, list[str]], 
 
 
 def override_list(column: str) -> str:
-    """A one-column list as a Hydra override writes it: quoted when the name holds more than letters, digits, _ . -
-    or Hydra would read it as a number, true/false or null"""
+    """A one-column list as a Hydra override writes it: quoted where Hydra would not read the name as plain text."""
     plain = (
         re.fullmatch(r"[A-Za-z0-9_.\-]+", column)
         and not reads_as_number(column)

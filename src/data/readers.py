@@ -157,8 +157,7 @@ def read_csv_table(file: Path) -> pa.Table:
 
 
 def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> str:
-    """pandas names the line of a malformed row, which pyarrow does not: its message when it has one.
-    Read in chunks, so a bad row deep in a large file costs time, not memory."""
+    """pandas' message when it names a malformed row's line (pyarrow does not), else pyarrow's; read in chunks to spare memory."""
     try:
         for _ in pd.read_csv(file, sep=delimiter, encoding=encoding, dtype=str, chunksize=100_000):
             pass
