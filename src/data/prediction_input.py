@@ -72,7 +72,7 @@ def check_header(path: Path, names: list[str], kinds: dict[str, str], allowed: s
 
 
 def csv_chunks(
-    path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int, carry: list[str] | None = ()
+    path: Path, kinds: dict[str, str], allowed: set[str], missing: str, chunk_rows: int, carry: list[str] | None
 ) -> Iterator[pd.DataFrame]:
     """Typed by pyarrow; when pyarrow refuses a value, pandas reads the rest as text and names the exact cell."""
     delimiter, encoding = csv_delimiter(path), csv_encoding(path)
@@ -107,7 +107,7 @@ def text_chunks(
     allowed: set[str],
     chunk_rows: int,
     skip: int,
-    carry: list[str] | None = (),
+    carry: list[str] | None,
 ) -> Iterator[pd.DataFrame]:
     """Every cell as text (pandas), from row `skip` on: slower, but it sees the exact cell that is wrong."""
     try:
@@ -127,7 +127,7 @@ def text_chunks(
 
 
 def parquet_chunks(
-    path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int, carry: list[str] | None = ()
+    path: Path, kinds: dict[str, str], allowed: set[str], chunk_rows: int, carry: list[str] | None
 ) -> Iterator[pd.DataFrame]:
     try:
         file = pq.ParquetFile(path)
