@@ -85,7 +85,7 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
 
 def check_no_comma_numbers(text: pd.Series, what: str) -> None:
     """Numbers written with a comma read as text: as categories or class labels they would train a nonsense model."""
-    commas = text.astype(str).str.fullmatch(COMMA_NUMBER)
+    commas = text.str.fullmatch(COMMA_NUMBER)
     # numbers over 999 with a thousands separator and the others without it are numbers too
     if commas.any() and (commas | pd.to_numeric(text, errors="coerce").notna()).mean() >= NUMBER_SHARE:
         raise UserError(

@@ -289,7 +289,7 @@ class TabularDataModule(L.LightningDataModule):
             "task": self.task,
             "features": list(self.preprocessing["columns"]),  # every column considered, the ignored and dropped too
             "table_columns": self.table_columns,
-            "feature_names": list(self.feature_names),
+            "feature_names": self.feature_names,
             "target_name": self.target_name,
             "class_labels": list(self.class_labels),
             "class_counts": list(self.class_counts),

@@ -101,7 +101,7 @@ def csv_delimiter(file: Path) -> str:
             return delimiter
         fields[delimiter] = widths[0] if widths else 0
     # no delimiter splits every line alike (a short or long row among them): the one that splits the header most
-    best = max(DELIMITERS, key=lambda d: fields[d])  # the first of equals
+    best = max(DELIMITERS, key=fields.get)  # the first of equals
     return best if fields[best] > 1 else ","
 
 
