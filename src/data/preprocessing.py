@@ -126,7 +126,9 @@ def quantile_transformer_from_state(quantiles: list[list[float]]) -> QuantileTra
 
 def fit_feature_transform(kind: str, x_train: np.ndarray) -> dict[str, Any]:
     """What `apply_feature_transform` needs, as plain lists: the quantiles (if any), then the scaler's mean and scale."""
-    state: dict[str, Any] = {"quantiles": None}
+    state: dict[str, Any] = {"quantiles": None, "scaler_mean": [], "scaler_scale": []}
+    if x_train.shape[1] == 0:  # no numeric or date column: nothing to fit
+        return state
     if kind == "quantile":
         n_quantiles = min(1000, x_train.shape[0])
         transformer = QuantileTransformer(n_quantiles=n_quantiles, output_distribution="normal", random_state=0).fit(x_train)
@@ -147,7 +149,7 @@ def fit_preprocessing(
     frame: pd.DataFrame, train_rows: np.ndarray, kinds: dict[str, str], feature_transform: str, name: str
 ) -> dict[str, Any]:
     """Medians, missing indicators, vocabularies and the feature transform, from the training rows only."""
-    state: dict[str, Any] = {"columns": dict(kinds), "missing_indicators": [], "feature_transform": feature_transform}
+    state: dict[str, Any] = {"columns": dict(kinds), "feature_transform": feature_transform}
     block, missing = numeric_block(frame, train_rows, state)
     block = np.ascontiguousarray(block)  # row-major as the lesson's matrix: the scaler's sums, to the last bit
     empty = np.isnan(block).all(axis=0)
@@ -161,10 +163,7 @@ def fit_preprocessing(
     np.copyto(block, medians, where=np.isnan(block))
     state["medians"] = medians.tolist()
     state["missing_indicators"] = [c for c, mask in missing.items() if mask.any()]
-    if block.shape[1]:
-        state.update(fit_feature_transform(feature_transform, block))
-    else:
-        state.update(quantiles=None, scaler_mean=[], scaler_scale=[])
+    state.update(fit_feature_transform(feature_transform, block))
     state["vocabularies"] = {c: fit_vocabulary(frame[c].iloc[train_rows], c, name) for c in columns_of(state, "categorical")}
     state["identifiers"] = {c: identifier_counts(frame[c].iloc[train_rows]) for c in columns_of(state, "ignored")}
     return state
