@@ -107,16 +107,6 @@ def prediction_frame(
     )
 
 
-def write_test_predictions(
-    path: Path, actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
-) -> None:
-    """The data behind the test figures, one row per test row in split order."""
-    frame = prediction_frame(actual, predicted, task, threshold, class_labels)
-    if task != "regression" and class_labels:  # the classes as the table names them, beside their codes
-        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
-    write_atomically(path, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
-
-
 def write_fold_predictions(path: Path, model, datamodule) -> None:
     """A cv fold's validation rows, by source row number, with the tested model's predictions (for oof_predictions.csv)."""
     x_val, y_val = datamodule.splits["val"]
@@ -143,7 +133,10 @@ def write_prediction_report(
 ) -> None:
     """test_predictions.csv and figures/*.png (also to the loggers) from predictions alone, for a network's test, the
     LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class."""
-    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
+    frame = prediction_frame(actual, predicted, task, threshold, class_labels)  # one row per test row, in split order
+    if task != "regression" and class_labels:  # the classes as the table names them, beside their codes
+        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
+    write_atomically(out_dir / "test_predictions.csv", lambda h: frame.to_csv(h, index=False, float_format="%.9g"), text=True)
     pictures = {}
     if history is not None:
         pictures["loss_curves"] = figures.loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
