@@ -13,26 +13,6 @@ import pandas as pd
 REPEAT_KEYS = ("seed", "cv.fold")  # jobs that differ only in these are repeats of one setting
 
 
-def write_fold_predictions(path: Path, model, datamodule) -> None:
-    """The fold's validation rows with the model's predictions (the model holds the tested, best weights)."""
-    from src.models.inference import predict_in_batches  # torch: not for the sweep summary
-
-    cv, task = datamodule.cv, datamodule.task
-    x_val, y_val = datamodule.splits["val"]
-    predicted = predict_in_batches(model, x_val, datamodule.batch_size).numpy()
-    actual = y_val.reshape(-1).numpy()
-    actual = actual if task == "regression" else actual.astype(int)  # a class code, as in test_predictions.csv
-    frame = pd.DataFrame({"row": datamodule.split_positions["val"], "fold": cv["fold"], "actual": actual})
-    if task == "multiclass":  # a probability per class (what stacking needs), then the most probable class's code
-        frame = frame.assign(**{f"probability_{label}": predicted[:, c] for c, label in enumerate(datamodule.class_labels)})
-        frame["predicted"] = predicted.argmax(1)
-    elif task == "binary":  # class 1 when the probability is above the model's threshold, as its test metrics count
-        frame = frame.assign(probability=predicted, predicted=(predicted > model.threshold).astype(int))
-    else:
-        frame["predicted"] = predicted
-    frame.to_csv(path, index=False)
-
-
 def write_oof_predictions(jobs: list[tuple[Path, dict[str, str]]], path: Path) -> Path | None:
     """Every fold's val_predictions.csv in one file, by row, after the job's other swept settings (a row is predicted
     once for each: seed=0, seed=1, ...); None when no job wrote one."""

@@ -14,7 +14,6 @@ import pandas as pd
 from src.atomic import write_atomically
 from src.models.inference import predict_in_batches
 from src.reporting import figures
-from src.reporting.cross_validation import write_fold_predictions
 from src.reporting.diagnosis import Diagnosis, diagnose
 from src.reporting.importance import Importance, log_importance, validation_importance
 from src.reporting.loggers import log_final_metrics
@@ -92,23 +91,31 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
     return diagnose(model, *datamodule.splits["val"], task, datamodule.batch_size, labels)
 
 
-def write_test_predictions(
-    path: Path, actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
-) -> None:
-    """The data behind the test figures, one row per test row in split order."""
+def prediction_frame(
+    actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
+) -> pd.DataFrame:
+    """Each row's actual value or class code, a classifier's probabilities, and what the model predicts."""
     if task == "regression":
-        frame = pd.DataFrame({"actual": actual, "predicted": predicted})
-    elif task == "multiclass":  # a probability per class, and the most probable class
+        return pd.DataFrame({"actual": actual, "predicted": predicted})
+    if task == "multiclass":  # a probability per class, and the most probable class
         labels = list(class_labels) or [str(c) for c in range(predicted.shape[1])]
         probabilities = {f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}
-        frame = pd.DataFrame({"actual": actual.astype(int), **probabilities, "predicted": predicted.argmax(1)})
-    else:  # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
-        frame = pd.DataFrame(
-            {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
-        )
-    if task != "regression" and class_labels:  # the classes as the table names them, beside their codes
-        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
-    write_atomically(path, lambda handle: frame.to_csv(handle, index=False, float_format="%.9g"), text=True)
+        return pd.DataFrame({"actual": actual.astype(int), **probabilities, "predicted": predicted.argmax(1)})
+    # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
+    return pd.DataFrame(
+        {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
+    )
+
+
+def write_fold_predictions(path: Path, model, datamodule) -> None:
+    """A cv fold's validation rows, by source row number, with the tested model's predictions (for oof_predictions.csv)."""
+    x_val, y_val = datamodule.splits["val"]
+    predicted = predict_in_batches(model, x_val, datamodule.batch_size).numpy()
+    threshold, labels = getattr(model, "threshold", None), datamodule.class_labels
+    frame = prediction_frame(y_val.reshape(-1).numpy(), predicted, datamodule.task, threshold, labels)
+    frame.insert(0, "row", datamodule.split_positions["val"])
+    frame.insert(1, "fold", datamodule.cv["fold"])
+    frame.to_csv(path, index=False)
 
 
 def write_prediction_report(
@@ -126,7 +133,10 @@ def write_prediction_report(
 ) -> None:
     """test_predictions.csv and figures/*.png (also to the loggers) from predictions alone, for a network's test, the
     LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class."""
-    write_test_predictions(out_dir / "test_predictions.csv", actual, predicted, task, threshold, class_labels)
+    frame = prediction_frame(actual, predicted, task, threshold, class_labels)  # one row per test row, in split order
+    if task != "regression" and class_labels:  # the classes as the table names them, beside their codes
+        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
+    write_atomically(out_dir / "test_predictions.csv", lambda h: frame.to_csv(h, index=False, float_format="%.9g"), text=True)
     pictures = {}
     if history is not None:
         pictures["loss_curves"] = figures.loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)

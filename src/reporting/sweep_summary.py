@@ -22,8 +22,7 @@ from src.sweeps.resolvers import starts_only
 
 
 class SweepSummary(Callback):
-    def __init__(self, filename: str = "summary.csv") -> None:
-        self.filename = filename
+    def __init__(self) -> None:
         self.job_dirs: list[Path] = []
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -48,7 +47,7 @@ class SweepSummary(Callback):
             return
         swept = varying_keys(rows)
         flat = flat_rows(rows, swept)
-        path = sweep_dir / self.filename
+        path = sweep_dir / "summary.csv"
         frame = pd.DataFrame(flat)  # epochs as 3, not 3.0, when a refused job's row has none
         last = [c for c in ("wall_time_s", "overrides") if c in frame]  # after the test metrics of every job's task
         frame = frame[[c for c in frame if c not in last] + last]

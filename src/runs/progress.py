@@ -45,7 +45,9 @@ class EpochProgressBar(ProgressBar):
         if not self.enabled or not trainer.is_global_zero:  # under DDP one bar, rank 0's
             return
         out = self.file or sys.stderr
-        self.batches_per_epoch = mini_batches_per_epoch(trainer)  # once: counting them cuts an epoch's batches
+        # counted once (counting cuts an epoch's batches); a step may run many mini-batches (FastSteps)
+        n_batches = getattr(trainer.datamodule, "n_batches", None)
+        self.batches_per_epoch = n_batches("train") if n_batches is not None else int(trainer.num_training_batches)
         # a resumed run's bar goes on from the best epoch before the resume, as its report does: the restored losses
         # (not a state of the bar's own, which a resume without the bar would be warned about)
         history = next((c for c in trainer.callbacks if isinstance(c, LossHistory)), None)
@@ -106,11 +108,6 @@ class EpochProgressBar(ProgressBar):
 
     def print(self, *args, **kwargs) -> None:
         tqdm.write(" ".join(map(str, args)), file=self.file or sys.stderr)
-
-
-def mini_batches_per_epoch(trainer: L.Trainer) -> int:
-    n_batches = getattr(trainer.datamodule, "n_batches", None)  # a step may run many mini-batches (FastSteps)
-    return n_batches("train") if n_batches is not None else int(trainer.num_training_batches)
 
 
 def horizon(trainer: L.Trainer) -> int | None:

@@ -226,25 +226,17 @@ def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
     """The command line that resumes this run: its own overrides and its last.ckpt (or the checkpoint named); for a
     job of a grid sweep, the sweep's own command with resume=latest, which also runs the jobs it had not started; for
     a trial of an Optuna search, which continues its study, the search's own command."""
-    if checkpoint == "last.ckpt" and (command := grid_sweep_command()):
-        return shlex.join([*command, "resume=latest"])
-    if checkpoint == "last.ckpt" and in_multirun() and "Optuna" in HydraConfig.get().sweeper._target_:
+    sweeper = HydraConfig.get().sweeper._target_ if checkpoint == "last.ckpt" and in_multirun() else ""
+    sweep_file = Path(HydraConfig.get().sweep.dir) / "multirun.yaml" if "FoldsAndSeeds" in sweeper else None
+    if sweep_file is not None and sweep_file.is_file():  # the grid sweep as it was started
+        saved = OmegaConf.load(sweep_file).hydra.overrides
+        launcher = [o for o in saved.hydra if not o.startswith("hydra.mode=")]  # hydra/launcher=joblib, say
+        return shlex.join(["python", "-m", "src.train", "-m", *launcher, *without_start_keys(saved.task), "resume=latest"])
+    if "Optuna" in sweeper:
         return "the command that started the search, again (its study marks this trial failed and runs another)"
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     path = run_dir.absolute() / "checkpoints" / checkpoint
     return shlex.join(["python", "-m", "src.train", *without_start_keys(overrides), f"ckpt_path={path}"])
-
-
-def grid_sweep_command() -> list[str] | None:
-    """`python -m src.train -m ...` as this job's sweep was started (its multirun.yaml), when it is a grid sweep."""
-    if not in_multirun() or "FoldsAndSeeds" not in HydraConfig.get().sweeper._target_:  # an Optuna search restarts as is
-        return None
-    sweep_file = Path(HydraConfig.get().sweep.dir) / "multirun.yaml"
-    if not sweep_file.is_file():
-        return None
-    saved = OmegaConf.load(sweep_file).hydra.overrides
-    launcher = [o for o in saved.hydra if not o.startswith("hydra.mode=")]  # hydra/launcher=joblib, say
-    return ["python", "-m", "src.train", "-m", *launcher, *without_start_keys(saved.task)]
 
 
 @contextmanager

@@ -162,7 +162,7 @@ def remove_refused_run_dir(path: Path, hydra_subdir: str | None = ".hydra") -> N
 
 
 @contextmanager
-def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
+def hold_run_dir(path: Path, resuming: bool) -> Iterator[None]:
     """Hold the run folder while training in it; refuse one another process holds and (unless resuming) one that
     holds a run's files. The OS drops the lock on `.lock` when the process ends, even on SIGKILL."""
     path.mkdir(parents=True, exist_ok=True)
@@ -183,7 +183,7 @@ def hold_run_dir(path: Path, resuming: bool) -> Iterator[Path]:
         lock.truncate(0)  # "a+": the pid is then written at its start
         lock.write(f"{os.getpid()}\n")
         lock.flush()
-        yield path
+        yield
 
 
 def without_start_keys(overrides: list[str]) -> list[str]:
