@@ -236,5 +236,5 @@ def validate_baseline(settings: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("baseline", sys.argv[1:])
+    check_command_line("baseline")
     main()

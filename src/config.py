@@ -40,10 +40,11 @@ class ChecksBeforeRunFolder(Callback):
                 validate_columns(config.data)
 
 
-def check_command_line(config_name: str, args: list[str]) -> None:
+def check_command_line(config_name: str, args: list[str] | None = None) -> None:
     """Hydra's own errors for a command line (a misspelt key, an unknown option, a bad value's syntax) as one `error:`
     line with a suggestion, before Hydra makes any folder. A multirun's sweeps are checked with their first value;
-    other flags (--help, --cfg ...) are left to Hydra."""
+    other flags (--help, --cfg ...) are left to Hydra. `args`: the command line's (sys.argv[1:]) by default."""
+    args = sys.argv[1:] if args is None else args
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
         return
     args = [first_of_sweep(arg) for arg in args if arg not in ("-m", "--multirun")]

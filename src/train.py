@@ -153,5 +153,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    check_command_line("train", sys.argv[1:])
+    check_command_line("train")
     main()
