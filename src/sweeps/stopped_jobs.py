@@ -1,7 +1,5 @@
-"""A sweep whose SLURM jobs were stopped (time limit, preemption, scancel) ends in one line, not submitit's
-UncompletedJobError with each job's stderr: the sweep summary is written, one line names the stopped jobs and how
-to continue them (each kept last.ckpt, src/runs/stop_on_signal.py), and the process exits with status 1. A sweep
-with jobs refused by a user mistake ends the same way, not in a traceback, with status 2.
+"""A sweep whose jobs SLURM stopped (exit 1), a user mistake refused (exit 2) or Ctrl+C interrupted (exit 130) ends
+with its summary and one line naming those jobs and how to continue, not in a traceback.
 """
 
 from __future__ import annotations
