@@ -1,3 +1,4 @@
+import sys
 import warnings
 
 # conf/hydra/sweeper/basic.yaml and conf/hydra/launcher/{joblib,submitit_*}.yaml replace the configs registered under
@@ -18,8 +19,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     """The project's own warnings (a column's unseen categories, rows without a target) print as one `warning:` line,
     as its errors do; every other warning keeps Python's format, with its file and line."""
     if category is UserWarning and filename.startswith(__path__[0]):
-        import sys
-
         print(f"warning: {message}", file=file or sys.stderr)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ class Fitted:
     params: dict
     best_iteration: int  # 1-based, like a network run's best epoch
     best_val_loss: float
-    train_loss: list[float] = field(default_factory=list)  # per boosting round
-    val_loss: list[float] = field(default_factory=list)
+    train_loss: list[float]  # per boosting round
+    val_loss: list[float]
 
 
 def raw_splits(datamodule) -> dict[str, Split]:
@@ -188,11 +188,11 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         "experiment": cfg.name,
         "seed": cfg.seed,
         "model": "lightgbm",
-        "lightgbm_params": {k: v for k, v in fitted.params.items() if k not in ("verbose",)},
+        "lightgbm_params": {k: v for k, v in fitted.params.items() if k != "verbose"},
         "training_s": training_s,  # wall seconds of data, search and training; cpu_time_s: this process's CPU seconds
         "cpu_time_s": time.process_time() - cpu_start,
         "rows": {stage: len(split.y) for stage, split in splits.items()},
-        "class_labels": list(class_labels),
+        "class_labels": class_labels,
         **({"positive_class": class_labels[1]} if task == "binary" else {}),
         "versions": {name: version(name) for name in ("lightgbm", "optuna", "scikit-learn")},
         "search": None
@@ -216,7 +216,7 @@ def baseline(cfg: DictConfig):
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     result, extra = fit_baseline(cfg, out_dir)
     write_metrics_json(out_dir / "metrics.json", result, extra=extra)
-    print_metrics_table(result, title=f"{cfg.name} (LightGBM) test metrics", class_labels=extra.get("class_labels", ()))
+    print_metrics_table(result, title=f"{cfg.name} (LightGBM) test metrics", class_labels=extra["class_labels"])
     print(f"best round {result.best_epoch} of {result.stopped_epoch}", file=sys.stderr)
     print_run_folder(out_dir)
     return result
@@ -236,5 +236,5 @@ def validate_baseline(settings: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("baseline", sys.argv[1:])
+    check_command_line("baseline")
     main()

@@ -57,5 +57,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("blend", sys.argv[1:])
+    check_command_line("blend")
     main()

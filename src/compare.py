@@ -56,11 +56,10 @@ def compare(cfg: DictConfig) -> dict:
     print_table(f"{cfg.name}: {' vs '.join(runners)} (seed {cfg.seed})", ["", *runners], 1, compare_rows(results))
 
     networks = {runner: result for runner, result in results.items() if runner != "lightgbm"}  # rounds are not epochs
-    if not networks:
-        return results
-    styles = ", ".join(f"{runner} ({style})" for runner, style in zip(networks, ["solid", "dashed"]))
-    overlaid_loss_curves_figure(networks, title=f"{cfg.name}: {styles}").savefig(out / "loss_curves.png", dpi=120)
-    print(f"figure: {out / 'loss_curves.png'}")
+    if networks:
+        styles = ", ".join(f"{runner} ({style})" for runner, style in zip(networks, ["solid", "dashed"]))
+        overlaid_loss_curves_figure(networks, title=f"{cfg.name}: {styles}").savefig(out / "loss_curves.png", dpi=120)
+        print(f"figure: {out / 'loss_curves.png'}")
     return results
 
 
@@ -73,5 +72,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("compare", sys.argv[1:])
+    check_command_line("compare")
     main()

@@ -5,7 +5,6 @@ LightGBM runs as their mean prediction and as a blend fit on the validation rows
 from __future__ import annotations
 
 import json
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -279,5 +278,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("ensemble", sys.argv[1:])
+    check_command_line("ensemble")
     main()

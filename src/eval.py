@@ -4,7 +4,6 @@ split, scaling and model are rebuilt from the checkpoint, so the report equals t
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -64,5 +63,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("eval", sys.argv[1:])
+    check_command_line("eval")
     main()

@@ -4,7 +4,6 @@ CSV or Parquet, columns matched by name and preprocessed as the checkpoint saved
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -153,5 +152,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     from src.config import check_command_line
 
-    check_command_line("predict", sys.argv[1:])
+    check_command_line("predict")
     main()

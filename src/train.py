@@ -25,8 +25,6 @@ from src.runs.faults import files_kept_on_write_failure
 from src.runs.resume import flatten_config, in_multirun, resume_command, run_folder, started_run
 from src.runs.run_dir import remove_refused_run_dir
 
-__all__ = ["build_datamodule", "build_model", "train"]
-
 
 def build_datamodule(cfg: DictConfig):
     datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
@@ -153,5 +151,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    check_command_line("train", sys.argv[1:])
+    check_command_line("train")
     main()

@@ -43,8 +43,6 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
     if resume == "latest":
         wanted = sweep_overrides(sys.argv[1:])
         for multirun_file in sorted(Path(sweeps_root).glob("*/multirun.yaml"), reverse=True):  # newest first
-            if not multirun_file.is_file():
-                continue
             saved = yaml.safe_load(multirun_file.read_text()) or {}
             if sweep_overrides(saved.get("hydra", {}).get("overrides", {}).get("task", [])) == wanted:
                 return str(multirun_file.parent)
@@ -54,7 +52,7 @@ def sweep_dir(sweeps_root: str, stamp: str, resume: str | None) -> str:
 def mlflow_artifact_location(tracking_uri: str | None, local: str) -> str | None:
     """conf/logger/mlflow.yaml's artifact_location: the folder beside a local tracking database; None (the server's
     choice) for a tracking server, which would resolve a path on its own disk, or when MLFLOW_TRACKING_URI decides."""
-    if tracking_uri is None or "://" in tracking_uri and not str(tracking_uri).startswith(("sqlite:", "file:")):
+    if tracking_uri is None or "://" in tracking_uri and not tracking_uri.startswith(("sqlite:", "file:")):
         return None
     return local
 

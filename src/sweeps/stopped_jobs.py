@@ -1,7 +1,5 @@
-"""A sweep whose SLURM jobs were stopped (time limit, preemption, scancel) ends in one line, not submitit's
-UncompletedJobError with each job's stderr: the sweep summary is written, one line names the stopped jobs and how
-to continue them (each kept last.ckpt, src/runs/stop_on_signal.py), and the process exits with status 1. A sweep
-with jobs refused by a user mistake ends the same way, not in a traceback, with status 2.
+"""A sweep whose jobs SLURM stopped (exit 1), a user mistake refused (exit 2) or Ctrl+C interrupted (exit 130) ends
+with its summary and one line naming those jobs and how to continue, not in a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +18,15 @@ RESUME_HINT = (
 SEARCH_HINT = "Start the same command again: the search marks them failed and continues its study"
 
 
+def end_sweep(config: Any, line: str, status: int) -> None:
+    """The sweep summary of what the jobs left, then `line` on stderr, and exit with `status`."""
+    from src.reporting.sweep_summary import SweepSummary
+
+    SweepSummary().on_multirun_end(config=config)
+    print(line, file=sys.stderr)
+    sys.exit(status)
+
+
 def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_numbers: range, hint: str = RESUME_HINT) -> None:
     """For submitit's UncompletedJobError: write the summary, print one line, exit 1. Otherwise return."""
     if type(exc).__name__ != "UncompletedJobError":
@@ -27,39 +34,25 @@ def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_nu
     stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
     if not stopped:
         return
-    from src.reporting.sweep_summary import SweepSummary
-
-    SweepSummary().on_multirun_end(config=config)
     jobs = "; ".join(f"{sweep_dir / str(n)} ({state})" for n, state in stopped.items())
-    print(
-        f"error: {len(stopped)} of {len(job_numbers)} jobs did not finish (SLURM's time limit, preemption or scancel): {jobs}. {hint}",
-        file=sys.stderr,
-    )
-    sys.exit(1)
+    what = f"{len(stopped)} of {len(job_numbers)} jobs did not finish (SLURM's time limit, preemption or scancel)"
+    end_sweep(config, f"error: {what}: {jobs}. {hint}", 1)
 
 
 def report_refused_jobs(config: Any, refused: dict[int, BaseException], n_jobs: int) -> None:
     """Jobs that a UserError refused (each printed its error: line): the sweep summary, one line, exit 2."""
-    from src.reporting.sweep_summary import SweepSummary
-
-    SweepSummary().on_multirun_end(config=config)
     by_message: dict[str, list[str]] = {}
     for number, exc in refused.items():
         by_message.setdefault(str(exc), []).append(str(number))
     causes = "; ".join(f"job {', '.join(numbers)}: {message}" for message, numbers in by_message.items())
     others = ", the others ran" if len(refused) < n_jobs else ""
-    print(f"error: {len(refused)} of {n_jobs} jobs were refused{others}: {causes}", file=sys.stderr)
-    sys.exit(2)
+    end_sweep(config, f"error: {len(refused)} of {n_jobs} jobs were refused{others}: {causes}", 2)
 
 
 def report_interrupted_sweep(config: Any) -> None:
     """Ctrl+C while parallel workers ran the jobs: the summary of what they left, the command that continues, exit 130."""
-    from src.reporting.sweep_summary import SweepSummary
-
-    SweepSummary().on_multirun_end(config=config)
     jobs = numbered_jobs(Path(config.hydra.sweep.dir))
     stopped = "; ".join(f"{job} ({state})" for job in jobs if (state := job_state(job)) is not None)
     command = shlex.join(["python", "-m", "src.train", *without_start_keys(sys.argv[1:]), "resume=latest"])
     where = f": {stopped}" if stopped else ""
-    print(f"interrupted by SIGINT{where}. Continue the sweep with {command} (finished jobs are not run again)", file=sys.stderr)
-    sys.exit(130)
+    end_sweep(config, f"interrupted by SIGINT{where}. Continue the sweep with {command} (finished jobs are not run again)", 130)
