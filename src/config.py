@@ -15,7 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, is_int, is_number, require_int, user_errors_exit
+from src.errors import UserError, is_int, is_number, user_errors_exit
 from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
@@ -126,6 +126,11 @@ def _names(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
 
 
+def _int_at_least(key: str, value, low: int, null: bool = False, why: str = "") -> None:
+    if not ((null and value is None) or (is_int(value) and value >= low)):
+        raise UserError(f"{key} must be {'null or ' if null else ''}an integer >= {low}{why}; got {value!r}")
+
+
 def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
     """`null`: None when null is not allowed, else what null means (" (inferred)", or "" for nothing said)."""
     if not (value in allowed or (null is not None and value is None)):
@@ -143,7 +148,7 @@ def validate_run(cfg: DictConfig) -> None:
         )
     if not is_int(cfg.seed):
         raise UserError(f"seed must be an integer; got {cfg.seed!r}")
-    require_int("torch_threads", cfg.torch_threads, null=True)
+    _int_at_least("torch_threads", cfg.torch_threads, 1, null=True)
 
 
 def validate_data(data: DictConfig) -> None:
@@ -193,7 +198,7 @@ def validate_data(data: DictConfig) -> None:
             "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
             f"got {data.test_fraction} + {data.val_fraction}"
         )
-    require_int("data.steps_per_execution", data.steps_per_execution, null=True)
+    _int_at_least("data.steps_per_execution", data.steps_per_execution, 1, null=True)
 
 
 def quoting_hint(key: str, value) -> str:
@@ -279,7 +284,7 @@ PLAIN_CALLBACKS = ("model_checkpoint", "last_checkpoint", "early_stopping", "pro
 def validate_training(cfg: DictConfig) -> None:
     """max_epochs, the checkpoint and early stopping, and the Trainer flags the fast steps apply or depend on."""
     trainer = cfg.trainer
-    require_int("trainer.max_epochs", trainer.max_epochs)
+    _int_at_least("trainer.max_epochs", trainer.max_epochs, 1)
     if cfg.runner == "lightning" and cfg.callbacks.get("model_checkpoint") is None:
         raise UserError(
             "callbacks.model_checkpoint is required with runner=lightning: the run tests its best.ckpt and "
@@ -288,7 +293,7 @@ def validate_training(cfg: DictConfig) -> None:
     if cfg.runner == "lightning" and cfg.callbacks.model_checkpoint.get("monitor") is None:
         raise UserError("callbacks.model_checkpoint.monitor must name the metric best.ckpt is chosen by, e.g. val_loss; got None")
     if cfg.callbacks.get("early_stopping") is not None:
-        require_int("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
+        _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
     precision = str(trainer.get("precision", "32-true"))
     _one_of("trainer.precision", precision, ("32-true", "32", "bf16-mixed", "16-mixed"))
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
@@ -298,8 +303,8 @@ def validate_training(cfg: DictConfig) -> None:
         raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
     _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), ("norm", "value"), null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
-        require_int(f"trainer.{key}", trainer.get(key, 1))
-    require_int("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), null=True)
+        _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
+    _int_at_least("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
         _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
     steps = cfg.data.get("steps_per_execution")
@@ -338,12 +343,12 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
     """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
     cv = cfg.get("cv") or {}
     folds, fold = cv.get("folds"), cv.get("fold")
-    require_int("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
+    _int_at_least("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
     if fold is not None and folds is None:
         raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
     if fold is not None and not (is_int(fold) and 0 <= fold < folds):
         raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
-    require_int("seeds", cfg.get("seeds"), null=True, why=" (a multirun over seed, seed+1, ...)")
+    _int_at_least("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
 
 
 def refuse_sweep_shorthands(cfg: DictConfig) -> None:
@@ -364,4 +369,4 @@ def validate_importance(settings) -> None:
     if settings is None:
         return
     for key, low in (("repeats", 0), ("max_rows", 1)):
-        require_int(f"importance.{key}", settings.get(key), low)
+        _int_at_least(f"importance.{key}", settings.get(key), low)
