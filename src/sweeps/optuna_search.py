@@ -37,7 +37,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from src.errors import UserError, first_line, require, require_int, user_errors_exit
+from src.errors import UserError, first_line, is_number, require, require_int, user_errors_exit
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
@@ -264,7 +264,7 @@ class ResumableOptunaSearch:
         if search_space or custom_search_space:
             raise UserError("hydra.sweeper.search_space and custom_search_space are not supported; use hydra.sweeper.params")
         self.sampler, self.direction, self.storage, self.study_name = sampler, direction, storage, study_name
-        self.n_trials, self.n_jobs = n_trials, n_jobs
+        self.n_trials, self.n_jobs, self.max_failure_rate = n_trials, n_jobs, max_failure_rate
         self.params = params or {}
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
@@ -297,6 +297,8 @@ class ResumableOptunaSearch:
     def sweep(self, arguments: list[str]) -> None:
         require_int("hydra.sweeper.n_trials", self.n_trials)
         require_int("hydra.sweeper.n_jobs", self.n_jobs, why=" (trials asked for at once)")
+        rate = self.max_failure_rate
+        require(is_number(rate) and 0 <= rate <= 1, f"hydra.sweeper.max_failure_rate must be in [0, 1]; got {rate!r}")
         distributions, fixed = self.search_space(arguments)
         require(
             "resume" not in fixed,
@@ -349,13 +351,21 @@ class ResumableOptunaSearch:
                     self.write_results(study)
                     stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, numbers, stopped_jobs.SEARCH_HINT)
                     raise
-            for trial, ret in zip(trials, returns):
-                self.tell(study, trial, ret)
+            failed = sum(not self.tell(study, trial, ret) for trial, ret in zip(trials, returns))
             mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
+            if failed / len(trials) > self.max_failure_rate:  # as hydra-optuna-sweeper counts: per batch of n_jobs
+                self.write_results(study)
+                raise UserError(
+                    f"{failed} of {len(trials)} trials failed, more than hydra.sweeper.max_failure_rate={rate} allows "
+                    "(each one's reason is above)"
+                )
         self.write_results(study)
+        if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+            raise UserError(f"no trial of study {study.study_name} completed (each failed trial's reason is above)")
 
     @staticmethod
-    def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> None:
+    def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> bool:
+        """The job's value into the study, or the trial failed; whether it has a value."""
         try:
             value = float(ret.return_value)
             if not math.isfinite(value):
@@ -369,6 +379,7 @@ class ResumableOptunaSearch:
         except RuntimeError as exc:  # GridSampler stops the study after the grid's last point, outside optimize()
             if "`Study.stop` is supposed to be invoked" not in str(exc):
                 raise
+        return value is not None
 
     def write_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -241,3 +242,56 @@ def test_a_second_start_with_another_search_space_is_refused_and_leaves_no_trial
     assert capsys.readouterr().err.startswith("error: study s was started with another search space (search.width differ)")
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3  # no trial left RUNNING for ever
+
+
+class FailingLauncher(FakeLauncher):
+    """Each trial with `search.width` in `failing` fails, as a job with a user error or a diverged run does."""
+
+    def __init__(self, failing):
+        super().__init__()
+        self.failing = failing
+
+    def launch(self, overrides, initial_job_idx):
+        from types import SimpleNamespace
+
+        returns = super().launch(overrides, initial_job_idx)
+        return [SimpleNamespace(return_value=math.nan) if r.return_value in self.failing else r for r in returns]
+
+
+@pytest.mark.parametrize(
+    "failing, max_failure_rate, expected",
+    [
+        ({8.0, 16.0, 32.0}, 1.0, "error: no trial of study s completed (each failed trial's reason is above)"),
+        ({16.0}, 0.0, "error: 1 of 1 trials failed, more than hydra.sweeper.max_failure_rate=0.0 allows"),
+    ],
+)
+def test_a_search_that_fails_more_than_it_may_ends_with_status_2(tmp_path, capsys, failing, max_failure_rate, expected):
+    import optuna
+
+    sweeper = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=6)
+    sweeper.launcher, sweeper.max_failure_rate = FailingLauncher(failing), max_failure_rate
+    with pytest.raises(SystemExit) as exit_info:
+        sweeper.sweep([])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.strip().startswith(expected)
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())  # written before it ends
+    assert {t["params"]["search.width"] for t in results["trials"] if t["state"] == "FAIL"} <= {int(w) for w in failing}
+
+
+def test_a_search_with_a_completed_trial_goes_on_past_failed_ones_by_default(tmp_path):
+    import optuna
+
+    sweeper = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=6)
+    sweeper.launcher = FailingLauncher({16.0})
+    sweeper.sweep([])
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert len(results["trials"]) == 6 and results["best_value"] in (8.0, 32.0)
+
+
+def test_max_failure_rate_outside_0_to_1_is_one_line(tmp_path, capsys):
+    import optuna
+
+    sweeper = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=2)
+    sweeper.max_failure_rate = 1.5
+    with pytest.raises(SystemExit):
+        sweeper.sweep([])
+    assert capsys.readouterr().err.strip() == "error: hydra.sweeper.max_failure_rate must be in [0, 1]; got 1.5"
