@@ -13,6 +13,9 @@ from src.data.preprocessing import DATE_FEATURES, columns_of
 from src.models.inference import predict_in_batches
 
 METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
+# a wide table or a large net scores fewer rows: about this many floating-point operations in all (torch's count), so
+# the importance costs about what TabM's on a 10-column table of 10k rows does; and at least MIN_ROWS rows
+FLOP_BUDGET, MIN_ROWS = 2e12, 100
 
 
 @dataclass
@@ -46,6 +49,19 @@ def score(task: str, actual: torch.Tensor, predicted: torch.Tensor, threshold: f
     return float((predicted.argmax(1) == actual.long()).float().mean())
 
 
+def flops_per_row(model, x: torch.Tensor) -> int | None:
+    """The floating-point operations of one row's prediction, as torch counts them; None where it cannot follow the net."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter:
+            predict_in_batches(model, x[:1], 1)
+    except (AssertionError, RuntimeError):
+        return None
+    return counter.get_total_flops()
+
+
 def permutation_importance(
     model,
     x: torch.Tensor,
@@ -59,8 +75,10 @@ def permutation_importance(
     threshold: float = 0.5,
 ) -> Importance:
     """The mean and spread, over `repeats` shuffles, of the drop in the task's metric when each column is shuffled.
-    Above `max_rows` rows a random sample of `max_rows` is scored, so a large table costs what a 10k-row one does."""
+    Above `max_rows` rows (fewer for a wide table or a large net) a random sample is scored."""
     start = time.perf_counter()
+    if flops := flops_per_row(model, x):
+        max_rows = min(max_rows, max(MIN_ROWS, int(FLOP_BUDGET // (flops * (len(columns) * repeats + 1)))))
     generator = np.random.default_rng(seed)  # its own generator: the run's random state is left as it was
     if len(x) > max_rows:
         rows = torch.as_tensor(np.sort(generator.choice(len(x), size=max_rows, replace=False)))

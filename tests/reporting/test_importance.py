@@ -56,6 +56,31 @@ def test_above_max_rows_a_sample_is_scored():
     assert importance.rows == 100
 
 
+class LinearLayer(nn.Module):
+    """A model whose prediction torch's FLOP counter follows: one nn.Linear."""
+
+    def __init__(self, n_inputs):
+        super().__init__()
+        self.linear = nn.Linear(n_inputs, 1)
+
+    def predict(self, x):
+        return self.linear(x)
+
+
+def test_a_wide_table_or_a_large_net_scores_fewer_rows_so_the_importance_stays_affordable(monkeypatch):
+    import src.reporting.importance as importance_module
+
+    monkeypatch.setattr(importance_module, "FLOP_BUDGET", 2e9)  # a small budget, so the test is quick
+    x, y, model = torch.randn(5000, 600), torch.randn(5000), LinearLayer(600)
+    wide = permutation_importance(model, x, y, "regression", {f"c{i}": [i] for i in range(600)}, repeats=1)
+    # 1,200 operations a row (600 multiply-adds) and 601 predictions: 2e9 / (1200 * 601) rows
+    assert wide.rows == 2773
+    narrow = permutation_importance(model, x, y, "regression", {"c0": [0], "c1": [1]}, repeats=3)
+    assert narrow.rows == 5000  # every validation row, as before
+    monkeypatch.setattr(importance_module, "FLOP_BUDGET", 1e3)
+    assert permutation_importance(model, x, y, "regression", {"c0": [0]}).rows == importance_module.MIN_ROWS
+
+
 def test_inputs_follow_the_preprocessing_layout():
     state = {
         "columns": {"size": "numeric", "colour": "categorical", "day": "date", "kind": "target", "weight": "numeric"},
