@@ -45,6 +45,12 @@ def test_a_monitor_or_device_refused_once_the_model_is_built_leaves_no_run_folde
         assert "torch sees no GPU on this machine" in refused(f"name={name}", "trainer.accelerator=gpu", "trainer.max_epochs=1")
 
 
+def test_settings_the_trainer_refuses_leave_no_run_folder(name):
+    rich = "+callbacks.rich={_target_:lightning.pytorch.callbacks.RichProgressBar}"  # beside the epoch bar, not instead
+    message = refused(f"name={name}", "trainer.max_epochs=1", "trainer.enable_progress_bar=true", rich)
+    assert "the Trainer refuses these settings: You added multiple progress bar callbacks" in message
+
+
 def test_a_misspelt_key_gets_a_suggestion(name):
     assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "trainer.max_epoch=5")
     assert "did you mean data=cancer?" in refused(f"name={name}", "data=cancr")

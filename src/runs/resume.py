@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from src.atomic import write_text_atomically
 from src.errors import UserError, first_line, require
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
-from src.runs.run_dir import hold_run_dir, latest_run_dir, without_start_keys
+from src.runs.run_dir import RUN_FILES, hold_run_dir, latest_run_dir, without_start_keys
 
 if TYPE_CHECKING:
     from src.reporting.results import RunResult
@@ -245,7 +245,14 @@ def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
     if not writes_files:
         yield
         return
-    with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
-        if run.resume is None:
-            write_text_atomically(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
-        yield
+    config = run.run_dir / "config.yaml"
+    try:
+        with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
+            if run.resume is None:
+                write_text_atomically(config, OmegaConf.to_yaml(run.cfg, resolve=True))
+            yield
+    except UserError:  # refused before training wrote anything (the Trainer's settings): the folder goes, as before it
+        if run.resume is None and not any((run.run_dir / name).exists() for name in RUN_FILES if name != "config.yaml"):
+            config.unlink(missing_ok=True)
+            (run.run_dir / ".lock").unlink(missing_ok=True)
+        raise
