@@ -81,6 +81,29 @@ def test_a_wide_table_or_a_large_net_scores_fewer_rows_so_the_importance_stays_a
     assert permutation_importance(model, x, y, "regression", {"c0": [0]}).rows == importance_module.MIN_ROWS
 
 
+class WithToken(LinearLayer):
+    """A net with a module that returns its own parameter (as a transformer's CLS token does)."""
+
+    def __init__(self, n_inputs):
+        super().__init__(n_inputs)
+        self.token = nn.Embedding(1, 1)
+        self.token.forward = lambda x: self.token.weight
+
+    def predict(self, x):
+        return self.linear(x) + self.token(x)
+
+
+def test_the_importance_counts_a_nets_operations_inside_lightnings_test_and_goes_on_where_torch_cannot():
+    from src.reporting.importance import flops_per_row
+
+    x, plain, with_token = torch.randn(10, 3), LinearLayer(3), WithToken(3)
+    with torch.inference_mode():  # as in Lightning's test loop, where the report runs
+        assert flops_per_row(plain, x) == flops_per_row(with_token, x) == 6
+    untraceable = LinearLayer(3)
+    untraceable.predict = lambda x: (_ for _ in ()).throw(AssertionError("Expected gradient function to be set"))
+    assert flops_per_row(untraceable, x) is None
+
+
 def test_inputs_follow_the_preprocessing_layout():
     state = {
         "columns": {"size": "numeric", "colour": "categorical", "day": "date", "kind": "target", "weight": "numeric"},
