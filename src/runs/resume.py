@@ -245,14 +245,16 @@ def run_folder(run: RunStart, writes_files: bool) -> Iterator[None]:
     if not writes_files:
         yield
         return
-    config = run.run_dir / "config.yaml"
+    config, wrote_config = run.run_dir / "config.yaml", False
     try:
         with hold_run_dir(run.run_dir, resuming=run.resume is not None or run.start_over):
             if run.resume is None:
                 write_text_atomically(config, OmegaConf.to_yaml(run.cfg, resolve=True))
+                wrote_config = True
             yield
     except UserError:  # refused before training wrote anything (the Trainer's settings): the folder goes, as before it
-        if run.resume is None and not any((run.run_dir / name).exists() for name in RUN_FILES if name != "config.yaml"):
+        # only what this start wrote: a refusal by hold_run_dir leaves the other run's folder as it is
+        if wrote_config and not any((run.run_dir / name).exists() for name in RUN_FILES if name != "config.yaml"):
             config.unlink(missing_ok=True)
             (run.run_dir / ".lock").unlink(missing_ok=True)
         raise

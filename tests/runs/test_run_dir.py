@@ -118,3 +118,18 @@ def test_a_refused_run_removes_only_a_folder_that_holds_nothing_but_hydras_files
     remove_refused_run_dir(kept, ".hydra/resumed_1")
     assert not (kept / ".hydra" / "resumed_1").exists() and (kept / "checkpoints").is_dir()
     remove_refused_run_dir(kept.parent / "gone")  # nothing there: nothing to do
+
+
+def test_a_new_run_refused_at_another_runs_folder_leaves_that_runs_config_and_lock(tmp_path):
+    from src.runs.run_dir import hold_run_dir
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("seed: 0\n")  # a run killed before its first checkpoint
+    with pytest.raises(UserError, match="already holds a run"):
+        train(compose_config("trainer.max_epochs=1", output_dir=run_dir))
+    assert (run_dir / "config.yaml").read_text() == "seed: 0\n"
+    with hold_run_dir(run_dir, resuming=True):  # as its live training process holds it, early in its first epoch
+        with pytest.raises(UserError, match="in use by another training process"):
+            train(compose_config("trainer.max_epochs=1", output_dir=run_dir))
+        assert (run_dir / "config.yaml").read_text() == "seed: 0\n" and (run_dir / ".lock").is_file()
