@@ -250,6 +250,7 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
 
 
 def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> None:
+    from src.reporting.results import shown_number
     from src.reporting.sweep_summary import print_table
 
     names = list(metrics["test"])
@@ -258,13 +259,13 @@ def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> No
         at = "epoch" if member.kind == "network" else "round"
         run = (member.source.parent.parent if member.kind == "network" else member.source).name  # the run's folder
         label = f"member {i}: {member.kind} ({run}, {at} {member.epoch})"
-        rows.append([label, f"{member.weight:.3f}", *(f"{member.test[n]:.4f}" for n in names)])
-    rows.append(["mean of members", "", *(f"{metrics['members_mean'][n]:.4f}" for n in names)])
+        rows.append([label, f"{member.weight:.3f}", *(shown_number(member.test[n]) for n in names)])
+    rows.append(["mean of members", "", *(shown_number(metrics["members_mean"][n]) for n in names)])
     for how, label, key, weight in (
         ("mean", "mean prediction", "mean_prediction", ""),
         ("blend", "blend (weights fit on validation)", "blend", "1.000"),
     ):
-        cells = [label, weight, *(f"{metrics[key]['test'][n]:.4f}" for n in names)]
+        cells = [label, weight, *(shown_number(metrics[key]["test"][n]) for n in names)]
         rows.append([f"[bold]{cell}[/bold]" for cell in cells] if how == metrics["combine"] else cells)  # the one chosen
     print_table(title, ["model", "blend weight", *names], 1, rows)
 

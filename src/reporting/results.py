@@ -18,6 +18,13 @@ from src.atomic import write_text_atomically
 WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, figure) up to this many classes
 
 
+def shown_number(value: float, sign: str = "") -> str:
+    """Four decimals, or scientific notation where they would print 0.0000 or a long row of digits."""
+    if not math.isfinite(value) or value == 0 or 1e-4 <= abs(value) < 1e6:
+        return f"{value:{sign}.4f}" if math.isfinite(value) else str(value)
+    return f"{value:{sign}.4e}"
+
+
 @dataclass
 class RunResult:
     runner: str  # "lightning" or "plain"
@@ -134,7 +141,7 @@ def print_metrics_table(result: RunResult, title: str, class_labels: list[str] =
 def importance_rows(importance: dict, top: int = 10) -> list[tuple[str, str]]:
     """The report table's rows: the most important columns (mean ± sd of the drop), and what was measured."""
     mean, std = importance["mean"], importance["std"]
-    lines = [f"{column}: {mean[column]:+.4f} ± {std[column]:.4f}" for column in list(mean)[:top]]
+    lines = [f"{column}: {shown_number(mean[column], '+')} ± {shown_number(std[column])}" for column in list(mean)[:top]]
     if len(mean) > top:
         lines.append(f"... {len(mean) - top} more in metrics.json")
     lines.append(f"({importance['repeats']} shuffles of {importance['rows']} rows, {importance['seconds']:.2f} s)")
@@ -166,13 +173,16 @@ def print_report(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in test.items():
-        table.add_row(name, f"{value:.4f}" if math.isfinite(value) else str(value))
+        table.add_row(name, shown_number(value))
     for name, matrix in matrices.items():
         if name == "test_members":  # an ensemble's members, each scored alone
-            lines = [f"{metric}: mean {sum(v) / len(v):.4f}, {min(v):.4f} to {max(v):.4f}" for metric, v in matrix.items()]
+            lines = [
+                f"{metric}: mean {shown_number(sum(v) / len(v))}, {shown_number(min(v))} to {shown_number(max(v))}"
+                for metric, v in matrix.items()
+            ]
             table.add_row(f"{name} ({len(next(iter(matrix.values()), []))} alone)", "\n".join(lines))
         elif isinstance(matrix, dict):  # a value per class, by class name
-            table.add_row(name, "\n".join(f"{label}: {value:.4f}" for label, value in matrix.items()))
+            table.add_row(name, "\n".join(f"{label}: {shown_number(value)}" for label, value in matrix.items()))
         elif len(matrix) > WRITTEN_CLASSES:
             table.add_row(name, f"{len(matrix)} x {len(matrix)} counts: in metrics.json, and as colours in figures/")
         else:

@@ -150,7 +150,7 @@ def _cell(value: Any) -> str:
         except ValueError:
             return value
     if isinstance(value, float):
-        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+        return f"{value:.1f}" if 100 <= abs(value) < 1e6 else f"{value:.4g}"  # not a row of 30 digits
     return str(value)
 
 

@@ -198,3 +198,12 @@ def test_a_sweep_of_one_job_is_one_job(tmp_path, capsys):
     finished_job(tmp_path, 0, ["seed=0"], 0.2, 0.9)
     summarize(tmp_path)
     assert "1 job, best val_loss first" in capsys.readouterr().out
+
+
+def test_a_diverged_jobs_huge_loss_prints_short_in_the_summary_table(tmp_path, capsys):
+    sweep_dir = tmp_path / "multiruns" / "s"
+    finished_job(sweep_dir, 0, ["model.optimizer.lr=0.001"], loss=0.25, acc=0.95)
+    finished_job(sweep_dir, 1, ["model.optimizer.lr=10000"], loss=2.512e34, acc=0.5)
+    summarize(sweep_dir)
+    out = capsys.readouterr().out
+    assert "2.512e+34" in out and "25120000" not in out, out
