@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import torch
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection, R2Score
+import torchmetrics
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection
 from torchmetrics.classification import (
     BinaryAccuracy,
     BinaryAUROC,
@@ -53,6 +54,32 @@ def task_metrics(task: str, *, threshold: float = 0.5, n_classes: int = 2) -> Me
             "confusion_matrix": MulticlassConfusionMatrix(n_classes),
         }
     return MetricCollection(metrics, compute_groups=False)
+
+
+class R2Score(torchmetrics.R2Score):
+    """R2 as scikit-learn scores it, summed in float64. torchmetrics (1.9.0) scores 1.0 whenever both sums of squares
+    are below an absolute 1e-4, so a target on a small scale scored 1.0 whatever the predictions (its issue #1573)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_dtype(torch.float64)
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update(preds.double(), target.double())
+
+    def compute(self) -> torch.Tensor:
+        if self.total < 2:
+            return super().compute()  # torchmetrics' error: R2 needs two rows
+        tss = self.sum_squared_error - self.sum_error**2 / self.total
+        if tss <= 1e-12 * self.sum_squared_error:  # a constant target: 1 if predicted exactly, else 0
+            return (self.residual == 0).double()
+        return 1 - self.residual / tss
+
+
+def r2_score(preds: torch.Tensor, target: torch.Tensor) -> float:
+    metric = R2Score()
+    metric.update(preds.reshape(-1), target.reshape(-1))
+    return float(metric.compute())
 
 
 class PresentClassesAUROC(MulticlassAUROC):

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchmetrics.functional import r2_score
 
 from src.models.inference import predict_in_batches
+from src.models.metrics import r2_score
 from src.reporting.importance import score
 
 CONSTANT_R2 = 0.01  # validation R2 at or below this: no better than predicting the mean
@@ -82,7 +82,7 @@ def diagnose(
     target = y_val.reshape(-1)
     predicted = predict_in_batches(model, x_val, batch_size)
     if task == "regression":
-        r2 = float(r2_score(predicted, target))
+        r2 = r2_score(predicted, target)
         diagnosis.details["val_r2"] = r2
         if not r2 > CONSTANT_R2:  # also catches NaN
             diagnosis.warnings.append(

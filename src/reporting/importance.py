@@ -11,6 +11,7 @@ import torch
 
 from src.data.preprocessing import DATE_FEATURES, columns_of
 from src.models.inference import predict_in_batches
+from src.models.metrics import r2_score
 
 METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
 # a wide table or a large net scores fewer rows: about this many floating-point operations in all (torch's count), so
@@ -43,7 +44,7 @@ def input_columns(state: dict) -> dict[str, list[int]]:
 
 def score(task: str, actual: torch.Tensor, predicted: torch.Tensor, threshold: float) -> float:
     if task == "regression":
-        return float(1 - ((actual - predicted) ** 2).sum() / ((actual - actual.mean()) ** 2).sum())
+        return r2_score(predicted, actual)
     if task == "binary":
         return float(((predicted > threshold).long() == actual.long()).float().mean())
     return float((predicted.argmax(1) == actual.long()).float().mean())

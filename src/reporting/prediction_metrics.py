@@ -14,9 +14,9 @@ def metrics_from_predictions(
     collection, src/models/metrics.py), and its matrices: the confusion matrix, per-class values by class name.
     Regression: values; binary: probabilities of class 1; multiclass: (rows, classes) probabilities."""
     import torch
-    from torchmetrics.functional import mean_absolute_error, mean_squared_error, r2_score
+    from torchmetrics.functional import mean_absolute_error, mean_squared_error
 
-    from src.models.metrics import plain_matrix, task_metrics
+    from src.models.metrics import plain_matrix, r2_score, task_metrics
 
     p, y = torch.as_tensor(predicted, dtype=torch.float64), torch.as_tensor(actual, dtype=torch.float64)
     if task == "regression":
@@ -26,7 +26,7 @@ def metrics_from_predictions(
             "test_mse": mse,
             "test_rmse": math.sqrt(mse),
             "test_mae": float(mean_absolute_error(p, y)),
-            "test_r2": float(r2_score(p, y)),
+            "test_r2": r2_score(p, y),
         }, {}
     target = y.long()
     if task == "binary":
