@@ -28,9 +28,6 @@ class RegressionModule(TabularModule):
     def __init__(self, net: dict, optimizer, *, target_mean: float = 0.0, target_std: float = 1.0, **common) -> None:
         super().__init__(net, optimizer, **common)
         self.target_mean, self.target_std = float(target_mean), float(target_std)
-        # gradients as if the loss were the standardised target's, in any units: a target in small units made a loss
-        # near 1e-9 whose steps Adam's eps held back; the losses reported stay in the target's units
-        self.loss_scale = 1.0 / self.target_std**2
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
         if (self.target_mean, self.target_std) == (0.0, 1.0):
