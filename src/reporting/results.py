@@ -20,9 +20,9 @@ WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, fi
 
 def shown_number(value: float, sign: str = "") -> str:
     """Four decimals, or scientific notation where they would print 0.0000 or a long row of digits."""
-    if not math.isfinite(value) or value == 0 or 1e-4 <= abs(value) < 1e6:
-        return f"{value:{sign}.4f}" if math.isfinite(value) else str(value)
-    return f"{value:{sign}.4e}"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:{sign}.4f}" if value == 0 or 1e-4 <= abs(value) < 1e6 else f"{value:{sign}.4e}"
 
 
 @dataclass
