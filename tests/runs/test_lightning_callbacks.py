@@ -1,6 +1,10 @@
 """Lightning's own tools, added from the command line as docs/extending.md shows: each works in the default path."""
 
+import math
+import re
+
 import lightning as L
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -54,21 +58,44 @@ def test_the_rich_progress_bar_replaces_the_epoch_bar(make_config):
     assert bars == ["RichProgressBar"] and len(seen.lrs) == 2
 
 
-def test_the_learning_rate_finder_saves_its_plot_and_prints_its_suggestion(make_config, tmp_path, capsys):
+@pytest.fixture
+def finders(monkeypatch) -> list:
+    """The learning-rate finders a run makes, as Lightning's Tuner.lr_find returns them."""
+    from lightning.pytorch.tuner import Tuner
+
+    made = []
+    lr_find = Tuner.lr_find
+    monkeypatch.setattr(Tuner, "lr_find", lambda self, *args, **kwargs: made.append(lr_find(self, *args, **kwargs)) or made[-1])
+    return made
+
+
+def suggested_index(finder, printed: str) -> int:
+    [rate] = re.findall(r"suggested model\.optimizer\.lr=(\S+);", printed)
+    return min(range(len(finder.results["lr"])), key=lambda i: abs(math.log(finder.results["lr"][i] / float(rate))))
+
+
+def test_the_learning_rate_finder_saves_its_plot_and_prints_a_rate_where_the_loss_falls(make_config, tmp_path, capsys, finders):
     result = train(make_config("trainer.max_epochs=12", "trainer.lr_find=true"))
     assert (tmp_path / "run" / "lr_find.png").is_file()
-    assert "learning-rate finder: suggested model.optimizer.lr=" in capsys.readouterr().out
+    [finder], printed = finders, capsys.readouterr().out
+    losses, suggested = finder.results["loss"], suggested_index(finder, printed)
+    # below every loss at the smaller rates after the finder's first 10 (where its smoothing is still starting up)
+    assert losses[suggested] < min(losses[10:suggested])
     assert result.stopped_epoch == 12 and result.test  # then the run trains as configured
 
 
-def test_the_learning_rate_finder_is_not_cut_short_by_the_runs_max_epochs(make_config, monkeypatch):
-    from lightning.pytorch.tuner import Tuner
+def test_lightnings_own_suggestion_still_takes_the_slope_against_the_rate_not_its_log(make_config, capsys, finders):
+    # src/runs/fit.py's steepest_fall stands in for finder.suggestion() (Lightning 2.6.6, issue #21141): when this
+    # fails, Lightning's suggestion is the steepest fall over log10(lr), and the project can print it again
+    train(make_config("trainer.max_epochs=1", "trainer.lr_find=true"))
+    [finder] = finders
+    lrs, losses = finder.results["lr"], finder.results["loss"]
+    by_rate = np.gradient(losses[10:-1], lrs[10:-1])
+    assert finder.suggestion() == lrs[10 + int(np.argmin(by_rate))]
+    assert suggested_index(finder, capsys.readouterr().out) != lrs.index(finder.suggestion())
 
-    finders = []
-    lr_find = Tuner.lr_find
-    monkeypatch.setattr(
-        Tuner, "lr_find", lambda self, *args, **kwargs: finders.append(lr_find(self, *args, **kwargs)) or finders[-1]
-    )
+
+def test_the_learning_rate_finder_is_not_cut_short_by_the_runs_max_epochs(make_config, finders):
     train(make_config("trainer.max_epochs=2", "trainer.lr_find=true"))
     # its rates go from 1e-8 towards 1 (it stops where the loss diverges); 2 epochs stopped it at 22 mini-batches, 4e-7
     assert finders[0].results["lr"][-1] > 1e-2
