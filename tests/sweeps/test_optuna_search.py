@@ -21,6 +21,17 @@ SEARCH = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def optuna_logs_through_the_root_logger():
+    """Optuna's own log handler writes to the sys.stderr of the moment it was made: made in an earlier test that
+    captured its output (src.baseline sets optuna's verbosity), it writes to that test's closed stream, a
+    '--- Logging error ---' in this test's stderr. Its records go to the root logger instead, where pytest keeps them."""
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+
+
 def search_folder(log_dir: Path) -> Path:
     return log_dir / "cancer_optuna" / "searches" / "cancer_optuna"
 
