@@ -24,8 +24,8 @@ SEARCH = [
 @pytest.fixture(autouse=True)
 def optuna_logs_through_the_root_logger():
     """Optuna's own log handler writes to the sys.stderr of the moment it was made: made in an earlier test that
-    captured its output (src.baseline sets optuna's verbosity), it writes to that test's closed stream, a
-    '--- Logging error ---' in this test's stderr. Its records go to the root logger instead, where pytest keeps them."""
+    captured its output, it writes to that test's closed stream, a '--- Logging error ---' in this test's stderr.
+    Its records go to the root logger instead, where pytest keeps them."""
     import optuna
 
     optuna.logging.disable_default_handler()
