@@ -15,7 +15,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
+from src.config import check_command_line  # importing it registers the resolvers Hydra composes with
 from src.errors import require, require_int, user_errors_exit
 
 METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}  # LightGBM's objective: the task
@@ -234,7 +234,5 @@ def validate_baseline(settings: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
-
     check_command_line("baseline")
     main()

@@ -14,7 +14,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.config import validate_config  # importing it registers the resolvers Hydra composes with
+from src.config import check_command_line, validate_config  # importing it registers the resolvers Hydra composes with
 from src.errors import UserError, require_int, user_errors_exit
 
 
@@ -55,7 +55,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
-
     check_command_line("blend")
     main()

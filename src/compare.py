@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-import src.config  # noqa: F401  (registers the config's resolvers before Hydra composes anything)
+from src.config import check_command_line  # importing it registers the resolvers Hydra composes with
 from src.errors import UserError, user_errors_exit
 
 RUNNERS = ("plain", "lightning", "lightgbm")  # lightgbm: its boosting rounds stand where the networks' epochs are
@@ -70,7 +70,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
-
     check_command_line("compare")
     main()

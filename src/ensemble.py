@@ -14,6 +14,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from src.config import check_command_line
 from src.errors import UserError, require
 from src.runs.run_dir import job_state, numbered_jobs, refused_leaves_no_folder
 
@@ -277,7 +278,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
-
     check_command_line("ensemble")
     main()

@@ -9,6 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from src.config import check_command_line
 from src.errors import UserError
 from src.runs.run_dir import refused_leaves_no_folder
 
@@ -61,7 +62,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
-
     check_command_line("eval")
     main()

@@ -11,6 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from src.config import check_command_line
 from src.errors import UserError, is_number, require, require_int, user_errors_exit
 
 
@@ -150,7 +151,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
-
     check_command_line("predict")
     main()

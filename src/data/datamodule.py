@@ -312,7 +312,6 @@ class TabularDataModule(L.LightningDataModule):
                 "identifiers": {},
             }
         self.preprocessing = {key: state.get(key) for key in FITTED_KEYS}
-        self.preprocessing["feature_transform"] = state.get("feature_transform", "standard")
         self.name, self.target_name = state.get("name"), state.get("target_name") or state.get("target")
         self.task = state["task"]
         self.class_labels = list(state.get("class_labels") or [])

@@ -62,11 +62,11 @@ def prediction_chunks(
 def check_header(path: Path, names: list[str], kinds: dict[str, str], allowed: set[str], carry: list[str] | None) -> list[str]:
     """The columns to read besides the features, in file order (carry None: all), once the header is checked."""
     duplicated = sorted({c for c in names if names.count(c) > 1})
-    require(not duplicated, f"{path} has duplicated columns: {quoted(duplicated)}")
+    require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}")
     missing = [name for name in kinds if name not in names]
     unknown = [name for name in names if name not in kinds and name not in allowed]
-    problems = [f"missing feature columns: {quoted(missing)}"] if missing else []
-    problems += [f"unknown columns (not features of the model; remove them): {quoted(unknown)}"] if unknown else []
+    problems = [f"missing feature columns: {', '.join(map(repr, missing))}"] if missing else []
+    problems += [f"unknown columns (not features of the model; remove them): {', '.join(map(repr, unknown))}"] if unknown else []
     require(not problems, f"{path}: {'; '.join(problems)} (the model takes {len(kinds)} named features)")
     return [c for c in names if c not in kinds and (carry is None or c in carry)]
 
@@ -164,7 +164,3 @@ def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missi
             f"{path}: column '{name}' has {int(bad.sum())} {kind} value(s), first in row {first_row(bad) + row_offset}"
         )
     return values
-
-
-def quoted(names: list[str]) -> str:
-    return ", ".join(f"'{name}'" for name in names)

@@ -149,7 +149,7 @@ def fit_preprocessing(
     frame: pd.DataFrame, train_rows: np.ndarray, kinds: dict[str, str], feature_transform: str, name: str
 ) -> dict[str, Any]:
     """Medians, missing indicators, vocabularies and the feature transform, from the training rows only."""
-    state: dict[str, Any] = {"columns": dict(kinds), "feature_transform": feature_transform}
+    state: dict[str, Any] = {"columns": dict(kinds)}
     block, missing = numeric_block(frame, train_rows, state)
     block = np.ascontiguousarray(block)  # row-major as the lesson's matrix: the scaler's sums, to the last bit
     empty = np.isnan(block).all(axis=0)

@@ -142,9 +142,7 @@ def read_csv_table(file: Path) -> pa.Table:
     try:
         try:  # blocks split at any line end (fast, in parallel); a quoted cell holding a line end needs them whole
             table = read(newlines_in_values=False)
-        except pa.ArrowInvalid as exc:
-            if "Empty CSV file" in str(exc):
-                raise
+        except pa.ArrowInvalid:
             table = read(newlines_in_values=True)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):

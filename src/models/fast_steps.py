@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ProgressBar, StochasticWeightAveraging
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
@@ -61,15 +61,10 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
         raise
 
 
-def monitors(callbacks) -> list[tuple[str, str]]:
-    """(callback class name, metric it monitors) for every callback with a `monitor`."""
-    return [(type(c).__name__, c.monitor) for c in callbacks if getattr(c, "monitor", None)]
-
-
 def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
     """Each callback of the config that has a `monitor` watches a metric the model logs, the way it gets better."""
-    allowed = model.monitorable_metrics()
     val_metrics = dict(model.epoch_metrics["val"].items(keep_base=False, copy_state=False))
+    allowed = ["train_loss", "val_loss", *(name for name in val_metrics if name.removeprefix("val_") not in NON_SCALAR)]
     for key, node in callback_nodes.items():
         metric = (node or {}).get("monitor")
         if not metric:
@@ -93,8 +88,6 @@ def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
 def check_weight_averaging(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
     """StochasticWeightAveraging adds an epoch that only updates BatchNorm statistics, skipping its backward under
     automatic optimization only: the fast steps would train it as an ordinary epoch."""
-    from hydra.utils import get_class
-
     batch_norm = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
     for key, node in callback_nodes.items():
         averages = False
@@ -148,11 +141,8 @@ class FastSteps(L.LightningModule):
             self.metrics_device = device
         return self.epoch_metrics[name]
 
-    def monitorable_metrics(self) -> list[str]:
-        return ["train_loss", "val_loss", *(f"val_{k}" for k in self.make_metrics() if k not in NON_SCALAR)]
-
     def on_fit_start(self) -> None:
-        self.monitored = {m for _, m in monitors(self.trainer.callbacks) if m != "val_loss"}
+        self.monitored = {getattr(c, "monitor", None) for c in self.trainer.callbacks} - {None, "", "val_loss"}
 
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
