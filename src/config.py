@@ -15,7 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError, is_int, is_number, require, require_int, user_errors_exit
+from src.errors import UserError, is_int, is_number, user_errors_exit
 from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
@@ -126,6 +126,12 @@ def _names(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
 
 
+def _int_at_least(key: str, value, low: int, null: bool = False, why: str = "") -> None:
+    # errors.require_int's check, kept here with raise rather than require(): the config's road stays in this module
+    if not ((null and value is None) or (is_int(value) and value >= low)):
+        raise UserError(f"{key} must be {'null or ' if null else ''}an integer >= {low}{why}; got {value!r}")
+
+
 def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
     """`null`: None when null is not allowed, else what null means (" (inferred)", or "" for nothing said)."""
     if not (value in allowed or (null is not None and value is None)):
@@ -135,13 +141,15 @@ def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
 
 def validate_run(cfg: DictConfig) -> None:
     trainer = cfg.trainer
-    require(cfg.runner in ("lightning", "plain"), f"runner must be lightning or plain; got {cfg.runner!r}")
+    if cfg.runner not in ("lightning", "plain"):
+        raise UserError(f"runner must be lightning or plain; got {cfg.runner!r}")
     if cfg.runner == "plain" and str(trainer.get("devices", 1)) not in ("1", "auto"):
         raise UserError(
             f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
         )
-    require(is_int(cfg.seed), f"seed must be an integer; got {cfg.seed!r}")
-    require_int("torch_threads", cfg.torch_threads, 1, null=True)
+    if not is_int(cfg.seed):
+        raise UserError(f"seed must be an integer; got {cfg.seed!r}")
+    _int_at_least("torch_threads", cfg.torch_threads, 1, null=True)
 
 
 def validate_data(data: DictConfig) -> None:
@@ -153,8 +161,10 @@ def validate_data(data: DictConfig) -> None:
         raise UserError("data.source must be a config node with a _target_, e.g. {_target_: src.data.sources.breast_cancer}")
     if source._target_ == "src.data.sources.read_file":
         for key, example in (("path", "data.path=houses.csv"), ("target", "data.target=price")):
-            require(not OmegaConf.is_missing(data, key), f"data.{key} is required with data=csv, e.g. {example}")
-        require(isinstance(data.path, str) and data.path.strip() != "", f"data.path must be a file name; got {data.path!r}")
+            if OmegaConf.is_missing(data, key):
+                raise UserError(f"data.{key} is required with data=csv, e.g. {example}")
+        if not (isinstance(data.path, str) and data.path.strip() != ""):
+            raise UserError(f"data.path must be a file name; got {data.path!r}")
     target = data.get("target")
     if not (target is None or (isinstance(target, str) and target != "")):
         raise UserError(f"data.target must be a column name; got {target!r}{quoting_hint('data.target', target)}")
@@ -172,21 +182,24 @@ def validate_data(data: DictConfig) -> None:
             )
     for column in dict.fromkeys(c for names in lists.values() for c in names):
         where = [f"data.{key}" for key, names in lists.items() if column in names]
-        require(len(where) == 1, f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
+        if len(where) > 1:
+            raise UserError(f"column {column!r} is in both {' and '.join(where)}; give each column one kind")
     _one_of("data.missing", data.get("missing", "impute"), ("impute", "refuse"))
     _one_of("data.feature_transform", data.get("feature_transform", "standard"), ("standard", "quantile"))
-    require(isinstance(data.get("stratify", False), bool), f"data.stratify must be true or false; got {data.get('stratify')!r}")
+    if not isinstance(data.get("stratify", False), bool):
+        raise UserError(f"data.stratify must be true or false; got {data.get('stratify')!r}")
     if not (data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1)):
         raise UserError(f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
         value = data[key]
-        require(is_number(value) and 0 < value < 1, f"data.{key} must be in (0, 1); got {value!r}")
+        if not (is_number(value) and 0 < value < 1):
+            raise UserError(f"data.{key} must be in (0, 1); got {value!r}")
     if data.test_fraction + data.val_fraction >= 1:
         raise UserError(
             "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
             f"got {data.test_fraction} + {data.val_fraction}"
         )
-    require_int("data.steps_per_execution", data.steps_per_execution, 1, null=True)
+    _int_at_least("data.steps_per_execution", data.steps_per_execution, 1, null=True)
 
 
 def quoting_hint(key: str, value) -> str:
@@ -205,7 +218,8 @@ def validate_columns(data: DictConfig) -> None:
     columns = header_columns(data.path) if Path(data.path).is_file() else None
     if columns is None:  # no such file, or not readable by its header: the reader says why
         return
-    require(data.target in columns, not_a_column("data.target", data.target, columns, data.path))
+    if data.target not in columns:
+        raise UserError(not_a_column("data.target", data.target, columns, data.path))
     for key in ("features", "categorical", "numeric", "drop"):
         unknown = [c for c in _plain(data.get(key)) or [] if c not in columns]
         if unknown:
@@ -224,7 +238,8 @@ def validate_model(model: DictConfig) -> None:
     if "threshold" in model and not (is_number(model.threshold) and 0 < model.threshold < 1):
         raise UserError(f"model.threshold must be in (0, 1); got {model.threshold!r}")
     standardize = model.get("standardize_target", False)
-    require(isinstance(standardize, bool), f"model.standardize_target must be true or false; got {standardize!r}")
+    if not isinstance(standardize, bool):
+        raise UserError(f"model.standardize_target must be true or false; got {standardize!r}")
     _one_of("model.lr_schedule", model.get("lr_schedule"), ("cosine", "onecycle"), null="")
     net = model.get("net")  # only its target (a class under src., nothing else is ever built): each net checks the rest
     target = net.get("_target_") if OmegaConf.is_dict(net) else net
@@ -234,9 +249,11 @@ def validate_model(model: DictConfig) -> None:
 
 def validate_optimizer(optimizer: DictConfig) -> None:
     _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
-    require(is_number(optimizer.get("lr")) and optimizer.lr > 0, f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
+    if not (is_number(optimizer.get("lr")) and optimizer.lr > 0):
+        raise UserError(f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
     decay = optimizer.get("weight_decay", 0.0)
-    require(is_number(decay) and decay >= 0, f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
+    if not (is_number(decay) and decay >= 0):
+        raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
 
 
 # Trainer flags counted in Lightning steps, of which one runs data.steps_per_execution mini-batches (null: an epoch)
@@ -268,7 +285,7 @@ PLAIN_CALLBACKS = ("model_checkpoint", "last_checkpoint", "early_stopping", "pro
 def validate_training(cfg: DictConfig) -> None:
     """max_epochs, the checkpoint and early stopping, and the Trainer flags the fast steps apply or depend on."""
     trainer = cfg.trainer
-    require_int("trainer.max_epochs", trainer.max_epochs, 1)
+    _int_at_least("trainer.max_epochs", trainer.max_epochs, 1)
     if cfg.runner == "lightning" and cfg.callbacks.get("model_checkpoint") is None:
         raise UserError(
             "callbacks.model_checkpoint is required with runner=lightning: the run tests its best.ckpt and "
@@ -277,7 +294,7 @@ def validate_training(cfg: DictConfig) -> None:
     if cfg.runner == "lightning" and cfg.callbacks.model_checkpoint.get("monitor") is None:
         raise UserError("callbacks.model_checkpoint.monitor must name the metric best.ckpt is chosen by, e.g. val_loss; got None")
     if cfg.callbacks.get("early_stopping") is not None:
-        require_int("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
+        _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
     precision = str(trainer.get("precision", "32-true"))
     _one_of("trainer.precision", precision, ("32-true", "32", "bf16-mixed", "16-mixed"))
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):
@@ -287,8 +304,8 @@ def validate_training(cfg: DictConfig) -> None:
         raise UserError(f"trainer.gradient_clip_val must be null or a number >= 0; got {clip!r}")
     _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), ("norm", "value"), null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
-        require_int(f"trainer.{key}", trainer.get(key, 1), 1)
-    require_int("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
+        _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
+    _int_at_least("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
         _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
     steps = cfg.data.get("steps_per_execution")
@@ -327,11 +344,12 @@ def validate_cv_and_seeds(cfg: DictConfig) -> None:
     """cv.folds, cv.fold and seeds (in every run: a job of a fold sweep checks them too)."""
     cv = cfg.get("cv") or {}
     folds, fold = cv.get("folds"), cv.get("fold")
-    require_int("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
-    require(fold is None or folds is not None, f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
+    _int_at_least("cv.folds", folds, 2, null=True, why=" (k-fold cross-validation)")
+    if fold is not None and folds is None:
+        raise UserError(f"cv.fold={fold!r} needs cv.folds, e.g. cv.folds=5 cv.fold={fold}")
     if fold is not None and not (is_int(fold) and 0 <= fold < folds):
         raise UserError(f"cv.fold must be an integer in [0, {folds - 1}] with cv.folds={folds}; got {fold!r}")
-    require_int("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
+    _int_at_least("seeds", cfg.get("seeds"), 1, null=True, why=" (a multirun over seed, seed+1, ...)")
 
 
 def refuse_sweep_shorthands(cfg: DictConfig) -> None:
@@ -352,4 +370,4 @@ def validate_importance(settings) -> None:
     if settings is None:
         return
     for key, low in (("repeats", 0), ("max_rows", 1)):
-        require_int(f"importance.{key}", settings.get(key), low)
+        _int_at_least(f"importance.{key}", settings.get(key), low)
