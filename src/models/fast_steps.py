@@ -111,6 +111,7 @@ class FastSteps(L.LightningModule):
     task's side (`loss`, `make_metrics`, ...) and calls `track_metrics(...)` in its constructor."""
 
     step_settings = StepSettings()
+    loss_scale = 1.0  # backward's factor on the loss: a regressor on a standardised target sets it (src/models/tasks.py)
 
     def __init__(self) -> None:
         super().__init__()
@@ -166,6 +167,8 @@ class FastSteps(L.LightningModule):
             lightning = every_batch_through_lightning or i == last_step
             loss = self.loss(self(x), y)
             scaled = loss / accumulate if accumulate > 1 else loss
+            if self.loss_scale != 1.0:
+                scaled = scaled * self.loss_scale
             self.manual_backward(scaled) if lightning else scaled.backward()
             if i in steps:
                 optimizer = optimizers[lightning]

@@ -28,6 +28,10 @@ class RegressionModule(TabularModule):
     def __init__(self, net: dict, optimizer, *, target_mean: float = 0.0, target_std: float = 1.0, **common) -> None:
         super().__init__(net, optimizer, **common)
         self.target_mean, self.target_std = float(target_mean), float(target_std)
+        # gradients of about the standardised target's loss in any units: a target in small units made a loss near
+        # 1e-9 whose steps Adam's eps held back. A power of two scales exactly, and leaves a target whose variance is
+        # already near 1 as it was; the losses reported stay in the target's units
+        self.loss_scale = 2.0 ** -round(math.log2(self.target_std**2))
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
         if (self.target_mean, self.target_std) == (0.0, 1.0):

@@ -39,7 +39,7 @@ def train_plain(
         for x_i, y_i in batches:  # Lightning: training_step
             loss = model.loss(model(x_i), y_i)
             optimizer.zero_grad()
-            loss.backward()
+            (loss * model.loss_scale if model.loss_scale != 1.0 else loss).backward()
             optimizer.step()
             if scheduler is not None:  # one step per mini-batch, as the module does
                 scheduler.step()
