@@ -92,7 +92,7 @@ def diagnose(
     else:
         accuracy = score(task, target, predicted, float(getattr(model, "threshold", 0.5)))
         counts = torch.bincount(target.long(), minlength=predicted.shape[1] if task == "multiclass" else 2)
-        majority, majority_rate = int(counts.argmax()), float(counts.max() / counts.sum())
+        majority, majority_rate = int(counts.argmax()), int(counts.max()) / int(counts.sum())  # exact, as score is
         diagnosis.details.update(val_acc=accuracy, majority_class_rate=majority_rate)
         if accuracy <= majority_rate + 1e-9:
             labels = class_labels or []
