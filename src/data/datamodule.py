@@ -214,7 +214,7 @@ class TabularDataModule(L.LightningDataModule):
             strangers = [c for c in names if c not in features]
             if strangers:
                 raise UserError(
-                    f"{key} names {', '.join(map(repr, strangers))}, not a feature column of {table.name} (columns: {listed(columns)})"
+                    f"{key} names {', '.join(map(repr, strangers))}, not a feature column of {table.name} (feature columns: {listed(features)})"
                 )
         kept = [f for f in features if f not in self.drop]
         require(kept, f"data.features is empty: {table.name} needs at least one feature column besides {target!r}")

@@ -157,6 +157,8 @@ BAD_CSVS = [
         ["column 'b'", "1 missing or infinite", "1 infinite", "row 6"],
     ),
     (NUMBERS.replace("\n5,10,2", "\n5,10,"), "y", "regression", REFUSE, ["data.target 'y'", "1 missing or infinite", "row 6"]),
+    # the target is a column, so listing every column beside "not a feature column" named it as if it were allowed
+    (NUMBERS, "y", "regression", {"drop": ["y"]}, ["data.drop names 'y', not a feature column", "(feature columns: a, b)"]),
     (NUMBERS, "y", "binary", {}, ["data.target 'y'", "exactly two distinct labels", "got 3: 0, 1, 2", "data.task=multiclass"]),
     (
         "a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n",
