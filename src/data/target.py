@@ -71,7 +71,14 @@ def encode_target(
         whole = bool(np.all(distinct == np.round(distinct)))  # infinity counts as whole
         task = "binary" if len(distinct) == 2 else "multiclass" if whole and len(distinct) <= MAX_CLASSES else "regression"
     elif inferred:
-        task = infer_task([k for k in dict.fromkeys(keys) if k is not None])
+        task = infer_task(distinct := [k for k in dict.fromkeys(keys) if k is not None])
+        # about a label per row ('$101.26', '12.5 kg', a name): not classes a model can learn
+        if task == "multiclass" and len(distinct) > max(MAX_CLASSES, keep.sum() / 2):
+            raise UserError(
+                f"{what} has {len(distinct)} distinct labels in {int(keep.sum())} rows ({listed(distinct, 3)}): too many "
+                "classes to learn; write numbers without currency signs, units or separators for a regression, or keep "
+                "them as classes with data.task=multiclass"
+            )
     if task == "regression":
         return Target(regression_values(values, what, keep, trained), keep, task, [], inferred)
     if numbers:  # keyed only now: a regression target's million distinct numbers need no Python call each

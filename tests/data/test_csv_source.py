@@ -159,6 +159,14 @@ BAD_CSVS = [
     (NUMBERS.replace("\n5,10,2", "\n5,10,"), "y", "regression", REFUSE, ["data.target 'y'", "1 missing or infinite", "row 6"]),
     # the target is a column, so listing every column beside "not a feature column" named it as if it were allowed
     (NUMBERS, "y", "regression", {"drop": ["y"]}, ["data.drop names 'y', not a feature column", "(feature columns: a, b)"]),
+    # prices written as '$3.50': a label per row was trained as a 30-class classifier
+    (
+        "a,y\n" + "".join(f"{i},${i}.50\n" for i in range(30)),
+        "y",
+        None,
+        {},
+        ["data.target 'y'", "has 30 distinct labels in 30 rows ($0.50, $1.50, $2.50, ...", "data.task=multiclass"],
+    ),
     (NUMBERS, "y", "binary", {}, ["data.target 'y'", "exactly two distinct labels", "got 3: 0, 1, 2", "data.task=multiclass"]),
     (
         "a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n",
