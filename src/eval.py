@@ -38,10 +38,11 @@ def evaluate(cfg: DictConfig) -> dict:
             )
     out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
     diagnosis = write_test_report(out_dir, saved.model, datamodule, matrices)
+    data = cfg.get("data_path") or saved.data_state.get("name")  # the table scored: a moved file's new place
     metrics = {
         "checkpoint": str(saved.path),
         "epoch": saved.epoch,
-        "data": saved.data_state.get("name"),
+        "data": data,
         "test": test,
         "matrices": matrices,
         "warnings": diagnosis.warnings,
@@ -49,7 +50,7 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     write_json(out_dir / "metrics.json", metrics)
     rows = [("checkpoint epoch", str(saved.epoch)), ("test rows", str(len(datamodule.splits["test"][0])))]
-    title = f"{saved.data_state.get('name')} {saved.path.name} test metrics"
+    title = f"{data} {saved.path.name} test metrics"
     print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title, class_labels=datamodule.class_labels)
     print_run_folder(out_dir)
     return metrics

@@ -40,7 +40,7 @@ def test_eval_of_best_checkpoint_reproduces_the_housing_report(housing_run, tmp_
     assert check_eval_reproduces_training(run_dir, result, tmp_path) == ["predicted_vs_actual.png", "residuals.png"]
 
 
-def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
+def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path, capsys):
     from src.train import train
     from tests.support.tables import table
 
@@ -60,8 +60,11 @@ def test_eval_points_at_a_moved_table_file_with_data_path(tmp_path):
         UserError, match=rf"short\.csv lacks the column\(s\) {table().columns[0]}, kind this model was trained with"
     ):
         evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'short.csv'}", output_dir=tmp_path / "eval4"))
+    capsys.readouterr()
     metrics = evaluate(compose_eval(ckpt, f"data_path={tmp_path / 'moved.csv'}", output_dir=tmp_path / "eval2"))
     assert metrics["test"] == pytest.approx(result.test, rel=1e-6)
+    # the table scored is named, not the one the checkpoint was trained on (no longer there)
+    assert metrics["data"] == str(tmp_path / "moved.csv") and "moved.csv" in capsys.readouterr().out.split("\n")[0]
 
 
 def test_eval_refuses_a_table_whose_test_rows_changed_since_training(tmp_path):
