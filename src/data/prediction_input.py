@@ -62,7 +62,7 @@ def prediction_chunks(
 def check_header(path: Path, names: list[str], kinds: dict[str, str], allowed: set[str], carry: list[str] | None) -> list[str]:
     """The columns to read besides the features, in file order (carry None: all), once the header is checked."""
     duplicated = sorted({c for c in names if names.count(c) > 1})
-    require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}")
+    require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}; give each its own name")
     missing = [name for name in kinds if name not in names]
     unknown = [name for name in names if name not in kinds and name not in allowed]
     problems = [f"missing feature columns: {', '.join(map(repr, missing))}"] if missing else []

@@ -43,7 +43,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     table = read_parquet_table(file) if is_parquet(file) else read_csv_table(file)
     names = column_names(table.column_names)
     duplicated = sorted({c for c in names if names.count(c) > 1})
-    require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}")
+    require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}; give each its own name")
     table = table.rename_columns(names)
     # one block per column and the arrow buffers released as they are converted: no full copy of the table
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)

@@ -149,7 +149,7 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: b
         bad = np.isnan(y) & keep
         if bad.any():
             row = int(np.argmax(bad))
-            hint = "the model is a regressor" if trained else "use data.task=multiclass for labels"
+            hint = "the model is a regressor" if trained else "use data.task=binary or multiclass for labels"
             raise UserError(f"{what} is not numeric: row {row + 1} holds {text.iloc[row]!r}; {hint}")
     infinite = np.isinf(y)
     if infinite.any():

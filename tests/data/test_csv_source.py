@@ -127,6 +127,7 @@ BAD_CSVS = [
     ("", "y", "regression", {}, ["is empty", "header row"]),
     ("1,2,3\n4,5,6\n", "y", "regression", {}, ["has no header", "(1, 2, 3)"]),
     (NUMBERS, "price", "regression", {}, ["data.target 'price' is not a column of", "(columns: a, b, y)"]),
+    ("a,a,y\n1,2,3\n4,5,6\n", "y", "regression", {}, ["has duplicated columns: 'a'; give each its own name"]),
     (NUMBERS, "Y", "regression", {}, ["data.target 'Y' is not a column of", "data.csv (did you mean 'y'?)"]),
     (
         NUMBERS.replace("\n5,10,", "\n5,ten,"),
@@ -394,7 +395,7 @@ def test_a_trained_models_target_error_suggests_no_setting_eval_does_not_take():
     from src.data.target import encode_target
 
     values, what = pd.Series(["1.5", "2", "n/a?", "4"]), "data.target 'y' of t.csv"
-    with pytest.raises(UserError, match=r"row 3 holds 'n/a\?'; use data.task=multiclass for labels$"):
+    with pytest.raises(UserError, match=r"row 3 holds 'n/a\?'; use data.task=binary or multiclass for labels$"):
         encode_target(values, what, "regression", "impute")
     with pytest.raises(UserError, match=r"row 3 holds 'n/a\?'; the model is a regressor$"):
         encode_target(values, what, "regression", "impute", trained=True)

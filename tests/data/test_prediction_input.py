@@ -34,7 +34,7 @@ REFUSED = [
     ("age,income,rooms\n", "has a header but no rows"),
     ("age,income\n1,2\n", "missing feature columns: 'rooms'"),
     ("age,income,rooms,id\n1,2,3,4\n", "unknown columns (not features of the model; remove them): 'id'"),
-    ("age,age,income,rooms\n1,1,2,3\n", "duplicated columns: 'age'"),
+    ("age,age,income,rooms\n1,1,2,3\n", "duplicated columns: 'age'; give each its own name"),
     ("age,income,rooms\n1,2,3\n4,lots,6\n", "column 'income' has a non-numeric value 'lots' in row 2"),
     ("age,income,rooms\n1,2,3\n4,,6\n", "column 'income' has an empty value in row 2"),
     ("age,income,rooms\n1,2,3\n4,5\n", "column 'rooms' has an empty value in row 2"),
