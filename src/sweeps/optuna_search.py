@@ -128,7 +128,7 @@ def open_storage(url: str | None):
     if (module := missing_driver(last)) is not None:
         raise UserError(
             f"hydra.sweeper.storage={masked(url)} needs the Python module {module!r}, which is not installed"
-            + (" (pip install -e '.[postgres]')" if module.startswith("psycopg") else "")
+            + (" (pip install -e '.[postgres]')" if module == "psycopg" else "")  # the extra has psycopg 3 only
         )
     raise UserError(f"hydra.sweeper.storage={masked(url)} cannot be opened: {masked_in(first_line(last), url)}")
 
@@ -137,7 +137,8 @@ def masked_in(text: str, url: str) -> str:
     with contextlib.suppress(Exception):
         password = make_url(url).password
         if password:
-            for written in {str(password), quote_plus(str(password))}:
+            as_written = url.partition("://")[2].rpartition("@")[0].partition(":")[2]  # %3a as well as %3A
+            for written in {str(password), quote_plus(str(password)), as_written}:
                 text = text.replace(f":{written}@", ":***@")
     return text
 

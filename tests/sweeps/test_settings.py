@@ -112,6 +112,14 @@ def test_storage_password_is_masked():
     assert masked("sqlite:///logs/x/optuna.db") == "sqlite:///logs/x/optuna.db"
 
 
+@pytest.mark.parametrize("written", ["p%40ss%3aw%2frd%25x", "p%40ss%3Aw%2Frd%25x", "a%20b", "a%21b"])
+def test_storage_password_is_masked_however_it_is_percent_encoded(written):
+    from src.sweeps.optuna_search import masked_in
+
+    url = f"postgresql://optuna:{written}@db.example.org:5432/optuna"  # lowercase hex, %20 for a space, an unneeded %21
+    assert masked_in(f"storage: {url}\n", url) == "storage: postgresql://optuna:***@db.example.org:5432/optuna\n"
+
+
 def test_an_interrupted_optuna_trial_is_resumed_by_the_searchs_own_command_not_a_single_run(monkeypatch, tmp_path):
     # the single-run command a trial printed dropped the study's name and ran a new search whose trials all failed
     from types import SimpleNamespace
