@@ -63,6 +63,16 @@ def test_sweep_runs_as_slurm_jobs_that_accounting_sees_completed(services, tmp_p
         assert metrics(folder / job)["stopped_epoch"] == 5
 
 
+def test_a_partition_slurm_does_not_know_is_one_error(services, tmp_path):
+    sweep = start(*SWEEP, "seed=0", "trainer.max_epochs=1", "hydra.launcher.partition=nope", f"paths.log_dir={tmp_path}")
+    output = finish(sweep)
+    assert sweep.returncode == 2 and "Traceback" not in output, output[-3000:]  # was sbatch's FailedJobError, exit 1
+    assert output.strip().splitlines()[-1] == (
+        "error: SLURM refused the jobs with these hydra.launcher settings: invalid partition specified: nope; "
+        "Batch job submission failed: Invalid partition name specified"
+    )
+
+
 def test_job_stopped_before_its_time_limit_resumes_on_another_partition_setting(services, tmp_path):
     """scancel --signal=USR2 is what submitit asks SLURM to send before the time limit. Re-submitted with
     resume=latest and a changed hydra.launcher setting, the same sweep continues the stopped job (bug A) and
