@@ -35,6 +35,11 @@ def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_nu
         sys.exit(2)
     if type(exc).__name__ != "UncompletedJobError":
         return
+    if "SlurmLauncher" in str(config.hydra.launcher.get("_target_", "")):  # the launcher stopped at the first
+        import submitit  # stopped job: the others may still be pending or running, and are reported once they end
+
+        for job in Path(sweep_dir, ".submitit").glob("[0-9]*_*"):
+            submitit.SlurmJob(config.hydra.launcher.submitit_folder, job.name).wait()
     stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
     if not stopped:
         return
