@@ -107,6 +107,17 @@ def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
         return None
+    try:  # a password's @ or : left unencoded: the rest of it read as the host, or as the port
+        unread = "@" in (make_url(url).host or "")
+    except ValueError:
+        unread = True
+    except Exception:  # noqa: BLE001 - not a URL at all: create_engine's message below
+        unread = False
+    if unread and "@" in url:
+        raise UserError(
+            f"hydra.sweeper.storage={url.partition('://')[0]}://***@{url.rpartition('@')[2]} is not a URL as written: "
+            "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
+        )
     engine_kwargs: dict[str, Any] = {}
     creation_lock: Any = contextlib.nullcontext()
     if url.startswith("sqlite:///"):

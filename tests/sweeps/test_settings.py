@@ -112,6 +112,18 @@ def test_storage_password_is_masked():
     assert masked("sqlite:///logs/x/optuna.db") == "sqlite:///logs/x/optuna.db"
 
 
+@pytest.mark.parametrize("password", ["p@ss:w/rd%x", "p@ss"])
+def test_a_storage_password_not_percent_encoded_is_one_error_that_shows_none_of_it(password):
+    from src.sweeps.optuna_search import open_storage
+
+    with pytest.raises(UserError) as refused:  # was "invalid literal for int()", or a host named after the password's end
+        open_storage(f"postgresql+psycopg://optuna:{password}@127.0.0.1:5432/optuna")
+    assert str(refused.value) == (
+        "hydra.sweeper.storage=postgresql+psycopg://***@127.0.0.1:5432/optuna is not a URL as written: "
+        "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
+    )
+
+
 @pytest.mark.parametrize("written", ["p%40ss%3aw%2frd%25x", "p%40ss%3Aw%2Frd%25x", "a%20b", "a%21b"])
 def test_storage_password_is_masked_however_it_is_percent_encoded(written):
     from src.sweeps.optuna_search import masked_in
