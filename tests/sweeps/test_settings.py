@@ -103,6 +103,17 @@ def test_mlflow_artifacts_go_to_the_server_when_there_is_one():
     assert mlflow_artifact_location(None, local) is None  # MLFLOW_TRACKING_URI decides
 
 
+def test_a_slurm_time_limit_the_stop_signal_would_take_at_once_is_refused():
+    slurm = {"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", "signal_delay_s": 120}
+    validate_launcher(OmegaConf.create({**slurm, "timeout_min": 4}), 1)
+    with pytest.raises(UserError) as refused:  # SLURM sent USR2 as the job started: stopped, or a traceback
+        validate_launcher(OmegaConf.create({**slurm, "timeout_min": 3}), 1)
+    assert str(refused.value) == (
+        "hydra.launcher.timeout_min=3 leaves no time to train: SLURM sends the stop signal hydra.launcher.signal_delay_s=120 s "
+        "(and up to 60 s more) before it; use timeout_min >= 4"
+    )
+
+
 def test_storage_password_is_masked():
     from src.sweeps.optuna_search import masked, masked_in
 
