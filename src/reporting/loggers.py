@@ -4,6 +4,7 @@ run each logger gets the hyperparameters, the final metrics (`hp/...`) and the f
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
@@ -35,7 +36,8 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
         try:  # the server answers now, not after the run has trained
             logger.experiment_id  # noqa: B018 - gets or creates the experiment
         except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
-            raise UserError(f"logger.{name}.tracking_uri={uri} cannot be used: {first_line(exc)}") from None
+            shown = re.sub(r"//[^/]*@", "//***@", uri)  # no user:password of the URL
+            raise UserError(f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}") from None
         loggers.append(logger)
     return loggers
 

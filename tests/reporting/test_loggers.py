@@ -110,9 +110,12 @@ def test_an_mlflow_server_that_does_not_answer_is_one_error_before_training(monk
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retries take minutes
-    cfg = compose_config("logger=mlflow", f"logger.mlflow.tracking_uri=http://127.0.0.1:{port}", output_dir=Path("unused"))
-    with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri=http://127.0.0.1:{port} cannot be used: .*refused"):
+    cfg = compose_config("logger=mlflow", f"logger.mlflow.tracking_uri=http://me:pw@127.0.0.1:{port}", output_dir=Path("unused"))
+    with pytest.raises(
+        UserError, match=rf"^logger.mlflow.tracking_uri=http://\*\*\*@127.0.0.1:{port} cannot be used: .*refused"
+    ) as e:
         build_loggers(cfg)  # was a traceback from inside trainer.fit, after the run folder was made
+    assert "pw" not in str(e.value)
 
 
 @pytest.mark.slow  # MLflow creates its SQLite tracking database on first use: ~10 s
