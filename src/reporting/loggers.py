@@ -3,12 +3,14 @@ run each logger gets the hyperparameters, the final metrics (`hp/...`) and the f
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
-from src.errors import UserError
+from src.errors import UserError, first_line
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
@@ -23,7 +25,20 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
             raise UserError(
                 f"logger.{name} must be a node with a _target_ (e.g. lightning.pytorch.loggers.CSVLogger); got {node!r}"
             )
-        loggers.append(instantiate(node))
+        if not str(node._target_).endswith("MLFlowLogger"):
+            loggers.append(instantiate(node))
+            continue
+        # tracking_uri=null: MLflow's own MLFLOW_TRACKING_URI (Lightning would fall back to ./mlruns)
+        uri = node.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+        if not uri:
+            raise UserError(f"logger.{name}.tracking_uri=null takes MLFLOW_TRACKING_URI, which is not set; set one of them")
+        logger = instantiate(node, tracking_uri=uri)
+        try:  # the server answers now, not after the run has trained
+            logger.experiment_id  # noqa: B018 - gets or creates the experiment
+        except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
+            shown = re.sub(r"//[^/]*@", "//***@", uri)  # no user:password of the URL
+            raise UserError(f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}") from None
+        loggers.append(logger)
     return loggers
 
 

@@ -15,7 +15,14 @@ from src.sweeps.sweeper import swept_keys
 
 
 def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
-    """Under joblib, parallel jobs x torch threads must fit the cores: oversubscribed, tiny networks crawl."""
+    """Under joblib, parallel jobs x torch threads must fit the cores: oversubscribed, tiny networks crawl. Under
+    SLURM, the stop signal (signal_delay_s before the time limit, up to 60 s earlier) must leave time to train."""
+    timeout, delay = launcher.get("timeout_min"), launcher.get("signal_delay_s")
+    if "SlurmLauncher" in str(launcher.get("_target_", "")) and is_int(timeout) and is_int(delay) and timeout * 60 <= delay + 60:
+        raise UserError(
+            f"hydra.launcher.timeout_min={timeout} leaves no time to train: SLURM sends the stop signal "
+            f"hydra.launcher.signal_delay_s={delay} s (and up to 60 s more) before it; use timeout_min >= {(delay + 60) // 60 + 1}"
+        )
     if "joblib" not in str(launcher.get("_target_", "")):
         return
     cores = usable_cores()

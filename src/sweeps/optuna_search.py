@@ -107,6 +107,17 @@ def open_storage(url: str | None):
     """The study's storage: None (in memory, lost at exit), or an RDBStorage that answers now."""
     if url is None:
         return None
+    try:  # a password's @ or : left unencoded: the rest of it read as the host, or as the port
+        unread = "@" in (make_url(url).host or "")
+    except ValueError:
+        unread = True
+    except Exception:  # noqa: BLE001 - not a URL at all: create_engine's message below
+        unread = False
+    if unread and "@" in url:
+        raise UserError(
+            f"hydra.sweeper.storage={url.partition('://')[0]}://***@{url.rpartition('@')[2]} is not a URL as written: "
+            "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
+        )
     engine_kwargs: dict[str, Any] = {}
     creation_lock: Any = contextlib.nullcontext()
     if url.startswith("sqlite:///"):
@@ -128,7 +139,7 @@ def open_storage(url: str | None):
     if (module := missing_driver(last)) is not None:
         raise UserError(
             f"hydra.sweeper.storage={masked(url)} needs the Python module {module!r}, which is not installed"
-            + (" (pip install -e '.[postgres]')" if module.startswith("psycopg") else "")
+            + (" (pip install -e '.[postgres]')" if module == "psycopg" else "")  # the extra has psycopg 3 only
         )
     raise UserError(f"hydra.sweeper.storage={masked(url)} cannot be opened: {masked_in(first_line(last), url)}")
 
@@ -137,7 +148,8 @@ def masked_in(text: str, url: str) -> str:
     with contextlib.suppress(Exception):
         password = make_url(url).password
         if password:
-            for written in {str(password), quote_plus(str(password))}:
+            as_written = url.partition("://")[2].rpartition("@")[0].partition(":")[2]  # %3a as well as %3A
+            for written in {str(password), quote_plus(str(password)), as_written}:
                 text = text.replace(f":{written}@", ":***@")
     return text
 

@@ -29,8 +29,17 @@ def end_sweep(config: Any, line: str, status: int) -> None:
 
 def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_numbers: range, hint: str = RESUME_HINT) -> None:
     """For submitit's UncompletedJobError: write the summary, print one line, exit 1. Otherwise return."""
+    if type(exc).__name__ == "FailedJobError" and str(exc).startswith("sbatch: error"):  # refused at submission
+        refusal = "; ".join(line.removeprefix("sbatch: error: ") for line in str(exc).strip().splitlines())
+        print(f"error: SLURM refused the jobs with these hydra.launcher settings: {refusal}", file=sys.stderr)
+        sys.exit(2)
     if type(exc).__name__ != "UncompletedJobError":
         return
+    if "SlurmLauncher" in str(config.hydra.launcher.get("_target_", "")):  # the launcher stopped at the first
+        import submitit  # stopped job: the others may still be pending or running, and are reported once they end
+
+        for job in Path(sweep_dir, ".submitit").glob("[0-9]*_*"):
+            submitit.SlurmJob(config.hydra.launcher.submitit_folder, job.name).wait()
     stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
     if not stopped:
         return

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from src.errors import UserError
 from src.models import fast_steps
 from src.reporting.loggers import build_loggers
 from src.train import train
@@ -84,6 +85,37 @@ def test_many_is_every_logger():
         "csv": "CSVLogger",
         "mlflow": "MLFlowLogger",
     }
+
+
+def test_mlflow_tracking_uri_null_without_MLFLOW_TRACKING_URI_is_one_error(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = compose_config("logger=mlflow", "logger.mlflow.tracking_uri=null", output_dir=Path("unused"))
+    with pytest.raises(UserError, match=r"^logger.mlflow.tracking_uri=null takes MLFLOW_TRACKING_URI, which is not set"):
+        build_loggers(cfg)  # was Lightning's ./mlruns, which MLflow 3 refuses in a traceback
+
+
+@pytest.mark.slow  # MLflow creates its SQLite tracking database on first use: ~10 s
+def test_mlflow_tracking_uri_null_takes_MLFLOW_TRACKING_URI(tmp_path, monkeypatch):
+    """docs/loggers.md: set MLFLOW_TRACKING_URI and pass logger.mlflow.tracking_uri=null."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'from_env.db'}")
+    cfg = compose_config("logger=mlflow", "logger.mlflow.tracking_uri=null", output_dir=tmp_path / "run")
+    [logger] = build_loggers(cfg)
+    assert logger._tracking_uri == f"sqlite:///{tmp_path / 'from_env.db'}" and (tmp_path / "from_env.db").is_file()
+
+
+def test_an_mlflow_server_that_does_not_answer_is_one_error_before_training(monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retries take minutes
+    cfg = compose_config("logger=mlflow", f"logger.mlflow.tracking_uri=http://me:pw@127.0.0.1:{port}", output_dir=Path("unused"))
+    with pytest.raises(
+        UserError, match=rf"^logger.mlflow.tracking_uri=http://\*\*\*@127.0.0.1:{port} cannot be used: .*refused"
+    ) as e:
+        build_loggers(cfg)  # was a traceback from inside trainer.fit, after the run folder was made
+    assert "pw" not in str(e.value)
 
 
 @pytest.mark.slow  # MLflow creates its SQLite tracking database on first use: ~10 s

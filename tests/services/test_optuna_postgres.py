@@ -74,3 +74,4 @@ def test_missing_postgres_driver_is_named(services, tmp_path):
     assert run.returncode == 2
     assert output.strip().splitlines()[-1].startswith("error: hydra.sweeper.storage=postgresql+psycopg2://optuna:***@")
     assert "'psycopg2'" in output and "Traceback" not in output
+    assert "pip install -e" not in output  # the postgres extra installs psycopg 3, not psycopg2

@@ -63,6 +63,16 @@ def test_sweep_runs_as_slurm_jobs_that_accounting_sees_completed(services, tmp_p
         assert metrics(folder / job)["stopped_epoch"] == 5
 
 
+def test_a_partition_slurm_does_not_know_is_one_error(services, tmp_path):
+    sweep = start(*SWEEP, "seed=0", "trainer.max_epochs=1", "hydra.launcher.partition=nope", f"paths.log_dir={tmp_path}")
+    output = finish(sweep)
+    assert sweep.returncode == 2 and "Traceback" not in output, output[-3000:]  # was sbatch's FailedJobError, exit 1
+    assert output.strip().splitlines()[-1] == (
+        "error: SLURM refused the jobs with these hydra.launcher settings: invalid partition specified: nope; "
+        "Batch job submission failed: Invalid partition name specified"
+    )
+
+
 def test_job_stopped_before_its_time_limit_resumes_on_another_partition_setting(services, tmp_path):
     """scancel --signal=USR2 is what submitit asks SLURM to send before the time limit. Re-submitted with
     resume=latest and a changed hydra.launcher setting, the same sweep continues the stopped job (bug A) and
@@ -96,6 +106,24 @@ def test_job_stopped_before_its_time_limit_resumes_on_another_partition_setting(
     uninterrupted = metrics(run_dir)
     assert resumed["val_loss"] == pytest.approx(uninterrupted["val_loss"], rel=1e-6)
     assert resumed["test"] == pytest.approx(uninterrupted["test"], rel=1e-6)
+
+
+def test_a_cancelled_job_is_reported_after_the_sweeps_other_jobs_end(services, tmp_path):
+    """scancel of job 0 while job 1 waits (array_parallelism=1): the sweep waits for job 1, which then finishes,
+    and names only job 0 (it ended at once, naming job 1 "stopped before its first checkpoint" while it ran)."""
+    sweep = start(*SWEEP, "seed=0,1", "trainer.max_epochs=300", "hydra.launcher.array_parallelism=1",
+                  f"paths.log_dir={tmp_path}")  # fmt: skip
+    wait_for(lambda: (tmp_path / "cancer" / "multiruns").is_dir(), "the sweep folder", sweep)
+    folder = sweep_folder(tmp_path)
+    wait_for(lambda: (folder / "0" / "checkpoints" / "last.ckpt").is_file(), "job 0's last.ckpt", sweep)
+    subprocess.run(["scancel", job_id(folder, 0)], check=True)
+    output = finish(sweep)
+    assert sweep.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert output.splitlines()[-1].startswith(
+        f"error: 1 of 2 jobs did not finish (SLURM's time limit, preemption or scancel): {folder / '0'} ("
+    )
+    assert metrics(folder / "1")["stopped_epoch"] == 300 and not metrics(folder / "1")["interrupted"]
+    assert (folder / "summary.csv").read_text().count("\n") == 3  # the header, job 0 (stopped), job 1
 
 
 def test_requeued_job_continues_from_its_checkpoint(services, tmp_path):

@@ -103,6 +103,17 @@ def test_mlflow_artifacts_go_to_the_server_when_there_is_one():
     assert mlflow_artifact_location(None, local) is None  # MLFLOW_TRACKING_URI decides
 
 
+def test_a_slurm_time_limit_the_stop_signal_would_take_at_once_is_refused():
+    slurm = {"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", "signal_delay_s": 120}
+    validate_launcher(OmegaConf.create({**slurm, "timeout_min": 4}), 1)
+    with pytest.raises(UserError) as refused:  # SLURM sent USR2 as the job started: stopped, or a traceback
+        validate_launcher(OmegaConf.create({**slurm, "timeout_min": 3}), 1)
+    assert str(refused.value) == (
+        "hydra.launcher.timeout_min=3 leaves no time to train: SLURM sends the stop signal hydra.launcher.signal_delay_s=120 s "
+        "(and up to 60 s more) before it; use timeout_min >= 4"
+    )
+
+
 def test_storage_password_is_masked():
     from src.sweeps.optuna_search import masked, masked_in
 
@@ -110,6 +121,26 @@ def test_storage_password_is_masked():
     assert masked(url) == "postgresql+psycopg://optuna:***@db.example.org:5432/optuna"
     assert "s3cret" not in masked_in(f"storage: {url}\n", url)
     assert masked("sqlite:///logs/x/optuna.db") == "sqlite:///logs/x/optuna.db"
+
+
+@pytest.mark.parametrize("password", ["p@ss:w/rd%x", "p@ss"])
+def test_a_storage_password_not_percent_encoded_is_one_error_that_shows_none_of_it(password):
+    from src.sweeps.optuna_search import open_storage
+
+    with pytest.raises(UserError) as refused:  # was "invalid literal for int()", or a host named after the password's end
+        open_storage(f"postgresql+psycopg://optuna:{password}@127.0.0.1:5432/optuna")
+    assert str(refused.value) == (
+        "hydra.sweeper.storage=postgresql+psycopg://***@127.0.0.1:5432/optuna is not a URL as written: "
+        "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
+    )
+
+
+@pytest.mark.parametrize("written", ["p%40ss%3aw%2frd%25x", "p%40ss%3Aw%2Frd%25x", "a%20b", "a%21b"])
+def test_storage_password_is_masked_however_it_is_percent_encoded(written):
+    from src.sweeps.optuna_search import masked_in
+
+    url = f"postgresql://optuna:{written}@db.example.org:5432/optuna"  # lowercase hex, %20 for a space, an unneeded %21
+    assert masked_in(f"storage: {url}\n", url) == "storage: postgresql://optuna:***@db.example.org:5432/optuna\n"
 
 
 def test_an_interrupted_optuna_trial_is_resumed_by_the_searchs_own_command_not_a_single_run(monkeypatch, tmp_path):
