@@ -50,7 +50,7 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     write_json(out_dir / "metrics.json", metrics)
     rows = [("checkpoint epoch", str(saved.epoch)), ("test rows", str(len(datamodule.splits["test"][0])))]
-    title = f"{data} {saved.path.name} test metrics"
+    title = f"{Path(str(data)).name} {saved.path.name} test metrics"  # a long path would wrap mid-name
     print_report(test, matrices, rows, diagnosis.details, diagnosis.warnings, title=title, class_labels=datamodule.class_labels)
     print_run_folder(out_dir)
     return metrics
