@@ -34,12 +34,23 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
             raise UserError(f"logger.{name}.tracking_uri=null takes MLFLOW_TRACKING_URI, which is not set; set one of them")
         logger = instantiate(node, tracking_uri=uri)
         try:  # the server answers now, not after the run has trained
-            logger.experiment_id  # noqa: B018 - gets or creates the experiment
+            experiment_id(logger)
         except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
             shown = re.sub(r"//[^/]*@", "//***@", uri)  # no user:password of the URL
             raise UserError(f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}") from None
         loggers.append(logger)
     return loggers
+
+
+def experiment_id(logger: MLFlowLogger) -> str:
+    """Gets or creates the logger's experiment, once more if a parallel job of the sweep created it between
+    Lightning's look-up and its create."""
+    try:
+        return logger.experiment_id
+    except Exception as exc:
+        if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return logger.experiment_id
 
 
 def hyperparameters(settings: dict) -> dict[str, int | float | str | bool]:

@@ -170,3 +170,26 @@ def test_runs_are_named_after_their_experiment_and_overrides_in_tensorboard_and_
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'logs' / 'mlflow.db'}")
     [tracked] = client.search_runs([client.get_experiment_by_name("cancer").experiment_id])
     assert tracked.info.run_name == "cancer trainer.max_epochs=2,model.optimizer.lr=0.01"
+
+
+@pytest.mark.slow  # MLflow creates its SQLite tracking database on first use: ~10 s
+def test_parallel_jobs_that_create_the_same_mlflow_experiment_both_log(tmp_path, monkeypatch):
+    """Two jobs of a parallel sweep start at once: the other job creates the experiment after this job's look-up."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    look_up = MlflowClient.get_experiment_by_name
+
+    def the_other_job_creates_it_first(client, name):
+        found = look_up(client, name)
+        if found is None:
+            MlflowClient(tracking_uri=uri).create_experiment(name)
+        return found
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", the_other_job_creates_it_first)
+    cfg = compose_config("logger=mlflow", f"logger.mlflow.tracking_uri={uri}", output_dir=tmp_path / "run")
+    [logger] = build_loggers(cfg)  # was: error: ... cannot be used: Experiment ... already exists
+    assert (
+        logger.experiment_id
+        == MlflowClient(tracking_uri=uri).get_experiment_by_name(cfg.logger.mlflow.experiment_name).experiment_id
+    )
