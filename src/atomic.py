@@ -1,9 +1,11 @@
 """Every file a run writes appears whole or not at all: written to a temporary file beside it, then renamed. A
 failure is a `WriteFailed` naming the file and the OS's reason; the old file is unchanged, no temporary file left.
+Processes that create one shared SQLite file (MLflow's, Optuna's) take turns through `creating_alone`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import uuid
@@ -51,3 +53,18 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], T], text: bool
 
 def write_text_atomically(path: str | Path, text: str) -> None:
     write_atomically(path, lambda handle: handle.write(text), text=True)
+
+
+@contextlib.contextmanager
+def creating_alone(lock_path: Path):
+    """An exclusive lock on `lock_path` while it is held (fcntl, so it ends with the process, even a killed one)."""
+    import fcntl
+
+    try:
+        handle = open(lock_path, "a")  # noqa: SIM115 - closed below
+    except OSError:  # a folder we cannot write a lock into: no lock (the callers retry where they can)
+        yield
+        return
+    with handle:  # closing it releases the lock
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

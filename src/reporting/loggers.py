@@ -3,6 +3,7 @@ run each logger gets the hyperparameters, the final metrics (`hp/...`) and the f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
+from src.atomic import creating_alone
 from src.errors import UserError, first_line
 
 
@@ -32,12 +34,16 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
         uri = node.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
         if not uri:
             raise UserError(f"logger.{name}.tracking_uri=null takes MLFLOW_TRACKING_URI, which is not set; set one of them")
-        logger = instantiate(node, tracking_uri=uri)
-        try:  # the server answers now, not after the run has trained
-            experiment_id(logger)
-        except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
-            shown = re.sub(r"//[^/]*@", "//***@", uri)  # no user:password of the URL
-            raise UserError(f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}") from None
+        database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+        with creating_alone(Path(f"{database}.lock")) if database else contextlib.nullcontext():
+            try:  # parallel jobs on one SQLite file create its tables one after another; a server answers now
+                logger = instantiate(node, tracking_uri=uri)
+                experiment_id(logger)
+            except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
+                shown = re.sub(r"//[^/]*@", "//***@", uri)  # no user:password of the URL
+                raise UserError(
+                    f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}"
+                ) from None
         loggers.append(logger)
     return loggers
 

@@ -37,6 +37,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
+from src.atomic import creating_alone
 from src.errors import UserError, first_line, is_number, require, require_int, user_errors_exit
 
 log = logging.getLogger(__name__)
@@ -58,21 +59,6 @@ def masked(url: str | None) -> str | None:
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: hide everything between :// and @
         scheme, _, rest = url.partition("://")
         return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
-
-
-@contextlib.contextmanager
-def creating_alone(lock_path: Path):
-    """An exclusive lock on `lock_path` while it is held (fcntl, so it ends with the process, even a killed one)."""
-    import fcntl
-
-    try:
-        handle = open(lock_path, "a")  # noqa: SIM115 - closed below
-    except OSError:  # a folder we cannot write a lock into: the retries below still apply
-        yield
-        return
-    with handle:  # closing it releases the lock
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:

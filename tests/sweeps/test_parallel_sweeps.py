@@ -48,6 +48,20 @@ def test_joblib_sweep_gives_the_sequential_numbers(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_parallel_sweep_logs_every_job_to_a_new_mlflow_database(tmp_path):
+    """docs/loggers.md's MLflow without a server, in a joblib sweep: the jobs that start together all create the
+    SQLite database and the experiment (a job failed with 'table ... already exists')."""
+    from mlflow.tracking import MlflowClient
+
+    jobs = ["hydra/launcher=joblib", "seeds=4", "logger=mlflow", "importance.repeats=0"]
+    done = run_module("src.train", "-m", *TINY, *jobs, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'logs' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("cancer").experiment_id])
+    assert sorted(run.data.params["seed"] for run in runs) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.slow
 def test_cross_validation_summary_is_the_mean_of_the_folds(tmp_path):
     # the documented command as a user runs it: the default, relative logs/ under the working folder
     done = run_module("src.train", "-m", *TINY, "cv.folds=3", cwd=tmp_path)
