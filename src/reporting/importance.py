@@ -96,9 +96,8 @@ def permutation_importance(
             drops.setdefault(column, []).append(baseline - score(task, y, predicted, threshold))
         shuffled[:, positions] = x[:, positions]
     # rounded: drops that cancel (+1/30, -1/30, 0) give 0, not a rounding error printed as +3.7e-17
-    ranked = sorted(drops, key=lambda c: -round(float(np.mean(drops[c])), 12))
-    mean = {c: round(float(np.mean(drops[c])), 12) for c in ranked}
-    std = {c: round(float(np.std(drops[c])), 12) for c in ranked}
+    mean = dict(sorted(((c, round(float(np.mean(d)), 12)) for c, d in drops.items()), key=lambda item: -item[1]))
+    std = {c: round(float(np.std(drops[c])), 12) for c in mean}
     return Importance(METRIC[task], baseline, mean, std, repeats, rows=len(x), seconds=time.perf_counter() - start)
 
 
