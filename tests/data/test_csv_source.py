@@ -483,3 +483,18 @@ def test_class_labels_written_with_leading_zeros_keep_them(tmp_path, capsys):
     datamodule.setup("fit")
     assert datamodule.class_labels == ["007", "010", "120"]
     assert "task: multiclass (inferred: code has 3 labels: 007, 010, 120;" in capsys.readouterr().out
+
+
+def test_columns_with_one_value_in_every_training_row_are_named_in_one_warning(tmp_path, recwarn):
+    # they were kept silently; a column with holes is not constant (its missing indicator varies)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "unit": 5.0, "site": "A", "holes": [1.0, np.nan] * 30})
+    frame["y"] = frame["x"] * 2
+    frame.to_csv(path := tmp_path / "t.csv", index=False)
+    datamodule = file_datamodule(path, "y")
+    datamodule.setup("fit")
+    assert [str(w.message) for w in recwarn.list if w.category is UserWarning] == [
+        f"columns 'unit', 'site' of {path} have one value in every training row, which carries no information; "
+        "data.drop=[unit,site] leaves them out"
+    ]
+    assert datamodule.preprocessing["columns"]["unit"] == "numeric"  # kept: the inputs do not change
