@@ -143,6 +143,17 @@ def search_on_validation(
     return best["fitted"], study
 
 
+def constant_guess_on_validation(fitted: Fitted, val: Split, task: str, threshold: float, class_labels: list[str]):
+    """The networks' check (src/reporting/diagnosis.py) on LightGBM's validation predictions."""
+    import torch
+
+    from src.reporting.diagnosis import constant_guess
+
+    predicted = torch.as_tensor(np.asarray(fitted.booster.predict(val.x, num_iteration=fitted.best_iteration)))
+    cause = "LightGBM found no split that helps (too few rows) or the features do not predict the target"
+    return constant_guess(task, torch.as_tensor(val.y), predicted, threshold, class_labels, cause)
+
+
 def fit_baseline(cfg: DictConfig, out_dir: Path):
     from importlib.metadata import version
 
@@ -170,6 +181,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     test = splits["test"]
     predicted = np.asarray(fitted.booster.predict(test.x, num_iteration=fitted.best_iteration))
     threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
+    warning, diagnostics = constant_guess_on_validation(fitted, splits["val"], task, threshold, class_labels)
     metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold, class_labels)
     result = RunResult.from_history(
         "lightgbm",
@@ -182,6 +194,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         matrices=matrices,
         stopped_early=len(fitted.val_loss) < rounds,
     )
+    result.warnings, result.diagnostics = [warning] if warning else [], diagnostics
     write_prediction_report(out_dir, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result)
     fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)
     extra = {

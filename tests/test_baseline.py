@@ -127,3 +127,18 @@ def test_column_names_with_brackets_colons_or_quotes_reach_lightgbm(tmp_path):
     overrides = ["experiment=csv", f"data.path={tmp_path / 't.csv'}", "data.target='price, usd'", "baseline.max_rounds=50"]
     result = baseline(baseline_config(tmp_path, *overrides))
     assert result.test["test_r2"] > 0.9  # the area is the price
+
+
+def test_a_baseline_no_better_than_a_constant_guess_warns_as_a_network_does(tmp_path, capsys):
+    # the networks' check (src/reporting/diagnosis.py) was never run on LightGBM's predictions; a feature that never
+    # changes leaves LightGBM no split, so it predicts the training mean for every row
+    y = np.random.default_rng(0).normal(size=300)
+    pd.DataFrame({"a": 1.0, "y": y}).to_csv(path := tmp_path / "noise.csv", index=False)
+    cfg = baseline_config(tmp_path / "noise", "experiment=csv", f"data.path={path}", "data.target=y")
+    baseline(cfg)
+    [warning] = json.loads((tmp_path / "noise" / "metrics.json").read_text())["warnings"]
+    assert warning.startswith("no better than a constant guess: validation R2 is ")
+    assert f"warning: {warning}" in capsys.readouterr().out.replace("\n", "")
+
+    baseline(baseline_config(tmp_path / "cancer"))  # a baseline that learns: no warning
+    assert json.loads((tmp_path / "cancer" / "metrics.json").read_text())["warnings"] == []

@@ -249,3 +249,10 @@ def test_a_general_experiment_takes_any_shipped_network(make_config, experiment,
         ["data.path=table.csv", "data.target=y"] if experiment == "experiment=csv" else []
     )
     check_net_node(make_config(*overrides))
+
+
+def test_a_table_and_its_compressed_copy_log_to_their_own_folders(make_config):
+    # tiny.csv and tiny.csv.bz2 were both logs/tiny/, their runs mixed in one sweep summary and one TensorBoard
+    files = ["data/tiny.csv", "tiny.csv.bz2", "tiny.csv.gz", "tiny.parquet"]
+    names = [make_config("experiment=csv", f"data.path={f}", "data.target=y").name for f in files]
+    assert names == ["tiny", "tiny_csv_bz2", "tiny_csv_gz", "tiny_parquet"]

@@ -64,3 +64,22 @@ def test_a_diverged_binary_classifier_stops_and_tests_the_model_before_it(make_c
     assert result.test and math.isfinite(result.best_val_loss)
     [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("stopped:")]
     assert line.startswith(f"stopped: val_loss became nan at epoch {result.stopped_epoch}; tested ")
+
+
+@needs_housing
+@pytest.mark.slow  # a subprocess run of a sweep
+def test_a_sweep_with_a_job_that_never_had_a_finite_loss_ends_with_its_summary_and_exit_1(tmp_path):
+    # the sweep exited 0 though that job, run alone, exits 1
+    args = (
+        "model.optimizer.lr=1,0.001",
+        "hydra/launcher=basic",
+        f"paths.log_dir={tmp_path}",
+        "trainer.enable_progress_bar=false",
+    )
+    proc = run_module("src.train", "-m", *DIVERGING[:-1], "trainer.max_epochs=2", *args)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: 1 of 2 jobs diverged, the others ran: job 0 (no epoch had a finite val_loss, so there is no model to test; "
+        "lower model.optimizer.lr)"
+    )
+    assert "2 jobs, best val_loss first" in proc.stdout  # the summary came first

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ class FoldsAndSeedsSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # resume=latest finds the sweep by it
         size = self.max_batch_size or max(len(jobs), 1)
-        returns, refused = [], {}
+        returns, refused, diverged = [], {}, []
         for first in range(0, len(jobs), size):
             batch = jobs[first : first + size]
             self.validate_batch_is_legal(batch)
@@ -66,7 +67,9 @@ class FoldsAndSeedsSweeper(Sweeper):
                 # executing job with overrides: [...]": a job's mistake has printed its error: line, so that is held back
                 try:
                     with contextlib.redirect_stderr(io.StringIO()) as held:
-                        _ = result.return_value
+                        value = result.return_value
+                    if isinstance(value, float) and not math.isfinite(value):  # best val_loss: it never had a model
+                        diverged.append(number)
                 except UserError as exc:  # a job's mistake: the other jobs go on
                     refused[number] = exc
                 except BaseException:
@@ -77,6 +80,10 @@ class FoldsAndSeedsSweeper(Sweeper):
             from src.sweeps.stopped_jobs import report_refused_jobs
 
             report_refused_jobs(self.config, refused, len(jobs))  # exits
+        if diverged:
+            from src.sweeps.stopped_jobs import report_diverged_jobs
+
+            report_diverged_jobs(self.config, diverged, len(jobs))  # exits
         return returns
 
 

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from src.data.readers import is_missing_spelling, listed, missing_text_mask, reads_as_number
+from src.data.readers import ZERO_PADDED, is_missing_spelling, listed, missing_text_mask, reads_as_number
 from src.errors import UserError
 
 KINDS = ("numeric", "categorical", "date", "ignored", "dropped")
@@ -116,6 +116,8 @@ def category_key(value) -> str | None:
     text = str(value).strip()
     if is_missing_spelling(text):
         return None
+    if re.match(ZERO_PADDED, text):  # '007' is a code, kept as written (as the reader keeps its column's text)
+        return text
     try:
         number = float(text)
     except ValueError:

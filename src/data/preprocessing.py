@@ -166,7 +166,31 @@ def fit_preprocessing(
     state.update(fit_feature_transform(feature_transform, block))
     state["vocabularies"] = {c: fit_vocabulary(frame[c].iloc[train_rows], c, name) for c in columns_of(state, "categorical")}
     state["identifiers"] = {c: identifier_counts(frame[c].iloc[train_rows]) for c in columns_of(state, "ignored")}
+    warn_of_constant_columns(constant_columns(block, frame[columns_of(state, "categorical")].iloc[train_rows], state), name)
     return state
+
+
+def constant_columns(block: np.ndarray, categories: pd.DataFrame, state: dict[str, Any]) -> list[str]:
+    """The features with one value, never missing, in every training row (`block`: their numbers, holes filled)."""
+    sources = columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES]
+    varying = {c for c, spread in zip(sources, np.ptp(block, axis=0)) if spread > 0} | set(state["missing_indicators"])
+    one_category = {c for c, vocabulary in state["vocabularies"].items() if len(vocabulary) == 1 and categories[c].notna().all()}
+    return [c for c in state["columns"] if (c in sources and c not in varying) or c in one_category]
+
+
+def warn_of_constant_columns(columns: list[str], name: str) -> None:
+    """Kept, as the training results must not change; but a newcomer wants to know such a column is useless."""
+    if not columns:
+        return
+    one = len(columns) == 1
+    drop = "[" + ",".join(override_list(c)[1:-1] for c in columns) + "]"
+    named = f"column{'' if one else 's'} {', '.join(map(repr, columns))} of {name}"
+    warnings.warn(
+        f"{named} {'has' if one else 'have'} one value in every training row, which carries no information; "
+        f"data.drop={drop} leaves {'it' if one else 'them'} out",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def fit_vocabulary(values: pd.Series, column: str, name: str) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -27,6 +28,7 @@ NAN_SPELLINGS = ("nan", "-nan", "+nan")  # in any case
 # bytes of memory per cell while a table is loaded: the typed read (8), the float32 inputs (4), the training
 # split's float64 copy that fits the scaler (8) and slack for the text of categorical columns
 BYTES_PER_CELL = 24
+ZERO_PADDED = r"^[+-]?0\d"  # a whole number written with leading zeros ('007'): a code
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -44,9 +46,23 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     names = column_names(table.column_names)
     duplicated = sorted({c for c in names if names.count(c) > 1})
     require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}; give each its own name")
+    if not is_parquet(file):
+        table = zero_padded_as_text(file, table)
     table = table.rename_columns(names)
     # one block per column and the arrow buffers released as they are converted: no full copy of the table
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
+
+
+def zero_padded_as_text(file: Path, table: pa.Table) -> pa.Table:
+    """Whole numbers written with leading zeros ('007', '010') are codes, not quantities: such a column keeps its text."""
+    whole = [name for name, kind in zip(table.column_names, table.schema.types) if pa.types.is_integer(kind)]
+    if not whole:
+        return table
+    text = read_csv_table(file, csv_convert_options(column_types=dict.fromkeys(whole, pa.string()), include_columns=whole))
+    for name in whole:
+        if pc.any(pc.match_substring_regex(pc.utf8_trim_whitespace(text[name]), ZERO_PADDED)).as_py():
+            table = table.set_column(table.column_names.index(name), name, text[name])
+    return table
 
 
 def check_table_format(file: Path, what: str) -> None:
@@ -131,13 +147,13 @@ def column_names(raw_names: list) -> list[str]:
     return [str(name).strip() or f"Unnamed: {i}" for i, name in enumerate(raw_names)]
 
 
-def read_csv_table(file: Path) -> pa.Table:
-    delimiter, encoding = csv_delimiter(file), csv_encoding(file)
+def read_csv_table(file: Path, convert: pacsv.ConvertOptions | None = None) -> pa.Table:
+    delimiter, encoding, convert = csv_delimiter(file), csv_encoding(file), convert or csv_convert_options()
 
     def read(newlines_in_values: bool) -> pa.Table:
         parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values)
         read_options = pacsv.ReadOptions(encoding=encoding)
-        return pacsv.read_csv(file, read_options=read_options, parse_options=parse, convert_options=csv_convert_options())
+        return pacsv.read_csv(file, read_options=read_options, parse_options=parse, convert_options=convert)
 
     try:
         try:  # blocks split at any line end (fast, in parallel); a quoted cell holding a line end needs them whole

@@ -14,6 +14,10 @@ from src.models.metrics import r2_score
 from src.reporting.importance import score
 
 CONSTANT_R2 = 0.01  # validation R2 at or below this: no better than predicting the mean
+NOT_LEARNED = (
+    "the model has not learned (too few epochs, or a learning rate too low to make progress or so high that training "
+    "diverged) or the features do not predict the target"
+)
 
 
 @dataclass
@@ -72,33 +76,38 @@ def diagnose(
             "for every row. Likely cause: the units died during training (common with narrow layers such as "
             "[3, 3, 3]); try another seed, wider layers or a lower learning rate"
         )
-    cause = (
-        f"the dead hidden layer {dead_layers[0].index} ({dead_layers[0].name})"
-        if dead_layers
-        else "the model has not learned (too few epochs, or a learning rate too low to make progress or so high that "
-        "training diverged) or the features do not predict the target"
-    )
+    cause = f"the dead hidden layer {dead_layers[0].index} ({dead_layers[0].name})" if dead_layers else NOT_LEARNED
 
-    target = y_val.reshape(-1)
     predicted = predict_in_batches(model, x_val, batch_size)
+    threshold = float(getattr(model, "threshold", 0.5))
+    warning, details = constant_guess(task, y_val.reshape(-1), predicted, threshold, class_labels, cause)
+    diagnosis.details.update(details)
+    diagnosis.warnings += [warning] if warning else []
+    return diagnosis
+
+
+def constant_guess(
+    task: str, target: torch.Tensor, predicted: torch.Tensor, threshold: float, class_labels: list[str] | None, cause: str
+) -> tuple[str | None, dict[str, float]]:
+    """A warning when the validation predictions are no better than a constant guess (None if better), and the
+    scores it is based on. `predicted`: values, the positive class's probability, or each class's."""
     if task == "regression":
         r2 = r2_score(predicted, target)
-        diagnosis.details["val_r2"] = r2
-        if not r2 > CONSTANT_R2:  # also catches NaN
-            diagnosis.warnings.append(
-                f"no better than a constant guess: validation R2 is {r2:.4g} (<= {CONSTANT_R2}), i.e. no better than "
-                f"predicting the mean for every row. Likely cause: {cause}"
-            )
-    else:
-        accuracy = score(task, target, predicted, float(getattr(model, "threshold", 0.5)))
-        counts = torch.bincount(target.long(), minlength=predicted.shape[1] if task == "multiclass" else 2)
-        majority, majority_rate = int(counts.argmax()), int(counts.max()) / int(counts.sum())  # exact, as score is
-        diagnosis.details.update(val_acc=accuracy, majority_class_rate=majority_rate)
-        if accuracy <= majority_rate + 1e-9:
-            labels = class_labels or []
-            name = f"'{labels[majority]}' ({majority})" if len(labels) > majority else str(majority)
-            diagnosis.warnings.append(
-                f"no better than a constant guess: validation accuracy {accuracy:.4f} is at most the majority-class "
-                f"rate {majority_rate:.4f} (always predicting class {name}). Likely cause: {cause}"
-            )
-    return diagnosis
+        if r2 > CONSTANT_R2:  # NaN is no better
+            return None, {"val_r2": r2}
+        return (
+            f"no better than a constant guess: validation R2 is {r2:.4g} (<= {CONSTANT_R2}), i.e. no better than "
+            f"predicting the mean for every row. Likely cause: {cause}"
+        ), {"val_r2": r2}
+    accuracy = score(task, target, predicted, threshold)
+    counts = torch.bincount(target.long(), minlength=predicted.shape[1] if task == "multiclass" else 2)
+    majority, majority_rate = int(counts.argmax()), int(counts.max()) / int(counts.sum())  # exact, as score is
+    details = {"val_acc": accuracy, "majority_class_rate": majority_rate}
+    if accuracy > majority_rate + 1e-9:
+        return None, details
+    labels = class_labels or []
+    name = f"'{labels[majority]}' ({majority})" if len(labels) > majority else str(majority)
+    return (
+        f"no better than a constant guess: validation accuracy {accuracy:.4f} is at most the majority-class "
+        f"rate {majority_rate:.4f} (always predicting class {name}). Likely cause: {cause}"
+    ), details

@@ -94,17 +94,21 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
 def prediction_frame(
     actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
 ) -> pd.DataFrame:
-    """Each row's actual value or class code, a classifier's probabilities, and what the model predicts."""
+    """Each row's actual value or class code, a classifier's probabilities, what the model predicts and, with
+    `class_labels`, both classes as the table names them (test_predictions.csv and oof_predictions.csv alike)."""
     if task == "regression":
         return pd.DataFrame({"actual": actual, "predicted": predicted})
     if task == "multiclass":  # a probability per class, and the most probable class
         labels = list(class_labels) or [str(c) for c in range(predicted.shape[1])]
         probabilities = {f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}
-        return pd.DataFrame({"actual": actual.astype(int), **probabilities, "predicted": predicted.argmax(1)})
-    # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
-    return pd.DataFrame(
-        {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
-    )
+        frame = pd.DataFrame({"actual": actual.astype(int), **probabilities, "predicted": predicted.argmax(1)})
+    else:  # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
+        frame = pd.DataFrame(
+            {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
+        )
+    if class_labels:
+        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
+    return frame
 
 
 def write_fold_predictions(path: Path, model, datamodule) -> None:
@@ -134,8 +138,6 @@ def write_prediction_report(
     """test_predictions.csv and figures/*.png (also to the loggers) from predictions alone, for a network's test, the
     LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class."""
     frame = prediction_frame(actual, predicted, task, threshold, class_labels)  # one row per test row, in split order
-    if task != "regression" and class_labels:  # the classes as the table names them, beside their codes
-        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
     write_atomically(out_dir / "test_predictions.csv", lambda h: frame.to_csv(h, index=False, float_format="%.9g"), text=True)
     pictures = {}
     if history is not None:

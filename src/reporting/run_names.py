@@ -47,8 +47,8 @@ def mlflow_run_name(name: str) -> str:
 
 
 def file_stem(path) -> str:
-    """`houses` for data.path=data/houses.csv (and houses.csv.gz): your own file's runs go under logs/houses/."""
+    """`houses` for data.path=data/houses.csv; any other file keeps its suffixes (`houses_csv_gz`, `houses_parquet`),
+    so two forms of one table (houses.csv, houses.csv.gz) never share logs/<name>/ and mix their runs."""
     name = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".gz", ".bz2", ".zst", ".xz", ".zip"):
-        name = name.removesuffix(suffix)
-    return re.sub(r"[^\w.\-]+", "_", name.rsplit(".", 1)[0]) or "csv"
+    name = name[:-4] if name.lower().endswith(".csv") else name.replace(".", "_")
+    return re.sub(r"[^\w.\-]+", "_", name) or "csv"

@@ -1,5 +1,5 @@
-"""A progress bar that ticks once an epoch and says how training is going: `Epoch 12/109 ━━━━━━ [00:03<01:15]
-train_loss 0.4121 · val_loss 0.3983 · best 0.3901 @ 9 · stop in 97 · 1432 batches/s`."""
+"""A progress bar that ticks once an epoch and says how training is going: `epoch 12 (max 500) ━━━━━━ [00:03<01:15]
+train_loss 0.4121 · val_loss 0.3983 · best 0.3901 @ 9 · stops after 97 more epochs without improvement · 1432 batches/s`."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from tqdm import tqdm
 from src.models.fast_steps import latest_scalars
 from src.reporting.history import LossHistory
 
-BAR_FORMAT = "Epoch {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}] {desc}"
+BAR_FORMAT = "epoch {n_fmt}%s {bar} [{elapsed}<{remaining}] {desc}"  # %s: the max_epochs, if any
 
 
 class EpochProgressBar(ProgressBar):
-    """Counts epochs out of the one early stopping would stop at if nothing improves (at most max_epochs), so the bar
-    and its ETA measure what will happen. `plain`: lines instead of a redrawn bar; None: when not on a terminal."""
+    """Fills up to the epoch early stopping would stop at if nothing improves (at most max_epochs), so the bar and its
+    ETA measure what will happen; the text names both limits (a bare "12/109" read as max_epochs). `plain`: lines
+    instead of a redrawn bar; None: when not on a terminal."""
 
     def __init__(self, refresh_s: float = 0.1, file=None, plain: bool | None = None, plain_every_n_epochs: int = 10) -> None:
         super().__init__()
@@ -59,7 +60,7 @@ class EpochProgressBar(ProgressBar):
             total=horizon(trainer),
             disable=self.plain,
             initial=trainer.current_epoch,  # a resumed run starts where it left off
-            bar_format=BAR_FORMAT,
+            bar_format=BAR_FORMAT % max_epochs_text(trainer),
             file=out,
             mininterval=self.refresh_s,
             dynamic_ncols=True,
@@ -94,12 +95,12 @@ class EpochProgressBar(ProgressBar):
         if self.best[1]:
             parts.append(f"best {self.best[0]:.4g} @ {self.best[1]}")
         if (left := epochs_before_early_stop(trainer)) is not None:
-            parts.append(f"stop in {left}")
+            parts.append(f"stops after {left} more epochs without improvement" if left else "stopped: no improvement")
         parts.append(f"{self.rate:.0f} batches/s")
         done, total = trainer.current_epoch, horizon(trainer)
         if self.plain:
             if last or (done - 1) % self.plain_every_n_epochs == 0:
-                print(f"Epoch {done}/{total} · " + " · ".join(parts), file=self.file or sys.stderr, flush=True)
+                print(f"epoch {done}{max_epochs_text(trainer)} · " + " · ".join(parts), file=self.file or sys.stderr, flush=True)
         else:
             self.bar.total = total
             self.bar.set_description_str(" · ".join(parts), refresh=False)
@@ -108,6 +109,10 @@ class EpochProgressBar(ProgressBar):
 
     def print(self, *args, **kwargs) -> None:
         tqdm.write(" ".join(map(str, args)), file=self.file or sys.stderr)
+
+
+def max_epochs_text(trainer: L.Trainer) -> str:
+    return f" (max {trainer.max_epochs})" if trainer.max_epochs > 0 else ""
 
 
 def horizon(trainer: L.Trainer) -> int | None:

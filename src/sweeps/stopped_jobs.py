@@ -1,4 +1,4 @@
-"""A sweep whose jobs SLURM stopped (exit 1), a user mistake refused (exit 2) or Ctrl+C interrupted (exit 130) ends
+"""A sweep whose jobs SLURM stopped or training diverged (exit 1), a user mistake refused (exit 2) or Ctrl+C interrupted (exit 130) ends
 with its summary and one line naming those jobs and how to continue, not in a traceback.
 """
 
@@ -56,6 +56,14 @@ def report_refused_jobs(config: Any, refused: dict[int, BaseException], n_jobs: 
     causes = "; ".join(f"job {', '.join(numbers)}: {message}" for message, numbers in by_message.items())
     others = ", the others ran" if len(refused) < n_jobs else ""
     end_sweep(config, f"error: {len(refused)} of {n_jobs} jobs were refused{others}: {causes}", 2)
+
+
+def report_diverged_jobs(config: Any, diverged: list[int], n_jobs: int) -> None:
+    """Jobs with no finite val_loss (each printed its error: line): the sweep summary, one line, exit 1 as a single run."""
+    others = ", the others ran" if len(diverged) < n_jobs else ""
+    jobs = ", ".join(map(str, diverged))
+    what = "no epoch had a finite val_loss, so there is no model to test; lower model.optimizer.lr"
+    end_sweep(config, f"error: {len(diverged)} of {n_jobs} jobs diverged{others}: job {jobs} ({what})", 1)
 
 
 def report_interrupted_sweep(config: Any) -> None:

@@ -472,3 +472,29 @@ def test_a_large_csv_with_line_ends_inside_quoted_cells_is_read_whole(tmp_path):
     assert path.stat().st_size > 1_000_000
     table = read_csv_table(path)
     assert table.num_rows == rows and table.column("note")[7].as_py() == "line one\nline two 7"
+
+
+def test_class_labels_written_with_leading_zeros_keep_them(tmp_path, capsys):
+    # they were read as the numbers 7, 10 and 120, and reported and predicted so
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "code": rng.choice(["007", "010", "120"], size=60)})
+    frame.to_csv(path := tmp_path / "codes.csv", index=False)
+    datamodule = file_datamodule(path, "code")
+    datamodule.setup("fit")
+    assert datamodule.class_labels == ["007", "010", "120"]
+    assert "task: multiclass (inferred: code has 3 labels: 007, 010, 120;" in capsys.readouterr().out
+
+
+def test_columns_with_one_value_in_every_training_row_are_named_in_one_warning(tmp_path, recwarn):
+    # they were kept silently; a column with holes is not constant (its missing indicator varies)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "unit": 5.0, "site": "A", "holes": [1.0, np.nan] * 30})
+    frame["y"] = frame["x"] * 2
+    frame.to_csv(path := tmp_path / "t.csv", index=False)
+    datamodule = file_datamodule(path, "y")
+    datamodule.setup("fit")
+    assert [str(w.message) for w in recwarn.list if w.category is UserWarning] == [
+        f"columns 'unit', 'site' of {path} have one value in every training row, which carries no information; "
+        "data.drop=[unit,site] leaves them out"
+    ]
+    assert datamodule.preprocessing["columns"]["unit"] == "numeric"  # kept: the inputs do not change

@@ -41,15 +41,24 @@ def fit_with_bar(
     return bar.file.getvalue() if bar else ""
 
 
+def epoch_and_horizon(line: str, max_epochs: int) -> tuple[int, int]:
+    """A plain line's epoch, and where training stops if nothing improves; the line says max_epochs, not that epoch
+    (it read `Epoch 12/17 · ... stop in 5`, as if 17 were the last epoch)."""
+    done = int(re.match(rf"epoch (\d+) \(max {max_epochs}\) · ", line).group(1))
+    left = re.search(r" · stops after (\d+) more epochs without improvement · ", line)
+    return done, min(done + int(left.group(1)) if left else done, max_epochs)
+
+
 def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_path):
     text = fit_with_bar(tmp_path, EpochProgressBar(refresh_s=0, file=io.StringIO(), plain=False), 6, 50)
     lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
-    epochs = [int(m.group(1)) for line in lines if (m := re.match(r"Epoch (\d+)/6 ", line))]
+    epochs = [int(m.group(1)) for line in lines if (m := re.match(r"epoch (\d+) \(max 6\) ", line))]
     assert epochs[0] == 0 and epochs[-1] == 6
     assert sorted(set(epochs)) == list(range(7))  # one tick an epoch, counted from 1 out of max_epochs
     last = lines[-1]
     assert re.search(r"\[\d\d:\d\d<\d\d:\d\d\]", last), last  # elapsed < ETA
-    match = re.search(r"train_loss (\S+) · val_loss (\S+) · best (\S+) @ (\d) · stop in (\d+) · (\d+) batches/s", last)
+    stops = r"stops after (\d+) more epochs without improvement"
+    match = re.search(rf"train_loss (\S+) · val_loss (\S+) · best (\S+) @ (\d) · {stops} · (\d+) batches/s", last)
     assert match, last
     history = [float(v) for v in (match.group(2), match.group(3))]
     assert history[1] <= history[0]
@@ -65,13 +74,14 @@ def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_hori
     )
     assert "\r" not in text
     lines = text.splitlines()
-    numbers = [tuple(map(int, re.match(r"Epoch (\d+)/(\d+) · ", line).groups())) for line in lines]
+    numbers = [epoch_and_horizon(line, 300) for line in lines]
     done = [epoch for epoch, _ in numbers]
     assert done[:-1] == list(range(1, done[-1], 10)) and done[-1] > done[-2]  # every 10 epochs from 1, and the last
     for line, (_, total) in zip(lines, numbers):
         best = int(re.search(r"best \S+ @ (\d+)", line).group(1))
         assert total == min(best + 5, 300), line  # where training stops if nothing improves, not max_epochs
     assert numbers[-1][0] == numbers[-1][1] < 300  # the last line: stopped where the bar said it would
+    assert lines[-1].endswith("stopped: no improvement · " + lines[-1].rsplit(" · ", 1)[1])
 
 
 def test_the_horizon_counts_epochs_when_validation_runs_every_few_epochs(tmp_path):
@@ -85,7 +95,7 @@ def test_the_horizon_counts_epochs_when_validation_runs_every_few_epochs(tmp_pat
         "trainer.check_val_every_n_epoch=3",
     )
     lines = text.splitlines()
-    numbers = [tuple(map(int, re.match(r"Epoch (\d+)/(\d+) · ", line).groups())) for line in lines]
+    numbers = [epoch_and_horizon(line, 300) for line in lines]
     stopped = numbers[-1][0]
     final_best = int(re.search(r"best \S+ @ (\d+)", lines[-1]).group(1))
     assert stopped == final_best + 6 < 300
