@@ -29,6 +29,7 @@ NAN_SPELLINGS = ("nan", "-nan", "+nan")  # in any case
 # split's float64 copy that fits the scaler (8) and slack for the text of categorical columns
 BYTES_PER_CELL = 24
 ZERO_PADDED = r"^[+-]?0\d"  # a whole number written with leading zeros ('007'): a code
+SAMPLE_BYTES = 1 << 20  # the first block of a CSV, read to find such codes
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -54,14 +55,27 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
 
 
 def zero_padded_as_text(file: Path, table: pa.Table) -> pa.Table:
-    """Whole numbers written with leading zeros ('007', '010') are codes, not quantities: such a column keeps its text."""
+    """Whole numbers written with leading zeros ('007', '010') are codes, not quantities: such a column keeps its text.
+    The file's first block decides which columns those are, so a big table is read twice only when it has such codes."""
     whole = [name for name, kind in zip(table.column_names, table.schema.types) if pa.types.is_integer(kind)]
     if not whole:
         return table
-    text = read_csv_table(file, csv_convert_options(column_types=dict.fromkeys(whole, pa.string()), include_columns=whole))
-    for name in whole:
-        if pc.any(pc.match_substring_regex(pc.utf8_trim_whitespace(text[name]), ZERO_PADDED)).as_py():
-            table = table.set_column(table.column_names.index(name), name, text[name])
+    as_text = {"column_types": dict.fromkeys(whole, pa.string()), "include_columns": whole}
+    try:
+        read = pacsv.ReadOptions(encoding=csv_encoding(file), block_size=SAMPLE_BYTES)
+        parse = pacsv.ParseOptions(delimiter=csv_delimiter(file), newlines_in_values=True)
+        with pacsv.open_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options(**as_text)) as rows:
+            sample = rows.read_next_batch()
+    except (pa.ArrowInvalid, StopIteration):  # a first block pyarrow cannot read on its own: the whole file decides
+        sample = read_csv_table(file, csv_convert_options(**as_text))
+    padded = [
+        name for name in whole if pc.any(pc.match_substring_regex(pc.utf8_trim_whitespace(sample[name]), ZERO_PADDED)).as_py()
+    ]
+    if not padded:
+        return table
+    text = read_csv_table(file, csv_convert_options(column_types=dict.fromkeys(padded, pa.string()), include_columns=padded))
+    for name in padded:
+        table = table.set_column(table.column_names.index(name), name, text[name])
     return table
 
 
