@@ -5,6 +5,8 @@ a requeued job continue from their checkpoints, and a DDP job over SLURM tasks t
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -166,3 +168,24 @@ def test_ddp_over_two_slurm_tasks_gives_the_local_ddp_losses(services, tmp_path)
     here = metrics(run_dir)
     assert on_slurm["train_loss"] == pytest.approx(here["train_loss"], rel=1e-5)
     assert on_slurm["val_loss"] == pytest.approx(here["val_loss"], rel=1e-5)
+
+
+def test_a_stopped_job_is_reported_without_waiting_on_an_earlier_submissions_job_slurm_forgot(services, tmp_path):
+    """The sweep folder keeps the jobs of earlier submissions (before resume=latest). One that SLURM's accounting no
+    longer knows (state UNKNOWN for ever) kept the report of this submission's stopped job waiting for ever."""
+    sweep = start(*SWEEP, "seed=0", "trainer.max_epochs=300", f"paths.log_dir={tmp_path}")
+    wait_for(lambda: (tmp_path / "cancer" / "multiruns").is_dir(), "the sweep folder", sweep)
+    folder = sweep_folder(tmp_path)
+    wait_for(lambda: (folder / "0" / "checkpoints" / "last.ckpt").is_file(), "job 0's last.ckpt", sweep)
+    (job,) = [p.name for p in (folder / ".submitit").iterdir() if p.name[0].isdigit()]
+    (folder / ".submitit" / "999999_0").mkdir()  # an earlier submission's job, long gone from accounting
+    subprocess.run(["scancel", job], check=True)
+    try:
+        output = finish(sweep, timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        pytest.fail("the sweep still waits, 4 minutes after its only job was cancelled")
+    assert sweep.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert output.splitlines()[-1].startswith(
+        f"error: 1 of 1 jobs did not finish (SLURM's time limit, preemption or scancel): {folder / '0'} ("
+    )
