@@ -17,7 +17,7 @@ RESUME_HINT = (
     "Continue them with the same command and resume=latest (finished jobs are not run again; "
     "a longer hydra.launcher.timeout_min gives them more time)"
 )
-SEARCH_HINT = "Start the same command again: the search marks them failed and continues its study"
+SEARCH_HINT = "Their trials are marked FAIL; the same command again continues the study and replaces them"
 UNKNOWN_WAIT_S = 120  # how long a job that SLURM's accounting does not know may keep the sweep waiting
 
 
