@@ -99,6 +99,7 @@ def train(cfg: DictConfig) -> RunResult:
 
     from src.reporting.loggers import build_loggers, hyperparameters
     from src.reporting.report import RunReport
+    from src.runs.stop_on_signal import results_written
 
     with started_run(cfg) as run:  # a read-only copy of cfg; a resume that would not continue the same run is refused
         if run.finished is not None:  # a re-submitted sweep's job that had finished
@@ -119,7 +120,7 @@ def train(cfg: DictConfig) -> RunResult:
         settings = hyperparameters(flatten_config(cfg))
         command = None if run.temporary else resume_command(run_dir)
         report = RunReport(run_dir, cfg.name, cfg.seed, loggers, settings, cfg.get("importance"), run.resume, command)
-        with files_kept_on_write_failure(run_dir), run_folder(run, writes_files):
+        with files_kept_on_write_failure(run_dir), run_folder(run, writes_files), results_written():
             result = fit(cfg, datamodule, model, loggers, run.resume, report)
             if writes_files:
                 report.finish(result, datamodule)

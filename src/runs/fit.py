@@ -23,7 +23,7 @@ from src.reporting.results import RunResult
 from src.runs.checkpoints.latest import LatestCheckpoint
 from src.runs.checkpoints.read import ResumePoint, checkpoint_epoch
 from src.runs.rng_state import RNGState
-from src.runs.stop_on_signal import StopOnSignal
+from src.runs.stop_on_signal import StopOnSignal, hold_cluster_stops
 
 
 def fit_with_lightning(
@@ -54,6 +54,8 @@ def fit_with_lightning(
         find_learning_rate(cfg, datamodule, model)
     with stopped_by_signal(stop):
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume.checkpoint if resume else None, weights_only=True)
+    if stop.signal is None and report is not None:  # until train.py has written metrics.json (results_written)
+        hold_cluster_stops()
     trainer.strategy.barrier()  # under DDP, rank 0 has written the checkpoint files before anyone reads them
     # read the fit's outcome first: testing from a checkpoint restores the callbacks' states saved in it
     checkpoint, early_stopping = trainer.checkpoint_callback, trainer.early_stopping_callback

@@ -100,6 +100,33 @@ class StopOnSignal(L.Callback):
             self.record(signal.SIGTERM, trainer)
 
 
+# what SLURM sends to end a job (its time limit, scancel, preemption); Ctrl+C keeps its meaning for the user at the keyboard
+CLUSTER_STOPS = tuple(s for s in STOP_SIGNALS if s != signal.SIGINT)
+
+
+def hold_cluster_stops() -> None:
+    """Training is done: a stop signal now would end the test and report (seconds of work; SIGUSR2 kills by default)
+    and leave no metrics.json. It is noted instead, and `results_written` puts the handlers back."""
+
+    def note(signum, frame) -> None:
+        print(f"\n{signal.Signals(signum).name} came after training: writing the run's results first", file=sys.stderr)
+
+    for signum in CLUSTER_STOPS:
+        signal.signal(signum, note)
+
+
+@contextmanager
+def results_written() -> Iterator[None]:
+    """The stop signals' handlers as they were, once the run's results are written."""
+    previous = {signum: signal.getsignal(signum) for signum in CLUSTER_STOPS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: a handler not set from Python, which signal() cannot set back
+                signal.signal(signum, handler)
+
+
 @contextmanager
 def signals_raise_keyboard_interrupt() -> Iterator[list[signal.Signals]]:
     """For the plain loop: SIGTERM interrupts it as Ctrl+C does; yields the signals received."""

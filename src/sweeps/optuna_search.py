@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import json
 import logging
 import math
 import os
@@ -22,6 +23,7 @@ import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 from optuna.distributions import (
     BaseDistribution,
@@ -39,6 +41,7 @@ from sqlalchemy.engine import make_url
 
 from src.atomic import creating_alone
 from src.errors import UserError, first_line, is_number, require, require_int, user_errors_exit
+from src.runs.run_dir import job_state
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
@@ -192,9 +195,14 @@ def fail_abandoned_trials(study: optuna.Study) -> int:
             with contextlib.suppress(RuntimeError, ValueError):  # another worker told it first
                 study.tell(trial.number, state=TrialState.FAIL)
                 abandoned.append(trial.number)
-    if abandoned:
-        study.set_user_attr(ABANDONED, sorted({*study.user_attrs.get(ABANDONED, []), *abandoned}))
+    mark_abandoned(study, abandoned)
     return len(abandoned)
+
+
+def mark_abandoned(study: optuna.Study, numbers: list[int]) -> None:
+    """Trials that did not end on their own (a killed process, a job SLURM stopped): not counted, so they are replaced."""
+    if numbers:
+        study.set_user_attr(ABANDONED, sorted({*study.user_attrs.get(ABANDONED, []), *numbers}))
 
 
 def _alive(pid: int) -> bool:
@@ -211,6 +219,16 @@ def trials_counted(study: optuna.Study) -> int:
     """Trials toward n_trials: finished ones and those running now, not the ones a killed process abandoned."""
     abandoned = set(study.user_attrs.get(ABANDONED, []))
     return sum(1 for t in study.get_trials(deepcopy=False) if t.number not in abandoned)
+
+
+def record(study: optuna.Study, trial: optuna.Trial, value: float | None) -> bool:
+    """`value` into the study, or the trial FAIL when None; whether it has a value."""
+    try:
+        study.tell(trial, value) if value is not None else study.tell(trial, state=TrialState.FAIL)
+    except RuntimeError as exc:  # GridSampler stops the study after the grid's last point, outside optimize()
+        if "`Study.stop` is supposed to be invoked" not in str(exc):
+            raise
+    return value is not None
 
 
 def distribution(override: Override) -> BaseDistribution | str:
@@ -346,6 +364,9 @@ class ResumableOptunaSearch:
                 except Exception as exc:
                     from src.sweeps import stopped_jobs
 
+                    if type(exc).__name__ == "UncompletedJobError":  # SLURM stopped a job: none of the batch stays RUNNING
+                        stopped_jobs.wait_for_submission(stopped_jobs.submitted_jobs(exc, self.config, sweep_dir))
+                        self.tell_stopped_batch(study, trials, returns, sweep_dir)
                     self.write_results(study)
                     stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, numbers, stopped_jobs.SEARCH_HINT)
                     raise
@@ -372,12 +393,25 @@ class ResumableOptunaSearch:
         except Exception as exc:  # noqa: BLE001 - the job failed: record it and go on
             log.warning(f"trial {trial.number} failed: {first_line(exc)}")
             value = None
-        try:
-            study.tell(trial, value) if value is not None else study.tell(trial, state=TrialState.FAIL)
-        except RuntimeError as exc:  # GridSampler stops the study after the grid's last point, outside optimize()
-            if "`Study.stop` is supposed to be invoked" not in str(exc):
-                raise
-        return value is not None
+        return record(study, trial, value)
+
+    def tell_stopped_batch(self, study: optuna.Study, trials: list, returns: list, sweep_dir: Path) -> None:
+        """The launcher stopped at a job SLURM stopped: the trials it returned as usual; the others by what their jobs
+        left, a finished one (its metrics.json) COMPLETE with the value its job returned, the others FAIL and replaced
+        by the next start, as a killed process's are."""
+        for trial, ret in zip(trials, returns):
+            self.tell(study, trial, ret)
+        stopped = []
+        for trial in trials[len(returns) :]:
+            job_dir = sweep_dir / str(trial.number)
+            if (state := job_state(job_dir)) is None:
+                value = json.loads((job_dir / "metrics.json").read_text())["best_val_loss"]
+                self.tell(study, trial, JobReturn(status=JobStatus.COMPLETED, _return_value=value))
+            else:
+                log.warning(f"trial {trial.number} failed: it did not finish ({state})")
+                record(study, trial, None)
+                stopped.append(trial.number)
+        mark_abandoned(study, stopped)
 
     def write_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)

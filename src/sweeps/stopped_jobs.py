@@ -4,8 +4,10 @@ with its summary and one line naming those jobs and how to continue, not in a tr
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,35 @@ RESUME_HINT = (
     "Continue them with the same command and resume=latest (finished jobs are not run again; "
     "a longer hydra.launcher.timeout_min gives them more time)"
 )
-SEARCH_HINT = "Start the same command again: the search marks them failed and continues its study"
+SEARCH_HINT = "Their trials are marked FAIL; the same command again continues the study and replaces them"
+UNKNOWN_WAIT_S = 120  # how long a job that SLURM's accounting does not know may keep the sweep waiting
+
+
+def submitted_jobs(exc: BaseException, config: Any, sweep_dir: Path) -> list:
+    """The jobs of the SLURM array whose stopped job raised `exc`: the launcher's submission, not the earlier ones
+    the same sweep folder keeps (before resume=latest). [] for another launcher."""
+    found = re.match(r"Job (\d+)_", str(exc))
+    if "SlurmLauncher" not in str(config.hydra.launcher.get("_target_", "")) or found is None:
+        return []
+    import submitit
+
+    folders = Path(sweep_dir, ".submitit").glob(f"{found[1]}_*")
+    jobs = [submitit.SlurmJob(config.hydra.launcher.submitit_folder, f.name) for f in folders]
+    return sorted(jobs, key=lambda job: int(job.job_id.rpartition("_")[2]))
+
+
+def wait_for_submission(jobs: list) -> None:
+    """The launcher stopped at the first stopped job: wait for the others, which may still be pending or running,
+    to report them once they end; not for ever on jobs whose state SLURM cannot tell (UNKNOWN)."""
+    unknown_since = None
+    while waiting := [job for job in jobs if not job.done()]:
+        if all(job.state == "UNKNOWN" for job in waiting):
+            unknown_since = unknown_since or time.monotonic()
+            if time.monotonic() - unknown_since > UNKNOWN_WAIT_S:
+                return
+        else:
+            unknown_since = None
+        time.sleep(1)
 
 
 def end_sweep(config: Any, line: str, status: int) -> None:
@@ -35,11 +65,7 @@ def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_nu
         sys.exit(2)
     if type(exc).__name__ != "UncompletedJobError":
         return
-    if "SlurmLauncher" in str(config.hydra.launcher.get("_target_", "")):  # the launcher stopped at the first
-        import submitit  # stopped job: the others may still be pending or running, and are reported once they end
-
-        for job in Path(sweep_dir, ".submitit").glob("[0-9]*_*"):
-            submitit.SlurmJob(config.hydra.launcher.submitit_folder, job.name).wait()
+    wait_for_submission(submitted_jobs(exc, config, sweep_dir))
     stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
     if not stopped:
         return

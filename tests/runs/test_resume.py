@@ -428,3 +428,16 @@ def test_a_resume_between_validations_keeps_the_carried_val_loss_of_the_run_left
     assert resumed.val_loss[7] == resumed.val_loss[5] == left_alone.val_loss[7]  # epoch 8 carries epoch 6's
     assert repr(resumed.val_loss) == repr(left_alone.val_loss)  # exactly, NaN (no validation yet) included
     assert resumed.train_loss == left_alone.train_loss
+
+
+@pytest.mark.slow  # a subprocess signalled
+def test_the_clusters_stop_signal_while_testing_after_training_still_writes_the_results(tmp_path):
+    """submitit's SIGUSR2 (sent before SLURM's time limit) just after training ended killed the process while it
+    tested (exit 140, no metrics.json): the run is trained, so it finishes its results."""
+    probe = "+callbacks.stop._target_=tests.support.probes.SignalAtTestStart"
+    out = run_module("src.train", "experiment=cancer", "trainer.max_epochs=3", probe, f"paths.log_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "cancer" / "runs").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert not metrics["interrupted"] and metrics["stopped_epoch"] == 3 and metrics["test"]
+    assert "SIGUSR2 came after training: writing the run's results first" in out.stderr

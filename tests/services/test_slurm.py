@@ -5,10 +5,13 @@ a requeued job continue from their checkpoints, and a DDP job over SLURM tasks t
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.services.conftest import finish, start, wait_for
 
@@ -166,3 +169,57 @@ def test_ddp_over_two_slurm_tasks_gives_the_local_ddp_losses(services, tmp_path)
     here = metrics(run_dir)
     assert on_slurm["train_loss"] == pytest.approx(here["train_loss"], rel=1e-5)
     assert on_slurm["val_loss"] == pytest.approx(here["val_loss"], rel=1e-5)
+
+
+def test_a_stopped_job_is_reported_without_waiting_on_an_earlier_submissions_job_slurm_forgot(services, tmp_path):
+    """The sweep folder keeps the jobs of earlier submissions (before resume=latest). One that SLURM's accounting no
+    longer knows (state UNKNOWN for ever) kept the report of this submission's stopped job waiting for ever."""
+    sweep = start(*SWEEP, "seed=0", "trainer.max_epochs=300", f"paths.log_dir={tmp_path}")
+    wait_for(lambda: (tmp_path / "cancer" / "multiruns").is_dir(), "the sweep folder", sweep)
+    folder = sweep_folder(tmp_path)
+    wait_for(lambda: (folder / "0" / "checkpoints" / "last.ckpt").is_file(), "job 0's last.ckpt", sweep)
+    (job,) = [p.name for p in (folder / ".submitit").iterdir() if p.name[0].isdigit()]
+    (folder / ".submitit" / "999999_0").mkdir()  # an earlier submission's job, long gone from accounting
+    subprocess.run(["scancel", job], check=True)
+    try:
+        output = finish(sweep, timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        pytest.fail("the sweep still waits, 4 minutes after its only job was cancelled")
+    assert sweep.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert output.splitlines()[-1].startswith(
+        f"error: 1 of 1 jobs did not finish (SLURM's time limit, preemption or scancel): {folder / '0'} ("
+    )
+
+
+def test_an_optuna_batch_with_a_job_slurm_stopped_keeps_its_finished_trial_and_replaces_the_stopped_one(services, tmp_path):
+    """Two trials in one SLURM array; scancel of trial 0 while trial 1 runs. Both stayed RUNNING in the study, and the
+    next start marked both FAIL and ran them again (trial 1's result lost): trial 1 is COMPLETE with its value, trial 0
+    FAIL, and the same command again replaces trial 0 only."""
+    search = [
+        "hparams_search=cancer_optuna", "hydra/launcher=submitit_slurm", *SWEEP[3:], "trainer.max_epochs=300",
+        "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", f"paths.log_dir={tmp_path}",
+    ]  # fmt: skip
+    first = start(*search)
+    folder = tmp_path / "cancer_optuna" / "searches" / "cancer_optuna"
+    wait_for(lambda: (folder / "0" / "checkpoints" / "last.ckpt").is_file(), "trial 0's last.ckpt", first)
+    subprocess.run(["scancel", job_id(folder, 0)], check=True)
+    output = finish(first)
+    assert first.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert output.splitlines()[-1].startswith("error: 1 of 2 jobs did not finish"), output[-3000:]
+
+    def states() -> dict:
+        results = yaml.safe_load((folder / "optimization_results.yaml").read_text())
+        return {t["number"]: (t["state"], t["value"], t.get("abandoned", False)) for t in results["trials"]}
+
+    trial_1 = ("COMPLETE", pytest.approx(metrics(folder / "1")["best_val_loss"]), False)
+    assert states() == {0: ("FAIL", None, True), 1: trial_1}
+
+    again = start(*search)
+    output = finish(again)
+    assert again.returncode == 0, output[-3000:]
+    assert states() == {
+        0: ("FAIL", None, True),
+        1: trial_1,
+        2: ("COMPLETE", pytest.approx(metrics(folder / "2")["best_val_loss"]), False),
+    }

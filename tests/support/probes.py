@@ -83,3 +83,13 @@ class CtrlCAfterStep(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step and trainer.ckpt_path is None:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+class SignalAtTestStart(L.Callback):
+    """Sends this process `signal_name` as the test evaluation after fit starts, as a cluster's stop signal may come."""
+
+    def __init__(self, signal_name: str = "SIGUSR2") -> None:
+        self.signal = signal.Signals[signal_name]
+
+    def on_test_start(self, trainer, pl_module) -> None:
+        os.kill(os.getpid(), self.signal)
