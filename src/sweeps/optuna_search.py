@@ -367,6 +367,7 @@ class ResumableOptunaSearch:
                     if type(exc).__name__ == "UncompletedJobError":  # SLURM stopped a job: none of the batch stays RUNNING
                         stopped_jobs.wait_for_submission(stopped_jobs.submitted_jobs(exc, self.config, sweep_dir))
                         self.tell_stopped_batch(study, trials, returns, sweep_dir)
+                    mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
                     self.write_results(study)
                     stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, numbers, stopped_jobs.SEARCH_HINT)
                     raise

@@ -195,13 +195,18 @@ def test_a_stopped_job_is_reported_without_waiting_on_an_earlier_submissions_job
 def test_an_optuna_batch_with_a_job_slurm_stopped_keeps_its_finished_trial_and_replaces_the_stopped_one(services, tmp_path):
     """Two trials in one SLURM array; scancel of trial 0 while trial 1 runs. Both stayed RUNNING in the study, and the
     next start marked both FAIL and ran them again (trial 1's result lost): trial 1 is COMPLETE with its value, trial 0
-    FAIL, and the same command again replaces trial 0 only."""
+    FAIL, and the same command again replaces trial 0 only. The study is in PostgreSQL: no trial's saved settings
+    keep the storage's password (they did after a stopped batch)."""
+    from sqlalchemy.engine import make_url
+
+    storage, study = services["SERVICES_OPTUNA_STORAGE"], f"slurm-stop-{tmp_path.name}-{os.getpid()}"
     search = [
         "hparams_search=cancer_optuna", "hydra/launcher=submitit_slurm", *SWEEP[3:], "trainer.max_epochs=300",
         "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", f"paths.log_dir={tmp_path}",
+        f"hydra.sweeper.storage={storage}", f"hydra.sweeper.study_name={study}",
     ]  # fmt: skip
     first = start(*search)
-    folder = tmp_path / "cancer_optuna" / "searches" / "cancer_optuna"
+    folder = tmp_path / "cancer_optuna" / "searches" / study
     wait_for(lambda: (folder / "0" / "checkpoints" / "last.ckpt").is_file(), "trial 0's last.ckpt", first)
     subprocess.run(["scancel", job_id(folder, 0)], check=True)
     output = finish(first)
@@ -214,6 +219,8 @@ def test_an_optuna_batch_with_a_job_slurm_stopped_keeps_its_finished_trial_and_r
 
     trial_1 = ("COMPLETE", pytest.approx(metrics(folder / "1")["best_val_loss"]), False)
     assert states() == {0: ("FAIL", None, True), 1: trial_1}
+    saved = [copy.read_text() for copy in folder.glob("[01]/.hydra/*.yaml")]
+    assert saved and not any(make_url(storage).password in text for text in saved)
 
     again = start(*search)
     output = finish(again)
