@@ -103,6 +103,7 @@ def train(cfg: DictConfig) -> RunResult:
 
     with started_run(cfg) as run:  # a read-only copy of cfg; a resume that would not continue the same run is refused
         if run.finished is not None:  # a re-submitted sweep's job that had finished
+            print(f"{run.run_dir} had finished: its metrics.json is reported, not run again", file=sys.stderr)
             return run.finished
         cfg, run_dir = run.cfg, run.run_dir
         quiet_known_noise()

@@ -61,6 +61,8 @@ def test_stopped_job_resumes_and_finished_job_is_not_run_again(tmp_path):
     assert again.returncode == 0, output[-3000:]
     assert [p.name for p in (tmp_path / "cancer" / "multiruns").iterdir()] == [folder.name]  # the same sweep folder
     assert (finished / "metrics.json").stat().st_mtime_ns == first_mtime  # not run again
+    job_logs = "".join(log.read_text() for log in (folder / ".submitit").glob("*/*_log.err"))
+    assert f"{finished.absolute()} had finished: its metrics.json is reported, not run again" in job_logs  # and says so
     resumed = json.loads((killed / "metrics.json").read_text())
     assert not resumed["interrupted"] and resumed["stopped_epoch"] == 150
     assert resumed["resumed_from"]["epoch"] == stopped["last_checkpoint_epoch"]
