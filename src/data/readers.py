@@ -119,6 +119,19 @@ def missing_text_mask(text: pd.Series) -> pd.Series:
     return text.isin(MISSING_SPELLINGS) | text.str.lower().isin(NAN_SPELLINGS)
 
 
+def float_values(values: pd.Series) -> np.ndarray:
+    """The column as float64 with NaN for missing: a view when it already is one (to_numpy with na_value copies)."""
+    return values.to_numpy() if values.dtype == np.float64 else values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def as_numbers(values: pd.Series) -> tuple[np.ndarray, pd.Series | None]:
+    """The column as float64 (NaN where missing or not a number) and, unless it is numeric, its cells as stripped text."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return float_values(values), None
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64), text
+
+
 def csv_delimiter(file: Path) -> str:
     """The delimiter that splits the header and the next lines into the same number (> 1) of fields."""
     # the bytes as pyarrow's reader sees them: a .csv.gz, .bz2, .zst or .lz4 file decompressed on the fly

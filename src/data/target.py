@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.columns import check_no_comma_numbers, factorized_keys, number_text, sorted_labels
-from src.data.readers import first_row, listed, missing_values_error, reads_as_number
+from src.data.readers import as_numbers, first_row, listed, missing_values_error, reads_as_number
 from src.errors import UserError, is_number, require
 
 TASKS = ("regression", "binary", "multiclass")
@@ -141,11 +141,8 @@ def infer_task(labels: list[str]) -> str:
 
 
 def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: bool = False) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        y = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-        y = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    y, text = as_numbers(values)
+    if text is not None:
         bad = np.isnan(y) & keep
         if bad.any():
             row = int(np.argmax(bad))
