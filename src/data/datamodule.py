@@ -20,13 +20,8 @@ from src.data.columns import describe_columns, infer_column_kinds, override_list
 from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
 from src.data.readers import listed, not_a_column
 from src.data.sources import Table, source_function
-from src.data.splits import (
-    check_enough_rows,
-    fold_positions,
-    split_like_the_lesson,  # noqa: F401  (re-exported for the lesson's notebook)
-    split_rows,
-    warn_of_absent_classes,
-)
+from src.data.splits import check_enough_rows, fold_positions, split_rows, warn_of_absent_classes
+from src.data.splits import split_like_the_lesson as split_like_the_lesson  # re-exported for the lesson's notebook
 from src.data.target import describe_task, encode_target, with_positive_label
 from src.errors import UserError, require
 

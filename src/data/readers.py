@@ -44,7 +44,10 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     check_table_format(file, "data.path")
     check_fits_in_memory(file)
     if is_parquet(file):
-        table = read_parquet_table(file)
+        try:
+            table = pq.read_table(file)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise UserError(f"{file} is not a readable Parquet file: {first_line(exc)}") from None
     else:
         read, parse = pacsv.ReadOptions(encoding=csv_encoding(file)), pacsv.ParseOptions(delimiter=csv_delimiter(file))
         table = read_csv_table(file, read=read, parse=parse)
@@ -214,13 +217,6 @@ def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> st
     except (ValueError, OSError):  # pandas has nothing better to say: pyarrow's message stands
         pass
     return first_line(exc)
-
-
-def read_parquet_table(file: Path) -> pa.Table:
-    try:
-        return pq.read_table(file)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise UserError(f"{file} is not a readable Parquet file: {first_line(exc)}") from None
 
 
 def available_memory() -> int:
