@@ -272,8 +272,7 @@ class TabularDataModule(L.LightningDataModule):
         return self.batch_groups("test", lambda: self.eval_batches("test"))
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        # mini-batches are cut on the training device (see on_device): no per-batch walk; Lightning's model summary
-        # hands over its one example row from the CPU
+        # batches are cut on the training device (see on_device); only the model summary's example row comes from the CPU
         return batch.to(device) if isinstance(batch, torch.Tensor) else batch
 
     # in every checkpoint, as plain data for torch.load(weights_only=True): the constructor's arguments and what was fitted
