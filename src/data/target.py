@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -100,7 +100,7 @@ def with_positive_label(target: Target, label, what: str) -> Target:
     if text not in target.class_labels:
         raise UserError(f"data.positive_label={label!r} is not a label of {what} (labels: {listed(target.class_labels)})")
     if text == target.class_labels[0]:  # swap the two codes; rows without a target stay NaN
-        return Target(1.0 - target.y, target.keep, target.task, target.class_labels[::-1], target.inferred)
+        return replace(target, y=1.0 - target.y, class_labels=target.class_labels[::-1])
     return target
 
 
