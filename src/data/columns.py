@@ -36,8 +36,7 @@ def infer_column_kinds(
     kinds = dict.fromkeys(numeric, "numeric") | dict.fromkeys(categorical, "categorical") | dict.fromkeys(drop, "dropped")
     for column in features:
         if column not in kinds:
-            # the file's layout, not a statistic: every row is looked at; a blank header over empty cells is what a
-            # delimiter at the end of every line leaves
+            # the file's layout, not a statistic: every row counts; a blank header over empty cells: a delimiter ending each line
             layout = is_row_number(frame[column], column) or (column.startswith("Unnamed: ") and frame[column].isna().all())
             kinds[column] = "ignored" if layout else infer_kind(frame[column].iloc[train_rows], column, name)
     return {column: kinds[column] for column in features}  # in table order

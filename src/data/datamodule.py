@@ -20,13 +20,8 @@ from src.data.columns import describe_columns, infer_column_kinds, override_list
 from src.data.preprocessing import columns_of, fit_preprocessing, prepare_columns, transform_rows
 from src.data.readers import listed, not_a_column
 from src.data.sources import Table, source_function
-from src.data.splits import (
-    check_enough_rows,
-    fold_positions,
-    split_like_the_lesson,  # noqa: F401  (re-exported for the lesson's notebook)
-    split_rows,
-    warn_of_absent_classes,
-)
+from src.data.splits import check_enough_rows, fold_positions, split_rows, warn_of_absent_classes
+from src.data.splits import split_like_the_lesson as split_like_the_lesson  # re-exported for the lesson's notebook
 from src.data.target import describe_task, encode_target, with_positive_label
 from src.errors import UserError, require
 
@@ -277,8 +272,7 @@ class TabularDataModule(L.LightningDataModule):
         return self.batch_groups("test", lambda: self.eval_batches("test"))
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        # mini-batches are cut on the training device (see on_device): no per-batch walk; Lightning's model summary
-        # hands over its one example row from the CPU
+        # batches are cut on the training device (see on_device); only the model summary's example row comes from the CPU
         return batch.to(device) if isinstance(batch, torch.Tensor) else batch
 
     # in every checkpoint, as plain data for torch.load(weights_only=True): the constructor's arguments and what was fitted

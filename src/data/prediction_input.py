@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from src.data.readers import (
+    as_numbers,
     check_table_format,
     column_names,
     csv_convert_options,
@@ -145,11 +146,8 @@ def parquet_chunks(
 
 def numeric_values(path: Path, name: str, raw: pd.Series, row_offset: int, missing: str) -> np.ndarray:
     """The column as float64; empty cells and NaN are missing (imputed, or refused with data.missing=refuse)."""
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    values, text = as_numbers(raw)
+    if text is not None:
         empty = (text == "").to_numpy()
         if missing == "refuse" and empty.any():
             raise UserError(f"{path}: column '{name}' has an empty value in row {first_row(empty) + row_offset}")

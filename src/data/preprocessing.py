@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 from src.data.columns import factorized_keys, override_list, sorted_labels, typed_spelling
-from src.data.readers import missing_text_mask, missing_values_error
+from src.data.readers import as_numbers, float_values, missing_text_mask, missing_values_error
 from src.errors import UserError
 
 UNKNOWN, MISSING = 0, 1  # the reserved category codes; a vocabulary's values take 2, 3, ...
@@ -41,13 +41,11 @@ def prepare_columns(
 
 def checked_numbers(
     values: pd.Series, rows: np.ndarray, column: str, name: str, missing: str, row_offset: int
-) -> pd.Series | None:
+) -> np.ndarray | None:
     what = f"column {column!r} of {name}"
-    converted = None
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-        numbers = pd.to_numeric(text, errors="coerce")
-        bad = (numbers.isna() & ~missing_text_mask(text)).to_numpy()
+    numbers, text = as_numbers(values)
+    if text is not None:
+        bad = np.isnan(numbers) & ~missing_text_mask(text).to_numpy()
         bad_rows = rows[bad[rows]]
         if bad_rows.size:
             row = int(bad_rows.min())
@@ -55,14 +53,13 @@ def checked_numbers(
                 f"{what} is not numeric: row {row + row_offset + 1} holds {text.iloc[row]!r}; fix that row, "
                 f"or make it a category with data.categorical={override_list(column)}, or choose the columns with data.features=[...]"
             )
-        values = converted = numbers
-    taken = float_values(values)[rows]
+    taken = numbers[rows]
     nan, infinite = np.isnan(taken) & (missing == "refuse"), np.isinf(taken)  # NaN is imputed unless refused
     if (nan | infinite).any():
         first = int(rows[nan | infinite].min()) + row_offset + 1
         fix = "fill or drop those rows first" if missing == "refuse" else "replace them with numbers (empty cells are imputed)"
         raise missing_values_error(what, int(nan.sum()), int(infinite.sum()), first, fix)
-    return converted
+    return None if text is None else numbers
 
 
 def checked_dates(values: pd.Series, rows: np.ndarray, column: str, name: str, row_offset: int) -> pd.Series | None:
@@ -78,11 +75,6 @@ def checked_dates(values: pd.Series, rows: np.ndarray, column: str, name: str, r
             f"column {column!r} of {name} is not an ISO date (YYYY-MM-DD): row {row + row_offset + 1} holds {text.iloc[row]!r}"
         )
     return dates
-
-
-def float_values(values: pd.Series) -> np.ndarray:
-    """The column as float64 with NaN for missing: a view when it already is one (to_numpy with na_value copies)."""
-    return values.to_numpy() if values.dtype == np.float64 else values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def numeric_block(frame: pd.DataFrame, rows: np.ndarray, state: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -166,20 +158,17 @@ def fit_preprocessing(
     state.update(fit_feature_transform(feature_transform, block))
     state["vocabularies"] = {c: fit_vocabulary(frame[c].iloc[train_rows], c, name) for c in columns_of(state, "categorical")}
     state["identifiers"] = {c: identifier_counts(frame[c].iloc[train_rows]) for c in columns_of(state, "ignored")}
-    warn_of_constant_columns(constant_columns(block, frame[columns_of(state, "categorical")].iloc[train_rows], state), name)
+    warn_of_constant_columns(block, frame[columns_of(state, "categorical")].iloc[train_rows], state, name)
     return state
 
 
-def constant_columns(block: np.ndarray, categories: pd.DataFrame, state: dict[str, Any]) -> list[str]:
-    """The features with one value, never missing, in every training row (`block`: their numbers, holes filled)."""
+def warn_of_constant_columns(block: np.ndarray, categories: pd.DataFrame, state: dict[str, Any], name: str) -> None:
+    """Features with one value, never missing, in every training row (`block`: their numbers, holes filled) are kept, as
+    the training results must not change; but a newcomer wants to know such a column is useless."""
     sources = columns_of(state, "numeric") + [c for c in columns_of(state, "date") for _ in DATE_FEATURES]
     varying = {c for c, spread in zip(sources, np.ptp(block, axis=0)) if spread > 0} | set(state["missing_indicators"])
     one_category = {c for c, vocabulary in state["vocabularies"].items() if len(vocabulary) == 1 and categories[c].notna().all()}
-    return [c for c in state["columns"] if (c in sources and c not in varying) or c in one_category]
-
-
-def warn_of_constant_columns(columns: list[str], name: str) -> None:
-    """Kept, as the training results must not change; but a newcomer wants to know such a column is useless."""
+    columns = [c for c in state["columns"] if (c in sources and c not in varying) or c in one_category]
     if not columns:
         return
     one = len(columns) == 1

@@ -43,37 +43,44 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     require(file.is_file(), f"data.path: no such file: {path}")
     check_table_format(file, "data.path")
     check_fits_in_memory(file)
-    table = read_parquet_table(file) if is_parquet(file) else read_csv_table(file)
+    if is_parquet(file):
+        try:
+            table = pq.read_table(file)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise UserError(f"{file} is not a readable Parquet file: {first_line(exc)}") from None
+    else:
+        read, parse = pacsv.ReadOptions(encoding=csv_encoding(file)), pacsv.ParseOptions(delimiter=csv_delimiter(file))
+        table = read_csv_table(file, read=read, parse=parse)
     names = column_names(table.column_names)
     duplicated = sorted({c for c in names if names.count(c) > 1})
     require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}; give each its own name")
     if not is_parquet(file):
-        table = zero_padded_as_text(file, table)
+        table = zero_padded_as_text(file, table, read, parse)
     table = table.rename_columns(names)
     # one block per column and the arrow buffers released as they are converted: no full copy of the table
     return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
 
 
-def zero_padded_as_text(file: Path, table: pa.Table) -> pa.Table:
+def zero_padded_as_text(file: Path, table: pa.Table, read: pacsv.ReadOptions, parse: pacsv.ParseOptions) -> pa.Table:
     """Whole numbers written with leading zeros ('007', '010') are codes, not quantities: such a column keeps its text.
     The file's first block decides which columns those are, so a big table is read twice only when it has such codes."""
     whole = [name for name, kind in zip(table.column_names, table.schema.types) if pa.types.is_integer(kind)]
     if not whole:
         return table
-    as_text = {"column_types": dict.fromkeys(whole, pa.string()), "include_columns": whole}
+    as_text = csv_convert_options(column_types=dict.fromkeys(whole, pa.string()), include_columns=whole)
+    first_block = pacsv.ReadOptions(encoding=read.encoding, block_size=SAMPLE_BYTES)
     try:
-        read = pacsv.ReadOptions(encoding=csv_encoding(file), block_size=SAMPLE_BYTES)
-        parse = pacsv.ParseOptions(delimiter=csv_delimiter(file), newlines_in_values=True)
-        with pacsv.open_csv(file, read_options=read, parse_options=parse, convert_options=csv_convert_options(**as_text)) as rows:
+        with pacsv.open_csv(file, read_options=first_block, parse_options=parse, convert_options=as_text) as rows:
             sample = rows.read_next_batch()
     except (pa.ArrowInvalid, StopIteration):  # a first block pyarrow cannot read on its own: the whole file decides
-        sample = read_csv_table(file, csv_convert_options(**as_text))
+        sample = read_csv_table(file, as_text, read, parse)
     padded = [
         name for name in whole if pc.any(pc.match_substring_regex(pc.utf8_trim_whitespace(sample[name]), ZERO_PADDED)).as_py()
     ]
     if not padded:
         return table
-    text = read_csv_table(file, csv_convert_options(column_types=dict.fromkeys(padded, pa.string()), include_columns=padded))
+    as_text.include_columns = padded  # read again: those columns only
+    text = read_csv_table(file, as_text, read, parse)
     for name in padded:
         table = table.set_column(table.column_names.index(name), name, text[name])
     return table
@@ -113,6 +120,19 @@ def is_missing_spelling(text: str) -> bool:
 def missing_text_mask(text: pd.Series) -> pd.Series:
     """The cells of stripped `text` that spell a missing value."""
     return text.isin(MISSING_SPELLINGS) | text.str.lower().isin(NAN_SPELLINGS)
+
+
+def float_values(values: pd.Series) -> np.ndarray:
+    """The column as float64 with NaN for missing: a view when it already is one (to_numpy with na_value copies)."""
+    return values.to_numpy() if values.dtype == np.float64 else values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def as_numbers(values: pd.Series) -> tuple[np.ndarray, pd.Series | None]:
+    """The column as float64 (NaN where missing or not a number) and, unless it is numeric, its cells as stripped text."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return float_values(values), None
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64), text
 
 
 def csv_delimiter(file: Path) -> str:
@@ -161,23 +181,26 @@ def column_names(raw_names: list) -> list[str]:
     return [str(name).strip() or f"Unnamed: {i}" for i, name in enumerate(raw_names)]
 
 
-def read_csv_table(file: Path, convert: pacsv.ConvertOptions | None = None) -> pa.Table:
-    delimiter, encoding, convert = csv_delimiter(file), csv_encoding(file), convert or csv_convert_options()
-
-    def read(newlines_in_values: bool) -> pa.Table:
-        parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values)
-        read_options = pacsv.ReadOptions(encoding=encoding)
-        return pacsv.read_csv(file, read_options=read_options, parse_options=parse, convert_options=convert)
-
+def read_csv_table(
+    file: Path,
+    convert: pacsv.ConvertOptions | None = None,
+    read: pacsv.ReadOptions | None = None,
+    parse: pacsv.ParseOptions | None = None,
+) -> pa.Table:
+    """The CSV as typed columns; `read` and `parse` are sniffed when not given, and `parse` keeps what the read needed."""
+    read = read or pacsv.ReadOptions(encoding=csv_encoding(file))
+    parse = parse or pacsv.ParseOptions(delimiter=csv_delimiter(file))
+    options = {"read_options": read, "parse_options": parse, "convert_options": convert or csv_convert_options()}
     try:
         try:  # blocks split at any line end (fast, in parallel); a quoted cell holding a line end needs them whole
-            table = read(newlines_in_values=False)
+            table = pacsv.read_csv(file, **options)
         except pa.ArrowInvalid:
-            table = read(newlines_in_values=True)
+            parse.newlines_in_values = True
+            table = pacsv.read_csv(file, **options)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise UserError(f"{file} is empty: expected a header row with the column names, then one row per example") from None
-        raise UserError(f"{file} is not a readable CSV: {csv_problem(file, delimiter, encoding, exc)}") from None
+        raise UserError(f"{file} is not a readable CSV: {csv_problem(file, parse.delimiter, read.encoding, exc)}") from None
     if table.num_columns and all(reads_as_number(c) for c in table.column_names):
         names = [c.strip() for c in table.column_names]
         raise UserError(f"{file} has no header: its first row is numbers ({listed(names, 5)}); add a row with the column names")
@@ -194,13 +217,6 @@ def csv_problem(file: Path, delimiter: str, encoding: str, exc: Exception) -> st
     except (ValueError, OSError):  # pandas has nothing better to say: pyarrow's message stands
         pass
     return first_line(exc)
-
-
-def read_parquet_table(file: Path) -> pa.Table:
-    try:
-        return pq.read_table(file)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise UserError(f"{file} is not a readable Parquet file: {first_line(exc)}") from None
 
 
 def available_memory() -> int:

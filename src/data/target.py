@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from src.data.columns import check_no_comma_numbers, factorized_keys, number_text, sorted_labels
-from src.data.readers import first_row, listed, missing_values_error, reads_as_number
+from src.data.readers import as_numbers, first_row, listed, missing_values_error, reads_as_number
 from src.errors import UserError, is_number, require
 
 TASKS = ("regression", "binary", "multiclass")
@@ -100,7 +100,7 @@ def with_positive_label(target: Target, label, what: str) -> Target:
     if text not in target.class_labels:
         raise UserError(f"data.positive_label={label!r} is not a label of {what} (labels: {listed(target.class_labels)})")
     if text == target.class_labels[0]:  # swap the two codes; rows without a target stay NaN
-        return Target(1.0 - target.y, target.keep, target.task, target.class_labels[::-1], target.inferred)
+        return replace(target, y=1.0 - target.y, class_labels=target.class_labels[::-1])
     return target
 
 
@@ -141,11 +141,8 @@ def infer_task(labels: list[str]) -> str:
 
 
 def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: bool = False) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        y = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-        y = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    y, text = as_numbers(values)
+    if text is not None:
         bad = np.isnan(y) & keep
         if bad.any():
             row = int(np.argmax(bad))
