@@ -1,6 +1,7 @@
 """Every file a run writes appears whole or not at all: written to a temporary file beside it, then renamed. A
 failure is a `WriteFailed` naming the file and the OS's reason; the old file is unchanged, no temporary file left.
-Processes that create one shared SQLite file (MLflow's, Optuna's) take turns through `creating_alone`.
+Processes that create one shared SQLite file (MLflow's, Optuna's) take turns through `creating_alone`; their
+storage URLs are shown with `credentials_hidden`.
 """
 
 from __future__ import annotations
@@ -68,3 +69,9 @@ def creating_alone(lock_path: Path):
     with handle:  # closing it releases the lock
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def credentials_hidden(url: str) -> str:
+    """`scheme://***@host/...`: all up to the last @ hidden, even where a password's unencoded @ or / misleads a parser."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url

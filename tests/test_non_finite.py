@@ -79,7 +79,7 @@ def test_a_sweep_with_a_job_that_never_had_a_finite_loss_ends_with_its_summary_a
     proc = run_module("src.train", "-m", *DIVERGING[:-1], "trainer.max_epochs=2", *args)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: 1 of 2 jobs diverged, the others ran: job 0 (no epoch had a finite val_loss, so there is no model to test; "
-        "lower model.optimizer.lr)"
+        "error: 1 of 2 jobs diverged, the others ran: job 0: no epoch had a finite val_loss: there is no model to test "
+        "(lower model.optimizer.lr)"
     )
     assert "2 jobs, best val_loss first" in proc.stdout  # the summary came first

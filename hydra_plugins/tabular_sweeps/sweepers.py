@@ -16,6 +16,8 @@ from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from src.errors import UserError
+from src.sweeps import stopped_jobs
+from src.sweeps.sweeper import shorthand_sweeps
 
 
 class FoldsAndSeedsSweeper(Sweeper):
@@ -32,8 +34,6 @@ class FoldsAndSeedsSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        from src.sweeps.sweeper import shorthand_sweeps
-
         arguments = [*(f"{k}={v}" for k, v in self.params.items()), *arguments]
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)  # glob(...) reads config groups
         parsed = parser.parse_overrides([*arguments, *shorthand_sweeps(self.config, arguments)])
@@ -54,13 +54,10 @@ class FoldsAndSeedsSweeper(Sweeper):
             try:
                 results = self.launcher.launch(batch, initial_job_idx=first)
             except KeyboardInterrupt:  # Ctrl+C reached this process while other processes ran the jobs (joblib)
-                from src.sweeps.stopped_jobs import report_interrupted_sweep
-
-                report_interrupted_sweep(self.config)  # exits
+                stopped_jobs.report_interrupted_sweep(self.config)  # exits
             except Exception as exc:
-                from src.sweeps.stopped_jobs import report_stopped_jobs
-
-                report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
+                stopped_jobs.wait_for_stopped_batch(exc, self.config, sweep_dir)
+                stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
                 raise
             for number, result in enumerate(results, start=first):
                 # Hydra's getter raises a failed job's exception (as its basic sweeper does) after writing "Error
@@ -77,13 +74,9 @@ class FoldsAndSeedsSweeper(Sweeper):
                     raise
             returns.append(results)
         if refused:
-            from src.sweeps.stopped_jobs import report_refused_jobs
-
-            report_refused_jobs(self.config, refused, len(jobs))  # exits
+            stopped_jobs.report_refused_jobs(self.config, refused, len(jobs))  # exits
         if diverged:
-            from src.sweeps.stopped_jobs import report_diverged_jobs
-
-            report_diverged_jobs(self.config, diverged, len(jobs))  # exits
+            stopped_jobs.report_diverged_jobs(self.config, diverged, len(jobs))  # exits
         return returns
 
 

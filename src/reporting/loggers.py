@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from pathlib import Path
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
-from src.atomic import creating_alone
+from src.atomic import creating_alone, credentials_hidden
 from src.errors import UserError, first_line
 
 
@@ -40,7 +39,7 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
                 logger = instantiate(node, tracking_uri=uri)
                 experiment_id(logger)
             except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
-                shown = re.sub(r"//[^/]*@", "//***@", uri)  # no user:password of the URL
+                shown = credentials_hidden(uri)
                 raise UserError(
                     f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}"
                 ) from None

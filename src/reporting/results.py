@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 from src.atomic import write_text_atomically
 
 WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, figure) up to this many classes
+NO_MODEL = "no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
 
 
 def shown_number(value: float, sign: str = "") -> str:
@@ -102,7 +103,7 @@ def stop_message(result: RunResult, resume_command: str | None = None) -> str | 
     if result.stop_reason == "non_finite_loss":
         bad = f"val_loss became {result.val_loss[-1]} at epoch {result.stopped_epoch}"
         if not math.isfinite(result.best_val_loss):
-            return f"error: {bad} and no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
+            return f"error: {bad} and {NO_MODEL}"
         return (
             f"stopped: {bad}; tested {kept} from epoch {result.best_epoch} (val_loss {result.best_val_loss:.4e}), saved before it"
         )

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from src.config import refuse_sweep_shorthands, validate_cv_and_seeds
 from src.errors import UserError, is_int, user_errors_exit
 from src.sweeps.resolvers import sweep_overrides, usable_cores
+from src.sweeps.stopped_jobs import on_slurm
 from src.sweeps.sweeper import swept_keys
 
 
@@ -18,7 +19,7 @@ def validate_launcher(launcher: DictConfig, torch_threads: int | None) -> None:
     """Under joblib, parallel jobs x torch threads must fit the cores: oversubscribed, tiny networks crawl. Under
     SLURM, the stop signal (signal_delay_s before the time limit, up to 60 s earlier) must leave time to train."""
     timeout, delay = launcher.get("timeout_min"), launcher.get("signal_delay_s")
-    if "SlurmLauncher" in str(launcher.get("_target_", "")) and is_int(timeout) and is_int(delay) and timeout * 60 <= delay + 60:
+    if on_slurm(launcher) and is_int(timeout) and is_int(delay) and timeout * 60 <= delay + 60:
         raise UserError(
             f"hydra.launcher.timeout_min={timeout} leaves no time to train: SLURM sends the stop signal "
             f"hydra.launcher.signal_delay_s={delay} s (and up to 60 s more) before it; use timeout_min >= {(delay + 60) // 60 + 1}"

@@ -39,7 +39,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from src.atomic import creating_alone
+from src.atomic import creating_alone, credentials_hidden
 from src.errors import UserError, first_line, is_number, require, require_int, user_errors_exit
 from src.runs.run_dir import job_state
 
@@ -59,9 +59,8 @@ def masked(url: str | None) -> str | None:
         return url
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: hide everything between :// and @
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads
+        return credentials_hidden(url)
 
 
 def stamp_schema_version(url: str, engine_kwargs: dict[str, Any]) -> None:
@@ -104,7 +103,7 @@ def open_storage(url: str | None):
         unread = False
     if unread and "@" in url:
         raise UserError(
-            f"hydra.sweeper.storage={url.partition('://')[0]}://***@{url.rpartition('@')[2]} is not a URL as written: "
+            f"hydra.sweeper.storage={credentials_hidden(url)} is not a URL as written: "
             "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
         )
     engine_kwargs: dict[str, Any] = {}
@@ -364,8 +363,7 @@ class ResumableOptunaSearch:
                 except Exception as exc:
                     from src.sweeps import stopped_jobs
 
-                    if type(exc).__name__ == "UncompletedJobError":  # SLURM stopped a job: none of the batch stays RUNNING
-                        stopped_jobs.wait_for_submission(stopped_jobs.submitted_jobs(exc, self.config, sweep_dir))
+                    if stopped_jobs.wait_for_stopped_batch(exc, self.config, sweep_dir):  # none of the batch stays RUNNING
                         self.tell_stopped_batch(study, trials, returns, sweep_dir)
                     mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
                     self.write_results(study)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from src.reporting.results import NO_MODEL
 from src.runs.run_dir import job_state, numbered_jobs, without_start_keys
 
 RESUME_HINT = (
@@ -21,31 +22,33 @@ SEARCH_HINT = "Their trials are marked FAIL; the same command again continues th
 UNKNOWN_WAIT_S = 120  # how long a job that SLURM's accounting does not know may keep the sweep waiting
 
 
-def submitted_jobs(exc: BaseException, config: Any, sweep_dir: Path) -> list:
-    """The jobs of the SLURM array whose stopped job raised `exc`: the launcher's submission, not the earlier ones
-    the same sweep folder keeps (before resume=latest). [] for another launcher."""
+def on_slurm(launcher: Any) -> bool:
+    return "SlurmLauncher" in str(launcher.get("_target_", ""))
+
+
+def wait_for_stopped_batch(exc: BaseException, config: Any, sweep_dir: Path) -> bool:
+    """Whether SLURM stopped a job (submitit's UncompletedJobError). The launcher stops at the first one: wait for the
+    other jobs of its array, which may still be pending or running, to report them once they end (not for the earlier
+    submissions' jobs the sweep folder keeps, nor for ever on jobs whose state SLURM cannot tell: UNKNOWN)."""
+    if type(exc).__name__ != "UncompletedJobError":
+        return False
     found = re.match(r"Job (\d+)_", str(exc))
-    if "SlurmLauncher" not in str(config.hydra.launcher.get("_target_", "")) or found is None:
-        return []
+    if found is None or not on_slurm(config.hydra.launcher):
+        return True
     import submitit
 
     folders = Path(sweep_dir, ".submitit").glob(f"{found[1]}_*")
     jobs = [submitit.SlurmJob(config.hydra.launcher.submitit_folder, f.name) for f in folders]
-    return sorted(jobs, key=lambda job: int(job.job_id.rpartition("_")[2]))
-
-
-def wait_for_submission(jobs: list) -> None:
-    """The launcher stopped at the first stopped job: wait for the others, which may still be pending or running,
-    to report them once they end; not for ever on jobs whose state SLURM cannot tell (UNKNOWN)."""
     unknown_since = None
     while waiting := [job for job in jobs if not job.done()]:
         if all(job.state == "UNKNOWN" for job in waiting):
             unknown_since = unknown_since or time.monotonic()
             if time.monotonic() - unknown_since > UNKNOWN_WAIT_S:
-                return
+                break
         else:
             unknown_since = None
         time.sleep(1)
+    return True
 
 
 def end_sweep(config: Any, line: str, status: int) -> None:
@@ -58,14 +61,14 @@ def end_sweep(config: Any, line: str, status: int) -> None:
 
 
 def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_numbers: range, hint: str = RESUME_HINT) -> None:
-    """For submitit's UncompletedJobError: write the summary, print one line, exit 1. Otherwise return."""
+    """Jobs SLURM refused: one line, exit 2. Jobs it stopped, after wait_for_stopped_batch: the summary, one line,
+    exit 1. Otherwise return."""
     if type(exc).__name__ == "FailedJobError" and str(exc).startswith("sbatch: error"):  # refused at submission
         refusal = "; ".join(line.removeprefix("sbatch: error: ") for line in str(exc).strip().splitlines())
         print(f"error: SLURM refused the jobs with these hydra.launcher settings: {refusal}", file=sys.stderr)
         sys.exit(2)
     if type(exc).__name__ != "UncompletedJobError":
         return
-    wait_for_submission(submitted_jobs(exc, config, sweep_dir))
     stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
     if not stopped:
         return
@@ -88,8 +91,7 @@ def report_diverged_jobs(config: Any, diverged: list[int], n_jobs: int) -> None:
     """Jobs with no finite val_loss (each printed its error: line): the sweep summary, one line, exit 1 as a single run."""
     others = ", the others ran" if len(diverged) < n_jobs else ""
     jobs = ", ".join(map(str, diverged))
-    what = "no epoch had a finite val_loss, so there is no model to test; lower model.optimizer.lr"
-    end_sweep(config, f"error: {len(diverged)} of {n_jobs} jobs diverged{others}: job {jobs} ({what})", 1)
+    end_sweep(config, f"error: {len(diverged)} of {n_jobs} jobs diverged{others}: job {jobs}: {NO_MODEL}", 1)
 
 
 def report_interrupted_sweep(config: Any) -> None:
