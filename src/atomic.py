@@ -1,8 +1,6 @@
 """Every file a run writes appears whole or not at all: written to a temporary file beside it, then renamed. A
 failure is a `WriteFailed` naming the file and the OS's reason; the old file is unchanged, no temporary file left.
-Processes that create one shared SQLite file (MLflow's, Optuna's) take turns through `creating_alone`; their
-storage URLs are shown with `credentials_hidden`.
-"""
+Processes that share one SQLite file (MLflow's, Optuna's) create it in turns; its URL is shown without credentials."""
 
 from __future__ import annotations
 

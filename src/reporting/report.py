@@ -21,10 +21,9 @@ from src.reporting.results import RunResult, print_metrics_table, print_run_fold
 
 
 class RunReport(L.Callback):
-    """When testing ends, with the tested (best) weights in the model: test_predictions.csv, figures/, the constant-guess
-    check, each column's importance and, in a fold of a cv sweep, val_predictions.csv. runner=plain calls
-    `write_test_outputs` itself. `finish` then writes metrics.json, the loggers' final metrics and the table.
-    `resume_command`: the line that continues the run; None for a temporary folder, which is removed at the end."""
+    """When testing ends, with the tested (best) weights in the model (runner=plain calls `write_test_outputs` itself):
+    test_predictions.csv, figures/, the constant-guess check, each column's importance, a cv fold's val_predictions.csv.
+    `finish` then writes the run's summary. `resume_command` is None for a temporary folder, removed at the end."""
 
     def __init__(
         self, run_dir: Path, name: str, seed: int, loggers, hyperparameters: dict, importance, resume, resume_command: str | None

@@ -67,9 +67,8 @@ class SweepSummary(Callback):
 
 
 def remove_empty_sweep(sweep_dir: Path) -> None:
-    """The folder of a sweep whose jobs ran in temporary folders: Hydra's empty job folders and multirun.yaml go, and
-    the folder with them unless something else is in it, then the folders above it that Hydra made for it (those left
-    empty, below the working folder: logs/<name>/multiruns)."""
+    """A sweep whose jobs ran in temporary folders: its empty job folders and multirun.yaml go, then the folder and
+    those above it that Hydra made for it, if left empty, below the working folder (logs/<name>/multiruns)."""
     for job in sweep_dir.iterdir():
         if job.is_dir() and not any(job.iterdir()):
             job.rmdir()

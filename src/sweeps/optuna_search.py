@@ -1,7 +1,6 @@
 """An Optuna search that a second start continues and several processes share (docs/sweeps.md): the study lives
 in an RDB storage, `n_trials` is its total and a trial's job folder is its number; a killed process's trials are
-marked FAIL at the next start on that machine. The storage URL's password is masked in all it prints or writes.
-"""
+marked FAIL at the next start on that machine. The storage URL's password is masked in all it prints or writes."""
 
 from __future__ import annotations
 
@@ -395,9 +394,8 @@ class ResumableOptunaSearch:
         return record(study, trial, value)
 
     def tell_stopped_batch(self, study: optuna.Study, trials: list, returns: list, sweep_dir: Path) -> None:
-        """The launcher stopped at a job SLURM stopped: the trials it returned as usual; the others by what their jobs
-        left, a finished one (its metrics.json) COMPLETE with the value its job returned, the others FAIL and replaced
-        by the next start, as a killed process's are."""
+        """After a job SLURM stopped: the trials the launcher returned as usual; the others COMPLETE with their finished
+        job's value (metrics.json), or FAIL where it did not finish, replaced by the next start as a killed process's."""
         for trial, ret in zip(trials, returns):
             self.tell(study, trial, ret)
         stopped = []

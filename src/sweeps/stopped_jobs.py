@@ -1,6 +1,5 @@
-"""A sweep whose jobs SLURM stopped or training diverged (exit 1), a user mistake refused (exit 2) or Ctrl+C interrupted (exit 130) ends
-with its summary and one line naming those jobs and how to continue, not in a traceback.
-"""
+"""A sweep whose jobs SLURM stopped or training diverged (exit 1), a user mistake refused (exit 2) or Ctrl+C
+interrupted (exit 130) ends with its summary and one line naming those jobs and how to continue, not a traceback."""
 
 from __future__ import annotations
 
@@ -27,9 +26,8 @@ def on_slurm(launcher: Any) -> bool:
 
 
 def wait_for_stopped_batch(exc: BaseException, config: Any, sweep_dir: Path) -> bool:
-    """Whether SLURM stopped a job (submitit's UncompletedJobError). The launcher stops at the first one: wait for the
-    other jobs of its array, which may still be pending or running, to report them once they end (not for the earlier
-    submissions' jobs the sweep folder keeps, nor for ever on jobs whose state SLURM cannot tell: UNKNOWN)."""
+    """Whether SLURM stopped a job (submitit's UncompletedJobError); if so, after the launcher's other jobs of that
+    array have ended, to report them all (those whose state SLURM cannot tell, UNKNOWN, for UNKNOWN_WAIT_S at most)."""
     if type(exc).__name__ != "UncompletedJobError":
         return False
     found = re.match(r"Job (\d+)_", str(exc))

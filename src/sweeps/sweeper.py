@@ -1,6 +1,5 @@
 """The default sweeper's shorthands (hydra_plugins/tabular_sweeps): `-m cv.folds=5` is `-m cv.folds=5
-cv.fold=0,1,2,3,4` and `-m seeds=5` is `-m seed=0,1,2,3,4` (counting from `seed`); both combine with any other sweep.
-"""
+cv.fold=0,1,2,3,4` and `-m seeds=5` is `-m seed=0,1,2,3,4` (counting from `seed`); both combine with any other sweep."""
 
 from __future__ import annotations
 
