@@ -4,6 +4,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+NO_MODEL = "no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
+
 
 class UserError(Exception):
     """A bad setting, file or checkpoint: the message names the problem and what is allowed."""

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.atomic import write_text_atomically
+from src.errors import NO_MODEL
 
 WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, figure) up to this many classes
-NO_MODEL = "no epoch had a finite val_loss: there is no model to test (lower model.optimizer.lr)"
 
 
 def shown_number(value: float, sign: str = "") -> str:

@@ -362,7 +362,8 @@ class ResumableOptunaSearch:
                 except Exception as exc:
                     from src.sweeps import stopped_jobs
 
-                    if stopped_jobs.wait_for_stopped_batch(exc, self.config, sweep_dir):  # none of the batch stays RUNNING
+                    stopped_jobs.wait_for_stopped_batch(exc, self.config, sweep_dir)  # none of the batch stays RUNNING
+                    if stopped_jobs.stopped_by_cluster(exc):
                         self.tell_stopped_batch(study, trials, returns, sweep_dir)
                     mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
                     self.write_results(study)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from src.reporting.results import NO_MODEL
+from src.errors import NO_MODEL
 from src.runs.run_dir import job_state, numbered_jobs, without_start_keys
 
 RESUME_HINT = (
@@ -25,14 +25,17 @@ def on_slurm(launcher: Any) -> bool:
     return "SlurmLauncher" in str(launcher.get("_target_", ""))
 
 
-def wait_for_stopped_batch(exc: BaseException, config: Any, sweep_dir: Path) -> bool:
-    """Whether SLURM stopped a job (submitit's UncompletedJobError); if so, after the launcher's other jobs of that
-    array have ended, to report them all (those whose state SLURM cannot tell, UNKNOWN, for UNKNOWN_WAIT_S at most)."""
-    if type(exc).__name__ != "UncompletedJobError":
-        return False
+def stopped_by_cluster(exc: BaseException) -> bool:
+    """Whether the launcher raised because SLURM stopped a job (submitit's UncompletedJobError)."""
+    return type(exc).__name__ == "UncompletedJobError"
+
+
+def wait_for_stopped_batch(exc: BaseException, config: Any, sweep_dir: Path) -> None:
+    """After SLURM stopped a job, wait until the launcher's other jobs of that array have ended, to report them all
+    (those whose state SLURM cannot tell, UNKNOWN, for UNKNOWN_WAIT_S at most)."""
     found = re.match(r"Job (\d+)_", str(exc))
-    if found is None or not on_slurm(config.hydra.launcher):
-        return True
+    if not stopped_by_cluster(exc) or found is None or not on_slurm(config.hydra.launcher):
+        return
     import submitit
 
     folders = Path(sweep_dir, ".submitit").glob(f"{found[1]}_*")
@@ -46,7 +49,6 @@ def wait_for_stopped_batch(exc: BaseException, config: Any, sweep_dir: Path) -> 
         else:
             unknown_since = None
         time.sleep(1)
-    return True
 
 
 def end_sweep(config: Any, line: str, status: int) -> None:
@@ -65,7 +67,7 @@ def report_stopped_jobs(exc: BaseException, config: Any, sweep_dir: Path, job_nu
         refusal = "; ".join(line.removeprefix("sbatch: error: ") for line in str(exc).strip().splitlines())
         print(f"error: SLURM refused the jobs with these hydra.launcher settings: {refusal}", file=sys.stderr)
         sys.exit(2)
-    if type(exc).__name__ != "UncompletedJobError":
+    if not stopped_by_cluster(exc):
         return
     stopped = {n: state for n in job_numbers if (state := job_state(sweep_dir / str(n))) is not None}
     if not stopped:
