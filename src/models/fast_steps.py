@@ -1,8 +1,6 @@
 """What makes the default path fast: one Lightning step runs a group of mini-batches (a whole epoch by default,
-src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group. It is Lightning's
-documented manual optimization: the group's last optimizer step goes through `manual_backward` and Lightning's
-optimizer (hooks, profiler, `global_step`), the others through the plain torch optimizer, with `clip_gradients`.
-"""
+src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group. Under manual optimization
+the group's last optimizer step goes through Lightning (`manual_backward`, hooks, `global_step`), the others plain torch."""
 
 from __future__ import annotations
 
@@ -101,8 +99,7 @@ def check_weight_averaging(callback_nodes: Mapping[str, Any], model: FastSteps) 
 
 
 def latest_scalars(trainer: L.Trainer, pl_module: L.LightningModule) -> Mapping[str, Any]:
-    """The latest losses and metrics: all of them for a FastSteps module, which `self.log`s only what callbacks
-    monitor; what was logged for any other module."""
+    """Every latest loss and metric of a FastSteps module (it `self.log`s only what callbacks monitor); else what was logged."""
     return getattr(pl_module, "latest_scalars", None) or trainer.callback_metrics
 
 
@@ -193,8 +190,7 @@ class FastSteps(L.LightningModule):
         return group_loss  # what Lightning's learning-rate finder reads
 
     def schedulers(self, interval: str) -> list:
-        """Manual optimization leaves schedulers to us: each is stepped at its config's interval, as Lightning would
-        (a task's schedule every optimizer step; StochasticWeightAveraging's every epoch)."""
+        """Manual optimization leaves schedulers to us: each steps at its config's interval, as under Lightning's own."""
         return [config.scheduler for config in self.trainer.lr_scheduler_configs if config.interval == interval]
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -214,9 +210,8 @@ class FastSteps(L.LightningModule):
 
     def metrics_to_update(self, stage: str, device: torch.device | None = None) -> dict:
         collection = self.epoch_metrics[stage] if device is None else self.stage_metric(stage, device)
-        if stage == "test" or self.every_metric:
-            return dict(collection.items(keep_base=False, copy_state=False))
-        return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if name in self.monitored}
+        every = stage == "test" or self.every_metric
+        return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if every or name in self.monitored}
 
     def evaluate_batches(self, batches: Batches, stage: str) -> None:
         """Loss per batch into the stage's epoch loss, predictions of the whole group into the metrics in use."""

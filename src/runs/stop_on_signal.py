@@ -1,7 +1,6 @@
 """Ctrl+C, SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step, with its
 checkpoints written, through Lightning's own SIGTERM handling (which stops every DDP rank). A second Ctrl+C stops at
-once. A signal just after an epoch that skipped its last.ckpt snapshot is held until the next epoch starts.
-"""
+once. A signal just after an epoch that skipped its last.ckpt snapshot is held until the next epoch starts."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """TabM: an ensemble of k MLPs in one network (Gorishniy et al., ICLR 2025), from the authors' `tabm` package,
-over optional numeric embeddings from their `rtdl_num_embeddings`.
-"""
+over optional numeric embeddings from their `rtdl_num_embeddings`."""
 
 from __future__ import annotations
 
