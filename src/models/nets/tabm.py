@@ -19,10 +19,9 @@ EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
 
 
 class TabM(nn.Module):
-    """k members that share most weights and see the same mini-batch; the forward pass returns every member's
-    prediction, `(batch, k, n_outputs)`. Piecewise-linear bins come from the training rows (`fit_to_training_rows`)
-    and stay in the net's config as plain lists, so a checkpoint rebuilds the same net. TabM one-hot encodes the
-    categorical codes itself, as its authors recommend."""
+    """k members that share most weights and see the same mini-batch, returning `(batch, k, n_outputs)`. Piecewise-linear
+    bins come from the training rows (`fit_to_training_rows`) and stay in the net's config as plain lists, so a checkpoint
+    rebuilds the same net. TabM one-hot encodes the categorical codes itself, as its authors recommend."""
 
     def __init__(
         self,
