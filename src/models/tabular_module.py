@@ -105,10 +105,8 @@ class TabularModule(FastSteps):
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
         if self.lr_schedule == "onecycle":  # warm up to the optimizer's lr, then anneal: Smith's 1cycle policy
             max_lr = [group["lr"] for group in optimizer.param_groups]
-            cycles_momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
-            return torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=cycles_momentum
-            )
+            momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=momentum)
         return None
 
     def non_scalar(self, name: str, value: torch.Tensor):

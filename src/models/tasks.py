@@ -193,20 +193,18 @@ def own_module(name: str, task: str) -> type[TabularModule]:
 
 def build_for_data(model_config, datamodule) -> TabularModule:
     """The `model` config node built for a set-up DataModule: its task, its input shape, its training rows."""
-    filled_in = ("task", "n_num_features", "cat_cardinalities", "n_outputs", "class_counts", "class_labels", "training_rows")
-    check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, filled_in)
+    filled_in = {
+        "task": datamodule.task,
+        "n_num_features": datamodule.n_num_features,
+        "cat_cardinalities": list(datamodule.cat_cardinalities),
+        "n_outputs": datamodule.n_outputs,
+        "class_counts": list(datamodule.class_counts),  # a regressor takes neither
+        "class_labels": list(datamodule.class_labels),
+        "training_rows": datamodule.splits["train"],  # e.g. piecewise-linear bins are fitted on these rows only
+    }
+    check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, tuple(filled_in))
     try:
-        return instantiate(
-            model_config,
-            task=datamodule.task,
-            n_num_features=datamodule.n_num_features,
-            cat_cardinalities=list(datamodule.cat_cardinalities),
-            n_outputs=datamodule.n_outputs,
-            class_counts=list(datamodule.class_counts),  # a regressor takes neither
-            class_labels=list(datamodule.class_labels),
-            training_rows=datamodule.splits["train"],  # e.g. piecewise-linear bins are fitted on these rows only
-            _convert_="all",
-        )
+        return instantiate(model_config, **filled_in, _convert_="all")
     except InstantiationException as exc:  # Hydra wraps what the constructor raised: a user's mistake stays one line
         if isinstance(exc.__cause__, UserError):
             raise exc.__cause__ from None
