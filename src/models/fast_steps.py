@@ -1,8 +1,6 @@
 """What makes the default path fast: one Lightning step runs a group of mini-batches (a whole epoch by default,
-src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group. It is Lightning's
-documented manual optimization: the group's last optimizer step goes through `manual_backward` and Lightning's
-optimizer (hooks, profiler, `global_step`), the others through the plain torch optimizer, with `clip_gradients`.
-"""
+src/data/batches.py:BatchGroups), so Lightning's fixed cost per step is paid once per group. Under manual optimization
+the group's last optimizer step goes through Lightning (`manual_backward`, hooks, `global_step`), the others plain torch."""
 
 from __future__ import annotations
 
@@ -29,8 +27,7 @@ STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_b
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
-# the loggers get the epochs' scalars at most this often and when training ends: a TensorBoard writer wakes its
-# thread for every scalar, which on a small table costs more than the epoch's validation
+# the loggers get the epochs' scalars at most this often, and at the end: TensorBoard's writer wakes a thread per scalar
 LOGGERS_EVERY_S = 1.0
 
 
@@ -101,8 +98,7 @@ def check_weight_averaging(callback_nodes: Mapping[str, Any], model: FastSteps) 
 
 
 def latest_scalars(trainer: L.Trainer, pl_module: L.LightningModule) -> Mapping[str, Any]:
-    """The latest losses and metrics: all of them for a FastSteps module, which `self.log`s only what callbacks
-    monitor; what was logged for any other module."""
+    """Every latest loss and metric of a FastSteps module (it `self.log`s only what callbacks monitor); else what was logged."""
     return getattr(pl_module, "latest_scalars", None) or trainer.callback_metrics
 
 
@@ -122,8 +118,7 @@ class FastSteps(L.LightningModule):
         self.for_loggers: dict[str, float] = {}  # this epoch's scalars, for the loggers at its end
         self.held_for_loggers: list[tuple[int, dict[str, float]]] = []  # (step, scalars) of epochs not yet handed over
         self.loggers_due = 0.0  # time.monotonic() from which the held epochs go to the loggers
-        # the latest value of each scalar (train_loss every epoch, val_* at each validation), for callbacks:
-        # trainer.callback_metrics holds only val_loss and the monitored metrics, as each `self.log` has a cost
+        # each scalar's latest value, for callbacks: trainer.callback_metrics holds only what is monitored (`self.log` costs)
         self.latest_scalars: dict[str, float] = {}
         self.matrices: dict[str, dict] = {}  # non-scalar results (the confusion matrix) per stage
         self.member_outputs: Batches = []  # an ensemble's test outputs, scored per member
@@ -157,8 +152,7 @@ class FastSteps(L.LightningModule):
         ends_epoch = self.trainer.is_last_batch  # the epoch's last batch always steps
         first = self.batch_in_epoch
         steps = {i for i in range(len(batches)) if (first + i + 1) % accumulate == 0 or (ends_epoch and i == len(batches) - 1)}
-        # Lightning's precision plugin scales 16-bit losses at every backward and step; otherwise it adds only hooks,
-        # so all but the group's last optimizer step use the plain torch optimizer and backward
+        # Lightning's precision plugin scales 16-bit losses at every backward and step; else it adds only hooks, skipped here
         every_batch_through_lightning = self.trainer.precision in ("16-mixed", "16")
         optimizers = {True: self.optimizers(), False: self.optimizers(use_pl_optimizer=False)}
         last_step, step_schedulers = max(steps, default=None), self.schedulers("step")
@@ -193,8 +187,7 @@ class FastSteps(L.LightningModule):
         return group_loss  # what Lightning's learning-rate finder reads
 
     def schedulers(self, interval: str) -> list:
-        """Manual optimization leaves schedulers to us: each is stepped at its config's interval, as Lightning would
-        (a task's schedule every optimizer step; StochasticWeightAveraging's every epoch)."""
+        """Manual optimization leaves schedulers to us: each steps at its config's interval, as under Lightning's own."""
         return [config.scheduler for config in self.trainer.lr_scheduler_configs if config.interval == interval]
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -214,9 +207,8 @@ class FastSteps(L.LightningModule):
 
     def metrics_to_update(self, stage: str, device: torch.device | None = None) -> dict:
         collection = self.epoch_metrics[stage] if device is None else self.stage_metric(stage, device)
-        if stage == "test" or self.every_metric:
-            return dict(collection.items(keep_base=False, copy_state=False))
-        return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if name in self.monitored}
+        every = stage == "test" or self.every_metric
+        return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if every or name in self.monitored}
 
     def evaluate_batches(self, batches: Batches, stage: str) -> None:
         """Loss per batch into the stage's epoch loss, predictions of the whole group into the metrics in use."""
@@ -267,8 +259,7 @@ class FastSteps(L.LightningModule):
         self.latest_scalars.update(results)
 
     def on_train_epoch_end(self) -> None:
-        # Validation has run: the epoch's scalars are held for the loggers at the step where Lightning logs an
-        # epoch's metrics, so they line up with LearningRateMonitor's
+        # after validation: held for the loggers at Lightning's step for an epoch's metrics, in line with LearningRateMonitor
         step = (self.current_epoch + 1) * self.trainer.num_training_batches - 1
         self.held_for_loggers.append((step, self.for_loggers))
         self.for_loggers = {}

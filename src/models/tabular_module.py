@@ -1,7 +1,6 @@
 """What every task module shares: the net (`model.net`, built for the data's shape), the optimizer and its schedule.
-A task defines `link` (raw outputs to predictions) and `prediction_loss`. A net may return `(batch, k, n_outputs)`,
-an ensemble: training takes the mean of the members' losses, evaluation the mean prediction (TabM's recipe).
-"""
+A task defines `link` (raw outputs to predictions) and `prediction_loss`. A net may return `(batch, k, n_outputs)`, an
+ensemble: training takes the mean of the members' losses, evaluation the mean prediction (TabM's recipe)."""
 
 from __future__ import annotations
 
@@ -65,8 +64,7 @@ class TabularModule(FastSteps):
 
     def loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if outputs.ndim == 3:
-            k = outputs.size(1)
-            return self.output_loss(outputs.flatten(0, 1), target.repeat_interleave(k, dim=0))
+            return self.output_loss(outputs.flatten(0, 1), target.repeat_interleave(outputs.size(1), dim=0))
         return self.output_loss(outputs, target)
 
     def evaluation_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -107,10 +105,8 @@ class TabularModule(FastSteps):
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
         if self.lr_schedule == "onecycle":  # warm up to the optimizer's lr, then anneal: Smith's 1cycle policy
             max_lr = [group["lr"] for group in optimizer.param_groups]
-            cycles_momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
-            return torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=cycles_momentum
-            )
+            momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=momentum)
         return None
 
     def non_scalar(self, name: str, value: torch.Tensor):

@@ -1,6 +1,5 @@
 """The LightningModule for each task: loss, metrics and how the net's outputs become predictions.
-`model._target_: src.models.tasks.task_module` picks it by the data's task, so one model config serves every dataset.
-"""
+`model._target_: src.models.tasks.task_module` picks it by the data's task, so one model config serves every dataset."""
 
 from __future__ import annotations
 
@@ -28,9 +27,8 @@ class RegressionModule(TabularModule):
     def __init__(self, net: dict, optimizer, *, target_mean: float = 0.0, target_std: float = 1.0, **common) -> None:
         super().__init__(net, optimizer, **common)
         self.target_mean, self.target_std = float(target_mean), float(target_std)
-        # gradients of about the standardised target's loss in any units: a target in small units made a loss near
-        # 1e-9 whose steps Adam's eps held back. A power of two scales exactly, and leaves a target whose variance is
-        # already near 1 as it was; the losses reported stay in the target's units
+        # gradients as for the standardised target, in any units (a loss near 1e-9 had its steps held back by Adam's eps);
+        # a power of two scales exactly and leaves a target of variance near 1 as it was; reported losses keep the units
         self.loss_scale = 2.0 ** -round(math.log2(self.target_std**2))
 
     def link(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -158,14 +156,8 @@ def task_module(
     fit = getattr(net_type, "fit_to_training_rows", None)
     if fit is not None and training_rows is not None:
         net.update(fit(training_rows[0][:, :n_num_features], net, training_rows[1], task))
-    common = {
-        "net": net,
-        "optimizer": optimizer,
-        "n_num_features": n_num_features,
-        "cat_cardinalities": list(cat_cardinalities),
-        "n_outputs": n_outputs,
-        "lr_schedule": lr_schedule,
-    }
+    common = dict(net=net, optimizer=optimizer, n_num_features=n_num_features, n_outputs=n_outputs, lr_schedule=lr_schedule)
+    common["cat_cardinalities"] = list(cat_cardinalities)
     if task != "binary" and threshold != 0.5:  # a regressor's values and a multiclass argmax have no threshold
         raise UserError(f"model.threshold applies to binary classification; data.task is {task} (got {threshold!r})")
     if task == "regression":
@@ -201,20 +193,18 @@ def own_module(name: str, task: str) -> type[TabularModule]:
 
 def build_for_data(model_config, datamodule) -> TabularModule:
     """The `model` config node built for a set-up DataModule: its task, its input shape, its training rows."""
-    filled_in = ("task", "n_num_features", "cat_cardinalities", "n_outputs", "class_counts", "class_labels", "training_rows")
-    check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, filled_in)
+    filled_in = {
+        "task": datamodule.task,
+        "n_num_features": datamodule.n_num_features,
+        "cat_cardinalities": list(datamodule.cat_cardinalities),
+        "n_outputs": datamodule.n_outputs,
+        "class_counts": list(datamodule.class_counts),  # a regressor takes neither
+        "class_labels": list(datamodule.class_labels),
+        "training_rows": datamodule.splits["train"],  # e.g. piecewise-linear bins are fitted on these rows only
+    }
+    check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, tuple(filled_in))
     try:
-        return instantiate(
-            model_config,
-            task=datamodule.task,
-            n_num_features=datamodule.n_num_features,
-            cat_cardinalities=list(datamodule.cat_cardinalities),
-            n_outputs=datamodule.n_outputs,
-            class_counts=list(datamodule.class_counts),  # a regressor takes neither
-            class_labels=list(datamodule.class_labels),
-            training_rows=datamodule.splits["train"],  # e.g. piecewise-linear bins are fitted on these rows only
-            _convert_="all",
-        )
+        return instantiate(model_config, **filled_in, _convert_="all")
     except InstantiationException as exc:  # Hydra wraps what the constructor raised: a user's mistake stays one line
         if isinstance(exc.__cause__, UserError):
             raise exc.__cause__ from None

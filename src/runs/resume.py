@@ -22,23 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from src.atomic import write_text_atomically
 from src.errors import UserError, first_line, require
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
-from src.runs.run_dir import RUN_FILES, hold_run_dir, latest_run_dir, without_start_keys
+from src.runs.run_dir import RUN_FILES, START_KEYS, hold_run_dir, latest_run_dir, without_start_keys
 
 if TYPE_CHECKING:
     from src.reporting.results import RunResult
 
 # settings a resumed run may change without changing what it computes (logger.: where its scalars also go)
-MAY_DIFFER = (
-    "ckpt_path",
-    "resume",
-    "paths.",
-    "trainer.max_epochs",
-    "trainer.enable_progress_bar",
-    "data.source.data_home",
-    "data.source.download",
-    "logger.",
-)
-
+MAY_DIFFER = (*START_KEYS, "paths.", "logger.", "trainer.max_epochs", "trainer.enable_progress_bar")
+MAY_DIFFER += ("data.source.data_home", "data.source.download")  # where the data is found, not what it is
 
 TEMPORARY_RUN_PREFIX = "tabular-debug-"  # a run folder removed when the run ends (paths.output_dir: null)
 

@@ -1,6 +1,5 @@
 """Every global random state in every checkpoint, put back when training resumes (Lightning saves none), so a
-resumed run replays exactly with dropout too. Stored as tensors, lists and numbers for a weights_only load.
-"""
+resumed run replays exactly with dropout too. Stored as tensors, lists and numbers for a weights_only load."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """Run folders: a new one per run, the checkpoint's own one when a run resumes. Hydra picks it before our code runs
-(`hydra.run.dir` calls `run_dir` below), so a resumed run's files land next to its checkpoints.
-"""
+(`hydra.run.dir` calls `run_dir` below), so a resumed run's files land next to its checkpoints."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Ctrl+C, SIGTERM and a cluster's time-out signal (submitit's SIGUSR2) stop a run after the current step, with its
 checkpoints written, through Lightning's own SIGTERM handling (which stops every DDP rank). A second Ctrl+C stops at
-once. A signal just after an epoch that skipped its last.ckpt snapshot is held until the next epoch starts.
-"""
+once. A signal just after an epoch that skipped its last.ckpt snapshot is held until the next epoch starts."""
 
 from __future__ import annotations
 
@@ -28,10 +27,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *cluster_stop_signals())
 
 
 # --- what Lightning offers no public way for -------------------------------------------------------------------
-# Lightning 2.6.6 stops after the current step only on SIGTERM: Trainer.fit registers a handler that sets
-# `trainer.received_sigterm` (and tells the other DDP ranks), and a KeyboardInterrupt ends fit in mid-step without
-# checkpoints (Lightning-AI/pytorch-lightning#19976 made Ctrl+C end the process). So the other stop signals are handed
-# to that SIGTERM handler, and its log line, which would say SIGTERM for a Ctrl+C, is left out: we print our own.
+# Lightning 2.6.6 stops after the current step only on SIGTERM (Trainer.fit's handler sets `trainer.received_sigterm` and
+# tells the other DDP ranks); a KeyboardInterrupt ends fit mid-step without checkpoints (Lightning-AI/pytorch-lightning#19976).
+# So the other stop signals go to that handler, less its log line, which would say SIGTERM for a Ctrl+C: we print our own.
 # tests/models/test_lightning_pins.py fails when either behaviour changes.
 LIGHTNING_SIGNAL_LOGGER = "lightning.pytorch.trainer.connectors.signal_connector"
 

@@ -1,6 +1,5 @@
 """A net from its config node (`model.net`, or the plain settings a checkpoint stores) plus the data's shape. Only
-classes under `src.` are ever built, so a checkpoint cannot make us import and run someone else's code.
-"""
+classes under `src.` are ever built, so a checkpoint cannot make us import and run someone else's code."""
 
 from __future__ import annotations
 

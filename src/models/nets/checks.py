@@ -1,6 +1,5 @@
 """The one-line errors a shipped net gives for its own settings in its constructor, each naming `model.net.<key>`;
-the central config check knows none of them, so a user's net may take any settings.
-"""
+the central config check knows none of them, so a user's net may take any settings."""
 
 from __future__ import annotations
 

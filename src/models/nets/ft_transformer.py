@@ -1,6 +1,5 @@
 """The FT-Transformer of Gorishniy et al. (NeurIPS 2021): the authors' `rtdl_revisiting_models.FTTransformer`, which
-embeds numeric features and category codes as tokens; `categorical: onehot` feeds one-hot columns as numeric ones.
-"""
+embeds numeric features and category codes as tokens; `categorical: onehot` feeds one-hot columns as numeric ones."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The input encoding every net shares. `x` holds the numeric columns, then one integer code per categorical column
 (0: unknown). Numeric columns go in as they are or through an `rtdl_num_embeddings` embedding; categorical ones as
-a learned embedding each (`categorical: embedding`) or one-hot (`categorical: onehot`).
-"""
+a learned embedding each (`categorical: embedding`) or one-hot (`categorical: onehot`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The lesson's network: Linear + ReLU for each hidden width, then a linear output layer. Options beyond the lesson
 (normalisation, dropout, a numeric embedding) are off by default, which builds exactly the lesson's layers in its
-order, so the same seed gives the same initial weights; categorical columns add the input encoder (inputs.py) first.
-"""
+order, so the same seed gives the same initial weights; categorical columns add the input encoder (inputs.py) first."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """The ResNet-like MLP of Gorishniy et al. (NeurIPS 2021): the authors' `rtdl_revisiting_models.ResNet` behind the
-shared input encoder (inputs.py).
-"""
+shared input encoder (inputs.py)."""
 
 from __future__ import annotations
 

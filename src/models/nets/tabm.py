@@ -1,6 +1,5 @@
 """TabM: an ensemble of k MLPs in one network (Gorishniy et al., ICLR 2025), from the authors' `tabm` package,
-over optional numeric embeddings from their `rtdl_num_embeddings`.
-"""
+over optional numeric embeddings from their `rtdl_num_embeddings`."""
 
 from __future__ import annotations
 
@@ -20,10 +19,9 @@ EMBEDDINGS = ("piecewise_linear", "periodic", "linear")
 
 
 class TabM(nn.Module):
-    """k members that share most weights and see the same mini-batch; the forward pass returns every member's
-    prediction, `(batch, k, n_outputs)`. Piecewise-linear bins come from the training rows (`fit_to_training_rows`)
-    and stay in the net's config as plain lists, so a checkpoint rebuilds the same net. TabM one-hot encodes the
-    categorical codes itself, as its authors recommend."""
+    """k members that share most weights and see the same mini-batch, returning `(batch, k, n_outputs)`. Piecewise-linear
+    bins come from the training rows (`fit_to_training_rows`) and stay in the net's config as plain lists, so a checkpoint
+    rebuilds the same net. TabM one-hot encodes the categorical codes itself, as its authors recommend."""
 
     def __init__(
         self,

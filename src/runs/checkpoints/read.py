@@ -1,7 +1,6 @@
 """Reading checkpoint files as data (`torch.load(weights_only=True)`: loading one never runs code); a file that cannot
 be read is a one-line error. A model comes back with its data settings, its classes named as strings in the checkpoint
-(`TabularModule.on_save_checkpoint`) and only taken from this project's `src.models`, `src.data` and `src.` (its net).
-"""
+(`TabularModule.on_save_checkpoint`) and only taken from this project's `src.models`, `src.data` and `src.` (net)."""
 
 from __future__ import annotations
 

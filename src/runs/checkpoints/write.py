@@ -16,10 +16,9 @@ from src.atomic import write_atomically
 
 
 class DeferredAtomicCheckpointIO(TorchCheckpointIO):
-    """Each save is kept in memory (tensors cloned); the newest version of each file is written, in the order saved
-    (best.ckpt before the last.ckpt that refers to it), at most every `flush_every_s` seconds and whenever fit ends,
-    fails or is interrupted (Lightning tears the CheckpointIO down on every exit path). A SIGKILL loses at most
-    `flush_every_s` seconds of checkpoints; a failed write (a WriteFailed) stops all writing and names the file."""
+    """Each save is kept in memory (tensors cloned); the newest version of each file is written in the order saved
+    (best.ckpt before the last.ckpt that refers to it) when due and at teardown, which Lightning runs on every exit
+    path, so a SIGKILL loses at most `flush_every_s` seconds; a failed write (WriteFailed) stops all writing."""
 
     def __init__(self, flush_every_s: float = 10.0) -> None:
         self.flush_every_s = flush_every_s
