@@ -55,17 +55,18 @@ def write_text_atomically(path: str | Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def creating_alone(lock_path: Path):
-    """An exclusive lock on `lock_path` while it is held (fcntl, so it ends with the process, even a killed one)."""
+def creating_alone(url: str):
+    """For a `sqlite:///<file>` URL, an exclusive lock on `<file>.lock` while it is held (fcntl, so it ends with the
+    process, even a killed one); other URLs need none."""
     import fcntl
 
-    try:
-        handle = open(lock_path, "a")  # noqa: SIM115 - closed below
-    except OSError:  # a folder we cannot write a lock into: no lock (the callers retry where they can)
-        yield
-        return
-    with handle:  # closing it releases the lock
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    try:  # no lock for a server's URL, nor in a folder we cannot write one into (the callers retry where they can)
+        handle = open(url.removeprefix("sqlite:///") + ".lock", "a") if url.startswith("sqlite:///") else None  # noqa: SIM115
+    except OSError:
+        handle = None
+    with handle or contextlib.nullcontext():  # closing it releases the lock
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 

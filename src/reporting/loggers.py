@@ -3,7 +3,6 @@ run each logger gets the hyperparameters, the final metrics (`hp/...`) and the f
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -33,8 +32,7 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
         uri = node.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
         if not uri:
             raise UserError(f"logger.{name}.tracking_uri=null takes MLFLOW_TRACKING_URI, which is not set; set one of them")
-        database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-        with creating_alone(Path(f"{database}.lock")) if database else contextlib.nullcontext():
+        with creating_alone(uri):
             try:  # parallel jobs on one SQLite file create its tables one after another; a server answers now
                 logger = instantiate(node, tracking_uri=uri)
                 experiment_id(logger)

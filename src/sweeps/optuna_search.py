@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -22,7 +23,6 @@ import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 from optuna.distributions import (
     BaseDistribution,
@@ -106,14 +106,11 @@ def open_storage(url: str | None):
             "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
         )
     engine_kwargs: dict[str, Any] = {}
-    creation_lock: Any = contextlib.nullcontext()
     if url.startswith("sqlite:///"):
-        database = Path(url.removeprefix("sqlite:///"))
-        database.parent.mkdir(parents=True, exist_ok=True)
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-        creation_lock = creating_alone(database.with_name(database.name + ".lock"))
     last: Exception | None = None
-    with creation_lock:  # processes on one SQLite file create its tables one after another
+    with creating_alone(url):
         for attempt in range(5):  # a shared server's database: two processes creating the tables at once, one retries
             try:
                 stamp_schema_version(url, engine_kwargs)
@@ -383,7 +380,7 @@ class ResumableOptunaSearch:
 
     @staticmethod
     def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> bool:
-        """The job's value into the study, or the trial failed; whether it has a value."""
+        """The job's `return_value` into the study, or the trial failed; whether it has a value."""
         try:
             value = float(ret.return_value)
             if not math.isfinite(value):
@@ -404,7 +401,7 @@ class ResumableOptunaSearch:
             job_dir = sweep_dir / str(trial.number)
             if (state := job_state(job_dir)) is None:
                 value = json.loads((job_dir / "metrics.json").read_text())["best_val_loss"]
-                self.tell(study, trial, JobReturn(status=JobStatus.COMPLETED, _return_value=value))
+                self.tell(study, trial, SimpleNamespace(return_value=value))
             else:
                 log.warning(f"trial {trial.number} failed: it did not finish ({state})")
                 record(study, trial, None)
@@ -414,8 +411,7 @@ class ResumableOptunaSearch:
     def write_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)
         abandoned = set(study.user_attrs.get(ABANDONED, []))
-        results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "n_trials": len(trials)}
-        results["storage"] = masked(self.storage)
+        results = {"name": "optuna", "study_name": study.study_name, "n_trials": len(trials), "storage": masked(self.storage)}
         if any(t.state == TrialState.COMPLETE for t in trials):
             best = study.best_trial
             results.update(best_trial=best.number, best_params=best.params, best_value=best.value)
