@@ -46,7 +46,7 @@ class FoldsAndSeedsSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # resume=latest finds the sweep by it
-        size = self.max_batch_size or max(len(jobs), 1)
+        size = self.max_batch_size or len(jobs)  # itertools.product gives one job at least
         returns, refused, diverged = [], {}, []
         for first in range(0, len(jobs), size):
             batch = jobs[first : first + size]
