@@ -31,7 +31,6 @@ class Member:
     predicted: dict[str, np.ndarray]  # val and test predictions in split order (binary: probabilities of class 1)
     test: dict[str, float] | None = None
     val: dict[str, float] | None = None
-    weight: float | None = None  # in the blend
 
 
 @dataclass
@@ -188,9 +187,8 @@ def scores(rows: Rows, test: np.ndarray, val: np.ndarray) -> dict:
 
 
 def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
-    """Rebuild every member (a checkpoint with its data settings, a LightGBM run with its config.yaml), predict the
-    validation and test rows they share, combine them as the mean prediction and as the blend fit on validation,
-    and write metrics.json and the chosen combination's report."""
+    """Every member's predictions of the rows they share, combined as their mean and as the blend fit on validation;
+    writes metrics.json and the chosen combination's report."""
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json
 
@@ -211,8 +209,6 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         member.test, member.val = member_scores["test"], member_scores["val"]
         members.append(member)
     weights = blend_weights([m.predicted["val"] for m in members], rows.actual["val"], rows.task)  # validation rows only
-    for member, weight in zip(members, weights):
-        member.weight = float(weight)
     stages = ("test", "val")
     combined = {
         "mean": {stage: np.mean([m.predicted[stage] for m in members], axis=0) for stage in stages},
@@ -221,9 +217,9 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     scored = {how: scores(rows, predicted["test"], predicted["val"]) for how, predicted in combined.items()}
     test, matrices = scored[combine]["test"], scored[combine]["matrices"]
     out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
-    labels = rows.class_labels
+    chosen = combined[combine]["test"]
     write_prediction_report(
-        out_dir, rows.actual["test"], combined[combine]["test"], rows.task, rows.target_name, labels, rows.threshold, matrices
+        out_dir, rows.actual["test"], chosen, rows.task, rows.target_name, rows.class_labels, rows.threshold, matrices
     )
     metrics = {
         "data": rows.state.get("name"),
@@ -233,34 +229,34 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "matrices": matrices,
         "mean_prediction": {"test": scored["mean"]["test"], "val": scored["mean"]["val"]},
         "blend": {
-            "weights": [m.weight for m in members],
+            "weights": [float(w) for w in weights],
             "fit_on": "validation",
             "test": scored["blend"]["test"],
             "val": scored["blend"]["val"],  # the rows the weights were fit on: optimistic
         },
         "members": [
-            {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": m.weight, "val": m.val, "test": m.test}
-            for m in members
+            {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": float(w), "val": m.val, "test": m.test}
+            for m, w in zip(members, weights)
         ],
         "members_mean": {name: float(np.mean([m.test[name] for m in members])) for name in test},
         "wall_time_s": time.perf_counter() - start,
     }
     write_json(out_dir / "metrics.json", metrics)
-    print_ensemble_table(metrics, members, title=f"{len(members)} run{'s' * (len(members) > 1)} combined, test split — {out_dir}")
+    print_ensemble_table(metrics, title=f"{len(members)} run{'s' * (len(members) > 1)} combined, test split — {out_dir}")
     return metrics
 
 
-def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> None:
+def print_ensemble_table(metrics: dict, title: str) -> None:
     from src.reporting.results import shown_number
     from src.reporting.sweep_summary import print_table
 
     names = list(metrics["test"])
     rows = []
-    for i, member in enumerate(members, start=1):
-        at = "epoch" if member.kind == "network" else "round"
-        run = (member.source.parent.parent if member.kind == "network" else member.source).name  # the run's folder
-        label = f"member {i}: {member.kind} ({run}, {at} {member.epoch})"
-        rows.append([label, f"{member.weight:.3f}", *(shown_number(member.test[n]) for n in names)])
+    for i, member in enumerate(metrics["members"], start=1):
+        network, source = member["kind"] == "network", Path(member["checkpoint"])
+        run = (source.parent.parent if network else source).name  # the run's folder
+        label = f"member {i}: {member['kind']} ({run}, {'epoch' if network else 'round'} {member['epoch']})"
+        rows.append([label, f"{member['weight']:.3f}", *(shown_number(member["test"][n]) for n in names)])
     rows.append(["mean of members", "", *(shown_number(metrics["members_mean"][n]) for n in names)])
     for how, label, key, weight in (
         ("mean", "mean prediction", "mean_prediction", ""),
