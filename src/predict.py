@@ -45,24 +45,17 @@ def check_output(output: Path, input_path: Path) -> None:
 
 
 def prediction_frame(outputs, task: str, threshold: float | None, class_labels: list[str]):
-    """Regression: `prediction`; binary: `probability`, `class` and `label` (when known); multiclass: a
-    `probability_<label>` per class, `class` and `label`."""
+    """test_predictions.csv's columns without the actual values: regression `prediction`; classifiers a probability
+    (multiclass: `probability_<label>` per class), `class` and, when known, `label`."""
     import numpy as np
-    import pandas as pd
 
-    if task == "regression":
-        return pd.DataFrame({"prediction": outputs})
-    if task == "multiclass":  # a probability per class, then the most probable class and its label
-        labels = class_labels or [str(c) for c in range(outputs.shape[1])]
-        frame = pd.DataFrame({f"probability_{label}": outputs[:, c] for c, label in enumerate(labels)})
-        frame["class"] = outputs.argmax(1)
-        frame["label"] = [labels[c] for c in frame["class"]]
-        return frame
-    classes = (outputs > threshold).astype(int)  # torchmetrics' rule: class 1 above the threshold
-    frame = pd.DataFrame({"probability": outputs, "class": classes})
-    if len(class_labels) == 2:
-        frame["label"] = np.asarray(class_labels, dtype=object)[classes]
-    return frame
+    from src.reporting.report import prediction_frame as test_prediction_frame
+
+    if task == "multiclass":  # a class without a name in the data is named by its code
+        class_labels = class_labels or [str(c) for c in range(outputs.shape[1])]
+    frame = test_prediction_frame(np.zeros(len(outputs), dtype=int), outputs, task, threshold, class_labels)
+    names = {"predicted": "prediction" if task == "regression" else "class", "predicted_label": "label"}
+    return frame.drop(columns=["actual", "actual_label"], errors="ignore").rename(columns=names)
 
 
 def carried_columns(keep, state: dict) -> list[str] | None:
