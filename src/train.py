@@ -106,6 +106,7 @@ def train(cfg: DictConfig) -> RunResult:
             print(f"{run.run_dir} had finished: its metrics.json is reported, not run again", file=sys.stderr)
             return run.finished
         cfg, run_dir = run.cfg, run.run_dir
+        flat = flatten_config(cfg)
         quiet_known_noise()
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
@@ -117,8 +118,8 @@ def train(cfg: DictConfig) -> RunResult:
             from src.reference.fit_plain import fit_with_plain_loop as fit
         else:
             from src.runs.fit import fit_with_lightning as fit
+        settings = hyperparameters(flat)
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
-        settings = hyperparameters(flatten_config(cfg))
         command = None if run.temporary else resume_command(run_dir)
         report = RunReport(run_dir, cfg.name, cfg.seed, loggers, settings, cfg.get("importance"), run.resume, command)
         with files_kept_on_write_failure(run_dir), run_folder(run, writes_files), results_written():
