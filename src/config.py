@@ -41,9 +41,8 @@ class ChecksBeforeRunFolder(Callback):
 
 
 def check_command_line(config_name: str, args: list[str] | None = None) -> None:
-    """Hydra's own errors for a command line (a misspelt key, an unknown option, a bad value's syntax) as one `error:`
-    line with a suggestion, before Hydra makes any folder. A multirun's sweeps are checked with their first value;
-    other flags (--help, --cfg ...) are left to Hydra. `args`: the command line's (sys.argv[1:]) by default."""
+    """Hydra's errors for a command line (a misspelt key, an unknown option, bad syntax) as one `error:` line with a
+    suggestion, before Hydra makes a folder; a sweep is checked with its first value, other flags are left to Hydra."""
     args = sys.argv[1:] if args is None else args
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
         return
@@ -140,12 +139,11 @@ def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
 
 
 def validate_run(cfg: DictConfig) -> None:
-    trainer = cfg.trainer
     if cfg.runner not in ("lightning", "plain"):
         raise UserError(f"runner must be lightning or plain; got {cfg.runner!r}")
-    if cfg.runner == "plain" and str(trainer.get("devices", 1)) not in ("1", "auto"):
+    if cfg.runner == "plain" and str(cfg.trainer.get("devices", 1)) not in ("1", "auto"):
         raise UserError(
-            f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
+            f"runner=plain runs in one process; got trainer.devices={cfg.trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
         )
     if not is_int(cfg.seed):
         raise UserError(f"seed must be an integer; got {cfg.seed!r}")

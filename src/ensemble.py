@@ -97,7 +97,7 @@ def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
         stage: predict_in_batches(saved.model, datamodule.splits[stage][0], datamodule.batch_size).numpy().astype(np.float64)
         for stage in ("val", "test")
     }
-    threshold = float(getattr(saved.model, "threshold", 0.5) or 0.5)
+    threshold = getattr(saved.model, "threshold", None)
     return Member(checkpoint, "network", saved.epoch, predicted), shared_rows(checkpoint, datamodule, threshold)
 
 
@@ -122,11 +122,10 @@ def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     predicted = {stage: np.asarray(booster.predict(splits[stage].x), dtype=np.float64) for stage in ("val", "test")}
     metrics_file = run_dir / "metrics.json"
     epoch = json.loads(metrics_file.read_text()).get("best_epoch", 0) if metrics_file.is_file() else 0
-    threshold = float(run_cfg.model.get("threshold", 0.5) or 0.5)
-    return Member(run_dir, "lightgbm", epoch, predicted), shared_rows(run_dir, datamodule, threshold)
+    return Member(run_dir, "lightgbm", epoch, predicted), shared_rows(run_dir, datamodule, run_cfg.model.get("threshold"))
 
 
-def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
+def shared_rows(source: Path, datamodule, threshold: float | None) -> Rows:
     return Rows(
         source,
         datamodule.state_dict(),
@@ -135,7 +134,7 @@ def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
         datamodule.task,
         datamodule.target_name,
         list(datamodule.class_labels),
-        threshold,
+        float(threshold or 0.5),  # a regressor has none
     )
 
 

@@ -75,13 +75,14 @@ def whole_numbers_as_written(carried):
     return carried
 
 
-def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold, csv_to_csv: bool) -> Iterator:
+def prediction_tables(saved, input_path: Path, chunk_rows: int, carry, threshold, csv_to_csv: bool) -> Iterator:
     import numpy as np
     import pandas as pd
 
     from src.data.prediction_input import prediction_chunks
     from src.models.inference import predict_in_batches
 
+    datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
         carried = whole_numbers_as_written(carried) if csv_to_csv else carried
         x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
@@ -126,12 +127,9 @@ def predict(cfg: DictConfig) -> int:
     require_int("chunk_rows", chunk_rows)
     saved = load_saved_run(ckpt_path)
     threshold = check_threshold(cfg.get("threshold"), saved)
-    datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
     parquet = is_parquet(output)
-    tables = prediction_tables(
-        saved, datamodule, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path))
-    )
+    tables = prediction_tables(saved, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path)))
     # into a temporary file, renamed over `output` only when every chunk is in
     return write_atomically(output, lambda handle: write_tables(tables, handle, parquet), text=not parquet)
 
