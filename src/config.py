@@ -91,11 +91,8 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
             node = None
         keys = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
         close = difflib.get_close_matches(name, keys, n=1)
-        hint = (
-            f"did you mean {f'{parent}.' if parent else ''}{close[0]}?"
-            if close
-            else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
-        )
+        where = f"{parent}." if parent else ""
+        hint = f"did you mean {where}{close[0]}?" if close else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
         return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
     if missing_option:
         group, option = missing_option.groups()
