@@ -58,23 +58,20 @@ def member_sources(runs: list[str]) -> list[Path]:
         elif (entry / LIGHTGBM_MODEL).is_file():
             found.append(entry)
         elif entry.is_dir():
-            jobs = [p.parent.parent for p in entry.glob("*/checkpoints/best.ckpt")] + [
-                p.parent for p in entry.glob(f"*/{LIGHTGBM_MODEL}")
-            ]
+            jobs = [p for p in entry.iterdir() if (p / "checkpoints" / "best.ckpt").is_file() or (p / LIGHTGBM_MODEL).is_file()]
             if not jobs:
                 raise UserError(
                     f"runs: {entry} holds no run with checkpoints/best.ckpt or {LIGHTGBM_MODEL} "
                     "(give run folders or a multirun folder)"
                 )
-            unfinished = [str(job) for job in jobs if job_state(job) is not None]  # as the sweep's own report says
-            if unfinished:  # a best.ckpt from the middle of training: an ensemble's members are finished runs
+            # a best.ckpt from the middle of training: an ensemble's members are finished runs
+            if unfinished := [str(job) for job in jobs if job_state(job) is not None]:
                 raise UserError(
                     f"runs: jobs of {entry} did not finish (interrupted, or still training): {', '.join(sorted(unfinished))}; "
                     "resume them first, or give the finished ones (runs=[run_dir,...])"
                 )
             found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
-            with_model = {job.name for job in jobs}
-            if without := [p.name for p in numbered_jobs(entry) if p.name not in with_model]:
+            if without := [p.name for p in numbered_jobs(entry) if p not in jobs]:
                 warnings.warn(  # a refused job, or one stopped before its first checkpoint: the sweep summary says which
                     f"runs: job(s) {', '.join(without)} of {entry} have no model (refused, or stopped before a checkpoint) "
                     "and are left out",
