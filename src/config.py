@@ -186,9 +186,8 @@ def validate_data(data: DictConfig) -> None:
     if not (data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1)):
         raise UserError(f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
-        value = data[key]
-        if not (is_number(value) and 0 < value < 1):
-            raise UserError(f"data.{key} must be in (0, 1); got {value!r}")
+        if not (is_number(data[key]) and 0 < data[key] < 1):
+            raise UserError(f"data.{key} must be in (0, 1); got {data[key]!r}")
     if data.test_fraction + data.val_fraction >= 1:
         raise UserError(
             "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "
