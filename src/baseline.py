@@ -19,6 +19,7 @@ from src.config import check_command_line  # importing it registers the resolver
 from src.errors import require, require_int, user_errors_exit
 
 METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}  # LightGBM's objective: the task
+LIGHTGBM_MODEL = "lightgbm_model.txt"  # the booster at its best round, in the run's folder (src.ensemble reads it)
 
 
 @dataclass
@@ -192,7 +193,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     )
     result.warnings, result.diagnostics = [warning] if warning else [], diagnostics
     write_prediction_report(out_dir, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result)
-    fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)
+    fitted.booster.save_model(str(out_dir / LIGHTGBM_MODEL), num_iteration=fitted.best_iteration)
     extra = {
         "experiment": cfg.name,
         "seed": cfg.seed,

@@ -14,12 +14,12 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from src.baseline import LIGHTGBM_MODEL, raw_splits
 from src.config import check_command_line
 from src.errors import UserError, require
 from src.runs.run_dir import job_state, numbered_jobs, refused_leaves_no_folder
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
-LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
 COMBINE = ("mean", "blend")
 
 
@@ -102,7 +102,6 @@ def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """A LightGBM run's validation and test predictions, on the split its config.yaml describes (src.baseline)."""
     import lightgbm as lgb
 
-    from src.baseline import raw_splits
     from src.runs.checkpoints.read import source_arguments
     from src.train import build_datamodule
 
