@@ -6,8 +6,7 @@ import warnings
 warnings.filterwarnings(
     "ignore", message=r"(?s).*'hydra/(launcher/(joblib|submitit_local|submitit_slurm)|sweeper/basic)' is validated against"
 )
-# piecewise-linear embeddings: a 0/1 or constant column has one bin, which is as it should be (train, eval and predict
-# build the net)
+# piecewise-linear embeddings: a 0/1 or constant column has one bin, as it should
 warnings.filterwarnings("ignore", message=r"The \d+-th feature has just two bin edges")
 # torchmetrics on a split without rows of a class: the DataModule's own warning names the split and the class
 warnings.filterwarnings("ignore", message=r"No (positive|negative) samples in targets")
@@ -16,8 +15,7 @@ _python_showwarning = warnings.showwarning
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """The project's own warnings (a column's unseen categories, rows without a target) print as one `warning:` line,
-    as its errors do; every other warning keeps Python's format, with its file and line."""
+    """The project's own warnings print as one `warning:` line, as its errors do; others keep Python's format."""
     if category is UserWarning and filename.startswith(__path__[0]):
         print(f"warning: {message}", file=file or sys.stderr)
     else:

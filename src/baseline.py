@@ -19,6 +19,7 @@ from src.config import check_command_line  # importing it registers the resolver
 from src.errors import require, require_int, user_errors_exit
 
 METRICS = {"regression": "l2", "binary": "binary_logloss", "multiclass": "multi_logloss"}  # LightGBM's objective: the task
+LIGHTGBM_MODEL = "lightgbm_model.txt"  # the booster at its best round, in the run's folder (src.ensemble reads it)
 
 
 @dataclass
@@ -126,7 +127,7 @@ def search_space(trial) -> dict:
 def search_on_validation(
     train: Split, val: Split, base: dict, trials: int, seed: int, max_rounds: int, early_stopping_rounds: int
 ):
-    """Optuna's TPE over `search_space` on the validation loss; returns the best Fitted and the study."""
+    """Optuna's TPE over `search_space` on the validation loss; returns the best Fitted and the search's summary."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -140,23 +141,16 @@ def search_on_validation(
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
-    return best["fitted"], study
-
-
-def constant_guess_on_validation(fitted: Fitted, val: Split, task: str, threshold: float, class_labels: list[str]):
-    """The networks' check (src/reporting/diagnosis.py) on LightGBM's validation predictions."""
-    import torch
-
-    from src.reporting.diagnosis import constant_guess
-
-    predicted = torch.as_tensor(np.asarray(fitted.booster.predict(val.x, num_iteration=fitted.best_iteration)))
-    cause = "LightGBM found no split that helps (too few rows) or the features do not predict the target"
-    return constant_guess(task, torch.as_tensor(val.y), predicted, threshold, class_labels, cause)
+    summary = {"trials": len(study.trials), "best_trial": study.best_trial.number, "best_val_loss": study.best_value}
+    return best["fitted"], {**summary, "on": "validation"}
 
 
 def fit_baseline(cfg: DictConfig, out_dir: Path):
     from importlib.metadata import version
 
+    import torch
+
+    from src.reporting.diagnosis import constant_guess
     from src.reporting.prediction_metrics import metrics_from_predictions
     from src.reporting.report import write_prediction_report
     from src.reporting.results import RunResult
@@ -171,17 +165,20 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     class_labels = list(datamodule.class_labels)
     base = lightgbm_params(task, len(class_labels), dict(settings.params), cfg.seed, settings.threads)
     rounds, patience = settings.max_rounds, settings.early_stopping_rounds
-    study = None
+    search = None
     if settings.trials > 0:
-        fitted, study = search_on_validation(splits["train"], splits["val"], base, settings.trials, cfg.seed, rounds, patience)
+        fitted, search = search_on_validation(splits["train"], splits["val"], base, settings.trials, cfg.seed, rounds, patience)
     else:
         fitted = fit_lightgbm(splits["train"], splits["val"], base, rounds, patience)
     training_s = time.perf_counter() - start
 
-    test = splits["test"]
+    test, val = splits["test"], splits["val"]
     predicted = np.asarray(fitted.booster.predict(test.x, num_iteration=fitted.best_iteration))
     threshold = float(cfg.model.get("threshold", 0.5) or 0.5)
-    warning, diagnostics = constant_guess_on_validation(fitted, splits["val"], task, threshold, class_labels)
+    # the networks' check (src/reporting/diagnosis.py) on LightGBM's validation predictions
+    val_predicted = torch.as_tensor(np.asarray(fitted.booster.predict(val.x, num_iteration=fitted.best_iteration)))
+    cause = "LightGBM found no split that helps (too few rows) or the features do not predict the target"
+    warning, diagnostics = constant_guess(task, torch.as_tensor(val.y), val_predicted, threshold, class_labels, cause)
     metrics, matrices = metrics_from_predictions(task, test.y, predicted, threshold, class_labels)
     result = RunResult.from_history(
         "lightgbm",
@@ -196,7 +193,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
     )
     result.warnings, result.diagnostics = [warning] if warning else [], diagnostics
     write_prediction_report(out_dir, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result)
-    fitted.booster.save_model(str(out_dir / "lightgbm_model.txt"), num_iteration=fitted.best_iteration)
+    fitted.booster.save_model(str(out_dir / LIGHTGBM_MODEL), num_iteration=fitted.best_iteration)
     extra = {
         "experiment": cfg.name,
         "seed": cfg.seed,
@@ -208,14 +205,7 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         "class_labels": class_labels,
         **({"positive_class": class_labels[1]} if task == "binary" else {}),
         "versions": {name: version(name) for name in ("lightgbm", "optuna", "scikit-learn")},
-        "search": None
-        if study is None
-        else {
-            "trials": len(study.trials),
-            "best_trial": study.best_trial.number,
-            "best_val_loss": study.best_value,
-            "on": "validation",
-        },
+        "search": search,
     }
     return result, extra
 

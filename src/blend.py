@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import signal
 import sys
@@ -35,10 +34,7 @@ def blend(cfg: DictConfig) -> dict:
     members = {name: (out_dir / "members" / name, train, cfg.seed + 1000 * i) for i, name in enumerate(names)}
     members["lightgbm"] = (out_dir / "members" / "lightgbm", baseline, cfg.seed)
     for kind, (folder, fit, seed) in members.items():
-        member_cfg = copy.deepcopy(cfg)  # each run sets its own folder and seed (and train fills in data.task)
-        member_cfg.paths.output_dir = str(folder)
-        member_cfg.seed = seed
-        result = fit(member_cfg)
+        result = fit(OmegaConf.merge(cfg, {"paths": {"output_dir": str(folder)}, "seed": seed}))  # a copy: its folder, its seed
         if result.interrupted:
             sys.exit(128 + signal.Signals[result.interrupted_by])  # as src.train: 130 for SIGINT, 143 for SIGTERM
         if not math.isfinite(result.best_val_loss):

@@ -43,13 +43,9 @@ def compare(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     results = {}
     for runner in runners:
-        run_cfg = cfg.copy()
-        OmegaConf.update(run_cfg, "paths.output_dir", str(out / runner))
-        if runner == "lightgbm":
-            results[runner] = baseline(run_cfg)
-            continue
-        OmegaConf.update(run_cfg, "runner", runner)
-        results[runner] = train(run_cfg)
+        network = {} if runner == "lightgbm" else {"runner": runner}
+        run_cfg = OmegaConf.merge(cfg, {"paths": {"output_dir": str(out / runner)}, **network})
+        results[runner] = train(run_cfg) if network else baseline(run_cfg)
         if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
             sys.exit(128 + signal.Signals[results[runner].interrupted_by])
 

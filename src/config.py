@@ -41,9 +41,8 @@ class ChecksBeforeRunFolder(Callback):
 
 
 def check_command_line(config_name: str, args: list[str] | None = None) -> None:
-    """Hydra's own errors for a command line (a misspelt key, an unknown option, a bad value's syntax) as one `error:`
-    line with a suggestion, before Hydra makes any folder. A multirun's sweeps are checked with their first value;
-    other flags (--help, --cfg ...) are left to Hydra. `args`: the command line's (sys.argv[1:]) by default."""
+    """Hydra's errors for a command line (a misspelt key, an unknown option, bad syntax) as one `error:` line with a
+    suggestion, before Hydra makes a folder; a sweep is checked with its first value, other flags are left to Hydra."""
     args = sys.argv[1:] if args is None else args
     if any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
         return
@@ -92,11 +91,8 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
             node = None
         keys = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
         close = difflib.get_close_matches(name, keys, n=1)
-        hint = (
-            f"did you mean {f'{parent}.' if parent else ''}{close[0]}?"
-            if close
-            else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
-        )
+        where = f"{parent}." if parent else ""
+        hint = f"did you mean {where}{close[0]}?" if close else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
         return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
     if missing_option:
         group, option = missing_option.groups()
@@ -140,12 +136,11 @@ def _one_of(key: str, value, allowed: tuple, null: str | None = None) -> None:
 
 
 def validate_run(cfg: DictConfig) -> None:
-    trainer = cfg.trainer
     if cfg.runner not in ("lightning", "plain"):
         raise UserError(f"runner must be lightning or plain; got {cfg.runner!r}")
-    if cfg.runner == "plain" and str(trainer.get("devices", 1)) not in ("1", "auto"):
+    if cfg.runner == "plain" and str(cfg.trainer.get("devices", 1)) not in ("1", "auto"):
         raise UserError(
-            f"runner=plain runs in one process; got trainer.devices={trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
+            f"runner=plain runs in one process; got trainer.devices={cfg.trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
         )
     if not is_int(cfg.seed):
         raise UserError(f"seed must be an integer; got {cfg.seed!r}")
@@ -191,9 +186,8 @@ def validate_data(data: DictConfig) -> None:
     if not (data.batch_size == "auto" or (is_int(data.batch_size) and data.batch_size >= 1)):
         raise UserError(f"data.batch_size must be an integer >= 1 or auto; got {data.batch_size!r}")
     for key in ("test_fraction", "val_fraction"):
-        value = data[key]
-        if not (is_number(value) and 0 < value < 1):
-            raise UserError(f"data.{key} must be in (0, 1); got {value!r}")
+        if not (is_number(data[key]) and 0 < data[key] < 1):
+            raise UserError(f"data.{key} must be in (0, 1); got {data[key]!r}")
     if data.test_fraction + data.val_fraction >= 1:
         raise UserError(
             "data.test_fraction + data.val_fraction must leave room for training (sum < 1); "

@@ -14,12 +14,12 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from src.baseline import LIGHTGBM_MODEL, raw_splits
 from src.config import check_command_line
 from src.errors import UserError, require
 from src.runs.run_dir import job_state, numbered_jobs, refused_leaves_no_folder
 
 SPLIT_KEYS = ("name", "path", "feature_names", "target_name", "test_fraction", "val_fraction", "random_state")
-LIGHTGBM_MODEL = "lightgbm_model.txt"  # what src.baseline leaves in its run folder
 COMBINE = ("mean", "blend")
 
 
@@ -31,7 +31,6 @@ class Member:
     predicted: dict[str, np.ndarray]  # val and test predictions in split order (binary: probabilities of class 1)
     test: dict[str, float] | None = None
     val: dict[str, float] | None = None
-    weight: float | None = None  # in the blend
 
 
 @dataclass
@@ -59,23 +58,20 @@ def member_sources(runs: list[str]) -> list[Path]:
         elif (entry / LIGHTGBM_MODEL).is_file():
             found.append(entry)
         elif entry.is_dir():
-            jobs = [p.parent.parent for p in entry.glob("*/checkpoints/best.ckpt")] + [
-                p.parent for p in entry.glob(f"*/{LIGHTGBM_MODEL}")
-            ]
+            jobs = [p for p in entry.iterdir() if (p / "checkpoints" / "best.ckpt").is_file() or (p / LIGHTGBM_MODEL).is_file()]
             if not jobs:
                 raise UserError(
                     f"runs: {entry} holds no run with checkpoints/best.ckpt or {LIGHTGBM_MODEL} "
                     "(give run folders or a multirun folder)"
                 )
-            unfinished = [str(job) for job in jobs if job_state(job) is not None]  # as the sweep's own report says
-            if unfinished:  # a best.ckpt from the middle of training: an ensemble's members are finished runs
+            # a best.ckpt from the middle of training: an ensemble's members are finished runs
+            if unfinished := [str(job) for job in jobs if job_state(job) is not None]:
                 raise UserError(
                     f"runs: jobs of {entry} did not finish (interrupted, or still training): {', '.join(sorted(unfinished))}; "
                     "resume them first, or give the finished ones (runs=[run_dir,...])"
                 )
             found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
-            with_model = {job.name for job in jobs}
-            if without := [p.name for p in numbered_jobs(entry) if p.name not in with_model]:
+            if without := [p.name for p in numbered_jobs(entry) if p not in jobs]:
                 warnings.warn(  # a refused job, or one stopped before its first checkpoint: the sweep summary says which
                     f"runs: job(s) {', '.join(without)} of {entry} have no model (refused, or stopped before a checkpoint) "
                     "and are left out",
@@ -98,7 +94,7 @@ def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:
         stage: predict_in_batches(saved.model, datamodule.splits[stage][0], datamodule.batch_size).numpy().astype(np.float64)
         for stage in ("val", "test")
     }
-    threshold = float(getattr(saved.model, "threshold", 0.5) or 0.5)
+    threshold = getattr(saved.model, "threshold", None)
     return Member(checkpoint, "network", saved.epoch, predicted), shared_rows(checkpoint, datamodule, threshold)
 
 
@@ -106,7 +102,6 @@ def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     """A LightGBM run's validation and test predictions, on the split its config.yaml describes (src.baseline)."""
     import lightgbm as lgb
 
-    from src.baseline import raw_splits
     from src.runs.checkpoints.read import source_arguments
     from src.train import build_datamodule
 
@@ -123,11 +118,10 @@ def lightgbm_member(run_dir: Path, cfg: DictConfig) -> tuple[Member, Rows]:
     predicted = {stage: np.asarray(booster.predict(splits[stage].x), dtype=np.float64) for stage in ("val", "test")}
     metrics_file = run_dir / "metrics.json"
     epoch = json.loads(metrics_file.read_text()).get("best_epoch", 0) if metrics_file.is_file() else 0
-    threshold = float(run_cfg.model.get("threshold", 0.5) or 0.5)
-    return Member(run_dir, "lightgbm", epoch, predicted), shared_rows(run_dir, datamodule, threshold)
+    return Member(run_dir, "lightgbm", epoch, predicted), shared_rows(run_dir, datamodule, run_cfg.model.get("threshold"))
 
 
-def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
+def shared_rows(source: Path, datamodule, threshold: float | None) -> Rows:
     return Rows(
         source,
         datamodule.state_dict(),
@@ -136,7 +130,7 @@ def shared_rows(source: Path, datamodule, threshold: float) -> Rows:
         datamodule.task,
         datamodule.target_name,
         list(datamodule.class_labels),
-        threshold,
+        float(threshold or 0.5),  # a regressor has none
     )
 
 
@@ -188,9 +182,8 @@ def scores(rows: Rows, test: np.ndarray, val: np.ndarray) -> dict:
 
 
 def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
-    """Rebuild every member (a checkpoint with its data settings, a LightGBM run with its config.yaml), predict the
-    validation and test rows they share, combine them as the mean prediction and as the blend fit on validation,
-    and write metrics.json and the chosen combination's report."""
+    """Every member's predictions of the rows they share, combined as their mean and as the blend fit on validation;
+    writes metrics.json and the chosen combination's report."""
     from src.reporting.report import write_prediction_report
     from src.reporting.results import write_json
 
@@ -211,8 +204,6 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         member.test, member.val = member_scores["test"], member_scores["val"]
         members.append(member)
     weights = blend_weights([m.predicted["val"] for m in members], rows.actual["val"], rows.task)  # validation rows only
-    for member, weight in zip(members, weights):
-        member.weight = float(weight)
     stages = ("test", "val")
     combined = {
         "mean": {stage: np.mean([m.predicted[stage] for m in members], axis=0) for stage in stages},
@@ -221,9 +212,9 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     scored = {how: scores(rows, predicted["test"], predicted["val"]) for how, predicted in combined.items()}
     test, matrices = scored[combine]["test"], scored[combine]["matrices"]
     out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
-    labels = rows.class_labels
+    chosen = combined[combine]["test"]
     write_prediction_report(
-        out_dir, rows.actual["test"], combined[combine]["test"], rows.task, rows.target_name, labels, rows.threshold, matrices
+        out_dir, rows.actual["test"], chosen, rows.task, rows.target_name, rows.class_labels, rows.threshold, matrices
     )
     metrics = {
         "data": rows.state.get("name"),
@@ -233,34 +224,34 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "matrices": matrices,
         "mean_prediction": {"test": scored["mean"]["test"], "val": scored["mean"]["val"]},
         "blend": {
-            "weights": [m.weight for m in members],
+            "weights": [float(w) for w in weights],
             "fit_on": "validation",
             "test": scored["blend"]["test"],
             "val": scored["blend"]["val"],  # the rows the weights were fit on: optimistic
         },
         "members": [
-            {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": m.weight, "val": m.val, "test": m.test}
-            for m in members
+            {"checkpoint": str(m.source), "kind": m.kind, "epoch": m.epoch, "weight": float(w), "val": m.val, "test": m.test}
+            for m, w in zip(members, weights)
         ],
         "members_mean": {name: float(np.mean([m.test[name] for m in members])) for name in test},
         "wall_time_s": time.perf_counter() - start,
     }
     write_json(out_dir / "metrics.json", metrics)
-    print_ensemble_table(metrics, members, title=f"{len(members)} run{'s' * (len(members) > 1)} combined, test split — {out_dir}")
+    print_ensemble_table(metrics, title=f"{len(members)} run{'s' * (len(members) > 1)} combined, test split — {out_dir}")
     return metrics
 
 
-def print_ensemble_table(metrics: dict, members: list[Member], title: str) -> None:
+def print_ensemble_table(metrics: dict, title: str) -> None:
     from src.reporting.results import shown_number
     from src.reporting.sweep_summary import print_table
 
     names = list(metrics["test"])
     rows = []
-    for i, member in enumerate(members, start=1):
-        at = "epoch" if member.kind == "network" else "round"
-        run = (member.source.parent.parent if member.kind == "network" else member.source).name  # the run's folder
-        label = f"member {i}: {member.kind} ({run}, {at} {member.epoch})"
-        rows.append([label, f"{member.weight:.3f}", *(shown_number(member.test[n]) for n in names)])
+    for i, member in enumerate(metrics["members"], start=1):
+        network, source = member["kind"] == "network", Path(member["checkpoint"])
+        run = (source.parent.parent if network else source).name  # the run's folder
+        label = f"member {i}: {member['kind']} ({run}, {'epoch' if network else 'round'} {member['epoch']})"
+        rows.append([label, f"{member['weight']:.3f}", *(shown_number(member["test"][n]) for n in names)])
     rows.append(["mean of members", "", *(shown_number(metrics["members_mean"][n]) for n in names)])
     for how, label, key, weight in (
         ("mean", "mean prediction", "mean_prediction", ""),

@@ -45,24 +45,17 @@ def check_output(output: Path, input_path: Path) -> None:
 
 
 def prediction_frame(outputs, task: str, threshold: float | None, class_labels: list[str]):
-    """Regression: `prediction`; binary: `probability`, `class` and `label` (when known); multiclass: a
-    `probability_<label>` per class, `class` and `label`."""
+    """test_predictions.csv's columns without the actual values: regression `prediction`; classifiers a probability
+    (multiclass: `probability_<label>` per class), `class` and, when known, `label`."""
     import numpy as np
-    import pandas as pd
 
-    if task == "regression":
-        return pd.DataFrame({"prediction": outputs})
-    if task == "multiclass":  # a probability per class, then the most probable class and its label
-        labels = class_labels or [str(c) for c in range(outputs.shape[1])]
-        frame = pd.DataFrame({f"probability_{label}": outputs[:, c] for c, label in enumerate(labels)})
-        frame["class"] = outputs.argmax(1)
-        frame["label"] = [labels[c] for c in frame["class"]]
-        return frame
-    classes = (outputs > threshold).astype(int)  # torchmetrics' rule: class 1 above the threshold
-    frame = pd.DataFrame({"probability": outputs, "class": classes})
-    if len(class_labels) == 2:
-        frame["label"] = np.asarray(class_labels, dtype=object)[classes]
-    return frame
+    from src.reporting.report import prediction_frame as test_prediction_frame
+
+    if task == "multiclass":  # a class without a name in the data is named by its code
+        class_labels = class_labels or [str(c) for c in range(outputs.shape[1])]
+    frame = test_prediction_frame(np.zeros(len(outputs), dtype=int), outputs, task, threshold, class_labels)
+    names = {"predicted": "prediction" if task == "regression" else "class", "predicted_label": "label"}
+    return frame.drop(columns=["actual", "actual_label"], errors="ignore").rename(columns=names)
 
 
 def carried_columns(keep, state: dict) -> list[str] | None:
@@ -82,13 +75,14 @@ def whole_numbers_as_written(carried):
     return carried
 
 
-def prediction_tables(saved, datamodule, input_path: Path, chunk_rows: int, carry, threshold, csv_to_csv: bool) -> Iterator:
+def prediction_tables(saved, input_path: Path, chunk_rows: int, carry, threshold, csv_to_csv: bool) -> Iterator:
     import numpy as np
     import pandas as pd
 
     from src.data.prediction_input import prediction_chunks
     from src.models.inference import predict_in_batches
 
+    datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     for frame, carried, done in prediction_chunks(input_path, saved.data_state, chunk_rows, carry):
         carried = whole_numbers_as_written(carried) if csv_to_csv else carried
         x = datamodule.transform_frame(frame, str(input_path), row_offset=done)
@@ -133,12 +127,9 @@ def predict(cfg: DictConfig) -> int:
     require_int("chunk_rows", chunk_rows)
     saved = load_saved_run(ckpt_path)
     threshold = check_threshold(cfg.get("threshold"), saved)
-    datamodule = saved.build_datamodule()  # the preprocessing fitted on the training split, saved in the checkpoint
     carry = carried_columns(cfg.get("keep_columns", "identifiers"), saved.data_state)
     parquet = is_parquet(output)
-    tables = prediction_tables(
-        saved, datamodule, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path))
-    )
+    tables = prediction_tables(saved, input_path, chunk_rows, carry, threshold, not (parquet or is_parquet(input_path)))
     # into a temporary file, renamed over `output` only when every chunk is in
     return write_atomically(output, lambda handle: write_tables(tables, handle, parquet), text=not parquet)
 

@@ -57,17 +57,21 @@ def build_model(cfg: DictConfig, datamodule):
     return model
 
 
-# Lightning's lines that repeat what the run's own output says (or says nothing on a CPU machine)
-LIGHTNING_NOISE = (
-    "litlogger",
-    "GPU available: False",
-    "TPU available: False",
-    "`Trainer(val_check_interval=1.0)` was configured",
-    "Restoring states from the checkpoint path",  # the table says which checkpoint was tested
-    "Loaded model weights from the checkpoint",
-    ".lr_find_",  # trainer.lr_find=true: the finder's own temporary checkpoint, restored and deleted
-    "`Trainer.fit` stopped:",  # the progress bar's last line and the report say where and why
-)
+# log lines that repeat what the run's own output says (or say nothing on a CPU machine), by the logger that writes them
+KNOWN_NOISE = {
+    "lightning.pytorch.utilities.rank_zero": (
+        "litlogger",
+        "GPU available: False",
+        "TPU available: False",
+        "`Trainer(val_check_interval=1.0)` was configured",
+        "Restoring states from the checkpoint path",  # the table says which checkpoint was tested
+        "Loaded model weights from the checkpoint",
+        ".lr_find_",  # trainer.lr_find=true: the finder's own temporary checkpoint, restored and deleted
+        "`Trainer.fit` stopped:",  # the progress bar's last line and the report say where and why
+    ),
+    "lightning.pytorch.trainer.connectors.checkpoint_connector": ("`weights_only` was not set",),  # the finder's own
+    "lightning.pytorch.loggers.mlflow": ("not found. Creating it",),  # logger=mlflow: a notice for each new experiment
+}
 
 
 def quiet_known_noise() -> None:
@@ -76,18 +80,11 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")  # bf16: its MB estimate
     if "SLURM_JOB_ID" not in os.environ:  # not under SLURM: Lightning's hint to use srun only because srun is installed
         warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-        lambda record: not any(line in record.getMessage() for line in LIGHTNING_NOISE)
-    )
-    logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
-        lambda record: "`weights_only` was not set" not in record.getMessage()  # only the finder's checkpoint, its own
-    )
-    # logger=mlflow: the tracking database's set-up, line by line, and a notice for each new experiment
+    for name, lines in KNOWN_NOISE.items():
+        logging.getLogger(name).addFilter(lambda record, lines=lines: not any(line in record.getMessage() for line in lines))
+    # logger=mlflow: the tracking database's set-up, line by line
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("lightning.pytorch.loggers.mlflow").addFilter(
-        lambda record: "not found. Creating it" not in record.getMessage()
-    )
 
 
 def train(cfg: DictConfig) -> RunResult:
@@ -106,6 +103,7 @@ def train(cfg: DictConfig) -> RunResult:
             print(f"{run.run_dir} had finished: its metrics.json is reported, not run again", file=sys.stderr)
             return run.finished
         cfg, run_dir = run.cfg, run.run_dir
+        flat = flatten_config(cfg)
         quiet_known_noise()
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
@@ -117,8 +115,8 @@ def train(cfg: DictConfig) -> RunResult:
             from src.reference.fit_plain import fit_with_plain_loop as fit
         else:
             from src.runs.fit import fit_with_lightning as fit
+        settings = hyperparameters(flat)
         loggers = build_loggers(cfg)  # a logger's mistake too is refused before the folder is used
-        settings = hyperparameters(flatten_config(cfg))
         command = None if run.temporary else resume_command(run_dir)
         report = RunReport(run_dir, cfg.name, cfg.seed, loggers, settings, cfg.get("importance"), run.resume, command)
         with files_kept_on_write_failure(run_dir), run_folder(run, writes_files), results_written():
