@@ -28,8 +28,15 @@ if TYPE_CHECKING:
     from src.reporting.results import RunResult
 
 # settings a resumed run may change without changing what it computes (logger.: where its scalars also go)
-MAY_DIFFER = (*START_KEYS, "paths.", "logger.", "trainer.max_epochs", "trainer.enable_progress_bar")
-MAY_DIFFER += ("data.source.data_home", "data.source.download")  # where the data is found, not what it is
+MAY_DIFFER = (
+    *START_KEYS,
+    "paths.",
+    "logger.",
+    "trainer.max_epochs",
+    "trainer.enable_progress_bar",
+    "data.source.data_home",  # where the data is found, not what it is
+    "data.source.download",
+)
 
 TEMPORARY_RUN_PREFIX = "tabular-debug-"  # a run folder removed when the run ends (paths.output_dir: null)
 
