@@ -56,14 +56,15 @@ def write_text_atomically(path: str | Path, text: str) -> None:
 
 @contextlib.contextmanager
 def creating_alone(url: str):
-    """For a `sqlite:///<file>` URL, an exclusive lock on `<file>.lock` while it is held (fcntl, so it ends with the
-    process, even a killed one); other URLs need none."""
+    """For a `sqlite:///<file>` URL, the file's folder made and an exclusive lock on `<file>.lock` while it is held
+    (fcntl, so it ends with the process, even a killed one); other URLs need neither."""
     import fcntl
 
-    try:  # no lock for a server's URL, nor in a folder we cannot write one into (the callers retry where they can)
-        handle = open(url.removeprefix("sqlite:///") + ".lock", "a") if url.startswith("sqlite:///") else None  # noqa: SIM115
-    except OSError:
-        handle = None
+    handle = None  # no lock for a server's URL, nor in a folder we cannot write into (the callers retry where they can)
+    if url.startswith("sqlite:///"):
+        with contextlib.suppress(OSError):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            handle = open(url.removeprefix("sqlite:///") + ".lock", "a")  # noqa: SIM115
     with handle or contextlib.nullcontext():  # closing it releases the lock
         if handle is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)

@@ -43,8 +43,8 @@ def compare(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     results = {}
     for runner in runners:
-        network = {} if runner == "lightgbm" else {"runner": runner}
-        run_cfg = OmegaConf.merge(cfg, {"paths": {"output_dir": str(out / runner)}, **network})
+        network = runner != "lightgbm"
+        run_cfg = OmegaConf.merge(cfg, {"paths": {"output_dir": str(out / runner)}}, {"runner": runner} if network else {})
         results[runner] = train(run_cfg) if network else baseline(run_cfg)
         if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
             sys.exit(128 + signal.Signals[results[runner].interrupted_by])

@@ -47,15 +47,12 @@ def check_output(output: Path, input_path: Path) -> None:
 def prediction_frame(outputs, task: str, threshold: float | None, class_labels: list[str]):
     """test_predictions.csv's columns without the actual values: regression `prediction`; classifiers a probability
     (multiclass: `probability_<label>` per class), `class` and, when known, `label`."""
-    import numpy as np
-
     from src.reporting.report import prediction_frame as test_prediction_frame
 
     if task == "multiclass":  # a class without a name in the data is named by its code
         class_labels = class_labels or [str(c) for c in range(outputs.shape[1])]
-    frame = test_prediction_frame(np.zeros(len(outputs), dtype=int), outputs, task, threshold, class_labels)
-    names = {"predicted": "prediction" if task == "regression" else "class", "predicted_label": "label"}
-    return frame.drop(columns=["actual", "actual_label"], errors="ignore").rename(columns=names)
+    frame = test_prediction_frame(None, outputs, task, threshold, class_labels)
+    return frame.rename(columns={"predicted": "prediction" if task == "regression" else "class", "predicted_label": "label"})
 
 
 def carried_columns(keep, state: dict) -> list[str] | None:

@@ -91,22 +91,21 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
 
 
 def prediction_frame(
-    actual: np.ndarray, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
+    actual: np.ndarray | None, predicted: np.ndarray, task: str, threshold: float | None, class_labels=()
 ) -> pd.DataFrame:
-    """Each row's actual value or class code, a classifier's probabilities, what the model predicts and, with
-    `class_labels`, both classes as the table names them (test_predictions.csv and oof_predictions.csv alike)."""
+    """Each row's actual value or class code (none for None), a classifier's probabilities, what the model predicts
+    and, with `class_labels`, the classes as the table names them (test_predictions.csv and oof_predictions.csv alike)."""
+    actuals = {} if actual is None else {"actual": actual if task == "regression" else actual.astype(int)}
     if task == "regression":
-        return pd.DataFrame({"actual": actual, "predicted": predicted})
+        return pd.DataFrame({**actuals, "predicted": predicted})
     if task == "multiclass":  # a probability per class, and the most probable class
         labels = list(class_labels) or [str(c) for c in range(predicted.shape[1])]
         probabilities = {f"probability_{label}": predicted[:, c] for c, label in enumerate(labels)}
-        frame = pd.DataFrame({"actual": actual.astype(int), **probabilities, "predicted": predicted.argmax(1)})
+        frame = pd.DataFrame({**actuals, **probabilities, "predicted": predicted.argmax(1)})
     else:  # the rule torchmetrics' binary metrics use: class 1 when the probability is above the threshold
-        frame = pd.DataFrame(
-            {"actual": actual.astype(int), "probability": predicted, "predicted": (predicted > threshold).astype(int)}
-        )
+        frame = pd.DataFrame({**actuals, "probability": predicted, "predicted": (predicted > threshold).astype(int)})
     if class_labels:
-        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted")})
+        frame = frame.assign(**{f"{c}_label": np.asarray(class_labels)[frame[c]] for c in ("actual", "predicted") if c in frame})
     return frame
 
 

@@ -105,12 +105,9 @@ def open_storage(url: str | None):
             f"hydra.sweeper.storage={credentials_hidden(url)} is not a URL as written: "
             "write @ : / % in the password as %40 %3A %2F %25, or leave it out and set PGPASSWORD"
         )
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite:///") else {}
     last: Exception | None = None
-    with creating_alone(url):
+    with creating_alone(url):  # and its folder made
         for attempt in range(5):  # a shared server's database: two processes creating the tables at once, one retries
             try:
                 stamp_schema_version(url, engine_kwargs)
