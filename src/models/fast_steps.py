@@ -27,6 +27,10 @@ STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_b
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
+# validation and test keep no activations for a backward pass: four batches in one forward take about the memory
+# that training takes for one, and far fewer calls
+EVAL_BATCHES_PER_FORWARD = 4
+
 # the loggers get the epochs' scalars at most this often, and at the end: TensorBoard's writer wakes a thread per scalar
 LOGGERS_EVERY_S = 1.0
 
@@ -211,8 +215,11 @@ class FastSteps(L.LightningModule):
         return {name: m for name, m in collection.items(keep_base=False, copy_state=False) if every or name in self.monitored}
 
     def evaluate_batches(self, batches: Batches, stage: str) -> None:
-        """Loss per batch into the stage's epoch loss, predictions of the whole group into the metrics in use."""
-        outputs = [self(x) for x, _ in batches]
+        """Loss per batch into the stage's epoch loss, predictions of the whole group into the metrics in use. The net
+        takes `EVAL_BATCHES_PER_FORWARD` batches in one forward (in eval mode rows do not meet); losses stay per batch."""
+        sizes, n = [len(y) for _, y in batches], EVAL_BATCHES_PER_FORWARD
+        chunks = [self(torch.cat([x for x, _ in batches[k : k + n]])).split(sizes[k : k + n]) for k in range(0, len(batches), n)]
+        outputs = [output for chunk in chunks for output in chunk]
         self.add_losses(stage, torch.stack([self.evaluation_loss(o, y) for o, (_, y) in zip(outputs, batches)]), batches)
         target = torch.cat([y for _, y in batches])
         if stage == "test" and outputs[0].ndim == 3:  # an ensemble: keep its members' outputs to score each alone
