@@ -69,6 +69,16 @@ def test_unopenable_storage_is_one_line():
         open_storage("nosuchdb://x")
 
 
+def test_a_sqlite_storage_gets_its_folder_or_one_line_saying_why_not(tmp_path):
+    from src.sweeps.optuna_search import open_storage
+
+    open_storage(f"sqlite:///{tmp_path}/new/folder/optuna.db")
+    assert (tmp_path / "new" / "folder" / "optuna.db").is_file()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(UserError, match=r"hydra.sweeper.storage=sqlite:///\S+/a_file/optuna.db cannot be opened: "):
+        open_storage(f"sqlite:///{tmp_path}/a_file/optuna.db")
+
+
 def test_slurm_launcher_has_the_settings_people_change():
     from hydra import compose, initialize_config_dir
 
