@@ -62,9 +62,10 @@ def creating_alone(url: str):
 
     handle = None  # no lock for a server's URL, nor in a folder we cannot write into (the callers retry where they can)
     if url.startswith("sqlite:///"):
+        file = Path(url.removeprefix("sqlite:///"))
         with contextlib.suppress(OSError):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            handle = open(url.removeprefix("sqlite:///") + ".lock", "a")  # noqa: SIM115
+            file.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(f"{file}.lock", "a")  # noqa: SIM115
     with handle or contextlib.nullcontext():  # closing it releases the lock
         if handle is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
