@@ -35,9 +35,10 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], T], text: bool
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        name = str(path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
         # 0o666 less the umask, as for any new file (mkstemp would make it 0600)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        tmp = name  # made: removed if what follows fails (on a read-only disk there is nothing to remove)
         with os.fdopen(fd, "w" if text else "wb", **({"newline": "", "encoding": "utf-8"} if text else {})) as handle:
             written = write(handle)
         os.replace(tmp, path)

@@ -23,6 +23,8 @@ from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 # LBFGS needs a closure, SparseAdam sparse gradients, Muon 2-D parameters only.
 OPTIMIZERS = ("ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD")
 
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit, and Lightning seeds numpy too
+
 # `${repeat:256,3}` is [256, 256, 256]: lets a search sample a width and a depth for model.hidden
 OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, replace=True)
 register_sweep_resolvers()  # hydra.sweep.dir and the joblib launcher's n_jobs call them
@@ -142,8 +144,8 @@ def validate_run(cfg: DictConfig) -> None:
         raise UserError(
             f"runner=plain runs in one process; got trainer.devices={cfg.trainer.get('devices')!r} (use trainer=default or trainer=gpu)"
         )
-    if not is_int(cfg.seed):
-        raise UserError(f"seed must be an integer; got {cfg.seed!r}")
+    if not (is_int(cfg.seed) and 0 <= cfg.seed <= MAX_SEED):
+        raise UserError(f"seed must be an integer in [0, {MAX_SEED}] (numpy's range); got {cfg.seed!r}")
     _int_at_least("torch_threads", cfg.torch_threads, 1, null=True)
 
 
@@ -289,6 +291,9 @@ def validate_training(cfg: DictConfig) -> None:
         raise UserError("callbacks.model_checkpoint.monitor must name the metric best.ckpt is chosen by, e.g. val_loss; got None")
     if cfg.callbacks.get("early_stopping") is not None:
         _int_at_least("callbacks.early_stopping.patience", cfg.callbacks.early_stopping.patience, 0)
+        delta = cfg.callbacks.early_stopping.get("min_delta", 0.0)
+        if not (is_number(delta) and delta >= 0):
+            raise UserError(f"callbacks.early_stopping.min_delta must be a number >= 0; got {delta!r}")
     precision = str(trainer.get("precision", "32-true"))
     _one_of("trainer.precision", precision, ("32-true", "32", "bf16-mixed", "16-mixed"))
     if precision == "16-mixed" and str(trainer.get("accelerator")) not in ("gpu", "cuda", "auto"):

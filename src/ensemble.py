@@ -194,7 +194,13 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     combine = cfg.get("combine", "mean")
     require(combine in COMBINE, f"combine must be one of {', '.join(COMBINE)}; got {combine!r}")
     members, rows = [], None
-    for source in member_sources([str(r) for r in runs]):
+    sources = member_sources([str(r) for r in runs])
+    seen = [source.resolve() for source in sources]
+    if twice := next((source for source, path in zip(sources, seen) if seen.count(path) > 1), None):
+        warnings.warn(
+            f"runs: {twice} is given more than once, so it counts more than once in the mean", UserWarning, stacklevel=2
+        )
+    for source in sources:
         member, member_rows = lightgbm_member(source, cfg) if source.is_dir() else network_member(source, cfg)
         if not all(np.isfinite(p).all() for p in member.predicted.values()):  # its val_loss was never finite
             raise UserError(f"{source} predicts NaN or inf: its run diverged; leave it out of runs (runs=[run_dir,...])")

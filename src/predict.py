@@ -119,6 +119,9 @@ def predict(cfg: DictConfig) -> int:
     from src.runs.checkpoints.read import load_saved_run
 
     ckpt_path, input_path, output = (required_path(cfg, key) for key in ("ckpt_path", "input", "output"))
+    require(
+        not str(cfg.output).endswith("/"), f"output {cfg.output} names a folder; give a file name, e.g. {output / 'preds.csv'}"
+    )
     check_output(output, input_path)
     chunk_rows = cfg.get("chunk_rows", 100_000)
     require_int("chunk_rows", chunk_rows)

@@ -57,6 +57,8 @@ BAD_SETTINGS = [
     ("data=csv data.path=t.csv data.target=2024", ["data.target must be a column name; got 2024", "data.target=\"'2024'\""]),
     ("data.categorical=[0,a]", ["data.categorical", "got [0, 'a']", "data.categorical=\"['0','a']\""]),
     ("data=csv", ["data.path is required with data=csv", "data.path=houses.csv"]),
+    ("seed=-1", ["seed must be an integer in [0, 4294967295]", "got -1"]),  # numpy's traceback before
+    ("callbacks.early_stopping.min_delta=abc", ["callbacks.early_stopping.min_delta must be a number >= 0", "'abc'"]),
     ("~callbacks.model_checkpoint", ["callbacks.model_checkpoint is required with runner=lightning", "best.ckpt"]),
     ("callbacks.model_checkpoint.monitor=null", ["callbacks.model_checkpoint.monitor", "val_loss", "got None"]),
     # counted in Lightning steps, of which one is a whole epoch by default: the limit would not limit anything

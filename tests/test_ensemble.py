@@ -27,7 +27,8 @@ def train_cancer(tmp_path_factory, *overrides):
 
 def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path, capsys):
     run_dir, result = cancer_run
-    metrics = ensemble(compose_ensemble([run_dir, run_dir], tmp_path))
+    with pytest.warns(UserWarning, match="is given more than once, so it counts more than once in the mean"):
+        metrics = ensemble(compose_ensemble([run_dir, run_dir], tmp_path))
     # printed to a pipe or a log file, each row's label on one line, not cut to "mean predicti…" in 80 columns
     printed = capsys.readouterr().out
     for label in ("member 1: network (", "mean of members", "mean prediction", "blend (weights fit on validation)"):

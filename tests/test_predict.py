@@ -113,6 +113,7 @@ def bad_requests(run_dir, tmp_path):
         ([f"input={good}", f"output={good}"], "is the input file"),
         ([f"input={good}", f"output={tmp_path / 'preds.csv.gz'}"], "preds.csv.gz would be a plain CSV under a .gz name"),
         ([f"input={good}", f"output={tmp_path / 'preds.xlsx'}"], "preds.xlsx would be a plain CSV under a .xlsx name"),
+        ([f"input={good}", f"output={tmp_path / 'preds'}/"], "names a folder; give a file name"),  # was a file named preds
     ]
 
 

@@ -51,6 +51,24 @@ def test_settings_the_trainer_refuses_leave_no_run_folder(name):
     assert "the Trainer refuses these settings: You added multiple progress bar callbacks" in message
 
 
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("trainer.accelerator=cpuu", "the Trainer refuses these settings: You selected an invalid accelerator name"),
+        ("callbacks.early_stopping.mode=minimum", "callbacks.early_stopping: `mode` can be min, max, got minimum"),
+        ("+callbacks.x={patience:3}", "callbacks.x needs a _target_"),
+        ("+callbacks.x={_target_:torch.nn.Linear,in_features:2,out_features:2}", "torch.nn.Linear is not a Lightning Callback"),
+        ("+model.optimizer.momentum=0.9", "model.optimizer.momentum is not a setting of Adam"),
+        ("model/net=resnet model.net.d_hidden_multiplier=0", "model.net.d_hidden_multiplier must be a number > 0"),
+    ],
+)
+def test_a_setting_lightning_a_callback_the_optimizer_or_a_net_refuses_is_one_line_and_leaves_no_run_folder(
+    name, override, expected
+):
+    # each was a Hydra error, a traceback or (the multiplier) a net with empty layers, and left a run folder
+    assert expected in refused(f"name={name}", "trainer.max_epochs=1", *override.split())
+
+
 def test_a_misspelt_key_gets_a_suggestion(name):
     assert "did you mean trainer.max_epochs?" in refused(f"name={name}", "trainer.max_epoch=5")
     assert "did you mean data=cancer?" in refused(f"name={name}", "data=cancr")
@@ -111,6 +129,25 @@ def test_a_refused_evaluation_leaves_no_folder_under_logs_eval(tmp_path):
     done = run_module("src.eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip().startswith("error: checkpoint not found"), done.stderr[-2000:]
     assert not (tmp_path / "logs").exists()
+
+
+def test_eval_into_a_folder_that_cannot_be_made_is_one_line(cancer_run, tmp_path):
+    run_dir, _ = cancer_run
+    (tmp_path / "a_file").write_text("")
+    done = run_module("src.eval", f"ckpt_path={run_dir}", f"paths.log_dir={tmp_path / 'a_file' / 'logs'}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]  # Hydra's mkdir traceback before
+    assert f"error: no folder can be made at {tmp_path / 'a_file' / 'logs' / 'eval'}" in done.stderr
+
+
+def test_a_moved_run_is_not_resumed_in_its_new_folder(cancer_run, tmp_path):
+    import shutil
+
+    run_dir, _ = cancer_run
+    moved = tmp_path / "cancer" / "runs" / run_dir.name
+    shutil.copytree(run_dir, moved)
+    (moved / "metrics.json").unlink()  # as a run killed while training leaves it
+    message = refused(f"ckpt_path={moved / 'checkpoints' / 'last.ckpt'}", f"paths.log_dir={tmp_path}")
+    assert f"{moved} was trained in {run_dir} and has been moved or copied since" in message
 
 
 def test_a_refused_ensemble_leaves_no_folder_under_logs_ensemble(tmp_path):

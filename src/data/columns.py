@@ -64,7 +64,7 @@ def infer_kind(values: pd.Series, column: str, name: str) -> str:
             f"leave it out with data.drop={override_list(column)}"
         )
     numbers = pd.to_numeric(text, errors="coerce").notna()
-    share = numbers.mean()
+    share = 0.0 if text.str.match(ZERO_PADDED).any() else numbers.mean()  # '007', as the reader keeps it: codes
     if share >= NUMBER_SHARE:
         return "numeric"  # a number column with a stray word: the numeric check names its row
     check_no_comma_numbers(text, f"column {column!r} of {name}")

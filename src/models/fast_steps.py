@@ -56,8 +56,8 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
         plain.update({k: v for k, v in taken.items() if k in STEP_FLAGS})
     try:
         return instantiate(OmegaConf.create(plain), **kwargs)
-    except InstantiationException as exc:  # Lightning's word for settings it refuses, e.g. two progress bars
-        if isinstance(exc.__cause__, MisconfigurationException):
+    except InstantiationException as exc:  # settings Lightning refuses: two progress bars, an unknown accelerator, ...
+        if isinstance(exc.__cause__, (MisconfigurationException, ValueError, TypeError)):
             raise UserError(f"the Trainer refuses these settings: {first_line(exc.__cause__)}") from None
         raise
 
@@ -67,7 +67,7 @@ def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
     val_metrics = dict(model.epoch_metrics["val"].items(keep_base=False, copy_state=False))
     allowed = ["train_loss", "val_loss", *(name for name in val_metrics if name.removeprefix("val_") not in NON_SCALAR)]
     for key, node in callback_nodes.items():
-        metric = (node or {}).get("monitor")
+        metric = node.get("monitor") if isinstance(node, Mapping) else None  # not a callback's node: build_callbacks says
         if not metric:
             continue
         name, mode = str(node.get("_target_", key)).rsplit(".", 1)[-1], node.get("mode", "min")
@@ -117,7 +117,7 @@ class FastSteps(L.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.batch_in_epoch = 0
-        self.every_metric = True  # the plain loop computes every metric every epoch; Lightning's every n epochs
+        self.every_metric = True  # every metric this epoch: set every n epochs by validation's start and the plain loop
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
         self.for_loggers: dict[str, float] = {}  # this epoch's scalars, for the loggers at its end
         self.held_for_loggers: list[tuple[int, dict[str, float]]] = []  # (step, scalars) of epochs not yet handed over

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable
 
@@ -150,6 +152,7 @@ def task_module(
     modules = {**TASK_MODULES, task: own_module(module, task)} if module is not None else TASK_MODULES
     if isinstance(optimizer, dict):
         optimizer = instantiate(optimizer)
+    optimizer = checked_optimizer(optimizer)
     net = dict(net)
     net_type = net_class(net.get("_target_"))
     check_net_settings(net_type, net)  # a misspelt key is refused before the work of fitting
@@ -176,6 +179,22 @@ def task_module(
     if task == "binary":
         common["threshold"] = threshold
     return modules[task](**common, class_weights=class_weights, class_labels=class_labels)
+
+
+def checked_optimizer(factory):
+    """The optimizer's factory (`_partial_: true`) with arguments the optimizer takes, refused before training if not;
+    the default config's zero weight_decay is dropped for an optimizer without one (Rprop)."""
+    if not isinstance(factory, functools.partial):
+        return factory
+    takes = inspect.signature(factory.func).parameters
+    keywords = {k: v for k, v in factory.keywords.items() if k in takes or (k, v) != ("weight_decay", 0)}
+    unknown = [k for k in keywords if k not in takes]
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+        raise UserError(
+            f"model.optimizer.{unknown[0]} is not a setting of {factory.func.__name__}, which takes "
+            f"{', '.join(k for k in takes if k != 'params')}"
+        )
+    return functools.partial(factory.func, *factory.args, **keywords)
 
 
 def own_module(name: str, task: str) -> type[TabularModule]:

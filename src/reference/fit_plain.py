@@ -42,6 +42,7 @@ def fit_with_plain_loop(
                 max_epochs=cfg.trainer.max_epochs,
                 patience=early_stopping.patience if (early_stopping := cfg.callbacks.get("early_stopping")) else None,
                 log_epoch=log_epoch,
+                metrics_every_n_epochs=cfg.trainer.get("val_metrics_every_n_epochs", 1),
             )
         except KeyboardInterrupt:
             val_loss = history["val_loss"]

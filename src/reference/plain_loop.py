@@ -22,6 +22,7 @@ def train_plain(
     max_epochs: int,
     patience: int | None,
     log_epoch=None,
+    metrics_every_n_epochs: int = 1,
 ) -> RunResult:
     start = time.perf_counter()
     optimizer = model.make_optimizer()  # Lightning: Trainer calls configure_optimizers()
@@ -49,6 +50,7 @@ def train_plain(
 
         # Validate without gradients, in order, batch by batch (Lightning: validation_step under inference_mode)
         model.eval()
+        model.every_metric = epoch % metrics_every_n_epochs == 0  # every metric at epochs 1, n + 1, ..., as Lightning's
         with torch.no_grad():
             model.evaluate_batches(datamodule.eval_batches("val"), "val")
             valid = model.epoch_results("val")

@@ -10,13 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.tuner import Tuner
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from src.errors import UserError, require
 from src.models.fast_steps import build_trainer
 from src.reporting.history import LossHistory
 from src.reporting.results import RunResult
@@ -24,6 +26,23 @@ from src.runs.checkpoints.latest import LatestCheckpoint
 from src.runs.checkpoints.read import ResumePoint, checkpoint_epoch
 from src.runs.rng_state import RNGState
 from src.runs.stop_on_signal import StopOnSignal, hold_cluster_stops
+
+
+def build_callbacks(nodes: DictConfig) -> list[Callback]:
+    """The config's callbacks; a node that is not one is refused in one line naming `callbacks.<key>`."""
+    callbacks = []
+    for key, node in nodes.items():
+        if node is None:  # left out, e.g. callbacks.early_stopping=null
+            continue
+        example = f"'+callbacks.{key}={{_target_: lightning.pytorch.callbacks.LearningRateMonitor}}'"
+        require(OmegaConf.is_dict(node) and "_target_" in node, f"callbacks.{key} needs a _target_, e.g. {example}")
+        try:
+            callback = instantiate(node)
+        except InstantiationException as exc:  # a misspelt class or a setting the callback refuses
+            raise UserError(f"callbacks.{key}: {' '.join(str(exc.__cause__ or exc).split())}") from None
+        require(isinstance(callback, Callback), f"callbacks.{key}._target_={node._target_} is not a Lightning Callback")
+        callbacks.append(callback)
+    return callbacks
 
 
 def fit_with_lightning(
@@ -38,7 +57,7 @@ def fit_with_lightning(
     """`report` (src/reporting/report.py's RunReport) writes what the tested model shows when testing ends."""
     start = time.perf_counter()
     history, stop = LossHistory(), StopOnSignal()
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None and "_target_" in c]
+    callbacks = build_callbacks(cfg.callbacks)
     # a run that early stopping had already stopped (killed while testing) only needs its testing and report
     limits = {"max_epochs": resume.epochs_done} if resume is not None and resume.training_done else {}
     trainer = build_trainer(

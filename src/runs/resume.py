@@ -171,6 +171,13 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
     missing = "<unset>"
     # a learning-rate schedule spans trainer.max_epochs, so with one the number of epochs is part of the run
     fixed = ("trainer.max_epochs",) if saved.get("model.lr_schedule") is not None else ()
+    trained_in = saved.get("paths.output_dir")
+    if trained_in is not None and Path(trained_in).resolve() != Path(str(now.get("paths.output_dir"))).resolve():
+        # its checkpoints name the folder, and ModelCheckpoint forgets its best score in another: the best model would be lost
+        raise UserError(
+            f"{run_dir} was trained in {trained_in} and has been moved or copied since; its checkpoints keep that folder, "
+            "so it resumes only there (move it back to resume it, or leave out ckpt_path to start a new run)"
+        )
     other_data = [key for key in ("data.source._target_", "data.path", "data.target") if saved.get(key) != now.get(key)]
     if other_data:  # the first thing to say: this checkpoint belongs to another dataset
         trained = ", ".join(f"{key}={saved.get(key, missing)}" for key in other_data)

@@ -111,6 +111,15 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
     return str(new_run_dir(runs_root, stamp))
 
 
+def writable_dir(folder: str) -> str:
+    """Hydra's `hydra.run.dir` for the other entry points (eval, ensemble, ...): `folder`, or one line if it cannot be made."""
+    reason = unwritable_reason(folder)
+    if reason is not None:  # Hydra would create the folder next and fail with a traceback
+        with user_errors_exit():
+            raise UserError(f"no folder can be made at {folder}: {reason}; set paths.log_dir to a folder you can write to")
+    return folder
+
+
 def hydra_subdir(output_dir: str, ckpt_path: str | None, resume: str | None, stamp: str) -> str:
     """Where Hydra copies the composed config: `.hydra`, or beside the first copy when the folder has one already."""
     if not (Path(output_dir) / ".hydra").exists():
@@ -122,6 +131,7 @@ def register_resolvers() -> None:
     # cached: hydra.run.dir is read more than once, after Hydra has created the folder, and must stay the same; they
     # only look, never create, as OmegaConf also evaluates them while merging configs that replace hydra.run.dir
     OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("writable_dir", writable_dir, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, use_cache=True, replace=True)
     from src.reporting.run_names import file_stem, mlflow_run_name, run_label  # reporting is above runs
 

@@ -8,7 +8,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.config import refuse_sweep_shorthands, validate_cv_and_seeds
+from src.config import MAX_SEED, refuse_sweep_shorthands, validate_cv_and_seeds
 from src.errors import UserError, is_int, user_errors_exit
 from src.sweeps.resolvers import sweep_overrides, usable_cores
 from src.sweeps.stopped_jobs import on_slurm
@@ -59,5 +59,10 @@ class SweepChecks(Callback):
                 raise UserError(
                     f"seeds={seeds} and a sweep of seed both choose the seeds; keep one: seeds={seeds} (seed, seed+1, ...) "
                     "or seed=<a>,<b>,..."
+                )
+            if seeds and is_int(seeds) and is_int(config.seed) and config.seed + seeds - 1 > MAX_SEED:
+                raise UserError(
+                    f"seeds={seeds} from seed={config.seed} would reach seed {config.seed + seeds - 1}, beyond the largest, "
+                    f"{MAX_SEED}; start lower, e.g. seed={MAX_SEED - seeds + 1}"
                 )
             validate_launcher(config.hydra.launcher, config.get("torch_threads"))

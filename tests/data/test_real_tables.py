@@ -522,3 +522,13 @@ def test_a_split_missing_many_classes_names_ten_of_them_in_its_warning():
     [message] = [str(w.message) for w in caught]
     assert message.startswith("the validation split holds no row of class 'c5' (2 of 85 rows), 'c6'")
     assert "'c14' (2 of 85 rows) and 25 more classes: its metrics cannot judge it" in message
+
+
+def test_a_feature_of_zero_padded_codes_is_categorical_with_its_codes_as_written(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "zip": [f"{z:05d}" for z in rng.integers(0, 20, 200)]})
+    frame["kind"] = np.where(frame.x > 0, "a", "b")
+    dm = setup(frame, tmp_path)
+    # was numeric: 00009 and 9 one number, and an unseen code extrapolated
+    assert dm.preprocessing["columns"]["zip"] == "categorical"
+    assert "1 categorical (zip: 20 values)" in capsys.readouterr().out

@@ -101,3 +101,31 @@ def test_a_numeric_column_constant_on_the_training_rows_gets_one_piecewise_linea
     assert bins[1] == [7.0, 8.0] and len(bins[0]) > 2 and len(bins[2]) > 2
     net = build_net({"_target_": "src.models.nets.mlp.MLP", "hidden": [8], "embedding": {**embedding, "bins": bins}}, 3, [], 1)
     assert torch.isfinite(net(x)).all()
+
+
+@pytest.mark.parametrize(
+    "net, key, value",
+    [
+        ("resnet", "d_hidden_multiplier", 0),  # built empty hidden layers before
+        ("resnet", "d_hidden_multiplier", 0.001),  # int(8 * 0.001) units: none
+        ("ft_transformer", "ffn_d_hidden_multiplier", "abc"),  # rtdl's int('abc' * 8) message before
+    ],
+)
+def test_a_hidden_width_multiplier_that_gives_no_unit_is_refused_in_one_line(net, key, value):
+    from src.errors import UserError
+
+    with pytest.raises(UserError, match=rf"^model\.net\.{key} must be a number > 0 giving at least one hidden unit"):
+        build_net({**NETS[net], key: value}, 3, [], 1)
+
+
+def test_tabm_bin_settings_are_refused_in_one_line_before_or_during_fitting():
+    from src.errors import UserError
+    from src.models.nets.tabm import TabM
+
+    x, y = torch.randn(64, 3), torch.randint(0, 2, (64, 1)).float()
+    with pytest.raises(UserError, match=r"^model\.net\.n_bins must be an integer >= 2; got 1$"):
+        TabM.fit_to_training_rows(x, {"n_bins": 1}, y, "binary")
+    with pytest.raises(UserError, match=r"^model\.net\.tree: The 'min_samples_leaf' parameter"):  # scikit-learn's words
+        TabM.fit_to_training_rows(x, {"n_bins": 4, "tree": {"min_samples_leaf": 0}}, y, "binary")
+    with pytest.raises(UserError, match=r"^model\.net\.tree must be null or a mapping"):
+        TabM.fit_to_training_rows(x, {"n_bins": 4, "tree": 64}, y, "binary")

@@ -175,3 +175,16 @@ def test_a_read_only_log_folder_is_one_line(tmp_path):
         )
     finally:
         subprocess.run(["umount", str(logs)], check=False)
+
+
+def test_a_file_on_a_read_only_disk_is_one_write_failed_error(tmp_path, monkeypatch):
+    from src.atomic import WriteFailed, write_text_atomically
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    # a read-only mount refuses the temporary file, and refuses to unlink it too: that second error hid the first
+    monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(WriteFailed, match=r"could not write .*preds\.csv: Read-only file system \(EROFS\)$"):
+        write_text_atomically(tmp_path / "preds.csv", "a,b\n")

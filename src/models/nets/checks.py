@@ -23,3 +23,11 @@ def check_widths(key: str, value) -> None:
         isinstance(value, (list, tuple)) and all(is_int(h) and h >= 1 for h in value),
         f"model.net.{key} must be a list of positive integers, e.g. [64,64]; got {value!r}",
     )
+
+
+def check_multiplier(key: str, value, d_block) -> None:
+    """A hidden width given as a multiple of d_block, which rtdl truncates to an integer: at least one unit."""
+    require(
+        is_number(value) and value > 0 and int(d_block * value) >= 1,
+        f"model.net.{key} must be a number > 0 giving at least one hidden unit (d_block={d_block} times it); got {value!r}",
+    )

@@ -9,7 +9,7 @@ from torch import nn
 
 from src.errors import require
 from src.models.nets.cheap_dropout import with_cheap_dropout
-from src.models.nets.checks import check_choice, check_dropout, check_int
+from src.models.nets.checks import check_choice, check_dropout, check_int, check_multiplier
 from src.models.nets.inputs import CATEGORICAL, InputEncoder, split_inputs
 
 
@@ -36,6 +36,7 @@ class FTTransformer(nn.Module):
             d_block % attention_n_heads == 0,
             f"model.net.d_block must be a multiple of model.net.attention_n_heads={attention_n_heads}; got {d_block}",
         )
+        check_multiplier("ffn_d_hidden_multiplier", ffn_d_hidden_multiplier, d_block)
         check_dropout("attention_dropout", attention_dropout)
         check_dropout("ffn_dropout", ffn_dropout)
         check_dropout("residual_dropout", residual_dropout)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import UserError, is_number, require, require_int
+from src.errors import UserError, first_line, is_number, require, require_int
 from src.models.nets.checks import check_choice, check_int
 
 CATEGORICAL = ("embedding", "onehot")
@@ -88,18 +88,30 @@ def fit_embedding_to_training_rows(x_num_train: torch.Tensor, config: dict, y_tr
 
 
 def fit_piecewise_linear_bins(
-    embedding: dict | None, x_num: torch.Tensor, y: torch.Tensor | None = None, task: str = "regression"
+    embedding: dict | None,
+    x_num: torch.Tensor,
+    y: torch.Tensor | None = None,
+    task: str = "regression",
+    key: str = "model.net.embedding",
 ) -> dict | None:
     """The embedding settings with `bins` (plain lists, kept in the checkpoint) fitted on the training rows when it is
-    piecewise-linear: quantile bins, or with `tree: {min_samples_leaf: 64, ...}` a decision tree's target-aware ones."""
+    piecewise-linear: quantile bins, or with `tree: {min_samples_leaf: 64, ...}` a decision tree's target-aware ones.
+    `key` is where the settings are in the config, for the errors."""
     if not embedding or embedding.get("kind") != "piecewise_linear" or embedding.get("bins") is not None:
         return embedding
     tree = embedding.get("tree")
+    require(
+        tree is None or isinstance(tree, dict),
+        f"{key}.tree must be null or a mapping of decision-tree settings, e.g. {{min_samples_leaf: 64}}; got {tree!r}",
+    )
     n_bins = min(int(embedding.get("n_bins", 48)), len(x_num) - 1)
     # a column constant on the training rows gets one bin (it carries nothing, and rtdl cannot bin it)
     varying = [i for i in range(x_num.shape[1]) if not bool((x_num[:, i] == x_num[0, i]).all())]
     target = {} if tree is None else {"tree_kwargs": dict(tree), "y": y.reshape(-1).float(), "regression": task == "regression"}
-    fitted = iter(rne.compute_bins(x_num[:, varying].float(), n_bins, **target) if varying else [])
+    try:
+        fitted = iter(rne.compute_bins(x_num[:, varying].float(), n_bins, **target) if varying else [])
+    except (ValueError, TypeError) as exc:  # e.g. a tree setting scikit-learn refuses, or too few rows to bin
+        raise UserError(f"{key}.{'n_bins' if tree is None else 'tree'}: {first_line(exc)}") from None
     bins = [
         next(fitted).tolist() if i in varying else [float(x_num[0, i]), float(x_num[0, i]) + 1.0] for i in range(x_num.shape[1])
     ]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from src.models.nets.cheap_dropout import with_cheap_dropout
-from src.models.nets.checks import check_dropout, check_int
+from src.models.nets.checks import check_dropout, check_int, check_multiplier
 from src.models.nets.inputs import InputEncoder, fit_embedding_to_training_rows
 
 
@@ -30,6 +30,7 @@ class ResNet(nn.Module):
         super().__init__()
         check_int("n_blocks", n_blocks)
         check_int("d_block", d_block)
+        check_multiplier("d_hidden_multiplier", d_hidden_multiplier, d_block)
         check_dropout("dropout1", dropout1)
         check_dropout("dropout2", dropout2)
         self.inputs = InputEncoder(n_num_features, cat_cardinalities, categorical, cat_embedding_dim, embedding)

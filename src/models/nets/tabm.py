@@ -87,8 +87,9 @@ class TabM(nn.Module):
         tree = config.get("tree")
         if tree is not None and y_train is None:
             raise UserError("model.net.tree (target-aware bins) needs the training targets: pass y_train")
-        settings = {"kind": "piecewise_linear", "n_bins": int(config.get("n_bins", 48)), "tree": tree}
-        return {"bins": fit_piecewise_linear_bins(settings, x_num_train, y_train, task)["bins"]}
+        check_int("n_bins", config.get("n_bins", 48), minimum=2)  # before the work of fitting
+        settings = {"kind": "piecewise_linear", "n_bins": config.get("n_bins", 48), "tree": tree}
+        return {"bins": fit_piecewise_linear_bins(settings, x_num_train, y_train, task, key="model.net")["bins"]}
 
 
 def numeric_embeddings(kind: str, n_features: int, d_embedding: int, bins: list[list[float]] | None) -> nn.Module:
