@@ -37,7 +37,10 @@ def infer_column_kinds(
     for column in features:
         if column not in kinds:
             # the file's layout, not a statistic: every row counts; a blank header over empty cells: a delimiter ending each line
-            layout = is_row_number(frame[column], column) or (column.startswith("Unnamed: ") and frame[column].isna().all())
+            index = column in frame.attrs.get("pandas_index", ())
+            layout = is_row_number(frame[column], column, index) or (
+                column.startswith("Unnamed: ") and frame[column].isna().all()
+            )
             kinds[column] = "ignored" if layout else infer_kind(frame[column].iloc[train_rows], column, name)
     return {column: kinds[column] for column in features}  # in table order
 
@@ -93,12 +96,12 @@ def check_no_comma_numbers(text: pd.Series, what: str) -> None:
         )
 
 
-def is_row_number(values: pd.Series, column: str) -> bool:
+def is_row_number(values: pd.Series, column: str, index: bool = False) -> bool:
     """A row number or an ID, not a quantity: whole numbers stepping evenly down the file (1, 2, 3, ...), or distinct
-    whole numbers under a blank header, pandas' written index (`__index_level_0__`) or an ID-like name (ID_NAME)."""
+    whole numbers under a blank header, an ID-like name (ID_NAME) or as pandas' index (`index`, `__index_level_0__`)."""
     if not pd.api.types.is_integer_dtype(values) or len(values) < ROW_NUMBER_MIN_VALUES or values.isna().any():
         return False
-    if column.startswith(("Unnamed: ", "__index_level_")) or ID_NAME.search(column):
+    if index or column.startswith(("Unnamed: ", "__index_level_")) or ID_NAME.search(column):
         return values.is_unique
     steps = np.diff(values.to_numpy(dtype=np.int64))
     return bool(steps[0] != 0 and np.all(steps == steps[0]))

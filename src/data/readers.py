@@ -56,9 +56,14 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     require(not duplicated, f"{path} has duplicated columns: {', '.join(map(repr, duplicated))}; give each its own name")
     if not is_parquet(file):
         table = zero_padded_as_text(file, table, read, parse)
+    # pandas' index written into a Parquet file: renaming drops the metadata that would make it the index again
+    written = table.column_names
+    index = [names[written.index(c)] for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if c in written]
     table = table.rename_columns(names)
-    # one block per column and the arrow buffers released as they are converted: no full copy of the table
-    return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
+    # one block per column and the arrow buffers released as they are converted (the table is unusable after)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
+    frame.attrs["pandas_index"] = index
+    return frame
 
 
 def zero_padded_as_text(file: Path, table: pa.Table, read: pacsv.ReadOptions, parse: pacsv.ParseOptions) -> pa.Table:

@@ -74,6 +74,11 @@ def encode_target(
         task = infer_task(distinct := [k for k in dict.fromkeys(keys) if k is not None])
         # about a label per row ('$101.26', '12.5 kg', a name): not classes a model can learn
         if task == "multiclass" and len(distinct) > max(MAX_CLASSES, keep.sum() / 2):
+            if len(words := [k for k in distinct if not reads_as_number(k)]) < len(distinct) / 2:  # numbers, and a few words
+                raise UserError(
+                    f"{what} is numbers but for {len(words)} text value(s) ({listed(words, 3)}): leave those cells empty to "
+                    "leave their rows out, or write them as numbers"
+                )
             raise UserError(
                 f"{what} has {len(distinct)} distinct labels in {int(keep.sum())} rows ({listed(distinct, 3)}): too many "
                 "classes to learn; write numbers without currency signs, units or separators for a regression, or keep "
@@ -105,7 +110,10 @@ def with_positive_label(target: Target, label, what: str) -> Target:
 
 
 def check_classes(labels: list[str], what: str, task: str, trained: bool = False) -> None:
-    require(len(labels) >= 2, f"{what} has one class ({listed(labels)}); a classifier needs at least two")
+    require(
+        len(labels) >= 2,
+        f"{what} has one value ({listed(labels)}) in every row: there is nothing to predict; choose another column",
+    )
     if task == "binary" and len(labels) != 2:
         got = f"got {len(labels)}: {listed(labels, 5)}"
         if trained:

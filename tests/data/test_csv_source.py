@@ -176,7 +176,27 @@ BAD_CSVS = [
         {},
         ["too few rows for the split", "5 rows give 3 train / 1 validation / 1 test", "need at least 7 rows"],
     ),
-    ("a,y\n" + "".join(f"{i},same\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has one class (same)"]),
+    (
+        "a,y\n" + "".join(f"{i},same\n" for i in range(20)),
+        "y",
+        None,
+        {},
+        ["data.target 'y'", "has one value (same) in every row"],
+    ),
+    (
+        "a,y\n" + "".join(f"{i},3\n" for i in range(20)),
+        "y",
+        None,
+        {},
+        ["has one value (3) in every row"],
+    ),  # "a classifier" before
+    (
+        "a,y\n" + "".join(f"{i},{'unknown' if i < 3 else i * 1.5}\n" for i in range(60)),
+        "y",
+        None,
+        {},
+        ["data.target 'y'", "is numbers but for 1 text value(s) (unknown): leave those cells empty"],  # "too many classes" before
+    ),
     ("a,y\n" + "".join(f"{i},3.7\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has one value (3.7) in every row"]),
     ("a,y\n" + "".join(f"{i},\n" for i in range(20)), "y", None, {}, ["data.target 'y'", "has no values: all 20 rows are empty"]),
     ("a,y\n" + "".join(f"{i},NA\n" for i in range(20)), "y", "regression", {}, ["data.target 'y'", "all 20 rows are empty"]),

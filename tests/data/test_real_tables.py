@@ -532,3 +532,13 @@ def test_a_feature_of_zero_padded_codes_is_categorical_with_its_codes_as_written
     # was numeric: 00009 and 9 one number, and an unseen code extrapolated
     assert dm.preprocessing["columns"]["zip"] == "categorical"
     assert "1 categorical (zip: 20 values)" in capsys.readouterr().out
+
+
+def test_a_named_index_written_into_parquet_is_an_identifier_as_the_unnamed_one_is(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "kind": rng.choice(["a", "b"], size=200)})
+    frame.index = pd.Index(rng.permutation(200) + 1000, name="customer_no")  # df.set_index(...).to_parquet(...)
+    dm = setup(frame, tmp_path, name="t.parquet")
+    assert dm.preprocessing["columns"]["customer_no"] == "ignored"  # was a numeric input of the net
+    frame.index.name = None  # pandas writes it as __index_level_0__
+    assert setup(frame, tmp_path, name="u.parquet").preprocessing["columns"]["__index_level_0__"] == "ignored"
