@@ -117,8 +117,9 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
         finished = latest_run_dir(runs, finished_too=True)  # resume=latest passes over finished runs
         require(
             finished is None,
-            f"resume=latest: every {cfg.name} run under {runs} has finished (the newest: {finished}), so there is "
-            "nothing to resume; leave out resume=latest to start a new run",
+            f"resume=latest: every {cfg.name} run under {runs} that saved a checkpoint has finished (the newest: {finished}), "
+            "so there is nothing to resume (a run stopped before its first checkpoint has none); leave out resume=latest "
+            "to start a new run",
         )
         raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
     # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one

@@ -15,6 +15,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from src.atomic import os_reason
 from src.errors import UserError, user_errors_exit
 
 # overrides that say where a run starts from, not what it computes: a command that resumes drops them
@@ -25,6 +26,7 @@ try:
 except ImportError:  # Windows: no advisory locks; the other checks still apply
     fcntl = None
 
+MIN_FREE_BYTES = 64 << 10  # below this, not even the copies of the config Hydra writes first fit
 RUN_FILES = ("config.yaml", "metrics.json", "checkpoints")  # any of these means the folder already holds a run
 
 
@@ -82,7 +84,9 @@ def unwritable_reason(folder: str | Path) -> str | None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if os.access(existing, os.W_OK | os.X_OK):
-        return None
+        free = shutil.disk_usage(existing).free  # Hydra writes the config's copies first, with a traceback when they do not fit
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return None if free >= MIN_FREE_BYTES else f"{existing} is on a full disk ({free // 1024} KiB free): {os_reason(full)}"
     read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
     code = errno.EROFS if read_only else errno.EACCES
     return f"{existing} is not writable: {os.strerror(code)} ({errno.errorcode[code]})"

@@ -383,8 +383,9 @@ def test_resume_latest_passes_over_a_newer_finished_run(tmp_path):
     again = run_module("src.train", *args)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (
-        f"error: resume=latest: every cancer run under {runs} has finished (the newest: {finished.absolute()}), so "
-        "there is nothing to resume; leave out resume=latest to start a new run"
+        f"error: resume=latest: every cancer run under {runs} that saved a checkpoint has finished (the newest: "
+        f"{finished.absolute()}), so there is nothing to resume (a run stopped before its first checkpoint has none); "
+        "leave out resume=latest to start a new run"
     )
     assert sorted(runs.iterdir()) == [interrupted, finished]
 

@@ -162,6 +162,24 @@ def test_a_log_folder_without_write_permission_is_named_before_any_folder_is_mad
 
 
 @pytest.mark.slow
+def test_a_log_folder_on_a_full_disk_is_one_line_before_hydra_writes_its_config(tmp_path):
+    logs = tmp_path / "logs"
+    if not mount_tmpfs(logs, "8k"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        proc = run_module("src.train", f"paths.log_dir={logs}", "trainer.max_epochs=2")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]  # Hydra's OSError before
+        assert (
+            proc.stderr.strip()
+            .splitlines()[-1]
+            .startswith(f"error: no run folder can be made under {logs}/cancer/runs: {logs} is on a full disk (")
+        )
+        assert "No space left on device (ENOSPC)" in proc.stderr and not list(logs.iterdir())
+    finally:
+        subprocess.run(["umount", str(logs)], check=False)
+
+
+@pytest.mark.slow
 def test_a_read_only_log_folder_is_one_line(tmp_path):
     logs = tmp_path / "logs"
     if not mount_tmpfs(logs, "1m") or subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True).returncode:
