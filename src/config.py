@@ -355,7 +355,7 @@ def refuse_sweep_shorthands(cfg: DictConfig) -> None:
     """cv.folds without cv.fold and seeds stand for the default sweeper's sweeps: a single run or an Optuna trial would
     crash on them or ignore them (a sweep job resumed alone with ckpt_path keeps its seeds=N, as its resume command says)."""
     folds = cfg.cv.folds if cfg.get("cv") and cfg.cv.get("fold") is None else None
-    only = "which only the default sweeper runs (python -m src.train -m"
+    only = "a multirun of the default sweeper: add -m (python -m src.train -m"
     if folds is not None:
         raise UserError(
             f"cv.folds={folds} stands for one job per fold, {only} cv.folds={folds} ...); one fold: cv.fold=0..{folds - 1}"

@@ -70,7 +70,13 @@ def member_sources(runs: list[str]) -> list[Path]:
                     f"runs: jobs of {entry} did not finish (interrupted, or still training): {', '.join(sorted(unfinished))}; "
                     "resume them first, or give the finished ones (runs=[run_dir,...])"
                 )
-            found += member_sources([str(job) for job in sorted(jobs, key=lambda p: (len(p.name), p.name))])
+            members = [job for job in jobs if not never_finite(job)]  # the lesson's [3, 3, 3] regressor: a seed in five
+            require(members, f"runs: every job of {entry} diverged (its val_loss was never finite): no member is left")
+            if diverged := sorted((job.name for job in jobs if job not in members), key=lambda name: (len(name), name)):
+                warnings.warn(
+                    f"runs: job(s) {', '.join(diverged)} of {entry} diverged and are left out", UserWarning, stacklevel=2
+                )
+            found += member_sources([str(job) for job in sorted(members, key=lambda p: (len(p.name), p.name))])
             if without := [p.name for p in numbered_jobs(entry) if p not in jobs]:
                 warnings.warn(  # a refused job, or one stopped before its first checkpoint: the sweep summary says which
                     f"runs: job(s) {', '.join(without)} of {entry} have no model (refused, or stopped before a checkpoint) "
@@ -81,6 +87,12 @@ def member_sources(runs: list[str]) -> list[Path]:
         else:
             raise UserError(f"runs: no such run folder or checkpoint: {entry}")
     return found
+
+
+def never_finite(job: Path) -> bool:
+    """A finished job whose val_loss was never finite: its best.ckpt predicts NaN or inf."""
+    metrics = job / "metrics.json"
+    return metrics.is_file() and not np.isfinite(json.loads(metrics.read_text()).get("best_val_loss", 0.0) or 0.0)
 
 
 def network_member(checkpoint: Path, cfg: DictConfig) -> tuple[Member, Rows]:

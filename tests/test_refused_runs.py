@@ -77,8 +77,9 @@ def test_a_misspelt_key_gets_a_suggestion(name):
 
 def test_a_sweep_shorthand_without_dash_m_says_to_add_it(name):
     # without -m, cv.folds=3 crashed with a TypeError and seeds=3 ran one run at seed 0
-    assert "cv.folds=3 stands for one job per fold, which only the default sweeper runs (python -m src.train -m cv.folds=3" in (
-        refused(f"name={name}", "cv.folds=3")
+    assert (
+        "cv.folds=3 stands for one job per fold, a multirun of the default sweeper: add -m (python -m src.train -m cv.folds=3"
+        in (refused(f"name={name}", "cv.folds=3"))
     )
     assert "seeds=3 stands for one job per seed" in refused(f"name={name}", "seeds=3")
     # with a sweep of seed as well, the sweep won and seeds=3 was dropped without a word

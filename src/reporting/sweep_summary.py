@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.reporting import cross_validation as cv
+from src.reporting.results import print_run_folder
 from src.sweeps.resolvers import starts_only
 
 
@@ -64,6 +65,10 @@ class SweepSummary(Callback):
         oof = "cv.fold" in swept and cv.write_oof_predictions([*zip(job_dirs, settings)], sweep_dir / "oof_predictions.csv")
         if oof:
             print(f"out-of-fold validation predictions: {oof}")
+        if cv.finite([flat[0].get("best_val_loss")]):  # the last job's commands are above: these are the best one's
+            best = dict(zip((row["job"] for row in rows), job_dirs))[flat[0]["job"]]
+            print(f"best job (lowest val_loss): {flat[0]['job']}")
+            print_run_folder(best, checkpoint=best / "checkpoints" / "best.ckpt")
 
 
 def remove_empty_sweep(sweep_dir: Path) -> None:

@@ -207,3 +207,17 @@ def test_a_diverged_jobs_huge_loss_prints_short_in_the_summary_table(tmp_path, c
     summarize(sweep_dir)
     out = capsys.readouterr().out
     assert "2.512e+34" in out and "25120000" not in out, out
+
+
+def test_the_sweep_ends_with_the_best_jobs_commands_not_the_last_jobs(tmp_path, capsys):
+    # each job prints its own run/evaluate/predict lines: the last of them, above the table, were the last job's
+    sweep_dir = tmp_path / "multiruns" / "s"
+    finished_job(sweep_dir, 0, ["model.optimizer.lr=0.01"], loss=0.25, acc=0.95)
+    finished_job(sweep_dir, 1, ["model.optimizer.lr=0.0001"], loss=0.77, acc=0.34)
+    for job in (0, 1):
+        (sweep_dir / str(job) / "checkpoints").mkdir()
+        (sweep_dir / str(job) / "checkpoints" / "best.ckpt").touch()
+    summarize(sweep_dir)
+    last = capsys.readouterr().out.splitlines()[-4:]
+    assert last[0] == "best job (lowest val_loss): 0"
+    assert last[2].startswith("evaluate: python -m src.eval ckpt_path=") and last[2].endswith("s/0/checkpoints/best.ckpt")
