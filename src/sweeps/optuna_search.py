@@ -23,6 +23,7 @@ import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.distributions import (
     BaseDistribution,
@@ -367,13 +368,19 @@ class ResumableOptunaSearch:
             mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
             if failed / len(trials) > self.max_failure_rate:  # as hydra-optuna-sweeper counts: per batch of n_jobs
                 self.write_results(study)
-                raise UserError(
+                self.refuse_after_summary(
                     f"{failed} of {len(trials)} trials failed, more than hydra.sweeper.max_failure_rate={rate} allows "
                     "(each one's reason is above)"
                 )
         self.write_results(study)
         if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-            raise UserError(f"no trial of study {study.study_name} completed (each failed trial's reason is above)")
+            self.refuse_after_summary(f"no trial of study {study.study_name} completed (each failed trial's reason is above)")
+
+    def refuse_after_summary(self, message: str) -> None:
+        """Hydra calls no callback at the end of a multirun that raises: the summary of the trials is written first."""
+        if (node := (self.config.hydra.get("callbacks") or {}).get("sweep_summary")) is not None:
+            instantiate(node).on_multirun_end(config=self.config)
+        raise UserError(message)
 
     @staticmethod
     def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> bool:
