@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import itertools
 import json
 import logging
 import math
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +25,6 @@ import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.distributions import (
     BaseDistribution,
@@ -42,6 +43,7 @@ from sqlalchemy.engine import make_url
 from src.atomic import creating_alone, credentials_hidden
 from src.errors import UserError, first_line, is_number, require, require_int, user_errors_exit
 from src.runs.run_dir import job_state
+from src.sweeps import stopped_jobs
 
 log = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 60
@@ -355,8 +357,6 @@ class ResumableOptunaSearch:
                 try:
                     returns += self.launcher.launch(jobs, initial_job_idx=numbers[0])
                 except Exception as exc:
-                    from src.sweeps import stopped_jobs
-
                     stopped_jobs.wait_for_stopped_batch(exc, self.config, sweep_dir)  # none of the batch stays RUNNING
                     if stopped_jobs.stopped_by_cluster(exc):
                         self.tell_stopped_batch(study, trials, returns, sweep_dir)
@@ -368,29 +368,30 @@ class ResumableOptunaSearch:
             mask_saved_copies([sweep_dir / str(t.number) for t in trials], self.storage)
             if failed / len(trials) > self.max_failure_rate:  # as hydra-optuna-sweeper counts: per batch of n_jobs
                 self.write_results(study)
-                self.refuse_after_summary(
-                    f"{failed} of {len(trials)} trials failed, more than hydra.sweeper.max_failure_rate={rate} allows "
-                    "(each one's reason is above)"
+                stopped_jobs.end_sweep(  # the summary first: Hydra calls no callback after a sweeper raises
+                    self.config,
+                    f"error: {failed} of {len(trials)} trials failed, more than hydra.sweeper.max_failure_rate={rate} "
+                    "allows (each one's reason is above)",
+                    2,
                 )
         self.write_results(study)
         if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-            self.refuse_after_summary(f"no trial of study {study.study_name} completed (each failed trial's reason is above)")
-
-    def refuse_after_summary(self, message: str) -> None:
-        """Hydra calls no callback at the end of a multirun that raises: the summary of the trials is written first."""
-        if (node := (self.config.hydra.get("callbacks") or {}).get("sweep_summary")) is not None:
-            instantiate(node).on_multirun_end(config=self.config)
-        raise UserError(message)
+            message = f"error: no trial of study {study.study_name} completed (each failed trial's reason is above)"
+            stopped_jobs.end_sweep(self.config, message, 2)
 
     @staticmethod
     def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> bool:
         """The job's `return_value` into the study, or the trial failed; whether it has a value."""
+        held = io.StringIO()
         try:
-            value = float(ret.return_value)
+            with contextlib.redirect_stderr(held):  # Hydra's getter writes "Error executing job with overrides: ..." first
+                value = float(ret.return_value)
             if not math.isfinite(value):
                 log.warning(f"trial {trial.number} failed: its value is {value}")
                 value = None
         except Exception as exc:  # noqa: BLE001 - the job failed: record it and go on
+            if not isinstance(exc, UserError):  # a job's own mistake has printed its error: line, naming the setting
+                sys.stderr.write(held.getvalue())
             log.warning(f"trial {trial.number} failed: {first_line(exc)}")
             value = None
         return record(study, trial, value)
