@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -120,20 +122,25 @@ def test_resuming_a_run_whose_config_yaml_is_damaged_is_one_line(tmp_path):
             )
 
 
-def mount_tmpfs(path: Path, size: str) -> bool:
+@contextmanager
+def small_disk(path: Path, size: str, read_only: bool = False) -> Iterator[Path]:
+    """A real tmpfs of `size` at `path` while the test runs (mounting needs root: the test is skipped otherwise)."""
     path.mkdir(parents=True)
-    if shutil.which("mount") is None:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+    mounted = shutil.which("mount") is not None and subprocess.run(mount, capture_output=True).returncode == 0
+    remount = ["mount", "-o", "remount,ro", str(path)]
+    if not mounted or (read_only and subprocess.run(remount, capture_output=True).returncode):
+        pytest.skip(f"cannot mount a {'read-only ' * read_only}tmpfs here (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
 
 
 @pytest.mark.slow
 def test_a_run_on_a_full_disk_ends_in_one_line_with_its_checkpoints_kept(tmp_path):
     """The reported case: a 120 KB log folder, a real one (needs root to mount; skipped otherwise)."""
-    logs = tmp_path / "logs"
-    if not mount_tmpfs(logs, "120k"):
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
+    with small_disk(tmp_path / "logs", "120k") as logs:
         proc = run_module("src.train", f"paths.log_dir={logs}", "trainer.max_epochs=20", "trainer.enable_progress_bar=false")
         [run_dir] = (logs / "cancer" / "runs").iterdir()
         last_line = proc.stderr.strip().splitlines()[-1]
@@ -144,8 +151,6 @@ def test_a_run_on_a_full_disk_ends_in_one_line_with_its_checkpoints_kept(tmp_pat
         for kept in last_line.split("kept: ")[1].split("; ")[0].split(", "):
             path, epoch = kept.rsplit(" (epoch ", 1)
             assert epoch_of(Path(path)) == int(epoch.rstrip(")"))
-    finally:
-        subprocess.run(["umount", str(logs)], check=False)
 
 
 def test_a_log_folder_without_write_permission_is_named_before_any_folder_is_made(tmp_path, monkeypatch):
@@ -163,36 +168,23 @@ def test_a_log_folder_without_write_permission_is_named_before_any_folder_is_mad
 
 @pytest.mark.slow
 def test_a_log_folder_on_a_full_disk_is_one_line_before_hydra_writes_its_config(tmp_path):
-    logs = tmp_path / "logs"
-    if not mount_tmpfs(logs, "8k"):
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with small_disk(tmp_path / "logs", "8k") as logs:
         proc = run_module("src.train", f"paths.log_dir={logs}", "trainer.max_epochs=2")
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]  # Hydra's OSError before
-        assert (
-            proc.stderr.strip()
-            .splitlines()[-1]
-            .startswith(f"error: no run folder can be made under {logs}/cancer/runs: {logs} is on a full disk (")
-        )
-        assert "No space left on device (ENOSPC)" in proc.stderr and not list(logs.iterdir())
-    finally:
-        subprocess.run(["umount", str(logs)], check=False)
+        last_line = proc.stderr.strip().splitlines()[-1]
+        assert last_line.startswith(f"error: no run folder can be made under {logs}/cancer/runs: {logs} is on a full disk (")
+        assert "No space left on device (ENOSPC)" in last_line and not list(logs.iterdir())
 
 
 @pytest.mark.slow
 def test_a_read_only_log_folder_is_one_line(tmp_path):
-    logs = tmp_path / "logs"
-    if not mount_tmpfs(logs, "1m") or subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True).returncode:
-        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
-    try:
+    with small_disk(tmp_path / "logs", "1m", read_only=True) as logs:
         proc = run_module("src.train", f"paths.log_dir={logs}", "trainer.max_epochs=2")
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert proc.stderr.strip().splitlines()[-1] == (
             f"error: no run folder can be made under {logs}/cancer/runs: {logs} is not writable: Read-only file system (EROFS); "
             "set paths.log_dir to a folder you can write to"
         )
-    finally:
-        subprocess.run(["umount", str(logs)], check=False)
 
 
 def test_a_file_on_a_read_only_disk_is_one_write_failed_error(tmp_path, monkeypatch):
