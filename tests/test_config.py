@@ -258,3 +258,11 @@ def test_a_table_and_its_compressed_copy_log_to_their_own_folders(make_config):
     files = ["data/tiny.csv", "tiny.csv.bz2", "tiny.csv.gz", "tiny.parquet"]
     names = [make_config("experiment=csv", f"data.path={f}", "data.target=y").name for f in files]
     assert names == ["tiny", "tiny_csv_bz2", "tiny_csv_gz", "tiny_parquet"]
+
+
+@pytest.mark.parametrize("experiment", ["cancer", "housing", "housing_tuned", "housing_best", "penguins"])
+def test_data_csv_on_top_of_any_experiment_logs_under_the_files_name(make_config, experiment):
+    # it was titled and filed as the experiment's own data (logs/cancer/), whatever table it trained on
+    assert make_config(f"experiment={experiment}", "data=csv", "data.path=data/houses.csv", "data.target=y").name == "houses"
+    assert make_config(f"experiment={experiment}").name == experiment
+    assert make_config(f"experiment={experiment}", "data=csv", "data.path=h.csv", "data.target=y", "name=mine").name == "mine"
