@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +57,12 @@ class FoldsAndSeedsSweeper(Sweeper):
                 stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so
                 raise
             for number, result in enumerate(results, start=first):
-                # Hydra's getter raises a failed job's exception (as its basic sweeper does) after writing "Error
-                # executing job with overrides: [...]": a job's mistake has printed its error: line, so that is held back
-                try:
-                    with contextlib.redirect_stderr(io.StringIO()) as held:
-                        value = result.return_value
+                try:  # a failed job's exception is raised here, as by Hydra's basic sweeper
+                    value = stopped_jobs.job_value(result)
                     if isinstance(value, float) and not math.isfinite(value):  # best val_loss: it never had a model
                         diverged.append(number)
                 except UserError as exc:  # a job's mistake: the other jobs go on
                     refused[number] = exc
-                except BaseException:
-                    sys.stderr.write(held.getvalue())
-                    raise
             returns.append(results)
         if refused:
             stopped_jobs.report_refused_jobs(self.config, refused, len(jobs))  # exits

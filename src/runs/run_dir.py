@@ -15,7 +15,6 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from src.atomic import os_reason
 from src.errors import UserError, user_errors_exit
 
 # overrides that say where a run starts from, not what it computes: a command that resumes drops them
@@ -79,14 +78,15 @@ def has_finished(run: Path) -> bool:
 
 
 def unwritable_reason(folder: str | Path) -> str | None:
-    """Why no run folder can be made under `folder` (read-only, no permission), or None; creates nothing."""
+    """Why no run folder can be made under `folder` (read-only, no permission, a full disk), or None; creates nothing."""
     existing = Path(folder).absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if os.access(existing, os.W_OK | os.X_OK):
         free = shutil.disk_usage(existing).free  # Hydra writes the config's copies first, with a traceback when they do not fit
-        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return None if free >= MIN_FREE_BYTES else f"{existing} is on a full disk ({free // 1024} KiB free): {os_reason(full)}"
+        if free >= MIN_FREE_BYTES:
+            return None
+        return f"{existing} is on a full disk ({free // 1024} KiB free): {os.strerror(errno.ENOSPC)} (ENOSPC)"
     read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
     code = errno.EROFS if read_only else errno.EACCES
     return f"{existing} is not writable: {os.strerror(code)} ({errno.errorcode[code]})"
@@ -106,22 +106,22 @@ def run_dir(runs_root: str, stamp: str, ckpt_path: str | None, resume: str | Non
     elastic_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
     if elastic_id != "none":  # started by torchrun (--standalone or --rdzv-id): every rank on every node names one folder
         return str(Path(runs_root) / f"torchrun_{elastic_id}")
-    reason = unwritable_reason(runs_root)
-    if reason is not None:  # Hydra would create the folder next and fail with a traceback: one line instead
-        with user_errors_exit():
-            raise UserError(
-                f"no run folder can be made under {runs_root}: {reason}; set paths.log_dir to a folder you can write to"
-            )
+    require_writable(runs_root, f"no run folder can be made under {runs_root}")
     return str(new_run_dir(runs_root, stamp))
 
 
 def writable_dir(folder: str) -> str:
     """Hydra's `hydra.run.dir` for the other entry points (eval, ensemble, ...): `folder`, or one line if it cannot be made."""
-    reason = unwritable_reason(folder)
-    if reason is not None:  # Hydra would create the folder next and fail with a traceback
-        with user_errors_exit():
-            raise UserError(f"no folder can be made at {folder}: {reason}; set paths.log_dir to a folder you can write to")
+    require_writable(folder, f"no folder can be made at {folder}")
     return folder
+
+
+def require_writable(folder: str, what: str) -> None:
+    """Hydra creates the folder next and fails with a traceback where it cannot: one line and exit 2 instead."""
+    reason = unwritable_reason(folder)
+    if reason is not None:
+        with user_errors_exit():
+            raise UserError(f"{what}: {reason}; set paths.log_dir to a folder you can write to")
 
 
 def hydra_subdir(output_dir: str, ckpt_path: str | None, resume: str | None, stamp: str) -> str:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import itertools
 import json
 import logging
 import math
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -382,16 +380,12 @@ class ResumableOptunaSearch:
     @staticmethod
     def tell(study: optuna.Study, trial: optuna.Trial, ret: Any) -> bool:
         """The job's `return_value` into the study, or the trial failed; whether it has a value."""
-        held = io.StringIO()
         try:
-            with contextlib.redirect_stderr(held):  # Hydra's getter writes "Error executing job with overrides: ..." first
-                value = float(ret.return_value)
+            value = float(stopped_jobs.job_value(ret))
             if not math.isfinite(value):
                 log.warning(f"trial {trial.number} failed: its value is {value}")
                 value = None
         except Exception as exc:  # noqa: BLE001 - the job failed: record it and go on
-            if not isinstance(exc, UserError):  # a job's own mistake has printed its error: line, naming the setting
-                sys.stderr.write(held.getvalue())
             log.warning(f"trial {trial.number} failed: {first_line(exc)}")
             value = None
         return record(study, trial, value)

@@ -3,6 +3,8 @@ interrupted (exit 130) ends with its summary and one line naming those jobs and 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shlex
 import sys
@@ -10,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from src.errors import NO_MODEL
+from src.errors import NO_MODEL, UserError
 from src.runs.run_dir import job_state, numbered_jobs, without_start_keys
 
 RESUME_HINT = (
@@ -49,6 +51,19 @@ def wait_for_stopped_batch(exc: BaseException, config: Any, sweep_dir: Path) -> 
         else:
             unknown_since = None
         time.sleep(1)
+
+
+def job_value(result: Any) -> Any:
+    """A launched job's `return_value`. Hydra's getter writes "Error executing job with overrides: [...]" before it
+    raises a failed job's exception; a job's own mistake (UserError) has printed its error: line, so that is held back."""
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(held):
+            return result.return_value
+    except BaseException as exc:
+        if not isinstance(exc, UserError):
+            sys.stderr.write(held.getvalue())
+        raise
 
 
 def end_sweep(config: Any, line: str, status: int) -> None:
