@@ -52,6 +52,10 @@ class FoldsAndSeedsSweeper(Sweeper):
                 results = self.launcher.launch(batch, initial_job_idx=first)
             except KeyboardInterrupt:  # Ctrl+C reached this process while other processes ran the jobs (joblib)
                 stopped_jobs.report_interrupted_sweep(self.config)  # exits
+            except SystemExit as exc:  # a job run in this process (the basic launcher) stopped on a signal: 130, 143
+                if stopped_jobs.by_signal(exc):
+                    stopped_jobs.report_interrupted_sweep(self.config, exc.code)  # exits
+                raise
             except Exception as exc:
                 stopped_jobs.wait_for_stopped_batch(exc, self.config, sweep_dir)
                 stopped_jobs.report_stopped_jobs(exc, self.config, sweep_dir, range(first, first + len(batch)))  # exits if so

@@ -7,6 +7,7 @@ import contextlib
 import io
 import re
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -109,10 +110,17 @@ def report_diverged_jobs(config: Any, diverged: list[int], n_jobs: int) -> None:
     end_sweep(config, f"error: {len(diverged)} of {n_jobs} jobs diverged{others}: job {jobs}: {NO_MODEL}", 1)
 
 
-def report_interrupted_sweep(config: Any) -> None:
-    """Ctrl+C while parallel workers ran the jobs: the summary of what they left, the command that continues, exit 130."""
+def by_signal(exc: SystemExit) -> bool:
+    """A job's exit on a stop signal (src/train.py: 128 + the signal's number)."""
+    return isinstance(exc.code, int) and exc.code - 128 in set(signal.Signals)
+
+
+def report_interrupted_sweep(config: Any, status: int = 128 + signal.SIGINT) -> None:
+    """Ctrl+C (or SIGTERM) during a sweep: the summary of what its jobs left, the command that continues, exit 130
+    (or 143)."""
     jobs = numbered_jobs(Path(config.hydra.sweep.dir))
     stopped = "; ".join(f"{job} ({state})" for job in jobs if (state := job_state(job)) is not None)
     command = shlex.join(["python", "-m", "src.train", *without_start_keys(sys.argv[1:]), "resume=latest"])
     where = f": {stopped}" if stopped else ""
-    end_sweep(config, f"interrupted by SIGINT{where}. Continue the sweep with {command} (finished jobs are not run again)", 130)
+    line = f"interrupted by {signal.Signals(status - 128).name}{where}. Continue the sweep with {command}"
+    end_sweep(config, f"{line} (finished jobs are not run again)", status)

@@ -110,7 +110,7 @@ def test_a_refused_job_ends_the_sweep_with_its_summary_and_one_line(tmp_path, la
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_a_sweep_prints_the_sweeps_command_with_resume_latest(tmp_path):
+def test_ctrl_c_in_a_sweep_on_the_default_launcher_ends_with_its_summary_and_the_sweeps_command(tmp_path):
     # the job's own command (no -m, its last.ckpt) was printed: it resumed that job and left the sweep's others unrun
     ctrl_c = ["+callbacks.ctrl_c._target_=tests.support.probes.CtrlCAfterEpoch", "+callbacks.ctrl_c.epoch=2"]
     args = [*TINY, "seeds=2", *ctrl_c, f"paths.log_dir={tmp_path}"]
@@ -120,6 +120,10 @@ def test_ctrl_c_in_a_sweep_prints_the_sweeps_command_with_resume_latest(tmp_path
     command = shlex.split(line.split("resume with: ")[1])
     assert command == ["python", "-m", "src.train", "-m", "hydra/launcher=basic", *args, "resume=latest"]
     assert not (sweep_folder(tmp_path) / "1").exists()  # the job the sweep had not started yet
+    assert (sweep_folder(tmp_path) / "summary.csv").is_file()
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted by SIGINT: {sweep_folder(tmp_path)}/0 (stopped by SIGINT at epoch 2"), last
+    assert last.endswith(f"Continue the sweep with {shlex.join(command)} (finished jobs are not run again)"), last
 
 
 def test_the_command_that_continues_an_interrupted_sweep_drops_its_start_overrides_however_written(tmp_path, monkeypatch, capsys):
@@ -137,6 +141,9 @@ def test_the_command_that_continues_an_interrupted_sweep_drops_its_start_overrid
         capsys.readouterr().err.strip()
         == f"interrupted by SIGINT. Continue the sweep with {command} (finished jobs are not run again)"
     )
+    with pytest.raises(SystemExit) as stop:  # a cluster's SIGTERM keeps its own name and exit status
+        report_interrupted_sweep(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}), 143)
+    assert stop.value.code == 143 and capsys.readouterr().err.startswith("interrupted by SIGTERM. Continue the sweep with")
 
 
 @pytest.mark.slow
