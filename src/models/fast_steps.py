@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
 from src.errors import UserError, first_line
-from src.models.metrics import NON_SCALAR, RowWeightedMean
+from src.models.metrics import NON_SCALAR, RowWeightedMean, plain_matrix
 
 # Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning
 STEP_FLAGS = ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches")
@@ -242,7 +242,8 @@ class FastSteps(L.LightningModule):
                 if value.numel() == 1:
                     results[name] = value
                 else:
-                    self.matrices.setdefault(stage, {})[name] = self.non_scalar(name, value)
+                    # per class by class name, or the confusion matrix
+                    self.matrices.setdefault(stage, {})[name] = plain_matrix(value, self.class_labels)
         return {k: float(v) for k, v in results.items()}
 
     def on_validation_epoch_start(self) -> None:

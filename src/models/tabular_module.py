@@ -11,7 +11,6 @@ import torch
 from torchmetrics import MetricCollection
 
 from src.models.fast_steps import FastSteps
-from src.models.metrics import plain_matrix
 from src.models.nets.build import build_net
 
 
@@ -108,9 +107,6 @@ class TabularModule(FastSteps):
             momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
             return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, cycle_momentum=momentum)
         return None
-
-    def non_scalar(self, name: str, value: torch.Tensor):
-        return plain_matrix(value, self.class_labels)  # a value per class by class name, or the confusion matrix
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # plain strings, so eval and predict rebuild model and data from a weights_only load

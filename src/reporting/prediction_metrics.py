@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -14,22 +12,15 @@ def metrics_from_predictions(
     collection, src/models/metrics.py), and its matrices: the confusion matrix, per-class values by class name.
     Regression: values; binary: probabilities of class 1; multiclass: (rows, classes) probabilities."""
     import torch
-    from torchmetrics.functional import mean_absolute_error, mean_squared_error
+    from torchmetrics.functional import mean_squared_error
 
-    from src.models.metrics import plain_matrix, r2_score, task_metrics
+    from src.models.metrics import plain_matrix, task_metrics
 
     p, y = torch.as_tensor(predicted, dtype=torch.float64), torch.as_tensor(actual, dtype=torch.float64)
+    target = y if task == "regression" else y.long()
     if task == "regression":
-        mse = float(mean_squared_error(p, y))
-        return {
-            "test_loss": mse,
-            "test_mse": mse,
-            "test_rmse": math.sqrt(mse),
-            "test_mae": float(mean_absolute_error(p, y)),
-            "test_r2": r2_score(p, y),
-        }, {}
-    target = y.long()
-    if task == "binary":
+        loss, metrics = float(mean_squared_error(p, y)), task_metrics(task).set_dtype(torch.float64)  # summed in float64
+    elif task == "binary":
         loss = float(torch.nn.functional.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y))
         metrics = task_metrics(task, threshold=threshold)
     else:
