@@ -267,7 +267,8 @@ def print_ensemble_table(metrics: dict, title: str) -> None:
     rows = []
     for i, member in enumerate(metrics["members"], start=1):
         network, source = member["kind"] == "network", Path(member["checkpoint"])
-        run = (source.parent.parent if network else source).name  # the run's folder
+        run = (source.parent.parent if network else source).name  # the run's folder: a sweep's are job numbers
+        run = f"job {run}" if run.isdigit() else run
         label = f"member {i}: {member['kind']} ({run}, {'epoch' if network else 'round'} {member['epoch']})"
         rows.append([label, f"{member['weight']:.3f}", *(shown_number(member["test"][n]) for n in names)])
     rows.append(["mean of members", "", *(shown_number(metrics["members_mean"][n]) for n in names)])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.ensemble import ensemble, member_sources
+from src.ensemble import ensemble, member_sources, print_ensemble_table
 from src.errors import UserError
 from tests.conftest import CONF, compose_config
 
@@ -73,6 +73,20 @@ def test_a_multirun_folder_gives_its_jobs_in_job_order_networks_and_lightgbm_ali
     assert found[3] == tmp_path / "3"
     with pytest.raises(UserError, match="holds no run with checkpoints/best.ckpt"):
         member_sources([str(tmp_path / ".hydra")])
+
+
+def test_a_sweeps_member_is_named_by_its_job_number_not_a_bare_number(capsys):
+    # `runs=logs/cancer/multiruns/<time>`: a row read `network (0, epoch 2)`, the 0 taken for a seed
+    scores = {"test_acc": 0.9}
+    members = [
+        {"kind": "network", "checkpoint": "multiruns/t/0/checkpoints/best.ckpt", "epoch": 2, "weight": 0.5, "test": scores},
+        {"kind": "lightgbm", "checkpoint": "runs/2026-12-05_06-10-08_735261", "epoch": 40, "weight": 0.5, "test": scores},
+    ]
+    metrics = {"test": scores, "members": members, "members_mean": scores, "combine": "mean"}
+    print_ensemble_table({**metrics, "mean_prediction": {"test": scores}, "blend": {"test": scores}}, title="t")
+    printed = capsys.readouterr().out
+    assert "member 1: network (job 0, epoch 2)" in printed
+    assert "member 2: lightgbm (2026-12-05_06-10-08_735261, round 40)" in printed  # a single run: its folder
 
 
 def test_a_multirun_folder_with_an_unfinished_job_is_refused_by_name(tmp_path):

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from src.reporting.results import shown_number
+
 REPEAT_KEYS = ("seed", "cv.fold")  # jobs that differ only in these are repeats of one setting
 
 
@@ -33,13 +35,10 @@ def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str,
     job has no results), how many diverged (no finite best val_loss), and the others' mean and sample std (ddof=1) of
     best_val_loss and each test metric."""
     setting_keys = [k for k in swept if k not in REPEAT_KEYS]
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for row in rows:
-        members = groups.setdefault(tuple(row["overrides"].get(k, "") for k in setting_keys), [])
-        members += [row] if "best_val_loss" in row else []  # a refused job's row has its overrides only
     metrics = ["best_val_loss", *dict.fromkeys(k for row in rows for k in row if k.startswith("test_"))]
     out = []
-    for setting, members in groups.items():
+    for setting, jobs in by_setting(rows, swept).items():
+        members = [job for job in jobs if "best_val_loss" in job]  # a refused job's row has its overrides only
         kept = [m for m in members if finite([m.get("best_val_loss")])]  # not diverged
         summary: dict[str, Any] = {**dict(zip(setting_keys, setting)), "n": len(members), "diverged": len(members) - len(kept)}
         for metric in metrics:
@@ -50,7 +49,32 @@ def mean_and_std(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str,
     return out
 
 
+def by_setting(rows: list[dict[str, Any]], swept: list[str]) -> dict[tuple, list[dict[str, Any]]]:
+    """The jobs of each setting: the values of every swept override but seed and cv.fold."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row["overrides"].get(k, "") for k in swept if k not in REPEAT_KEYS), []).append(row)
+    return groups
+
+
+def missing_folds(rows: list[dict[str, Any]], swept: list[str]) -> list[str]:
+    """A note for each setting whose mean lacks folds of its cv.folds (`cv.fold=0,1` of 3, a refused or stopped fold)."""
+    setting_keys, notes = [k for k in swept if k not in REPEAT_KEYS], []
+    for setting, jobs in by_setting(rows, swept).items():
+        folds = jobs[0]["overrides"].get("cv.folds", "")
+        ran = {job["overrides"].get("cv.fold") for job in jobs if "best_val_loss" in job}
+        if not folds.isdigit() or not (missing := [str(f) for f in range(int(folds)) if str(f) not in ran]):
+            continue
+        named = " ".join(f"{k}={v}" for k, v in zip(setting_keys, setting))
+        notes.append(
+            f"note: {'fold' if len(missing) == 1 else 'folds'} {', '.join(missing)} of cv.folds={folds} "
+            f"{'has' if len(missing) == 1 else 'have'} no result{f' with {named}' if named else ''}: "
+            f"the mean is over {int(folds) - len(missing)} of {folds} folds"
+        )
+    return notes
+
+
 def format_mean_std(mean: float, std: float) -> str:
     if not math.isfinite(mean):
         return "—"
-    return f"{mean:.4g} ± {std:.2g}" if math.isfinite(std) else f"{mean:.4g}"
+    return f"{shown_number(mean)} ± {shown_number(std)}" if math.isfinite(std) else shown_number(mean)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.reporting import cross_validation as cv
-from src.reporting.results import print_run_folder
+from src.reporting.results import print_run_folder, shown_number
 from src.sweeps.resolvers import starts_only
 
 
@@ -48,27 +49,30 @@ class SweepSummary(Callback):
             return
         swept = varying_keys(rows)
         flat = flat_rows(rows, swept)
-        path = sweep_dir / "summary.csv"
-        frame = pd.DataFrame(flat)  # epochs as 3, not 3.0, when a refused job's row has none
-        last = [c for c in ("wall_time_s", "overrides") if c in frame]  # after the test metrics of every job's task
-        frame = frame[[c for c in frame if c not in last] + last]
-        frame.astype(dict.fromkeys([c for c in ("best_epoch", "stopped_epoch") if c in frame], "Int64")).to_csv(path, index=False)
+        path = write_summary_csv(flat, sweep_dir / "summary.csv")
         jobs = f"{len(rows)} job{'s' * (len(rows) != 1)}"
         print_sweep_summary(flat, swept, title=f"{jobs}, best val_loss first — {path}")
+        best, of_setting = flat[0], ""
         if any(k in cv.REPEAT_KEYS for k in swept):
-            groups = cv.mean_and_std(rows, swept)
+            groups = ranked(cv.mean_and_std(rows, swept), key="best_val_loss_mean")
             groups_path = sweep_dir / "summary_mean_std.csv"
             pd.DataFrame(groups).to_csv(groups_path, index=False)
             repeats = " and ".join(k for k in cv.REPEAT_KEYS if k in swept)
-            print_mean_std(groups, title=f"mean ± std over {repeats} — {groups_path}")
+            print_mean_std(groups, title=f"mean ± std over {repeats}, best mean val_loss first — {groups_path}")
+            for note in cv.missing_folds(rows, swept):
+                print(note)
+            if len(groups) > 1:  # the best job of the setting on top of that table, not a lucky seed of another
+                setting = {k: v for k, v in groups[0].items() if k in swept}
+                best = next(row for row in flat if all(row[k] == v for k, v in setting.items()))
+                of_setting = " of " + " ".join(f"{k}={v}" for k, v in setting.items())
         settings = [{k: row["overrides"].get(k, "") for k in swept if k != "cv.fold"} for row in rows]
         oof = "cv.fold" in swept and cv.write_oof_predictions([*zip(job_dirs, settings)], sweep_dir / "oof_predictions.csv")
         if oof:
             print(f"out-of-fold validation predictions: {oof}")
-        if cv.finite([flat[0].get("best_val_loss")]):  # the last job's commands are above: these are the best one's
-            best = dict(zip((row["job"] for row in rows), job_dirs))[flat[0]["job"]]
-            print(f"best job (lowest val_loss): {flat[0]['job']}")
-            print_run_folder(best, checkpoint=best / "checkpoints" / "best.ckpt")
+        if cv.finite([best.get("best_val_loss")]):  # the last job's commands are above: these are the best one's
+            best_dir = dict(zip((row["job"] for row in rows), job_dirs))[best["job"]]
+            print(f"best job (lowest val_loss{of_setting}): {best['job']}")
+            print_run_folder(best_dir, checkpoint=best_dir / "checkpoints" / "best.ckpt")
 
 
 def remove_empty_sweep(sweep_dir: Path) -> None:
@@ -103,9 +107,9 @@ def read_job(job_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     return row
 
 
-def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Best val_loss first; jobs without a finite one (unfinished, diverged) last."""
-    return sorted(rows, key=lambda row: (0, row["best_val_loss"]) if cv.finite([row.get("best_val_loss")]) else (1, 0.0))
+def ranked(rows: list[dict[str, Any]], key: str = "best_val_loss") -> list[dict[str, Any]]:
+    """Lowest `key` first; rows without a finite one (unfinished, diverged) last."""
+    return sorted(rows, key=lambda row: (0, row[key]) if cv.finite([row.get(key)]) else (1, 0.0))
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> list[str]:
@@ -123,11 +127,21 @@ def flat_rows(rows: list[dict[str, Any]], swept: list[str]) -> list[dict[str, An
     return flat
 
 
+def write_summary_csv(flat: list[dict[str, Any]], path: Path) -> Path:
+    """A diverged loss as `nan`, as the table shows it; an empty cell is a value the job never had (refused, stopped)."""
+    frame = pd.DataFrame([{k: "nan" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in flat])
+    last = [c for c in ("wall_time_s", "overrides") if c in frame]  # after the test metrics of every job's task
+    frame = frame[[c for c in frame if c not in last] + last]
+    epochs = dict.fromkeys([c for c in ("best_epoch", "stopped_epoch") if c in frame], "Int64")  # 3, not 3.0
+    frame.astype(epochs).to_csv(path, index=False)
+    return path
+
+
 def print_sweep_summary(flat: list[dict[str, Any]], swept: list[str], title: str) -> None:
     tests = list(dict.fromkeys(k for row in flat for k in row if k.startswith("test_")))
     columns = ["job", *swept, "best_val_loss", *tests, "wall_time_s"]
     headers = {"best_val_loss": "best val_loss", "wall_time_s": "wall s", **{t: t.removeprefix("test_") for t in tests}}
-    rows = [[_cell(row.get(c)) for c in columns] for row in flat]
+    rows = [[_cell(row.get(c)) for c in columns[:-1]] + [_seconds(row.get("wall_time_s"))] for row in flat]
     title += "\n(test metrics are for reading, not for choosing)"
     print_table(title, [headers.get(c, c) for c in columns], 1 + len(swept), rows)
 
@@ -148,14 +162,21 @@ def print_table(title: str, headers: list[str], n_left: int, rows: list[list[str
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
-    if isinstance(value, str):  # an override's value: shorten long decimals from a sampler, keep the rest
-        try:
-            value = float(value) if "." in value or "e" in value.lower() else value
-        except ValueError:
-            return value
-    if isinstance(value, float):
-        return f"{value:.1f}" if 100 <= abs(value) < 1e6 else f"{value:.4g}"  # not a row of 30 digits
-    return str(value)
+    return shown_setting(value) if isinstance(value, str) else shown_number(value)
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def shown_setting(value: str) -> str:
+    """An override's value as the job's overrides (and summary.csv) have it, but a sampler's long decimals
+    (0.018224988220277075) cut to 4 significant digits."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return f"{number:.4g}" if math.isfinite(number) and float(f"{number:.6g}") != number else value
 
 
 def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
@@ -163,7 +184,8 @@ def print_mean_std(groups: list[dict[str, Any]], title: str) -> None:
     settings = [k for k in groups[0] if k not in ("n", "diverged") and not k.endswith(("_mean", "_std"))]
     headers = [c.removeprefix("test_").replace("best_val_loss", "best val_loss") for c in [*settings, "n", "diverged", *metrics]]
     rows = [
-        [str(group[k]) for k in (*settings, "n", "diverged")]
+        [shown_setting(group[k]) for k in settings]
+        + [str(group[k]) for k in ("n", "diverged")]
         + [cv.format_mean_std(group[f"{m}_mean"], group[f"{m}_std"]) for m in metrics]
         for group in groups
     ]

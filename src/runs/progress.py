@@ -95,7 +95,7 @@ class EpochProgressBar(ProgressBar):
         if self.best[1]:
             parts.append(f"best {self.best[0]:.4g} @ {self.best[1]}")
         if (left := epochs_before_early_stop(trainer)) is not None:
-            parts.append(f"stops after {left} more epochs without improvement" if left else "stopped: no improvement")
+            parts.append(early_stopping_text(trainer, left))
         parts.append(f"{self.rate:.0f} batches/s")
         done, total = trainer.current_epoch, horizon(trainer)
         if self.plain:
@@ -113,6 +113,15 @@ class EpochProgressBar(ProgressBar):
 
 def max_epochs_text(trainer: L.Trainer) -> str:
     return f" (max {trainer.max_epochs})" if trainer.max_epochs > 0 else ""
+
+
+def early_stopping_text(trainer: L.Trainer, left: int) -> str:
+    """Epochs of patience left, unless max_epochs ends training first (patience 200 on a 2-epoch run)."""
+    if not left:
+        return "stopped: no improvement"
+    if 0 < trainer.max_epochs < trainer.current_epoch + left:
+        return "early stopping: not before max_epochs"
+    return f"stops after {left} more epochs without improvement"
 
 
 def horizon(trainer: L.Trainer) -> int | None:

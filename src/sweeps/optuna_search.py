@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -320,6 +321,9 @@ class ResumableOptunaSearch:
             grid = {name: grid_choices(name, d) for name, d in distributions.items()}
             self.sampler = self.sampler(grid)
             n_trials = min(n_trials, math.prod(len(choices) for choices in grid.values()))
+        if not sys.stderr.isatty():  # optuna 2.10 colours its lines even in a log file: Hydra's log handler writes them plain
+            optuna.logging.disable_default_handler()
+            optuna.logging.enable_propagation()
         study = optuna.create_study(
             study_name=self.study_name,
             storage=open_storage(self.storage),
@@ -336,6 +340,7 @@ class ResumableOptunaSearch:
         log.info(
             f"Study {study.study_name} in {masked(self.storage)}: {done} of {n_trials} trials done or running"
             + (f", {abandoned} abandoned by killed processes marked FAIL" if abandoned else "")
+            + (f"; a higher hydra.sweeper.n_trials (e.g. {2 * n_trials}) continues it" if done >= self.n_trials else "")
         )
         sweep_dir = Path(self.config.hydra.sweep.dir)
         while (to_go := n_trials - trials_counted(study)) > 0:

@@ -206,7 +206,7 @@ def test_a_diverged_jobs_huge_loss_prints_short_in_the_summary_table(tmp_path, c
     finished_job(sweep_dir, 1, ["model.optimizer.lr=10000"], loss=2.512e34, acc=0.5)
     summarize(sweep_dir)
     out = capsys.readouterr().out
-    assert "2.512e+34" in out and "25120000" not in out, out
+    assert "2.5120e+34" in out and "25120000" not in out, out
 
 
 def test_the_sweep_ends_with_the_best_jobs_commands_not_the_last_jobs(tmp_path, capsys):
@@ -221,3 +221,52 @@ def test_the_sweep_ends_with_the_best_jobs_commands_not_the_last_jobs(tmp_path, 
     last = capsys.readouterr().out.splitlines()[-4:]
     assert last[0] == "best job (lowest val_loss): 0"
     assert last[2].startswith("evaluate: python -m src.eval ckpt_path=") and last[2].endswith("s/0/checkpoints/best.ckpt")
+
+
+def test_the_mean_table_puts_the_best_setting_first_and_the_best_job_is_one_of_its_own(tmp_path, capsys):
+    # `-m seeds=2 model.optimizer.lr=0.1,0.01`: the table was in launch order, and the best job a lucky seed of lr=0.1
+    for number, (lr, seed, loss) in enumerate([("0.1", 0, 0.1), ("0.1", 1, 0.9), ("0.01", 0, 0.31), ("0.01", 1, 0.3)]):
+        finished_job(tmp_path, number, [f"model.optimizer.lr={lr}", f"seed={seed}"], loss, 0.8)
+    summarize(tmp_path)
+    out = capsys.readouterr().out
+    mean_table = out[out.index("mean ± std over seed, best mean val_loss first") :].splitlines()
+    assert [line.split()[1] for line in mean_table if line.startswith("│")] == ["0.01", "0.1"], out
+    assert "│ 0.3050 ± 0.0071 │" in out  # four decimals, as every metric column
+    groups = pd.read_csv(tmp_path / "summary_mean_std.csv").to_dict("records")
+    assert [g["model.optimizer.lr"] for g in groups] == [0.01, 0.1]
+    assert "best job (lowest val_loss of model.optimizer.lr=0.01): 3" in out.splitlines()
+
+
+def test_numbers_show_four_decimals_and_settings_and_non_finite_losses_read_alike_in_table_and_csv(tmp_path, capsys):
+    # `-m model.optimizer.lr=1e-3,1e-2,1e9`: Hydra gives the jobs 0.001, 0.01 and 1000000000.0; the last diverges
+    finished_job(tmp_path, 0, ["model.optimizer.lr=0.001"], loss=0.5, acc=0.73)
+    finished_job(tmp_path, 1, ["model.optimizer.lr=0.01"], loss=0.4, acc=0.99999994)
+    finished_job(tmp_path, 2, ["model.optimizer.lr=1000000000.0"], loss=math.nan, acc=0.5)
+    metrics = json.loads((tmp_path / "2" / "metrics.json").read_text())
+    (tmp_path / "2" / "metrics.json").write_text(json.dumps({**metrics, "test": {}}))  # no model to test
+    summarize(tmp_path)
+    rows = [line.split("│")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    table = {cells[0].strip(): [cell.strip() for cell in cells[1:4]] for cells in rows}
+    assert table == {  # lr, best val_loss, acc: it read 0.73 beside 0.7307, 1 for 0.99999994, 1e+09, nan
+        "1": ["0.01", "0.4000", "1.0000"],
+        "0": ["0.001", "0.5000", "0.7300"],
+        "2": ["1000000000.0", "nan", "—"],
+    }
+    lines = (tmp_path / "summary.csv").read_text().splitlines()
+    assert [line.split(",")[:3] for line in lines[1:]] == [
+        ["1", "0.01", "0.4"],
+        ["0", "0.001", "0.5"],
+        ["2", "1000000000.0", "nan"],
+    ]
+    assert lines[3].split(",")[5] == ""  # no test_acc: a value the job never had, — in the table
+
+
+def test_a_partial_cross_validation_says_which_folds_its_mean_lacks(tmp_path, capsys):
+    # `-m cv.folds=3 cv.fold=0,1`: fold 2 never ran, and the mean over two folds read like the 3-fold one
+    for fold in (0, 1):
+        finished_job(tmp_path, fold, ["cv.folds=3", f"cv.fold={fold}"], 0.5, 0.8)
+    summarize(tmp_path)
+    assert "note: fold 2 of cv.folds=3 has no result: the mean is over 2 of 3 folds" in capsys.readouterr().out.splitlines()
+    finished_job(tmp_path, 2, ["cv.folds=3", "cv.fold=2"], 0.5, 0.8)
+    summarize(tmp_path)
+    assert "note:" not in capsys.readouterr().out

@@ -57,14 +57,21 @@ def test_the_bar_ticks_once_an_epoch_with_losses_best_patience_rate_and_eta(tmp_
     assert sorted(set(epochs)) == list(range(7))  # one tick an epoch, counted from 1 out of max_epochs
     last = lines[-1]
     assert re.search(r"\[\d\d:\d\d<\d\d:\d\d\]", last), last  # elapsed < ETA
-    stops = r"stops after (\d+) more epochs without improvement"
+    # patience 50 outlasts the 6 epochs: no "stops after 47 more epochs" on a run that ends at 6
+    stops = "early stopping: not before max_epochs"
     match = re.search(rf"train_loss (\S+) · val_loss (\S+) · best (\S+) @ (\d) · {stops} · (\d+) batches/s", last)
     assert match, last
     history = [float(v) for v in (match.group(2), match.group(3))]
     assert history[1] <= history[0]
-    patience_left = 50 - (6 - int(match.group(4)))
-    assert int(match.group(5)) == patience_left
-    assert int(match.group(6)) > 0  # 11 mini-batches an epoch, counted as mini-batches, not Lightning steps
+    assert int(match.group(5)) > 0  # 11 mini-batches an epoch, counted as mini-batches, not Lightning steps
+
+
+def test_the_epochs_of_patience_left_are_shown_only_where_early_stopping_can_come_before_max_epochs(tmp_path):
+    text = fit_with_bar(tmp_path, EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=1), 2, 200)
+    assert "more epochs" not in text, text  # it read "stops after 200 more epochs without improvement" at epoch 1 of 2
+    assert all(" · early stopping: not before max_epochs · " in line for line in text.splitlines()), text
+    text = fit_with_bar(tmp_path, EpochProgressBar(file=io.StringIO(), plain_every_n_epochs=1), 4, 2)
+    assert " · stops after 2 more epochs without improvement · " in text.splitlines()[0]  # epoch 1: 1 + 2 <= 4
 
 
 def test_without_a_terminal_it_writes_plain_lines_out_of_the_early_stopping_horizon(tmp_path):

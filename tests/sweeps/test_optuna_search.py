@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import signal
 import subprocess
@@ -59,6 +60,7 @@ def test_search_started_again_continues_the_same_study(tmp_path):
     log_dir = f"paths.log_dir={tmp_path}"
     first = run_module("src.train", *SEARCH, "hydra.sweeper.n_trials=3", log_dir)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "A new study created" in first.stdout and "\x1b[" not in first.stdout + first.stderr  # Optuna's colours in a log
     before = check_every_trial_kept(tmp_path)
     assert len(before) == 3
 
@@ -199,6 +201,17 @@ def test_n_trials_counts_the_whole_study_and_job_numbers_are_trial_numbers(tmp_p
     assert first.launcher.job_numbers == [0, 1] and again.launcher.job_numbers == [2, 3, 4]
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert len(results["trials"]) == 5 and results["best_value"] == min(t["value"] for t in results["trials"])
+
+
+def test_a_study_with_all_its_trials_says_how_to_continue_it(tmp_path, caplog):
+    import optuna
+
+    fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=2).sweep([])
+    again = fake_sweeper(tmp_path, optuna.samplers.RandomSampler(seed=0), n_trials=2)
+    with caplog.at_level(logging.INFO):
+        again.sweep([])
+    assert again.launcher.job_numbers == []
+    assert "2 of 2 trials done or running; a higher hydra.sweeper.n_trials (e.g. 4) continues it" in caplog.text
 
 
 def test_grid_sampler_runs_the_grid_once(tmp_path):
