@@ -63,7 +63,7 @@ class SweepSummary(Callback):
                 print(note)
             if len(groups) > 1:  # the best job of the setting on top of that table, not a lucky seed of another
                 setting = {k: v for k, v in groups[0].items() if k in swept}
-                best = next(row for row in flat if all(row[k] == v for k, v in setting.items()))
+                best = next(row for row in flat if all(row.get(k) == v for k, v in setting.items()))
                 of_setting = " of " + " ".join(f"{k}={v}" for k, v in setting.items())
         settings = [{k: row["overrides"].get(k, "") for k in swept if k != "cv.fold"} for row in rows]
         oof = "cv.fold" in swept and cv.write_oof_predictions([*zip(job_dirs, settings)], sweep_dir / "oof_predictions.csv")
