@@ -81,6 +81,11 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
     lines = [line.strip() for line in text.splitlines() if line.strip() and "object_type=" not in line]
     missing_key = re.search(r"full_key: (\S+)", text)
     missing_option = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    nulled = [a.split("=")[0] for a in args if a.lower().endswith("=null") and Path(conf, a.split("=")[0]).is_dir()]
+    if nulled and "Config group override must be" in text:  # group=null: Hydra's message names neither
+        options = sorted(p.stem for p in Path(conf, nulled[0]).glob("*.yaml"))
+        hint = f"did you mean {nulled[0]}=none?" if "none" in options else f"options: {', '.join(options)}"
+        return f"{nulled[0]}=null is not an option of {nulled[0]}: there is no conf/{nulled[0]}/null.yaml ({hint})"
     if missing_key and ("not in struct" in text or re.search(r"not in '\w+Conf'", text)):  # a Hydra node: its dataclass
         key = missing_key.group(1)
         parent, _, name = key.rpartition(".")
@@ -199,7 +204,9 @@ def validate_data(data: DictConfig) -> None:
 
 
 def quoting_hint(key: str, value) -> str:
-    """Hydra reads data.target=2024 as a number: a column named 2024 (or true) is given quoted."""
+    """Hydra reads data.target=2024 as a number: a column named 2024 (or true) is given quoted; and '0.01' as a string."""
+    if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", value, re.IGNORECASE):
+        return f" (quoted, a number is a string: write {key}={value} without quotes)"
     values = value if isinstance(value, list) else [value]
     if not any(isinstance(v, (int, float)) for v in values) or not all(isinstance(v, (str, int, float)) for v in values):
         return ""
@@ -246,7 +253,8 @@ def validate_model(model: DictConfig) -> None:
 def validate_optimizer(optimizer: DictConfig) -> None:
     _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
     if not (is_number(optimizer.get("lr")) and optimizer.lr > 0):
-        raise UserError(f"model.optimizer.lr must be > 0; got {optimizer.get('lr')!r}")
+        lr = optimizer.get("lr")
+        raise UserError(f"model.optimizer.lr must be a number > 0; got {lr!r}{quoting_hint('model.optimizer.lr', lr)}")
     decay = optimizer.get("weight_decay", 0.0)
     if not (is_number(decay) and decay >= 0):
         raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")
@@ -305,6 +313,12 @@ def validate_training(cfg: DictConfig) -> None:
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
         _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
     _int_at_least("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
+    interval = trainer.get("val_check_interval", 1.0)
+    if trainer.get("check_val_every_n_epoch", 1) is None and isinstance(interval, float):  # Lightning's rule, in our line
+        raise UserError(
+            "trainer.check_val_every_n_epoch=null validates every trainer.val_check_interval steps across epochs, so that "
+            f"must be an integer, e.g. trainer.val_check_interval=100 data.steps_per_execution=1; got {interval!r}"
+        )
     if not OmegaConf.is_dict(trainer.get("profiler")):  # a profiler's own node: Lightning checks it
         _one_of("trainer.profiler", trainer.get("profiler"), ("simple", "advanced", "pytorch"), null="")
     steps = cfg.data.get("steps_per_execution")

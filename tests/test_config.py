@@ -22,9 +22,17 @@ BAD_SETTINGS = [
     ("model.net.hidden=[64,2.5]", ["model.net.hidden", "positive integers", "[64, 2.5]"]),
     ("model.optimizer.lr=0", ["model.optimizer.lr", "> 0", "got 0"]),
     ("model.optimizer.lr=-0.1", ["model.optimizer.lr", "> 0", "got -0.1"]),
+    # quoted, it is a string: it was told "must be > 0"
+    (
+        "model.optimizer.lr='0.01'",
+        ["model.optimizer.lr must be a number > 0; got '0.01'", "model.optimizer.lr=0.01 without quotes"],
+    ),
     ("model.optimizer._target_=torch.optim.Adamm", ["model.optimizer._target_", "torch.optim.AdamW", "'torch.optim.Adamm'"]),
     ("model.optimizer._target_=torch.optim.LBFGS", ["model.optimizer._target_", "torch.optim.SGD", "'torch.optim.LBFGS'"]),
     ("model.optimizer.weight_decay=-1", ["model.optimizer.weight_decay", ">= 0", "got -1"]),
+    # Lightning refused it with a traceback; scikit-learn refused download=maybe with one
+    ("trainer.check_val_every_n_epoch=null", ["trainer.check_val_every_n_epoch=null", "trainer.val_check_interval", "got 1.0"]),
+    ("experiment=housing data.source.download=maybe", ["data.source.download must be true or false; got 'maybe'"]),
     ("model.net.norm=group", ["model.net.norm", "none, batch, layer", "'group'"]),
     ("model.net.dropout=1.0", ["model.net.dropout", "[0, 1)", "got 1.0"]),
     ("model.lr_schedule=step", ["model.lr_schedule", "cosine, onecycle", "'step'"]),
@@ -100,6 +108,13 @@ def cfg_output_dir(cfg):
     return Path(cfg.paths.output_dir)
 
 
+def test_validation_every_n_steps_across_epochs_is_allowed(make_config):
+    # Lightning takes check_val_every_n_epoch=null with an integer val_check_interval: validation every n steps
+    overrides = ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=5", "data.steps_per_execution=1")
+    result = train(make_config(*overrides, "trainer.max_epochs=2"))
+    assert len(result.val_loss) >= 2
+
+
 def test_allowed_optimizers_are_torch_optims_that_take_a_plain_step():
     in_torch = {
         name for name, cls in vars(torch.optim).items() if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)
@@ -148,6 +163,22 @@ def test_a_misspelt_key_gets_the_nearest_real_one(capsys, arguments, expected):
     assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
 
 
+@pytest.mark.parametrize(
+    "argument, expected",
+    [
+        ("logger=null", "logger=null is not an option of logger: there is no conf/logger/null.yaml (did you mean logger=none?)"),
+        ("data=null", "data=null is not an option of data: there is no conf/data/null.yaml (options: cancer, csv,"),
+    ],
+)
+def test_a_config_group_set_to_null_is_told_its_options(capsys, argument, expected):
+    # Hydra said "Config group override must be a string or a list. Got NoneType", naming no group
+    from src.config import check_command_line
+
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line("train", [argument])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+
+
 @pytest.mark.slow  # a subprocess run of each command
 @pytest.mark.parametrize(
     "module, argument, expected",
@@ -174,15 +205,20 @@ def test_every_entry_point_names_a_misspelt_key_in_one_line(module, argument, ex
         ("+model.net.hiden=[8]", "error: model.net.hiden is not a setting of src.models.nets.mlp.MLP (settings: hidden, norm,"),
         # the net's key one level too high, as the first phase's configs had it
         ("+model.hidden=[8]", "error: model.hidden is not a setting of src.models.tasks.task_module (settings: net, optimizer,"),
+        ("ckpt_path=/nonexistent/x.ckpt", "error: ckpt_path=/nonexistent/x.ckpt: no such file"),
+        ("model.optimizer.lr='0.01'", "error: model.optimizer.lr must be a number > 0; got '0.01'"),
+        ("trainer.check_val_every_n_epoch=null", "error: trainer.check_val_every_n_epoch=null validates every"),
+        ("logger=null", "error: logger=null is not an option of logger"),
+        ("experiment=housing data.source.download=maybe", "error: data.source.download must be true or false; got 'maybe'"),
     ],
 )
 @pytest.mark.slow  # a subprocess run of the command
 def test_bad_settings_end_the_command_with_one_line(tmp_path, override, expected):
-    proc = run_module("src.train", override, f"paths.log_dir={tmp_path}")
+    proc = run_module("src.train", *override.split(), f"paths.log_dir={tmp_path}")
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith(expected)
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
-    assert not any(tmp_path.rglob("*.ckpt"))
+    assert not any(tmp_path.rglob("*.ckpt")) and not any(tmp_path.glob("*/runs/*")), "no run folder left behind"
 
 
 SHIPPED = sorted(

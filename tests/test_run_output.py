@@ -4,12 +4,15 @@ import shlex
 
 import pytest
 
+from src.reporting.results import print_run_folder
 from tests.conftest import run_module
 
 
-@pytest.mark.slow  # subprocess runs of the commands, from a working folder with the default relative logs/
-def test_the_run_folder_and_the_printed_eval_command_can_be_pasted(tmp_path):
-    done = run_module("src.train", "experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", cwd=tmp_path)
+@pytest.mark.slow  # subprocess runs of the commands, from a working folder with the default relative logs/ or another
+@pytest.mark.parametrize("log_dir", ["logs", "elsewhere"])
+def test_the_run_folder_and_the_printed_eval_command_can_be_pasted(tmp_path, log_dir):
+    args = ["experiment=cancer", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", f"paths.log_dir={log_dir}"]
+    done = run_module("src.train", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     # nothing that says nothing about the run: an empty FLOPs count, Lightning's CPU/GPU lines, SLURM's srun hint
@@ -19,13 +22,25 @@ def test_the_run_folder_and_the_printed_eval_command_can_be_pasted(tmp_path):
     assert "Total FLOPs:" in output and "feature columns: 30 numeric" in output
     [run_line] = [line for line in lines if line.startswith("run: ")]
     run_dir = tmp_path / run_line.removeprefix("run: ")
-    assert run_line.startswith("run: logs/cancer/runs/") and (run_dir / "metrics.json").is_file()
+    assert run_line.startswith(f"run: {log_dir}/cancer/runs/") and (run_dir / "metrics.json").is_file()
     [eval_line] = [line for line in lines if line.startswith("evaluate: ")]
     command = shlex.split(eval_line.removeprefix("evaluate: "))
     assert command[:3] == ["python", "-m", "src.eval"]
     evaluated = run_module("src.eval", *command[3:], cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-    assert any(line.startswith("run: logs/eval/") for line in evaluated.stdout.splitlines())
+    assert any(line.startswith(f"run: {log_dir}/eval/") for line in evaluated.stdout.splitlines())
+
+
+def test_the_printed_eval_command_keeps_the_runs_own_log_dir(tmp_path, capsys):
+    # without it, the pasted command evaluated into ./logs/eval, away from the run
+    log_dir = tmp_path / "some where"
+    run_dir = log_dir / "cancer" / "runs" / "r"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "best.ckpt").touch()
+    (run_dir / "config.yaml").write_text(f"paths:\n  log_dir: {log_dir}\n")
+    print_run_folder(run_dir, checkpoint=run_dir / "checkpoints" / "best.ckpt")
+    [eval_line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("evaluate: ")]
+    assert shlex.split(eval_line)[-1] == f"paths.log_dir={log_dir}"
 
 
 @pytest.mark.slow  # a subprocess run of the command

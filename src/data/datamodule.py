@@ -166,7 +166,7 @@ class TabularDataModule(L.LightningDataModule):
         if not trained:
             self.preprocessing = fit_preprocessing(frame, parts["train"], kinds, self.feature_transform, table.name)
             print_once(describe_columns(kinds, self.preprocessing["vocabularies"], self.preprocessing["identifiers"]))
-            if encoded.inferred:
+            if encoded.inferred or self.requested_task is not None:
                 print_once(describe_task(encoded, target))
             if self.task == "binary":
                 print_once(

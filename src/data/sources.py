@@ -13,7 +13,7 @@ from palmerpenguins import load_penguins
 from sklearn.datasets import fetch_california_housing, get_data_home, load_breast_cancer
 
 from src.data.readers import read_table_file
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 
 
 @dataclass
@@ -57,6 +57,7 @@ def breast_cancer() -> Table:
 
 def california_housing(data_home: str | None = None, download: bool = True) -> Table:
     """The lesson's regression table, from scikit-learn's cache (`data_home`, else $SCIKIT_LEARN_DATA)."""
+    require(isinstance(download, bool), f"data.source.download must be true or false; got {download!r}")
     home = get_data_home(data_home or None)  # None: scikit-learn's own choice, $SCIKIT_LEARN_DATA or ~/scikit_learn_data
     try:
         bunch = fetch_california_housing(data_home=home, download_if_missing=download, as_frame=True)

@@ -24,7 +24,7 @@ class Target:
     keep: np.ndarray  # bool, rows with a target
     task: str
     class_labels: list[str]
-    inferred: bool  # the task was inferred (and is printed)
+    inferred: bool  # the task was inferred (printed with why)
 
 
 # a regression target beyond this in absolute value: its squared errors overflow float32 (max 3.4e38)
@@ -172,6 +172,8 @@ def regression_values(values: pd.Series, what: str, keep: np.ndarray, trained: b
 
 
 def describe_task(target: Target, column: str) -> str:
+    if not target.inferred:
+        return f"task: {target.task} (set by data.task)"
     if target.task == "regression":
         return f"task: regression (inferred: {column} holds many distinct numbers; data.task overrides)"
     return f"task: {target.task} (inferred: {column} has {len(target.class_labels)} labels: {listed(target.class_labels, 8)}; data.task overrides)"

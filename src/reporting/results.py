@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -204,10 +205,17 @@ def shown_path(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def log_dir_override(run_dir: Path) -> str:
+    """` paths.log_dir=<dir>` when the run's config has another than logs: src.eval writes its folder there too."""
+    config = run_dir / "config.yaml"
+    log_dir = OmegaConf.load(config).get("paths", {}).get("log_dir", "logs") if config.is_file() else "logs"
+    return "" if log_dir == "logs" else f" {shlex.quote(f'paths.log_dir={log_dir}')}"
+
+
 def print_run_folder(run_dir: Path, checkpoint: Path | None = None) -> None:
     """The run's folder on a line of its own (never wrapped, so it can be copied), and commands ready to paste."""
     print(f"run: {shown_path(run_dir)}")
     if checkpoint is not None and checkpoint.is_file():
         ckpt = shlex.quote(shown_path(checkpoint))
-        print(f"evaluate: python -m src.eval ckpt_path={ckpt}")
+        print(f"evaluate: python -m src.eval ckpt_path={ckpt}{log_dir_override(run_dir)}")
         print(f"predict:  python -m src.predict ckpt_path={ckpt} input=new.csv output=predictions.csv")

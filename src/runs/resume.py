@@ -122,6 +122,7 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
             "to start a new run",
         )
         raise UserError(f"resume=latest: no {cfg.name} run with checkpoints/last.ckpt under {runs}")
+    require(given.exists(), f"ckpt_path={ckpt_path}: no such file")
     # hydra.run.dir is the checkpoint's own run folder (src/runs/run_dir.py) when it is inside one
     if given != run_dir and given.parent != run_dir / "checkpoints":
         raise UserError(
@@ -131,7 +132,6 @@ def resume_point(cfg: DictConfig, resume: str | None) -> ResumePoint | None:
     check_same_settings(cfg, run_dir)  # first: a checkpoint of other data says so, finished or not
     check_not_finished(run_dir)
     checkpoint = checkpoint_file(given, "last.ckpt")  # a run's folder: its last.ckpt
-    require(checkpoint.is_file(), f"ckpt_path={ckpt_path}: no such file")
     point = read_resume_point(checkpoint)
     check_epochs_left(cfg, run_dir, point)
     return point

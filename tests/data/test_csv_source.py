@@ -505,6 +505,13 @@ def test_class_labels_written_with_leading_zeros_keep_them(tmp_path, capsys):
     assert "task: multiclass (inferred: code has 3 labels: 007, 010, 120;" in capsys.readouterr().out
 
 
+def test_a_task_set_by_data_task_is_printed_as_an_inferred_one_is(tmp_path, capsys):
+    # only an inferred task was printed: a set one said nothing
+    path = regression_csv(tmp_path / "houses.csv")
+    file_datamodule(path, "price", task="regression").setup("fit")
+    assert "task: regression (set by data.task)" in capsys.readouterr().out
+
+
 def test_columns_with_one_value_in_every_training_row_are_named_in_one_warning(tmp_path, recwarn):
     # they were kept silently; a column with holes is not constant (its missing indicator varies)
     rng = np.random.default_rng(0)

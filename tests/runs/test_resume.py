@@ -353,6 +353,12 @@ def test_resuming_refuses_a_checkpoint_outside_a_run_folder_and_a_broken_one(tmp
         resume(run_dir, checkpoint="broken.ckpt")
 
 
+def test_a_checkpoint_that_does_not_exist_is_named_as_missing(tmp_path):
+    # it was "not in this run's folder", naming the new run's folder, which is never made
+    with pytest.raises(UserError, match=r"^ckpt_path=/nonexistent/x\.ckpt: no such file$"):
+        train(compose_config("ckpt_path=/nonexistent/x.ckpt", output_dir=tmp_path / "run"))
+
+
 def test_resume_latest_without_any_run_names_the_folder(tmp_path):
     proc = run_module("src.train", "resume=latest", f"paths.log_dir={tmp_path}")
     assert proc.returncode == 2
