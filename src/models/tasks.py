@@ -11,12 +11,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, get_object, instantiate
+from hydra.utils import get_object, instantiate
 from torchmetrics import MetricCollection
 
 from src.errors import UserError, require
 from src.models.metrics import task_metrics
-from src.models.nets.build import check_net_settings, check_settings, net_class
+from src.models.nets.build import check_net_settings, check_settings, net_class, project_class
 from src.models.tabular_module import TabularModule
 
 CLASS_WEIGHTS = ("balanced",)
@@ -199,11 +199,8 @@ def checked_optimizer(factory):
 
 def own_module(name: str, task: str) -> type[TabularModule]:
     expected = TASK_MODULES[task]
-    try:
-        cls = get_class(name) if name.startswith("src.") else None
-    except Exception:  # Hydra says why in several exception types; the user needs one line
-        cls = None
-    if cls is None or not issubclass(cls, expected):
+    cls = project_class(name, "model.module") if name.startswith("src.") else None
+    if not (isinstance(cls, type) and issubclass(cls, expected)):
         raise UserError(
             f"model.module must name a subclass of {expected.__module__}.{expected.__name__} under src.; got {name!r}"
         )

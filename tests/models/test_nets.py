@@ -129,3 +129,18 @@ def test_tabm_bin_settings_are_refused_in_one_line_before_or_during_fitting():
         TabM.fit_to_training_rows(x, {"n_bins": 4, "tree": {"min_samples_leaf": 0}}, y, "binary")
     with pytest.raises(UserError, match=r"^model\.net\.tree must be null or a mapping"):
         TabM.fit_to_training_rows(x, {"n_bins": 4, "tree": 64}, y, "binary")
+
+
+def test_a_users_module_that_fails_to_import_is_named_with_its_own_error_not_as_a_missing_class(tmp_path, monkeypatch):
+    from src.errors import UserError
+    from src.models.nets.build import project_class
+
+    (tmp_path / "needs_a_package.py").write_text("import a_package_not_installed\nclass Net: ...\n")
+    (tmp_path / "mistyped.py").write_text("class Net(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UserError, match=r"importing needs_a_package failed: ModuleNotFoundError: .*a_package_not_installed"):
+        project_class("needs_a_package.Net", "model.net._target_")
+    with pytest.raises(UserError, match=r"importing mistyped failed: SyntaxError: .*mistyped.py, line 1"):
+        project_class("mistyped.Net", "model.module")
+    assert project_class("no_such_module_here.Net", "model.net._target_") is None  # a typo: the caller's own message
+    assert project_class("src.models.nets.mlp.NoSuchNet", "model.net._target_") is None

@@ -3,14 +3,14 @@ classes under `src.` are ever built, so a checkpoint cannot make us import and r
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Iterable
 from typing import Any
 
-from hydra.utils import get_class
 from torch import nn
 
-from src.errors import UserError, require
+from src.errors import UserError, first_line, require
 
 SHAPE_ARGUMENTS = ("n_num_features", "cat_cardinalities", "n_outputs")  # given by the data, not by the config
 
@@ -20,12 +20,24 @@ def net_class(target: Any) -> type[nn.Module]:
         raise UserError(
             f"model.net._target_ must name a class of this project under src. (e.g. src.models.nets.mlp.MLP); got {target!r}"
         )
-    try:
-        cls = get_class(target)
-    except Exception:  # noqa: BLE001  (Hydra raises several types for a name it cannot import; each means the same)
-        raise UserError(f"model.net._target_ names a class this project does not have: {target}") from None
+    cls = project_class(target, "model.net._target_")
+    require(cls is not None, f"model.net._target_ names a class this project does not have: {target}")
     require(isinstance(cls, type) and issubclass(cls, nn.Module), f"model.net._target_ must name an nn.Module; got {target}")
     return cls
+
+
+def project_class(target: str, key: str) -> Any:
+    """What `target` names, or None when its module or name does not exist; a module that exists but fails to
+    import (a missing package, a syntax error) is named with its own error, not taken for a typo."""
+    module_name, _, name = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing: its own words, in one line
+        absent = isinstance(exc, ModuleNotFoundError) and f"{module_name}.".startswith(f"{exc.name}.")
+        if absent:  # the target's own module, or a package above it: a name this project does not have
+            return None
+        raise UserError(f"{key}={target}: importing {module_name} failed: {type(exc).__name__}: {first_line(exc)}") from None
+    return getattr(module, name, None)
 
 
 def check_net_settings(cls: type, settings: dict) -> None:
