@@ -15,11 +15,12 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from src.config import check_command_line, validate_config  # importing it registers the resolvers Hydra composes with
-from src.errors import UserError
+from src.errors import UserError, first_line
 from src.reporting.results import RunResult
 from src.runs.faults import files_kept_on_write_failure
 from src.runs.resume import flatten_config, in_multirun, resume_command, run_folder, started_run
@@ -27,7 +28,10 @@ from src.runs.run_dir import remove_refused_run_dir
 
 
 def build_datamodule(cfg: DictConfig):
-    datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
+    try:
+        datamodule = instantiate(cfg.data, _recursive_=False)  # data.source is called in setup, not while composing
+    except InstantiationException as exc:  # `+data.foo=1`: the DataModule's TypeError names the key
+        raise UserError(f"data: {first_line(exc.__cause__ or exc)}") from None
     datamodule.setup("fit")  # data.task null: inferred from the data, and read from the DataModule from here on
     return datamodule
 

@@ -60,6 +60,8 @@ def test_settings_the_trainer_refuses_leave_no_run_folder(name):
         ("+callbacks.x={_target_:torch.nn.Linear,in_features:2,out_features:2}", "torch.nn.Linear is not a Lightning Callback"),
         ("+model.optimizer.momentum=0.9", "model.optimizer.momentum is not a setting of Adam"),
         ("model/net=resnet model.net.d_hidden_multiplier=0", "model.net.d_hidden_multiplier must be a number > 0"),
+        ("+data.foo=1", "data: TabularDataModule.__init__() got an unexpected keyword argument 'foo'"),
+        ("+data.source.n_rows=5", "data.source.n_rows is not a setting of src.data.sources.breast_cancer (settings: none)"),
     ],
 )
 def test_a_setting_lightning_a_callback_the_optimizer_or_a_net_refuses_is_one_line_and_leaves_no_run_folder(

@@ -14,6 +14,7 @@ from sklearn.datasets import fetch_california_housing, get_data_home, load_breas
 
 from src.data.readers import read_table_file
 from src.errors import UserError, first_line, require
+from src.models.nets.build import check_settings
 
 
 @dataclass
@@ -44,9 +45,11 @@ def source_function(source: dict) -> Callable[..., Table]:
             f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}"
         )
     try:
-        return get_method(target)
+        function = get_method(target)
     except (ImportError, AttributeError, ValueError):
         raise UserError(f"data.source._target_ names no function of this project: {target}") from None
+    check_settings(function, source, "data.source", target)
+    return function
 
 
 def breast_cancer() -> Table:

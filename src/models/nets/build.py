@@ -54,7 +54,7 @@ def check_settings(function, settings: Iterable[str], node: str, name: str, fill
     for key in settings:
         if key not in allowed and not str(key).startswith("_"):
             raise UserError(
-                f"{node}.{key} is not a setting of {name} (settings: {', '.join(allowed)}); "
+                f"{node}.{key} is not a setting of {name} (settings: {', '.join(allowed) or 'none'}); "
                 f"if an experiment set it for something else, drop it with ~{node}.{key}"
             )
 
