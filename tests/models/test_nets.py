@@ -144,3 +144,15 @@ def test_a_users_module_that_fails_to_import_is_named_with_its_own_error_not_as_
         project_class("mistyped.Net", "model.module")
     assert project_class("no_such_module_here.Net", "model.net._target_") is None  # a typo: the caller's own message
     assert project_class("src.models.nets.mlp.NoSuchNet", "model.net._target_") is None
+
+
+def test_a_foreign_null_setting_is_told_to_replace_the_node_since_hydra_cannot_delete_a_null_key():
+    from src.errors import UserError
+    from src.models.nets.build import check_settings
+
+    def net(n_num_features, hidden=16): ...
+
+    with pytest.raises(UserError, match=r"model.net.embedding is not a setting .* replace the node: '~model.net' '\+model.net="):
+        check_settings(net, {"hidden": 8, "embedding": None}, "model.net", "MyNet")
+    with pytest.raises(UserError, match=r"drop it with ~model.net.norm$"):  # a key with a value can be deleted
+        check_settings(net, {"hidden": 8, "norm": "batch"}, "model.net", "MyNet")

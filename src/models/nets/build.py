@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from torch import nn
@@ -53,9 +53,12 @@ def check_settings(function, settings: Iterable[str], node: str, name: str, fill
     allowed = [name for name in parameters if name not in ("self", *filled_in)]
     for key in settings:
         if key not in allowed and not str(key).startswith("_"):
+            # Hydra cannot delete a key whose value is null (its issue #2829): the whole node is replaced instead
+            null = isinstance(settings, Mapping) and settings[key] is None
+            drop = f"replace the node: '~{node}' '+{node}={{_target_: ...}}'" if null else f"drop it with ~{node}.{key}"
             raise UserError(
                 f"{node}.{key} is not a setting of {name} (settings: {', '.join(allowed) or 'none'}); "
-                f"if an experiment set it for something else, drop it with ~{node}.{key}"
+                f"if an experiment set it for something else, {drop}"
             )
 
 
