@@ -254,7 +254,8 @@ def validate_optimizer(optimizer: DictConfig) -> None:
     _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
     if not (is_number(optimizer.get("lr")) and optimizer.lr > 0):
         lr = optimizer.get("lr")
-        raise UserError(f"model.optimizer.lr must be a number > 0; got {lr!r}{quoting_hint('model.optimizer.lr', lr)}")
+        hint = quoting_hint("model.optimizer.lr", lr) if isinstance(lr, str) else ""  # '0.01': a number, quoted
+        raise UserError(f"model.optimizer.lr must be a number > 0; got {lr!r}{hint}")
     decay = optimizer.get("weight_decay", 0.0)
     if not (is_number(decay) and decay >= 0):
         raise UserError(f"model.optimizer.weight_decay must be >= 0; got {decay!r}")

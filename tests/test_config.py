@@ -90,6 +90,13 @@ BAD_SETTINGS = [
 ]
 
 
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_learning_rate_out_of_range_is_not_told_to_quote_it(make_config, value):
+    with pytest.raises(UserError) as info:  # the column names' quoting hint was added to it
+        train(make_config(f"model.optimizer.lr={value}"))
+    assert str(info.value) == f"model.optimizer.lr must be a number > 0; got {value}"
+
+
 @pytest.mark.parametrize("override, expected", BAD_SETTINGS, ids=[o for o, _ in BAD_SETTINGS])
 def test_bad_setting_is_rejected_before_any_work(make_config, override, expected):
     cfg = make_config(*override.split())
