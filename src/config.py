@@ -313,6 +313,23 @@ def validate_training(cfg: DictConfig) -> None:
     _one_of("trainer.gradient_clip_algorithm", trainer.get("gradient_clip_algorithm"), ("norm", "value"), null=" (norm)")
     for key in ("accumulate_grad_batches", "val_metrics_every_n_epochs"):
         _int_at_least(f"trainer.{key}", trainer.get(key, 1), 1)
+    if trainer.get("lr_find") and (accumulate := trainer.get("accumulate_grad_batches", 1)) > 1:
+        # its curve, a loss per mini-batch at a rate that changes once per accumulate_grad_batches, drowns in their noise
+        size = cfg.data.batch_size
+        larger = f"data.batch_size={size * accumulate}" if is_int(size) else f"a data.batch_size {accumulate} times larger"
+        raise UserError(
+            f"trainer.lr_find=true does not work with trainer.accumulate_grad_batches={accumulate}; find the rate with "
+            f"{larger} and trainer.accumulate_grad_batches=1, which takes the same steps"
+        )
+    # build_trainer passes its own: these would be replaced without a word
+    if "callbacks" in trainer:
+        raise UserError(
+            "trainer.callbacks would be replaced by the run's callbacks; add one with '+callbacks.<name>={_target_: ...}'"
+        )
+    if "logger" in trainer:
+        raise UserError(
+            f"trainer.logger={trainer.logger} would be replaced by the run's loggers; choose them with logger=none, logger=csv, ..."
+        )
     _int_at_least("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1, null=True)
     interval = trainer.get("val_check_interval", 1.0)
     if trainer.get("check_val_every_n_epoch", 1) is None and isinstance(interval, float):  # Lightning's rule, in our line

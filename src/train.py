@@ -45,11 +45,13 @@ def build_model(cfg: DictConfig, datamodule):
 
     model = build_for_data(cfg.model, datamodule)
     # an example row: the model summary shows each layer's sizes and FLOPs, when torch's FLOP counter can follow the net
-    example = torch.zeros(1, datamodule.n_features)
+    example, outputs = torch.zeros(1, datamodule.n_features), None
     with contextlib.suppress(AssertionError, RuntimeError), torch.no_grad(), FlopCounterMode(display=False):
-        model.eval()(example)
+        outputs = model.eval()(example)
         model.example_input_array = example
     model.train()
+    if outputs is not None:  # a user's net of the wrong shape: refused now, not after an epoch on a broadcast loss
+        model.check_output_shape(outputs, rows=len(example))
     # refused here, before the run's folder is used: what the callbacks watch, and a GPU that is not there
     if cfg.runner == "lightning" and isinstance(model, FastSteps):
         check_monitors(cfg.callbacks, model)

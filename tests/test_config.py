@@ -69,6 +69,14 @@ BAD_SETTINGS = [
     ("callbacks.early_stopping.min_delta=abc", ["callbacks.early_stopping.min_delta must be a number >= 0", "'abc'"]),
     ("~callbacks.model_checkpoint", ["callbacks.model_checkpoint is required with runner=lightning", "best.ckpt"]),
     ("callbacks.model_checkpoint.monitor=null", ["callbacks.model_checkpoint.monitor", "val_loss", "got None"]),
+    # the run passes its own callbacks and loggers to the Trainer: these were replaced without a word
+    ("+trainer.callbacks=[]", ["trainer.callbacks", "'+callbacks.<name>={_target_: ...}'"]),
+    ("+trainer.logger=false", ["trainer.logger=False", "logger=none, logger=csv"]),
+    # the finder's rate changed once every 4 mini-batches, each loss recorded: it suggested 2e-08
+    (
+        "trainer.lr_find=true trainer.accumulate_grad_batches=4",
+        ["trainer.lr_find=true", "accumulate_grad_batches=4", "data.batch_size=128 and trainer.accumulate_grad_batches=1"],
+    ),
     # counted in Lightning steps, of which one is a whole epoch by default: the limit would not limit anything
     ("+trainer.limit_train_batches=2", ["trainer.limit_train_batches=2", "Lightning steps", "data.steps_per_execution=1"]),
     ("+trainer.overfit_batches=2", ["trainer.overfit_batches=2", "Lightning steps", "data.steps_per_execution=1"]),

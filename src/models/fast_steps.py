@@ -17,9 +17,10 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ProgressBar, StochasticWeightAveraging
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics import MetricCollection
 
-from src.errors import UserError, first_line
+from src.errors import UserError, first_line, require
 from src.models.metrics import NON_SCALAR, RowWeightedMean, plain_matrix
 
 # Trainer flags the Trainer refuses under manual optimization: applied here with Lightning's meaning
@@ -102,7 +103,8 @@ def check_weight_averaging(callback_nodes: Mapping[str, Any], model: FastSteps) 
 
 
 def latest_scalars(trainer: L.Trainer, pl_module: L.LightningModule) -> Mapping[str, Any]:
-    """Every latest loss and metric of a FastSteps module (it `self.log`s only what callbacks monitor); else what was logged."""
+    """The losses and metrics a FastSteps module computed in its latest epoch (it `self.log`s only what callbacks
+    monitor); else what was logged."""
     return getattr(pl_module, "latest_scalars", None) or trainer.callback_metrics
 
 
@@ -122,7 +124,7 @@ class FastSteps(L.LightningModule):
         self.for_loggers: dict[str, float] = {}  # this epoch's scalars, for the loggers at its end
         self.held_for_loggers: list[tuple[int, dict[str, float]]] = []  # (step, scalars) of epochs not yet handed over
         self.loggers_due = 0.0  # time.monotonic() from which the held epochs go to the loggers
-        # each scalar's latest value, for callbacks: trainer.callback_metrics holds only what is monitored (`self.log` costs)
+        # the latest epoch's scalars, for callbacks: trainer.callback_metrics holds only what is monitored (`self.log` costs)
         self.latest_scalars: dict[str, float] = {}
         self.matrices: dict[str, dict] = {}  # non-scalar results (the confusion matrix) per stage
         self.member_outputs: Batches = []  # an ensemble's test outputs, scored per member
@@ -142,6 +144,13 @@ class FastSteps(L.LightningModule):
         return self.epoch_metrics[name]
 
     def on_fit_start(self) -> None:
+        # under manual optimization Lightning drops a scheduler config's "monitor" (with a warning), so nothing can step it
+        plateau = any(isinstance(c.scheduler, ReduceLROnPlateau) for c in self.trainer.lr_scheduler_configs)
+        require(
+            not plateau,
+            "configure_optimizers returns a ReduceLROnPlateau, which the fast steps cannot step (Lightning drops its monitor "
+            "under manual optimization); use a scheduler that needs no metric (StepLR, CosineAnnealingLR, ...)",
+        )
         self.monitored = {getattr(c, "monitor", None) for c in self.trainer.callbacks} - {None, "", "val_loss"}
 
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
@@ -174,15 +183,18 @@ class FastSteps(L.LightningModule):
                     self.clip(optimizer)
                 optimizer.step()
                 optimizer.zero_grad()
-                for scheduler in step_schedulers:
-                    scheduler.step()
+                for config in step_schedulers:
+                    if (first + i + 1) % config.frequency == 0:  # Lightning's count: the epoch's mini-batches
+                        config.scheduler.step()
             losses.append(loss.detach())
         self.batch_in_epoch += len(batches)
         group_loss = self.add_losses("train", torch.stack(losses), batches)
         if ends_epoch:
-            for scheduler in self.schedulers("epoch"):
-                scheduler.step()
+            for config in self.schedulers("epoch"):
+                if (self.current_epoch + 1) % config.frequency == 0:
+                    config.scheduler.step()
             results = self.epoch_results("train")
+            self.latest_scalars = {}  # a new epoch's: the metrics that validation computes only every n epochs go
             self.keep_scalars(results)
             if "train_loss" in self.monitored:
                 self.log(
@@ -191,8 +203,9 @@ class FastSteps(L.LightningModule):
         return group_loss  # what Lightning's learning-rate finder reads
 
     def schedulers(self, interval: str) -> list:
-        """Manual optimization leaves schedulers to us: each steps at its config's interval, as under Lightning's own."""
-        return [config.scheduler for config in self.trainer.lr_scheduler_configs if config.interval == interval]
+        """Manual optimization leaves schedulers to us: each steps at its config's interval and frequency, as under
+        Lightning's own."""
+        return [config for config in self.trainer.lr_scheduler_configs if config.interval == interval]
 
     def on_before_optimizer_step(self, optimizer) -> None:
         self.clip(optimizer)  # after Lightning's precision plugin unscaled the gradients

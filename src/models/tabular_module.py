@@ -10,6 +10,7 @@ from collections.abc import Callable
 import torch
 from torchmetrics import MetricCollection
 
+from src.errors import require
 from src.models.fast_steps import FastSteps
 from src.models.nets.build import build_net
 
@@ -53,6 +54,15 @@ class TabularModule(FastSteps):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def check_output_shape(self, outputs: torch.Tensor, rows: int) -> None:
+        """The net's outputs for `rows` rows are (batch, n_outputs), or an ensemble's (batch, k, n_outputs)."""
+        n, shape = self.hparams.n_outputs, tuple(outputs.shape)
+        require(
+            len(shape) in (2, 3) and shape[0] == rows and shape[-1] == n,
+            f"model.net._target_={self.hparams.net.get('_target_')} returned outputs of shape {shape} for {rows} row(s); "
+            f"expected (batch, n_outputs) = ({rows}, {n}), or (batch, k, n_outputs) for an ensemble",
+        )
 
     def to_predictions(self, outputs: torch.Tensor) -> torch.Tensor:
         preds = self.link(outputs)

@@ -125,10 +125,12 @@ def find_learning_rate(cfg: DictConfig, datamodule, model) -> None:
     # max_epochs=-1: its own steps (100) end it, not the run's epochs (3 epochs of 11 batches stopped it at 33)
     trainer = build_trainer(cfg.trainer, model, callbacks=[], **quiet, num_sanity_val_steps=0, max_epochs=-1)
     steps, datamodule.steps_per_execution = datamodule.steps_per_execution, 1  # each loss it records is one batch's
+    # no schedule of the model's own: the finder replaces it, and one over max_epochs=-1 epochs cannot be built
+    schedule, model.lr_schedule = model.lr_schedule, None
     try:
         finder = Tuner(trainer).lr_find(model, datamodule=datamodule, update_attr=False)
     finally:
-        datamodule.steps_per_execution = steps
+        datamodule.steps_per_execution, model.lr_schedule = steps, schedule
     lrs, losses = finder.results["lr"], finder.results["loss"]
     steepest = steepest_fall(lrs, losses)
     figure = finder.plot()

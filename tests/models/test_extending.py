@@ -123,3 +123,32 @@ def test_a_users_net_takes_any_settings_even_names_the_shipped_nets_check(make_c
     finally:
         module_path.unlink()
         sys.modules.pop(f"src.models.nets.{name}", None)
+
+
+@pytest.mark.parametrize(
+    "experiment, wrong, returned, expected",
+    [
+        ("cancer", lambda out: out.squeeze(1), "(1,)", "(1, 1)"),  # a binary classifier's (batch,)
+        ("housing", lambda out: out.expand(-1, 3), "(1, 3)", "(1, 1)"),  # a regressor's three columns
+        ("penguins", lambda out: out[:, :1], "(1, 1)", "(1, 3)"),  # n_outputs ignored for three classes
+    ],
+)
+def test_a_net_of_the_wrong_output_shape_is_refused_in_one_line_before_training(
+    make_config, monkeypatch, experiment, wrong, returned, expected
+):
+    # it trained a whole epoch on a silently broadcast loss, then failed deep in the metrics
+    from src.errors import UserError
+    from src.models.nets.mlp import MLP
+    from src.train import train
+    from tests.conftest import HOUSING_CACHE
+
+    if experiment == "housing" and not HOUSING_CACHE.is_file():
+        pytest.skip("California housing cache not found (set SCIKIT_LEARN_DATA)")
+    forward = MLP.forward
+    monkeypatch.setattr(MLP, "forward", lambda self, x: wrong(forward(self, x)))
+    with pytest.raises(UserError) as error:
+        train(make_config(f"experiment={experiment}", "trainer.max_epochs=1"))
+    assert str(error.value) == (
+        f"model.net._target_=src.models.nets.mlp.MLP returned outputs of shape {returned} for 1 row(s); "
+        f"expected (batch, n_outputs) = {expected}, or (batch, k, n_outputs) for an ensemble"
+    )

@@ -266,3 +266,59 @@ def test_16_mixed_scales_unscales_clips_and_steps_like_lightning(tmp_path):
     assert_same_weights(model, reference, atol=1e-3)  # fp16 rounding of the forward
     _, _, full, _ = fit_both(tmp_path / "fp32", overrides, {"gradient_clip_val": 0.05})
     assert max_difference(model, full.inner) > 0  # autocast to float16 was on
+
+
+class EpochEndRates(Callback):
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+        self.scalars: list[dict] = []  # the module's latest_scalars at each epoch's end
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+        self.scalars.append(dict(pl_module.latest_scalars))
+
+
+def fit_with_scheduler(tmp_path, scheduler_config, epochs: int) -> tuple[EpochEndRates, int]:
+    """A user's configure_optimizers: Adam at lr 0.01 and `scheduler_config(optimizer)` as its lr_scheduler; what
+    was seen, and the mini-batches of an epoch."""
+    cfg, datamodule, model = setup(tmp_path, f"trainer.max_epochs={epochs}")
+
+    def configure_optimizers():
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler_config(optimizer)}
+
+    model.configure_optimizers = configure_optimizers
+    seen = EpochEndRates()
+    build_trainer(cfg.trainer, model, callbacks=[seen], **QUIET).fit(model, datamodule=datamodule)
+    return seen, datamodule.n_batches("train")
+
+
+@pytest.mark.parametrize("interval", ["epoch", "step"])
+def test_a_schedulers_frequency_is_kept_as_in_lightning(tmp_path, interval):
+    def halve_every_second(optimizer):
+        return {"scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.5), "interval": interval, "frequency": 2}
+
+    seen, batches = fit_with_scheduler(tmp_path, halve_every_second, epochs=4)
+    if interval == "epoch":  # Lightning steps it after epochs 2 and 4; it halved the rate every epoch
+        assert seen.lrs == pytest.approx([0.01, 0.005, 0.005, 0.0025])
+    else:  # after every second mini-batch, counted from each epoch's start as Lightning's batch_idx
+        assert batches % 2 == 1 and seen.lrs == pytest.approx([0.01 * 0.5 ** (batches // 2 * epoch) for epoch in (1, 2, 3, 4)])
+
+
+def test_reduce_lr_on_plateau_is_refused_in_one_line(tmp_path):
+    from src.errors import UserError
+
+    def on_plateau(optimizer):  # it crashed: ReduceLROnPlateau.step() missing 1 required positional argument: 'metrics'
+        return {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer), "monitor": "val_loss"}
+
+    with pytest.raises(UserError, match=r"^configure_optimizers returns a ReduceLROnPlateau, which the fast steps cannot"):
+        fit_with_scheduler(tmp_path, on_plateau, epochs=2)
+
+
+def test_latest_scalars_hold_only_what_the_latest_epoch_computed(tmp_path):
+    # every validation metric at epoch 1 (and 11, 21, ...), only the losses in between: no stale val_acc beside them
+    cfg, datamodule, model = setup(tmp_path)
+    seen = EpochEndRates()
+    build_trainer(cfg.trainer, model, callbacks=[seen], **QUIET).fit(model, datamodule=datamodule)
+    assert {"train_loss", "val_loss", "val_acc", "val_auroc"} <= set(seen.scalars[0])
+    assert [set(scalars) for scalars in seen.scalars[1:]] == [{"train_loss", "val_loss"}] * (EPOCHS - 1)

@@ -101,6 +101,14 @@ def test_the_learning_rate_finder_is_not_cut_short_by_the_runs_max_epochs(make_c
     assert finders[0].results["lr"][-1] > 1e-2
 
 
+def test_the_learning_rate_finder_runs_before_a_schedule_that_then_trains_as_configured(make_config, capsys, finders):
+    # the finder's Trainer has no max_epochs: a schedule over max_epochs * batches crashed (total_steps=-49)
+    schedule = ("trainer.max_epochs=2", "model.lr_schedule=onecycle")
+    seen = fit(make_config(*schedule, "trainer.lr_find=true"))
+    assert finders and "suggested model.optimizer.lr=" in capsys.readouterr().out
+    assert seen.lrs == fit(make_config(*schedule, subdir="without")).lrs  # then the run's own cycle, as without the finder
+
+
 def test_a_second_progress_bar_is_refused_in_one_line_naming_lightnings_reason(make_config):
     from src.errors import UserError
 
