@@ -112,7 +112,8 @@ def header_columns(path: str | Path, what: str = "data.path") -> list[str] | Non
         with pa.input_stream(str(file), compression="detect") as stream:
             lines = stream.read(1 << 16).decode("utf-8-sig", errors="replace").splitlines()
         first = [line for line in lines if line.strip()][:1]  # blank lines before the header: pyarrow skips them too
-        return column_names(next(csv.reader(first, delimiter=csv_delimiter(file)))) if first else None
+        names = column_names(next(csv.reader(first, delimiter=csv_delimiter(file)))) if first else []
+        return names if not all(map(reads_as_number, names)) else None  # all numbers: no header, as the reader says
     except Exception:  # noqa: BLE001  (a broken file is reported, with its reason, by read_table_file)
         return None
 

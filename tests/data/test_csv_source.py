@@ -525,3 +525,14 @@ def test_columns_with_one_value_in_every_training_row_are_named_in_one_warning(t
         "data.drop=[unit,site] leaves them out"
     ]
     assert datamodule.preprocessing["columns"]["unit"] == "numeric"  # kept: the inputs do not change
+
+
+def test_a_file_without_a_header_is_named_so_even_when_the_target_is_not_among_its_numbers(tmp_path, make_config):
+    from src.config import validate_columns
+
+    file = tmp_path / "noheader.csv"
+    file.write_text("1,2,3\n4,5,6\n7,8,9\n")
+    cfg = make_config("experiment=csv", f"data.path={file}", "data.target=price")
+    validate_columns(cfg.data)  # it said "data.target 'price' is not a column of noheader.csv (columns: 1, 2, 3)"
+    with pytest.raises(UserError, match=r"noheader.csv has no header: its first row is numbers \(1, 2, 3\)"):
+        train(cfg)
