@@ -39,7 +39,8 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
             except Exception as exc:  # noqa: BLE001 - MlflowException, or the store's own error
                 shown = credentials_hidden(uri)
                 raise UserError(
-                    f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc).replace(uri, shown)}"
+                    # Hydra's InstantiationException has MLflow's own reason on its second line, as its __cause__
+                    f"logger.{name}.tracking_uri={shown} cannot be used: {first_line(exc.__cause__ or exc).replace(uri, shown)}"
                 ) from None
         loggers.append(logger)
     return loggers

@@ -103,6 +103,13 @@ def test_mlflow_tracking_uri_null_takes_MLFLOW_TRACKING_URI(tmp_path, monkeypatc
     assert logger._tracking_uri == f"sqlite:///{tmp_path / 'from_env.db'}" and (tmp_path / "from_env.db").is_file()
 
 
+def test_an_mlflow_file_store_refused_by_mlflow_gives_mlflows_reason(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    cfg = compose_config("logger=mlflow", f"logger.mlflow.tracking_uri=file:{tmp_path}/mlruns", output_dir=tmp_path / "run")
+    with pytest.raises(UserError, match=r"cannot be used: The filesystem tracking backend .* `MLFLOW_ALLOW_FILE_STORE=true`"):
+        build_loggers(cfg)  # the message ended at "Error in call to target '...MLFlowLogger':"
+
+
 def test_an_mlflow_server_that_does_not_answer_is_one_error_before_training(monkeypatch):
     import socket
 
