@@ -136,7 +136,8 @@ def write_prediction_report(
     """test_predictions.csv and figures/*.png (also to the loggers) from predictions alone, for a network's test, the
     LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class."""
     frame = prediction_frame(actual, predicted, task, threshold, class_labels)  # one row per test row, in split order
-    write_atomically(out_dir / "test_predictions.csv", lambda h: frame.to_csv(h, index=False, float_format="%.9g"), text=True)
+    # each number in its shortest exact spelling for its dtype: a float32 target's 9.57 stays 9.57, not 9.56999969
+    write_atomically(out_dir / "test_predictions.csv", lambda h: frame.to_csv(h, index=False), text=True)
     pictures = {}
     if history is not None:
         pictures["loss_curves"] = figures.loss_curves_figure(history.train_loss, history.val_loss, history.best_epoch)
