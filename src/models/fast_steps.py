@@ -75,7 +75,7 @@ def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
         if metric not in allowed:
             raise UserError(
                 f"{name} monitors {metric!r}, which this model does not log; it logs {', '.join(allowed)} "
-                "(set e.g. callbacks.early_stopping.monitor=val_loss)"
+                f"(set e.g. callbacks.{key}.monitor=val_loss)"
             )
         # a loss is better lower; a metric as torchmetrics says
         higher = False if metric.endswith("_loss") else getattr(val_metrics.get(metric), "higher_is_better", None)

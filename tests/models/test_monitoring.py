@@ -48,6 +48,9 @@ def test_a_monitor_that_names_nothing_logged_is_an_error_before_training(make_co
     ):
         train(cfg)
     assert not any((tmp_path / "run").glob("checkpoints/*.ckpt"))
+    added = "+callbacks.es2={_target_:lightning.pytorch.callbacks.EarlyStopping,monitor:my_metric}"
+    with pytest.raises(UserError, match=r"\(set e.g. callbacks.es2.monitor=val_loss\)$"):  # it named early_stopping
+        train(make_config(added))
 
 
 def cfg_path(cfg):
