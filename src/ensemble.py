@@ -255,7 +255,9 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
         "wall_time_s": time.perf_counter() - start,
     }
     write_json(out_dir / "metrics.json", metrics)
-    print_ensemble_table(metrics, title=f"{len(members)} run{'s' * (len(members) > 1)} combined, test split — {out_dir}")
+    result = "mean prediction" if combine == "mean" else "blend"  # bold in the table, which a plain log does not show
+    title = f"{len(members)} run{'s' * (len(members) > 1)} combined, test split; the result is the {result} (combine={combine})"
+    print_ensemble_table(metrics, title=f"{title} — {out_dir}")
     return metrics
 
 

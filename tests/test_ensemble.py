@@ -33,6 +33,7 @@ def test_an_ensemble_of_one_run_twice_is_that_run(cancer_run, tmp_path, capsys):
     printed = capsys.readouterr().out
     for label in ("member 1: network (", "mean of members", "mean prediction", "blend (weights fit on validation)"):
         assert f"│ {label}" in printed
+    assert "the result is the mean prediction (combine=mean)" in printed  # shown in bold only, lost in a plain log
     assert metrics["n_members"] == 2
     # the training run's own test metrics (its test_loss is a mean over batches; here it is over rows)
     assert {k: v for k, v in metrics["test"].items() if k != "test_loss"} == pytest.approx(
