@@ -204,9 +204,7 @@ def validate_data(data: DictConfig) -> None:
 
 
 def quoting_hint(key: str, value) -> str:
-    """Hydra reads data.target=2024 as a number: a column named 2024 (or true) is given quoted; and '0.01' as a string."""
-    if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", value, re.IGNORECASE):
-        return f" (quoted, a number is a string: write {key}={value} without quotes)"
+    """Hydra reads data.target=2024 as a number: a column named 2024 (or true) is given quoted."""
     values = value if isinstance(value, list) else [value]
     if not any(isinstance(v, (int, float)) for v in values) or not all(isinstance(v, (str, int, float)) for v in values):
         return ""
@@ -254,7 +252,8 @@ def validate_optimizer(optimizer: DictConfig) -> None:
     _one_of("model.optimizer._target_", optimizer.get("_target_"), tuple(f"torch.optim.{name}" for name in OPTIMIZERS))
     if not (is_number(optimizer.get("lr")) and optimizer.lr > 0):
         lr = optimizer.get("lr")
-        hint = quoting_hint("model.optimizer.lr", lr) if isinstance(lr, str) else ""  # '0.01': a number, quoted
+        quoted = isinstance(lr, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", lr, re.IGNORECASE)
+        hint = f" (quoted, a number is a string: write model.optimizer.lr={lr} without quotes)" if quoted else ""
         raise UserError(f"model.optimizer.lr must be a number > 0; got {lr!r}{hint}")
     decay = optimizer.get("weight_decay", 0.0)
     if not (is_number(decay) and decay >= 0):

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from hydra.utils import get_method
 from palmerpenguins import load_penguins
 from sklearn.datasets import fetch_california_housing, get_data_home, load_breast_cancer
 
 from src.data.readers import read_table_file
 from src.errors import UserError, first_line, require
-from src.models.nets.build import check_settings
+from src.models.nets.build import check_settings, project_class
 
 
 @dataclass
@@ -44,10 +43,8 @@ def source_function(source: dict) -> Callable[..., Table]:
         raise UserError(
             f"data.source._target_ must name a function of this project, e.g. src.data.sources.read_file; got {target!r}"
         )
-    try:
-        function = get_method(target)
-    except (ImportError, AttributeError, ValueError):
-        raise UserError(f"data.source._target_ names no function of this project: {target}") from None
+    function = project_class(target, "data.source._target_")  # a module that fails to import: its own error
+    require(callable(function), f"data.source._target_ names no function of this project: {target}")
     check_settings(function, source, "data.source", target)
     return function
 
