@@ -36,6 +36,10 @@ EVAL_BATCHES_PER_FORWARD = 4
 LOGGERS_EVERY_S = 1.0
 
 
+# `self.log` of an epoch's scalars: callbacks read them; the loggers get every scalar from on_train_epoch_end
+FOR_CALLBACKS = {"on_epoch": True, "batch_size": 1, "logger": False, "sync_dist": True}
+
+
 @dataclass
 class StepSettings:
     gradient_clip_val: float | None = None
@@ -121,6 +125,7 @@ class FastSteps(L.LightningModule):
         self.batch_in_epoch = 0
         self.every_metric = True  # every metric this epoch: set every n epochs by validation's start and the plain loop
         self.monitored: set[str] = set()  # validation metrics some callback watches: computed every epoch
+        self.losses_on_bar = False  # logged for a Lightning progress bar
         self.for_loggers: dict[str, float] = {}  # this epoch's scalars, for the loggers at its end
         self.held_for_loggers: list[tuple[int, dict[str, float]]] = []  # (step, scalars) of epochs not yet handed over
         self.loggers_due = 0.0  # time.monotonic() from which the held epochs go to the loggers
@@ -152,6 +157,10 @@ class FastSteps(L.LightningModule):
             "under manual optimization); use a scheduler that needs no metric (StepLR, CosineAnnealingLR, ...)",
         )
         self.monitored = {getattr(c, "monitor", None) for c in self.trainer.callbacks} - {None, "", "val_loss"}
+        # Lightning's own bars (TQDMProgressBar, RichProgressBar) show what is logged with prog_bar=True; the epoch
+        # bar (src/runs/progress.py) reads latest_scalars
+        bar = self.trainer.progress_bar_callback
+        self.losses_on_bar = bar is not None and not getattr(bar, "reads_latest_scalars", False)
 
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
@@ -196,10 +205,8 @@ class FastSteps(L.LightningModule):
             results = self.epoch_results("train")
             self.latest_scalars = {}  # a new epoch's: the metrics that validation computes only every n epochs go
             self.keep_scalars(results)
-            if "train_loss" in self.monitored:
-                self.log(
-                    "train_loss", results["train_loss"], on_step=False, on_epoch=True, batch_size=1, logger=False, sync_dist=True
-                )
+            if "train_loss" in self.monitored or self.losses_on_bar:
+                self.log("train_loss", results["train_loss"], prog_bar=self.losses_on_bar, on_step=False, **FOR_CALLBACKS)
         return group_loss  # what Lightning's learning-rate finder reads
 
     def schedulers(self, interval: str) -> list:
@@ -273,7 +280,8 @@ class FastSteps(L.LightningModule):
             return
         self.keep_scalars(results)
         watched = {k: v for k, v in results.items() if k == "val_loss" or k in self.monitored}
-        self.log_dict(watched, batch_size=1, logger=False, sync_dist=True)  # for EarlyStopping, ModelCheckpoint, ...
+        # for EarlyStopping, ModelCheckpoint, ...
+        self.log_dict(watched, prog_bar=self.losses_on_bar, **FOR_CALLBACKS)
 
     def keep_scalars(self, results: dict[str, float]) -> None:
         self.for_loggers.update(results)
@@ -306,7 +314,7 @@ class FastSteps(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self.epoch_results("test")
-        self.log_dict(self.test_results, batch_size=1, logger=False, sync_dist=True)  # loggers get them once: hp/test_*
+        self.log_dict(self.test_results, **FOR_CALLBACKS)  # loggers get them once: hp/test_*
         if self.member_outputs and self.trainer.world_size == 1:  # under DDP each rank holds only its share of the rows
             outputs, target = (torch.cat(parts) for parts in zip(*self.member_outputs))
             self.matrices.setdefault("test", {})["test_members"] = self.score_members(outputs, target)

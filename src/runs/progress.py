@@ -22,6 +22,8 @@ class EpochProgressBar(ProgressBar):
     ETA measure what will happen; the text names both limits (a bare "12/109" read as max_epochs). `plain`: lines
     instead of a redrawn bar; None: when not on a terminal."""
 
+    reads_latest_scalars = True  # src/models/fast_steps.py: nothing to log for this bar
+
     def __init__(self, refresh_s: float = 0.1, file=None, plain: bool | None = None, plain_every_n_epochs: int = 10) -> None:
         super().__init__()
         self.refresh_s = refresh_s  # tqdm redraws at most this often: a cheap bar even at 1000 epochs/s

@@ -18,10 +18,13 @@ class Seen(L.Callback):
     def __init__(self) -> None:
         self.lrs: list[float] = []
         self.callbacks: list = []
+        self.on_bar: dict = {}
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
         self.callbacks = list(trainer.callbacks)
+        if trainer.progress_bar_callback is not None:
+            self.on_bar = trainer.progress_bar_callback.get_metrics(trainer, pl_module)
 
 
 def fit(cfg) -> Seen:
@@ -53,11 +56,13 @@ def test_learning_rate_monitor_as_documented_logs_at_the_losses_steps(make_confi
     assert lr["lr-Adam"].is_monotonic_decreasing if schedule == "cosine" else lr["lr-Adam"].nunique() == 1
 
 
-def test_the_rich_progress_bar_replaces_the_epoch_bar(make_config):
-    rich = "callbacks.progress_bar={_target_:lightning.pytorch.callbacks.RichProgressBar}"
-    seen = fit(make_config("trainer.max_epochs=2", "trainer.enable_progress_bar=true", rich))
+@pytest.mark.parametrize("bar", ["RichProgressBar", "TQDMProgressBar"])
+def test_lightnings_progress_bars_replace_the_epoch_bar_and_show_the_losses(make_config, bar):
+    chosen = f"callbacks.progress_bar={{_target_:lightning.pytorch.callbacks.{bar}}}"
+    seen = fit(make_config("trainer.max_epochs=2", "trainer.enable_progress_bar=true", chosen))
     bars = [type(c).__name__ for c in seen.callbacks if isinstance(c, L.pytorch.callbacks.ProgressBar)]
-    assert bars == ["RichProgressBar"] and len(seen.lrs) == 2
+    assert bars == [bar] and len(seen.lrs) == 2
+    assert {"train_loss", "val_loss"} <= set(seen.on_bar) and all(math.isfinite(v) for v in seen.on_bar.values())
 
 
 @pytest.fixture
