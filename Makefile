@@ -21,13 +21,14 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PY) -m src.train $(ARGS)
 
-# the quick tests on up to 4 workers (one torch thread each); test-all runs in one process, since its DDP, signal
-# and timing tests share the machine's cores by design
+# the quick tests on up to 4 workers (one torch thread each); test-all on up to 2, since its sweeps, DDP and
+# housing_best runs use 2 cores of their own: a test file at a time per worker (the documented commands build on
+# each other), the longest first
 test: $(STAMP)
 	$(PY) -m pytest -n auto --maxprocesses=4 $(ARGS)
 
 test-all: $(STAMP)
-	$(PY) -m pytest -m "not services" $(ARGS)
+	$(PY) -m pytest -m "not services" -n auto --maxprocesses=2 --dist loadfile $(ARGS)
 
 # the cluster features against real services on this machine (as root): a one-node SLURM with accounting,
 # PostgreSQL and an MLflow tracking server (scripts/services.sh); make services-stop stops them

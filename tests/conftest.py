@@ -30,6 +30,12 @@ def compose_config(
         return compose(config_name, overrides=[*base, *overrides], return_hydra_config=return_hydra_config)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs of minutes first, then the other slow tests: `make test-all` hands out their files in this order to
+    the cores' workers as they become free, so no long file starts last."""
+    items.sort(key=lambda item: (item.get_closest_marker("minutes") is None, item.get_closest_marker("slow") is None))
+
+
 @pytest.fixture
 def make_config(tmp_path):
     def make(*overrides: str, subdir: str = "run"):

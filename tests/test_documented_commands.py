@@ -136,6 +136,7 @@ def test_the_docs_have_commands_to_run():
 
 @needs_housing
 @pytest.mark.slow  # each command is a subprocess that imports Lightning
+@pytest.mark.minutes  # all of them: make test-all runs this file on one worker, in document order
 @pytest.mark.parametrize(("doc", "command"), COMMANDS, ids=[f"{doc}: {c[:80]}" for doc, c in COMMANDS])
 def test_documented_command_runs(doc, command, working_folder):
     if NEEDS_SERVICES.search(command):

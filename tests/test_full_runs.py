@@ -38,7 +38,8 @@ def test_lightgbm_baseline_gives_the_documented_figures(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.minutes
 @needs_housing
 def test_housing_best_gives_the_documented_figures(make_config):
-    # the longest test (about 5 minutes on 2 cores): the recipe the quality figures rest on
+    # the longest test: the recipe the quality figures rest on
     check_documented(train(make_config("experiment=housing_best", "seed=0")), "housing_best", 0)
