@@ -221,7 +221,7 @@ def build_for_data(model_config, datamodule) -> TabularModule:
     check_settings(get_object(model_config._target_), model_config, "model", model_config._target_, tuple(filled_in))
     try:
         return instantiate(model_config, **filled_in, _convert_="all")
-    except InstantiationException as exc:  # Hydra wraps what the constructor raised: a user's mistake stays one line
-        if isinstance(exc.__cause__, UserError):
+    except InstantiationException as exc:  # Hydra wraps what the constructor raised, in one line without its place
+        if exc.__cause__ is not None:  # a user's mistake stays one line; a bug in a net shows its file and line
             raise exc.__cause__ from None
         raise

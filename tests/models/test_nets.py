@@ -146,6 +146,19 @@ def test_a_users_module_that_fails_to_import_is_named_with_its_own_error_not_as_
     assert project_class("src.models.nets.mlp.NoSuchNet", "model.net._target_") is None
 
 
+def test_a_bug_in_a_nets_constructor_is_raised_as_itself_with_the_line_that_raised_it(make_config, monkeypatch):
+    from src.models.nets.mlp import MLP
+    from src.train import train
+
+    def constructor_with_a_typo(self, *args, **kwargs):
+        raise NameError("name 'widht' is not defined")
+
+    monkeypatch.setattr(MLP, "__init__", constructor_with_a_typo)
+    with pytest.raises(NameError, match="widht") as raised:  # was Hydra's one line, without the file and line
+        train(make_config("trainer.max_epochs=1"))
+    assert raised.traceback[-1].name == "constructor_with_a_typo"
+
+
 def test_a_foreign_null_setting_is_told_to_replace_the_node_since_hydra_cannot_delete_a_null_key():
     from src.errors import UserError
     from src.models.nets.build import check_settings
