@@ -23,7 +23,7 @@ train: $(STAMP)
 
 # the quick tests on up to 4 workers (one torch thread each); test-all on up to 2, since its sweeps, DDP and
 # housing_best runs use 2 cores of their own: a test file at a time per worker (the documented commands build on
-# each other), the longest first
+# each other; xdist's loadgroup splits its groups under pytest 9.2: pytest-xdist#1386), the longest first
 test: $(STAMP)
 	$(PY) -m pytest -n auto --maxprocesses=4 $(ARGS)
 

@@ -10,6 +10,24 @@ from src.train import train
 from tests.conftest import run_module
 
 
+def test_a_run_closes_the_process_group_it_ran_in(make_config):
+    # a gloo rank that exits with its group open can abort at exit (SIGABRT), and torchrun then stops the other rank
+    import socket
+
+    import torch.distributed as dist
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        assert train(make_config("trainer.max_epochs=1")).test
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 @pytest.mark.slow  # a subprocess run of the command
 def test_ddp_on_two_cpu_processes_shares_each_epoch_and_reduces_the_metrics(tmp_path, make_config):
     audit = tmp_path / "audit"

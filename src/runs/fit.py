@@ -96,6 +96,7 @@ def fit_with_lightning(
         with stopped_by_signal(stop):
             trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
             test, matrices, tested = dict(model.test_results), dict(model.matrices.get("test", {})), best_path
+    close_process_group()
     return RunResult.from_history(
         "lightning",
         train_loss,
@@ -113,6 +114,16 @@ def fit_with_lightning(
         interrupted_epoch=stop.epoch,
         last_checkpoint_epoch=last_checkpoint_epoch,
     )
+
+
+def close_process_group() -> None:
+    """Under DDP each rank closes its process group when its last collective is done. Lightning 2.6 does so at exit
+    for NCCL only; a gloo rank that exits with its group open can abort in the interpreter's finalization (SIGABRT,
+    "terminate called without an active exception": pytorch/pytorch#179291), and its launcher then stops the others."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def find_learning_rate(cfg: DictConfig, datamodule, model) -> None:
