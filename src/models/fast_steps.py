@@ -37,7 +37,7 @@ LOGGERS_EVERY_S = 1.0
 
 
 # `self.log` of an epoch's scalars: callbacks read them; the loggers get every scalar from on_train_epoch_end
-FOR_CALLBACKS = {"on_epoch": True, "batch_size": 1, "logger": False, "sync_dist": True}
+FOR_CALLBACKS = {"on_step": False, "on_epoch": True, "batch_size": 1, "logger": False, "sync_dist": True}
 
 
 @dataclass
@@ -206,7 +206,7 @@ class FastSteps(L.LightningModule):
             self.latest_scalars = {}  # a new epoch's: the metrics that validation computes only every n epochs go
             self.keep_scalars(results)
             if "train_loss" in self.monitored or self.losses_on_bar:
-                self.log("train_loss", results["train_loss"], prog_bar=self.losses_on_bar, on_step=False, **FOR_CALLBACKS)
+                self.log("train_loss", results["train_loss"], prog_bar=self.losses_on_bar, **FOR_CALLBACKS)
         return group_loss  # what Lightning's learning-rate finder reads
 
     def schedulers(self, interval: str) -> list:
