@@ -55,10 +55,34 @@ def check_command_line(config_name: str, args: list[str] | None = None) -> None:
     conf = str(Path(__file__).resolve().parent.parent / "conf")
     try:
         with initialize_config_dir(conf, version_base="1.3"):
-            compose(config_name, overrides=args)
+            composed = compose(config_name, overrides=args)
     except Exception as exc:  # noqa: BLE001  (Hydra raises several types for a command line it cannot compose)
         print(f"error: {hydra_error_line(exc, conf, config_name, args)}", file=sys.stderr)
         sys.exit(2)
+    for arg in args:  # `+max_epochs=10` for trainer.max_epochs: Hydra adds the key, and nothing would read it
+        key, _, value = arg.partition("=")
+        name = key[1:] if key.startswith("+") and not key.startswith("++") else ""
+        unread = name.isidentifier() and not Path(conf, name).is_dir()
+        if unread and not re.search(rf"\$\{{[^}}]*\b{name}\b", OmegaConf.to_yaml(composed)):  # nor `${name}`
+            meant = setting_named_like(name, composed, leave_out=name)
+            hint = f"did you mean {meant}={value}?" if meant else f"the config has {', '.join(k for k in composed if k != name)}"
+            print(f"error: {arg} adds a top-level setting that nothing reads ({hint})", file=sys.stderr)
+            sys.exit(2)
+
+
+def setting_named_like(name: str, config: DictConfig, leave_out: str = "") -> str | None:
+    """The full key of a setting anywhere in `config` (but its top-level `leave_out`) named `name`, or nearest to it."""
+    keys: dict[str, str] = {}  # own name -> full key (the first of a name)
+
+    def walk(node: dict, prefix: str) -> None:
+        for own, value in node.items():
+            keys.setdefault(str(own), f"{prefix}{own}")
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{own}.")
+
+    walk({k: v for k, v in OmegaConf.to_container(config).items() if k != leave_out}, "")
+    close = difflib.get_close_matches(name, keys, n=1)
+    return keys[close[0]] if close else None
 
 
 def first_of_sweep(arg: str) -> str | None:
@@ -99,8 +123,11 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         keys = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
         close = difflib.get_close_matches(name, keys, n=1)
         where = f"{parent}." if parent else ""
-        hint = f"did you mean {where}{close[0]}?" if close else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
-        return f"{key} is not a setting ({hint}); to add a new key, write +{key}=..."
+        elsewhere = None if close or node is None or key.startswith("hydra.") else setting_named_like(name, composed)
+        hint = f"{where}{close[0]}" if close else elsewhere
+        hint = f"did you mean {hint}?" if hint else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"
+        # a new top-level key is read by nothing; a new key below one (+callbacks.<name>, +trainer.<flag>) may be
+        return f"{key} is not a setting ({hint})" + (f"; to add a new key, write +{key}=..." if parent else "")
     if missing_option:
         group, option = missing_option.groups()
         listed = lines[lines.index(next(x for x in lines if x.startswith("Available options"))) + 1 :]

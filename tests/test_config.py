@@ -206,9 +206,39 @@ def test_a_config_group_set_to_null_is_told_its_options(capsys, argument, expect
 )
 def test_every_entry_point_names_a_misspelt_key_in_one_line(module, argument, expected):
     result = run_module(module, argument)
-    assert (
-        result.returncode == 2 and result.stderr.strip() == expected + f"; to add a new key, write +{argument.split('=')[0]}=..."
-    )
+    # a new key below a node may be read (+trainer.<flag>, +callbacks.<name>); a new top-level key never is
+    advice = f"; to add a new key, write +{argument.split('=')[0]}=..." if "." in argument.split("=")[0] else ""
+    assert result.returncode == 2 and result.stderr.strip() == expected + advice
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        # the error used to end "to add a new key, write +max_epochs=...": a newcomer who did so trained 500 epochs
+        (["max_epochs=10"], "max_epochs is not a setting (did you mean trainer.max_epochs?)"),
+        (["lr=0.1"], "lr is not a setting (did you mean model.optimizer.lr?)"),
+        (["model.lr=0.1"], "model.lr is not a setting (did you mean model.optimizer.lr?); to add a new key, write +model.lr=..."),
+        (["+max_epochs=10"], "+max_epochs=10 adds a top-level setting that nothing reads (did you mean trainer.max_epochs=10?)"),
+        (
+            ["+patiense=5"],
+            "+patiense=5 adds a top-level setting that nothing reads (did you mean callbacks.early_stopping.patience=5?)",
+        ),
+        (["+xyzzy=1"], "+xyzzy=1 adds a top-level setting that nothing reads (the config has name, seed, "),
+    ],
+)
+def test_a_setting_given_at_the_wrong_level_is_refused_with_where_it_lives(capsys, arguments, expected):
+    from src.config import check_command_line
+
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line("train", arguments)
+    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+
+
+def test_a_new_top_level_key_that_the_config_interpolates_is_accepted(capsys):
+    from src.config import check_command_line
+
+    check_command_line("train", ["experiment=csv", "+data_dir=/tmp", "data.path=${data_dir}/houses.csv", "data.target=y"])
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(
