@@ -17,7 +17,8 @@ MAX_LENGTH = 120
 def overrides_label(overrides: list[str]) -> str:
     """`model.optimizer.lr=0.01,seed=3` from the command's overrides; '' when it had none that name a setting."""
     kept = [o for o in overrides if not o.lstrip("+~").startswith(NOT_IN_NAME)]
-    label = re.sub(r"[/\\]", "_", ",".join(kept))  # a folder name for TensorBoard: no separators
+    # a folder name for TensorBoard on any system: no separators, spaces, or what Windows refuses (`:` of a `{_target_: ...}`)
+    label = re.sub(r'[/\\<>:"|?*\s]+', "_", ",".join(kept))
     return label if len(label) <= MAX_LENGTH else label[: MAX_LENGTH - 3] + "..."
 
 

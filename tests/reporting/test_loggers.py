@@ -200,3 +200,15 @@ def test_parallel_jobs_that_create_the_same_mlflow_experiment_both_log(tmp_path,
         logger.experiment_id
         == MlflowClient(tracking_uri=uri).get_experiment_by_name(cfg.logger.mlflow.experiment_name).experiment_id
     )
+
+
+def test_a_tensorboard_folder_named_after_the_overrides_is_a_valid_name_on_every_system():
+    from src.reporting.run_names import overrides_label
+
+    swa = "+callbacks.swa={_target_: lightning.pytorch.callbacks.StochasticWeightAveraging, swa_lrs: 0.01}"
+    label = overrides_label([swa, 'data.na_values=["?", "n/a"]'])
+    assert not set(label) & set('<>:"/\\|?* ')  # Windows refuses the first nine in a folder name; a space is awkward
+    assert (
+        label
+        == "+callbacks.swa={_target__lightning.pytorch.callbacks.StochasticWeightAveraging,_swa_lrs_0.01},data.na_values=[_,_n_a_]"
+    )
