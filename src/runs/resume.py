@@ -187,11 +187,15 @@ def check_same_settings(cfg: DictConfig, run_dir: Path) -> None:
             f"{run_dir} was trained on other data ({trained}), not on this run's ({given}); resume it with its own "
             f"overrides (in {run_dir}/.hydra/overrides.yaml), or leave out ckpt_path to start a new run"
         )
-    differ = [
-        f"{key}={saved.get(key, missing)} (run) vs {now.get(key, missing)} (now)"
+    keys = [
+        key
         for key in sorted(saved.keys() | now.keys())
         if saved.get(key, missing) != now.get(key, missing) and (key in fixed or not key.startswith(MAY_DIFFER))
     ]
+    # data.seed: ${seed} differs because seed does; named alone, it would send the user to the wrong override
+    derived = {k for k, v in flatten_config(OmegaConf.to_container(cfg)).items() if str(v).startswith("${")}
+    keys = [key for key in keys if key not in derived] or keys
+    differ = [f"{key}={saved.get(key, missing)} (run) vs {now.get(key, missing)} (now)" for key in keys]
     if differ:
         shown = "; ".join(differ[:4]) + (f"; and {len(differ) - 4} more" if len(differ) > 4 else "")
         raise UserError(

@@ -421,6 +421,19 @@ def test_a_resume_may_move_the_data_cache_but_not_change_the_run(tmp_path):
         check_same_settings(compose_config("experiment=housing", "seed=1", output_dir=tmp_path), tmp_path)
 
 
+def test_a_resume_with_another_seed_names_the_override_given_not_the_settings_that_follow_it(tmp_path):
+    from omegaconf import OmegaConf
+
+    from src.runs.resume import check_same_settings
+
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(compose_config(output_dir=tmp_path), resolve=True))
+    with pytest.raises(UserError) as refused:  # data.seed is ${seed}: it differs too, but seed=1 is what to take back
+        check_same_settings(compose_config("seed=1", output_dir=tmp_path), tmp_path)
+    assert "differ from" in str(refused.value) and "data.seed" not in str(refused.value)
+    with pytest.raises(UserError, match=": data.seed=0 \\(run\\) vs 1 \\(now\\) \\(pass"):  # set apart from seed
+        check_same_settings(compose_config("data.seed=1", output_dir=tmp_path), tmp_path)
+
+
 def test_a_resume_between_validations_keeps_the_carried_val_loss_of_the_run_left_alone(tmp_path):
     # validation every 3 epochs: epochs 7 and 8 carry epoch 6's val_loss; a run stopped after epoch 7 and resumed must
     # carry it too, from the history its checkpoint holds
