@@ -93,8 +93,8 @@ class RunResult:
             self.stop_reason = "non_finite_loss"  # EarlyStopping(check_finite=True), or the plain loop's isfinite check
         else:
             self.stop_reason = "early_stopping" if self.stopped_early else "max_time" if self.out_of_time else "max_epochs"
-        if not math.isfinite(self.best_val_loss):
-            self.test, self.matrices = {}, {}
+        if not math.isfinite(self.best_val_loss):  # best.ckpt may hold epoch 1 with its NaN: no epoch was best
+            self.test, self.matrices, self.best_epoch = {}, {}, 0
         return self
 
 
@@ -130,7 +130,7 @@ def write_json(path: Path, payload: dict) -> None:
 
 def print_metrics_table(result: RunResult, title: str, class_labels: list[str] = ()) -> None:
     rows = [
-        ("best epoch", str(result.best_epoch)),
+        ("best epoch", str(result.best_epoch or "none: no epoch had a finite val_loss")),
         ("best val_loss", f"{result.best_val_loss:.4e}"),
         ("stopped at epoch", str(result.stopped_epoch)),
         ("wall time", f"{result.wall_time_s:.1f} s ({result.ms_per_epoch:.1f} ms/epoch)"),
