@@ -3,6 +3,7 @@ dataset is one such function and one YAML file in conf/data/ (docs/extending_dat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,7 +61,9 @@ def california_housing(data_home: str | None = None, download: bool = True) -> T
     require(isinstance(download, bool), f"data.source.download must be true or false; got {download!r}")
     home = get_data_home(data_home or None)  # None: scikit-learn's own choice, $SCIKIT_LEARN_DATA or ~/scikit_learn_data
     try:
-        bunch = fetch_california_housing(data_home=home, download_if_missing=download, as_frame=True)
+        with warnings.catch_warnings():  # its "Retry downloading from url" lines: the one error below says it failed
+            warnings.filterwarnings("ignore", "Retry downloading", UserWarning)
+            bunch = fetch_california_housing(data_home=home, download_if_missing=download, as_frame=True)
     except OSError as exc:  # no cache file, and either download=false or no network (URLError is an OSError)
         failed = first_line(getattr(exc, "reason", None) or exc)[:120]
         reason = "downloads are off (data.source.download=false)" if not download else f"the download failed ({failed})"

@@ -4,6 +4,7 @@ import torch
 
 from src.data.datamodule import TabularDataModule
 from src.data.splits import split_like_the_lesson
+from src.errors import UserError
 from tests.conftest import needs_housing
 
 CANCER = {"_target_": "src.data.sources.breast_cancer"}
@@ -118,3 +119,22 @@ def test_batches_stay_where_they_were_cut_and_the_model_summarys_example_row_mov
     meta = torch.device("meta")  # stands in for a GPU: a tensor left on the CPU would show
     assert datamodule.transfer_batch_to_device(batches, meta, 0) is batches
     assert datamodule.transfer_batch_to_device(torch.zeros(1, datamodule.n_features), meta, 0).device == meta
+
+
+def test_a_housing_download_that_fails_is_one_error_without_scikit_learns_retry_warnings(tmp_path, monkeypatch, recwarn):
+    from types import SimpleNamespace
+    from urllib.error import URLError
+
+    import sklearn.datasets._base as sklearn_datasets  # where fetch_california_housing downloads, retrying on failure
+
+    from src.data.sources import california_housing
+
+    def no_network(url, path):
+        raise URLError("no network")
+
+    monkeypatch.setattr(sklearn_datasets, "urlretrieve", no_network)
+    monkeypatch.setattr(sklearn_datasets, "time", SimpleNamespace(sleep=lambda seconds: None))
+    with pytest.raises(UserError, match=f"not in scikit-learn's cache at {tmp_path} and the download failed \\(no network\\)"):
+        california_housing(data_home=str(tmp_path))
+    # it printed "Retry downloading from url: ..." three times before the error
+    assert [str(w.message) for w in recwarn if "Retry downloading" in str(w.message)] == []
