@@ -40,7 +40,7 @@ def build_model(cfg: DictConfig, datamodule):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from src.models.fast_steps import FastSteps, check_monitors, check_weight_averaging
+    from src.models.fast_steps import FastSteps, check_monitors, check_step_callbacks
     from src.models.tasks import build_for_data
 
     model = build_for_data(cfg.model, datamodule)
@@ -55,7 +55,7 @@ def build_model(cfg: DictConfig, datamodule):
     # refused here, before the run's folder is used: what the callbacks watch, and a GPU that is not there
     if cfg.runner == "lightning" and isinstance(model, FastSteps):
         check_monitors(cfg.callbacks, model)
-        check_weight_averaging(cfg.callbacks, model)
+        check_step_callbacks(cfg.callbacks, model)
     accelerator = str(cfg.trainer.get("accelerator"))
     mps = accelerator == "gpu" and torch.backends.mps.is_available()  # Lightning's "gpu" is CUDA or Apple's MPS
     if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):

@@ -95,6 +95,11 @@ BAD_SETTINGS = [
         "model.net.norm=batch +callbacks.swa._target_=lightning.pytorch.callbacks.StochasticWeightAveraging +callbacks.swa.swa_lrs=0.01",
         ["callbacks.swa", "BatchNorm", "leave out the callback"],
     ),
+    # Lightning raised its RuntimeError (a traceback) once training started: it needs automatic optimization
+    (
+        "+callbacks.accumulate._target_=lightning.pytorch.callbacks.GradientAccumulationScheduler +callbacks.accumulate.scheduling={0:2}",
+        ["callbacks.accumulate: GradientAccumulationScheduler", "trainer.accumulate_grad_batches=<n>"],
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import ProgressBar, StochasticWeightAveraging
+from lightning.pytorch.callbacks import GradientAccumulationScheduler, ProgressBar, StochasticWeightAveraging
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import ReduceLROnPlateau
@@ -91,15 +91,23 @@ def check_monitors(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
             )
 
 
-def check_weight_averaging(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
-    """StochasticWeightAveraging adds an epoch that only updates BatchNorm statistics, skipping its backward under
-    automatic optimization only: the fast steps would train it as an ordinary epoch."""
+def check_step_callbacks(callback_nodes: Mapping[str, Any], model: FastSteps) -> None:
+    """Callbacks that change how Lightning's automatic optimization steps, which the fast steps (manual) do not take.
+    StochasticWeightAveraging's extra epoch only updates BatchNorm statistics, skipping its backward only under
+    automatic optimization: the fast steps would train it as an ordinary epoch."""
     batch_norm = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
     for key, node in callback_nodes.items():
-        averages = False
+        kind = None
         with contextlib.suppress(Exception):  # a target that is not a class: Hydra says so when it is built
-            averages = issubclass(get_class(node["_target_"]), StochasticWeightAveraging)
-        if averages and any(isinstance(m, batch_norm) for m in model.modules()):
+            kind = get_class(node["_target_"])
+        if not isinstance(kind, type):
+            continue
+        require(
+            not issubclass(kind, GradientAccumulationScheduler),
+            f"callbacks.{key}: GradientAccumulationScheduler works under Lightning's automatic optimization only, and "
+            "the fast steps optimize manually; use trainer.accumulate_grad_batches=<n> (one value for the whole run)",
+        )
+        if issubclass(kind, StochasticWeightAveraging) and any(isinstance(m, batch_norm) for m in model.modules()):
             raise UserError(
                 f"callbacks.{key}: StochasticWeightAveraging's BatchNorm update epoch would be trained as an ordinary "
                 "epoch by the fast steps; use a net without BatchNorm layers, or leave out the callback"
