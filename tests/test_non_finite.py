@@ -57,6 +57,7 @@ def test_a_loss_that_is_never_finite_exits_with_one_line_and_no_test(tmp_path):
     assert metrics["stop_reason"] == "non_finite_loss" and metrics["stopped_epoch"] == 1 and metrics["test"] == {}
     assert metrics["best_epoch"] == 0  # best.ckpt held epoch 1 with its inf: no epoch was best (it said 1)
     assert re.search(r"best epoch\s*│\s*none: no epoch had a finite val_loss", proc.stdout)
+    assert "housing (lightning) run, not tested" in proc.stdout  # the table's title said "test metrics"
 
 
 @pytest.mark.parametrize("class_weights", ["null", "balanced"])

@@ -69,7 +69,8 @@ class RunReport(L.Callback):
         if self.resume is not None:
             extra["resumed_from"] = {"checkpoint": str(self.resume.checkpoint), "epoch": self.resume.epochs_done}
         write_metrics_json(self.run_dir / "metrics.json", result, extra=extra)
-        print_metrics_table(result, title=f"{self.name} ({result.runner}) test metrics", class_labels=datamodule.class_labels)
+        title = f"{self.name} ({result.runner}) {'test metrics' if result.test else 'run, not tested'}"
+        print_metrics_table(result, title=title, class_labels=datamodule.class_labels)
         if message:
             print(message, file=sys.stderr)
         if self.resume_command is None:  # no commands for a folder about to go
