@@ -9,6 +9,7 @@ import os
 from contextlib import suppress
 from pathlib import Path
 
+import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +30,8 @@ NAN_SPELLINGS = ("nan", "-nan", "+nan")  # in any case
 # split's float64 copy that fits the scaler (8) and slack for the text of categorical columns
 BYTES_PER_CELL = 24
 ZERO_PADDED = r"^[+-]?0\d"  # a whole number written with leading zeros ('007'): a code
+# charset-normalizer's names of the encodings of Korean, Japanese and Chinese spreadsheets' CSVs
+EAST_ASIAN_ENCODINGS = ("cp949", "euc_kr", "johab", "cp932", "shift_jis", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "cp950")
 SAMPLE_BYTES = 1 << 20  # the first block of a CSV, read to find such codes
 
 
@@ -162,20 +165,30 @@ def csv_delimiter(file: Path) -> str:
 
 
 def csv_encoding(file: Path) -> str:
-    """UTF-8 when the whole file decodes as UTF-8 (a byte-order mark allowed); else Windows' cp1252 (a spreadsheet's
-    export), else Latin-1, which reads any byte. The whole file, so training and predict always agree."""
-    for encoding in ("utf-8", "cp1252"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            with pa.input_stream(str(file), compression="detect") as stream:
-                while chunk := stream.read(1 << 24):
-                    if decoder.getstate()[0] or np.frombuffer(chunk, np.uint8).max() >= 0x80:  # ASCII needs no decoding
-                        decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        return "utf8" if encoding == "utf-8" else encoding
-    return "latin-1"
+    """UTF-8 when the whole file decodes as UTF-8 (a byte-order mark allowed); else an East Asian encoding that
+    charset-normalizer finds in its first block (Korean Excel's cp949, Japanese Shift-JIS, ...) when the whole file
+    decodes in it; else Windows' cp1252 (a spreadsheet's export), else Latin-1, which reads any byte. The whole
+    file, so training and predict always agree."""
+    if decodes_as(file, "utf-8"):
+        return "utf8"
+    with pa.input_stream(str(file), compression="detect") as stream:
+        guess = charset_normalizer.from_bytes(stream.read(SAMPLE_BYTES)).best()
+    # cp1252 reads any such file without an error, as text no one wrote; a Western file is left to cp1252
+    east_asian = [guess.encoding] if guess is not None and guess.encoding in EAST_ASIAN_ENCODINGS else []
+    return next((encoding for encoding in [*east_asian, "cp1252"] if decodes_as(file, encoding)), "latin-1")
+
+
+def decodes_as(file: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with pa.input_stream(str(file), compression="detect") as stream:
+            while chunk := stream.read(1 << 24):
+                if decoder.getstate()[0] or np.frombuffer(chunk, np.uint8).max() >= 0x80:  # ASCII needs no decoding
+                    decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def csv_convert_options(**options) -> pacsv.ConvertOptions:

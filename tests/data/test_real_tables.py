@@ -405,6 +405,26 @@ def test_a_latin_1_file_reads_like_its_utf_8_twin_in_training_and_predict(tmp_pa
     assert rows["colour"].tolist() == new["colour"].tolist()
 
 
+def test_a_korean_spreadsheets_csv_keeps_its_categories_and_labels_as_written(tmp_path):
+    """What Korean Excel saves as "CSV" (cp949): read as cp1252, every label came out as text no one wrote ('»¡°­'
+    for '빨강'), with no warning."""
+    from src.data.prediction_input import prediction_chunks
+
+    colours = {"red": "빨강", "green": "초록", "blue": "파랑"}
+    frame = table()
+    frame["colour"] = frame["colour"].replace(colours)
+    frame["kind"] = frame["kind"].replace({"heavy": "무거움", "light": "가벼움"})
+    frame.to_csv(tmp_path / "t.csv", index=False, encoding="cp949")
+    dm = datamodule(tmp_path / "t.csv")
+    dm.setup("fit")
+    assert dm.preprocessing["vocabularies"]["colour"] == sorted(colours.values())
+    assert set(dm.class_labels) == set(frame["kind"])
+    new = frame.drop(columns=["kind"]).head(5)
+    new.to_csv(tmp_path / "new.csv", index=False, encoding="cp949")
+    ((rows, _, _),) = prediction_chunks(tmp_path / "new.csv", dm.state_dict())
+    assert rows["colour"].tolist() == new["colour"].tolist()
+
+
 def test_old_mac_line_endings_a_long_cell_and_a_gzipped_semicolon_file_read_like_the_plain_csv(tmp_path):
     import gzip
 
