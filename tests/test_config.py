@@ -1,6 +1,7 @@
 """Every bad setting stops before any work with one line naming the setting, what is allowed and the bad value."""
 
 import inspect
+import math
 
 import pytest
 import torch
@@ -128,11 +129,19 @@ def cfg_output_dir(cfg):
     return Path(cfg.paths.output_dir)
 
 
-def test_validation_every_n_steps_across_epochs_is_allowed(make_config):
-    # Lightning takes check_val_every_n_epoch=null with an integer val_check_interval: validation every n steps
-    overrides = ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=5", "data.steps_per_execution=1")
-    result = train(make_config(*overrides, "trainer.max_epochs=2"))
-    assert len(result.val_loss) >= 2
+@pytest.mark.parametrize(
+    "interval",
+    [
+        ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=5"),  # every 5 steps, across epochs
+        ("trainer.val_check_interval=0.5",),  # twice an epoch: after mini-batches 5 and 10 of 11
+    ],
+)
+def test_validation_more_often_than_each_epoch_tests_the_best_checkpoint(make_config, interval):
+    # each epoch's val_loss is its latest validation's; the epoch's last step wiped it, and the run ended with
+    # "no epoch had a finite val_loss: there is no model to test"
+    result = train(make_config(*interval, "data.steps_per_execution=1", "trainer.max_epochs=3"))
+    assert len(result.val_loss) == 3 and all(math.isfinite(loss) for loss in result.val_loss)
+    assert result.best_val_loss <= min(result.val_loss) and result.test  # best.ckpt may hold a mid-epoch validation
 
 
 def test_allowed_optimizers_are_torch_optims_that_take_a_plain_step():

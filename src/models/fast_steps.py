@@ -173,6 +173,9 @@ class FastSteps(L.LightningModule):
     # --- one Lightning step = a group of mini-batches -----------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self.batch_in_epoch = 0
+        # a new epoch's: the metrics that validation computes only every n epochs go. Not at the epoch's last step:
+        # with trainer.val_check_interval < 1 epoch, this epoch's validations have run before it
+        self.latest_scalars = {}
         losses = self.epoch_metrics["train_loss"]
         if losses.update_count:  # an epoch cut short (a learning-rate finder's) left its sums
             losses.reset()
@@ -211,7 +214,6 @@ class FastSteps(L.LightningModule):
                 if (self.current_epoch + 1) % config.frequency == 0:
                     config.scheduler.step()
             results = self.epoch_results("train")
-            self.latest_scalars = {}  # a new epoch's: the metrics that validation computes only every n epochs go
             self.keep_scalars(results)
             if "train_loss" in self.monitored or self.losses_on_bar:
                 self.log("train_loss", results["train_loss"], prog_bar=self.losses_on_bar, **FOR_CALLBACKS)
