@@ -101,7 +101,9 @@ class MulticlassModule(ClassifierModule):
         return torch.softmax(outputs, dim=-1)
 
     def output_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(outputs, target.reshape(-1).long(), weight=self.class_weights)
+        if type(self).prediction_loss is not MulticlassModule.prediction_loss:  # a loss of the user's: it decides
+            return super().output_loss(outputs, target)
+        return F.cross_entropy(outputs, target.reshape(-1).long(), weight=self.class_weights)  # on logits: stabler
 
     def prediction_loss(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         log_preds = torch.log(preds.clamp_min(torch.finfo(preds.dtype).tiny))

@@ -57,3 +57,37 @@ def test_a_module_that_is_not_the_tasks_is_refused_in_one_line(make_config):
         match=r"model.module must name a subclass of src.models.tasks.BinaryModule under src.; got 'src.models.tasks.RegressionModule'",
     ):
         train(make_config("trainer.max_epochs=1", "+model.module=src.models.tasks.RegressionModule"))
+
+
+FOCAL = """
+import torch
+
+from src.models.tasks import MulticlassModule
+
+
+class FocalMulticlass(MulticlassModule):
+    gamma = 2.0
+
+    def prediction_loss(self, preds, target):
+        p = preds.gather(1, target.reshape(-1, 1).long()).squeeze(1).clamp_min(1e-12)
+        return (-((1 - p) ** self.gamma) * torch.log(p)).mean()
+"""
+
+
+def test_a_multiclass_loss_of_ones_own_is_the_loss_trained_and_reported(make_config):
+    # MulticlassModule computed cross-entropy on the logits whatever prediction_loss said: the same numbers with it
+    from src.train import train
+
+    name = f"focal_test_{os.getpid()}"
+    path = ROOT / "src" / "models" / f"{name}.py"
+    path.write_text(FOCAL)
+    importlib.invalidate_caches()
+    try:
+        settings = ["experiment=penguins", "trainer.max_epochs=3", "importance.repeats=0"]
+        plain = train(make_config(*settings, subdir="plain"))
+        focal = train(make_config(*settings, f"+model.module=src.models.{name}.FocalMulticlass", subdir="focal"))
+    finally:
+        path.unlink()
+        sys.modules.pop(f"src.models.{name}", None)
+    assert focal.train_loss[0] != plain.train_loss[0]  # trained on it, not on cross-entropy
+    assert focal.test["test_loss"] < plain.test["test_loss"]  # a focal loss is below cross-entropy on the same rows
