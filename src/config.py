@@ -152,8 +152,30 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         close = difflib.get_close_matches(option, options, n=1)
         hint = f"did you mean {group}={close[0]}?" if close else f"options: {', '.join(options)}"
         return f"{group}={option} is not an option of {group}: there is no conf/{group}/{option}.yaml ({hint})"
+    if unquoted := next((a for a in args if needs_hydra_quotes(a)), None):  # its lexer's message names no cause
+        key, _, value = unquoted.partition("=")
+        odd = "".join(dict.fromkeys(c for c in value if not (c.isalnum() or c in "._/-+@~%")))
+        which = "characters outside ASCII" if not value.isascii() else f"{' '.join(odd)} in it"
+        return f"Hydra cannot read {unquoted} unquoted: a value with {which} needs Hydra's quotes; write {pasteable_argument(key, value)}"
     message = " ".join(line for line in lines if not line.startswith(("See https://", "Set the environment variable")))
     return message if "override" in message.lower() else f"cannot read the command line {' '.join(args)}: {message}"
+
+
+def needs_hydra_quotes(argument: str) -> bool:
+    """`key=value` that Hydra's lexer refuses and reads once its value is in Hydra's quotes (`data.target=등급`)."""
+    key, _, value = argument.partition("=")
+    if value.startswith(("[", "{")):  # a list or a dict mistyped, more likely than a name
+        return False
+    try:
+        OverridesParser.create().parse_override(argument)
+        return False
+    except Exception:  # noqa: BLE001  (Hydra raises several types for an argument it cannot read)
+        pass
+    try:
+        OverridesParser.create().parse_override(shlex.split(pasteable_argument(key, value))[0])
+        return True
+    except Exception:  # noqa: BLE001  (wrong for another reason than its quotes: Hydra's own message then)
+        return False
 
 
 def validate_config(cfg: DictConfig) -> None:
