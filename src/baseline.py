@@ -192,7 +192,10 @@ def fit_baseline(cfg: DictConfig, out_dir: Path):
         stopped_early=len(fitted.val_loss) < rounds,
     )
     result.warnings, result.diagnostics = [warning] if warning else [], diagnostics
-    write_prediction_report(out_dir, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result)
+    rows = datamodule.split_positions["test"]
+    write_prediction_report(
+        out_dir, rows, test.y, predicted, task, datamodule.target_name, class_labels, threshold, matrices, result
+    )
     fitted.booster.save_model(str(out_dir / LIGHTGBM_MODEL), num_iteration=fitted.best_iteration)
     extra = {
         "experiment": cfg.name,

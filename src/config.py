@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,22 @@ def check_command_line(config_name: str, args: list[str] | None = None) -> None:
             hint = f"did you mean {meant}={value}?" if meant else f"the config has {', '.join(k for k in composed if k != name)}"
             print(f"error: {arg} adds a top-level setting that nothing reads ({hint})", file=sys.stderr)
             sys.exit(2)
+
+
+def pasteable_argument(key: str, value: str) -> str:
+    """`key=value` as one shell argument that Hydra reads back as `value`: as it is where Hydra reads it unquoted (an
+    ordinary path), else the value in Hydra's quotes inside the shell's (a non-ASCII name, a comma, a quote)."""
+    plain = f"{key}={value}"
+    try:
+        if "${" not in value and OverridesParser.create().parse_override(plain).value() == value:
+            return shlex.quote(plain)
+    except Exception:  # noqa: BLE001  (Hydra's lexer refuses it: it needs Hydra's quotes)
+        pass
+    # in Hydra's quotes a backslash escapes only a quote (or backslashes before one), and `${` would be interpolated
+    escaped = re.sub(r"(\\*)(?='|\Z)", r"\1\1", value).replace("'", "\\'").replace("${", "\\${")
+    argument = f"{key}='{escaped}'"
+    # the shell's double quotes read better around Hydra's single ones; but they leave $ ` \ ! " to the shell
+    return f'"{argument}"' if not re.search(r'[$`\\!"]', argument) else shlex.quote(argument)
 
 
 def setting_named_like(name: str, config: DictConfig, leave_out: str = "") -> str | None:
@@ -135,8 +152,30 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         close = difflib.get_close_matches(option, options, n=1)
         hint = f"did you mean {group}={close[0]}?" if close else f"options: {', '.join(options)}"
         return f"{group}={option} is not an option of {group}: there is no conf/{group}/{option}.yaml ({hint})"
+    if unquoted := next((a for a in args if needs_hydra_quotes(a)), None):  # its lexer's message names no cause
+        key, _, value = unquoted.partition("=")
+        odd = "".join(dict.fromkeys(c for c in value if not (c.isalnum() or c in "._/-+@~%")))
+        which = "characters outside ASCII" if not value.isascii() else f"{' '.join(odd)} in it"
+        return f"Hydra cannot read {unquoted} unquoted: a value with {which} needs Hydra's quotes; write {pasteable_argument(key, value)}"
     message = " ".join(line for line in lines if not line.startswith(("See https://", "Set the environment variable")))
     return message if "override" in message.lower() else f"cannot read the command line {' '.join(args)}: {message}"
+
+
+def needs_hydra_quotes(argument: str) -> bool:
+    """`key=value` that Hydra's lexer refuses and reads once its value is in Hydra's quotes (`data.target=등급`)."""
+    key, _, value = argument.partition("=")
+    if value.startswith(("[", "{")):  # a list or a dict mistyped, more likely than a name
+        return False
+    try:
+        OverridesParser.create().parse_override(argument)
+        return False
+    except Exception:  # noqa: BLE001  (Hydra raises several types for an argument it cannot read)
+        pass
+    try:
+        OverridesParser.create().parse_override(shlex.split(pasteable_argument(key, value))[0])
+        return True
+    except Exception:  # noqa: BLE001  (wrong for another reason than its quotes: Hydra's own message then)
+        return False
 
 
 def validate_config(cfg: DictConfig) -> None:

@@ -232,7 +232,15 @@ def ensemble(cfg: DictConfig, started_at: float | None = None) -> dict:
     out_dir = Path(cfg.paths.output_dir)  # the report's writes create it
     chosen = combined[combine]["test"]
     write_prediction_report(
-        out_dir, rows.actual["test"], chosen, rows.task, rows.target_name, rows.class_labels, rows.threshold, matrices
+        out_dir,
+        rows.positions["test"],
+        rows.actual["test"],
+        chosen,
+        rows.task,
+        rows.target_name,
+        rows.class_labels,
+        rows.threshold,
+        matrices,
     )
     metrics = {
         "data": rows.state.get("name"),

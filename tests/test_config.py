@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import shlex
 
 import pytest
 import torch
@@ -206,6 +207,24 @@ def test_a_config_group_set_to_null_is_told_its_options(capsys, argument, expect
     with pytest.raises(SystemExit) as exit_info:
         check_command_line("train", [argument])
     assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+
+
+@pytest.mark.parametrize("argument", ["data.target=등급", "data.path=/data/고객.csv", "data.path=/data/it's.csv"])
+def test_a_value_hydra_reads_only_in_its_quotes_is_refused_with_the_argument_as_it_should_be_written(capsys, argument):
+    # Hydra's lexer said only "LexerNoViableAltException: data.target=등급 ^"
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from src.config import check_command_line
+
+    others = ["experiment=csv", "data.path=t.csv", "data.target=y"]
+    key, _, value = argument.partition("=")
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line("train", [*others, argument])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "Hydra's quotes" in err, err
+    [written] = shlex.split(err.split("; write ")[1])
+    assert OverridesParser.create().parse_override(written).value() == value
+    check_command_line("train", [*others, written])  # read as written: no exit
 
 
 @pytest.mark.slow  # a subprocess run of each command

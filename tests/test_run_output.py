@@ -1,5 +1,6 @@
 """What a person reads at the end of a run: its folder whole on one line, and commands that work when pasted."""
 
+import json
 import shlex
 
 import pytest
@@ -76,3 +77,26 @@ def test_the_learning_rate_finder_prints_no_lines_about_its_temporary_checkpoint
     assert "learning-rate finder: suggested model.optimizer.lr=" in output
     # Lightning restores the weights from a hidden .lr_find_<uuid>.ckpt it then deletes; the user never gave a checkpoint
     assert ".lr_find_" not in output and "`weights_only` was not set" not in output
+
+
+@pytest.mark.parametrize("folder", ["고객", "it's $HOME, a\\"])
+def test_the_printed_commands_read_back_the_same_path_for_a_folder_hydra_needs_quoted(tmp_path, capsys, folder):
+    # the shell's quotes alone are stripped before Hydra reads the argument, whose lexer then refused a non-ASCII path
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from src.runs.resume import resume_command
+
+    log_dir = tmp_path / folder
+    run_dir = log_dir / "runs" / "r"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "best.ckpt").touch()
+    (run_dir / "config.yaml").write_text(f"paths:\n  log_dir: {json.dumps(str(log_dir))}\n")
+    print_run_folder(run_dir, checkpoint=run_dir / "checkpoints" / "best.ckpt")
+    lines = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()[1:]] + [resume_command(run_dir)]
+    read = {}
+    for line in lines:
+        for argument in shlex.split(line)[3:]:
+            key = argument.partition("=")[0]
+            read.setdefault(key, []).append(OverridesParser.create().parse_override(argument).value())
+    assert read["ckpt_path"] == [str(run_dir / "checkpoints" / "best.ckpt")] * 2 + [str(run_dir / "checkpoints" / "last.ckpt")]
+    assert read["paths.log_dir"] == [str(log_dir)]

@@ -4,6 +4,9 @@ imported only when a figure is drawn, which keeps `python -m src.train` quick to
 from __future__ import annotations
 
 import math
+import re
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from src.reporting.results import WRITTEN_CLASSES
+
+_TOLD_OF_MISSING_GLYPHS: set[Path] = set()  # figure folders whose labels' missing characters were reported
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -138,9 +143,24 @@ def save_figures(figures: dict[str, Figure], directory: Path, loggers=(), step: 
     from src.reporting.loggers import log_figure
 
     paths = []
-    for name, fig in figures.items():
-        path = directory / f"{name}.png"
-        write_atomically(path, lambda handle, fig=fig: fig.savefig(handle, format="png", dpi=100))
-        paths.append(path)
-        log_figure(list(loggers), name, path, step)
+    with warnings.catch_warnings(record=True) as caught:  # glyphs are looked up as a figure is drawn, by savefig
+        for name, fig in figures.items():
+            path = directory / f"{name}.png"
+            write_atomically(path, lambda handle, fig=fig: fig.savefig(handle, format="png", dpi=100))
+            paths.append(path)
+            log_figure(list(loggers), name, path, step)
+    missing = {}  # a character -> the font that lacks it
+    for warning in caught:
+        if glyph := re.match(r"Glyph (\d+) .* missing from font\(s\) (.+?)\.?$", str(warning.message)):
+            missing[chr(int(glyph.group(1)))] = glyph.group(2)
+        else:  # any other warning is shown as it would have been
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    if missing and directory not in _TOLD_OF_MISSING_GLYPHS:  # matplotlib warned once per character
+        _TOLD_OF_MISSING_GLYPHS.add(directory)  # and a run saves its figures in several calls: one line for them all
+        shown = " ".join(list(missing)[:10]) + (" ..." if len(missing) > 10 else "")
+        print(
+            f"warning: the figures' font ({', '.join(sorted(set(missing.values())))}) lacks some characters of their "
+            f"labels ({shown}): they are drawn as boxes; the printed table and the CSV files keep them",
+            file=sys.stderr,
+        )
     return paths

@@ -85,8 +85,9 @@ def write_test_report(out_dir: Path, model, datamodule, matrices: dict[str, list
     actual = y_test.reshape(-1).numpy()
     predicted = predict_in_batches(model, x_test, datamodule.batch_size).numpy()
     task, labels, threshold = datamodule.task, datamodule.class_labels, getattr(model, "threshold", None)
+    rows = datamodule.split_positions["test"]
     write_prediction_report(
-        out_dir, actual, predicted, task, datamodule.target_name, labels, threshold, matrices, loggers=loggers, step=step
+        out_dir, rows, actual, predicted, task, datamodule.target_name, labels, threshold, matrices, loggers=loggers, step=step
     )
     return diagnose(model, *datamodule.splits["val"], task, datamodule.batch_size, labels)
 
@@ -123,6 +124,7 @@ def write_fold_predictions(path: Path, model, datamodule) -> None:
 
 def write_prediction_report(
     out_dir: Path,
+    rows: np.ndarray,
     actual: np.ndarray,
     predicted: np.ndarray,
     task: str,
@@ -135,8 +137,10 @@ def write_prediction_report(
     step: int = 0,
 ) -> None:
     """test_predictions.csv and figures/*.png (also to the loggers) from predictions alone, for a network's test, the
-    LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class."""
+    LightGBM baseline and ensembles: binary `predicted` holds probabilities, multiclass one probability per class;
+    `rows` are the test rows' positions in the file, as oof_predictions.csv gives its rows."""
     frame = prediction_frame(actual, predicted, task, threshold, class_labels)  # one row per test row, in split order
+    frame.insert(0, "row", rows)  # so the predictions join back to the user's table
     # each number in its shortest exact spelling for its dtype: a float32 target's 9.57 stays 9.57, not 9.56999969
     write_atomically(out_dir / "test_predictions.csv", lambda h: frame.to_csv(h, index=False), text=True)
     pictures = {}

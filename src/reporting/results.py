@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shlex
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.atomic import write_text_atomically
+from src.config import pasteable_argument
 from src.errors import NO_MODEL
 
 WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, figure) up to this many classes
@@ -209,13 +209,13 @@ def log_dir_override(run_dir: Path) -> str:
     """` paths.log_dir=<dir>` when the run's config has another than logs: src.eval writes its folder there too."""
     config = run_dir / "config.yaml"
     log_dir = OmegaConf.load(config).get("paths", {}).get("log_dir", "logs") if config.is_file() else "logs"
-    return "" if log_dir == "logs" else f" {shlex.quote(f'paths.log_dir={log_dir}')}"
+    return "" if log_dir == "logs" else f" {pasteable_argument('paths.log_dir', str(log_dir))}"
 
 
 def print_run_folder(run_dir: Path, checkpoint: Path | None = None) -> None:
     """The run's folder on a line of its own (never wrapped, so it can be copied), and commands ready to paste."""
     print(f"run: {shown_path(run_dir)}")
     if checkpoint is not None and checkpoint.is_file():
-        ckpt = shlex.quote(shown_path(checkpoint))
-        print(f"evaluate: python -m src.eval ckpt_path={ckpt}{log_dir_override(run_dir)}")
-        print(f"predict:  python -m src.predict ckpt_path={ckpt} input=new.csv output=predictions.csv")
+        ckpt = pasteable_argument("ckpt_path", shown_path(checkpoint))
+        print(f"evaluate: python -m src.eval {ckpt}{log_dir_override(run_dir)}")
+        print(f"predict:  python -m src.predict {ckpt} input=new.csv output=predictions.csv")

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from src.atomic import write_text_atomically
+from src.config import pasteable_argument
 from src.errors import UserError, first_line, require
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 from src.runs.run_dir import RUN_FILES, START_KEYS, hold_run_dir, latest_run_dir, without_start_keys
@@ -246,7 +247,11 @@ def resume_command(run_dir: Path, checkpoint: str = "last.ckpt") -> str:
         return "the command that started the search, again (its study marks this trial failed and runs another)"
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     path = run_dir.absolute() / "checkpoints" / checkpoint
-    return shlex.join(["python", "-m", "src.train", *without_start_keys(overrides), f"ckpt_path={path}"])
+    return (
+        shlex.join(["python", "-m", "src.train", *without_start_keys(overrides)])
+        + " "
+        + pasteable_argument("ckpt_path", str(path))
+    )
 
 
 @contextmanager

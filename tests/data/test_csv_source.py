@@ -547,3 +547,18 @@ def test_test_predictions_give_the_target_as_the_file_writes_it(tmp_path, make_c
     written = set(pd.read_csv(path, dtype=str)["price"])
     actual = pd.read_csv(Path(cfg.paths.output_dir) / "test_predictions.csv", dtype=str)["actual"]
     assert set(actual) <= written, sorted(set(actual) - written)[:3]  # it was 9.56999969 for 9.57
+
+
+def test_test_predictions_join_back_to_the_files_rows_by_their_row_column(tmp_path, make_config):
+    # they held only actual and predicted: nothing said which of the user's rows each line was about
+    from tests.support.tables import table
+
+    frame = table()
+    frame.loc[[3, 5], "kind"] = None  # rows without a target are left out, and must not shift the others
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    cfg = make_config(*csv_overrides(path, "kind", "binary", "trainer.max_epochs=1"))
+    train(cfg)
+    predictions = pd.read_csv(Path(cfg.paths.output_dir) / "test_predictions.csv")
+    joined = pd.read_csv(path).iloc[predictions["row"]]
+    assert len(predictions) > 0 and list(joined["kind"]) == list(predictions["actual_label"])

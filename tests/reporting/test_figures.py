@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 
@@ -80,3 +81,17 @@ def test_a_large_test_split_is_binned_and_every_row_counted():
         ax = fig.axes[0]
         (bins,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
         assert bins.get_array().sum() == actual.size  # hexagons whose colours count the rows, not 200,000 dots
+
+
+def test_class_labels_the_font_cannot_draw_are_told_in_one_line_not_a_warning_per_character(tmp_path, capsys):
+    # matplotlib warned "Glyph 48372 (\N{HANGUL SYLLABLE BO}) missing from font(s) DejaVu Sans." for each character
+    labels = ["보통", "우수"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        save_figures({"confusion_matrix": confusion_matrix_figure([[3, 1], [0, 5]], labels)}, tmp_path / "figures")
+        save_figures({"loss_curves": loss_curves_figure([1.0, 0.5], [1.2, 0.6], 2)}, tmp_path / "figures")  # same run
+        save_figures({"again": confusion_matrix_figure([[3, 1], [0, 5]], labels)}, tmp_path / "figures")
+    assert [str(w.message) for w in caught if "Glyph" in str(w.message)] == []
+    err = capsys.readouterr().err
+    [line] = err.splitlines()
+    assert line.startswith("warning: ") and "font" in line and all(c in line for c in "".join(labels)), err

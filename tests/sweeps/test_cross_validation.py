@@ -56,8 +56,8 @@ def test_a_binary_fold_writes_class_codes_and_the_predicted_class_as_test_predic
     written = pd.read_csv(tmp_path / "run" / "val_predictions.csv")
     tested = pd.read_csv(tmp_path / "run" / "test_predictions.csv")
     # the classes' names too, as in test_predictions.csv, so oof_predictions.csv can be scored alike (they were missing)
-    assert list(written.columns) == ["row", "fold", *tested.columns]  # as docs/sweeps.md says
-    assert list(tested.columns) == ["actual", "probability", "predicted", "actual_label", "predicted_label"]
+    assert list(written.columns) == ["row", "fold", *tested.columns[1:]]  # as docs/sweeps.md says
+    assert list(tested.columns) == ["row", "actual", "probability", "predicted", "actual_label", "predicted_label"]
     labels = np.asarray(load_breast_cancer().target_names)
     assert (written["actual_label"] == labels[written["actual"]]).all()
     assert written["actual"].dtype == np.int64 and set(written["actual"]) == {0, 1}  # class codes, not 0.0 and 1.0
