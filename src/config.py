@@ -17,6 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import UserError, is_int, is_number, user_errors_exit
+from src.reporting.run_names import pasteable_argument
 from src.runs.run_dir import register_resolvers as register_run_dir_resolvers
 from src.sweeps.resolvers import register_resolvers as register_sweep_resolvers
 
@@ -69,22 +70,6 @@ def check_command_line(config_name: str, args: list[str] | None = None) -> None:
             hint = f"did you mean {meant}={value}?" if meant else f"the config has {', '.join(k for k in composed if k != name)}"
             print(f"error: {arg} adds a top-level setting that nothing reads ({hint})", file=sys.stderr)
             sys.exit(2)
-
-
-def pasteable_argument(key: str, value: str) -> str:
-    """`key=value` as one shell argument that Hydra reads back as `value`: as it is where Hydra reads it unquoted (an
-    ordinary path), else the value in Hydra's quotes inside the shell's (a non-ASCII name, a comma, a quote)."""
-    plain = f"{key}={value}"
-    try:
-        if "${" not in value and OverridesParser.create().parse_override(plain).value() == value:
-            return shlex.quote(plain)
-    except Exception:  # noqa: BLE001  (Hydra's lexer refuses it: it needs Hydra's quotes)
-        pass
-    # in Hydra's quotes a backslash escapes only a quote (or backslashes before one), and `${` would be interpolated
-    escaped = re.sub(r"(\\*)(?='|\Z)", r"\1\1", value).replace("'", "\\'").replace("${", "\\${")
-    argument = f"{key}='{escaped}'"
-    # the shell's double quotes read better around Hydra's single ones; but they leave $ ` \ ! " to the shell
-    return f'"{argument}"' if not re.search(r'[$`\\!"]', argument) else shlex.quote(argument)
 
 
 def setting_named_like(name: str, config: DictConfig, leave_out: str = "") -> str | None:

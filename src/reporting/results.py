@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from src.atomic import write_text_atomically
-from src.config import pasteable_argument
 from src.errors import NO_MODEL
+from src.reporting.run_names import pasteable_argument
 
 WRITTEN_CLASSES = 20  # a confusion matrix's counts are written out (console, figure) up to this many classes
 

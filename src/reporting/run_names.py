@@ -1,11 +1,14 @@
-"""Run names for TensorBoard and MLflow: the overrides a run was given, so runs that differ in a setting are told apart."""
+"""Run names for TensorBoard and MLflow from the overrides a run was given, so runs that differ in a setting are told
+apart; and overrides written so that a printed command can be pasted."""
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 # where the run goes or how it shows progress, not what it learns: left out of the name
 NOT_IN_NAME = tuple(
@@ -53,3 +56,19 @@ def file_stem(path) -> str:
     name = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     name = name[:-4] if name.lower().endswith(".csv") else name.replace(".", "_")
     return re.sub(r"[^\w.\-]+", "_", name) or "csv"
+
+
+def pasteable_argument(key: str, value: str) -> str:
+    """`key=value` as one shell argument that Hydra reads back as `value`: as it is where Hydra reads it unquoted (an
+    ordinary path), else the value in Hydra's quotes inside the shell's (a non-ASCII name, a comma, a quote)."""
+    plain = f"{key}={value}"
+    try:
+        if "${" not in value and OverridesParser.create().parse_override(plain).value() == value:
+            return shlex.quote(plain)
+    except Exception:  # noqa: BLE001  (Hydra's lexer refuses it: it needs Hydra's quotes)
+        pass
+    # in Hydra's quotes a backslash escapes only a quote (or backslashes before one), and `${` would be interpolated
+    escaped = re.sub(r"(\\*)(?='|\Z)", r"\1\1", value).replace("'", "\\'").replace("${", "\\${")
+    argument = f"{key}='{escaped}'"
+    # the shell's double quotes read better around Hydra's single ones; but they leave $ ` \ ! " to the shell
+    return f'"{argument}"' if not re.search(r'[$`\\!"]', argument) else shlex.quote(argument)

@@ -20,8 +20,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from src.atomic import write_text_atomically
-from src.config import pasteable_argument
 from src.errors import UserError, first_line, require
+from src.reporting.run_names import pasteable_argument
 from src.runs.checkpoints.read import ResumePoint, checkpoint_file, read_resume_point
 from src.runs.run_dir import RUN_FILES, START_KEYS, hold_run_dir, latest_run_dir, without_start_keys
 
