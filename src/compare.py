@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.config import check_command_line  # importing it registers the resolvers Hydra composes with
+from src.config import check_command_line, validate_config  # importing it registers the resolvers Hydra composes with
 from src.errors import UserError, user_errors_exit
 
 RUNNERS = ("plain", "lightning", "lightgbm")  # lightgbm: its boosting rounds stand where the networks' epochs are
@@ -32,7 +32,7 @@ def compare_rows(results: dict) -> list[tuple[str, ...]]:
 
 
 def compare(cfg: DictConfig) -> dict:
-    from src.baseline import baseline
+    from src.baseline import baseline, validate_baseline
     from src.reporting.figures import overlaid_loss_curves_figure
     from src.reporting.sweep_summary import print_table
     from src.train import train
@@ -41,11 +41,20 @@ def compare(cfg: DictConfig) -> dict:
     if not runners or any(r not in RUNNERS for r in runners) or len(set(runners)) != len(runners):
         raise UserError(f"runners must be a list of distinct names from {', '.join(RUNNERS)}; got {runners!r}")
     out = Path(cfg.paths.output_dir)
-    results = {}
+    run_cfgs = {}
     for runner in runners:
         network = runner != "lightgbm"
-        run_cfg = OmegaConf.merge(cfg, {"paths": {"output_dir": str(out / runner)}}, {"runner": runner} if network else {})
-        results[runner] = train(run_cfg) if network else baseline(run_cfg)
+        run_cfgs[runner] = OmegaConf.merge(
+            cfg, {"paths": {"output_dir": str(out / runner)}}, {"runner": runner} if network else {}
+        )
+        # every runner's settings are checked before the first trains: a refusal does not wait for a whole run
+        if network:
+            validate_config(run_cfgs[runner])
+        else:
+            validate_baseline(run_cfgs[runner].baseline)
+    results = {}
+    for runner, run_cfg in run_cfgs.items():
+        results[runner] = train(run_cfg) if runner != "lightgbm" else baseline(run_cfg)
         if results[runner].interrupted:  # Ctrl+C or SIGTERM: do not start the other runner
             sys.exit(128 + signal.Signals[results[runner].interrupted_by])
 

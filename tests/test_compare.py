@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from src.compare import compare, compare_rows
+from src.errors import UserError
 from tests.conftest import compose_config
 
 
@@ -30,3 +33,16 @@ def test_compare_puts_the_lightgbm_baseline_beside_the_network(tmp_path):
     rows = {row[0]: row[1:] for row in compare_rows(results)}
     assert rows["test_acc"] == tuple(f"{results[r].test['test_acc']:.6f}" for r in ("lightning", "lightgbm"))
     assert (tmp_path / "loss_curves.png").is_file()  # the network's curves; the baseline's rounds are in its own folder
+
+
+def test_compare_refuses_a_setting_one_runner_lacks_before_any_runner_trains(tmp_path):
+    cfg = compose_config(
+        "trainer.max_epochs=1",
+        "runners=[lightning,plain]",
+        "trainer.gradient_clip_val=0.5",
+        output_dir=tmp_path,
+        config_name="compare",
+    )
+    with pytest.raises(UserError, match=r"trainer.gradient_clip_val=0.5 is a Lightning Trainer flag; runner=plain"):
+        compare(cfg)
+    assert not (tmp_path / "lightning").exists()  # the Lightning run did not start

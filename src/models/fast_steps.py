@@ -60,7 +60,8 @@ def build_trainer(trainer_cfg: DictConfig, model: L.LightningModule, **kwargs) -
     else:
         plain.update({k: v for k, v in taken.items() if k in STEP_FLAGS})
     try:
-        return instantiate(OmegaConf.create(plain), **kwargs)
+        # plain containers: Lightning reads e.g. max_time={seconds: 2} as a dict, and a DictConfig is not one
+        return instantiate(OmegaConf.create(plain), **kwargs, _convert_="all")
     except InstantiationException as exc:  # settings Lightning refuses: two progress bars, an unknown accelerator, ...
         if isinstance(exc.__cause__, (MisconfigurationException, ValueError, TypeError)):
             raise UserError(f"the Trainer refuses these settings: {first_line(exc.__cause__)}") from None

@@ -251,6 +251,19 @@ def test_a_flag_whose_meaning_cannot_be_kept_is_refused_in_one_line(overrides, m
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("max_time", ["00:00:01:30", "{minutes:1,seconds:30}"])
+def test_max_time_as_a_string_or_a_dict_sets_the_trainers_time_limit(tmp_path, max_time):
+    from lightning.pytorch.callbacks import Timer
+
+    from src.config import validate_config
+
+    cfg, _, model = setup(tmp_path, f"+trainer.max_time={max_time}")
+    validate_config(cfg)  # both forms Lightning documents are accepted
+    trainer = build_trainer(cfg.trainer, model, callbacks=[], **QUIET)
+    (timer,) = [c for c in trainer.callbacks if isinstance(c, Timer)]
+    assert timer.time_remaining("train") == 90
+
+
 def test_16_mixed_scales_unscales_clips_and_steps_like_lightning(tmp_path):
     # Users get 16-mixed on a GPU only (src/config.py: bf16-mixed on the CPU), and Trainer(precision="16-mixed") on
     # the CPU falls back to bf16. Lightning's own 16-mixed plugin with a CPU GradScaler runs the same scaler path as

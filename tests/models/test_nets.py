@@ -1,5 +1,7 @@
 """Every shipped net takes categorical columns (embeddings or one-hot), trains on real data and comes back from its checkpoint."""
 
+import sys
+
 import pytest
 import torch
 
@@ -169,3 +171,30 @@ def test_a_foreign_null_setting_is_told_to_replace_the_node_since_hydra_cannot_d
         check_settings(net, {"hidden": 8, "embedding": None}, "model.net", "MyNet")
     with pytest.raises(UserError, match=r"drop it with ~model.net.norm$"):  # a key with a value can be deleted
         check_settings(net, {"hidden": 8, "norm": "batch"}, "model.net", "MyNet")
+
+
+def test_a_users_net_whose_constructor_lacks_a_shape_argument_is_refused_in_one_line(monkeypatch):
+    import types
+
+    from torch import nn
+
+    from src.errors import UserError
+
+    class Tiny(nn.Module):  # no cat_cardinalities
+        def __init__(self, n_num_features, n_outputs=1, hidden=8):
+            super().__init__()
+            self.f = nn.Linear(n_num_features, n_outputs)
+
+    class Open(Tiny):  # **kwargs takes whatever the template passes
+        def __init__(self, n_num_features, n_outputs=1, hidden=8, **kwargs):
+            super().__init__(n_num_features, n_outputs, hidden)
+
+    module = types.ModuleType("src.models.nets.users_tiny")
+    module.Tiny, module.Open = Tiny, Open
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with pytest.raises(UserError) as error:
+        build_net({"_target_": "src.models.nets.users_tiny.Tiny", "hidden": 8}, 3, [], 1)
+    message = str(error.value)
+    assert "model.net._target_=" in message and "\n" not in message
+    assert "n_num_features, cat_cardinalities, n_outputs" in message and message.endswith("lacks cat_cardinalities")
+    assert build_net({"_target_": "src.models.nets.users_tiny.Open", "hidden": 8}, 3, [], 1).f.in_features == 3

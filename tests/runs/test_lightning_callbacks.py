@@ -56,6 +56,13 @@ def test_learning_rate_monitor_as_documented_logs_at_the_losses_steps(make_confi
     assert lr["lr-Adam"].is_monotonic_decreasing if schedule == "cosine" else lr["lr-Adam"].nunique() == 1
 
 
+@pytest.mark.parametrize("limit", ["0.5", "3"])  # a fraction of the mini-batches, or a count
+def test_a_cosine_schedule_anneals_to_zero_over_the_mini_batches_limit_train_batches_trains(make_config, limit):
+    limited = ("data.steps_per_execution=1", f"+trainer.limit_train_batches={limit}")
+    seen = fit(make_config("trainer.max_epochs=3", "model.lr_schedule=cosine", *limited))
+    assert seen.lrs[0] > seen.lrs[1] > seen.lrs[2] == pytest.approx(0.0, abs=1e-12)  # it stopped short of zero
+
+
 @pytest.mark.parametrize("bar", ["RichProgressBar", "TQDMProgressBar"])
 def test_lightnings_progress_bars_replace_the_epoch_bar_and_show_the_losses(make_config, bar):
     chosen = f"callbacks.progress_bar={{_target_:lightning.pytorch.callbacks.{bar}}}"

@@ -41,7 +41,16 @@ def project_class(target: str, key: str) -> Any:
 
 
 def check_net_settings(cls: type, settings: dict) -> None:
-    """Every key of the net node must be a constructor argument: a typo is a one-line error, not a TypeError."""
+    """The constructor takes the data's shape arguments, and every key of the net node is one of its arguments: a
+    user's net that lacks one, or a typo, is a one-line error, not a TypeError."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        lacks = [name for name in SHAPE_ARGUMENTS if name not in parameters]
+        require(
+            not lacks,
+            f"model.net._target_={cls.__module__}.{cls.__qualname__}: its constructor must take the arguments the "
+            f"template passes ({', '.join(SHAPE_ARGUMENTS)}, or **kwargs); it lacks {', '.join(lacks)}",
+        )
     check_settings(cls.__init__, settings, "model.net", f"{cls.__module__}.{cls.__qualname__}", SHAPE_ARGUMENTS)
 
 
