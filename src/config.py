@@ -72,6 +72,13 @@ def check_command_line(config_name: str, args: list[str] | None = None) -> None:
             sys.exit(2)
 
 
+def group_options_with(conf: str, group: str, name: str) -> list[str]:
+    """The options of config group `group` (conf/<group>/*.yaml) that have a setting `name`."""
+    if not group or not Path(conf, group).is_dir():
+        return []
+    return [p.stem for p in sorted(Path(conf, group).glob("*.yaml")) if name in (OmegaConf.load(p) or {}).keys()]
+
+
 def setting_named_like(name: str, config: DictConfig, leave_out: str = "") -> str | None:
     """The full key of a setting anywhere in `config` (but its top-level `leave_out`) named `name`, or nearest to it."""
     keys: dict[str, str] = {}  # own name -> full key (the first of a name)
@@ -125,6 +132,14 @@ def hydra_error_line(exc: Exception, conf: str, config_name: str, args: list[str
         keys = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
         close = difflib.get_close_matches(name, keys, n=1)
         where = f"{parent}." if parent else ""
+        # data.path under data=cancer: a setting of another option of the group (data=csv), which an experiment picks
+        group = parent.replace(".", "/")  # model.net's options are model/net=...
+        options = [] if close else group_options_with(conf, group, name)
+        if options:
+            experiment = "/" not in group and Path(conf, "experiment", f"{options[0]}.yaml").is_file()
+            picks = f"experiment={options[0]}" if experiment else f"{group}={options[0]}"
+            owners = ", ".join(f"{group}={o}" for o in options)
+            return f"{key} is not a setting of this {parent} but of {owners} (did you mean {picks} {key}=...?)"
         elsewhere = None if close or node is None or key.startswith("hydra.") else setting_named_like(name, composed)
         hint = f"{where}{close[0]}" if close else elsewhere
         hint = f"did you mean {hint}?" if hint else f"{parent or 'the config'} has {', '.join(keys) or 'no settings'}"

@@ -257,6 +257,13 @@ def test_every_entry_point_names_a_misspelt_key_in_one_line(module, argument, ex
             "+patiense=5 adds a top-level setting that nothing reads (did you mean callbacks.early_stopping.patience=5?)",
         ),
         (["+xyzzy=1"], "+xyzzy=1 adds a top-level setting that nothing reads (the config has name, seed, "),
+        # without experiment=csv: it said "did you mean paths?; to add a new key, write +data.path=...", which
+        # trained on breast cancer with the file ignored
+        (
+            ["data.path=x.csv"],
+            "data.path is not a setting of this data but of data=csv (did you mean experiment=csv data.path=...?)",
+        ),
+        (["model.net.n_blocks=2"], "model.net.n_blocks is not a setting of this model.net but of model/net=ft_transformer, "),
     ],
 )
 def test_a_setting_given_at_the_wrong_level_is_refused_with_where_it_lives(capsys, arguments, expected):
