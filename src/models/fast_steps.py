@@ -278,9 +278,10 @@ class FastSteps(L.LightningModule):
         return {k: float(v) for k, v in results.items()}
 
     def on_validation_epoch_start(self) -> None:
-        # epochs 1, n + 1, 2n + 1, ...: a short run still shows every metric once
-        trainer = self.trainer
-        self.every_metric = trainer.sanity_checking or trainer.current_epoch % self.step_settings.val_metrics_every_n_epochs == 0
+        # the first validated epoch of epochs 1..n, n+1..2n, ... (1, n + 1, ... when every epoch validates): a short run
+        # still shows every metric once, and check_val_every_n_epoch=2 still shows them
+        trainer, n = self.trainer, self.step_settings.val_metrics_every_n_epochs
+        self.every_metric = trainer.sanity_checking or trainer.current_epoch % n < (trainer.check_val_every_n_epoch or 1)
 
     def validation_step(self, batches: Batches) -> None:
         self.evaluate_batches(batches, "val")

@@ -49,6 +49,15 @@ def test_plain_runner_logs_the_same_scalars_and_figures(make_config):
     assert {"figures/loss_curves", "figures/confusion_matrix"} <= set(read_events(run_dir).Tags()["images"])
 
 
+def test_validation_every_second_epoch_still_logs_every_validation_metric(make_config):
+    # the metrics were computed at epochs where epoch % 10 == 0, none of which validates: val_acc, ... never appeared
+    cfg = make_config("trainer.max_epochs=24", "trainer.check_val_every_n_epoch=2")
+    train(cfg)
+    events = read_events(cfg_dir(cfg))
+    for tag in CLASSIFIER_SCALARS[2:]:
+        assert [e.step for e in events.Scalars(tag)] == [1, 11, 21], tag  # epochs 2, 12, 22: the first validated of each 10
+
+
 def hparams_sessions(logdir):
     """The HParams tab's table, as TensorBoard's HParams plugin computes it for the frontend."""
     from tensorboard import context
