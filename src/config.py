@@ -333,6 +333,7 @@ COUNTED_IN_STEPS = {
     "limit_val_batches": 1.0,
     "limit_test_batches": 1.0,
     "overfit_batches": 0.0,
+    "max_steps": -1,  # a Lightning user means optimizer steps; with a whole epoch per step it would count epochs
 }
 # Trainer flags the lesson's loop (runner=plain) does not have: refused there rather than ignored
 LIGHTNING_ONLY = {
@@ -344,7 +345,6 @@ LIGHTNING_ONLY = {
     "profiler": None,
     "check_val_every_n_epoch": 1,
     "max_time": None,
-    "max_steps": -1,
     "fast_dev_run": False,
     "lr_find": False,
 }

@@ -82,6 +82,8 @@ BAD_SETTINGS = [
     # counted in Lightning steps, of which one is a whole epoch by default: the limit would not limit anything
     ("+trainer.limit_train_batches=2", ["trainer.limit_train_batches=2", "Lightning steps", "data.steps_per_execution=1"]),
     ("+trainer.overfit_batches=2", ["trainer.overfit_batches=2", "Lightning steps", "data.steps_per_execution=1"]),
+    # it trained 3 whole epochs (33 optimizer steps), where a Lightning user means 3 optimizer steps
+    ("+trainer.max_steps=3", ["trainer.max_steps=3", "Lightning steps", "data.steps_per_execution=1"]),
     # the lesson's loop has none of these: refused rather than ignored
     ("runner=plain +trainer.max_time=00:00:00:05", ["trainer.max_time=00:00:00:05", "runner=plain", "runner=lightning"]),
     ("runner=plain trainer.lr_find=true", ["trainer.lr_find=True", "runner=plain"]),
