@@ -214,11 +214,17 @@ class FastSteps(L.LightningModule):
             for config in self.schedulers("epoch"):
                 if (self.current_epoch + 1) % config.frequency == 0:
                     config.scheduler.step()
+        return group_loss  # what Lightning's learning-rate finder reads
+
+    def on_train_batch_end(self, outputs, batches: Batches, batch_idx: int) -> None:
+        # the epoch's train_loss, before its validation and the callbacks' epoch end; also when the epoch ends early
+        # (max_steps, or max_time or a stop with data.steps_per_execution=1: after the callbacks' on_train_batch_end)
+        trainer = self.trainer
+        if trainer.is_last_batch or trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step:
             results = self.epoch_results("train")
             self.keep_scalars(results)
             if "train_loss" in self.monitored or self.losses_on_bar:
                 self.log("train_loss", results["train_loss"], prog_bar=self.losses_on_bar, **FOR_CALLBACKS)
-        return group_loss  # what Lightning's learning-rate finder reads
 
     def schedulers(self, interval: str) -> list:
         """Manual optimization leaves schedulers to us: each steps at its config's interval and frequency, as under

@@ -335,3 +335,13 @@ def test_latest_scalars_hold_only_what_the_latest_epoch_computed(tmp_path):
     build_trainer(cfg.trainer, model, callbacks=[seen], **QUIET).fit(model, datamodule=datamodule)
     assert {"train_loss", "val_loss", "val_acc", "val_auroc"} <= set(seen.scalars[0])
     assert [set(scalars) for scalars in seen.scalars[1:]] == [{"train_loss", "val_loss"}] * (EPOCHS - 1)
+
+
+def test_an_epoch_cut_short_by_max_steps_reports_its_own_train_loss(make_config):
+    # cancer's 11 mini-batches an epoch: max_steps=25 ends epoch 3 after 3 of them. Its train_loss was epoch 2's,
+    # copied, since the epoch's loss was computed only at its last mini-batch
+    from src.train import train
+
+    result = train(make_config("+trainer.max_steps=25", "data.steps_per_execution=1", "trainer.max_epochs=100"))
+    assert result.stopped_epoch == 3 and result.train_loss[2] != result.train_loss[1]
+    assert result.val_loss[2] == result.val_loss[1]  # no validation in a cut epoch: the latest one's, as documented
