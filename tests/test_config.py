@@ -188,11 +188,17 @@ def test_another_optimizer_and_every_new_option_learn_together(make_config):
     ],
 )
 def test_a_misspelt_key_gets_the_nearest_real_one(capsys, arguments, expected):
+    assert command_line_error(capsys, arguments).startswith(f"error: {expected}")
+
+
+def command_line_error(capsys, arguments: list[str]) -> str:
+    """What `python -m src.train <arguments>` prints when check_command_line refuses them (with exit status 2)."""
     from src.config import check_command_line
 
     with pytest.raises(SystemExit) as exit_info:
         check_command_line("train", arguments)
-    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -204,11 +210,7 @@ def test_a_misspelt_key_gets_the_nearest_real_one(capsys, arguments, expected):
 )
 def test_a_config_group_set_to_null_is_told_its_options(capsys, argument, expected):
     # Hydra said "Config group override must be a string or a list. Got NoneType", naming no group
-    from src.config import check_command_line
-
-    with pytest.raises(SystemExit) as exit_info:
-        check_command_line("train", [argument])
-    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+    assert command_line_error(capsys, [argument]).startswith(f"error: {expected}")
 
 
 @pytest.mark.parametrize("argument", ["data.target=등급", "data.path=/data/고객.csv", "data.path=/data/it's.csv"])
@@ -220,10 +222,8 @@ def test_a_value_hydra_reads_only_in_its_quotes_is_refused_with_the_argument_as_
 
     others = ["experiment=csv", "data.path=t.csv", "data.target=y"]
     key, _, value = argument.partition("=")
-    with pytest.raises(SystemExit) as exit_info:
-        check_command_line("train", [*others, argument])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and err.count("\n") == 1 and "Hydra's quotes" in err, err
+    err = command_line_error(capsys, [*others, argument])
+    assert err.count("\n") == 1 and "Hydra's quotes" in err, err
     [written] = shlex.split(err.split("; write ")[1])
     assert OverridesParser.create().parse_override(written).value() == value
     check_command_line("train", [*others, written])  # read as written: no exit
@@ -269,11 +269,7 @@ def test_every_entry_point_names_a_misspelt_key_in_one_line(module, argument, ex
     ],
 )
 def test_a_setting_given_at_the_wrong_level_is_refused_with_where_it_lives(capsys, arguments, expected):
-    from src.config import check_command_line
-
-    with pytest.raises(SystemExit) as exit_info:
-        check_command_line("train", arguments)
-    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {expected}")
+    assert command_line_error(capsys, arguments).startswith(f"error: {expected}")
 
 
 def test_a_new_top_level_key_that_the_config_interpolates_is_accepted(capsys):
