@@ -345,3 +345,13 @@ def test_an_epoch_cut_short_by_max_steps_reports_its_own_train_loss(make_config)
     result = train(make_config("+trainer.max_steps=25", "data.steps_per_execution=1", "trainer.max_epochs=100"))
     assert result.stopped_epoch == 3 and result.train_loss[2] != result.train_loss[1]
     assert result.val_loss[2] == result.val_loss[1]  # no validation in a cut epoch: the latest one's, as documented
+
+
+def test_a_stop_that_waits_for_min_epochs_keeps_each_epochs_whole_train_loss(make_config):
+    # EarlyStopping sets should_stop at epoch 1; Lightning trains on to min_epochs=3 with it still set
+    from src.train import train
+
+    settings = ["data.steps_per_execution=1", "trainer.max_epochs=3", "+trainer.min_epochs=3"]
+    stopped = train(make_config(*settings, "+callbacks.early_stopping.stopping_threshold=10", subdir="stopped"))
+    whole = train(make_config(*settings, subdir="whole"))
+    assert stopped.stopped_early and stopped.train_loss == whole.train_loss
