@@ -43,22 +43,23 @@ def project_class(target: str, key: str) -> Any:
 def check_net_settings(cls: type, settings: dict) -> None:
     """The constructor takes the data's shape arguments, and every key of the net node is one of its arguments: a
     user's net that lacks one, or a typo, is a one-line error, not a TypeError."""
-    parameters = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        lacks = [name for name in SHAPE_ARGUMENTS if name not in parameters]
-        require(
-            not lacks,
-            f"model.net._target_={cls.__module__}.{cls.__qualname__}: its constructor must take the arguments the "
-            f"template passes ({', '.join(SHAPE_ARGUMENTS)}, or **kwargs); it lacks {', '.join(lacks)}",
-        )
-    check_settings(cls.__init__, settings, "model.net", f"{cls.__module__}.{cls.__qualname__}", SHAPE_ARGUMENTS)
+    check_settings(cls.__init__, settings, "model.net", f"{cls.__module__}.{cls.__qualname__}", SHAPE_ARGUMENTS, True)
 
 
-def check_settings(function, settings: Iterable[str], node: str, name: str, filled_in: tuple[str, ...] = ()) -> None:
-    """Each key but Hydra's (`_target_`, ...) must be an argument of what the node builds (`filled_in` ones: the data's)."""
+def check_settings(
+    function, settings: Iterable[str], node: str, name: str, filled_in: tuple[str, ...] = (), takes_filled_in: bool = False
+) -> None:
+    """Each key but Hydra's (`_target_`, ...) must be an argument of what the node builds (`filled_in` ones: the data's,
+    which it must take too when `takes_filled_in`)."""
     parameters = inspect.signature(function).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
+    lacks = [argument for argument in filled_in if argument not in parameters] if takes_filled_in else []
+    require(
+        not lacks,
+        f"{node}._target_={name}: its constructor must take the arguments the template passes "
+        f"({', '.join(filled_in)}, or **kwargs); it lacks {', '.join(lacks)}",
+    )
     allowed = [name for name in parameters if name not in ("self", *filled_in)]
     for key in settings:
         if key not in allowed and not str(key).startswith("_"):
