@@ -220,13 +220,21 @@ class FastSteps(L.LightningModule):
         # the epoch's train_loss, before its validation and the callbacks' epoch end; also when the epoch ends early
         # (max_steps, or max_time or a stop with data.steps_per_execution=1: after the callbacks' on_train_batch_end)
         trainer = self.trainer
-        # a stop before min_epochs or min_steps waits for them: Lightning trains on, should_stop still set
-        can_stop = trainer.current_epoch >= (trainer.min_epochs or 0) and trainer.global_step >= (trainer.min_steps or 0)
-        if trainer.is_last_batch or (trainer.should_stop and can_stop) or 0 <= trainer.max_steps <= trainer.global_step:
+        if trainer.is_last_batch or 0 <= trainer.max_steps <= trainer.global_step or self.stops_now(trainer):
             results = self.epoch_results("train")
             self.keep_scalars(results)
             if "train_loss" in self.monitored or self.losses_on_bar:
                 self.log("train_loss", results["train_loss"], prog_bar=self.losses_on_bar, **FOR_CALLBACKS)
+
+    @staticmethod
+    def stops_now(trainer: L.Trainer) -> bool:
+        """A stop (max_time, a signal, EarlyStopping) ends the epoch here; before min_epochs or min_steps Lightning
+        trains on with should_stop still set."""
+        return (
+            trainer.should_stop
+            and trainer.current_epoch >= (trainer.min_epochs or 0)
+            and trainer.global_step >= (trainer.min_steps or 0)
+        )
 
     def schedulers(self, interval: str) -> list:
         """Manual optimization leaves schedulers to us: each steps at its config's interval and frequency, as under

@@ -104,7 +104,7 @@ class TabularModule(FastSteps):
         # trainer.limit_train_batches (also set by overfit_batches, fast_dev_run), allowed only with
         # data.steps_per_execution=1 where a step is one mini-batch: Lightning's rule, an int counts, a float is a fraction
         limit = self.trainer.limit_train_batches
-        batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit) if limit != 1.0 else batches
+        batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
         steps_per_epoch = math.ceil(batches / self.step_settings.accumulate_grad_batches)
         scheduler = self.make_lr_scheduler(optimizer, self.trainer.max_epochs * steps_per_epoch)
         if scheduler is None:
